@@ -1,0 +1,27 @@
+"""The ``pgflow`` command: a thin client over the public API.
+
+Each command group lives in its own module and maps to public API calls; no SQL here.
+Tables for people, ``--json`` for scripts. Errors print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pgflow.cli.common import main_group
+
+# command groups register themselves on import
+from pgflow.cli import db as _db  # noqa: F401,E402
+
+
+def main() -> None:
+    """Entry point of the ``pgflow`` console script."""
+    main_group(prog_name="pgflow")
+
+
+__all__ = ["main", "main_group"]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

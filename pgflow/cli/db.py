@@ -1,0 +1,79 @@
+"""``pgflow db``: install, status, check and print the schema."""
+
+from __future__ import annotations
+
+import click
+
+from pgflow import migrate
+from pgflow.cli.common import connect, database_option, echo_json, echo_table, fail, json_option, main_group
+from pgflow.db import run_sync
+
+
+@main_group.group()
+def db() -> None:
+    """Install and inspect the pgflow schema."""
+
+
+@db.command()
+@database_option
+@click.option("--pgmq", type=click.Choice(["auto", "extension", "sql", "none"]), default="auto", show_default=True,
+              help="How to install pgmq when it is missing.")
+def install(database_url: str | None, pgmq: str) -> None:
+    """Apply missing migrations (idempotent; safe to run from several deploys at once)."""
+    with connect(database_url) as conn:
+        with conn.transaction():
+            applied = run_sync(conn, migrate.install(pgmq=pgmq))
+        st = run_sync(conn, migrate.status())
+    if applied:
+        for m in applied:
+            click.echo(f"applied {m.version:04d}_{m.name}")
+    else:
+        click.echo("schema is up to date; nothing to apply")
+    click.echo(f"pgmq {st.pgmq_version} ({st.pgmq_source})")
+
+
+@db.command()
+@database_option
+@json_option
+def status(database_url: str | None, as_json: bool) -> None:
+    """Applied migrations, pgmq version, and what is missing."""
+    with connect(database_url) as conn:
+        st = run_sync(conn, migrate.status())
+    if as_json:
+        echo_json({
+            "applied": st.applied,
+            "pending": [f"{m.version:04d}_{m.name}" for m in st.pending],
+            "pgmq_version": st.pgmq_version,
+            "pgmq_source": st.pgmq_source,
+            "problems": st.problems,
+        })
+        return
+    click.echo(f"pgmq: {st.pgmq_version or 'missing'}" + (f" ({st.pgmq_source})" if st.pgmq_source else ""))
+    echo_table([(f"{r['version']:04d}", r["name"], r["applied_at"]) for r in st.applied], ["version", "migration", "applied at"])
+    for m in st.pending:
+        click.echo(f"pending: {m.version:04d}_{m.name}")
+    for p in st.problems:
+        click.echo(f"problem: {p}")
+
+
+@db.command()
+@database_option
+def check(database_url: str | None) -> None:
+    """Exit non-zero with a list of problems when the schema is incomplete or drifted."""
+    with connect(database_url) as conn:
+        st = run_sync(conn, migrate.status())
+    if st.ok:
+        click.echo("ok: pgflow schema is complete and unchanged")
+        return
+    click.echo("the pgflow schema has problems:", err=True)
+    for p in st.problems:
+        click.echo(f"  - {p}", err=True)
+    fail("run `pgflow db install` to apply missing migrations; drifted objects were changed by hand", code=2)
+
+
+@db.command("sql")
+@click.option("--pgmq", type=click.Choice(["sql", "extension", "none"]), default="sql", show_default=True,
+              help="Include pgmq's SQL install, CREATE EXTENSION, or nothing.")
+def sql_command(pgmq: str) -> None:
+    """Print the complete install SQL (for Alembic, Django or psql)."""
+    click.echo(migrate.install_sql(pgmq=pgmq), nl=False)

@@ -1,0 +1,233 @@
+"""Installing and checking the ``pgflow`` schema.
+
+Migrations are forward-only SQL files in ``pgflow/sql/migrations`` named ``NNNN_name.sql``.
+Each applied migration is recorded in the ledger table ``pgflow.schema_migrations`` with its
+checksum. ``install`` applies what is missing in one transaction under an advisory lock, so two
+deploys at once are safe, and installs pgmq first when the database lacks it: as an extension
+where the server offers one, otherwise from the SQL shipped in the ``pgmq`` package.
+
+The catalog fingerprint of every ``pgflow`` object is stored with the last migration, so
+``check`` can tell a schema that was changed by hand (drift) from one that is merely old.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from pgflow.db.executor import Operation, Query
+
+MIN_PGMQ = (1, 8)
+LOCK_KEY = 7_401_505_283  # pg_advisory_xact_lock key for migrations ("pgflow" in spirit)
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``pgflow db status`` reports."""
+
+    applied: list[dict[str, Any]]
+    pending: list[Migration]
+    pgmq_version: str | None
+    pgmq_source: str | None  # "extension", "sql" or None when missing
+    checksum_mismatches: list[int] = field(default_factory=list)
+    missing_objects: list[str] = field(default_factory=list)
+    changed_objects: list[str] = field(default_factory=list)
+    extra_objects: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        out: list[str] = []
+        if self.pgmq_source is None:
+            out.append("pgmq is not installed (run `pgflow db install`)")
+        elif self.pgmq_version is not None and _version_tuple(self.pgmq_version) < MIN_PGMQ:
+            out.append(f"pgmq {self.pgmq_version} is too old: pgflow-py needs pgmq >= 1.8")
+        out += [f"migration {m.version:04d}_{m.name} is not applied" for m in self.pending]
+        out += [f"migration {v:04d} was applied from a different file (checksum differs)" for v in self.checksum_mismatches]
+        out += [f"missing: {o}" for o in self.missing_objects]
+        out += [f"changed since install: {o}" for o in self.changed_objects]
+        out += [f"unexpected object: {o}" for o in self.extra_objects]
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def migrations() -> list[Migration]:
+    """Every migration shipped with this version, in order."""
+    found = []
+    folder = resources.files("pgflow.sql").joinpath("migrations")
+    for entry in folder.iterdir():
+        match = _FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a version number: {versions}")
+    return found
+
+
+def schema_files() -> list[tuple[str, str]]:
+    """The declared schema: one object per numbered file, in load order."""
+    folder = resources.files("pgflow.sql").joinpath("schema")
+    files = sorted((e.name, e.read_text(encoding="utf-8")) for e in folder.iterdir() if e.name.endswith(".sql"))
+    return files
+
+
+def declared_schema_sql() -> str:
+    return "\n\n".join(f"-- {name}\n{text}" for name, text in schema_files())
+
+
+def pgmq_sql() -> str:
+    """The SQL-only pgmq install bundled in the ``pgmq`` package."""
+    return resources.files("pgmq.sql").joinpath("pgmq.sql").read_text(encoding="utf-8")
+
+
+def pgmq_bundled_version() -> str:
+    return resources.files("pgmq.sql").joinpath("VERSION").read_text(encoding="utf-8").strip()
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
+
+
+def install_sql(pgmq: str = "sql") -> str:
+    """The complete install script, for users who apply migrations with their own tool.
+
+    ``pgmq`` is ``"sql"`` (bundled SQL install, guarded so an existing pgmq is kept),
+    ``"extension"`` (``CREATE EXTENSION IF NOT EXISTS pgmq``) or ``"none"``.
+    """
+    parts = ["-- pgflow-py install script", "BEGIN;", f"SELECT pg_advisory_xact_lock({LOCK_KEY});"]
+    if pgmq == "extension":
+        parts.append("CREATE EXTENSION IF NOT EXISTS pgmq;")
+    elif pgmq == "sql":
+        parts.append(f"-- pgmq {pgmq_bundled_version()} (SQL install from the pgmq package); skip if pgmq exists")
+        parts.append(pgmq_sql())
+    parts.append(_named("ledger_create"))
+    for m in migrations():
+        parts.append(f"-- migration {m.version:04d}_{m.name}")
+        parts.append(m.sql)
+        parts.append(
+            "INSERT INTO pgflow.schema_migrations (version, name, checksum) "
+            f"VALUES ({m.version}, '{m.name}', '{m.checksum}') ON CONFLICT (version) DO NOTHING;"
+        )
+    parts.append("COMMIT;")
+    return "\n\n".join(parts) + "\n"
+
+
+def _named(name: str) -> str:
+    from pgflow.db.queries import query
+
+    return query(name) + ";"
+
+
+# --- operations (run by pgflow.db.run_sync / run_async) ------------------------------------
+
+
+def pgmq_state() -> Operation[tuple[str | None, str | None]]:
+    row = yield Query.one("pgmq_state")
+    if not row or not row["installed"]:
+        return None, None
+    if row["extversion"]:
+        return row["extversion"], "extension"
+    # SQL-only installs do not record a version; infer the lowest that has what we need
+    return (f"{MIN_PGMQ[0]}.{MIN_PGMQ[1]}+" if row["has_notify_insert"] else "older than 1.8"), "sql"
+
+
+def install(pgmq: str = "auto") -> Operation[list[Migration]]:
+    """Apply what is missing. Run it inside one transaction (the executors' callers do)."""
+    yield Query("SELECT pg_advisory_xact_lock(%(key)s)", {"key": LOCK_KEY}, "none", named=False)
+    version, source = yield from pgmq_state()
+    if source is None and pgmq != "none":
+        available = yield Query.scalar("pgmq_extension_available")
+        if available and pgmq in ("auto", "extension"):
+            yield Query("CREATE EXTENSION IF NOT EXISTS pgmq CASCADE", None, "none", named=False)
+        elif pgmq == "extension":
+            raise _schema_error("the server offers no pgmq extension; use pgmq='sql' (the default) instead")
+        else:
+            yield Query(pgmq_sql(), None, "none", named=False)
+        version, source = yield from pgmq_state()
+    if source is not None and version is not None and version.startswith("older"):
+        raise _schema_error(
+            "pgmq is installed but older than 1.8 (pgmq.enable_notify_insert is missing); "
+            "upgrade it (ALTER EXTENSION pgmq UPDATE, or install a newer SQL release) and run install again"
+        )
+    foreign = yield Query.scalar("pgflow_without_ledger")
+    if foreign:
+        raise _schema_error(
+            "schema pgflow already has tables but no pgflow-py migration ledger: it was installed by "
+            "another tool (pgflow's own migrations?). pgflow-py will not overwrite it; "
+            "see docs/reference/migrations.md for adopting an existing install"
+        )
+    yield Query(_named("ledger_create"), None, "none", named=False)
+    done = {r["version"] for r in (yield Query.all("ledger_rows"))}
+    applied = []
+    for m in migrations():
+        if m.version in done:
+            continue
+        yield Query(m.sql, None, "none", named=False)
+        yield Query.execute("ledger_insert", version=m.version, name=m.name, checksum=m.checksum)
+        applied.append(m)
+    fingerprint = yield from catalog()
+    yield Query.execute("ledger_store_catalog", catalog=Jsonb(fingerprint))
+    return applied
+
+
+def catalog() -> Operation[dict[str, str]]:
+    """A fingerprint of every object in schema ``pgflow``: ``{"kind name(args)": md5}``."""
+    rows = yield Query.all("catalog_objects")
+    return {r["object"]: r["digest"] for r in rows}
+
+
+def status() -> Operation[Status]:
+    version, source = yield from pgmq_state()
+    has_ledger = yield Query.scalar("ledger_exists")
+    applied_rows = (yield Query.all("ledger_rows")) if has_ledger else []
+    by_version = {r["version"]: r for r in applied_rows}
+    shipped = migrations()
+    pending = [m for m in shipped if m.version not in by_version]
+    mismatches = [m.version for m in shipped if m.version in by_version and by_version[m.version]["checksum"] != m.checksum]
+    missing: list[str] = []
+    changed: list[str] = []
+    extra: list[str] = []
+    if has_ledger:
+        stored = yield Query.scalar("ledger_stored_catalog")
+        if stored:
+            current = yield from catalog()
+            missing = sorted(set(stored) - set(current))
+            extra = sorted(set(current) - set(stored))
+            changed = sorted(k for k in set(stored) & set(current) if stored[k] != current[k])
+    return Status(
+        applied=applied_rows,
+        pending=pending,
+        pgmq_version=version,
+        pgmq_source=source,
+        checksum_mismatches=mismatches,
+        missing_objects=missing,
+        changed_objects=changed,
+        extra_objects=extra,
+    )
+
+
+def _schema_error(message: str) -> Exception:
+    from pgflow.errors import SchemaError
+
+    return SchemaError(message)

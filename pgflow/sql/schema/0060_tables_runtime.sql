@@ -1,0 +1,104 @@
+-- Runtime state: one row per run, per step of a run, and per task of a step.
+
+CREATE TABLE pgflow.runs (
+    run_id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug),
+    status text NOT NULL DEFAULT 'started',
+    input jsonb NOT NULL,
+    output jsonb,
+    remaining_steps int NOT NULL DEFAULT 0,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    completed_at timestamptz,
+    failed_at timestamptz,
+    CONSTRAINT status_is_valid CHECK (status IN ('started', 'failed', 'completed')),
+    CONSTRAINT remaining_steps_valid CHECK (remaining_steps >= 0),
+    CONSTRAINT completed_at_or_failed_at CHECK (NOT (completed_at IS NOT NULL AND failed_at IS NOT NULL)),
+    CONSTRAINT completed_at_is_after_started_at CHECK (completed_at IS NULL OR completed_at >= started_at),
+    CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at)
+);
+
+CREATE INDEX idx_runs_flow_slug ON pgflow.runs (flow_slug);
+CREATE INDEX idx_runs_status ON pgflow.runs (status);
+
+CREATE TABLE pgflow.step_states (
+    flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug),
+    run_id uuid NOT NULL REFERENCES pgflow.runs (run_id),
+    step_slug text NOT NULL,
+    status text NOT NULL DEFAULT 'created',
+    remaining_tasks int,
+    initial_tasks int,
+    remaining_deps int NOT NULL DEFAULT 0,
+    output jsonb,
+    error_message text,
+    skip_reason text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    started_at timestamptz,
+    completed_at timestamptz,
+    failed_at timestamptz,
+    skipped_at timestamptz,
+    PRIMARY KEY (run_id, step_slug),
+    FOREIGN KEY (flow_slug, step_slug) REFERENCES pgflow.steps (flow_slug, step_slug),
+    CONSTRAINT status_is_valid CHECK (status IN ('created', 'started', 'completed', 'failed', 'skipped')),
+    CONSTRAINT status_and_remaining_tasks_match CHECK (status <> 'completed' OR remaining_tasks = 0),
+    CONSTRAINT remaining_tasks_state_consistency
+        CHECK (remaining_tasks IS NULL OR status NOT IN ('created', 'skipped')),
+    CONSTRAINT initial_tasks_known_when_started CHECK (status <> 'started' OR initial_tasks IS NOT NULL),
+    CONSTRAINT output_only_for_completed CHECK (output IS NULL OR status = 'completed'),
+    CONSTRAINT skip_reason_matches_status
+        CHECK ((status = 'skipped' AND skip_reason IS NOT NULL) OR (status <> 'skipped' AND skip_reason IS NULL)),
+    CONSTRAINT remaining_deps_valid CHECK (remaining_deps >= 0),
+    CONSTRAINT initial_tasks_nonnegative CHECK (initial_tasks IS NULL OR initial_tasks >= 0),
+    CONSTRAINT completed_at_or_failed_at CHECK (
+        (completed_at IS NOT NULL)::int + (failed_at IS NOT NULL)::int + (skipped_at IS NOT NULL)::int <= 1),
+    CONSTRAINT started_at_is_after_created_at CHECK (started_at IS NULL OR started_at >= created_at),
+    CONSTRAINT completed_at_is_after_started_at CHECK (completed_at IS NULL OR completed_at >= started_at),
+    CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at),
+    CONSTRAINT skipped_at_is_after_created_at CHECK (skipped_at IS NULL OR skipped_at >= created_at)
+);
+
+CREATE INDEX idx_step_states_ready ON pgflow.step_states (run_id, status, remaining_deps)
+    WHERE status = 'created' AND remaining_deps = 0;
+CREATE INDEX idx_step_states_failed ON pgflow.step_states (run_id, step_slug) WHERE status = 'failed';
+CREATE INDEX idx_step_states_skipped ON pgflow.step_states (run_id, step_slug) WHERE status = 'skipped';
+CREATE INDEX idx_step_states_flow_slug ON pgflow.step_states (flow_slug);
+CREATE INDEX idx_step_states_run_id ON pgflow.step_states (run_id);
+
+CREATE TABLE pgflow.step_tasks (
+    flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug),
+    run_id uuid NOT NULL REFERENCES pgflow.runs (run_id),
+    step_slug text NOT NULL,
+    message_id bigint,
+    task_index int NOT NULL DEFAULT 0,
+    status text NOT NULL DEFAULT 'queued',
+    attempts_count int NOT NULL DEFAULT 0,
+    error_message text,
+    output jsonb,
+    queued_at timestamptz NOT NULL DEFAULT now(),
+    started_at timestamptz,
+    completed_at timestamptz,
+    failed_at timestamptz,
+    last_worker_id uuid REFERENCES pgflow.workers (worker_id) ON DELETE SET NULL,
+    requeued_count int NOT NULL DEFAULT 0,
+    last_requeued_at timestamptz,
+    permanently_stalled_at timestamptz,
+    PRIMARY KEY (run_id, step_slug, task_index),
+    FOREIGN KEY (run_id, step_slug) REFERENCES pgflow.step_states (run_id, step_slug),
+    CONSTRAINT valid_status CHECK (status IN ('queued', 'started', 'completed', 'failed')),
+    CONSTRAINT output_valid_only_for_completed_or_failed
+        CHECK (output IS NULL OR status IN ('completed', 'failed')),
+    CONSTRAINT attempts_count_nonnegative CHECK (attempts_count >= 0),
+    CONSTRAINT task_index_nonnegative CHECK (task_index >= 0),
+    CONSTRAINT completed_at_or_failed_at CHECK (NOT (completed_at IS NOT NULL AND failed_at IS NOT NULL)),
+    CONSTRAINT started_at_is_after_queued_at CHECK (started_at IS NULL OR started_at >= queued_at),
+    CONSTRAINT completed_at_is_after_started_at CHECK (completed_at IS NULL OR completed_at >= started_at),
+    CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at)
+);
+
+CREATE INDEX idx_step_tasks_message_id ON pgflow.step_tasks (message_id);
+CREATE INDEX idx_step_tasks_queued ON pgflow.step_tasks (run_id, step_slug) WHERE status = 'queued';
+CREATE INDEX idx_step_tasks_completed ON pgflow.step_tasks (run_id, step_slug) WHERE status = 'completed';
+CREATE INDEX idx_step_tasks_failed ON pgflow.step_tasks (run_id, step_slug) WHERE status = 'failed';
+CREATE INDEX idx_step_tasks_flow_run_step ON pgflow.step_tasks (flow_slug, run_id, step_slug);
+CREATE INDEX idx_step_tasks_started_at ON pgflow.step_tasks (started_at) WHERE status = 'started';
+CREATE INDEX idx_step_tasks_queued_msg ON pgflow.step_tasks (message_id) WHERE status = 'queued';
+CREATE INDEX idx_step_tasks_last_worker ON pgflow.step_tasks (last_worker_id) WHERE status = 'started';

@@ -1,0 +1,48 @@
+-- Publish one state-change event. Every engine function calls this, so events come from the
+-- database whichever worker (Python, TypeScript, Elixir) drove the change, and NOTIFY delivers
+-- them only when the transaction commits.
+--
+-- Channels: 'pgflow:run:<run_id>' (one run) and 'pgflow:events' (every run).
+-- The payload is the given object plus "ts" (clock time of the change). A payload that would
+-- not fit NOTIFY's 8000-byte limit loses its large fields ("input", "output", "error_message")
+-- and lists them in "truncated", telling the subscriber to fetch them from the tables.
+-- When a Supabase-style realtime.send(jsonb, text, text, boolean) exists, the event is also
+-- broadcast on topic 'pgflow:run:<run_id>' under pgflow's event names.
+-- Setting pgflow.events = 'off' (per session or database) silences events.
+CREATE OR REPLACE FUNCTION pgflow._emit(p_payload jsonb)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_payload jsonb := p_payload || jsonb_build_object('ts', clock_timestamp());
+    v_text text;
+    v_event text := p_payload->>'event_type';
+    v_topic text := 'pgflow:run:' || (p_payload->>'run_id');
+BEGIN
+    IF current_setting('pgflow.events', true) = 'off' THEN
+        RETURN;
+    END IF;
+    v_text := v_payload::text;
+    IF octet_length(v_text) > 7900 THEN
+        v_payload := (v_payload - 'input' - 'output' - 'error_message')
+            || jsonb_build_object('truncated',
+                   (SELECT coalesce(jsonb_agg(k), '[]'::jsonb)
+                    FROM unnest(ARRAY['input', 'output', 'error_message']) AS k
+                    WHERE v_payload ? k));
+        v_text := v_payload::text;
+    END IF;
+    PERFORM pg_notify(v_topic, v_text);
+    PERFORM pg_notify('pgflow:events', v_text);
+
+    IF v_event NOT LIKE 'task:%' AND to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL THEN
+        EXECUTE 'SELECT realtime.send($1, $2, $3, false)'
+        USING p_payload,
+              CASE WHEN v_event LIKE 'step:%'
+                   THEN 'step:' || (p_payload->>'step_slug') || ':' || split_part(v_event, ':', 2)
+                   ELSE v_event END,
+              v_topic;
+    END IF;
+END;
+$$;

@@ -1,0 +1,79 @@
+"""The migrations and the declared schema describe the same database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from pgflow import migrate
+from pgflow.db import Query, run_sync
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _catalog(url: str) -> dict[str, str]:
+    with psycopg.connect(url) as conn:
+        return run_sync(conn, migrate.catalog())
+
+
+def test_migrations_give_the_declared_schema(empty_db_url: str, db_url: str) -> None:
+    # db_url was installed through the migrations; build the declared schema from its files
+    with psycopg.connect(empty_db_url) as conn:
+        conn.execute(migrate.pgmq_sql())
+        conn.execute(migrate.declared_schema_sql())
+        conn.commit()
+    declared = _catalog(empty_db_url)
+    migrated = _catalog(db_url)
+    assert declared, "the declared schema created no objects"
+    assert sorted(set(declared) ^ set(migrated)) == []
+    assert {k for k in declared if declared[k] != migrated[k]} == set()
+
+
+def test_initial_migration_is_generated_from_the_schema() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_migration.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_install_twice_changes_nothing(db_url: str) -> None:
+    before = _catalog(db_url)
+    with psycopg.connect(db_url) as conn:
+        with conn.transaction():
+            applied = run_sync(conn, migrate.install())
+        status = run_sync(conn, migrate.status())
+    assert applied == []
+    assert _catalog(db_url) == before
+    assert status.ok, status.problems
+
+
+def test_check_reports_a_function_changed_by_hand(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute("CREATE OR REPLACE FUNCTION pgflow.is_local() RETURNS boolean LANGUAGE sql AS 'SELECT true'")
+        conn.commit()
+        status = run_sync(conn, migrate.status())
+    assert not status.ok
+    assert any("is_local" in p and "changed" in p for p in status.problems), status.problems
+
+
+def test_install_into_a_database_with_pgmq_already_installed_as_sql(empty_db_url: str) -> None:
+    with psycopg.connect(empty_db_url) as conn:
+        conn.execute(migrate.pgmq_sql())
+        conn.execute("SELECT pgmq.create('existing_queue')")
+        conn.commit()
+        with conn.transaction():
+            run_sync(conn, migrate.install())
+        assert conn.execute("SELECT count(*) FROM pgmq.list_queues() WHERE queue_name = 'existing_queue'").fetchone()[0] == 1
+        assert run_sync(conn, migrate.status()).ok
+
+
+def test_pgmq_is_installed_when_missing(empty_db_url: str) -> None:
+    with psycopg.connect(empty_db_url) as conn:
+        assert run_sync(conn, Query.scalar("ledger_exists")) is False
+        with conn.transaction():
+            applied = run_sync(conn, migrate.install())
+        assert [m.version for m in applied] == [m.version for m in migrate.migrations()]
+        version, source = run_sync(conn, migrate.pgmq_state())
+    assert source == "sql"
