@@ -47,10 +47,11 @@ class FlowDefinitionError(PgFlowError, ValueError):
 class FlowNotFound(PgFlowError, LookupError):
     """No flow with the given slug exists in the database."""
 
-    def __init__(self, flow_slug: str) -> None:
+    def __init__(self, flow_slug: str | None, message: str | None = None) -> None:
         self.flow_slug = flow_slug
         super().__init__(
-            f"flow {flow_slug!r} does not exist in the database; compile it first "
+            message
+            or f"flow {flow_slug!r} does not exist in the database; compile it first "
             f"(client.compile(flow), or `pgflow compile module:attr`)"
         )
 
@@ -72,9 +73,9 @@ class FlowShapeMismatch(PgFlowError):
 class RunNotFound(PgFlowError, LookupError):
     """No run with the given id exists."""
 
-    def __init__(self, run_id: Any) -> None:
+    def __init__(self, run_id: Any, message: str | None = None) -> None:
         self.run_id = run_id
-        super().__init__(f"run {run_id} does not exist (it may have been pruned or deleted)")
+        super().__init__(message or f"run {run_id} does not exist (it may have been pruned or deleted)")
 
 
 class InvalidInput(PgFlowError, ValueError):
