@@ -22,11 +22,13 @@ from pgflow.errors import (
     TaskError,
     TaskTimeout,
 )
+from pgflow.dsl.cron import Cron
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ConfigurationError",
+    "Cron",
     "DatabaseUnavailable",
     "FlowDefinitionError",
     "FlowNotFound",
