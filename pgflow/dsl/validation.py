@@ -1,0 +1,123 @@
+"""Definition-time checks shared by flows, jobs and steps.
+
+Every check raises :class:`pgflow.FlowDefinitionError` with a message that names the flow or step,
+says what is wrong and how to fix it. The rules mirror the SQL side (``pgflow.is_valid_slug``,
+the ``steps`` table checks) and pgflow's TypeScript DSL, which is stricter than SQL on options.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from pgflow.errors import FlowDefinitionError
+
+SLUG_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+MAX_SLUG_LENGTH = 128
+# A flow's slug is also its pgmq queue name; pgmq refuses queue names longer than this.
+MAX_FLOW_SLUG_LENGTH = 47
+RESERVED_SLUGS = frozenset({"run"})
+
+CONDITION_MODES = ("fail", "skip", "skip-cascade")
+
+# option name -> smallest allowed value (pgflow's DSL rules, stricter than the SQL checks)
+OPTION_MINIMUMS = {"max_attempts": 1, "base_delay": 1, "timeout": 3, "start_delay": 0}
+
+
+def is_valid_slug(slug: object) -> bool:
+    """The same rule as the SQL function ``pgflow.is_valid_slug``."""
+    return (
+        isinstance(slug, str)
+        and 0 < len(slug) <= MAX_SLUG_LENGTH
+        and SLUG_PATTERN.match(slug) is not None
+        and slug not in RESERVED_SLUGS
+    )
+
+
+def check_slug(slug: object, what: str, *, max_length: int = MAX_SLUG_LENGTH) -> str:
+    """Return ``slug`` if it is a valid slug for ``what`` ("flow 'x'", "step of flow 'x'"...)."""
+    if not isinstance(slug, str):
+        raise FlowDefinitionError(f"the slug of {what} must be a string, got {type(slug).__name__} {slug!r}")
+    if slug in RESERVED_SLUGS:
+        raise FlowDefinitionError(
+            f"{slug!r} is reserved and cannot name {what}; pick another name (e.g. {slug + '_step'!r})"
+        )
+    if not slug or SLUG_PATTERN.match(slug) is None:
+        suggestion = re.sub(r"[^a-zA-Z0-9_]", "_", slug)
+        if not suggestion or suggestion[0].isdigit():
+            suggestion = "_" + suggestion
+        raise FlowDefinitionError(
+            f"invalid slug {slug!r} for {what}: a slug starts with a letter or underscore and contains "
+            f"only letters, digits and underscores (e.g. {suggestion!r})"
+        )
+    if len(slug) > max_length:
+        raise FlowDefinitionError(
+            f"slug {slug[:20]!r}... for {what} is {len(slug)} characters long; the limit is {max_length}"
+            + (" (a flow's slug is its pgmq queue name)" if max_length == MAX_FLOW_SLUG_LENGTH else "")
+        )
+    return slug
+
+
+def check_option(name: str, value: Any, where: str) -> int | None:
+    """Return ``value`` if it is None or an integer in range for option ``name``."""
+    if value is None:
+        return None
+    minimum = OPTION_MINIMUMS[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FlowDefinitionError(
+            f"{where}: {name} must be an integer >= {minimum} (seconds for delays and timeouts), "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if value < minimum:
+        raise FlowDefinitionError(f"{where}: {name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_mode(name: str, value: Any, where: str) -> str:
+    """Return ``value`` if it is one of the condition modes fail / skip / skip-cascade."""
+    if value not in CONDITION_MODES:
+        choices = ", ".join(repr(m) for m in CONDITION_MODES)
+        raise FlowDefinitionError(f"{where}: {name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_pattern(name: str, value: Any, where: str) -> dict[str, Any] | None:
+    """Return a private, JSON-normalised copy of a condition pattern (``if_`` / ``if_not``).
+
+    A pattern is a JSON object matched against the step's input with PostgreSQL's ``@>``.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise FlowDefinitionError(
+            f"{where}: {name} must be a JSON object (a dict such as {{'status': 'active'}}), "
+            f"got {type(value).__name__} {value!r}"
+        )
+    return _to_json(value, f"{where}: {name}", name)
+
+
+def _to_json(value: Any, where: str, path: str) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise FlowDefinitionError(f"{where}: {path} is {value!r}, which JSON cannot hold; use a finite number")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_to_json(item, where, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise FlowDefinitionError(
+                    f"{where}: key {key!r} in {path} is a {type(key).__name__}; JSON object keys must be strings"
+                )
+            result[key] = _to_json(item, where, f"{path}[{key!r}]")
+        return result
+    raise FlowDefinitionError(
+        f"{where}: {path} is a {type(value).__name__} ({value!r}), which is not JSON; "
+        f"use dicts, lists, strings, numbers, booleans and None"
+    )
