@@ -22,6 +22,7 @@ from pgflow.errors import (
     TaskError,
     TaskTimeout,
 )
+from pgflow.dsl import Flow, Job, StepDefinition
 from pgflow.dsl.cron import Cron
 
 __version__ = "0.1.0.dev0"
@@ -30,10 +31,12 @@ __all__ = [
     "ConfigurationError",
     "Cron",
     "DatabaseUnavailable",
+    "Flow",
     "FlowDefinitionError",
     "FlowNotFound",
     "FlowShapeMismatch",
     "InvalidInput",
+    "Job",
     "NonSerializableOutput",
     "PgFlowError",
     "RunFailed",
@@ -41,6 +44,7 @@ __all__ = [
     "RunTimeout",
     "ScheduleError",
     "SchemaError",
+    "StepDefinition",
     "TaskError",
     "TaskTimeout",
     "__version__",
