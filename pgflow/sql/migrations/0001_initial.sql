@@ -315,6 +315,1152 @@ END;
 $$;
 
 
+-- 0100_function_set_vt_batch.sql
+-- Move the visibility time of several messages of one queue in one statement: message
+-- msg_ids[i] becomes visible vt_offsets[i] seconds from now (clock time). Returns the updated
+-- messages; ids that are not in the queue are left out. Both arrays must have the same length.
+-- The queue table is named through pgmq.format_table_name, so this follows pgmq's layout
+-- (pgmq >= 1.5, which has the headers column).
+CREATE OR REPLACE FUNCTION pgflow.set_vt_batch(queue_name text, msg_ids bigint[], vt_offsets int[])
+RETURNS TABLE (msg_id bigint, read_ct int, enqueued_at timestamptz, vt timestamptz, message jsonb, headers jsonb)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    IF cardinality(msg_ids) IS DISTINCT FROM cardinality(vt_offsets) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = format('set_vt_batch got %s message ids but %s offsets',
+                             coalesce(cardinality(msg_ids), 0), coalesce(cardinality(vt_offsets), 0)),
+            HINT = 'Pass exactly one visibility offset (seconds) per message id.';
+    END IF;
+    IF coalesce(cardinality(msg_ids), 0) = 0 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'UPDATE pgmq.%I AS q
+            SET vt = clock_timestamp() + make_interval(secs => v.vt_offset)
+           FROM unnest($1, $2) AS v(msg_id, vt_offset)
+          WHERE q.msg_id = v.msg_id
+      RETURNING q.msg_id, q.read_ct, q.enqueued_at, q.vt, q.message, q.headers',
+        pgmq.format_table_name(queue_name, 'q'))
+    USING msg_ids, vt_offsets;
+END;
+$$;
+
+
+-- 0105_function_fail_run.sql
+-- Fail one step and, with it, its run: the step keeps the error message, the run is marked
+-- failed at once (parallel branches are not waited for) and every message still in flight for
+-- the run is archived, so workers pick up none of its remaining tasks. Emits step:failed, then
+-- run:failed. A run that is no longer started is left alone.
+-- Used by cascade_resolve_conditions for unmet 'fail' conditions; complete_task and fail_task
+-- may use it for their failure paths.
+CREATE OR REPLACE FUNCTION pgflow._fail_run(p_run_id uuid, p_step_slug text, p_error_message text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_flow_slug text;
+    v_failed_at timestamptz;
+BEGIN
+    UPDATE pgflow.runs AS r
+       SET status = 'failed', failed_at = now()
+     WHERE r.run_id = p_run_id AND r.status = 'started'
+    RETURNING r.flow_slug, r.failed_at INTO v_flow_slug, v_failed_at;
+    IF v_flow_slug IS NULL THEN
+        RETURN;
+    END IF;
+
+    UPDATE pgflow.step_states AS ss
+       SET status = 'failed', error_message = p_error_message, failed_at = v_failed_at
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug AND ss.status IN ('created', 'started');
+    IF FOUND THEN
+        PERFORM pgflow._emit(jsonb_build_object(
+            'event_type', 'step:failed', 'run_id', p_run_id, 'flow_slug', v_flow_slug,
+            'step_slug', p_step_slug, 'status', 'failed',
+            'error_message', p_error_message, 'failed_at', v_failed_at));
+    END IF;
+
+    PERFORM pgflow._emit(jsonb_build_object(
+        'event_type', 'run:failed', 'run_id', p_run_id, 'flow_slug', v_flow_slug,
+        'status', 'failed', 'error_message', p_error_message,
+        'failed_at', v_failed_at, 'failed_step_slug', p_step_slug));
+
+    PERFORM pgmq.archive(v_flow_slug, ARRAY(
+        SELECT t.message_id
+          FROM pgflow.step_tasks AS t
+         WHERE t.run_id = p_run_id AND t.status IN ('queued', 'started') AND t.message_id IS NOT NULL));
+END;
+$$;
+
+
+-- 0106_function_skip_steps.sql
+-- Skip the given steps of a run (those not yet completed, failed or skipped) for one reason,
+-- without touching their dependents' own fate: dependents just have one dependency less, and a
+-- dependent map step (it maps the skipped step's output) gets zero tasks. Archives messages of
+-- the skipped steps' unfinished tasks, counts the skipped steps off the run's remaining_steps
+-- and emits step:skipped for each. Returns how many steps were skipped.
+CREATE OR REPLACE FUNCTION pgflow._skip_steps(p_run_id uuid, p_step_slugs text[], p_skip_reason text)
+RETURNS int
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH skipped AS (
+        UPDATE pgflow.step_states AS ss
+           SET status = 'skipped', skip_reason = p_skip_reason, skipped_at = now(), remaining_tasks = NULL
+         WHERE ss.run_id = p_run_id
+           AND ss.step_slug = ANY (p_step_slugs)
+           AND ss.status IN ('created', 'started')
+        RETURNING ss.flow_slug, ss.step_slug,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'step:skipped', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', 'skipped',
+                'skip_reason', ss.skip_reason, 'skipped_at', ss.skipped_at)) AS emitted
+    ),
+    child_counts AS (
+        SELECT d.step_slug, child.step_type, count(*)::int AS skipped_parents
+          FROM skipped AS s
+          JOIN pgflow.deps AS d ON d.flow_slug = s.flow_slug AND d.dep_slug = s.step_slug
+          JOIN pgflow.steps AS child ON child.flow_slug = d.flow_slug AND child.step_slug = d.step_slug
+         WHERE d.step_slug <> ALL (p_step_slugs)
+         GROUP BY d.step_slug, child.step_type
+    ),
+    children AS (
+        UPDATE pgflow.step_states AS c
+           SET remaining_deps = c.remaining_deps - cc.skipped_parents,
+               initial_tasks = CASE WHEN cc.step_type = 'map' THEN 0 ELSE c.initial_tasks END
+          FROM child_counts AS cc
+         WHERE c.run_id = p_run_id AND c.step_slug = cc.step_slug AND c.status = 'created'
+    ),
+    archived AS (
+        SELECT count(*) AS n
+          FROM pgmq.archive(
+                 (SELECT r.flow_slug FROM pgflow.runs AS r WHERE r.run_id = p_run_id),
+                 ARRAY(SELECT t.message_id
+                         FROM pgflow.step_tasks AS t
+                         JOIN skipped AS s ON s.step_slug = t.step_slug
+                        WHERE t.run_id = p_run_id AND t.status IN ('queued', 'started')
+                          AND t.message_id IS NOT NULL))
+    ),
+    run AS (
+        UPDATE pgflow.runs AS r
+           SET remaining_steps = r.remaining_steps - (SELECT count(*) FROM skipped)
+         WHERE r.run_id = p_run_id AND EXISTS (SELECT 1 FROM skipped)
+    )
+    -- joining "archived" makes the archive call happen (a plain SELECT in WITH runs only when read)
+    SELECT count(*)::int FROM skipped CROSS JOIN archived;
+$$;
+
+
+-- 0110_function_cascade_force_skip_steps.sql
+-- Skip a step and everything downstream of it in one go: the step itself gets skip_reason,
+-- every step that depends on it (directly or transitively) gets 'dependency_skipped'. Steps
+-- already completed, failed or skipped keep their state. Messages of the skipped steps'
+-- unfinished tasks are archived, the run's remaining_steps drops by the number of skipped steps,
+-- and step:skipped is emitted for each. Returns how many steps were skipped.
+-- Called for when_unmet / when_exhausted = 'skip-cascade'.
+CREATE OR REPLACE FUNCTION pgflow._cascade_force_skip_steps(run_id uuid, step_slug text, skip_reason text)
+RETURNS int
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH RECURSIVE run AS (
+        SELECT r.run_id, r.flow_slug
+          FROM pgflow.runs AS r
+         WHERE r.run_id = _cascade_force_skip_steps.run_id
+    ),
+    subtree (step_slug) AS (
+        SELECT _cascade_force_skip_steps.step_slug
+        UNION
+        SELECT d.step_slug
+          FROM subtree AS t
+          JOIN pgflow.deps AS d ON d.dep_slug = t.step_slug
+         WHERE d.flow_slug = (SELECT run.flow_slug FROM run)
+    ),
+    skipped AS (
+        UPDATE pgflow.step_states AS ss
+           SET status = 'skipped',
+               skip_reason = CASE WHEN ss.step_slug = _cascade_force_skip_steps.step_slug
+                                  THEN _cascade_force_skip_steps.skip_reason
+                                  ELSE 'dependency_skipped' END,
+               skipped_at = now(),
+               remaining_tasks = NULL
+          FROM subtree AS t
+         WHERE ss.run_id = _cascade_force_skip_steps.run_id
+           AND ss.step_slug = t.step_slug
+           AND ss.status IN ('created', 'started')
+        RETURNING ss.step_slug,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'step:skipped', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', 'skipped',
+                'skip_reason', ss.skip_reason, 'skipped_at', ss.skipped_at)) AS emitted
+    ),
+    archived AS (
+        SELECT count(*) AS n
+          FROM pgmq.archive(
+                 (SELECT run.flow_slug FROM run),
+                 ARRAY(SELECT t.message_id
+                         FROM pgflow.step_tasks AS t
+                         JOIN skipped AS s ON s.step_slug = t.step_slug
+                        WHERE t.run_id = _cascade_force_skip_steps.run_id
+                          AND t.status IN ('queued', 'started')
+                          AND t.message_id IS NOT NULL))
+    ),
+    counted AS (
+        UPDATE pgflow.runs AS r
+           SET remaining_steps = r.remaining_steps - (SELECT count(*) FROM skipped)
+         WHERE r.run_id = _cascade_force_skip_steps.run_id AND EXISTS (SELECT 1 FROM skipped)
+    )
+    -- joining "archived" makes the archive call happen (a plain SELECT in WITH runs only when read)
+    SELECT count(*)::int FROM skipped CROSS JOIN archived;
+$$;
+
+
+-- 0115_function_unmet_condition_steps.sql
+-- Steps of a started run that are ready (created, no pending dependency) and whose condition is
+-- not met. The condition is checked against the run input for root steps and against
+-- {dep_slug: output} over the completed dependencies for the others (skipped dependencies are
+-- absent): met = (required_input_pattern IS NULL OR input @> required_input_pattern)
+--            AND (forbidden_input_pattern IS NULL OR NOT input @> forbidden_input_pattern).
+CREATE OR REPLACE FUNCTION pgflow._unmet_condition_steps(p_run_id uuid)
+RETURNS TABLE (step_slug text, step_index int, when_unmet text)
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT ss.step_slug, s.step_index, s.when_unmet
+      FROM pgflow.step_states AS ss
+      JOIN pgflow.runs AS r ON r.run_id = ss.run_id
+      JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
+     CROSS JOIN LATERAL (
+            SELECT CASE
+                     WHEN s.deps_count = 0 THEN r.input
+                     ELSE coalesce(
+                            (SELECT jsonb_object_agg(d.dep_slug, parent.output)
+                               FROM pgflow.deps AS d
+                               JOIN pgflow.step_states AS parent
+                                 ON parent.run_id = ss.run_id AND parent.step_slug = d.dep_slug
+                              WHERE d.flow_slug = ss.flow_slug AND d.step_slug = ss.step_slug
+                                AND parent.status = 'completed'),
+                            '{}'::jsonb)
+                   END AS input
+         ) AS i
+     WHERE ss.run_id = p_run_id
+       AND r.status = 'started'
+       AND ss.status = 'created'
+       AND ss.remaining_deps = 0
+       AND (s.required_input_pattern IS NOT NULL OR s.forbidden_input_pattern IS NOT NULL)
+       AND NOT ((s.required_input_pattern IS NULL OR i.input @> s.required_input_pattern)
+                AND (s.forbidden_input_pattern IS NULL OR NOT i.input @> s.forbidden_input_pattern))
+$$;
+
+
+-- 0120_function_cascade_resolve_conditions.sql
+-- Settle the conditions of every ready step of a run, repeating while skips make more steps
+-- ready (at most 50 rounds). For the first unmet step with when_unmet = 'fail' the step and the
+-- run fail ('Condition not met', step:failed + run:failed, in-flight messages archived) and the
+-- function returns false. Unmet 'skip' steps are skipped (skip_reason 'condition_unmet'; their
+-- dependents lose a dependency, a dependent map gets zero tasks); unmet 'skip-cascade' steps are
+-- skipped with everything downstream. Steps whose condition holds stay ready for
+-- start_ready_steps. Returns true while the run can go on (false if the run is failed).
+CREATE OR REPLACE FUNCTION pgflow.cascade_resolve_conditions(run_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_fail text;
+    v_skip text[];
+    v_cascade text[];
+    v_step text;
+BEGIN
+    FOR i IN 1..50 LOOP
+        SELECT (array_agg(u.step_slug ORDER BY u.step_index) FILTER (WHERE u.when_unmet = 'fail'))[1],
+               array_agg(u.step_slug ORDER BY u.step_index) FILTER (WHERE u.when_unmet = 'skip'),
+               array_agg(u.step_slug ORDER BY u.step_index) FILTER (WHERE u.when_unmet = 'skip-cascade')
+          INTO v_fail, v_skip, v_cascade
+          FROM pgflow._unmet_condition_steps(cascade_resolve_conditions.run_id) AS u;
+
+        IF v_fail IS NOT NULL THEN
+            PERFORM pgflow._fail_run(cascade_resolve_conditions.run_id, v_fail, 'Condition not met');
+            RETURN false;
+        END IF;
+        EXIT WHEN v_skip IS NULL AND v_cascade IS NULL;
+
+        IF v_skip IS NOT NULL THEN
+            PERFORM pgflow._skip_steps(cascade_resolve_conditions.run_id, v_skip, 'condition_unmet');
+        END IF;
+        FOREACH v_step IN ARRAY coalesce(v_cascade, '{}') LOOP
+            PERFORM pgflow._cascade_force_skip_steps(cascade_resolve_conditions.run_id, v_step, 'condition_unmet');
+        END LOOP;
+    END LOOP;
+
+    RETURN NOT EXISTS (
+        SELECT 1 FROM pgflow.runs AS r
+         WHERE r.run_id = cascade_resolve_conditions.run_id AND r.status = 'failed');
+END;
+$$;
+
+
+-- 0125_function_complete_taskless_layer.sql
+-- One round of cascade_complete_taskless_steps: complete every ready step of a started run that
+-- has zero tasks (a map over an empty array), with output [] (map) or null (single) and
+-- step:completed; take one dependency off each dependent, give dependent map steps zero tasks
+-- (they map an empty array too) and count the completed steps off remaining_steps.
+-- Returns how many steps were completed.
+CREATE OR REPLACE FUNCTION pgflow._complete_taskless_layer(p_run_id uuid)
+RETURNS int
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH done AS (
+        UPDATE pgflow.step_states AS ss
+           SET status = 'completed',
+               started_at = now(),
+               completed_at = now(),
+               remaining_tasks = 0,
+               output = CASE WHEN s.step_type = 'map' THEN '[]'::jsonb END
+          FROM pgflow.steps AS s, pgflow.runs AS r
+         WHERE ss.run_id = p_run_id
+           AND r.run_id = p_run_id AND r.status = 'started'
+           AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks = 0
+           AND s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
+        RETURNING ss.flow_slug, ss.step_slug,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', 'completed', 'output', ss.output,
+                'started_at', ss.started_at, 'completed_at', ss.completed_at,
+                'remaining_tasks', 0, 'remaining_deps', 0)) AS emitted
+    ),
+    child_counts AS (
+        SELECT d.step_slug, child.step_type, count(*)::int AS completed_parents
+          FROM done
+          JOIN pgflow.deps AS d ON d.flow_slug = done.flow_slug AND d.dep_slug = done.step_slug
+          JOIN pgflow.steps AS child ON child.flow_slug = d.flow_slug AND child.step_slug = d.step_slug
+         GROUP BY d.step_slug, child.step_type
+    ),
+    children AS (
+        UPDATE pgflow.step_states AS c
+           SET remaining_deps = c.remaining_deps - cc.completed_parents,
+               initial_tasks = CASE WHEN cc.step_type = 'map' THEN 0 ELSE c.initial_tasks END
+          FROM child_counts AS cc
+         WHERE c.run_id = p_run_id AND c.step_slug = cc.step_slug AND c.status = 'created'
+    ),
+    counted AS (
+        UPDATE pgflow.runs AS r
+           SET remaining_steps = r.remaining_steps - (SELECT count(*) FROM done)
+         WHERE r.run_id = p_run_id AND EXISTS (SELECT 1 FROM done)
+    )
+    SELECT count(*)::int FROM done;
+$$;
+
+
+-- 0130_function_cascade_complete_taskless_steps.sql
+-- Complete the ready steps of a run that have no tasks (map steps over an empty array), and the
+-- steps that become taskless because of them (a map over an empty map's output is empty too),
+-- until nothing changes. Between rounds the conditions of newly ready steps are settled
+-- (cascade_resolve_conditions), so a condition is never bypassed; call that function once
+-- before this one, as start_flow and complete_task do. Returns how many steps were completed.
+CREATE OR REPLACE FUNCTION pgflow.cascade_complete_taskless_steps(run_id uuid)
+RETURNS int
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_total int := 0;
+    v_done int;
+BEGIN
+    -- every round but the last completes at least one step, so a flow's steps bound the rounds
+    FOR i IN 1..10000 LOOP
+        v_done := pgflow._complete_taskless_layer(cascade_complete_taskless_steps.run_id);
+        EXIT WHEN v_done = 0;
+        v_total := v_total + v_done;
+        EXIT WHEN NOT pgflow.cascade_resolve_conditions(cascade_complete_taskless_steps.run_id);
+    END LOOP;
+    RETURN v_total;
+END;
+$$;
+
+
+-- 0135_function_start_ready_steps.sql
+-- Start every step of a started run that is ready: created, no pending dependency and a known,
+-- non-zero number of tasks. Each becomes 'started' (remaining_tasks = initial_tasks) with
+-- step:started, and gets one pgmq message per task on the flow's queue -
+-- {"flow_slug", "run_id", "step_slug", "task_index"} - sent with the step's start_delay, plus a
+-- queued step_tasks row holding the message id. Taskless steps are left to
+-- cascade_complete_taskless_steps.
+CREATE OR REPLACE FUNCTION pgflow.start_ready_steps(run_id uuid)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH started AS (
+        UPDATE pgflow.step_states AS ss
+           SET status = 'started', started_at = now(), remaining_tasks = ss.initial_tasks
+          FROM pgflow.runs AS r
+         WHERE ss.run_id = start_ready_steps.run_id
+           AND r.run_id = start_ready_steps.run_id AND r.status = 'started'
+           AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
+        RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
+                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
+                'initial_tasks', ss.initial_tasks)) AS emitted
+    ),
+    sent AS (
+        -- one send_batch per step (its own delay); pgmq numbers a batch in array order
+        SELECT st.flow_slug, st.run_id, st.step_slug, m.msg_id,
+               (row_number() OVER (PARTITION BY st.step_slug ORDER BY m.msg_id) - 1)::int AS task_index
+          FROM started AS st
+          JOIN pgflow.steps AS s ON s.flow_slug = st.flow_slug AND s.step_slug = st.step_slug
+         CROSS JOIN LATERAL pgmq.send_batch(
+                st.flow_slug,
+                ARRAY(SELECT jsonb_build_object('flow_slug', st.flow_slug, 'run_id', st.run_id,
+                                                'step_slug', st.step_slug, 'task_index', i)
+                        FROM generate_series(0, st.initial_tasks - 1) AS i
+                       ORDER BY i),
+                coalesce(s.opt_start_delay, 0)) AS m (msg_id)
+    )
+    INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+    SELECT sent.flow_slug, sent.run_id, sent.step_slug, sent.task_index, sent.msg_id
+      FROM sent;
+$$;
+
+
+-- 0140_function_maybe_complete_run.sql
+-- Complete a started run once no step is left (remaining_steps = 0). Its output is an object
+-- of the outputs of its completed leaf steps (steps nothing depends on; skipped leaves are left
+-- out; null when there is none). Emits run:completed. Does nothing otherwise.
+CREATE OR REPLACE FUNCTION pgflow.maybe_complete_run(run_id uuid)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH completed AS (
+        UPDATE pgflow.runs AS r
+           SET status = 'completed',
+               completed_at = now(),
+               output = (
+                   SELECT jsonb_object_agg(ss.step_slug, ss.output)
+                     FROM pgflow.step_states AS ss
+                    WHERE ss.run_id = r.run_id
+                      AND ss.status = 'completed'
+                      AND NOT EXISTS (SELECT 1 FROM pgflow.deps AS d
+                                       WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug))
+         WHERE r.run_id = maybe_complete_run.run_id
+           AND r.status = 'started'
+           AND r.remaining_steps = 0
+        RETURNING pgflow._emit(jsonb_build_object(
+            'event_type', 'run:completed', 'run_id', r.run_id, 'flow_slug', r.flow_slug,
+            'status', 'completed', 'output', r.output, 'completed_at', r.completed_at)) AS emitted
+    )
+    SELECT count(*) FROM completed;
+$$;
+
+
+-- 0200_function__definition_error.sql
+-- Raise PF004 (invalid flow definition): the message says what is wrong, the hint what to do.
+CREATE OR REPLACE FUNCTION pgflow._definition_error(p_message text, p_hint text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'PF004', MESSAGE = p_message, HINT = p_hint;
+END;
+$$;
+
+
+-- 0201_function__check_slug.sql
+-- Raise PF004 unless `p_slug` is a valid slug; `p_what` names it in the message ("flow slug").
+CREATE OR REPLACE FUNCTION pgflow._check_slug(p_what text, p_slug text)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+BEGIN
+    IF NOT pgflow.is_valid_slug(p_slug) THEN
+        PERFORM pgflow._definition_error(format('invalid %s %L', p_what, p_slug),
+            'A slug starts with a letter or underscore, continues with letters, digits or underscores, '
+            || 'has at most 128 characters and is not "run".');
+    END IF;
+END;
+$$;
+
+
+-- 0202_function__check_options.sql
+-- Reject option values the tables would refuse, with a message that names the flow or step.
+-- NULL means "not given" and is always accepted.
+CREATE OR REPLACE FUNCTION pgflow._check_options(
+    p_owner text,
+    p_max_attempts int,
+    p_base_delay int,
+    p_timeout int,
+    p_start_delay int
+)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_problem text;
+BEGIN
+    v_problem := CASE
+        WHEN p_max_attempts < 0 THEN format('max_attempts must be 0 or more, got %s', p_max_attempts)
+        WHEN p_base_delay < 0 THEN format('base_delay must be 0 or more seconds, got %s', p_base_delay)
+        WHEN p_timeout <= 0 THEN format('timeout must be 1 or more seconds, got %s', p_timeout)
+        WHEN p_start_delay < 0 THEN format('start_delay must be 0 or more seconds, got %s', p_start_delay)
+    END;
+    IF v_problem IS NOT NULL THEN
+        PERFORM pgflow._definition_error(format('invalid option for %s: %s', p_owner, v_problem),
+            'Pass NULL to use the default, or a value in the allowed range.');
+    END IF;
+END;
+$$;
+
+
+-- 0203_function__check_step_definition.sql
+-- Validate a step before add_step inserts it; every problem raises PF004 with a hint.
+CREATE OR REPLACE FUNCTION pgflow._check_step_definition(
+    p_flow_slug text,
+    p_step_slug text,
+    p_deps text[],
+    p_step_type text,
+    p_required_input_pattern jsonb,
+    p_forbidden_input_pattern jsonb,
+    p_when_unmet text,
+    p_when_exhausted text
+)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_step text := format('step %s.%s', p_flow_slug, p_step_slug);
+    v_unknown text[];
+BEGIN
+    PERFORM pgflow._check_slug('step slug', p_step_slug);
+    IF p_step_type IS NULL OR p_step_type NOT IN ('single', 'map') THEN
+        PERFORM pgflow._definition_error(format('%s has step_type %L', v_step, p_step_type),
+            'Use step_type ''single'' or ''map''.');
+    END IF;
+    IF p_step_type = 'map' AND cardinality(p_deps) > 1 THEN
+        PERFORM pgflow._definition_error(
+            format('map %s depends on %s steps (%s); a map step has at most one dependency',
+                   v_step, cardinality(p_deps), array_to_string(p_deps, ', ')),
+            'Map the output array of a single step: give the map step exactly that one dependency, or none to map the run input.');
+    END IF;
+    IF p_step_slug = ANY (p_deps) THEN
+        PERFORM pgflow._definition_error(format('%s depends on itself', v_step),
+            'Remove the step from its own dependencies.');
+    END IF;
+    SELECT array_agg(d ORDER BY d) INTO v_unknown
+    FROM unnest(p_deps) AS d
+    WHERE NOT EXISTS (SELECT 1 FROM pgflow.steps AS s WHERE s.flow_slug = p_flow_slug AND s.step_slug = d);
+    IF v_unknown IS NOT NULL THEN
+        PERFORM pgflow._definition_error(
+            format('%s depends on unknown step(s) %s', v_step, array_to_string(v_unknown, ', ')),
+            'Dependencies must be defined before the step: add them first (steps are added in dependency order).');
+    END IF;
+    IF p_when_unmet IS NULL OR p_when_unmet NOT IN ('fail', 'skip', 'skip-cascade')
+       OR p_when_exhausted IS NULL OR p_when_exhausted NOT IN ('fail', 'skip', 'skip-cascade') THEN
+        PERFORM pgflow._definition_error(
+            format('%s has when_unmet %L and when_exhausted %L', v_step, p_when_unmet, p_when_exhausted),
+            'Use ''fail'', ''skip'' or ''skip-cascade'' for when_unmet and when_exhausted.');
+    END IF;
+    IF jsonb_typeof(p_required_input_pattern) IS DISTINCT FROM 'object' AND p_required_input_pattern IS NOT NULL
+       OR jsonb_typeof(p_forbidden_input_pattern) IS DISTINCT FROM 'object' AND p_forbidden_input_pattern IS NOT NULL THEN
+        PERFORM pgflow._definition_error(format('%s has an input pattern that is not a JSON object', v_step),
+            'Give required_input_pattern and forbidden_input_pattern as JSON objects (matched with @>), or NULL.');
+    END IF;
+END;
+$$;
+
+
+-- 0204_function_create_flow.sql
+-- Define a flow (idempotent). NULL options take the defaults 3 attempts, 5 s base delay and
+-- 60 s timeout. A flow that already exists keeps its options: the row is returned unchanged.
+-- The flow's pgmq queue (named after the flow) is created when missing.
+CREATE OR REPLACE FUNCTION pgflow.create_flow(
+    flow_slug text,
+    max_attempts int DEFAULT NULL,
+    base_delay int DEFAULT NULL,
+    timeout int DEFAULT NULL
+)
+RETURNS pgflow.flows
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_flow pgflow.flows;
+BEGIN
+    PERFORM pgflow._check_slug('flow slug', create_flow.flow_slug);
+    IF length(create_flow.flow_slug) > 47 THEN
+        PERFORM pgflow._definition_error(
+            format('flow slug %L is %s characters long; its pgmq queue name allows at most 47',
+                   create_flow.flow_slug, length(create_flow.flow_slug)),
+            'Choose a flow slug of at most 47 characters.');
+    END IF;
+    PERFORM pgflow._check_options('flow ' || create_flow.flow_slug,
+                                  create_flow.max_attempts, create_flow.base_delay, create_flow.timeout, NULL);
+
+    INSERT INTO pgflow.flows AS f (flow_slug, opt_max_attempts, opt_base_delay, opt_timeout)
+    VALUES (create_flow.flow_slug,
+            coalesce(create_flow.max_attempts, 3),
+            coalesce(create_flow.base_delay, 5),
+            coalesce(create_flow.timeout, 60))
+    ON CONFLICT ON CONSTRAINT flows_pkey DO UPDATE SET flow_slug = f.flow_slug
+    RETURNING f.* INTO v_flow;
+
+    IF NOT EXISTS (SELECT 1 FROM pgmq.list_queues() AS q WHERE q.queue_name = create_flow.flow_slug) THEN
+        PERFORM pgmq.create(create_flow.flow_slug);
+    END IF;
+    RETURN v_flow;
+END;
+$$;
+
+
+-- 0205_function_add_step.sql
+-- Add a step to a flow (idempotent: a step that already exists is returned unchanged).
+-- Dependencies must already be steps of the flow, so steps are added in topological order
+-- and step_index (the insertion order) is a valid execution order. A map step has at most
+-- one dependency: the step whose output array it maps (none = it maps the run input).
+CREATE OR REPLACE FUNCTION pgflow.add_step(
+    flow_slug text,
+    step_slug text,
+    deps_slugs text[] DEFAULT '{}',
+    max_attempts int DEFAULT NULL,
+    base_delay int DEFAULT NULL,
+    timeout int DEFAULT NULL,
+    start_delay int DEFAULT NULL,
+    step_type text DEFAULT 'single',
+    required_input_pattern jsonb DEFAULT NULL,
+    forbidden_input_pattern jsonb DEFAULT NULL,
+    when_unmet text DEFAULT 'skip',
+    when_exhausted text DEFAULT 'fail'
+)
+RETURNS pgflow.steps
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_deps text[];
+    v_step pgflow.steps;
+BEGIN
+    -- serialize definitions of one flow (step_index is max + 1)
+    PERFORM 1 FROM pgflow.flows AS f WHERE f.flow_slug = add_step.flow_slug FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF001',
+            MESSAGE = format('flow %L not found', add_step.flow_slug),
+            HINT = format('Create the flow first: SELECT pgflow.create_flow(%L).', add_step.flow_slug);
+    END IF;
+
+    SELECT coalesce(array_agg(DISTINCT d), '{}') INTO v_deps
+    FROM unnest(coalesce(add_step.deps_slugs, '{}')) AS d;
+
+    PERFORM pgflow._check_step_definition(
+        add_step.flow_slug, add_step.step_slug, v_deps, add_step.step_type,
+        add_step.required_input_pattern, add_step.forbidden_input_pattern,
+        add_step.when_unmet, add_step.when_exhausted);
+    PERFORM pgflow._check_options(format('step %s.%s', add_step.flow_slug, add_step.step_slug),
+                                  add_step.max_attempts, add_step.base_delay, add_step.timeout,
+                                  add_step.start_delay);
+
+    SELECT s.* INTO v_step FROM pgflow.steps AS s
+    WHERE s.flow_slug = add_step.flow_slug AND s.step_slug = add_step.step_slug;
+    IF FOUND THEN
+        RETURN v_step;
+    END IF;
+
+    INSERT INTO pgflow.steps (flow_slug, step_slug, step_type, step_index, deps_count,
+                              opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
+                              required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted)
+    SELECT add_step.flow_slug, add_step.step_slug, add_step.step_type,
+           coalesce(max(s.step_index) + 1, 0), cardinality(v_deps),
+           add_step.max_attempts, add_step.base_delay, add_step.timeout, add_step.start_delay,
+           add_step.required_input_pattern, add_step.forbidden_input_pattern,
+           add_step.when_unmet, add_step.when_exhausted
+    FROM pgflow.steps AS s
+    WHERE s.flow_slug = add_step.flow_slug
+    RETURNING * INTO v_step;
+
+    INSERT INTO pgflow.deps (flow_slug, dep_slug, step_slug)
+    SELECT add_step.flow_slug, d, add_step.step_slug
+    FROM unnest(v_deps) AS d;
+
+    RETURN v_step;
+END;
+$$;
+
+
+-- 0206_function_delete_flow_and_data.sql
+-- Delete a flow with everything that belongs to it: its pgmq queue (with the archive), its
+-- tasks, step states and runs, and its definition. Meant for development and recompilation.
+CREATE OR REPLACE FUNCTION pgflow.delete_flow_and_data(p_flow_slug text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pgmq.list_queues() AS q WHERE q.queue_name = p_flow_slug) THEN
+        PERFORM pgmq.drop_queue(p_flow_slug);
+    END IF;
+    DELETE FROM pgflow.step_tasks WHERE flow_slug = p_flow_slug;
+    DELETE FROM pgflow.step_states WHERE flow_slug = p_flow_slug;
+    DELETE FROM pgflow.runs WHERE flow_slug = p_flow_slug;
+    DELETE FROM pgflow.deps WHERE flow_slug = p_flow_slug;
+    DELETE FROM pgflow.steps WHERE flow_slug = p_flow_slug;
+    DELETE FROM pgflow.flows WHERE flow_slug = p_flow_slug;
+END;
+$$;
+
+
+-- 0210_function__shape_pattern.sql
+-- A stored input pattern as FlowShape writes it: {"defined": false} or
+-- {"defined": true, "value": <pattern>}.
+CREATE OR REPLACE FUNCTION pgflow._shape_pattern(p_pattern jsonb)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT CASE WHEN p_pattern IS NULL THEN jsonb_build_object('defined', false)
+                ELSE jsonb_build_object('defined', true, 'value', p_pattern) END
+$$;
+
+
+-- 0211_function__shape_pattern_value.sql
+-- The pattern inside a FlowShape wrapper ({"defined": true, "value": ...}); NULL when not defined.
+CREATE OR REPLACE FUNCTION pgflow._shape_pattern_value(p_wrapped jsonb)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT CASE WHEN jsonb_typeof(p_wrapped) = 'object' AND (p_wrapped->>'defined')::boolean
+                THEN p_wrapped->'value' END
+$$;
+
+
+-- 0212_function__get_flow_shape.sql
+-- The stored definition of a flow in the FlowShape format the DSLs produce (steps in
+-- step_index order, dependencies sorted, patterns wrapped as {"defined": ...}). Numeric
+-- options are left out: they do not take part in the comparison.
+CREATE OR REPLACE FUNCTION pgflow._get_flow_shape(p_flow_slug text)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT jsonb_build_object('steps', coalesce(jsonb_agg(
+        jsonb_build_object(
+            'slug', s.step_slug,
+            'stepType', s.step_type,
+            'dependencies', coalesce(
+                (SELECT jsonb_agg(d.dep_slug ORDER BY d.dep_slug)
+                 FROM pgflow.deps AS d
+                 WHERE d.flow_slug = s.flow_slug AND d.step_slug = s.step_slug),
+                '[]'::jsonb),
+            'whenUnmet', s.when_unmet,
+            'whenExhausted', s.when_exhausted,
+            'requiredInputPattern', pgflow._shape_pattern(s.required_input_pattern),
+            'forbiddenInputPattern', pgflow._shape_pattern(s.forbidden_input_pattern))
+        ORDER BY s.step_index), '[]'::jsonb))
+    FROM pgflow.steps AS s
+    WHERE s.flow_slug = p_flow_slug
+$$;
+
+
+-- 0213_function__normalize_shape_step.sql
+-- One step of a FlowShape with the defaults filled in (stepType 'single', no dependencies,
+-- whenUnmet 'skip', whenExhausted 'fail', patterns {"defined": false}) and the dependencies
+-- sorted, so shapes written by different DSL versions compare equal when they mean the same.
+CREATE OR REPLACE FUNCTION pgflow._normalize_shape_step(p_step jsonb)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT jsonb_build_object(
+        'slug', p_step->'slug',
+        'stepType', coalesce(p_step->'stepType', '"single"'),
+        'dependencies', coalesce(
+            (SELECT jsonb_agg(d ORDER BY d)
+             FROM jsonb_array_elements_text(coalesce(p_step->'dependencies', '[]')) AS d),
+            '[]'),
+        'whenUnmet', coalesce(p_step->'whenUnmet', '"skip"'),
+        'whenExhausted', coalesce(p_step->'whenExhausted', '"fail"'),
+        'requiredInputPattern', coalesce(p_step->'requiredInputPattern', '{"defined": false}'),
+        'forbiddenInputPattern', coalesce(p_step->'forbiddenInputPattern', '{"defined": false}'))
+$$;
+
+
+-- 0214_function__shape_value_text.sql
+-- How _compare_flow_shapes shows a shape value: arrays as [a, b], patterns as
+-- "not defined" or their JSON, everything else as JSON text.
+CREATE OR REPLACE FUNCTION pgflow._shape_value_text(p_value jsonb)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT CASE
+        WHEN jsonb_typeof(p_value) = 'array'
+            THEN '[' || (SELECT coalesce(string_agg(e, ', '), '') FROM jsonb_array_elements_text(p_value) AS e) || ']'
+        WHEN jsonb_typeof(p_value) = 'object' AND p_value ? 'defined'
+            THEN CASE WHEN (p_value->>'defined')::boolean THEN (p_value->'value')::text ELSE 'not defined' END
+        ELSE p_value::text
+    END
+$$;
+
+
+-- 0215_function__compare_flow_shapes.sql
+-- The structural differences between the shape a worker's code declares (`p_code`) and the
+-- shape stored in the database (`p_database`), one readable line each; empty when they match.
+-- Compared per position: step count, slug, stepType, dependencies, whenUnmet, whenExhausted
+-- and both input patterns. Numeric options are not structural and are not compared.
+CREATE OR REPLACE FUNCTION pgflow._compare_flow_shapes(p_code jsonb, p_database jsonb)
+RETURNS text[]
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    WITH code AS (
+        SELECT (i - 1)::int AS idx, pgflow._normalize_shape_step(e) AS step
+        FROM jsonb_array_elements(coalesce(p_code->'steps', '[]')) WITH ORDINALITY AS t(e, i)
+    ), db AS (
+        SELECT (i - 1)::int AS idx, pgflow._normalize_shape_step(e) AS step
+        FROM jsonb_array_elements(coalesce(p_database->'steps', '[]')) WITH ORDINALITY AS t(e, i)
+    ), pairs AS (
+        SELECT coalesce(code.idx, db.idx) AS idx, code.step AS c, db.step AS d
+        FROM code FULL JOIN db ON db.idx = code.idx
+    ), differences AS (
+        SELECT -1 AS idx, 0 AS n,
+               format('step count differs: %s in code, %s in database',
+                      (SELECT count(*) FROM code), (SELECT count(*) FROM db)) AS line
+        WHERE (SELECT count(*) FROM code) <> (SELECT count(*) FROM db)
+        UNION ALL
+        SELECT idx, 0, CASE WHEN c IS NULL
+                            THEN format('step %s: %s exists only in the database', idx, d->'slug')
+                            ELSE format('step %s: %s exists only in code', idx, c->'slug') END
+        FROM pairs
+        WHERE c IS NULL OR d IS NULL
+        UNION ALL
+        SELECT p.idx, k.n,
+               format('step %s %s: %s %s in code, %s in database',
+                      p.idx, p.c->'slug', k.key, pgflow._shape_value_text(p.c->k.key),
+                      pgflow._shape_value_text(p.d->k.key))
+        FROM pairs AS p
+        CROSS JOIN (VALUES (1, 'slug'), (2, 'stepType'), (3, 'dependencies'), (4, 'whenUnmet'),
+                           (5, 'whenExhausted'), (6, 'requiredInputPattern'),
+                           (7, 'forbiddenInputPattern')) AS k(n, key)
+        WHERE p.c IS NOT NULL AND p.d IS NOT NULL AND p.c->k.key IS DISTINCT FROM p.d->k.key
+    )
+    SELECT coalesce(array_agg(line ORDER BY idx, n), '{}') FROM differences
+$$;
+
+
+-- 0216_function__create_flow_from_shape.sql
+-- Create a flow and its steps from a FlowShape (see _get_flow_shape), through create_flow and
+-- add_step, so every definition rule applies. Options missing from the shape take the
+-- defaults. pgflow-py extension: a top-level "flowType" ('flow' or 'job') sets flows.flow_type.
+CREATE OR REPLACE FUNCTION pgflow._create_flow_from_shape(p_flow_slug text, p_shape jsonb)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_step jsonb;
+BEGIN
+    PERFORM pgflow.create_flow(p_flow_slug,
+                               (p_shape #>> '{options,maxAttempts}')::int,
+                               (p_shape #>> '{options,baseDelay}')::int,
+                               (p_shape #>> '{options,timeout}')::int);
+    IF p_shape ? 'flowType' THEN
+        UPDATE pgflow.flows SET flow_type = p_shape->>'flowType' WHERE flow_slug = p_flow_slug;
+    END IF;
+
+    FOR v_step IN SELECT e FROM jsonb_array_elements(coalesce(p_shape->'steps', '[]')) AS e LOOP
+        PERFORM pgflow.add_step(
+            flow_slug => p_flow_slug,
+            step_slug => v_step->>'slug',
+            deps_slugs => ARRAY(SELECT jsonb_array_elements_text(coalesce(v_step->'dependencies', '[]'))),
+            max_attempts => (v_step #>> '{options,maxAttempts}')::int,
+            base_delay => (v_step #>> '{options,baseDelay}')::int,
+            timeout => (v_step #>> '{options,timeout}')::int,
+            start_delay => (v_step #>> '{options,startDelay}')::int,
+            step_type => coalesce(v_step->>'stepType', 'single'),
+            required_input_pattern => pgflow._shape_pattern_value(v_step->'requiredInputPattern'),
+            forbidden_input_pattern => pgflow._shape_pattern_value(v_step->'forbiddenInputPattern'),
+            when_unmet => coalesce(v_step->>'whenUnmet', 'skip'),
+            when_exhausted => coalesce(v_step->>'whenExhausted', 'fail'));
+    END LOOP;
+END;
+$$;
+
+
+-- 0217_function_ensure_flow_compiled.sql
+-- Make sure the database holds the flow a worker's code declares (`shape`, FlowShape JSON).
+-- Answers {"status": ..., "differences": [...]}:
+--   compiled   - the flow did not exist and was created from the shape;
+--   verified   - the stored flow has the same structure;
+--   mismatch   - the structure differs and nothing was changed (differences say how);
+--   recompiled - it differed and, because allow_data_loss is true or this is a local Supabase
+--                stack (is_local()), the flow was deleted with all its runs and created anew.
+-- Concurrent calls for one flow are serialized by a transaction-level advisory lock.
+CREATE OR REPLACE FUNCTION pgflow.ensure_flow_compiled(
+    flow_slug text,
+    shape jsonb,
+    allow_data_loss boolean DEFAULT false
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_differences text[];
+BEGIN
+    PERFORM pg_advisory_xact_lock(1, hashtext(ensure_flow_compiled.flow_slug));
+
+    IF NOT EXISTS (SELECT 1 FROM pgflow.flows AS f WHERE f.flow_slug = ensure_flow_compiled.flow_slug) THEN
+        PERFORM pgflow._create_flow_from_shape(ensure_flow_compiled.flow_slug, ensure_flow_compiled.shape);
+        RETURN jsonb_build_object('status', 'compiled', 'differences', '[]'::jsonb);
+    END IF;
+
+    v_differences := pgflow._compare_flow_shapes(ensure_flow_compiled.shape,
+                                                 pgflow._get_flow_shape(ensure_flow_compiled.flow_slug));
+    IF cardinality(v_differences) = 0 THEN
+        RETURN jsonb_build_object('status', 'verified', 'differences', '[]'::jsonb);
+    END IF;
+
+    IF ensure_flow_compiled.allow_data_loss OR pgflow.is_local() THEN
+        PERFORM pgflow.delete_flow_and_data(ensure_flow_compiled.flow_slug);
+        PERFORM pgflow._create_flow_from_shape(ensure_flow_compiled.flow_slug, ensure_flow_compiled.shape);
+        RETURN jsonb_build_object('status', 'recompiled', 'differences', to_jsonb(v_differences));
+    END IF;
+    RETURN jsonb_build_object('status', 'mismatch', 'differences', to_jsonb(v_differences));
+END;
+$$;
+
+
+-- 0400_function_start_flow_at.sql
+-- Start a run whose first tasks wait until a given time (pgflow-py addition; enqueue_in and
+-- enqueue_at use it). The run and its step states are stored at once, exactly as start_flow
+-- stores them; then the messages of the tasks start_flow queued are hidden until p_start_at
+-- (plus the step's start_delay, which counts from when the run is due). Both happen in one
+-- transaction, so no worker can see a message before it is due.
+-- A p_start_at in the past, or NULL, means now: the call behaves like start_flow.
+CREATE OR REPLACE FUNCTION pgflow.start_flow_at(
+    p_flow_slug text,
+    p_input jsonb,
+    p_start_at timestamptz,
+    p_run_id uuid DEFAULT NULL
+)
+RETURNS SETOF pgflow.runs
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_run pgflow.runs;
+    v_msg_ids bigint[];
+    v_visible_at timestamptz[];
+BEGIN
+    SELECT * INTO v_run FROM pgflow.start_flow(p_flow_slug, p_input, p_run_id);
+
+    IF p_start_at IS NOT NULL AND p_start_at > clock_timestamp() THEN
+        SELECT array_agg(t.message_id),
+               array_agg(p_start_at + make_interval(secs => coalesce(s.opt_start_delay, 0)))
+          INTO v_msg_ids, v_visible_at
+          FROM pgflow.step_tasks AS t
+          JOIN pgflow.steps AS s ON s.flow_slug = t.flow_slug AND s.step_slug = t.step_slug
+         WHERE t.run_id = v_run.run_id
+           AND t.status = 'queued'
+           AND t.message_id IS NOT NULL;
+
+        IF v_msg_ids IS NOT NULL THEN
+            EXECUTE format(
+                'UPDATE pgmq.%I AS q SET vt = due.visible_at '
+                'FROM unnest($1::bigint[], $2::timestamptz[]) AS due(msg_id, visible_at) '
+                'WHERE q.msg_id = due.msg_id',
+                pgmq.format_table_name(v_run.flow_slug, 'q'))
+            USING v_msg_ids, v_visible_at;
+        END IF;
+    END IF;
+
+    RETURN NEXT v_run;
+END;
+$$;
+
+
+-- 0500_tables_schedules.sql
+-- pgflow-py addition: schedules (cron entries) and the marker of runs they started.
+--
+-- A schedule starts its flow at every tick of a five-field cron expression in a time zone.
+-- backend 'builtin': the Python scheduler (pgflow.scheduler) claims due rows by next_run_at;
+-- backend 'pg_cron': a pg_cron job named 'pgflow_<schedule_slug>' calls
+-- pgflow.run_cron_schedule(schedule_slug) and the built-in scheduler leaves the row alone.
+-- Ticks are computed in Python (cronsim) and passed in; SQL never parses cron expressions.
+
+CREATE TABLE pgflow.schedules (
+    schedule_slug text PRIMARY KEY,
+    flow_slug text NOT NULL,
+    expression text NOT NULL,
+    timezone text NOT NULL DEFAULT 'UTC',
+    input jsonb NOT NULL DEFAULT '{}',
+    -- missed ticks (no scheduler was running): 'one' catch-up run for the whole missed window,
+    -- 'all' one run per missed tick, 'none' skip them and wait for the next tick
+    catch_up text NOT NULL DEFAULT 'one',
+    backend text NOT NULL DEFAULT 'builtin',
+    -- 'code': declared with Flow(..., cron=...) and synced by workers; 'api': client.schedule()
+    source text NOT NULL DEFAULT 'api',
+    enabled boolean NOT NULL DEFAULT true,
+    next_run_at timestamptz,
+    last_tick_at timestamptz,
+    last_run_at timestamptz,
+    last_run_id uuid,
+    last_error text,
+    -- set when a worker that handles the flow no longer declares the schedule in code
+    orphaned_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT slug_is_valid CHECK (pgflow.is_valid_slug(schedule_slug)),
+    CONSTRAINT expression_not_blank CHECK (btrim(expression) <> ''),
+    CONSTRAINT catch_up_is_valid CHECK (catch_up IN ('one', 'all', 'none')),
+    CONSTRAINT backend_is_valid CHECK (backend IN ('builtin', 'pg_cron')),
+    CONSTRAINT source_is_valid CHECK (source IN ('code', 'api')),
+    CONSTRAINT builtin_has_next_run_at CHECK (backend <> 'builtin' OR next_run_at IS NOT NULL)
+);
+
+CREATE INDEX idx_schedules_due ON pgflow.schedules (next_run_at) WHERE enabled AND backend = 'builtin';
+CREATE INDEX idx_schedules_flow_slug ON pgflow.schedules (flow_slug);
+
+-- One row per run a schedule started: which schedule, which tick. A side table keeps
+-- pgflow.runs identical to pgflow's. The partial unique index is the last guard against a
+-- tick starting two runs, whatever the clocks or the number of schedulers do.
+CREATE TABLE pgflow.scheduled_runs (
+    run_id uuid PRIMARY KEY REFERENCES pgflow.runs (run_id) ON DELETE CASCADE,
+    schedule_slug text NOT NULL,
+    tick_at timestamptz NOT NULL,
+    -- a catch-up run covers the missed ticks from catch_up_from up to tick_at
+    catch_up_from timestamptz,
+    -- 'tick' (started by the scheduler or pg_cron) or 'manual' (`pgflow schedules run-now`)
+    trigger text NOT NULL DEFAULT 'tick',
+    backend text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT trigger_is_valid CHECK (trigger IN ('tick', 'manual')),
+    CONSTRAINT catch_up_from_before_tick CHECK (catch_up_from IS NULL OR catch_up_from < tick_at)
+);
+
+CREATE UNIQUE INDEX idx_scheduled_runs_one_per_tick ON pgflow.scheduled_runs (schedule_slug, tick_at)
+    WHERE trigger = 'tick';
+CREATE INDEX idx_scheduled_runs_schedule ON pgflow.scheduled_runs (schedule_slug, tick_at DESC);
+
+
+-- 0510_function_start_scheduled_flow.sql
+-- pgflow-py addition: start one run of a schedule for one tick and mark it in scheduled_runs.
+-- Returns the run id, or NULL when this tick already has a run, or when the run could not be
+-- started (missing flow, input the flow rejects): then the error is kept in
+-- schedules.last_error, so a broken schedule is visible and never blocks the others.
+-- The caller decides whether the schedule is due; this function takes the row lock, so the
+-- built-in scheduler, pg_cron and `run-now` never start the same tick twice.
+CREATE OR REPLACE FUNCTION pgflow.start_scheduled_flow(
+    p_schedule_slug text,
+    p_tick_at timestamptz,
+    p_catch_up_from timestamptz DEFAULT NULL,
+    p_trigger text DEFAULT 'tick'
+)
+RETURNS uuid
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_schedule pgflow.schedules%ROWTYPE;
+    v_run_id uuid := gen_random_uuid();
+BEGIN
+    SELECT * INTO v_schedule FROM pgflow.schedules WHERE schedule_slug = p_schedule_slug FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'P0002',
+            MESSAGE = format('schedule %L does not exist', p_schedule_slug),
+            HINT = 'List schedules with `pgflow schedules list`.';
+    END IF;
+    IF p_trigger = 'tick' AND EXISTS (
+        SELECT 1 FROM pgflow.scheduled_runs
+        WHERE schedule_slug = p_schedule_slug AND tick_at = p_tick_at AND trigger = 'tick'
+    ) THEN
+        RETURN NULL;
+    END IF;
+
+    BEGIN
+        PERFORM pgflow.start_flow(v_schedule.flow_slug, v_schedule.input, v_run_id);
+    EXCEPTION WHEN OTHERS THEN
+        UPDATE pgflow.schedules
+        SET last_error = format('tick %s: could not start flow %L: %s', p_tick_at, v_schedule.flow_slug, SQLERRM),
+            updated_at = now()
+        WHERE schedule_slug = p_schedule_slug;
+        RETURN NULL;
+    END;
+
+    INSERT INTO pgflow.scheduled_runs (run_id, schedule_slug, tick_at, catch_up_from, trigger, backend)
+    VALUES (v_run_id, p_schedule_slug, p_tick_at, p_catch_up_from, p_trigger, v_schedule.backend);
+
+    UPDATE pgflow.schedules
+    SET last_tick_at = CASE WHEN p_trigger = 'tick' THEN p_tick_at ELSE last_tick_at END,
+        last_run_at = now(),
+        last_run_id = v_run_id,
+        last_error = NULL,
+        updated_at = now()
+    WHERE schedule_slug = p_schedule_slug;
+    RETURN v_run_id;
+END;
+$$;
+
+
+-- 0511_function_run_cron_schedule.sql
+-- pgflow-py addition: what a pg_cron job of the 'pg_cron' backend calls at each tick
+-- (`SELECT pgflow.run_cron_schedule('nightly')`). pg_cron fires at the start of a minute, so
+-- the tick is the current minute. A paused schedule, or one moved back to the built-in
+-- scheduler, starts nothing.
+CREATE OR REPLACE FUNCTION pgflow.run_cron_schedule(p_schedule_slug text)
+RETURNS uuid
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    PERFORM 1 FROM pgflow.schedules
+    WHERE schedule_slug = p_schedule_slug AND enabled AND backend = 'pg_cron'
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN pgflow.start_scheduled_flow(p_schedule_slug, date_trunc('minute', now()));
+END;
+$$;
+
+
 -- 0600_dashboard_indexes.sql
 -- Indexes for the dashboard's read paths (pgflow.web). Each one serves a bounded, ordered read
 -- so pages stay fast on millions of runs; none covers a column the engine updates often, so
