@@ -770,6 +770,248 @@ AS $$
 $$;
 
 
+-- 0145_function_check_run_input.sql
+-- Refuse to start a run that cannot work: an unknown flow (PF001), a NULL input, or an input
+-- that is not a JSON array for a flow whose root map step maps the flow input (PF003).
+CREATE OR REPLACE FUNCTION pgflow._check_run_input(p_flow_slug text, p_input jsonb)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_root_map text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pgflow.flows AS f WHERE f.flow_slug = p_flow_slug) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PF001',
+            MESSAGE = format('flow %L not found', p_flow_slug),
+            HINT = 'Check the slug, or compile the flow first (a worker compiles its flows when it '
+                   'starts; in SQL use pgflow.create_flow and pgflow.add_step).';
+    END IF;
+    IF p_input IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PF003',
+            MESSAGE = format('flow %L cannot start with a NULL input', p_flow_slug),
+            HINT = 'Pass a JSON value as the input, for example ''{}''::jsonb or ''null''::jsonb.';
+    END IF;
+    SELECT s.step_slug INTO v_root_map
+      FROM pgflow.steps AS s
+     WHERE s.flow_slug = p_flow_slug AND s.step_type = 'map' AND s.deps_count = 0
+     ORDER BY s.step_index
+     LIMIT 1;
+    IF v_root_map IS NOT NULL AND jsonb_typeof(p_input) <> 'array' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PF003',
+            MESSAGE = format('flow %L: root map step %L maps the flow input, which must be a JSON array, but got %s',
+                             p_flow_slug, v_root_map, jsonb_typeof(p_input)),
+            HINT = 'Start the flow with a JSON array as input, for example [1, 2, 3] (an empty array is fine).';
+    END IF;
+END;
+$$;
+
+
+-- 0150_function_create_run.sql
+-- Insert a run of a flow and one step state per step, and emit run:started. Root steps have no
+-- pending dependency; a single step has one task, a root map step one per element of the input,
+-- a dependent map step an unknown number (NULL) until its dependency completes.
+-- Returns the run id. The input must already be checked (pgflow._check_run_input).
+CREATE OR REPLACE FUNCTION pgflow._create_run(p_flow_slug text, p_input jsonb, p_run_id uuid)
+RETURNS uuid
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH run AS (
+        INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps)
+        SELECT coalesce(p_run_id, gen_random_uuid()), f.flow_slug, p_input,
+               (SELECT count(*) FROM pgflow.steps AS s WHERE s.flow_slug = f.flow_slug)
+          FROM pgflow.flows AS f
+         WHERE f.flow_slug = p_flow_slug
+        RETURNING runs.run_id, runs.flow_slug, runs.input,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'run:started', 'run_id', runs.run_id, 'flow_slug', runs.flow_slug,
+                'status', 'started', 'input', runs.input,
+                'remaining_steps', runs.remaining_steps, 'started_at', runs.started_at)) AS emitted
+    ),
+    states AS (
+        INSERT INTO pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks)
+        SELECT s.flow_slug, run.run_id, s.step_slug, s.deps_count,
+               CASE WHEN s.step_type = 'single' THEN 1
+                    WHEN s.deps_count = 0 THEN jsonb_array_length(run.input)
+               END
+          FROM run
+          JOIN pgflow.steps AS s ON s.flow_slug = run.flow_slug
+    )
+    SELECT run.run_id FROM run;
+$$;
+
+
+-- 0155_function_start_flow.sql
+-- Start a run of a flow with the given input (and run id, if the caller chose one): create the
+-- run and its step states (run:started), settle the conditions of the root steps, complete
+-- taskless steps (maps over []), start the ready steps and complete the run at once when
+-- nothing is left to do. Returns the run row as it stands at the end.
+-- Errors: PF001 unknown flow; PF003 NULL input or a non-array input for a root map step.
+CREATE OR REPLACE FUNCTION pgflow.start_flow(flow_slug text, input jsonb, run_id uuid DEFAULT NULL)
+RETURNS SETOF pgflow.runs
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_run_id uuid;
+BEGIN
+    PERFORM pgflow._check_run_input(start_flow.flow_slug, start_flow.input);
+    v_run_id := pgflow._create_run(start_flow.flow_slug, start_flow.input, start_flow.run_id);
+
+    IF pgflow.cascade_resolve_conditions(v_run_id) THEN
+        PERFORM pgflow.cascade_complete_taskless_steps(v_run_id);
+        PERFORM pgflow.start_ready_steps(v_run_id);
+        PERFORM pgflow.maybe_complete_run(v_run_id);
+    END IF;
+
+    RETURN QUERY SELECT * FROM pgflow.runs AS r WHERE r.run_id = v_run_id;
+END;
+$$;
+
+
+-- 0160_function_get_run_with_states.sql
+-- A run and the states of its steps as one JSON document: {"run": <runs row>, "steps":
+-- [<step_states rows> in step order]}. SECURITY DEFINER so a client role needs EXECUTE on this
+-- function only. Raises PF002 for an unknown run id.
+CREATE OR REPLACE FUNCTION pgflow.get_run_with_states(run_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_result jsonb;
+BEGIN
+    SELECT jsonb_build_object(
+               'run', to_jsonb(r),
+               'steps', coalesce(
+                   (SELECT jsonb_agg(to_jsonb(ss) ORDER BY s.step_index)
+                      FROM pgflow.step_states AS ss
+                      JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
+                     WHERE ss.run_id = r.run_id),
+                   '[]'::jsonb))
+      INTO v_result
+      FROM pgflow.runs AS r
+     WHERE r.run_id = get_run_with_states.run_id;
+    IF v_result IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PF002',
+            MESSAGE = format('run %s not found', get_run_with_states.run_id),
+            HINT = 'Check the run id; runs older than the retention period may have been pruned.';
+    END IF;
+    RETURN v_result;
+END;
+$$;
+
+
+-- 0165_function_start_flow_with_states.sql
+-- start_flow, answered with get_run_with_states: the new run and its step states in one JSON
+-- document, so a client can subscribe to the run's events first and then apply this snapshot.
+-- SECURITY DEFINER, like get_run_with_states. Errors as start_flow.
+CREATE OR REPLACE FUNCTION pgflow.start_flow_with_states(flow_slug text, input jsonb, run_id uuid DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_run_id uuid;
+BEGIN
+    SELECT r.run_id INTO v_run_id
+      FROM pgflow.start_flow(start_flow_with_states.flow_slug, start_flow_with_states.input,
+                             start_flow_with_states.run_id) AS r;
+    RETURN pgflow.get_run_with_states(v_run_id);
+END;
+$$;
+
+
+-- 0170_function_start_tasks.sql
+-- Claim the tasks behind messages a worker has just read from the flow's queue, in one
+-- statement. A task is claimed when it is queued and both its run and its step are started;
+-- messages without such a task give no row (the worker must accept fewer tasks than messages).
+-- A claimed task becomes 'started' (attempts_count + 1, started_at, last_worker_id; the worker
+-- must be registered in pgflow.workers) with task:started, and its message is hidden for the
+-- step's timeout (step, else flow) + 2 seconds.
+-- The handler input of each task:
+--   root map step      -> the element task_index of the run input
+--   dependent map step -> the element task_index of its dependency's output
+--   other steps        -> {dep_slug: output} over the completed dependencies ({} for root steps)
+-- flow_input is the run input for root single steps, NULL otherwise (read pgflow.runs.input).
+CREATE OR REPLACE FUNCTION pgflow.start_tasks(flow_slug text, msg_ids bigint[], worker_id uuid)
+RETURNS SETOF pgflow.step_task_record
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH claimed AS (
+        UPDATE pgflow.step_tasks AS t
+           SET status = 'started',
+               attempts_count = t.attempts_count + 1,
+               started_at = now(),
+               last_worker_id = start_tasks.worker_id
+          FROM pgflow.runs AS r, pgflow.step_states AS ss
+         WHERE t.flow_slug = start_tasks.flow_slug
+           AND t.message_id = ANY (start_tasks.msg_ids)
+           AND t.status = 'queued'
+           AND r.run_id = t.run_id AND r.status = 'started'
+           AND ss.run_id = t.run_id AND ss.step_slug = t.step_slug AND ss.status = 'started'
+        RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, r.input AS run_input,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
+                'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
+                'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
+                'started_at', t.started_at)) AS emitted
+    ),
+    visibility AS (
+        -- hide the claimed messages for the step's timeout + 2 s; read by the final SELECT, so
+        -- it always runs (an unread SELECT in WITH would be skipped)
+        SELECT count(*) AS extended
+          FROM (SELECT array_agg(c.message_id ORDER BY c.message_id) AS ids,
+                       array_agg(coalesce(s.opt_timeout, f.opt_timeout) + 2 ORDER BY c.message_id) AS offsets
+                  FROM claimed AS c
+                  JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
+                  JOIN pgflow.flows AS f ON f.flow_slug = c.flow_slug) AS batch
+         CROSS JOIN LATERAL pgflow.set_vt_batch(start_tasks.flow_slug, batch.ids, batch.offsets)
+    )
+    SELECT c.flow_slug,
+           c.run_id,
+           c.step_slug,
+           CASE
+             WHEN s.step_type = 'map' AND s.deps_count = 0 THEN c.run_input -> c.task_index
+             WHEN s.step_type = 'map' THEN (
+                 SELECT parent.output -> c.task_index
+                   FROM pgflow.deps AS d
+                   JOIN pgflow.step_states AS parent
+                     ON parent.run_id = c.run_id AND parent.step_slug = d.dep_slug
+                  WHERE d.flow_slug = c.flow_slug AND d.step_slug = c.step_slug)
+             ELSE coalesce(
+                 (SELECT jsonb_object_agg(d.dep_slug, parent.output)
+                    FROM pgflow.deps AS d
+                    JOIN pgflow.step_states AS parent
+                      ON parent.run_id = c.run_id AND parent.step_slug = d.dep_slug
+                   WHERE d.flow_slug = c.flow_slug AND d.step_slug = c.step_slug
+                     AND parent.status = 'completed'),
+                 '{}'::jsonb)
+           END AS input,
+           c.message_id AS msg_id,
+           c.task_index,
+           CASE WHEN s.step_type = 'single' AND s.deps_count = 0 THEN c.run_input END AS flow_input
+      FROM claimed AS c
+      JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
+     CROSS JOIN visibility
+     ORDER BY c.message_id;
+$$;
+
+
 -- 0200_function__definition_error.sql
 -- Raise PF004 (invalid flow definition): the message says what is wrong, the hint what to do.
 CREATE OR REPLACE FUNCTION pgflow._definition_error(p_message text, p_hint text)

@@ -1,0 +1,138 @@
+"""Setup helpers for the SQL behaviour tests (plain SQL through psycopg, no pgflow Python API).
+
+Flows are described compactly: ``define_flow(conn, "f", [("a", []), ("b", ["a"], {"step_type": "map"})])``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+StepSpec = tuple[str, Sequence[str]] | tuple[str, Sequence[str], dict[str, Any]]
+
+_ADD_STEP = """
+    SELECT pgflow.add_step(%(flow)s, %(step)s, %(deps)s::text[],
+        max_attempts => %(max_attempts)s, base_delay => %(base_delay)s, timeout => %(timeout)s,
+        start_delay => %(start_delay)s, step_type => %(step_type)s,
+        required_input_pattern => %(required_input_pattern)s,
+        forbidden_input_pattern => %(forbidden_input_pattern)s,
+        when_unmet => %(when_unmet)s, when_exhausted => %(when_exhausted)s)
+"""
+
+_STEP_DEFAULTS: dict[str, Any] = {
+    "max_attempts": None, "base_delay": None, "timeout": None, "start_delay": None,
+    "step_type": "single", "required_input_pattern": None, "forbidden_input_pattern": None,
+    "when_unmet": "skip", "when_exhausted": "fail",
+}
+
+
+def rows(conn: psycopg.Connection, query: str, params: Any = None) -> list[dict[str, Any]]:
+    """Run a query and return its rows as dicts."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchall() if cur.description else []
+
+
+def row(conn: psycopg.Connection, query: str, params: Any = None) -> dict[str, Any] | None:
+    found = rows(conn, query, params)
+    return found[0] if found else None
+
+
+def scalar(conn: psycopg.Connection, query: str, params: Any = None) -> Any:
+    result = conn.execute(query, params).fetchone()
+    return None if result is None else result[0]
+
+
+def add_step(conn: psycopg.Connection, flow: str, step: str, deps: Sequence[str] = (), **options: Any) -> None:
+    params = {**_STEP_DEFAULTS, **options, "flow": flow, "step": step, "deps": list(deps)}
+    for key in ("required_input_pattern", "forbidden_input_pattern"):
+        if params[key] is not None:
+            params[key] = Jsonb(params[key])
+    conn.execute(_ADD_STEP, params)
+
+
+def define_flow(conn: psycopg.Connection, flow: str, steps: Iterable[StepSpec], *, max_attempts: int | None = None,
+                base_delay: int | None = None, timeout: int | None = None) -> None:
+    """Create a flow and add its steps in the given order."""
+    conn.execute("SELECT pgflow.create_flow(%s, %s, %s, %s)", (flow, max_attempts, base_delay, timeout))
+    for spec in steps:
+        slug, deps = spec[0], spec[1]
+        options = spec[2] if len(spec) > 2 else {}  # type: ignore[misc]
+        add_step(conn, flow, slug, deps, **options)
+
+
+def start_flow(conn: psycopg.Connection, flow: str, flow_input: Any = None, run_id: uuid.UUID | None = None) -> uuid.UUID:
+    """Start a run through pgflow.start_flow and return its run_id."""
+    return scalar(conn, "SELECT run_id FROM pgflow.start_flow(%s, %s, %s)",
+                  (flow, Jsonb({} if flow_input is None else flow_input), run_id))
+
+
+def register_worker(conn: psycopg.Connection, queue: str, function_name: str = "tests") -> uuid.UUID:
+    """Insert a pgflow.workers row (start_tasks records the worker in step_tasks.last_worker_id)."""
+    worker_id = uuid.uuid4()
+    conn.execute("INSERT INTO pgflow.workers (worker_id, queue_name, function_name) VALUES (%s, %s, %s)",
+                 (worker_id, queue, function_name))
+    return worker_id
+
+
+def read_and_start(conn: psycopg.Connection, flow: str, worker_id: uuid.UUID, qty: int = 100,
+                   vt: int = 60) -> list[dict[str, Any]]:
+    """Read visible messages of the flow's queue and claim their tasks with start_tasks."""
+    msg_ids = [r[0] for r in conn.execute("SELECT msg_id FROM pgmq.read(%s, %s, %s)", (flow, vt, qty))]
+    if not msg_ids:
+        return []
+    return rows(conn, "SELECT * FROM pgflow.start_tasks(%s, %s::bigint[], %s)", (flow, msg_ids, worker_id))
+
+
+def complete_task(conn: psycopg.Connection, run_id: uuid.UUID, step: str, task_index: int, output: Any) -> list[dict[str, Any]]:
+    return rows(conn, "SELECT * FROM pgflow.complete_task(%s, %s, %s, %s)", (run_id, step, task_index, Jsonb(output)))
+
+
+def fail_task(conn: psycopg.Connection, run_id: uuid.UUID, step: str, task_index: int, error: str) -> list[dict[str, Any]]:
+    return rows(conn, "SELECT * FROM pgflow.fail_task(%s, %s, %s, %s)", (run_id, step, task_index, error))
+
+
+def run_row(conn: psycopg.Connection, run_id: uuid.UUID) -> dict[str, Any]:
+    found = row(conn, "SELECT * FROM pgflow.runs WHERE run_id = %s", (run_id,))
+    assert found is not None, f"run {run_id} not found"
+    return found
+
+
+def step_state(conn: psycopg.Connection, run_id: uuid.UUID, step: str) -> dict[str, Any]:
+    found = row(conn, "SELECT * FROM pgflow.step_states WHERE run_id = %s AND step_slug = %s", (run_id, step))
+    assert found is not None, f"step state {step} of run {run_id} not found"
+    return found
+
+
+def task(conn: psycopg.Connection, run_id: uuid.UUID, step: str, task_index: int = 0) -> dict[str, Any]:
+    found = row(conn, "SELECT * FROM pgflow.step_tasks WHERE run_id = %s AND step_slug = %s AND task_index = %s",
+                (run_id, step, task_index))
+    assert found is not None, f"task {step}[{task_index}] of run {run_id} not found"
+    return found
+
+
+def queue_messages(conn: psycopg.Connection, flow: str) -> list[dict[str, Any]]:
+    """Rows of the flow's pgmq queue table (active messages), ordered by msg_id."""
+    return rows(conn, sql.SQL("SELECT * FROM pgmq.{} ORDER BY msg_id").format(
+        sql.Identifier("q_" + flow.lower())))
+
+
+def archived_messages(conn: psycopg.Connection, flow: str) -> list[dict[str, Any]]:
+    """Rows of the flow's pgmq archive table, ordered by msg_id."""
+    return rows(conn, sql.SQL("SELECT * FROM pgmq.{} ORDER BY msg_id").format(
+        sql.Identifier("a_" + flow.lower())))
+
+
+def drain_notifies(conn: psycopg.Connection, timeout: float = 0.5, stop_after: int | None = None) -> list[dict[str, Any]]:
+    """Collect pgflow event payloads received by a LISTENing autocommit connection."""
+    events: list[dict[str, Any]] = []
+    for note in conn.notifies(timeout=timeout, stop_after=stop_after):
+        events.append(json.loads(note.payload))
+    return events
