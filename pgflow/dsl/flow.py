@@ -95,6 +95,15 @@ class Flow:
         """The shape as compact JSON text, identical to ``JSON.stringify`` of the TypeScript DSL's shape."""
         return shape_json(self.shape())
 
+    def compile_shape(self) -> dict[str, Any]:
+        """The shape to hand to ``ensure_flow_compiled``: :meth:`shape`, plus ``"flowType": "job"``
+        for a job (a pgflow-py extension that ``_create_flow_from_shape`` reads; a flow's shape is
+        left exactly as TypeScript writes it)."""
+        shape = self.shape()
+        if self.flow_type != "flow":
+            shape["flowType"] = self.flow_type
+        return shape
+
     def to_upsert_steps(self) -> list[dict[str, Any]]:
         """The steps as plain dicts (the format of ``Client.upsert_flow`` and ``Flow.from_steps``)."""
         rows = []
