@@ -1,0 +1,397 @@
+"""One LISTEN connection per process, shared by every subscriber.
+
+The database NOTIFYs every event twice: on ``pgflow:run:<run_id>`` and on ``pgflow:events``.
+The hub holds a single ``psycopg.AsyncConnection`` that listens and fans each event out to
+subscribers of one run, of all runs, or of all task events.
+
+Which channels it listens on:
+
+* While only single runs are followed (and at most ``max_run_channels`` of them), the hub
+  LISTENs on each run's own channel. A process that follows a few runs in a busy database then
+  receives only their events instead of every event of every run.
+* As soon as someone follows all runs or all task events, or more than ``max_run_channels``
+  runs are followed, the hub LISTENs on ``pgflow:events`` alone and routes by ``run_id``.
+  PostgreSQL compares each notification with a listener's channels one by one, and each
+  LISTEN/UNLISTEN costs a round trip, so thousands of run channels cost more than filtering.
+
+Switching between the two overlaps for a moment; an event that arrives on both channels is
+delivered once (the hub remembers the last few thousand payloads).
+
+``subscribe`` returns once the LISTEN is in effect: any transaction that commits after that is
+delivered, so loading a snapshot *after* subscribing leaves no window in which an event can be
+lost (an event may arrive twice: once in the snapshot, once as an event).
+
+When the connection drops, the hub reconnects with exponential backoff, LISTENs again, and then
+sends every subscriber a :class:`~pgflow.live.Gap`: events committed while it was away were not
+delivered, so state must be reloaded. A subscriber whose queue overflows gets a ``Gap`` too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import weakref
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from pgflow.db.queries import query
+from pgflow.errors import DatabaseUnavailable
+from pgflow.events import ALL_RUNS_CHANNEL, RunCompleted, RunFailed, TaskEvent, parse_event, run_channel
+from pgflow.live.markers import Gap, Item, RunFinished
+from pgflow.live.subscription import Subscription
+
+log = logging.getLogger("pgflow.live")
+
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, EventHub]] = weakref.WeakKeyDictionary()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class EventHub:
+    """Shares one LISTEN connection among every subscriber of a process (per database).
+
+    Use :meth:`shared` for the process-wide hub of a database, or create one and close it::
+
+        hub = EventHub.shared(dsn)
+        async with await hub.subscribe(run_id) as events:
+            async for item in events:   # Event, RunFinished or Gap
+                ...
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        max_run_channels: int = 100,
+        reconnect_delay: float = 0.1,
+        max_reconnect_delay: float = 5.0,
+        ping_interval: float = 30.0,
+        ping_timeout: float = 10.0,
+        subscribe_timeout: float = 10.0,
+        auto_close: bool = False,
+    ) -> None:
+        self.conninfo = conninfo
+        self.max_run_channels = max_run_channels
+        self.reconnect_delay = reconnect_delay
+        self.max_reconnect_delay = max_reconnect_delay
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.subscribe_timeout = subscribe_timeout
+        self.auto_close = auto_close
+        #: server process id of the LISTEN connection (None while disconnected)
+        self.backend_pid: int | None = None
+        #: how many times the connection was re-established after a loss
+        self.reconnects = 0
+        #: the last connection error, if any
+        self.last_error: BaseException | None = None
+        self._by_run: dict[UUID, set[Subscription]] = {}
+        self._all: set[Subscription] = set()
+        self._tasks: set[Subscription] = set()
+        self._listening: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._wanted = 0
+        self._synced = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._recent: deque[str] = deque(maxlen=4096)
+        self._recent_set: set[str] = set()
+        self._closed = False
+
+    # ----------------------------------------------------------------- sharing
+    @classmethod
+    def shared(cls, conninfo: str, **options: Any) -> EventHub:
+        """The hub of this process (and event loop) for ``conninfo``; it closes itself when its
+        last subscription closes and opens again on the next ``subscribe``."""
+        loop = asyncio.get_running_loop()
+        hubs = _SHARED.setdefault(loop, {})
+        hub = hubs.get(conninfo)
+        if hub is None or hub._closed:
+            hub = hubs[conninfo] = cls(conninfo, auto_close=True, **options)
+        return hub
+
+    # ----------------------------------------------------------- subscriptions
+    @property
+    def connected(self) -> bool:
+        return self.backend_pid is not None
+
+    @property
+    def channels(self) -> frozenset[str]:
+        """The channels the connection currently LISTENs on."""
+        return frozenset(self._listening)
+
+    async def subscribe(self, run_id: UUID | str, *, callback: Callable[[Item], Any] | None = None,
+                        maxsize: int = 10_000) -> Subscription:
+        """Follow one run: its run, step and task events, its ``RunFinished``, and gaps."""
+        return await self._subscribe(Subscription(self, "run", UUID(str(run_id)), True, callback, maxsize))
+
+    async def subscribe_all(self, *, tasks: bool = False, callback: Callable[[Item], Any] | None = None,
+                            maxsize: int = 10_000) -> Subscription:
+        """Follow every run: run and step events (task events too with ``tasks=True``)."""
+        return await self._subscribe(Subscription(self, "runs", None, tasks, callback, maxsize))
+
+    async def subscribe_tasks(self, *, callback: Callable[[Item], Any] | None = None,
+                              maxsize: int = 10_000) -> Subscription:
+        """Follow the task events (started, completed, failed) of every run, and gaps."""
+        return await self._subscribe(Subscription(self, "tasks", None, True, callback, maxsize))
+
+    async def _subscribe(self, sub: Subscription) -> Subscription:
+        if self._closed:
+            raise RuntimeError("this EventHub is closed; use EventHub.shared(dsn) or create a new one")
+        if sub.scope == "run":
+            assert sub.run_id is not None
+            self._by_run.setdefault(sub.run_id, set()).add(sub)
+        else:
+            (self._all if sub.scope == "runs" else self._tasks).add(sub)
+        self._start()
+        try:
+            await self._sync_now()
+        except BaseException:
+            await self._remove(sub)
+            raise
+        return sub
+
+    async def _remove(self, sub: Subscription) -> None:
+        if sub.run_id is not None and sub.run_id in self._by_run:
+            self._by_run[sub.run_id].discard(sub)
+            if not self._by_run[sub.run_id]:
+                del self._by_run[sub.run_id]
+        self._all.discard(sub)
+        self._tasks.discard(sub)
+        if self.auto_close and not self._subscribers():
+            await self.close()
+        elif not self._closed:
+            self._wanted += 1  # UNLISTEN lazily; stray events of the run are simply not routed
+            self._poke()
+
+    def _subscribers(self) -> list[Subscription]:
+        return [s for subs in self._by_run.values() for s in subs] + list(self._all) + list(self._tasks)
+
+    def _wanted_channels(self) -> set[str]:
+        if self._all or self._tasks or len(self._by_run) > self.max_run_channels:
+            return {ALL_RUNS_CHANNEL}
+        return {run_channel(r) for r in self._by_run}
+
+    # --------------------------------------------------------------- lifecycle
+    def _start(self) -> None:
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._main(), name="pgflow-event-hub")
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _sync_now(self) -> None:
+        """Ask the connection to LISTEN on what subscribers need, and wait until it does."""
+        self._wanted += 1
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((self._wanted, future))
+        self._poke()
+        try:
+            await asyncio.wait_for(asyncio.shield(future), self.subscribe_timeout)
+        except asyncio.TimeoutError:
+            raise DatabaseUnavailable(
+                f"pgflow's event hub could not LISTEN within {self.subscribe_timeout:g} s "
+                f"(last error: {self.last_error or 'none'}); check that the database is reachable "
+                f"with the same URL as the client"
+            ) from None
+
+    async def close(self) -> None:
+        """Stop listening, close the connection, and end every subscription's iteration."""
+        if self._closed:
+            return
+        self._closed = True
+        for sub in self._subscribers():
+            sub._end()
+        self._by_run.clear()
+        self._all.clear()
+        self._tasks.clear()
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for _, future in self._waiters:
+            if not future.done():
+                future.cancel()
+        self._waiters.clear()
+
+    async def __aenter__(self) -> EventHub:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------- connection
+    async def _main(self) -> None:
+        delay = self.reconnect_delay
+        lost_at: datetime | None = None
+        while not self._closed:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+            except (psycopg.Error, OSError) as exc:
+                self.last_error = exc
+                log.warning("pgflow event hub: cannot connect (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.max_reconnect_delay)
+                continue
+            try:
+                self._listening = set()
+                await self._sync(conn)
+                self.backend_pid = conn.info.backend_pid
+                if lost_at is not None:
+                    self.reconnects += 1
+                    log.info("pgflow event hub: listening again; telling subscribers to resync")
+                    self._broadcast(Gap("reconnected", since=lost_at, resumed_at=_now()))
+                lost_at, delay = None, self.reconnect_delay
+                await self._pump(conn)
+            except (psycopg.Error, OSError, asyncio.TimeoutError) as exc:
+                self.last_error = exc
+                if self.backend_pid is not None:
+                    lost_at = _now()
+                    log.warning("pgflow event hub: lost the LISTEN connection (%s); reconnecting", exc)
+            finally:
+                self.backend_pid = None
+                with contextlib.suppress(Exception):
+                    await conn.close()
+
+    async def _sync(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """LISTEN on the wanted channels, UNLISTEN the others, in one round trip."""
+        version = self._wanted
+        wanted = self._wanted_channels()
+        statements = [
+            sql.SQL(query("live_listen")).format(channel=sql.Identifier(c))
+            for c in sorted(wanted - self._listening)
+        ] + [
+            sql.SQL(query("live_unlisten")).format(channel=sql.Identifier(c))
+            for c in sorted(self._listening - wanted)
+        ]
+        if statements:
+            await conn.execute(sql.SQL("; ").join(statements))
+        self._listening = wanted
+        self._synced = max(self._synced, version)
+        still = []
+        for wanted_version, future in self._waiters:
+            if wanted_version <= self._synced:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still.append((wanted_version, future))
+        self._waiters = still
+
+    async def _pump(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Read notifications until asked to change channels; then change them and go on."""
+        assert self._wake is not None
+        waker = asyncio.ensure_future(self._wake.wait())
+        reader: _Reader | None = None
+        try:
+            while not self._closed:
+                if self._wake.is_set():
+                    if reader is not None:
+                        await reader.stop(self._dispatch)
+                        reader = None
+                    self._wake.clear()
+                    waker = asyncio.ensure_future(self._wake.wait())
+                    await self._sync(conn)
+                    continue
+                if reader is None:
+                    reader = _Reader(conn)
+                done, _ = await asyncio.wait({reader.next, waker}, timeout=self.ping_interval,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if reader.next in done:
+                    self._dispatch(reader.take())
+                elif not done:  # quiet for a while: make sure the connection is alive
+                    await reader.stop(self._dispatch)
+                    reader = None
+                    await asyncio.wait_for(conn.execute(query("live_ping")), self.ping_timeout)
+        finally:
+            waker.cancel()
+            if reader is not None:
+                reader.next.cancel()
+
+    # ---------------------------------------------------------------- routing
+    def _dispatch(self, notify: psycopg.Notify) -> None:
+        payload = notify.payload
+        if payload in self._recent_set:
+            return
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_set.discard(self._recent[0])
+        self._recent.append(payload)
+        self._recent_set.add(payload)
+        try:
+            event = parse_event(payload)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("pgflow event hub: ignoring an unreadable event on %s (%s): %.200s",
+                        notify.channel, exc, payload)
+            return
+        self.publish(event)
+        if isinstance(event, (RunCompleted, RunFailed)):
+            self.publish(RunFinished.from_event(event))
+
+    def publish(self, item: Item) -> None:
+        """Deliver an event to this process's matching subscribers (as if it came from NOTIFY)."""
+        if isinstance(item, Gap):
+            self._broadcast(item)
+            return
+        is_task = isinstance(item, TaskEvent)
+        for sub in list(self._by_run.get(item.run_id, ())):
+            sub._deliver(item)
+        for sub in list(self._all):
+            if sub.include_tasks or not is_task:
+                sub._deliver(item)
+        if is_task:
+            for sub in list(self._tasks):
+                sub._deliver(item)
+
+    def _broadcast(self, gap: Gap) -> None:
+        for sub in self._subscribers():
+            sub._deliver(gap)
+
+
+class _Reader:
+    """One pass of ``conn.notifies()``, stoppable without losing a notification.
+
+    psycopg yields a batch of notifications one by one; closing the generator in the middle of
+    a batch would drop the rest. The reader therefore only cancels a ``next`` that is waiting
+    for the server (a batch never waits), and hands over anything received before.
+    """
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._gen = conn.notifies()
+        self._entered = False
+        self.next: asyncio.Future[psycopg.Notify] = self._schedule()
+
+    def _schedule(self) -> asyncio.Future[psycopg.Notify]:
+        self._entered = False
+        return asyncio.ensure_future(self._read())
+
+    async def _read(self) -> psycopg.Notify:
+        self._entered = True
+        return await self._gen.__anext__()
+
+    def take(self) -> psycopg.Notify:
+        notify = self.next.result()  # a lost connection raises here
+        self.next = self._schedule()
+        return notify
+
+    async def stop(self, dispatch: Callable[[psycopg.Notify], None]) -> None:
+        for _ in range(10_000):  # bounded: every batch is finite
+            if not self._entered:
+                await asyncio.sleep(0)
+                continue
+            if self.next.done():
+                dispatch(self.take())
+                continue
+            break
+        self.next.cancel()
+        await asyncio.wait({self.next})  # never raises, so the caller's own cancellation is kept

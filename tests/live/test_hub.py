@@ -1,0 +1,169 @@
+"""The event hub: one LISTEN connection, fan-out by run / all runs / tasks, reconnect with a gap."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import psycopg
+import pytest
+
+from pgflow.events import ALL_RUNS_CHANNEL, RunStarted, StepCompleted, TaskStarted, run_channel
+from pgflow.live import EventHub, Gap, RunFinished
+from tests.helpers import eventually_async
+
+
+def emit(url: str, *payloads: dict) -> None:
+    """Publish events through the database's own pgflow._emit, committed in one transaction."""
+    with psycopg.connect(url) as conn:
+        for p in payloads:
+            conn.execute("SELECT pgflow._emit(%s::jsonb)", (json.dumps(p),))
+
+
+def run_started(run_id) -> dict:
+    return {"event_type": "run:started", "run_id": str(run_id), "flow_slug": "f", "status": "started",
+            "input": {}, "remaining_steps": 1}
+
+
+def step_completed(run_id, slug="a") -> dict:
+    return {"event_type": "step:completed", "run_id": str(run_id), "flow_slug": "f", "step_slug": slug,
+            "status": "completed", "output": 1}
+
+
+def task_started(run_id, slug="a", index=0) -> dict:
+    return {"event_type": "task:started", "run_id": str(run_id), "flow_slug": "f", "step_slug": slug,
+            "task_index": index, "status": "started", "attempt": 1}
+
+
+async def items(sub, n: int, timeout: float = 5.0) -> list:
+    return [await sub.get(timeout=timeout) for _ in range(n)]
+
+
+async def test_run_subscriber_gets_only_its_run_on_its_own_channel(db_url):
+    a, b = uuid.uuid4(), uuid.uuid4()
+    async with EventHub(db_url) as hub:
+        sub = await hub.subscribe(a)
+        assert hub.channels == {run_channel(a)}
+        emit(db_url, run_started(b), run_started(a), step_completed(b), step_completed(a))
+        got = await items(sub, 2)
+        assert [type(e) for e in got] == [RunStarted, StepCompleted]
+        assert {e.run_id for e in got} == {a}
+        assert sub.get_nowait() is None
+
+
+async def test_all_runs_and_task_subscribers_share_the_events_channel_without_duplicates(db_url):
+    a, b = uuid.uuid4(), uuid.uuid4()
+    async with EventHub(db_url) as hub:
+        one = await hub.subscribe(a)
+        every = await hub.subscribe_all()
+        with_tasks = await hub.subscribe_all(tasks=True)
+        tasks = await hub.subscribe_tasks()
+        assert hub.channels == {ALL_RUNS_CHANNEL}
+        emit(db_url, run_started(a), task_started(a), run_started(b), task_started(b, "x"))
+        last = run_started(uuid.uuid4())
+        emit(db_url, last)  # a marker: once it arrives, everything before it has been delivered
+        assert [(type(e), e.run_id) for e in await items(one, 2)] == [(RunStarted, a), (TaskStarted, a)]
+        assert [(type(e), e.run_id) for e in await items(every, 3)] == [
+            (RunStarted, a), (RunStarted, b), (RunStarted, uuid.UUID(last["run_id"]))]
+        assert [type(e) for e in await items(with_tasks, 5)] == [RunStarted, TaskStarted, RunStarted,
+                                                                 TaskStarted, RunStarted]
+        assert [(e.step_slug, e.run_id) for e in await items(tasks, 2)] == [("a", a), ("x", b)]
+        for sub in (one, every, with_tasks, tasks):
+            assert sub.get_nowait() is None, sub
+
+
+async def test_back_to_run_channels_when_the_all_runs_subscriber_leaves(db_url):
+    a = uuid.uuid4()
+    async with EventHub(db_url) as hub:
+        one = await hub.subscribe(a)
+        every = await hub.subscribe_all()
+        await every.close()  # UNLISTEN happens lazily, without making close() wait for it
+        await eventually_async(lambda: _async(hub.channels == {run_channel(a)}))
+        emit(db_url, run_started(a))
+        assert isinstance(await one.get(timeout=5), RunStarted)
+
+
+async def test_more_runs_than_the_channel_limit_use_the_events_channel(db_url):
+    runs = [uuid.uuid4() for _ in range(3)]
+    async with EventHub(db_url, max_run_channels=2) as hub:
+        subs = [await hub.subscribe(r) for r in runs]
+        assert hub.channels == {ALL_RUNS_CHANNEL}
+        emit(db_url, *[step_completed(r, f"s{i}") for i, r in enumerate(runs)])
+        for i, (r, sub) in enumerate(zip(runs, subs)):
+            event = await sub.get(timeout=5)
+            assert (event.run_id, event.step_slug) == (r, f"s{i}")
+            assert sub.get_nowait() is None
+
+
+async def test_a_finished_run_is_followed_by_run_finished_with_the_failed_step(db_url):
+    a = uuid.uuid4()
+    async with EventHub(db_url) as hub:
+        sub = await hub.subscribe(a)
+        emit(db_url, {"event_type": "run:failed", "run_id": str(a), "flow_slug": "f", "status": "failed",
+                      "error_message": "boom", "failed_step_slug": "charge"})
+        failed, finished = await items(sub, 2)
+        assert failed.event_type == "run:failed"
+        assert isinstance(finished, RunFinished)
+        assert (finished.outcome, finished.failed_steps, finished.error_message) == ("failed", ("charge",), "boom")
+
+
+async def test_an_unreadable_payload_is_skipped(db_url, caplog):
+    a = uuid.uuid4()
+    async with EventHub(db_url) as hub:
+        sub = await hub.subscribe(a)
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (run_channel(a), '{"event_type": "nonsense"}'))
+        emit(db_url, run_started(a))
+        assert isinstance(await sub.get(timeout=5), RunStarted)
+    assert "unreadable event" in caplog.text
+
+
+async def test_a_slow_subscriber_gets_a_gap_instead_of_silently_losing_events(db_url):
+    a = uuid.uuid4()
+    async with EventHub(db_url) as hub:
+        sub = await hub.subscribe(a, maxsize=3)
+        emit(db_url, *[step_completed(a, f"s{i}") for i in range(5)])
+        await eventually_async(lambda: _async(sub.overflows == 1))
+        gap = await sub.get(timeout=5)
+        assert isinstance(gap, Gap) and gap.reason == "overflow"
+        await eventually_async(lambda: _async(sub._queue and sub._queue[-1].step_slug == "s4"))
+
+
+async def test_terminated_connection_reconnects_and_announces_a_gap(db_url):
+    a = uuid.uuid4()
+    async with EventHub(db_url, reconnect_delay=0.05) as hub:
+        sub = await hub.subscribe(a)
+        old_pid = hub.backend_pid
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            assert conn.execute("SELECT pg_terminate_backend(%s)", (old_pid,)).fetchone()[0]
+        gap = await sub.get(timeout=10)
+        assert isinstance(gap, Gap) and gap.reason == "reconnected"
+        assert gap.since is not None and gap.resumed_at >= gap.since
+        assert hub.backend_pid not in (None, old_pid) and hub.reconnects == 1
+        assert hub.channels == {run_channel(a)}
+        emit(db_url, run_started(a))
+        assert isinstance(await sub.get(timeout=5), RunStarted)
+
+
+async def test_shared_hub_is_one_per_database_and_closes_with_its_last_subscriber(db_url):
+    hub = EventHub.shared(db_url)
+    assert EventHub.shared(db_url) is hub
+    first = await hub.subscribe(uuid.uuid4())
+    second = await hub.subscribe_all()
+    pid = hub.backend_pid
+    await first.close()
+    assert hub.backend_pid == pid
+    await second.close()
+    assert hub.backend_pid is None and second.closed
+    assert EventHub.shared(db_url) is not hub
+
+
+async def test_closing_the_hub_ends_iteration(db_url):
+    hub = EventHub(db_url)
+    sub = await hub.subscribe(uuid.uuid4())
+    await hub.close()
+    assert [item async for item in sub] == []
+
+
+async def _async(value):
+    return value
