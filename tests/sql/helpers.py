@@ -136,3 +136,28 @@ def drain_notifies(conn: psycopg.Connection, timeout: float = 0.5, stop_after: i
     for note in conn.notifies(timeout=timeout, stop_after=stop_after):
         events.append(json.loads(note.payload))
     return events
+
+
+def mark_step_completed(conn: psycopg.Connection, run_id: uuid.UUID, step: str, output: Any) -> None:
+    """Set one step state to completed with ``output`` (no cascade): set-up for tests of the run-side
+    functions that read completed dependencies."""
+    conn.execute(
+        "UPDATE pgflow.step_states SET status = 'completed', output = %s, remaining_tasks = 0,"
+        " started_at = coalesce(started_at, now()), completed_at = now()"
+        " WHERE run_id = %s AND step_slug = %s",
+        (Jsonb(output), run_id, step))
+
+
+def set_step_state(conn: psycopg.Connection, run_id: uuid.UUID, step: str, **columns: Any) -> None:
+    """Overwrite columns of one step state (set-up only), e.g. ``remaining_deps=0, initial_tasks=3``."""
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name)) for name in columns)
+    conn.execute(sql.SQL("UPDATE pgflow.step_states SET {} WHERE run_id = %(run_id)s AND step_slug = %(step)s")
+                 .format(assignments), {**columns, "run_id": run_id, "step": step})
+
+
+def listener(url: str) -> psycopg.Connection:
+    """An autocommit connection LISTENing to every pgflow event (``drain_notifies`` reads them)."""
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute('LISTEN "pgflow:events"')
+    return conn

@@ -350,6 +350,55 @@ END;
 $$;
 
 
+-- 0103_function_archive_active_messages.sql
+-- Archive the pgmq messages of a run's unfinished (queued or started) tasks, of the given steps
+-- or, when p_step_slugs is NULL, of every step, so that no worker picks them up any more.
+-- Returns how many messages were archived.
+CREATE OR REPLACE FUNCTION pgflow._archive_active_messages(p_run_id uuid, p_step_slugs text[] DEFAULT NULL)
+RETURNS int
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    SELECT count(*)::int
+      FROM pgflow.runs AS r
+     CROSS JOIN LATERAL pgmq.archive(r.flow_slug, ARRAY(
+                SELECT t.message_id
+                  FROM pgflow.step_tasks AS t
+                 WHERE t.run_id = p_run_id
+                   AND (p_step_slugs IS NULL OR t.step_slug = ANY (p_step_slugs))
+                   AND t.status IN ('queued', 'started')
+                   AND t.message_id IS NOT NULL)) AS archived
+     WHERE r.run_id = p_run_id;
+$$;
+
+
+-- 0104_function_release_dependents.sql
+-- The given steps of a run ended without producing items (skipped, or a map over an empty
+-- array): each dependent still waiting loses one dependency per such parent, and a dependent map
+-- step (it maps its only dependency's output) gets zero tasks. Dependents listed among the given
+-- steps themselves are left alone.
+CREATE OR REPLACE FUNCTION pgflow._release_dependents(p_run_id uuid, p_step_slugs text[])
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    UPDATE pgflow.step_states AS c
+       SET remaining_deps = c.remaining_deps - released.parents,
+           initial_tasks = CASE WHEN released.step_type = 'map' THEN 0 ELSE c.initial_tasks END
+      FROM (SELECT d.step_slug, child.step_type, count(*)::int AS parents
+              FROM pgflow.runs AS r
+              JOIN pgflow.deps AS d ON d.flow_slug = r.flow_slug
+              JOIN pgflow.steps AS child ON child.flow_slug = d.flow_slug AND child.step_slug = d.step_slug
+             WHERE r.run_id = p_run_id
+               AND d.dep_slug = ANY (p_step_slugs)
+               AND d.step_slug <> ALL (p_step_slugs)
+             GROUP BY d.step_slug, child.step_type) AS released
+     WHERE c.run_id = p_run_id AND c.step_slug = released.step_slug AND c.status = 'created';
+$$;
+
+
 -- 0105_function_fail_run.sql
 -- Fail one step and, with it, its run: the step keeps the error message, the run is marked
 -- failed at once (parallel branches are not waited for) and every message still in flight for
@@ -390,70 +439,50 @@ BEGIN
         'status', 'failed', 'error_message', p_error_message,
         'failed_at', v_failed_at, 'failed_step_slug', p_step_slug));
 
-    PERFORM pgmq.archive(v_flow_slug, ARRAY(
-        SELECT t.message_id
-          FROM pgflow.step_tasks AS t
-         WHERE t.run_id = p_run_id AND t.status IN ('queued', 'started') AND t.message_id IS NOT NULL));
+    PERFORM pgflow._archive_active_messages(p_run_id);
 END;
 $$;
 
 
 -- 0106_function_skip_steps.sql
 -- Skip the given steps of a run (those not yet completed, failed or skipped) for one reason,
--- without touching their dependents' own fate: dependents just have one dependency less, and a
--- dependent map step (it maps the skipped step's output) gets zero tasks. Archives messages of
--- the skipped steps' unfinished tasks, counts the skipped steps off the run's remaining_steps
--- and emits step:skipped for each. Returns how many steps were skipped.
+-- without deciding their dependents' fate: dependents just lose a dependency, and a dependent
+-- map step gets zero tasks (pgflow._release_dependents). Archives the messages of the skipped
+-- steps' unfinished tasks, counts the skipped steps off the run's remaining_steps and emits
+-- step:skipped for each. Returns how many steps were skipped.
 CREATE OR REPLACE FUNCTION pgflow._skip_steps(p_run_id uuid, p_step_slugs text[], p_skip_reason text)
 RETURNS int
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
 AS $$
+DECLARE
+    v_skipped text[];
+BEGIN
     WITH skipped AS (
         UPDATE pgflow.step_states AS ss
            SET status = 'skipped', skip_reason = p_skip_reason, skipped_at = now(), remaining_tasks = NULL
          WHERE ss.run_id = p_run_id
            AND ss.step_slug = ANY (p_step_slugs)
            AND ss.status IN ('created', 'started')
-        RETURNING ss.flow_slug, ss.step_slug,
+        RETURNING ss.step_slug,
             pgflow._emit(jsonb_build_object(
                 'event_type', 'step:skipped', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
                 'step_slug', ss.step_slug, 'status', 'skipped',
                 'skip_reason', ss.skip_reason, 'skipped_at', ss.skipped_at)) AS emitted
-    ),
-    child_counts AS (
-        SELECT d.step_slug, child.step_type, count(*)::int AS skipped_parents
-          FROM skipped AS s
-          JOIN pgflow.deps AS d ON d.flow_slug = s.flow_slug AND d.dep_slug = s.step_slug
-          JOIN pgflow.steps AS child ON child.flow_slug = d.flow_slug AND child.step_slug = d.step_slug
-         WHERE d.step_slug <> ALL (p_step_slugs)
-         GROUP BY d.step_slug, child.step_type
-    ),
-    children AS (
-        UPDATE pgflow.step_states AS c
-           SET remaining_deps = c.remaining_deps - cc.skipped_parents,
-               initial_tasks = CASE WHEN cc.step_type = 'map' THEN 0 ELSE c.initial_tasks END
-          FROM child_counts AS cc
-         WHERE c.run_id = p_run_id AND c.step_slug = cc.step_slug AND c.status = 'created'
-    ),
-    archived AS (
-        SELECT count(*) AS n
-          FROM pgmq.archive(
-                 (SELECT r.flow_slug FROM pgflow.runs AS r WHERE r.run_id = p_run_id),
-                 ARRAY(SELECT t.message_id
-                         FROM pgflow.step_tasks AS t
-                         JOIN skipped AS s ON s.step_slug = t.step_slug
-                        WHERE t.run_id = p_run_id AND t.status IN ('queued', 'started')
-                          AND t.message_id IS NOT NULL))
-    ),
-    run AS (
-        UPDATE pgflow.runs AS r
-           SET remaining_steps = r.remaining_steps - (SELECT count(*) FROM skipped)
-         WHERE r.run_id = p_run_id AND EXISTS (SELECT 1 FROM skipped)
     )
-    -- joining "archived" makes the archive call happen (a plain SELECT in WITH runs only when read)
-    SELECT count(*)::int FROM skipped CROSS JOIN archived;
+    SELECT array_agg(skipped.step_slug) INTO v_skipped FROM skipped;
+    IF v_skipped IS NULL THEN
+        RETURN 0;
+    END IF;
+
+    PERFORM pgflow._release_dependents(p_run_id, v_skipped);
+    PERFORM pgflow._archive_active_messages(p_run_id, v_skipped);
+    UPDATE pgflow.runs AS r
+       SET remaining_steps = r.remaining_steps - cardinality(v_skipped)
+     WHERE r.run_id = p_run_id;
+    RETURN cardinality(v_skipped);
+END;
 $$;
 
 
@@ -466,22 +495,21 @@ $$;
 -- Called for when_unmet / when_exhausted = 'skip-cascade'.
 CREATE OR REPLACE FUNCTION pgflow._cascade_force_skip_steps(run_id uuid, step_slug text, skip_reason text)
 RETURNS int
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
 AS $$
-    WITH RECURSIVE run AS (
-        SELECT r.run_id, r.flow_slug
-          FROM pgflow.runs AS r
-         WHERE r.run_id = _cascade_force_skip_steps.run_id
-    ),
-    subtree (step_slug) AS (
+DECLARE
+    v_skipped text[];
+BEGIN
+    WITH RECURSIVE subtree (step_slug) AS (
         SELECT _cascade_force_skip_steps.step_slug
         UNION
         SELECT d.step_slug
           FROM subtree AS t
           JOIN pgflow.deps AS d ON d.dep_slug = t.step_slug
-         WHERE d.flow_slug = (SELECT run.flow_slug FROM run)
+          JOIN pgflow.runs AS r ON r.flow_slug = d.flow_slug
+         WHERE r.run_id = _cascade_force_skip_steps.run_id
     ),
     skipped AS (
         UPDATE pgflow.step_states AS ss
@@ -500,25 +528,18 @@ AS $$
                 'event_type', 'step:skipped', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
                 'step_slug', ss.step_slug, 'status', 'skipped',
                 'skip_reason', ss.skip_reason, 'skipped_at', ss.skipped_at)) AS emitted
-    ),
-    archived AS (
-        SELECT count(*) AS n
-          FROM pgmq.archive(
-                 (SELECT run.flow_slug FROM run),
-                 ARRAY(SELECT t.message_id
-                         FROM pgflow.step_tasks AS t
-                         JOIN skipped AS s ON s.step_slug = t.step_slug
-                        WHERE t.run_id = _cascade_force_skip_steps.run_id
-                          AND t.status IN ('queued', 'started')
-                          AND t.message_id IS NOT NULL))
-    ),
-    counted AS (
-        UPDATE pgflow.runs AS r
-           SET remaining_steps = r.remaining_steps - (SELECT count(*) FROM skipped)
-         WHERE r.run_id = _cascade_force_skip_steps.run_id AND EXISTS (SELECT 1 FROM skipped)
     )
-    -- joining "archived" makes the archive call happen (a plain SELECT in WITH runs only when read)
-    SELECT count(*)::int FROM skipped CROSS JOIN archived;
+    SELECT array_agg(skipped.step_slug) INTO v_skipped FROM skipped;
+    IF v_skipped IS NULL THEN
+        RETURN 0;
+    END IF;
+
+    PERFORM pgflow._archive_active_messages(_cascade_force_skip_steps.run_id, v_skipped);
+    UPDATE pgflow.runs AS r
+       SET remaining_steps = r.remaining_steps - cardinality(v_skipped)
+     WHERE r.run_id = _cascade_force_skip_steps.run_id;
+    RETURN cardinality(v_skipped);
+END;
 $$;
 
 
@@ -611,16 +632,19 @@ $$;
 
 -- 0125_function_complete_taskless_layer.sql
 -- One round of cascade_complete_taskless_steps: complete every ready step of a started run that
--- has zero tasks (a map over an empty array), with output [] (map) or null (single) and
--- step:completed; take one dependency off each dependent, give dependent map steps zero tasks
--- (they map an empty array too) and count the completed steps off remaining_steps.
+-- has zero tasks (a map over an empty array) with output [] (map) or null (single) and
+-- step:completed; its dependents lose a dependency and dependent maps get zero tasks too
+-- (pgflow._release_dependents); the completed steps are counted off remaining_steps.
 -- Returns how many steps were completed.
 CREATE OR REPLACE FUNCTION pgflow._complete_taskless_layer(p_run_id uuid)
 RETURNS int
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
 AS $$
+DECLARE
+    v_done text[];
+BEGIN
     WITH done AS (
         UPDATE pgflow.step_states AS ss
            SET status = 'completed',
@@ -633,33 +657,24 @@ AS $$
            AND r.run_id = p_run_id AND r.status = 'started'
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks = 0
            AND s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
-        RETURNING ss.flow_slug, ss.step_slug,
+        RETURNING ss.step_slug,
             pgflow._emit(jsonb_build_object(
                 'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
                 'step_slug', ss.step_slug, 'status', 'completed', 'output', ss.output,
                 'started_at', ss.started_at, 'completed_at', ss.completed_at,
                 'remaining_tasks', 0, 'remaining_deps', 0)) AS emitted
-    ),
-    child_counts AS (
-        SELECT d.step_slug, child.step_type, count(*)::int AS completed_parents
-          FROM done
-          JOIN pgflow.deps AS d ON d.flow_slug = done.flow_slug AND d.dep_slug = done.step_slug
-          JOIN pgflow.steps AS child ON child.flow_slug = d.flow_slug AND child.step_slug = d.step_slug
-         GROUP BY d.step_slug, child.step_type
-    ),
-    children AS (
-        UPDATE pgflow.step_states AS c
-           SET remaining_deps = c.remaining_deps - cc.completed_parents,
-               initial_tasks = CASE WHEN cc.step_type = 'map' THEN 0 ELSE c.initial_tasks END
-          FROM child_counts AS cc
-         WHERE c.run_id = p_run_id AND c.step_slug = cc.step_slug AND c.status = 'created'
-    ),
-    counted AS (
-        UPDATE pgflow.runs AS r
-           SET remaining_steps = r.remaining_steps - (SELECT count(*) FROM done)
-         WHERE r.run_id = p_run_id AND EXISTS (SELECT 1 FROM done)
     )
-    SELECT count(*)::int FROM done;
+    SELECT array_agg(done.step_slug) INTO v_done FROM done;
+    IF v_done IS NULL THEN
+        RETURN 0;
+    END IF;
+
+    PERFORM pgflow._release_dependents(p_run_id, v_done);
+    UPDATE pgflow.runs AS r
+       SET remaining_steps = r.remaining_steps - cardinality(v_done)
+     WHERE r.run_id = p_run_id;
+    RETURN cardinality(v_done);
+END;
 $$;
 
 

@@ -1,0 +1,44 @@
+-- Start every step of a started run that is ready: created, no pending dependency and a known,
+-- non-zero number of tasks. Each becomes 'started' (remaining_tasks = initial_tasks) with
+-- step:started, and gets one pgmq message per task on the flow's queue -
+-- {"flow_slug", "run_id", "step_slug", "task_index"} - sent with the step's start_delay, plus a
+-- queued step_tasks row holding the message id. Taskless steps are left to
+-- cascade_complete_taskless_steps.
+CREATE OR REPLACE FUNCTION pgflow.start_ready_steps(run_id uuid)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH started AS (
+        UPDATE pgflow.step_states AS ss
+           SET status = 'started', started_at = now(), remaining_tasks = ss.initial_tasks
+          FROM pgflow.runs AS r
+         WHERE ss.run_id = start_ready_steps.run_id
+           AND r.run_id = start_ready_steps.run_id AND r.status = 'started'
+           AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
+        RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
+                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
+                'initial_tasks', ss.initial_tasks)) AS emitted
+    ),
+    sent AS (
+        -- one send_batch per step (its own delay); pgmq numbers a batch in array order
+        SELECT st.flow_slug, st.run_id, st.step_slug, m.msg_id,
+               (row_number() OVER (PARTITION BY st.step_slug ORDER BY m.msg_id) - 1)::int AS task_index
+          FROM started AS st
+          JOIN pgflow.steps AS s ON s.flow_slug = st.flow_slug AND s.step_slug = st.step_slug
+         CROSS JOIN LATERAL pgmq.send_batch(
+                st.flow_slug,
+                ARRAY(SELECT jsonb_build_object('flow_slug', st.flow_slug, 'run_id', st.run_id,
+                                                'step_slug', st.step_slug, 'task_index', i)
+                        FROM generate_series(0, st.initial_tasks - 1) AS i
+                       ORDER BY i),
+                coalesce(s.opt_start_delay, 0)) AS m (msg_id)
+    )
+    INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
+    SELECT sent.flow_slug, sent.run_id, sent.step_slug, sent.task_index, sent.msg_id
+      FROM sent;
+$$;

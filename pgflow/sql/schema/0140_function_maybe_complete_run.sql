@@ -1,0 +1,29 @@
+-- Complete a started run once no step is left (remaining_steps = 0). Its output is an object
+-- of the outputs of its completed leaf steps (steps nothing depends on; skipped leaves are left
+-- out; null when there is none). Emits run:completed. Does nothing otherwise.
+CREATE OR REPLACE FUNCTION pgflow.maybe_complete_run(run_id uuid)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH completed AS (
+        UPDATE pgflow.runs AS r
+           SET status = 'completed',
+               completed_at = now(),
+               output = (
+                   SELECT jsonb_object_agg(ss.step_slug, ss.output)
+                     FROM pgflow.step_states AS ss
+                    WHERE ss.run_id = r.run_id
+                      AND ss.status = 'completed'
+                      AND NOT EXISTS (SELECT 1 FROM pgflow.deps AS d
+                                       WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug))
+         WHERE r.run_id = maybe_complete_run.run_id
+           AND r.status = 'started'
+           AND r.remaining_steps = 0
+        RETURNING pgflow._emit(jsonb_build_object(
+            'event_type', 'run:completed', 'run_id', r.run_id, 'flow_slug', r.flow_slug,
+            'status', 'completed', 'output', r.output, 'completed_at', r.completed_at)) AS emitted
+    )
+    SELECT count(*) FROM completed;
+$$;

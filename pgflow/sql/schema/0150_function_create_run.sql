@@ -1,0 +1,33 @@
+-- Insert a run of a flow and one step state per step, and emit run:started. Root steps have no
+-- pending dependency; a single step has one task, a root map step one per element of the input,
+-- a dependent map step an unknown number (NULL) until its dependency completes.
+-- Returns the run id. The input must already be checked (pgflow._check_run_input).
+CREATE OR REPLACE FUNCTION pgflow._create_run(p_flow_slug text, p_input jsonb, p_run_id uuid)
+RETURNS uuid
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH run AS (
+        INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps)
+        SELECT coalesce(p_run_id, gen_random_uuid()), f.flow_slug, p_input,
+               (SELECT count(*) FROM pgflow.steps AS s WHERE s.flow_slug = f.flow_slug)
+          FROM pgflow.flows AS f
+         WHERE f.flow_slug = p_flow_slug
+        RETURNING runs.run_id, runs.flow_slug, runs.input,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'run:started', 'run_id', runs.run_id, 'flow_slug', runs.flow_slug,
+                'status', 'started', 'input', runs.input,
+                'remaining_steps', runs.remaining_steps, 'started_at', runs.started_at)) AS emitted
+    ),
+    states AS (
+        INSERT INTO pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks)
+        SELECT s.flow_slug, run.run_id, s.step_slug, s.deps_count,
+               CASE WHEN s.step_type = 'single' THEN 1
+                    WHEN s.deps_count = 0 THEN jsonb_array_length(run.input)
+               END
+          FROM run
+          JOIN pgflow.steps AS s ON s.flow_slug = run.flow_slug
+    )
+    SELECT run.run_id FROM run;
+$$;
