@@ -200,7 +200,9 @@ class Flow:
                 f"the options are: {', '.join(sorted(allowed))}"
             )
         options = dict(options)
-        slug = options.pop("slug", None) or handler_name(handler)
+        slug = options.pop("slug", None)
+        if slug is None:
+            slug = handler_name(handler)
         if slug is None:
             raise FlowDefinitionError(
                 f"{self.flow_type} {self.slug!r}: cannot take a step name from {handler!r}; pass slug='...'"
@@ -275,6 +277,8 @@ class Flow:
         return definition
 
     def _resolve_deps(self, slug: str, depends_on: Any, where: str) -> tuple[str, ...]:
+        if depends_on is None:
+            return ()
         if isinstance(depends_on, (str, StepDefinition)) or callable(depends_on):
             depends_on = [depends_on]
         if not isinstance(depends_on, (list, tuple, set, frozenset)):

@@ -107,7 +107,11 @@ def test_depends_on_accepts_function_step_definition_or_slug_and_a_single_value(
     def by_slug(deps):
         return deps
 
-    assert callable(b)
+    @flow.step(depends_on=None)
+    def no_deps(input):
+        return input
+
+    assert callable(b) and flow.step("no_deps").depends_on == ()
     assert [flow.step(s).depends_on for s in ("by_function", "by_definition", "by_slug")] == [("a",), ("b",), ("a",)]
 
 

@@ -46,6 +46,11 @@ def test_invalid_step_slugs(slug, message):
         Flow("f").step(handler, slug=slug)
 
 
+def test_an_empty_slug_option_is_not_replaced_by_the_function_name():
+    with pytest.raises(FlowDefinitionError, match="invalid slug '' for a step"):
+        Flow("f").step(slug="")(handler)
+
+
 def test_a_function_named_run_must_be_renamed():
     flow = Flow("f")
 
