@@ -1,0 +1,312 @@
+"""``pgflow.Client`` and ``pgflow.AsyncClient``: the same methods, one implementation.
+
+Every public method is written once, in :class:`_Methods`: it builds an operation
+(:mod:`pgflow.ops`) and hands it to ``self._run``. ``Client._run`` drives it on a pooled sync
+connection and returns the result; ``AsyncClient._run`` returns the coroutine that drives it
+on a pooled async connection, so the same method is awaited there::
+
+    with pgflow.Client() as client:                      # async with pgflow.AsyncClient() as client:
+        run = client.start_flow_sync(order, {"id": 1})   #     run = await client.start_flow_sync(...)
+
+Connections: a URL (``dsn``), or a psycopg pool the caller owns (``pool=``, never closed
+here); by default ``PGFLOW_DATABASE_URL`` / ``DATABASE_URL``, else the embedded PostgreSQL.
+The client opens on first use or with ``open()`` / ``with``; close it with ``close()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+from pgflow import migrate
+from pgflow.errors import ConfigurationError
+from pgflow.models import FlowInfo, Run
+from pgflow.ops import flows as flow_ops
+from pgflow.ops import runs as run_ops
+from pgflow.ops.driver import drive_async, drive_sync, translate_error
+from pgflow.subscription import Subscription
+
+__all__ = ["AsyncClient", "Client"]
+
+
+def _applied_names(applied: list[migrate.Migration]) -> list[str]:
+    return [f"{m.version:04d}_{m.name}" for m in applied]
+
+
+def _install(pgmq: str) -> Any:
+    applied = yield from migrate.install(pgmq=pgmq)
+    return _applied_names(applied)
+
+
+class _Methods:
+    """The public methods of both clients. Each returns ``self._run(operation)``."""
+
+    _pool_class: type
+
+    def _configure(self, dsn: str | None, pool: Any, max_size: int) -> None:
+        name = type(self).__name__
+        if dsn is not None and pool is not None:
+            raise ConfigurationError(f"give pgflow.{name} a dsn or a pool, not both")
+        if pool is not None and not isinstance(pool, self._pool_class):
+            raise ConfigurationError(
+                f"pgflow.{name} needs a psycopg_pool.{self._pool_class.__name__}, got {type(pool).__name__} "
+                f"(Client takes a ConnectionPool, AsyncClient an AsyncConnectionPool)"
+            )
+        self._dsn = dsn
+        self._pool = pool
+        self._owns_pool = pool is None
+        self._max_size = max_size
+        self._closed = False
+
+    def _run(self, operation: Any) -> Any:  # pragma: no cover - defined by the two clients
+        raise NotImplementedError
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def install(self, pgmq: str = "auto") -> list[str]:
+        """Apply the missing schema migrations (and pgmq when absent); returns their names.
+
+        Idempotent, and safe from several processes at once (an advisory lock serializes them).
+        """
+        return self._run(_install(pgmq))
+
+    # --- flows -------------------------------------------------------------------------------
+
+    def compile(self, flow: Any, allow_data_loss: bool = False) -> dict[str, Any]:
+        """Make sure the database holds ``flow`` (a Flow or Job) as defined in code.
+
+        Returns ``{"status": "compiled" | "verified" | "recompiled", "differences": [...]}``.
+        When the stored flow differs, raises FlowShapeMismatch listing the differences, unless
+        ``allow_data_loss=True``: then the flow is recreated and all its runs are deleted.
+        """
+        return self._run(flow_ops.compile_flow(flow, allow_data_loss))
+
+    def flow_exists(self, flow: Any) -> bool:
+        """Whether a flow (Flow, Job or slug) is stored in the database."""
+        return self._run(flow_ops.flow_exists(flow))
+
+    def get_flow(self, flow: Any) -> FlowInfo:
+        """The stored definition: options and steps (in order) with their dependencies."""
+        return self._run(flow_ops.get_flow(flow))
+
+    def list_flows(self) -> list[FlowInfo]:
+        """Every stored flow and job, by slug."""
+        return self._run(flow_ops.list_flows())
+
+    def delete_flow(self, flow: Any) -> None:
+        """Delete a flow with all its runs, step states, tasks and its queue. Irreversible."""
+        return self._run(flow_ops.delete_flow(flow))
+
+    def upsert_flow(
+        self,
+        slug: str,
+        steps: Sequence[dict[str, Any]],
+        *,
+        max_attempts: int | None = None,
+        base_delay: int | None = None,
+        timeout: int | None = None,
+    ) -> dict[str, str]:
+        """Store a flow defined as data, e.g. a per-tenant automation, replacing any flow of that slug.
+
+        ``steps`` is a list of dicts in step order: ``{"slug": "a", "deps": ["b"], "step_type":
+        "single" | "map", "max_attempts": ..., "base_delay": ..., "timeout": ..., "start_delay":
+        ..., "required_input_pattern": {...}, "forbidden_input_pattern": {...}, "when_unmet": ...,
+        "when_exhausted": ...}``, validated with the DSL's rules. **Destructive**: when the slug
+        exists, its runs, tasks and queued messages are deleted with the old definition.
+        Returns ``{"status": "compiled"}`` for a new slug, ``{"status": "recompiled"}`` otherwise.
+        """
+        return self._run(flow_ops.upsert_flow(
+            slug, steps, max_attempts=max_attempts, base_delay=base_delay, timeout=timeout))
+
+    # --- runs --------------------------------------------------------------------------------
+
+    def start_flow(self, flow: Any, input: Any, run_id: UUID | str | None = None) -> UUID:
+        """Start a run of ``flow`` (Flow, Job or slug) with a JSON ``input``; returns the run id."""
+        return self._run(run_ops.start_flow(flow, input, run_id))
+
+    def start_flow_sync(self, flow: Any, input: Any, timeout: float = 60.0) -> Run:
+        """Start a run and wait until it finishes; returns the completed run with its step states.
+
+        Waits on the database's events (LISTEN/NOTIFY), not by polling. Raises RunFailed
+        (``.run`` holds the failed run) or RunTimeout after ``timeout`` seconds (the run goes on).
+        """
+        return self._run(run_ops.start_flow_and_wait(flow, input, timeout))
+
+    def get_run(self, run_id: UUID | str) -> Run:
+        """One run (without step states); RunNotFound when there is none."""
+        return self._run(run_ops.get_run(run_id))
+
+    def get_run_with_states(self, run_id: UUID | str) -> Run:
+        """One run with ``.step_states`` (in step order, each with its ``.tasks``)."""
+        return self._run(run_ops.get_run_with_states(run_id))
+
+    def list_runs(self, flow: Any = None, status: str | None = None, limit: int = 50) -> list[Run]:
+        """Runs, newest first; ``flow`` and ``status`` ("started", "completed", "failed") filter."""
+        return self._run(run_ops.list_runs(flow, status, limit))
+
+    # --- jobs (and delayed runs of any flow) -------------------------------------------------
+
+    def enqueue(
+        self,
+        job: Any,
+        input: Any,
+        delay_seconds: float | timedelta | None = None,
+        scheduled_at: datetime | None = None,
+    ) -> UUID:
+        """Start a run of a job (or any flow) now, its first task visible after a delay or at a time.
+
+        The run is stored at once (status "started"); workers see its first task only when it is
+        due. ``scheduled_at`` must be timezone-aware (naive datetimes raise InvalidInput); a past
+        time means now. Returns the run id.
+        """
+        return self._run(run_ops.enqueue(job, input, delay_seconds, scheduled_at))
+
+    def enqueue_in(self, job: Any, input: Any, seconds: float | timedelta) -> UUID:
+        """:meth:`enqueue` with its first task due ``seconds`` from now (database clock)."""
+        return self._run(run_ops.enqueue(job, input, delay_seconds=seconds))
+
+    def enqueue_at(self, job: Any, input: Any, when: datetime) -> UUID:
+        """:meth:`enqueue` with its first task due at ``when`` (an aware datetime, any time zone)."""
+        return self._run(run_ops.enqueue(job, input, scheduled_at=when))
+
+    # --- maintenance -------------------------------------------------------------------------
+
+    def prune(self, older_than: timedelta, flows: Iterable[Any] | None = None) -> dict[str, int]:
+        """Delete runs that finished before ``older_than`` ago, with their step states, tasks and
+        archived messages, and workers silent for as long; only of ``flows`` when given.
+        Runs still going are never deleted. Returns the number of rows deleted per kind."""
+        return self._run(run_ops.prune(older_than, flows))
+
+    # health_check() is added here by the worker part (pgflow/ops/workers.py).
+
+
+class Client(_Methods):
+    """The synchronous client. Thread-safe: each call takes a connection from the pool."""
+
+    _pool_class = ConnectionPool
+    _pool: ConnectionPool | None
+
+    def __init__(self, dsn: str | None = None, *, pool: ConnectionPool | None = None, max_size: int = 10) -> None:
+        self._configure(dsn, pool, max_size)
+        self._lock = threading.Lock()
+
+    def open(self) -> Client:
+        """Connect (the first call does this when needed). Unreachable database: DatabaseUnavailable."""
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError("this pgflow.Client is closed; create a new one")
+            if self._pool is None:
+                from pgflow.db.dsn import resolve_dsn
+
+                dsn = resolve_dsn(self._dsn)
+                try:
+                    psycopg.connect(dsn, connect_timeout=10).close()  # fail fast, with the reason
+                    pool = ConnectionPool(dsn, min_size=1, max_size=self._max_size, open=False,
+                                          kwargs={"autocommit": True}, name="pgflow-client")
+                    pool.open(wait=True, timeout=30)
+                except psycopg.Error as exc:
+                    raise translate_error(exc) from exc
+                self._dsn, self._pool = dsn, pool
+        return self
+
+    def close(self) -> None:
+        """Close the pool the client opened (a pool passed in stays open: its owner closes it)."""
+        with self._lock:
+            self._closed = True
+            if self._owns_pool and self._pool is not None:
+                self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> Client:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, operation: Any) -> Any:
+        pool = self._pool or self.open()._pool
+        assert pool is not None
+        try:
+            with pool.connection() as conn:
+                return drive_sync(conn, operation)
+        except psycopg.Error as exc:  # taking the connection failed (pool timeout, lost server)
+            raise translate_error(exc) from exc
+
+
+class AsyncClient(_Methods):
+    """The asyncio client: the same methods as :class:`Client`, each returning an awaitable."""
+
+    _pool_class = AsyncConnectionPool
+    _pool: AsyncConnectionPool | None
+
+    def __init__(self, dsn: str | None = None, *, pool: AsyncConnectionPool | None = None,
+                 max_size: int = 10) -> None:
+        self._configure(dsn, pool, max_size)
+        self._lock: asyncio.Lock | None = None
+
+    async def open(self) -> AsyncClient:
+        """Connect (the first call does this when needed). Unreachable database: DatabaseUnavailable."""
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            if self._closed:
+                raise ConfigurationError("this pgflow.AsyncClient is closed; create a new one")
+            if self._pool is None:
+                from pgflow.db.dsn import resolve_dsn
+
+                dsn = await asyncio.to_thread(resolve_dsn, self._dsn)  # may start the embedded server
+                try:
+                    await (await psycopg.AsyncConnection.connect(dsn, connect_timeout=10)).close()
+                    pool = AsyncConnectionPool(dsn, min_size=1, max_size=self._max_size, open=False,
+                                               kwargs={"autocommit": True}, name="pgflow-async-client")
+                    await pool.open(wait=True, timeout=30)
+                except psycopg.Error as exc:
+                    raise translate_error(exc) from exc
+                self._dsn, self._pool = dsn, pool
+        return self
+
+    async def close(self) -> None:
+        """Close the pool the client opened (a pool passed in stays open: its owner closes it)."""
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if self._owns_pool and pool is not None:
+            await pool.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _run(self, operation: Any) -> Any:
+        pool = self._pool or (await self.open())._pool
+        assert pool is not None
+        try:
+            async with pool.connection() as conn:
+                return await drive_async(conn, operation)
+        except psycopg.Error as exc:
+            raise translate_error(exc) from exc
+
+    def subscribe(self, run_id: UUID | str | None = None) -> Subscription:
+        """Typed events (:mod:`pgflow.events`) of one run, or of every run when ``run_id`` is None.
+
+            async with client.subscribe(run_id) as events:   # listening from here on
+                async for event in events: ...
+
+        A one-run subscription ends after the run's ``run:completed`` or ``run:failed`` event.
+        It uses its own connection, closed on leaving the ``async with`` block.
+        """
+        return Subscription(self._conninfo, run_id)
+
+    async def _conninfo(self) -> tuple[str, dict[str, Any]]:
+        if self._pool is not None and not self._owns_pool:
+            return self._pool.conninfo, dict(self._pool.kwargs or {})
+        await self.open()
+        assert self._dsn is not None
+        return self._dsn, {}

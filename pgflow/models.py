@@ -1,0 +1,192 @@
+"""What the client returns: frozen dataclasses built from database rows.
+
+    Run         one execution of a flow (``.step_states`` filled by ``get_run_with_states``)
+    StepState   one step within a run (``.tasks`` filled by ``get_run_with_states``)
+    StepTask    one unit of work of a step (one per map element)
+    FlowInfo    a flow as stored in the database, with its ``StepInfo`` list
+    WorkerInfo  a registered worker and its heartbeat
+
+Each ``from_row`` takes a row as a dict (psycopg's ``dict_row``); unknown keys are ignored, so
+the queries may select more columns than a model uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+M = TypeVar("M")
+
+RUN_TERMINAL = frozenset({"completed", "failed"})
+
+
+def _pick(cls: type[M], row: dict[str, Any], **extra: Any) -> M:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    values = {k: v for k, v in row.items() if k in names}
+    values.update(extra)
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class StepTask:
+    """One task of a step: a single step has one (task_index 0), a map step one per element."""
+
+    flow_slug: str
+    run_id: UUID
+    step_slug: str
+    task_index: int
+    status: str  # queued | started | completed | failed
+    attempts_count: int = 0
+    message_id: int | None = None
+    error_message: str | None = None
+    output: Any = None
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    last_worker_id: UUID | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> StepTask:
+        return _pick(cls, row)
+
+
+@dataclass(frozen=True)
+class StepState:
+    """A step within a run."""
+
+    step_slug: str
+    status: str  # created | started | completed | failed | skipped
+    remaining_tasks: int | None = None
+    remaining_deps: int = 0
+    initial_tasks: int | None = None
+    output: Any = None
+    error_message: str | None = None
+    skip_reason: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    skipped_at: datetime | None = None
+    step_type: str | None = None
+    depends_on: tuple[str, ...] = ()
+    tasks: tuple[StepTask, ...] = ()
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], tasks: tuple[StepTask, ...] = ()) -> StepState:
+        return _pick(cls, row, depends_on=tuple(row.get("depends_on") or ()), tasks=tasks)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of a flow. ``step_states`` is empty unless read with ``get_run_with_states``."""
+
+    run_id: UUID
+    flow_slug: str
+    status: str  # started | completed | failed
+    input: Any = None
+    output: Any = None
+    remaining_steps: int = 0
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    step_states: tuple[StepState, ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        """True once the run is completed or failed."""
+        return self.status in RUN_TERMINAL
+
+    def step(self, step_slug: str) -> StepState:
+        """The state of one step (needs ``get_run_with_states``); ``KeyError`` names the known steps."""
+        for state in self.step_states:
+            if state.step_slug == step_slug:
+                return state
+        known = ", ".join(s.step_slug for s in self.step_states) or "none loaded; use get_run_with_states"
+        raise KeyError(f"run {self.run_id} has no step {step_slug!r} (steps: {known})")
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], step_states: tuple[StepState, ...] = ()) -> Run:
+        return _pick(cls, row, step_states=step_states)
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """A step of a stored flow. Options are None where the flow's value applies."""
+
+    step_slug: str
+    step_type: str  # single | map
+    step_index: int
+    depends_on: tuple[str, ...] = ()
+    max_attempts: int | None = None
+    base_delay: int | None = None
+    timeout: int | None = None
+    start_delay: int | None = None
+    required_input_pattern: Any = None
+    forbidden_input_pattern: Any = None
+    when_unmet: str = "skip"
+    when_exhausted: str = "fail"
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> StepInfo:
+        return cls(
+            step_slug=row["step_slug"],
+            step_type=row["step_type"],
+            step_index=row["step_index"],
+            depends_on=tuple(row.get("depends_on") or ()),
+            max_attempts=row.get("opt_max_attempts"),
+            base_delay=row.get("opt_base_delay"),
+            timeout=row.get("opt_timeout"),
+            start_delay=row.get("opt_start_delay"),
+            required_input_pattern=row.get("required_input_pattern"),
+            forbidden_input_pattern=row.get("forbidden_input_pattern"),
+            when_unmet=row.get("when_unmet", "skip"),
+            when_exhausted=row.get("when_exhausted", "fail"),
+        )
+
+
+@dataclass(frozen=True)
+class FlowInfo:
+    """A flow (or job) as stored in the database, its options and its steps in order."""
+
+    flow_slug: str
+    flow_type: str  # flow | job
+    max_attempts: int
+    base_delay: int
+    timeout: int
+    created_at: datetime | None = None
+    steps: tuple[StepInfo, ...] = ()
+
+    def dependents(self, step_slug: str) -> list[str]:
+        """Slugs of the steps that depend on ``step_slug``, in step order."""
+        return [s.step_slug for s in self.steps if step_slug in s.depends_on]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], steps: tuple[StepInfo, ...] = ()) -> FlowInfo:
+        return cls(
+            flow_slug=row["flow_slug"],
+            flow_type=row.get("flow_type", "flow"),
+            max_attempts=row["opt_max_attempts"],
+            base_delay=row["opt_base_delay"],
+            timeout=row["opt_timeout"],
+            created_at=row.get("created_at"),
+            steps=steps,
+        )
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker registered in ``pgflow.workers``."""
+
+    worker_id: UUID
+    queue_name: str
+    function_name: str
+    started_at: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+    deprecated_at: datetime | None = None
+    stopped_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> WorkerInfo:
+        return _pick(cls, row)

@@ -1,0 +1,51 @@
+"""Checks and conversions of what callers pass to operations."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from pgflow.errors import FlowDefinitionError, InvalidInput
+
+
+def slug_of(flow: Any) -> str:
+    """The slug of a Flow or Job (anything with ``.slug``) or of a slug string."""
+    if isinstance(flow, str):
+        return flow
+    slug = getattr(flow, "slug", None)
+    if isinstance(slug, str):
+        return slug
+    raise FlowDefinitionError(f"expected a Flow, a Job or a flow slug (str), got {type(flow).__name__} {flow!r}")
+
+
+def json_text(value: Any, what: str = "input") -> str:
+    """``value`` as JSON text; InvalidInput when it cannot be stored as JSON."""
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"the {what} is not JSON-serialisable ({exc}); pass dicts, lists, strings, numbers, booleans "
+            f"or None, converting other values (datetimes, UUIDs, sets, objects) first"
+        ) from None
+
+
+def run_uuid(run_id: Any) -> UUID:
+    """A run id given as UUID or text."""
+    if isinstance(run_id, UUID):
+        return run_id
+    try:
+        return UUID(str(run_id))
+    except ValueError:
+        raise InvalidInput(f"{run_id!r} is not a run id: a run id is a UUID such as "
+                           f"'3f2a9c1e-0b7d-4c55-9d0e-6a1b2c3d4e5f'") from None
+
+
+def seconds_of(value: Any, what: str) -> float:
+    """Seconds from a number or a timedelta."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(f"{what} must be a number of seconds or a timedelta, got {type(value).__name__} {value!r}")
+    return float(value)

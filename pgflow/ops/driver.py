@@ -1,0 +1,189 @@
+"""Drive an operation on a connection: transactions, waiting for events, error translation.
+
+An operation (see :mod:`pgflow.db.executor`) yields :class:`pgflow.db.Query` objects, and here
+also :class:`WaitForEvent`. The driver runs consecutive queries in one transaction; a
+``WaitForEvent`` commits that transaction first (LISTEN takes effect and NOTIFY is delivered only
+between transactions), then waits on the connection's notifications, with no polling. So::
+
+    yield listen(channel)                 # same transaction as ...
+    run = yield Query.one("start_run", ...)  # ... the start: no event can be missed
+    event = yield WaitForEvent(channel, until=is_terminal, timeout=60)
+
+:func:`drive_sync` and :func:`drive_async` are the only two places that know how a connection
+is used; :func:`translate_error` is the only place that turns database errors into
+:mod:`pgflow.errors`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from pgflow.db.executor import Operation, Query, run_async, run_sync
+from pgflow.errors import (
+    DatabaseUnavailable,
+    FlowDefinitionError,
+    FlowNotFound,
+    InvalidInput,
+    PgFlowError,
+    RunNotFound,
+    SchemaError,
+)
+from pgflow.events import Event, parse_event
+
+
+@dataclass(frozen=True)
+class WaitForEvent:
+    """Commit, then wait up to ``timeout`` seconds for an event on ``channel`` matching ``until``.
+
+    The operation receives the matching :class:`pgflow.events.Event`, or ``None`` on timeout.
+    The channel must have been LISTENed to (see :func:`listen`); it is UNLISTENed afterwards.
+    """
+
+    channel: str
+    until: Callable[[Event], bool]
+    timeout: float
+
+
+def listen(channel: str) -> Query:
+    return Query(sql.SQL("LISTEN {}").format(sql.Identifier(channel)), None, "none", named=False)
+
+
+def unlisten(channel: str) -> Query:
+    return Query(sql.SQL("UNLISTEN {}").format(sql.Identifier(channel)), None, "none", named=False)
+
+
+_DONE = object()
+
+
+def _advance(op: Operation[Any], value: Any) -> tuple[Any, Any]:
+    try:
+        return op.send(value), None
+    except StopIteration as stop:
+        return _DONE, stop.value
+
+
+def _matching(wait: WaitForEvent, payload: str) -> Event | None:
+    try:
+        event = parse_event(payload)
+    except (ValueError, KeyError):  # an event type this version does not know
+        return None
+    return event if wait.until(event) else None
+
+
+def drive_sync(conn: psycopg.Connection[Any], op: Operation[Any]) -> Any:
+    """Run ``op`` on a sync connection; errors come out as :mod:`pgflow.errors` where they map."""
+    try:
+        step, value = _advance(op, None)
+        while step is not _DONE:
+            if isinstance(step, WaitForEvent):
+                step, value = _advance(op, _wait_sync(conn, step))
+                continue
+            with conn.transaction():
+                while step is not _DONE and not isinstance(step, WaitForEvent):
+                    step, value = _advance(op, run_sync(conn, step))
+        return value
+    except psycopg.Error as exc:
+        raise translate_error(exc) from exc
+
+
+def _wait_sync(conn: psycopg.Connection[Any], wait: WaitForEvent) -> Event | None:
+    try:
+        for notify in conn.notifies(timeout=wait.timeout):
+            event = _matching(wait, notify.payload)
+            if event is not None:
+                return event
+        return None
+    finally:
+        try:
+            with conn.transaction():
+                run_sync(conn, unlisten(wait.channel))
+        except psycopg.Error:  # a broken connection: the pool replaces it, and the channel with it
+            pass
+
+
+async def drive_async(conn: psycopg.AsyncConnection[Any], op: Operation[Any]) -> Any:
+    """Run ``op`` on an async connection (the twin of :func:`drive_sync`)."""
+    try:
+        step, value = _advance(op, None)
+        while step is not _DONE:
+            if isinstance(step, WaitForEvent):
+                step, value = _advance(op, await _wait_async(conn, step))
+                continue
+            async with conn.transaction():
+                while step is not _DONE and not isinstance(step, WaitForEvent):
+                    step, value = _advance(op, await run_async(conn, step))
+        return value
+    except psycopg.Error as exc:
+        raise translate_error(exc) from exc
+
+
+async def _wait_async(conn: psycopg.AsyncConnection[Any], wait: WaitForEvent) -> Event | None:
+    try:
+        async for notify in conn.notifies(timeout=wait.timeout):
+            event = _matching(wait, notify.payload)
+            if event is not None:
+                return event
+        return None
+    finally:
+        try:
+            async with conn.transaction():
+                await run_async(conn, unlisten(wait.channel))
+        except psycopg.Error:
+            pass
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+_QUOTED = re.compile(r"""["']([^"']+)["']""")
+_MISSING_OBJECT = (pg_errors.UndefinedFunction, pg_errors.UndefinedTable, pg_errors.InvalidSchemaName)
+
+
+def _text(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    primary = diag.message_primary or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"{primary} ({diag.message_hint})" if diag.message_hint else primary
+
+
+def _subject(message: str) -> str | None:
+    found = _QUOTED.search(message)
+    return found[1] if found else None
+
+
+def translate_error(exc: BaseException) -> BaseException:
+    """The :mod:`pgflow.errors` exception for a database error, or ``exc`` itself.
+
+    SQLSTATEs PF001-PF004 (raised by the engine's SQL) become FlowNotFound, RunNotFound,
+    InvalidInput and FlowDefinitionError; a missing pgflow object becomes SchemaError; a
+    connection failure becomes DatabaseUnavailable.
+    """
+    if isinstance(exc, PgFlowError) or not isinstance(exc, psycopg.Error):
+        return exc
+    code = exc.sqlstate
+    message = _text(exc)
+    if code == "PF001":
+        return FlowNotFound(_subject(message), message)
+    if code == "PF002":
+        return RunNotFound(_subject(message), message)
+    if code == "PF003":
+        return InvalidInput(message)
+    if code == "PF004":
+        return FlowDefinitionError(message)
+    if isinstance(exc, _MISSING_OBJECT) and "pgflow" in str(exc):
+        return SchemaError(
+            f"the pgflow schema is missing or incomplete ({message}); "
+            f"install it with `pgflow db install` or client.install()"
+        )
+    if isinstance(exc, psycopg.OperationalError) and code is None:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return DatabaseUnavailable(
+            f"cannot reach the database: {first}. Check that PostgreSQL is running and that "
+            f"PGFLOW_DATABASE_URL (or the URL you passed) points at it"
+        )
+    return exc

@@ -1,0 +1,145 @@
+"""Operations on runs: start (now, later, and wait), read, list, prune."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from pgflow.db.executor import Operation, Query
+from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
+from pgflow.events import Event, run_channel
+from pgflow.models import Run, StepState, StepTask
+from pgflow.ops.common import json_text, run_uuid, seconds_of, slug_of
+from pgflow.ops.driver import WaitForEvent, listen, unlisten
+
+RUN_STATUSES = ("started", "completed", "failed")
+
+
+def start_flow(flow: Any, input: Any, run_id: Any = None) -> Operation[UUID]:
+    """Start a run of ``flow`` (a Flow, Job or slug) with ``input``; returns its run id."""
+    row = yield Query.one(
+        "client_start_flow",
+        flow_slug=slug_of(flow), input=json_text(input), run_id=None if run_id is None else run_uuid(run_id),
+    )
+    return row["run_id"]
+
+
+def _is_finished(event: Event) -> bool:
+    return event.event_type in ("run:completed", "run:failed")
+
+
+def start_flow_and_wait(flow: Any, input: Any, timeout: float = 60.0) -> Operation[Run]:
+    """Start a run and wait for its end on the database's events (no polling).
+
+    The run's channel is LISTENed to in the transaction that starts the run, so its
+    ``run:completed`` / ``run:failed`` event cannot be missed. Returns the completed run with its
+    step states; raises RunFailed (carrying the run) or RunTimeout (the run keeps going).
+    """
+    timeout = max(0.0, seconds_of(timeout, "timeout"))
+    run_id = uuid4()
+    channel = run_channel(run_id)
+    yield listen(channel)
+    row = yield Query.one("client_start_flow", flow_slug=slug_of(flow), input=json_text(input), run_id=run_id)
+    if row["status"] == "started":
+        yield WaitForEvent(channel, until=_is_finished, timeout=timeout)
+    else:  # finished inside start_flow (every step skipped or taskless)
+        yield unlisten(channel)
+    run = yield from get_run_with_states(run_id)
+    if run.status == "failed":
+        raise RunFailed(run)
+    if run.status != "completed":
+        raise RunTimeout(run_id, timeout, run)
+    return run
+
+
+def enqueue(
+    flow: Any,
+    input: Any,
+    delay_seconds: float | timedelta | None = None,
+    scheduled_at: datetime | None = None,
+    run_id: Any = None,
+) -> Operation[UUID]:
+    """Start a run now whose first tasks become visible after a delay or at a time.
+
+    ``scheduled_at`` must carry a time zone (naive datetimes are rejected: they are ambiguous);
+    a time in the past, or a delay <= 0, means now. The delay is measured on the database's clock.
+    """
+    if delay_seconds is not None and scheduled_at is not None:
+        raise InvalidInput("give either delay_seconds or scheduled_at, not both")
+    delay = None if delay_seconds is None else seconds_of(delay_seconds, "delay_seconds")
+    if scheduled_at is not None:
+        if not isinstance(scheduled_at, datetime):
+            raise InvalidInput(
+                f"scheduled_at must be a datetime with a time zone, got {type(scheduled_at).__name__} {scheduled_at!r}"
+            )
+        if scheduled_at.tzinfo is None or scheduled_at.utcoffset() is None:
+            raise InvalidInput(
+                f"scheduled_at {scheduled_at.isoformat()} has no time zone, so the moment it names is ambiguous; "
+                f"pass an aware datetime, e.g. datetime(2030, 1, 1, 9, 0, tzinfo=ZoneInfo('Europe/Paris')) "
+                f"or datetime.now(timezone.utc) + timedelta(hours=1)"
+            )
+    row = yield Query.one(
+        "client_start_flow_at",
+        flow_slug=slug_of(flow), input=json_text(input), start_at=scheduled_at, delay=delay,
+        run_id=None if run_id is None else run_uuid(run_id),
+    )
+    return row["run_id"]
+
+
+def get_run(run_id: Any) -> Operation[Run]:
+    run_id = run_uuid(run_id)
+    row = yield Query.one("client_select_run", run_id=run_id)
+    if row is None:
+        raise RunNotFound(run_id)
+    return Run.from_row(row)
+
+
+def get_run_with_states(run_id: Any) -> Operation[Run]:
+    """A run with its step states in step order, each with its tasks."""
+    run_id = run_uuid(run_id)
+    row = yield Query.one("client_select_run", run_id=run_id)
+    if row is None:
+        raise RunNotFound(run_id)
+    state_rows = yield Query.all("client_select_step_states", run_id=run_id)
+    task_rows = yield Query.all("client_select_step_tasks", run_id=run_id)
+    tasks: dict[str, list[StepTask]] = {}
+    for task_row in task_rows:
+        tasks.setdefault(task_row["step_slug"], []).append(StepTask.from_row(task_row))
+    states = tuple(StepState.from_row(r, tuple(tasks.get(r["step_slug"], ()))) for r in state_rows)
+    return Run.from_row(row, states)
+
+
+def list_runs(flow: Any = None, status: str | None = None, limit: int = 50) -> Operation[list[Run]]:
+    """Runs, newest first, optionally of one flow and/or in one status."""
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidInput(f"unknown run status {status!r}; a run is one of: {', '.join(RUN_STATUSES)}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInput(f"limit must be a positive integer, got {limit!r}")
+    rows = yield Query.all(
+        "client_select_runs", flow_slug=None if flow is None else slug_of(flow), status=status, limit=limit,
+    )
+    return [Run.from_row(r) for r in rows]
+
+
+def prune(older_than: timedelta, flows: Iterable[Any] | None = None) -> Operation[dict[str, int]]:
+    """Delete finished runs (with their step states, tasks and archived messages) and dead
+    workers older than ``older_than``; only of ``flows`` when given. Returns counts per kind."""
+    if not isinstance(older_than, timedelta) or older_than < timedelta(0):
+        raise InvalidInput(f"older_than must be a timedelta >= 0 (e.g. timedelta(days=7)), got {older_than!r}")
+    slugs = None if flows is None else [slug_of(f) for f in ([flows] if isinstance(flows, str) else flows)]
+    rows = yield Query.all("client_prune_data_older_than", older_than=older_than, flows=slugs)
+    return _counts(rows)
+
+
+def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """prune_data_older_than's answer as {kind: count}: one row of counts, or (kind, count) rows."""
+    if not rows:
+        return {}
+    if len(rows[0]) == 1:
+        (value,) = rows[0].values()
+        return {str(k): int(v) for k, v in (value or {}).items()} if isinstance(value, dict) else {}
+    if {"kind", "count"} <= set(rows[0]):
+        return {str(r["kind"]): int(r["count"]) for r in rows}
+    return {str(k): int(v) for k, v in rows[0].items() if v is not None}

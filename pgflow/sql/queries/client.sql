@@ -1,0 +1,85 @@
+-- Named queries of the client operations (pgflow/ops/flows.py, pgflow/ops/runs.py).
+
+-- name: client_ensure_flow_compiled
+SELECT pgflow.ensure_flow_compiled(%(flow_slug)s, %(shape)s::jsonb, %(allow_data_loss)s) AS result;
+
+-- name: client_set_flow_type
+UPDATE pgflow.flows
+   SET flow_type = %(flow_type)s
+ WHERE flow_slug = %(flow_slug)s
+   AND flow_type <> %(flow_type)s;
+
+-- name: client_flow_exists
+SELECT EXISTS (SELECT 1 FROM pgflow.flows WHERE flow_slug = %(flow_slug)s) AS found;
+
+-- name: client_select_flows
+-- One flow, or every flow when flow_slug is NULL.
+SELECT flow_slug, flow_type, opt_max_attempts, opt_base_delay, opt_timeout, created_at
+  FROM pgflow.flows
+ WHERE %(flow_slug)s::text IS NULL OR flow_slug = %(flow_slug)s
+ ORDER BY flow_slug;
+
+-- name: client_select_flow_steps
+-- The steps of one flow (or of all flows) in step order, each with its dependencies.
+SELECT s.flow_slug, s.step_slug, s.step_type, s.step_index,
+       s.opt_max_attempts, s.opt_base_delay, s.opt_timeout, s.opt_start_delay,
+       s.required_input_pattern, s.forbidden_input_pattern, s.when_unmet, s.when_exhausted,
+       ARRAY(SELECT d.dep_slug FROM pgflow.deps AS d
+              WHERE d.flow_slug = s.flow_slug AND d.step_slug = s.step_slug
+              ORDER BY d.dep_slug) AS depends_on
+  FROM pgflow.steps AS s
+ WHERE %(flow_slug)s::text IS NULL OR s.flow_slug = %(flow_slug)s
+ ORDER BY s.flow_slug, s.step_index;
+
+-- name: client_delete_flow_and_data
+SELECT pgflow.delete_flow_and_data(%(flow_slug)s);
+
+-- name: client_start_flow
+SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at
+  FROM pgflow.start_flow(%(flow_slug)s, %(input)s::jsonb, %(run_id)s::uuid);
+
+-- name: client_start_flow_at
+-- start_at wins; else now + delay seconds (database clock); both NULL = now.
+SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at
+  FROM pgflow.start_flow_at(
+           %(flow_slug)s,
+           %(input)s::jsonb,
+           coalesce(%(start_at)s::timestamptz,
+                    clock_timestamp() + make_interval(secs => coalesce(%(delay)s::float8, 0))),
+           %(run_id)s::uuid);
+
+-- name: client_select_run
+SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at
+  FROM pgflow.runs
+ WHERE run_id = %(run_id)s;
+
+-- name: client_select_step_states
+SELECT ss.step_slug, ss.status, ss.remaining_tasks, ss.remaining_deps, ss.initial_tasks, ss.output,
+       ss.error_message, ss.skip_reason, ss.started_at, ss.completed_at, ss.failed_at, ss.skipped_at,
+       s.step_type,
+       ARRAY(SELECT d.dep_slug FROM pgflow.deps AS d
+              WHERE d.flow_slug = s.flow_slug AND d.step_slug = s.step_slug
+              ORDER BY d.dep_slug) AS depends_on
+  FROM pgflow.step_states AS ss
+  JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
+ WHERE ss.run_id = %(run_id)s
+ ORDER BY s.step_index;
+
+-- name: client_select_step_tasks
+SELECT flow_slug, run_id, step_slug, task_index, status, attempts_count, message_id, error_message,
+       output, queued_at, started_at, completed_at, failed_at, last_worker_id
+  FROM pgflow.step_tasks
+ WHERE run_id = %(run_id)s
+ ORDER BY step_slug, task_index;
+
+-- name: client_select_runs
+-- Newest first; flow_slug and status filter when not NULL.
+SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at
+  FROM pgflow.runs
+ WHERE (%(flow_slug)s::text IS NULL OR flow_slug = %(flow_slug)s)
+   AND (%(status)s::text IS NULL OR status = %(status)s)
+ ORDER BY started_at DESC, run_id
+ LIMIT %(limit)s;
+
+-- name: client_prune_data_older_than
+SELECT * FROM pgflow.prune_data_older_than(%(older_than)s::interval, %(flows)s::text[]);

@@ -1,0 +1,47 @@
+-- Start a run whose first tasks wait until a given time (pgflow-py addition; enqueue_in and
+-- enqueue_at use it). The run and its step states are stored at once, exactly as start_flow
+-- stores them; then the messages of the tasks start_flow queued are hidden until p_start_at
+-- (plus the step's start_delay, which counts from when the run is due). Both happen in one
+-- transaction, so no worker can see a message before it is due.
+-- A p_start_at in the past, or NULL, means now: the call behaves like start_flow.
+CREATE OR REPLACE FUNCTION pgflow.start_flow_at(
+    p_flow_slug text,
+    p_input jsonb,
+    p_start_at timestamptz,
+    p_run_id uuid DEFAULT NULL
+)
+RETURNS SETOF pgflow.runs
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_run pgflow.runs;
+    v_msg_ids bigint[];
+    v_visible_at timestamptz[];
+BEGIN
+    SELECT * INTO v_run FROM pgflow.start_flow(p_flow_slug, p_input, p_run_id);
+
+    IF p_start_at IS NOT NULL AND p_start_at > clock_timestamp() THEN
+        SELECT array_agg(t.message_id),
+               array_agg(p_start_at + make_interval(secs => coalesce(s.opt_start_delay, 0)))
+          INTO v_msg_ids, v_visible_at
+          FROM pgflow.step_tasks AS t
+          JOIN pgflow.steps AS s ON s.flow_slug = t.flow_slug AND s.step_slug = t.step_slug
+         WHERE t.run_id = v_run.run_id
+           AND t.status = 'queued'
+           AND t.message_id IS NOT NULL;
+
+        IF v_msg_ids IS NOT NULL THEN
+            EXECUTE format(
+                'UPDATE pgmq.%I AS q SET vt = due.visible_at '
+                'FROM unnest($1::bigint[], $2::timestamptz[]) AS due(msg_id, visible_at) '
+                'WHERE q.msg_id = due.msg_id',
+                pgmq.format_table_name(v_run.flow_slug, 'q'))
+            USING v_msg_ids, v_visible_at;
+        END IF;
+    END IF;
+
+    RETURN NEXT v_run;
+END;
+$$;
