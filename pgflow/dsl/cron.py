@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,6 +34,7 @@ MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+CATCH_UP = ("one", "all", "none")
 FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
 _HELP = (
     'expected five fields "minute hour day-of-month month day-of-week" (e.g. "0 9 * * *" '
@@ -48,27 +49,42 @@ _MAX_SKIPS = 16  # bound on ticks stepped over while correcting a daylight-savin
 class Cron:
     """A cron schedule: ``Cron("0 9 * * *", input={"type": "daily"}, timezone="Europe/Berlin")``.
 
-    ``input`` is the JSON input of every scheduled run (``{}`` when not given). An invalid
-    expression, time zone or input raises :class:`pgflow.ScheduleError` here, when the flow is
-    defined, not later in the scheduler.
+    ``input`` is the JSON input of every scheduled run (``{}`` when not given). ``catch_up``
+    says what happens to ticks missed while no scheduler ran: ``"one"`` (default) starts one
+    run for the whole missed window, ``"all"`` one run per missed tick, ``"none"`` skips them.
+    An invalid expression, time zone, input or policy raises :class:`pgflow.ScheduleError`
+    here, when the flow is defined, not later in the scheduler.
     """
 
-    __slots__ = ("expression", "input", "timezone", "fields", "_zone")
+    __slots__ = ("expression", "input", "timezone", "catch_up", "fields", "_zone")
 
     expression: str
     input: Any
     timezone: str
+    catch_up: str
     fields: str
     _zone: ZoneInfo | None
 
-    def __init__(self, expression: str, *, input: Any = None, timezone: str = "UTC") -> None:
+    def __init__(self, expression: str, *, input: Any = None, timezone: str = "UTC", catch_up: str = "one") -> None:
         if not isinstance(expression, str):
             raise ScheduleError(f"a cron expression must be a string, not {type(expression).__name__}; {_HELP}")
         self.expression = " ".join(expression.split())
         self.fields = _expand(self.expression)
         self.timezone, self._zone = _zone(timezone)
         self.input = _json_input({} if input is None else input)
+        if catch_up not in CATCH_UP:
+            raise ScheduleError(f"catch_up must be one of {', '.join(map(repr, CATCH_UP))}, not {catch_up!r}")
+        self.catch_up = catch_up
         _validate(self.expression, self.fields)
+
+    def replace(self, *, input: Any = None, timezone: str | None = None, catch_up: str | None = None) -> Cron:
+        """A copy with the given parts changed (``None`` keeps a part)."""
+        return Cron(
+            self.expression,
+            input=self.input if input is None else input,
+            timezone=self.timezone if timezone is None else timezone,
+            catch_up=self.catch_up if catch_up is None else catch_up,
+        )
 
     @classmethod
     def coerce(cls, value: str | Cron | None) -> Cron | None:
@@ -106,6 +122,27 @@ class Cron:
                 return tick
         raise ScheduleError(f"cron expression {self.expression!r}: no tick found after {dt.isoformat()}")
 
+    def last_at_or_before(self, dt: datetime) -> datetime:
+        """The latest tick at or before ``dt``, as an aware datetime in UTC."""
+        if dt.tzinfo is None or dt.utcoffset() is None:
+            raise ScheduleError(f"last_at_or_before needs an aware datetime (with a time zone), got {dt!r}")
+        until = dt.astimezone(dt_timezone.utc)
+        ticks = CronSim(self.fields, (until + timedelta(seconds=1)).astimezone(self.zone), reverse=True)
+        try:
+            tick = next(ticks).astimezone(dt_timezone.utc)
+            while tick > until:
+                tick = next(ticks).astimezone(dt_timezone.utc)
+        except StopIteration:
+            raise ScheduleError(f"cron expression {self.expression!r} had no tick in the 50 years before {dt}") from None
+        # walking backwards in wall-clock time can jump over a tick in a repeated autumn hour;
+        # walking forwards from there is exact
+        for _ in range(_MAX_SKIPS):
+            following = self.next_after(tick)
+            if following > until:
+                return tick
+            tick = following
+        raise ScheduleError(f"cron expression {self.expression!r}: no last tick found before {dt.isoformat()}")
+
     def ticks_between(self, after: datetime, until: datetime, limit: int = 1000) -> list[datetime]:
         """Ticks ``t`` with ``after < t <= until``, at most ``limit`` of them (the earliest)."""
         found: list[datetime] = []
@@ -126,7 +163,7 @@ class Cron:
         return f"{text} {self.timezone}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"expression": self.expression, "input": self.input, "timezone": self.timezone}
+        return {"expression": self.expression, "input": self.input, "timezone": self.timezone, "catch_up": self.catch_up}
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Cron):
@@ -134,12 +171,13 @@ class Cron:
         return self.to_dict() == other.to_dict()
 
     def __hash__(self) -> int:
-        return hash((self.expression, self.timezone, json.dumps(self.input, sort_keys=True)))
+        return hash((self.expression, self.timezone, self.catch_up, json.dumps(self.input, sort_keys=True)))
 
     def __repr__(self) -> str:
         extra = "" if self.input == {} else f", input={self.input!r}"
         zone = "" if self.timezone == "UTC" else f", timezone={self.timezone!r}"
-        return f"Cron({self.expression!r}{extra}{zone})"
+        policy = "" if self.catch_up == "one" else f", catch_up={self.catch_up!r}"
+        return f"Cron({self.expression!r}{extra}{zone}{policy})"
 
 
 def _expand(expression: str) -> str:
@@ -202,4 +240,4 @@ def _explain(fields: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-__all__ = ["Cron", "MACROS"]
+__all__ = ["CATCH_UP", "MACROS", "Cron"]
