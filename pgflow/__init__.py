@@ -24,28 +24,38 @@ from pgflow.errors import (
 )
 from pgflow.dsl import Flow, Job, StepDefinition
 from pgflow.dsl.cron import Cron
+from pgflow.client import AsyncClient, Client
+from pgflow.models import FlowInfo, Run, StepInfo, StepState, StepTask, WorkerInfo
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AsyncClient",
+    "Client",
     "ConfigurationError",
     "Cron",
     "DatabaseUnavailable",
     "Flow",
     "FlowDefinitionError",
+    "FlowInfo",
     "FlowNotFound",
     "FlowShapeMismatch",
     "InvalidInput",
     "Job",
     "NonSerializableOutput",
     "PgFlowError",
+    "Run",
     "RunFailed",
     "RunNotFound",
     "RunTimeout",
     "ScheduleError",
     "SchemaError",
     "StepDefinition",
+    "StepInfo",
+    "StepState",
+    "StepTask",
     "TaskError",
     "TaskTimeout",
+    "WorkerInfo",
     "__version__",
 ]
