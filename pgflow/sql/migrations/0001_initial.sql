@@ -1521,6 +1521,445 @@ END;
 $$;
 
 
+-- 0220_function__release_dependents.sql
+-- After a step of a run finished without failing the run (completed, or skipped by fail_task):
+-- each dependent still waiting has one dependency less, a dependent map step learns how many
+-- tasks it gets (`p_map_tasks`: the length of the finished step's output array, 0 when it was
+-- skipped), and the run has one step less to go. The caller holds the run row lock.
+CREATE OR REPLACE FUNCTION pgflow._release_dependents(p_run_id uuid, p_step_slug text, p_map_tasks int)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    UPDATE pgflow.step_states AS child
+       SET remaining_deps = child.remaining_deps - 1,
+           initial_tasks = CASE WHEN s.step_type = 'map' THEN p_map_tasks ELSE child.initial_tasks END
+      FROM pgflow.deps AS d
+      JOIN pgflow.steps AS s ON s.flow_slug = d.flow_slug AND s.step_slug = d.step_slug
+     WHERE child.run_id = p_run_id
+       AND d.flow_slug = child.flow_slug
+       AND d.dep_slug = p_step_slug
+       AND child.step_slug = d.step_slug
+       AND child.status = 'created';
+
+    UPDATE pgflow.runs AS r
+       SET remaining_steps = r.remaining_steps - 1
+     WHERE r.run_id = p_run_id;
+$$;
+
+
+-- 0221_function__advance_run.sql
+-- Move a run on after one of its steps finished: settle the conditions of steps that became
+-- ready, complete taskless ones, start the rest and complete the run when nothing is left.
+-- Stops after the conditions when an unmet 'fail' condition failed the run.
+CREATE OR REPLACE FUNCTION pgflow._advance_run(p_run_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    IF pgflow.cascade_resolve_conditions(p_run_id) THEN
+        PERFORM pgflow.cascade_complete_taskless_steps(p_run_id);
+        PERFORM pgflow.start_ready_steps(p_run_id);
+        PERFORM pgflow.maybe_complete_run(p_run_id);
+    END IF;
+END;
+$$;
+
+
+-- 0222_function__output_type_violation.sql
+-- When a single step's output cannot feed a dependent map step (which maps it, so it must be an
+-- array) the task's error message, '[TYPE_VIOLATION] Produced <type> instead of array';
+-- NULL when the output is fine.
+CREATE OR REPLACE FUNCTION pgflow._output_type_violation(p_run_id uuid, p_step_slug text, p_output jsonb)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT format('[TYPE_VIOLATION] Produced %s instead of array', coalesce(jsonb_typeof(p_output), 'null'))
+     WHERE jsonb_typeof(p_output) IS DISTINCT FROM 'array'
+       AND EXISTS (
+            SELECT 1
+              FROM pgflow.step_states AS child
+              JOIN pgflow.deps AS d ON d.flow_slug = child.flow_slug AND d.step_slug = child.step_slug
+              JOIN pgflow.steps AS s ON s.flow_slug = child.flow_slug AND s.step_slug = child.step_slug
+             WHERE child.run_id = p_run_id
+               AND d.dep_slug = p_step_slug
+               AND s.step_type = 'map'
+               AND child.status = 'created'
+               AND child.initial_tasks IS NULL)
+$$;
+
+
+-- 0223_function__emit_task_failed.sql
+-- Emit task:failed for a task fail_task (or a type violation) just updated. `p_retry_at` is
+-- when the message becomes visible again, NULL when the task will not be retried.
+CREATE OR REPLACE FUNCTION pgflow._emit_task_failed(p_task pgflow.step_tasks, p_retry_at timestamptz)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    SELECT pgflow._emit(jsonb_build_object(
+        'event_type', 'task:failed', 'run_id', p_task.run_id, 'flow_slug', p_task.flow_slug,
+        'step_slug', p_task.step_slug, 'task_index', p_task.task_index, 'status', p_task.status,
+        'attempt', p_task.attempts_count, 'error_message', p_task.error_message,
+        'will_retry', p_retry_at IS NOT NULL, 'retry_at', p_retry_at,
+        'failed_at', coalesce(p_task.failed_at, now())))
+$$;
+
+
+-- 0224_function__fail_task_type_violation.sql
+-- A single step produced a non-array output for a dependent map step: the task fails keeping
+-- the offending output (task:failed), the step and the run fail (step:failed, run:failed,
+-- in-flight messages archived) and the task's own message is archived. Not retried: the
+-- same handler would produce the same type again.
+CREATE OR REPLACE FUNCTION pgflow._fail_task_type_violation(
+    p_run_id uuid, p_step_slug text, p_task_index int, p_output jsonb, p_error_message text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_task pgflow.step_tasks;
+BEGIN
+    UPDATE pgflow.step_tasks AS t
+       SET status = 'failed', failed_at = now(), output = p_output, error_message = p_error_message
+     WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index
+       AND t.status = 'started'
+    RETURNING t.* INTO v_task;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    PERFORM pgflow._emit_task_failed(v_task, NULL);
+    PERFORM pgflow._fail_run(p_run_id, p_step_slug, p_error_message);
+    PERFORM pgmq.archive(v_task.flow_slug, v_task.message_id);
+END;
+$$;
+
+
+-- 0225_function__on_step_completed.sql
+-- A step of a run has just completed (its state row holds the output): emit step:completed,
+-- release its dependents and move the run on. The caller holds the run row lock.
+CREATE OR REPLACE FUNCTION pgflow._on_step_completed(p_run_id uuid, p_step_slug text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_state pgflow.step_states;
+BEGIN
+    SELECT ss.* INTO v_state
+      FROM pgflow.step_states AS ss
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug;
+    PERFORM pgflow._emit(jsonb_build_object(
+        'event_type', 'step:completed', 'run_id', v_state.run_id, 'flow_slug', v_state.flow_slug,
+        'step_slug', v_state.step_slug, 'status', v_state.status, 'output', v_state.output,
+        'started_at', v_state.started_at, 'completed_at', v_state.completed_at,
+        'remaining_tasks', v_state.remaining_tasks, 'remaining_deps', v_state.remaining_deps));
+    PERFORM pgflow._release_dependents(
+        p_run_id, p_step_slug,
+        CASE WHEN jsonb_typeof(v_state.output) = 'array' THEN jsonb_array_length(v_state.output) END);
+    PERFORM pgflow._advance_run(p_run_id);
+END;
+$$;
+
+
+-- 0226_function__complete_task_apply.sql
+-- The state change behind complete_task (which then returns the task row).
+--
+-- Locking: the step state row is locked first, so sibling tasks of one step (map tasks)
+-- complete one after another with an exact remaining_tasks count; the run row is locked only
+-- by the completion that finishes the step, because only then are the run and the dependents
+-- touched. Order of locks everywhere: step state, then run, then task, then queue messages.
+--
+-- Late or repeated calls change nothing: a failed run or a step that is no longer started
+-- (failed, skipped) only archives the task's message; a task that is not started (completed
+-- already, or requeued) is left alone.
+CREATE OR REPLACE FUNCTION pgflow._complete_task_apply(
+    p_run_id uuid, p_step_slug text, p_task_index int, p_output jsonb)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_flow_slug text;
+    v_step_type text;
+    v_step_status text;
+    v_remaining int;
+    v_task_status text;
+    v_message_id bigint;
+    v_run_status text;
+    v_violation text;
+    v_task pgflow.step_tasks;
+BEGIN
+    SELECT ss.flow_slug, s.step_type, ss.status, ss.remaining_tasks
+      INTO v_flow_slug, v_step_type, v_step_status, v_remaining
+      FROM pgflow.step_states AS ss
+      JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
+       FOR UPDATE OF ss;
+    -- a new statement: sees what earlier lock holders committed
+    SELECT t.status, t.message_id, r.status INTO v_task_status, v_message_id, v_run_status
+      FROM pgflow.step_tasks AS t
+      JOIN pgflow.runs AS r ON r.run_id = t.run_id
+     WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index;
+    IF v_task_status IS NULL OR v_step_status IS NULL THEN
+        RETURN;
+    END IF;
+    IF v_run_status = 'failed' OR v_step_status <> 'started' THEN
+        PERFORM pgmq.archive(v_flow_slug, v_message_id);
+        RETURN;
+    END IF;
+    IF v_task_status <> 'started' THEN
+        RETURN;
+    END IF;
+
+    IF v_remaining = 1 THEN
+        SELECT r.status INTO v_run_status FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE;
+        IF v_run_status <> 'started' THEN
+            PERFORM pgmq.archive(v_flow_slug, v_message_id);
+            RETURN;
+        END IF;
+        IF v_step_type = 'single' THEN
+            v_violation := pgflow._output_type_violation(p_run_id, p_step_slug, p_output);
+            IF v_violation IS NOT NULL THEN
+                PERFORM pgflow._fail_task_type_violation(p_run_id, p_step_slug, p_task_index, p_output, v_violation);
+                RETURN;
+            END IF;
+        END IF;
+    END IF;
+
+    UPDATE pgflow.step_tasks AS t
+       SET status = 'completed', output = p_output, completed_at = now()
+     WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index
+       AND t.status = 'started'
+    RETURNING t.* INTO v_task;
+    IF NOT FOUND THEN
+        RETURN;  -- requeued by requeue_stalled_tasks meanwhile
+    END IF;
+    PERFORM pgflow._emit(jsonb_build_object(
+        'event_type', 'task:completed', 'run_id', v_task.run_id, 'flow_slug', v_task.flow_slug,
+        'step_slug', v_task.step_slug, 'task_index', v_task.task_index, 'status', v_task.status,
+        'attempt', v_task.attempts_count, 'output', v_task.output, 'completed_at', v_task.completed_at));
+
+    UPDATE pgflow.step_states AS ss
+       SET remaining_tasks = ss.remaining_tasks - 1,
+           status = CASE WHEN ss.remaining_tasks = 1 THEN 'completed' ELSE ss.status END,
+           completed_at = CASE WHEN ss.remaining_tasks = 1 THEN now() END,
+           output = CASE
+               WHEN ss.remaining_tasks > 1 THEN NULL
+               WHEN v_step_type = 'single' THEN p_output
+               ELSE (SELECT coalesce(jsonb_agg(t.output ORDER BY t.task_index), '[]'::jsonb)
+                       FROM pgflow.step_tasks AS t
+                      WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug)
+           END
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
+    RETURNING ss.status INTO v_step_status;
+
+    IF v_step_status = 'completed' THEN
+        PERFORM pgflow._on_step_completed(p_run_id, p_step_slug);
+    END IF;
+    PERFORM pgmq.archive(v_flow_slug, v_message_id);
+END;
+$$;
+
+
+-- 0227_function_complete_task.sql
+-- A worker reports a task's output. The task completes (task:completed); when it was the last
+-- task of its step the step completes (step:completed) with the output - the task's output
+-- for a single step, the outputs of all tasks in task_index order for a map step (nulls kept)
+-- - its dependents are released, steps that became ready start, and the run completes when no
+-- step is left. The task's message is archived. A single step whose output is not an array
+-- although a map step maps it fails the run ('[TYPE_VIOLATION] ...').
+-- Returns the task row (no row for an unknown task). See _complete_task_apply for locking and
+-- for late calls, which change nothing.
+CREATE OR REPLACE FUNCTION pgflow.complete_task(run_id uuid, step_slug text, task_index int, output jsonb)
+RETURNS SETOF pgflow.step_tasks
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    PERFORM pgflow._complete_task_apply(complete_task.run_id, complete_task.step_slug,
+                                        complete_task.task_index, complete_task.output);
+    RETURN QUERY
+        SELECT t.* FROM pgflow.step_tasks AS t
+         WHERE t.run_id = complete_task.run_id AND t.step_slug = complete_task.step_slug
+           AND t.task_index = complete_task.task_index;
+END;
+$$;
+
+
+-- 0230_function__skip_failed_step.sql
+-- A task of a step with when_exhausted 'skip' or 'skip-cascade' used up its attempts: the step
+-- is skipped (skip_reason 'handler_failed', keeping the error message; step:skipped), the
+-- messages of its other unfinished tasks are archived, and the run goes on without it -
+-- dependents lose one dependency (a dependent map step gets zero tasks), or with
+-- 'skip-cascade' everything downstream is skipped too. The caller holds the run row lock.
+CREATE OR REPLACE FUNCTION pgflow._skip_failed_step(
+    p_run_id uuid, p_step_slug text, p_error_message text, p_cascade boolean)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_state pgflow.step_states;
+BEGIN
+    UPDATE pgflow.step_states AS ss
+       SET status = 'skipped', skip_reason = 'handler_failed', skipped_at = now(),
+           remaining_tasks = NULL, error_message = p_error_message
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug AND ss.status = 'started'
+    RETURNING ss.* INTO v_state;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    PERFORM pgflow._emit(jsonb_build_object(
+        'event_type', 'step:skipped', 'run_id', v_state.run_id, 'flow_slug', v_state.flow_slug,
+        'step_slug', v_state.step_slug, 'status', v_state.status, 'skip_reason', v_state.skip_reason,
+        'error_message', v_state.error_message, 'skipped_at', v_state.skipped_at));
+
+    PERFORM pgmq.archive(v_state.flow_slug, ARRAY(
+        SELECT t.message_id FROM pgflow.step_tasks AS t
+         WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug
+           AND t.status IN ('queued', 'started') AND t.message_id IS NOT NULL));
+
+    IF p_cascade THEN
+        UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
+        PERFORM pgflow._cascade_force_skip_steps(p_run_id, p_step_slug, 'handler_failed');
+    ELSE
+        PERFORM pgflow._release_dependents(p_run_id, p_step_slug, 0);
+    END IF;
+    PERFORM pgflow._advance_run(p_run_id);
+END;
+$$;
+
+
+-- 0231_function__fail_task_apply.sql
+-- The state change behind fail_task (which then returns the task row). Locks as
+-- _complete_task_apply does: the step state row first, the run row only when the task has
+-- used up its attempts (then the step fails or is skipped).
+--
+-- With attempts left (attempts_count < max_attempts, step option else flow option) the task
+-- is queued again and its message hidden for calculate_retry_delay(base_delay, attempts_count)
+-- seconds. Otherwise the task fails and when_exhausted decides: 'fail' fails the step and the
+-- run, 'skip' / 'skip-cascade' skip the step (see _skip_failed_step). task:failed tells which
+-- (will_retry, retry_at). Late calls change nothing, as for complete_task.
+CREATE OR REPLACE FUNCTION pgflow._fail_task_apply(
+    p_run_id uuid, p_step_slug text, p_task_index int, p_error_message text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_flow_slug text;
+    v_step_status text;
+    v_when_exhausted text;
+    v_max_attempts int;
+    v_base_delay int;
+    v_task_status text;
+    v_message_id bigint;
+    v_attempts int;
+    v_run_status text;
+    v_exhausted boolean;
+    v_task pgflow.step_tasks;
+    v_retry_at timestamptz;
+    v_delay int;
+BEGIN
+    SELECT ss.flow_slug, ss.status, s.when_exhausted,
+           coalesce(s.opt_max_attempts, f.opt_max_attempts), coalesce(s.opt_base_delay, f.opt_base_delay)
+      INTO v_flow_slug, v_step_status, v_when_exhausted, v_max_attempts, v_base_delay
+      FROM pgflow.step_states AS ss
+      JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
+      JOIN pgflow.flows AS f ON f.flow_slug = ss.flow_slug
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
+       FOR UPDATE OF ss;
+    SELECT t.status, t.message_id, t.attempts_count, r.status
+      INTO v_task_status, v_message_id, v_attempts, v_run_status
+      FROM pgflow.step_tasks AS t
+      JOIN pgflow.runs AS r ON r.run_id = t.run_id
+     WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index;
+    IF v_task_status IS NULL OR v_step_status IS NULL THEN
+        RETURN;
+    END IF;
+    IF v_run_status = 'failed' OR v_step_status <> 'started' THEN
+        PERFORM pgmq.archive(v_flow_slug, v_message_id);
+        RETURN;
+    END IF;
+    IF v_task_status <> 'started' THEN
+        RETURN;
+    END IF;
+
+    v_exhausted := v_attempts >= v_max_attempts;
+    IF v_exhausted THEN
+        SELECT r.status INTO v_run_status FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE;
+        IF v_run_status <> 'started' THEN
+            PERFORM pgmq.archive(v_flow_slug, v_message_id);
+            RETURN;
+        END IF;
+    END IF;
+
+    UPDATE pgflow.step_tasks AS t
+       SET status = CASE WHEN v_exhausted THEN 'failed' ELSE 'queued' END,
+           started_at = CASE WHEN v_exhausted THEN t.started_at END,
+           failed_at = CASE WHEN v_exhausted THEN now() END,
+           error_message = p_error_message
+     WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index
+       AND t.status = 'started'
+    RETURNING t.* INTO v_task;
+    IF NOT FOUND THEN
+        RETURN;  -- requeued by requeue_stalled_tasks meanwhile
+    END IF;
+
+    IF NOT v_exhausted THEN
+        v_delay := pgflow.calculate_retry_delay(v_base_delay, v_task.attempts_count);
+        SELECT m.vt INTO v_retry_at FROM pgmq.set_vt(v_flow_slug, v_message_id, v_delay) AS m;
+        PERFORM pgflow._emit_task_failed(v_task, coalesce(v_retry_at, clock_timestamp() + make_interval(secs => v_delay)));
+        RETURN;
+    END IF;
+
+    PERFORM pgflow._emit_task_failed(v_task, NULL);
+    IF v_when_exhausted = 'fail' THEN
+        PERFORM pgflow._fail_run(p_run_id, p_step_slug, p_error_message);
+    ELSE
+        PERFORM pgflow._skip_failed_step(p_run_id, p_step_slug, p_error_message, v_when_exhausted = 'skip-cascade');
+    END IF;
+    PERFORM pgmq.archive(v_flow_slug, v_message_id);
+END;
+$$;
+
+
+-- 0232_function_fail_task.sql
+-- A worker reports that a task's handler failed with `error_message`. The task is retried
+-- with exponential backoff while it has attempts left; after the last attempt the step fails
+-- and with it the run (when_exhausted 'fail', the default), or the step is skipped ('skip',
+-- 'skip-cascade'). Emits task:failed (will_retry, retry_at) and the step and run events that
+-- follow. Returns the task row (no row for an unknown task). See _fail_task_apply.
+CREATE OR REPLACE FUNCTION pgflow.fail_task(run_id uuid, step_slug text, task_index int, error_message text)
+RETURNS SETOF pgflow.step_tasks
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    PERFORM pgflow._fail_task_apply(fail_task.run_id, fail_task.step_slug,
+                                    fail_task.task_index, fail_task.error_message);
+    RETURN QUERY
+        SELECT t.* FROM pgflow.step_tasks AS t
+         WHERE t.run_id = fail_task.run_id AND t.step_slug = fail_task.step_slug
+           AND t.task_index = fail_task.task_index;
+END;
+$$;
+
+
 -- 0400_function_start_flow_at.sql
 -- Start a run whose first tasks wait until a given time (pgflow-py addition; enqueue_in and
 -- enqueue_at use it). The run and its step states are stored at once, exactly as start_flow
