@@ -1,0 +1,25 @@
+-- A step of a run has just completed (its state row holds the output): emit step:completed,
+-- release its dependents and move the run on. The caller holds the run row lock.
+CREATE OR REPLACE FUNCTION pgflow._on_step_completed(p_run_id uuid, p_step_slug text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_state pgflow.step_states;
+BEGIN
+    SELECT ss.* INTO v_state
+      FROM pgflow.step_states AS ss
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug;
+    PERFORM pgflow._emit(jsonb_build_object(
+        'event_type', 'step:completed', 'run_id', v_state.run_id, 'flow_slug', v_state.flow_slug,
+        'step_slug', v_state.step_slug, 'status', v_state.status, 'output', v_state.output,
+        'started_at', v_state.started_at, 'completed_at', v_state.completed_at,
+        'remaining_tasks', v_state.remaining_tasks, 'remaining_deps', v_state.remaining_deps));
+    PERFORM pgflow._release_dependents(
+        p_run_id, p_step_slug,
+        CASE WHEN jsonb_typeof(v_state.output) = 'array' THEN jsonb_array_length(v_state.output) END);
+    PERFORM pgflow._advance_run(p_run_id);
+END;
+$$;
