@@ -1,0 +1,164 @@
+"""``create_app``: the dashboard as a Starlette app, standalone or mounted under any path."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from pgflow.web.auth import AuthHook, AuthMiddleware
+from pgflow.web.filters import BadFilter
+from pgflow.web.render import Renderer
+from pgflow.web.store import Store, conninfo_of
+
+log = logging.getLogger("pgflow.web")
+
+
+@dataclass
+class Dashboard:
+    """What every page handler needs: the store, the templates and the settings."""
+
+    store: Store
+    renderer: Renderer
+    stale_after: timedelta
+    dead_after: timedelta
+    live: bool
+
+    def page(self, request: Request, template: str, context: dict[str, Any], **kw: Any) -> Response:
+        return self.renderer.page(request, template, {"nav": template.split(".")[0], **context}, **kw)
+
+
+def dashboard_of(request: Request) -> Dashboard:
+    return request.app.state.dashboard
+
+
+def create_app(
+    client: Any = None,
+    *,
+    base_path: str = "",
+    auth: AuthHook | None = None,
+    timezone: str = "UTC",
+    title: str = "pgflow",
+    refresh_interval: float = 5.0,
+    live: bool = True,
+    stale_after: float = 30.0,
+    dead_after: float = 300.0,
+    query_timeout: float = 10.0,
+    pool_size: int = 4,
+) -> Starlette:
+    """The dashboard as an ASGI app.
+
+    ``client`` is a pgflow ``Client``/``AsyncClient``, a PostgreSQL URL, or None for the
+    configured database (``PGFLOW_DATABASE_URL``, ``DATABASE_URL``, else the embedded server).
+    Mount it anywhere (``app.mount("/pgflow", create_app(client))``) or serve it alone; with
+    ``base_path`` the app itself answers under that prefix. ``auth`` decides per request (see
+    :mod:`pgflow.web.auth`); without it, requests from beyond localhost get a loud warning.
+    Workers are *stale* after ``stale_after`` seconds without a heartbeat and *dead* after
+    ``dead_after``. Pages refresh live from the database's events, or every
+    ``refresh_interval`` seconds when events cannot be streamed.
+    """
+    dash = Dashboard(
+        store=Store(conninfo_of(client), max_size=pool_size, query_timeout=query_timeout),
+        renderer=Renderer(timezone=timezone, title=title, refresh_interval=refresh_interval, live=live),
+        stale_after=timedelta(seconds=stale_after),
+        dead_after=timedelta(seconds=dead_after),
+        live=live,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> Any:
+        try:
+            yield
+        finally:
+            await dash.store.close()
+
+    app = Starlette(
+        routes=_routes(dash),
+        middleware=[Middleware(AuthMiddleware, hook=auth)],
+        exception_handlers={
+            404: _not_found, HTTPException: _http_error, BadFilter: _bad_filter,
+            psycopg.OperationalError: _db_unavailable, psycopg.Error: _db_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.dashboard = dash
+    prefix = "/" + base_path.strip("/") if base_path.strip("/") else ""
+    if not prefix:
+        return app
+    outer = Starlette(
+        routes=[Route("/", lambda r: RedirectResponse(prefix + "/")), Mount(prefix, app=app)],
+        lifespan=lifespan,
+    )
+    outer.state.dashboard = dash
+    return outer
+
+
+def _routes(dash: Dashboard) -> list[BaseRoute]:
+    from pgflow.web.pages import flows, overview, run, runs, schedules, workers
+
+    routes: list[BaseRoute] = [
+        *overview.routes(), *runs.routes(), *run.routes(), *flows.routes(), *schedules.routes(), *workers.routes(),
+        Mount("/static", app=StaticFiles(packages=[("pgflow.web", "static")]), name="static"),
+    ]
+    if dash.live:
+        routes.extend(_live_routes())
+    return routes
+
+
+def _live_routes() -> list[BaseRoute]:
+    """The Server-Sent Events endpoint of pgflow.web.sse, when that module is available."""
+    try:
+        from pgflow.web import sse
+    except ImportError:
+        return []
+    make = getattr(sse, "routes", None)
+    return list(make()) if callable(make) else []
+
+
+async def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    dash = dashboard_of(request)
+    return dash.page(request, "error.html", {"title": title, "message": message}, status_code=status, live=None)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    detail = getattr(exc, "detail", None)
+    message = detail if isinstance(detail, str) and detail != "Not Found" else "There is no such page."
+    return await _error_page(request, 404, "Not found", message)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return await _error_page(request, exc.status_code, "Error", str(exc.detail))
+
+
+async def _bad_filter(request: Request, exc: Exception) -> Response:
+    return await _error_page(request, 400, "Bad request", str(exc))
+
+
+async def _db_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("pgflow dashboard: database unavailable: %s", exc)
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return await _error_page(request, 503, "Database unavailable",
+                             f"The dashboard cannot reach PostgreSQL ({first}). Check the database URL and that "
+                             "the server is running; this page retries by itself.")
+
+
+async def _db_error(request: Request, exc: Exception) -> Response:
+    log.exception("pgflow dashboard: query failed", exc_info=exc)
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    hint = ""
+    if isinstance(exc, (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction,
+                        psycopg.errors.InvalidSchemaName)):
+        hint = " The pgflow schema looks missing or old: run `pgflow db install` against this database."
+    return await _error_page(request, 500, "Database error", f"A dashboard query failed: {first}.{hint}")

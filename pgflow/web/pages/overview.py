@@ -1,0 +1,95 @@
+"""Overview: runs by status over a window, throughput, failures, queue depths, active workers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone as dt_timezone
+from typing import Any
+
+import psycopg
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from pgflow.web.pages import dashboard_of, now_utc, window_param
+
+BUCKETS = {"1h": timedelta(minutes=5), "24h": timedelta(hours=1), "7d": timedelta(hours=6), "30d": timedelta(days=1)}
+BUCKET_LABELS = {"1h": "5 minutes", "24h": "hour", "7d": "6 hours", "30d": "day"}
+ORIGIN = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
+CHART_W, CHART_H = 720, 150
+
+
+def routes() -> list[Route]:
+    return [Route("/", overview, name="overview")]
+
+
+def chart(rows: list[dict[str, Any]], since: datetime, now: datetime, bucket: timedelta) -> dict[str, Any]:
+    """Stacked bars per time bucket: completed, failed, running."""
+    first = ORIGIN + ((since - ORIGIN) // bucket) * bucket
+    slots: list[dict[str, Any]] = []
+    at = first
+    while at <= now and len(slots) < 400:
+        slots.append({"at": at, "completed": 0, "failed": 0, "started": 0})
+        at += bucket
+    index = {s["at"]: s for s in slots}
+    for r in rows:
+        slot = index.get(r["bucket"])
+        if slot is not None:
+            slot[r["status"]] = int(r["n"])
+    peak = max((s["completed"] + s["failed"] + s["started"] for s in slots), default=0) or 1
+    step = CHART_W / max(len(slots), 1)
+    for i, s in enumerate(slots):
+        s["x"] = i * step + 1
+        s["w"] = max(step - 2, 1)
+        y = CHART_H
+        for key in ("completed", "failed", "started"):
+            h = s[key] / peak * (CHART_H - 10)
+            y -= h
+            s[key + "_y"], s[key + "_h"] = y, h
+        s["total"] = s["completed"] + s["failed"] + s["started"]
+    return {"slots": slots, "peak": peak, "width": CHART_W, "height": CHART_H}
+
+
+async def queue_metrics(request: Request) -> tuple[list[dict[str, Any]], str | None]:
+    try:
+        return await dashboard_of(request).store.all("dashboard_queue_metrics"), None
+    except psycopg.errors.UndefinedFunction:
+        return [], "pgmq.metrics_all() is not available in this database (pgmq is missing or too old)."
+
+
+async def overview(request: Request) -> Response:
+    dash = dashboard_of(request)
+    store = dash.store
+    window_name, window = window_param(request)
+    now = now_utc()
+    since = now - window
+    counts = {r["status"]: int(r["n"]) for r in await store.all("dashboard_status_counts", since=since)}
+    total = sum(counts.values())
+    durations = await store.one("dashboard_run_durations", since=since) or {}
+    buckets = await store.all("dashboard_run_buckets", since=since, bucket=BUCKETS[window_name], origin=ORIGIN)
+    finished = counts.get("completed", 0) + counts.get("failed", 0)
+    health_rows = await store.all("dashboard_worker_health_counts", since=now - timedelta(days=1),
+                                  stale_after=dash.stale_after, dead_after=dash.dead_after)
+    health = {r["health"]: int(r["n"]) for r in health_rows}
+    workers = await store.all("dashboard_workers", since=now - dash.dead_after, limit=10,
+                              stale_after=dash.stale_after, dead_after=dash.dead_after)
+    queues, queue_problem = await queue_metrics(request)
+    context = {
+        "title": "Overview",
+        "window_name": window_name,
+        "windows": list(BUCKETS),
+        "counts": counts,
+        "total": total,
+        "running_now": int(await store.scalar("dashboard_running_count") or 0),
+        "success_rate": (counts.get("completed", 0) / finished * 100) if finished else None,
+        "throughput_per_hour": counts.get("completed", 0) / (window.total_seconds() / 3600),
+        "durations": durations,
+        "chart": chart(buckets, since, now, BUCKETS[window_name]),
+        "bucket_label": BUCKET_LABELS[window_name],
+        "failures": await store.all("dashboard_recent_failures", since=since, limit=8),
+        "failing_steps": await store.all("dashboard_failing_steps", since=since, limit=6),
+        "queues": queues,
+        "queue_problem": queue_problem,
+        "health": health,
+        "workers": [w for w in workers if w["health"] in ("healthy", "stale")],
+    }
+    return dash.page(request, "overview.html", context)

@@ -1,0 +1,69 @@
+"""Run: step states, the DAG coloured by state, a Gantt timeline, tasks, input and output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from pgflow.web import dag
+from pgflow.web.pages import dashboard_of, now_utc, uuid_param
+
+TASK_LIMIT = 200
+
+
+def routes() -> list[Route]:
+    return [Route("/runs/{run_id}", run_page, name="run")]
+
+
+def step_rows(steps: list[dict[str, Any]], states: dict[str, dict[str, Any]],
+              summary: dict[str, dict[str, Any]], order: list[str]) -> list[dict[str, Any]]:
+    by_slug = {s["step_slug"]: s for s in steps}
+    rows = []
+    for slug in order:
+        step = by_slug[slug]
+        state = states.get(slug) or {}
+        tasks = summary.get(slug) or {}
+        rows.append({**step, **state, "step_slug": slug, "status": state.get("status") or "created", "tasks": tasks,
+                     "end": state.get("completed_at") or state.get("failed_at") or state.get("skipped_at")})
+    return rows
+
+
+async def run_page(request: Request) -> Response:
+    dash = dashboard_of(request)
+    store = dash.store
+    run_id = uuid_param(request, "run_id", "run")
+    run = await store.one("dashboard_run", run_id=run_id)
+    if run is None:
+        raise HTTPException(404, f"Run {run_id} does not exist (it may have been pruned).")
+    steps = await store.all("dashboard_flow_steps", flow_slug=run["flow_slug"])
+    states = {s["step_slug"]: s for s in await store.all("dashboard_run_step_states", run_id=run_id)}
+    summary = {s["step_slug"]: s for s in await store.all("dashboard_run_task_summary", run_id=run_id)}
+    step_filter = request.query_params.get("step") or None
+    tasks = await store.all("dashboard_run_tasks", run_id=run_id, step_slug=step_filter, limit=TASK_LIMIT + 1)
+    now = now_utc()
+    graph = dag.layout(steps, states, summary)
+    order = [n.slug for n in sorted(graph.nodes, key=lambda n: (n.layer, n.y))]
+    task_total = sum(s["total"] for s in summary.values()) if step_filter is None else \
+        (summary.get(step_filter) or {}).get("total", 0)
+    nav = {"run_id": run_id, "flow_slug": run["flow_slug"], "started_at": run["started_at"]}
+    context = {
+        "title": f"Run {str(run_id)[:8]}",
+        "nav": "runs",
+        "run": run,
+        "graph": graph,
+        "gantt": dag.gantt(order, states, run, now, summary),
+        "steps": step_rows(steps, states, summary, order),
+        "tasks": tasks[:TASK_LIMIT],
+        "tasks_truncated": len(tasks) > TASK_LIMIT,
+        "task_total": task_total,
+        "step_filter": step_filter,
+        "older": await store.one("dashboard_run_older", **nav),
+        "newer": await store.one("dashboard_run_newer", **nav),
+        "duration": (run.get("completed_at") or run.get("failed_at") or now) - run["started_at"],
+        "done_steps": sum(1 for s in states.values() if s["status"] in ("completed", "skipped")),
+    }
+    return dash.page(request, "run.html", context, live=f"run:{run_id}")

@@ -1,0 +1,97 @@
+"""The dashboard's database access: a small pool of read-only connections running named queries.
+
+Connections are opened lazily on the first request (a dashboard mounted inside another
+Starlette/FastAPI app gets no lifespan of its own) and closed by :meth:`Store.close` or the
+standalone app's lifespan. Every connection is read-only (``default_transaction_read_only``),
+has a statement timeout, and never prepares statements, so each query is planned with its
+actual parameter values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pgflow.db import Query, run_async
+
+
+def conninfo_of(client: Any) -> str | None:
+    """The connection string behind ``client``: a URL string, or a pgflow client's settings."""
+    if client is None or isinstance(client, str):
+        return client
+    from pgflow.client import AsyncClient, Client
+
+    if isinstance(client, (Client, AsyncClient)):
+        # the URL the client was given or resolved; None means the configured database
+        pool = client._pool
+        return pool.conninfo if pool is not None else client._dsn
+    raise TypeError(
+        f"cannot find a database URL on {type(client).__name__}: pass a pgflow Client, "
+        "an AsyncClient or a PostgreSQL URL string to pgflow.web.create_app"
+    )
+
+
+class Store:
+    """Runs the dashboard's named queries (pgflow/sql/queries/dashboard.sql) on a small pool."""
+
+    def __init__(self, conninfo: str | None, *, max_size: int = 4, query_timeout: float = 10.0) -> None:
+        self._conninfo = conninfo
+        self._max_size = max_size
+        self._timeout_ms = int(query_timeout * 1000)
+        self._pool: Any = None
+        self._lock = asyncio.Lock()
+        self._tables: dict[str, bool] = {}
+
+    @property
+    def conninfo(self) -> str:
+        if self._conninfo is None:
+            from pgflow.db.dsn import resolve_dsn
+
+            self._conninfo = resolve_dsn(None)
+        return self._conninfo
+
+    async def _configure(self, conn: Any) -> None:
+        conn.prepare_threshold = None
+        await run_async(conn, Query.execute("dashboard_session_setup", statement_timeout=str(self._timeout_ms)))
+
+    async def pool(self) -> Any:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    from psycopg_pool import AsyncConnectionPool
+
+                    pool = AsyncConnectionPool(
+                        self.conninfo, min_size=1, max_size=self._max_size, open=False,
+                        configure=self._configure, kwargs={"autocommit": True},
+                        name="pgflow-dashboard",
+                    )
+                    await pool.open(wait=True, timeout=10.0)
+                    self._pool = pool
+        return self._pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def run(self, q: Query) -> Any:
+        pool = await self.pool()
+        async with pool.connection() as conn:
+            return await run_async(conn, q)
+
+    async def all(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
+        return await self.run(Query.all(name, **params))
+
+    async def one(self, name: str, /, **params: Any) -> dict[str, Any] | None:
+        return await self.run(Query.one(name, **params))
+
+    async def scalar(self, name: str, /, **params: Any) -> Any:
+        return await self.run(Query.scalar(name, **params))
+
+    async def has_table(self, name: str) -> bool:
+        """Whether a table exists (cached once found; optional parts like schedules may be absent)."""
+        if self._tables.get(name):
+            return True
+        found = bool(await self.scalar("dashboard_table_exists", name=name))
+        self._tables[name] = found
+        return found
