@@ -1521,12 +1521,12 @@ END;
 $$;
 
 
--- 0220_function__release_dependents.sql
--- After a step of a run finished without failing the run (completed, or skipped by fail_task):
--- each dependent still waiting has one dependency less, a dependent map step learns how many
--- tasks it gets (`p_map_tasks`: the length of the finished step's output array, 0 when it was
--- skipped), and the run has one step less to go. The caller holds the run row lock.
-CREATE OR REPLACE FUNCTION pgflow._release_dependents(p_run_id uuid, p_step_slug text, p_map_tasks int)
+-- 0220_function__pass_output_to_dependents.sql
+-- A step of a run has just completed with `p_output`: each dependent still waiting has one
+-- dependency less, and a dependent map step (which maps this output) learns its task count,
+-- the length of the output array. (A single step whose output is not an array never gets here
+-- when a map depends on it: complete_task reports a type violation instead.)
+CREATE OR REPLACE FUNCTION pgflow._pass_output_to_dependents(p_run_id uuid, p_step_slug text, p_output jsonb)
 RETURNS void
 LANGUAGE sql
 VOLATILE
@@ -1534,7 +1534,9 @@ SET search_path = ''
 AS $$
     UPDATE pgflow.step_states AS child
        SET remaining_deps = child.remaining_deps - 1,
-           initial_tasks = CASE WHEN s.step_type = 'map' THEN p_map_tasks ELSE child.initial_tasks END
+           initial_tasks = CASE WHEN s.step_type = 'map' AND jsonb_typeof(p_output) = 'array'
+                                THEN jsonb_array_length(p_output)
+                                ELSE child.initial_tasks END
       FROM pgflow.deps AS d
       JOIN pgflow.steps AS s ON s.flow_slug = d.flow_slug AND s.step_slug = d.step_slug
      WHERE child.run_id = p_run_id
@@ -1542,10 +1544,6 @@ AS $$
        AND d.dep_slug = p_step_slug
        AND child.step_slug = d.step_slug
        AND child.status = 'created';
-
-    UPDATE pgflow.runs AS r
-       SET remaining_steps = r.remaining_steps - 1
-     WHERE r.run_id = p_run_id;
 $$;
 
 
@@ -1662,9 +1660,8 @@ BEGIN
         'step_slug', v_state.step_slug, 'status', v_state.status, 'output', v_state.output,
         'started_at', v_state.started_at, 'completed_at', v_state.completed_at,
         'remaining_tasks', v_state.remaining_tasks, 'remaining_deps', v_state.remaining_deps));
-    PERFORM pgflow._release_dependents(
-        p_run_id, p_step_slug,
-        CASE WHEN jsonb_typeof(v_state.output) = 'array' THEN jsonb_array_length(v_state.output) END);
+    PERFORM pgflow._pass_output_to_dependents(p_run_id, p_step_slug, v_state.output);
+    UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
     PERFORM pgflow._advance_run(p_run_id);
 END;
 $$;
@@ -1826,16 +1823,12 @@ BEGIN
         'step_slug', v_state.step_slug, 'status', v_state.status, 'skip_reason', v_state.skip_reason,
         'error_message', v_state.error_message, 'skipped_at', v_state.skipped_at));
 
-    PERFORM pgmq.archive(v_state.flow_slug, ARRAY(
-        SELECT t.message_id FROM pgflow.step_tasks AS t
-         WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug
-           AND t.status IN ('queued', 'started') AND t.message_id IS NOT NULL));
-
+    PERFORM pgflow._archive_active_messages(p_run_id, ARRAY[p_step_slug]);
+    UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
     IF p_cascade THEN
-        UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
         PERFORM pgflow._cascade_force_skip_steps(p_run_id, p_step_slug, 'handler_failed');
     ELSE
-        PERFORM pgflow._release_dependents(p_run_id, p_step_slug, 0);
+        PERFORM pgflow._release_dependents(p_run_id, ARRAY[p_step_slug]);
     END IF;
     PERFORM pgflow._advance_run(p_run_id);
 END;

@@ -17,9 +17,8 @@ BEGIN
         'step_slug', v_state.step_slug, 'status', v_state.status, 'output', v_state.output,
         'started_at', v_state.started_at, 'completed_at', v_state.completed_at,
         'remaining_tasks', v_state.remaining_tasks, 'remaining_deps', v_state.remaining_deps));
-    PERFORM pgflow._release_dependents(
-        p_run_id, p_step_slug,
-        CASE WHEN jsonb_typeof(v_state.output) = 'array' THEN jsonb_array_length(v_state.output) END);
+    PERFORM pgflow._pass_output_to_dependents(p_run_id, p_step_slug, v_state.output);
+    UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
     PERFORM pgflow._advance_run(p_run_id);
 END;
 $$;

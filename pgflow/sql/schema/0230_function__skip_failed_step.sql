@@ -26,16 +26,12 @@ BEGIN
         'step_slug', v_state.step_slug, 'status', v_state.status, 'skip_reason', v_state.skip_reason,
         'error_message', v_state.error_message, 'skipped_at', v_state.skipped_at));
 
-    PERFORM pgmq.archive(v_state.flow_slug, ARRAY(
-        SELECT t.message_id FROM pgflow.step_tasks AS t
-         WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug
-           AND t.status IN ('queued', 'started') AND t.message_id IS NOT NULL));
-
+    PERFORM pgflow._archive_active_messages(p_run_id, ARRAY[p_step_slug]);
+    UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
     IF p_cascade THEN
-        UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
         PERFORM pgflow._cascade_force_skip_steps(p_run_id, p_step_slug, 'handler_failed');
     ELSE
-        PERFORM pgflow._release_dependents(p_run_id, p_step_slug, 0);
+        PERFORM pgflow._release_dependents(p_run_id, ARRAY[p_step_slug]);
     END IF;
     PERFORM pgflow._advance_run(p_run_id);
 END;
