@@ -79,8 +79,10 @@ class EventHub:
         ping_timeout: float = 10.0,
         subscribe_timeout: float = 10.0,
         auto_close: bool = False,
+        connect_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.conninfo = conninfo
+        self.connect_kwargs = dict(connect_kwargs or {})
         self.max_run_channels = max_run_channels
         self.reconnect_delay = reconnect_delay
         self.max_reconnect_delay = max_reconnect_delay
@@ -238,7 +240,8 @@ class EventHub:
         lost_at: datetime | None = None
         while not self._closed:
             try:
-                conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+                options = {**self.connect_kwargs, "autocommit": True}
+                conn = await psycopg.AsyncConnection.connect(self.conninfo, **options)
             except (psycopg.Error, OSError) as exc:
                 self.last_error = exc
                 log.warning("pgflow event hub: cannot connect (%s); retrying in %.1f s", exc, delay)

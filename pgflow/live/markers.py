@@ -70,6 +70,27 @@ class RunFinished(Event):
             at=event.at,
         )
 
+    @classmethod
+    def from_run(cls, run: Any) -> RunFinished:
+        """The finish marker of a finished :class:`~pgflow.models.Run` read with its step states."""
+        failed = [s for s in run.step_states if s.status == "failed"]
+        at = run.completed_at or run.failed_at
+        error = failed[0].error_message if failed else None
+        raw = {
+            "event_type": cls.event_type,
+            "run_id": str(run.run_id),
+            "flow_slug": run.flow_slug,
+            "outcome": run.status,
+            "failed_steps": [s.step_slug for s in failed],
+            "output": run.output,
+            "error_message": error,
+            "finished_at": _iso(at),
+            "ts": _iso(at),
+        }
+        return cls(run_id=run.run_id, flow_slug=run.flow_slug, ts=at, raw=raw, outcome=run.status,
+                   failed_steps=tuple(s.step_slug for s in failed), output=run.output,
+                   error_message=error, at=at)
+
 
 @dataclass(frozen=True)
 class Gap:

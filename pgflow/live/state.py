@@ -1,0 +1,238 @@
+"""Applying events to a :class:`~pgflow.models.Run`: idempotent, and status only moves forward.
+
+The rules (the JavaScript client ``pgflow/web/static/pgflow-live.js`` follows the same ones):
+
+* run status:  started < completed < failed
+* step status: created < started < completed < failed = skipped
+* task: ordered by (attempt, phase) with phase queued < started < queued-for-retry <
+  completed = failed, so a retry's ``task:started`` (attempt 2) outranks the failure of attempt 1.
+
+An event whose status outranks the current one moves the status and sets the event's fields.
+An event of the same or a lower rank changes no status; it only fills fields that are still
+empty (e.g. ``started_at`` from a ``step:started`` that arrived after ``step:completed``). A
+task event of an older attempt fills only an empty ``error_message``. So applying an event twice,
+or events in any order, ends in the same state.
+
+Counters are derived from the states instead of counted per event, which keeps them idempotent:
+a run's ``remaining_steps`` is the number of steps not completed or skipped, a started step's
+(or a step that failed after starting) ``remaining_tasks`` is ``initial_tasks`` minus its
+completed tasks.
+
+Fields that no event carries (a task's ``message_id`` and ``queued_at`` when the task appeared
+after the snapshot, ``remaining_deps`` of steps that never started) keep their snapshot value;
+:class:`~pgflow.live.LiveRun` reloads the run once when it finishes so they end exact too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pgflow.events import (
+    Event,
+    RunCompleted,
+    RunEvent,
+    RunFailed,
+    StepCompleted,
+    StepEvent,
+    StepFailed,
+    StepSkipped,
+    TaskCompleted,
+    TaskEvent,
+    TaskFailed,
+    TaskStarted,
+    _ts,
+)
+from pgflow.models import Run, StepState, StepTask
+
+RUN_RANK = {"started": 0, "completed": 1, "failed": 2}
+STEP_RANK = {"created": 0, "started": 1, "completed": 2, "failed": 3, "skipped": 3}
+_STEP_STATUS = {StepCompleted: "completed", StepFailed: "failed", StepSkipped: "skipped"}
+
+
+def apply_event(run: Run, event: Any) -> Run:
+    """``run`` with ``event`` applied; the same object when the event changes nothing.
+
+    Events of another run, ``RunFinished`` and ``Gap`` markers change nothing.
+    """
+    if not isinstance(event, Event) or event.run_id != run.run_id:
+        return run
+    if isinstance(event, RunEvent):
+        updated = _apply_run(run, event)
+    elif isinstance(event, StepEvent):
+        updated = _with_step(run, event.step_slug, lambda s: _apply_step(s, event))
+    elif isinstance(event, TaskEvent):
+        updated = _with_step(run, event.step_slug, lambda s: _apply_task(s, event, run))
+    else:
+        return run
+    if updated is run:
+        return run
+    derived = derive_counters(updated)
+    return run if derived == run else derived
+
+
+def _merge(current: Any, forward: bool, fields: dict[str, Any], status: str | None = None) -> dict[str, Any]:
+    """The changes to make: all fields (and the status) when moving forward, else only the
+    fields that are still empty."""
+    if forward:
+        changes = {k: v for k, v in fields.items() if getattr(current, k) != v}
+        if status is not None and current.status != status:
+            changes["status"] = status
+        return changes
+    return {k: v for k, v in fields.items() if v is not None and getattr(current, k) is None}
+
+
+def _present(event: Event, *names: str) -> dict[str, Any]:
+    """The payload's values for ``names`` (timestamps parsed), skipping the missing ones."""
+    found = {}
+    for name in names:
+        if name in event.raw:
+            value = event.raw[name]
+            found[name] = _ts(value) if name.endswith("_at") else value
+    return found
+
+
+# ------------------------------------------------------------------------------------ run
+
+def _apply_run(run: Run, event: RunEvent) -> Run:
+    if isinstance(event, RunCompleted):
+        status, fields = "completed", _present(event, "output", "completed_at")
+        fields["remaining_steps"] = 0
+    elif isinstance(event, RunFailed):
+        status, fields = "failed", _present(event, "failed_at")
+    else:
+        status, fields = "started", _present(event, "input", "started_at", "remaining_steps")
+    forward = RUN_RANK[status] > RUN_RANK.get(run.status, 0)
+    changes = _merge(run, forward, fields, status)
+    return replace(run, **changes) if changes else run
+
+
+# ----------------------------------------------------------------------------------- step
+
+def _with_step(run: Run, step_slug: str, change: Any) -> Run:
+    states = list(run.step_states)
+    for i, state in enumerate(states):
+        if state.step_slug == step_slug:
+            updated = change(state)
+            if updated is state:
+                return run
+            states[i] = updated
+            return replace(run, step_states=tuple(states))
+    states.append(change(StepState(step_slug=step_slug, status="created")))
+    return replace(run, step_states=tuple(states))
+
+
+def _apply_step(step: StepState, event: StepEvent) -> StepState:
+    status = _STEP_STATUS.get(type(event), "started")
+    if status == "started":
+        fields = _present(event, "started_at", "remaining_tasks", "remaining_deps", "initial_tasks")
+    elif status == "completed":
+        fields = _present(event, "output", "started_at", "completed_at")
+        fields["remaining_tasks"] = 0
+    elif status == "failed":
+        fields = _present(event, "error_message", "failed_at")
+    else:
+        fields = _present(event, "skip_reason", "skipped_at", "error_message")
+        fields["remaining_tasks"] = None
+    forward = STEP_RANK[status] > STEP_RANK.get(step.status, 0)
+    if not forward:  # counters describe the current status, not the event's
+        fields.pop("remaining_tasks", None)
+        fields.pop("remaining_deps", None)
+    elif status != "skipped":
+        fields["remaining_deps"] = 0  # a step leaves "created" only once all its deps are done
+    changes = _merge(step, forward, fields, status)
+    return replace(step, **changes) if changes else step
+
+
+# ----------------------------------------------------------------------------------- task
+
+def _task_rank(task: StepTask) -> tuple[int, int]:
+    phase = {"queued": 0 if task.attempts_count == 0 else 2, "started": 1, "completed": 3, "failed": 3}
+    return task.attempts_count, phase.get(task.status, 0)
+
+
+def _apply_task(step: StepState, event: TaskEvent, run: Run) -> StepState:
+    tasks = list(step.tasks)
+    index = next((i for i, t in enumerate(tasks) if t.task_index == event.task_index), None)
+    if index is None:
+        task = StepTask(flow_slug=event.flow_slug or run.flow_slug, run_id=run.run_id,
+                        step_slug=step.step_slug, task_index=event.task_index, status="queued")
+    else:
+        task = tasks[index]
+    attempt = event.attempt if event.attempt is not None else task.attempts_count
+    fields: dict[str, Any] = {"attempts_count": attempt}
+    if isinstance(event, TaskStarted):
+        status, phase = "started", 1
+        fields.update(_present(event, "started_at"))
+        if event.worker_id is not None:
+            fields["last_worker_id"] = event.worker_id
+    elif isinstance(event, TaskCompleted):
+        status, phase = "completed", 3
+        fields.update(_present(event, "output", "completed_at"))
+    elif isinstance(event, TaskFailed) and event.will_retry:
+        status, phase = "queued", 2
+        fields.update(_present(event, "error_message"))
+    else:
+        status, phase = "failed", 3
+        fields.update(_present(event, "error_message", "failed_at"))
+    forward = (attempt, phase) > _task_rank(task)
+    if forward:
+        if attempt > task.attempts_count:  # a new attempt: what the old one set no longer holds
+            fields = {"started_at": None, "last_worker_id": None, **fields}
+        changes = _merge(task, True, fields, status)
+        if status == "queued" and task.started_at is not None:
+            changes["started_at"] = None  # back in the queue until the next attempt starts
+    elif attempt == task.attempts_count:
+        changes = _merge(task, False, fields)
+    else:
+        changes = _merge(task, False, {"error_message": fields.get("error_message")})
+    if not changes and index is not None:
+        return step
+    task = replace(task, **changes)
+    if index is None:
+        tasks.append(task)
+        tasks.sort(key=lambda t: t.task_index)
+    else:
+        tasks[index] = task
+    return replace(step, tasks=tuple(tasks))
+
+
+# ------------------------------------------------------------------------------- counters
+
+def derive_counters(run: Run) -> Run:
+    """``remaining_steps`` and each step's ``remaining_tasks`` recomputed from the states."""
+    states = []
+    for step in run.step_states:
+        remaining = step.remaining_tasks
+        if step.status in ("started", "failed") and step.started_at is not None and step.initial_tasks is not None:
+            done = sum(1 for t in step.tasks if t.status == "completed")
+            remaining = max(step.initial_tasks - done, 0)
+        states.append(step if remaining == step.remaining_tasks else replace(step, remaining_tasks=remaining))
+    if run.status == "completed" or not states:
+        remaining_steps = 0 if run.status == "completed" else run.remaining_steps
+    else:
+        remaining_steps = sum(1 for s in states if s.status not in ("completed", "skipped"))
+    if remaining_steps == run.remaining_steps and all(a is b for a, b in zip(states, run.step_states)):
+        return run
+    return replace(run, remaining_steps=remaining_steps, step_states=tuple(states))
+
+
+# ---------------------------------------------------------------------------------- JSON
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+def run_to_dict(run: Run) -> dict[str, Any]:
+    """A run (with step states and tasks) as JSON-ready data: the shape the SSE snapshot sends."""
+    return _jsonable(asdict(run))
