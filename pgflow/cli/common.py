@@ -69,6 +69,15 @@ def connect(database_url: str | None) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+@contextmanager
+def client_for(database_url: str | None) -> Iterator[Any]:
+    """An open :class:`pgflow.Client` for the command's database, closed afterwards."""
+    from pgflow.client import Client
+
+    with Client(dsn_for(database_url), max_size=2) as client:
+        yield client
+
+
 def to_jsonable(value: Any) -> Any:
     if hasattr(value, "__dataclass_fields__"):
         return {k: to_jsonable(getattr(value, k)) for k in value.__dataclass_fields__ if k != "raw"}

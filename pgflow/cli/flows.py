@@ -1,0 +1,132 @@
+"""``pgflow flows list|show`` and ``pgflow compile``: flow definitions in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+
+from pgflow.cli.common import client_for, database_option, echo_json, echo_table, json_option, main_group
+
+
+def when(value: datetime | None) -> str:
+    """A timestamp for tables: local time, to the second."""
+    if value is None:
+        return ""
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def draw_dag(steps: Sequence[Any], label: Callable[[Any], str]) -> list[str]:
+    """Steps (with ``.step_slug`` and ``.depends_on``, in step order) drawn as a tree.
+
+    Roots at the top, each step under the steps it depends on. A step with several
+    dependencies is drawn in full under the first one reached and referred to elsewhere.
+    """
+    by_slug = {s.step_slug: s for s in steps}
+    children: dict[str, list[str]] = {s.step_slug: [] for s in steps}
+    for step in steps:
+        for dep in step.depends_on:
+            if dep in children:
+                children[dep].append(step.step_slug)
+    roots = [s.step_slug for s in steps if not s.depends_on]
+    lines: list[str] = []
+    drawn: set[str] = set()
+
+    def walk(slug: str, prefix: str, last: bool) -> None:
+        branch = "└── " if last else "├── "
+        step = by_slug[slug]
+        if slug in drawn:
+            lines.append(f"{prefix}{branch}{slug} (see above)")
+            return
+        drawn.add(slug)
+        needs = f"  [needs {', '.join(step.depends_on)}]" if len(step.depends_on) > 1 else ""
+        lines.append(f"{prefix}{branch}{label(step)}{needs}")
+        below = children[slug]
+        for i, child in enumerate(below):
+            walk(child, prefix + ("    " if last else "│   "), i == len(below) - 1)
+
+    for i, root in enumerate(roots):
+        walk(root, "", i == len(roots) - 1)
+    return lines
+
+
+def _options(item: Any) -> str:
+    parts = [f"{name}={getattr(item, name)}" for name in ("max_attempts", "base_delay", "timeout", "start_delay")
+             if getattr(item, name, None) is not None]
+    return " ".join(parts)
+
+
+def _step_label(step: Any) -> str:
+    extras = [step.step_type] if step.step_type == "map" else []
+    if step.required_input_pattern is not None:
+        extras.append(f"if {step.required_input_pattern}")
+    if step.forbidden_input_pattern is not None:
+        extras.append(f"if not {step.forbidden_input_pattern}")
+    options = _options(step)
+    if options:
+        extras.append(options)
+    return step.step_slug + (f"  ({', '.join(extras)})" if extras else "")
+
+
+@main_group.group()
+def flows() -> None:
+    """Flows and jobs stored in the database."""
+
+
+@flows.command("list")
+@database_option
+@json_option
+def list_command(database_url: str | None, as_json: bool) -> None:
+    """Every flow and job, with its options."""
+    with client_for(database_url) as client:
+        found = client.list_flows()
+    if as_json:
+        echo_json(found)
+        return
+    echo_table(
+        [(f.flow_slug, f.flow_type, len(f.steps), f.max_attempts, f.base_delay, f.timeout, when(f.created_at))
+         for f in found],
+        ["flow", "type", "steps", "max attempts", "base delay", "timeout", "created"],
+    )
+
+
+@flows.command("show")
+@click.argument("slug")
+@database_option
+@json_option
+def show_command(slug: str, database_url: str | None, as_json: bool) -> None:
+    """A flow's options, and its steps drawn as a dependency tree."""
+    with client_for(database_url) as client:
+        flow = client.get_flow(slug)
+    if as_json:
+        echo_json(flow)
+        return
+    click.echo(f"{flow.flow_slug} ({flow.flow_type}, {len(flow.steps)} steps)  {_options(flow)}")
+    for line in draw_dag(flow.steps, _step_label):
+        click.echo(line)
+
+
+@main_group.command("compile")
+@click.argument("targets", nargs=-1, required=True, metavar="MODULE[:ATTR]...")
+@click.option("--allow-data-loss", is_flag=True,
+              help="Recreate a flow whose stored structure differs, DELETING its runs.")
+@database_option
+@json_option
+def compile_command(targets: tuple[str, ...], allow_data_loss: bool, database_url: str | None, as_json: bool) -> None:
+    """Store the flows and jobs defined in Python modules (module:attr, or a module for all of them)."""
+    from pgflow.dsl import load_targets
+
+    found = load_targets(*targets)
+    results = []
+    with client_for(database_url) as client:
+        for flow in found:
+            result = client.compile(flow, allow_data_loss=allow_data_loss)
+            results.append({"flow_slug": flow.slug, "flow_type": flow.flow_type, **result})
+            if not as_json:
+                click.echo(f"{result['status']:<10}  {flow.flow_type} {flow.slug}")
+                for difference in result["differences"]:
+                    click.echo(f"            - {difference}")
+    if as_json:
+        echo_json(results)

@@ -1,0 +1,108 @@
+"""``pgflow start``, ``pgflow enqueue`` and ``pgflow prune``."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import click
+
+from pgflow.cli.common import (
+    client_for, database_option, echo_json, echo_table, fail, json_option, main_group, parse_json_option,
+)
+from pgflow.cli.runs import echo_run
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str, option: str, default_unit: str) -> timedelta:
+    """``90``, ``90s``, ``15m``, ``12h``, ``7d``, ``2w`` (a bare number is in ``default_unit``)."""
+    match = _DURATION.match(text)
+    if not match:
+        fail(f"{option} {text!r} is not a duration; write a number with a unit: 90s, 15m, 12h, 7d or 2w")
+    unit = _UNITS[match[2] or default_unit]
+    return timedelta(**{unit: float(match[1])})
+
+
+def parse_when(text: str) -> datetime:
+    """An ISO 8601 time with a time zone (``2030-01-01T09:00:00+01:00`` or ``...Z``)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        fail(f"--at {text!r} is not an ISO 8601 time; write e.g. 2030-01-01T09:00:00+01:00 or 2030-01-01T08:00:00Z")
+    if moment.tzinfo is None:
+        fail(f"--at {text!r} has no time zone; add one, e.g. {text.strip()}+00:00 or {text.strip()}Z")
+    return moment
+
+
+input_option = click.option("--input", "input_text", default="{}", show_default=True, metavar="JSON",
+                            help="The run's input as JSON.")
+
+
+@main_group.command()
+@click.argument("slug")
+@input_option
+@click.option("--wait", is_flag=True, help="Wait for the run to finish (on its events) and show it.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="With --wait: seconds to wait before giving up (the run goes on).")
+@database_option
+@json_option
+def start(slug: str, input_text: str, wait: bool, timeout: float, database_url: str | None, as_json: bool) -> None:
+    """Start a run of flow SLUG; print its run id (or, with --wait, the finished run)."""
+    value = parse_json_option(input_text)
+    with client_for(database_url) as client:
+        if wait:
+            run = client.start_flow_sync(slug, value, timeout=timeout)
+        else:
+            run_id = client.start_flow(slug, value)
+    if wait:
+        echo_json(run) if as_json else echo_run(run)
+    elif as_json:
+        echo_json({"run_id": run_id})
+    else:
+        click.echo(str(run_id))
+
+
+@main_group.command()
+@click.argument("slug")
+@input_option
+@click.option("--in", "delay", default=None, metavar="DURATION",
+              help="Make the first task due after this long: seconds, or 90s, 15m, 12h, 7d.")
+@click.option("--at", "at", default=None, metavar="ISO",
+              help="Make the first task due at this time, with a time zone (2030-01-01T09:00:00+01:00).")
+@database_option
+@json_option
+def enqueue(slug: str, input_text: str, delay: str | None, at: str | None, database_url: str | None,
+            as_json: bool) -> None:
+    """Enqueue a run of job (or flow) SLUG, now or later; print its run id."""
+    if delay is not None and at is not None:
+        fail("give --in or --at, not both")
+    value = parse_json_option(input_text)
+    seconds = parse_duration(delay, "--in", "s") if delay is not None else None
+    moment = parse_when(at) if at is not None else None
+    with client_for(database_url) as client:
+        run_id = client.enqueue(slug, value, delay_seconds=seconds, scheduled_at=moment)
+    if as_json:
+        echo_json({"run_id": run_id, "scheduled_at": moment, "delay_seconds": seconds and seconds.total_seconds()})
+    else:
+        click.echo(str(run_id))
+
+
+@main_group.command()
+@click.option("--older-than", "older_than", required=True, metavar="DURATION",
+              help="Delete what finished longer ago than this: 7d, 12h, 2w (a bare number is days).")
+@click.option("--flow", "flows", multiple=True, metavar="SLUG", help="Only runs of this flow (repeatable).")
+@database_option
+@json_option
+def prune(older_than: str, flows: tuple[str, ...], database_url: str | None, as_json: bool) -> None:
+    """Delete finished runs (with their steps, tasks and archived messages) and dead workers."""
+    age = parse_duration(older_than, "--older-than", "d")
+    with client_for(database_url) as client:
+        for slug in flows:
+            client.get_flow(slug)  # an unknown slug is an error, not a silent no-op
+        counts = client.prune(older_than=age, flows=list(flows) or None)
+    if as_json:
+        echo_json(counts)
+    else:
+        echo_table(sorted(counts.items()), ["deleted", "rows"])

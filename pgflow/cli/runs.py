@@ -1,0 +1,93 @@
+"""``pgflow runs list|show``: runs and the state of their steps."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from pgflow.cli.common import client_for, database_option, echo_json, echo_table, json_option, main_group
+from pgflow.cli.flows import draw_dag, when
+
+
+def took(run: Any) -> str:
+    end = run.completed_at or run.failed_at
+    if end is None or run.started_at is None:
+        return ""
+    return f"{(end - run.started_at).total_seconds():.2f} s"
+
+
+def compact(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _step_label(state: Any) -> str:
+    parts = [state.step_slug, state.status]
+    if state.step_type == "map" or (state.initial_tasks or 0) > 1:
+        done = sum(1 for t in state.tasks if t.status == "completed")
+        parts.append(f"{done}/{state.initial_tasks if state.initial_tasks is not None else '?'} tasks")
+    attempts = max((t.attempts_count for t in state.tasks), default=0)
+    if attempts > 1:
+        parts.append(f"{attempts} attempts")
+    if state.skip_reason:
+        parts.append(f"skipped: {state.skip_reason}")
+    if state.error_message:
+        parts.append(f"error: {state.error_message}")
+    elif state.status == "completed" and state.output is not None:
+        parts.append(f"-> {compact(state.output, 40)}")
+    return "  ".join(parts)
+
+
+def echo_run(run: Any) -> None:
+    """A run and its steps as a tree (people's format of ``runs show`` and ``start --wait``)."""
+    click.echo(f"run {run.run_id}  {run.flow_slug}  {run.status}" + (f"  ({took(run)})" if took(run) else ""))
+    click.echo(f"started {when(run.started_at)}" + (f", {run.remaining_steps} steps to go" if not run.finished else ""))
+    click.echo(f"input   {compact(run.input)}")
+    if run.status == "completed":
+        click.echo(f"output  {compact(run.output)}")
+    for line in draw_dag(run.step_states, _step_label):
+        click.echo(line)
+
+
+@main_group.group()
+def runs() -> None:
+    """Runs of flows and jobs."""
+
+
+@runs.command("list")
+@click.option("--flow", "flow_slug", default=None, help="Only runs of this flow or job.")
+@click.option("--status", type=click.Choice(["started", "completed", "failed"]), default=None,
+              help="Only runs in this status.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@database_option
+@json_option
+def list_command(flow_slug: str | None, status: str | None, limit: int, database_url: str | None,
+                 as_json: bool) -> None:
+    """Runs, newest first."""
+    with client_for(database_url) as client:
+        if flow_slug is not None:
+            client.get_flow(flow_slug)  # an unknown slug is an error, not an empty list
+        found = client.list_runs(flow=flow_slug, status=status, limit=limit)
+    if as_json:
+        echo_json(found)
+        return
+    echo_table(
+        [(r.run_id, r.flow_slug, r.status, when(r.started_at), took(r), r.remaining_steps) for r in found],
+        ["run id", "flow", "status", "started", "took", "steps left"],
+    )
+
+
+@runs.command("show")
+@click.argument("run_id")
+@database_option
+@json_option
+def show_command(run_id: str, database_url: str | None, as_json: bool) -> None:
+    """A run, its input and output, and its steps as a tree."""
+    with client_for(database_url) as client:
+        run = client.get_run_with_states(run_id)
+    if as_json:
+        echo_json(run)
+    else:
+        echo_run(run)
