@@ -26,6 +26,7 @@ from pgflow.dsl import Flow, Job, StepDefinition
 from pgflow.dsl.cron import Cron
 from pgflow.client import AsyncClient, Client
 from pgflow.models import FlowInfo, Run, StepInfo, StepState, StepTask, WorkerInfo
+from pgflow.live import EventHub, LiveClient, LiveRun
 
 __version__ = "0.1.0.dev0"
 
@@ -35,6 +36,7 @@ __all__ = [
     "ConfigurationError",
     "Cron",
     "DatabaseUnavailable",
+    "EventHub",
     "Flow",
     "FlowDefinitionError",
     "FlowInfo",
@@ -42,6 +44,8 @@ __all__ = [
     "FlowShapeMismatch",
     "InvalidInput",
     "Job",
+    "LiveClient",
+    "LiveRun",
     "NonSerializableOutput",
     "PgFlowError",
     "Run",
