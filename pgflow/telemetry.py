@@ -1,0 +1,284 @@
+"""Telemetry: every worker activity passes through one choke point and becomes an event.
+
+An event has a dotted name, *measurements* (numbers: durations in seconds, counts) and
+*metadata* (what it is about: flow, step, run, worker). Attach a handler to receive them::
+
+    from pgflow import telemetry
+
+    def on_task(event, measurements, metadata):
+        print(event, metadata["step_slug"], measurements["duration"])
+
+    telemetry.attach("my-metrics", ["task.stop", "task.exception"], on_task)
+
+Names may end with ``*`` to match a prefix (``"task.*"``) or be ``"*"`` for everything.
+Spans (:func:`span`) emit ``<name>.start``, then ``<name>.stop`` or ``<name>.exception``
+with the same ``span_id`` in the metadata, so a tracer can pair them
+(see :func:`attach_opentelemetry`). A handler that raises is detached and logged once; it
+never breaks the worker. Handlers run on the worker's event loop: keep them quick.
+
+A logging handler (id ``"pgflow.logging"``) is attached on import; ``detach("pgflow.logging")``
+silences it. The catalogue of events is in docs/reference/telemetry.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+Handler = Callable[[str, dict[str, Any], dict[str, Any]], None]
+
+log = logging.getLogger("pgflow.telemetry")
+
+# every event the worker emits, with what it carries (documented in docs/reference/telemetry.md)
+EVENTS: dict[str, str] = {
+    "worker.start": "a worker started (metadata: worker_name, worker_ids, flows, queues, signal, max_concurrency)",
+    "worker.stop": "a worker stopped (measurements: duration, handed_back)",
+    "worker.deprecated": "the database marked the worker deprecated; it stops taking work",
+    "poll.start": "a read of the queues begins (metadata: queues, qty)",
+    "poll.stop": "a read ended (measurements: duration, messages, tasks)",
+    "poll.exception": "a read failed (metadata: error)",
+    "task.start": "a handler starts (metadata: flow_slug, step_slug, run_id, task_index, attempt, msg_id, worker_id)",
+    "task.stop": "a handler returned and its output was accepted (measurements: duration)",
+    "task.exception": "a handler raised, timed out or returned a non-JSON output (metadata: kind, error)",
+    "task.handed_back": "an unfinished task was returned to its queue at shutdown",
+    "run.completed": "a run this worker took part in completed",
+    "run.failed": "a run this worker took part in failed (metadata: error_message)",
+    "db.query.start": "a database call begins (metadata: query)",
+    "db.query.stop": "a database call ended (measurements: duration)",
+    "db.query.exception": "a database call failed (metadata: error)",
+    "db.unavailable": "the database cannot be reached; the worker retries (measurements: retry_in)",
+    "db.available": "the database is reachable again (measurements: outage)",
+    "sweeper.requeued": "stalled tasks were requeued (measurements: count)",
+}
+
+
+# the spans (name.start / name.stop / name.exception); their start events are not logged
+SPANS = ("task", "poll", "db.query")
+SPAN_STARTS = frozenset(f"{name}.start" for name in SPANS)
+
+
+@dataclass
+class _Attached:
+    handler_id: str
+    patterns: tuple[str, ...]
+    function: Handler
+
+
+_handlers: dict[str, _Attached] = {}
+_by_event: dict[str, tuple[_Attached, ...]] = {}  # cache, cleared on attach/detach
+_lock = threading.Lock()
+_span_ids = itertools.count(1)
+
+
+def attach(handler_id: str, events: str | Iterable[str], function: Handler) -> None:
+    """Call ``function(event, measurements, metadata)`` for each matching event.
+
+    ``events`` is a name, a prefix ending in ``*`` or ``"*"``, or a list of them. Attaching an
+    id that is already attached replaces that handler.
+    """
+    patterns = (events,) if isinstance(events, str) else tuple(events)
+    if not patterns:
+        raise ValueError("attach() needs at least one event name or pattern, e.g. 'task.*'")
+    with _lock:
+        _handlers[handler_id] = _Attached(handler_id, patterns, function)
+        _by_event.clear()
+
+
+def detach(handler_id: str) -> bool:
+    """Remove a handler; returns False when no handler had that id."""
+    with _lock:
+        found = _handlers.pop(handler_id, None) is not None
+        _by_event.clear()
+    return found
+
+
+def attached() -> list[str]:
+    """Ids of the attached handlers."""
+    return list(_handlers)
+
+
+def _matches(pattern: str, event: str) -> bool:
+    return pattern == "*" or pattern == event or (pattern.endswith("*") and event.startswith(pattern[:-1]))
+
+
+def _handlers_for(event: str) -> tuple[_Attached, ...]:
+    found = _by_event.get(event)
+    if found is None:
+        with _lock:
+            found = tuple(h for h in _handlers.values() if any(_matches(p, event) for p in h.patterns))
+            _by_event[event] = found
+    return found
+
+
+def execute(event: str, measurements: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None) -> None:
+    """Emit one event to the handlers attached to it."""
+    handlers = _handlers_for(event)
+    if not handlers:
+        return
+    measurements = measurements or {}
+    metadata = metadata or {}
+    for attached_handler in handlers:
+        try:
+            attached_handler.function(event, measurements, metadata)
+        except Exception:
+            detach(attached_handler.handler_id)
+            log.exception("telemetry handler %r failed on %s and was detached", attached_handler.handler_id, event)
+
+
+@dataclass
+class Span:
+    """What a span's body can add to its stop event."""
+
+    name: str
+    metadata: dict[str, Any]
+    measurements: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False
+
+    def fail(self, kind: str, error: str | None) -> None:
+        """End with ``<name>.exception`` instead of ``.stop``, without raising (e.g. a failed task)."""
+        self.failed = True
+        self.metadata["kind"] = kind
+        self.metadata["error"] = error
+
+
+@contextmanager
+def span(name: str, metadata: dict[str, Any] | None = None) -> Iterator[Span]:
+    """Emit ``name.start``, then ``name.stop`` (or ``name.exception`` and re-raise).
+
+    The stop and exception events carry ``duration`` (seconds) plus whatever the body put in
+    ``span.measurements``; all three share ``metadata`` including a ``span_id``.
+    """
+    current = Span(name, dict(metadata or {}))
+    current.metadata["span_id"] = next(_span_ids)
+    execute(name + ".start", {"system_time": time.time()}, current.metadata)
+    started = time.perf_counter()
+    try:
+        yield current
+    except BaseException as exc:
+        current.measurements["duration"] = time.perf_counter() - started
+        current.metadata.setdefault("error", f"{type(exc).__name__}: {exc}")
+        current.metadata.setdefault("kind", "cancelled" if not isinstance(exc, Exception) else "error")
+        execute(name + ".exception", current.measurements, current.metadata)
+        raise
+    current.measurements["duration"] = time.perf_counter() - started
+    execute(name + (".exception" if current.failed else ".stop"), current.measurements, current.metadata)
+
+
+def has_handlers(event: str) -> bool:
+    """True when some handler would receive ``event`` (to skip building costly metadata)."""
+    return bool(_handlers_for(event))
+
+
+# --------------------------------------------------------------------------- logging handler
+
+_LEVELS = {
+    "task.exception": logging.WARNING,
+    "run.failed": logging.WARNING,
+    "db.unavailable": logging.WARNING,
+    "worker.deprecated": logging.WARNING,
+    "poll.exception": logging.WARNING,
+    "task.handed_back": logging.WARNING,
+    "worker.start": logging.INFO,
+    "worker.stop": logging.INFO,
+    "db.available": logging.INFO,
+    "sweeper.requeued": logging.INFO,
+    "task.stop": logging.INFO,
+    "run.completed": logging.INFO,
+}
+
+
+def _task_label(md: dict[str, Any]) -> str:
+    return f"{md.get('flow_slug')}/{md.get('step_slug')}[{md.get('task_index')}] run={md.get('run_id')}"
+
+
+def _describe(event: str, ms: dict[str, Any], md: dict[str, Any]) -> str:
+    if event == "task.stop":
+        return f"task completed: {_task_label(md)} attempt={md.get('attempt')} in {ms.get('duration', 0):.3f}s"
+    if event == "task.exception":
+        return f"task failed ({md.get('kind')}): {_task_label(md)} attempt={md.get('attempt')}: {md.get('error')}"
+    if event == "task.handed_back":
+        return f"task handed back to its queue at shutdown: {_task_label(md)}"
+    if event == "run.completed":
+        return f"run completed: {md.get('flow_slug')} run={md.get('run_id')}"
+    if event == "run.failed":
+        return f"run failed: {md.get('flow_slug')} run={md.get('run_id')}: {md.get('error_message')}"
+    if event == "db.unavailable":
+        return f"database unreachable ({md.get('error')}); retrying in {ms.get('retry_in', 0):.1f}s"
+    if event == "db.available":
+        return f"database reachable again after {ms.get('outage', 0):.1f}s"
+    if event == "worker.start":
+        return (f"worker {md.get('worker_name')} started: flows {', '.join(md.get('flows', ()))}, "
+                f"concurrency {md.get('max_concurrency')}, signal {md.get('signal')}")
+    if event == "worker.stop":
+        return f"worker {md.get('worker_name')} stopped ({md.get('reason')}), handed back {ms.get('handed_back', 0)} task(s)"
+    if event == "worker.deprecated":
+        return f"worker {md.get('worker_name')} was deprecated in the database; draining and stopping"
+    if event == "sweeper.requeued":
+        return f"requeued {ms.get('count')} stalled task(s)"
+    if event == "poll.exception":
+        return f"reading the queues failed: {md.get('error')}"
+    pairs = " ".join(f"{k}={v}" for k, v in {**md, **ms}.items())
+    return f"{event} {pairs}"
+
+
+def log_event(event: str, measurements: dict[str, Any], metadata: dict[str, Any]) -> None:
+    """The default handler: one log record per event on logger ``pgflow.<area>``."""
+    level = _LEVELS.get(event, logging.DEBUG)
+    logger = logging.getLogger("pgflow." + event.split(".", 1)[0])
+    if logger.isEnabledFor(level):
+        logger.log(level, _describe(event, measurements, metadata),
+                   extra={"pgflow_event": event, "pgflow_metadata": metadata})
+
+
+def attach_default_logger() -> None:
+    """(Re)attach the logging handler under the id ``"pgflow.logging"``."""
+    attach("pgflow.logging", [e for e in EVENTS if e not in SPAN_STARTS], log_event)
+
+
+attach_default_logger()
+
+
+# --------------------------------------------------------------------------- OpenTelemetry
+
+def attach_opentelemetry(tracer: Any = None, spans: Iterable[str] = SPANS) -> None:
+    """Turn spans into OpenTelemetry spans (needs the ``opentelemetry-api`` package).
+
+    ``tracer`` defaults to ``opentelemetry.trace.get_tracer("pgflow")``. Each ``X.start`` opens a
+    span named ``pgflow.X`` whose attributes are the metadata; ``X.stop`` ends it, ``X.exception``
+    marks it as an error first.
+    """
+    try:
+        from opentelemetry import trace
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("attach_opentelemetry needs opentelemetry-api: pip install opentelemetry-api") from exc
+    tracer = tracer or trace.get_tracer("pgflow")
+    open_spans: dict[int, Any] = {}
+
+    def attributes(md: dict[str, Any]) -> dict[str, Any]:
+        return {f"pgflow.{k}": v if isinstance(v, (bool, int, float, str)) else str(v)
+                for k, v in md.items() if v is not None}
+
+    def handler(event: str, measurements: dict[str, Any], metadata: dict[str, Any]) -> None:
+        name, _, phase = event.rpartition(".")
+        key = metadata.get("span_id")
+        if key is None:
+            return
+        if phase == "start":
+            open_spans[key] = tracer.start_span(f"pgflow.{name}", attributes=attributes(metadata))
+            return
+        otel_span = open_spans.pop(key, None)
+        if otel_span is None:
+            return
+        if phase == "exception":
+            otel_span.set_status(trace.Status(trace.StatusCode.ERROR, str(metadata.get("error"))))
+        otel_span.set_attributes({f"pgflow.{k}": v for k, v in measurements.items() if isinstance(v, (int, float))})
+        otel_span.end()
+
+    patterns = [f"{s}.{phase}" for s in spans for phase in ("start", "stop", "exception")]
+    attach("pgflow.opentelemetry", patterns, handler)

@@ -1,0 +1,308 @@
+"""Helpers for users' tests: run a flow inline, or drain its queue with a real worker.
+
+    from pgflow.testing import run_inline, drain
+
+    def test_order_totals():                       # a unit test: no database
+        run = run_inline(order, {"items": [1, 2]})
+        assert run.output == {"total": 3}
+        assert run.step("charge").attempts == 1
+
+    def test_checkout(client):                     # an integration test: a real database
+        run_id = client.start_flow(order, {"items": [1, 2]})
+        drain(client, [order])                     # a worker processes until the queues are empty
+        assert client.get_run(run_id).status == "completed"
+
+``run_inline`` follows pgflow's semantics: steps in definition (topological) order, handler
+inputs as the worker gives them, outputs passed through JSON, map steps over arrays (empty
+arrays complete with ``[]``), conditions (``if_`` / ``if_not`` matched like PostgreSQL's ``@>``,
+``when_unmet``), retries up to ``max_attempts`` (without waiting out the backoff) and
+``when_exhausted``. Async handlers are awaited (with their step timeout); sync ones are called
+directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from uuid import UUID
+
+from pgflow.context import Context
+from pgflow.dsl.flow import Flow
+from pgflow.dsl.step import StepDefinition
+from pgflow.errors import InvalidInput, PgFlowError, RunFailed
+from pgflow.worker.executor import ClaimedTask, execute
+
+T = TypeVar("T")
+
+__all__ = ["DrainResult", "InlineRun", "InlineStep", "InlineTask", "drain", "drain_async", "run_inline",
+           "run_inline_async"]
+
+
+@dataclass
+class InlineTask:
+    task_index: int
+    status: str = "queued"  # completed | failed
+    attempts: int = 0
+    output: Any = None
+    error_message: str | None = None
+
+
+@dataclass
+class InlineStep:
+    step_slug: str
+    status: str = "created"  # created | completed | failed | skipped
+    output: Any = None
+    error_message: str | None = None
+    skip_reason: str | None = None  # condition_unmet | handler_failed | dependency_skipped
+    tasks: list[InlineTask] = field(default_factory=list)
+
+    @property
+    def attempts(self) -> int:
+        """Handler calls made for this step, over all its tasks."""
+        return sum(t.attempts for t in self.tasks)
+
+
+@dataclass
+class InlineRun:
+    """The result of :func:`run_inline`; shaped like :class:`pgflow.Run` where it matters."""
+
+    run_id: UUID
+    flow_slug: str
+    input: Any
+    status: str = "started"  # completed | failed
+    output: Any = None
+    step_states: tuple[InlineStep, ...] = ()
+
+    def step(self, step_slug: str) -> InlineStep:
+        for state in self.step_states:
+            if state.step_slug == step_slug:
+                return state
+        raise KeyError(f"run has no step {step_slug!r} (steps: {', '.join(s.step_slug for s in self.step_states)})")
+
+
+def run_inline(flow: Flow, input: Any = None, *, raise_on_failure: bool = True) -> InlineRun:
+    """Run ``flow`` in this process without a database; raises :class:`pgflow.RunFailed` when the
+    run fails (unless ``raise_on_failure=False``). Usable from sync and async code alike."""
+    return _run_blocking(run_inline_async(flow, input, raise_on_failure=raise_on_failure))
+
+
+async def run_inline_async(flow: Flow, input: Any = None, *, raise_on_failure: bool = True) -> InlineRun:
+    """:func:`run_inline` for async tests."""
+    run = await _Inline(flow, input).run()
+    if run.status == "failed" and raise_on_failure:
+        raise RunFailed(run)
+    return run
+
+
+class _Inline:
+    def __init__(self, flow: Flow, input: Any) -> None:
+        self.flow = flow
+        try:
+            self.input = json.loads(json.dumps(input, allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"the input of flow {flow.slug!r} is not JSON-serialisable: {exc}") from None
+        self.states = {s.slug: InlineStep(s.slug) for s in flow.steps}
+        self.result = InlineRun(uuid.uuid4(), flow.slug, self.input, step_states=tuple(self.states.values()))
+
+    async def run(self) -> InlineRun:
+        for step in self.flow.steps:
+            if step.is_map and step.is_root and not isinstance(self.input, list):
+                raise InvalidInput(
+                    f"flow {self.flow.slug!r} starts with map step {step.slug!r}, so its input must be a JSON "
+                    f"array, got {type(self.input).__name__}"
+                )
+        for step in self.flow.steps:
+            if self.states[step.slug].status != "created":
+                continue  # skipped by a cascade
+            if not await self._run_step(step):
+                self.result.status = "failed"
+                return self.result
+        self.result.status = "completed"
+        leaves = {s.slug: self.states[s.slug] for s in self.flow.steps if not self.flow.dependents(s.slug)}
+        outputs = {slug: st.output for slug, st in leaves.items() if st.status == "completed"}
+        self.result.output = outputs or None
+        return self.result
+
+    def _deps_input(self, step: StepDefinition) -> dict[str, Any]:
+        return {d: self.states[d].output for d in step.depends_on if self.states[d].status == "completed"}
+
+    async def _run_step(self, step: StepDefinition) -> bool:
+        """Run one step; False when the run failed."""
+        state = self.states[step.slug]
+        if step.required_input_pattern is not None or step.forbidden_input_pattern is not None:
+            seen = self.input if step.is_root else self._deps_input(step)
+            met = (step.required_input_pattern is None or contains(seen, step.required_input_pattern)) and (
+                step.forbidden_input_pattern is None or not contains(seen, step.forbidden_input_pattern))
+            if not met:
+                if step.when_unmet == "fail":
+                    state.status, state.error_message = "failed", "Condition not met"
+                    return False
+                self._skip(step, "condition_unmet", cascade=step.when_unmet == "skip-cascade")
+                return True
+        items = self._task_inputs(step)
+        state.tasks = [InlineTask(i) for i in range(len(items))]
+        for task, item in zip(state.tasks, items):
+            if not await self._run_task(step, task, item):
+                state.error_message = task.error_message
+                if step.when_exhausted == "fail":
+                    state.status = "failed"
+                    return False
+                self._skip(step, "handler_failed", cascade=step.when_exhausted == "skip-cascade")
+                return True
+        state.status = "completed"
+        state.output = [t.output for t in state.tasks] if step.is_map else state.tasks[0].output
+        return self._check_array_for_maps(step)
+
+    def _task_inputs(self, step: StepDefinition) -> list[Any]:
+        if not step.is_map:
+            return [self.input if step.is_root else self._deps_input(step)]
+        if step.is_root:
+            return list(self.input)
+        parent = self.states[step.depends_on[0]]
+        return list(parent.output) if parent.status == "completed" else []
+
+    def _check_array_for_maps(self, step: StepDefinition) -> bool:
+        state = self.states[step.slug]
+        feeds_map = any(s.is_map and s.depends_on == (step.slug,) for s in self.flow.steps)
+        if feeds_map and not step.is_map and not isinstance(state.output, list):
+            state.status = "failed"
+            state.error_message = (f"[TYPE_VIOLATION] Produced {_json_type(state.output)} instead of array "
+                                   f"(step {step.slug!r} feeds a map step)")
+            return False
+        return True
+
+    async def _run_task(self, step: StepDefinition, task: InlineTask, item: Any) -> bool:
+        max_attempts = step.effective_max_attempts(self.flow)
+        while task.attempts < max_attempts:
+            task.attempts += 1
+            claimed = ClaimedTask(self.flow.slug, self.result.run_id, step.slug, item, 0, task.task_index,
+                                  item if step.is_root and not step.is_map else None, task.attempts)
+            ctx = Context(run_id=self.result.run_id, flow_slug=self.flow.slug, step_slug=step.slug,
+                          task_index=task.task_index, attempt=task.attempts, _flow_input=self.input)
+            outcome = await execute(step, claimed, ctx, step.effective_timeout(self.flow), None)
+            if outcome.completed:
+                task.status, task.output, task.error_message = "completed", json.loads(outcome.output_json or "null"), None
+                return True
+            task.status, task.error_message = "failed", outcome.error
+        return False
+
+    def _skip(self, step: StepDefinition, reason: str, cascade: bool) -> None:
+        state = self.states[step.slug]
+        state.status, state.skip_reason = "skipped", reason
+        if not cascade:
+            return
+        for slug in _descendants(self.flow, step.slug):
+            if self.states[slug].status == "created":
+                self.states[slug].status, self.states[slug].skip_reason = "skipped", "dependency_skipped"
+
+
+def _descendants(flow: Flow, slug: str) -> list[str]:
+    found: list[str] = []
+    todo = [slug]
+    while todo:
+        for child in flow.dependents(todo.pop()):
+            if child not in found:
+                found.append(child)
+                todo.append(child)
+    return found
+
+
+def contains(value: Any, pattern: Any) -> bool:
+    """PostgreSQL's jsonb ``value @> pattern`` for JSON-decoded Python values."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(k in value and contains(value[k], v) for k, v in pattern.items())
+    if isinstance(pattern, list):
+        return isinstance(value, list) and all(any(contains(v, p) for v in value) for p in pattern)
+    if isinstance(value, (dict, list)):
+        return False
+    return _json_type(value) == _json_type(pattern) and value == pattern
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion, also when called from inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="pgflow-testing")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+# --------------------------------------------------------------------------- drain
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    """What :func:`drain` did."""
+
+    completed: int
+    failed: int
+    seconds: float
+
+
+def drain(client: Any, flows: Iterable[Flow], *, timeout: float = 60.0, max_concurrency: int = 10) -> DrainResult:
+    """Run a worker for ``flows`` until their queues are empty (retries and delays included).
+
+    ``client`` is a :class:`pgflow.Client`, an :class:`pgflow.AsyncClient` or a database URL.
+    Raises :class:`pgflow.PgFlowError` when work is left after ``timeout`` seconds.
+    """
+    return _run_blocking(drain_async(client, flows, timeout=timeout, max_concurrency=max_concurrency))
+
+
+async def drain_async(client: Any, flows: Iterable[Flow], *, timeout: float = 60.0,
+                      max_concurrency: int = 10) -> DrainResult:
+    """:func:`drain` for async tests."""
+    from pgflow.worker import Worker
+
+    flows = list(flows)
+    worker = Worker(client, flows, signal="polling", min_poll_interval=0.02, max_poll_interval=0.2,
+                    max_concurrency=max_concurrency, shutdown_timeout=5.0, name="pgflow-testing-drain")
+    started = time.monotonic()
+    await worker.start()
+    rows: list[dict[str, Any]] = []
+    try:
+        while True:
+            if worker.in_flight == 0 and worker.reporter.backlog == 0:
+                rows = await worker.db.fetch("worker_queue_lengths", {"queue_names": [f.slug for f in flows]})
+                if worker.in_flight == 0 and worker.reporter.backlog == 0 and not any(r["queue_length"] for r in rows):
+                    break
+            if time.monotonic() - started > timeout:
+                left = {r["queue_name"]: r["queue_length"] for r in rows}
+                raise PgFlowError(
+                    f"drain: work was still left after {timeout:g} s (messages per queue: {left}); "
+                    f"a task may be stuck, retrying with a long delay, or started by a worker that died"
+                )
+            await asyncio.sleep(0.02)
+    finally:
+        await worker.stop()
+    return DrainResult(worker.completed, worker.failed, time.monotonic() - started)

@@ -1,0 +1,80 @@
+"""The worker's settings, validated once with messages that say what to change."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from pgflow.errors import ConfigurationError
+
+SIGNALS = ("notify", "polling")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Settings of :class:`pgflow.Worker`; times are in seconds.
+
+    ``stale_threshold`` is the heartbeat age after which a worker counts as stale in
+    ``health_check`` (default three heartbeats); a worker is dead once stopped or after
+    ``4 x stale_threshold`` without a heartbeat.
+    """
+
+    max_concurrency: int = 10
+    batch_size: int = 10
+    signal: str = "notify"
+    min_poll_interval: float = 0.05
+    max_poll_interval: float = 2.0
+    notify_fallback_interval: float = 5.0
+    notify_throttle_ms: int = 50
+    heartbeat_interval: float = 5.0
+    recovery_interval: float = 15.0
+    stale_threshold: float | None = None
+    shutdown_timeout: float = 30.0
+    name: str | None = None
+    visibility_margin: int = 5
+    allow_data_loss: bool = False
+
+    def __post_init__(self) -> None:
+        _positive_int("max_concurrency", self.max_concurrency)
+        _positive_int("batch_size", self.batch_size)
+        if self.signal not in SIGNALS:
+            raise ConfigurationError(f"signal must be 'notify' or 'polling', got {self.signal!r}")
+        for name in ("min_poll_interval", "max_poll_interval", "notify_fallback_interval",
+                     "heartbeat_interval", "recovery_interval"):
+            _positive(name, getattr(self, name))
+        _positive("shutdown_timeout", self.shutdown_timeout, allow_zero=True)
+        if self.max_poll_interval < self.min_poll_interval:
+            raise ConfigurationError(
+                f"max_poll_interval ({self.max_poll_interval}) is below min_poll_interval "
+                f"({self.min_poll_interval}); raise max_poll_interval or lower min_poll_interval"
+            )
+        if self.stale_threshold is not None:
+            _positive("stale_threshold", self.stale_threshold)
+        if self.notify_throttle_ms < 0:
+            raise ConfigurationError(f"notify_throttle_ms must be >= 0, got {self.notify_throttle_ms}")
+        if self.visibility_margin < 1:
+            raise ConfigurationError(f"visibility_margin must be >= 1 second, got {self.visibility_margin}")
+
+    @property
+    def effective_stale_threshold(self) -> float:
+        return self.stale_threshold if self.stale_threshold is not None else 3 * self.heartbeat_interval
+
+    @property
+    def function_name(self) -> str:
+        """The name stored in ``pgflow.workers.function_name``: ``name``, else ``pgflow-py@<host>``.
+
+        Without a pid, so ``track_worker_function`` keeps one row per host rather than one per
+        process start; processes are told apart by their ``started_at``.
+        """
+        return self.name or f"pgflow-py@{socket.gethostname()}"
+
+
+def _positive_int(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigurationError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+def _positive(name: str, value: object, allow_zero: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigurationError(f"{name} must be a number of seconds {bound}, got {value!r}")

@@ -1,0 +1,206 @@
+"""Reading work: when to read which queue, and how many messages.
+
+The poller keeps a set of queues *due* for a read. A read takes as many messages as there
+are free slots (at most ``batch_size`` per queue) and claims their tasks in the same
+statement; a queue that returned fewer messages than asked is drained and leaves the set.
+Queues become due:
+
+- ``polling``: all of them after each wait; the wait is ``min_poll_interval`` after a read that
+  found work and doubles (with jitter) up to ``max_poll_interval`` while the queues are empty;
+- ``notify``: when pgmq's insert trigger notifies (see :mod:`pgflow.worker.listener`), and all
+  of them every ``notify_fallback_interval``;
+- either way: at once after this worker completes a task whose step has dependents, and at
+  the moment a retry or a ``start_delay`` it knows of makes a message visible.
+
+The next read never waits for the slowest task of the previous batch: it waits only for a free slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+import psycopg
+
+from pgflow import telemetry
+from pgflow.worker.config import WorkerConfig
+from pgflow.worker.database import Database, Stopped
+from pgflow.worker.executor import ClaimedTask
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """One queue served by the worker: a flow's queue, named after the flow's slug."""
+
+    name: str
+    worker_id: UUID
+    visibility: int  # seconds a read message stays hidden: the longest step timeout + a margin
+    start_delays: tuple[int, ...] = ()
+
+
+class Slots:
+    """How many tasks may still start: ``max_concurrency`` minus those running."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self._freed = asyncio.Event()
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.used
+
+    def take(self, count: int = 1) -> None:
+        self.used += count
+
+    def release(self) -> None:
+        self.used -= 1
+        self._freed.set()
+
+    async def wait_free(self, stop: asyncio.Event) -> None:
+        while self.free <= 0 and not stop.is_set():
+            self._freed.clear()
+            await wait_any(self._freed, stop)
+
+
+class Poller:
+    def __init__(
+        self,
+        db: Database,
+        queues: list[QueueInfo],
+        config: WorkerConfig,
+        slots: Slots,
+        dispatch: Callable[[list[ClaimedTask]], None],
+        stop: asyncio.Event,
+    ) -> None:
+        self._db = db
+        self._queues = {q.name: q for q in queues}
+        self._order = list(self._queues)
+        self._config = config
+        self._slots = slots
+        self._dispatch = dispatch
+        self._stop = stop
+        self._due: set[str] = set(self._order)
+        self._wakeup = asyncio.Event()
+        self._timers: dict[tuple[str | None, int], asyncio.TimerHandle] = {}
+        self.reads = 0
+
+    # ------------------------------------------------------------------ wake-ups from outside
+
+    def wake(self, queue: str | None = None) -> None:
+        """Make ``queue`` (or every queue) due for a read now."""
+        if queue is None:
+            self._due.update(self._order)
+        elif queue in self._queues:
+            self._due.add(queue)
+        else:
+            return
+        self._wakeup.set()
+
+    def wake_later(self, delay: float, queue: str | None = None) -> None:
+        """Make ``queue`` due after ``delay`` seconds (a retry or a start_delay ends then)."""
+        loop = asyncio.get_running_loop()
+        key = (queue, int((loop.time() + delay) * 20))  # coalesce wake-ups within 50 ms
+        if key in self._timers:
+            return
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            self.wake(queue)
+
+        self._timers[key] = loop.call_later(max(delay, 0.0), fire)
+
+    def queue_notified(self, queue: str, throttle_ms: int) -> None:
+        """pgmq notified an insert: read now, again once its throttle window has passed (inserts
+        inside the window send no notification), and when the flow's start delays end."""
+        self.wake(queue)
+        self.wake_later(throttle_ms / 1000 + 0.02, queue)
+        info = self._queues.get(queue)
+        for delay in info.start_delays if info else ():
+            self.wake_later(delay + 0.05, queue)
+
+    # ------------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        interval = self._config.min_poll_interval
+        polling = self._config.signal == "polling"
+        errors_backoff = 1.0
+        try:
+            while not self._stop.is_set():
+                if not self._due:
+                    wait = interval if polling else self._config.notify_fallback_interval
+                    self._wakeup.clear()
+                    if not await wait_any(self._wakeup, self._stop, timeout=wait):
+                        self._due.update(self._order)  # a poll tick, or the notify fallback
+                    continue
+                await self._slots.wait_free(self._stop)
+                if self._stop.is_set():
+                    break
+                try:
+                    found = await self._read_due()
+                except psycopg.Error:
+                    # not a lost connection (those are retried inside): an error of the query itself,
+                    # reported as poll.exception; back off so a broken queue cannot spin the loop
+                    await wait_any(asyncio.Event(), self._stop, timeout=min(errors_backoff, 30.0))
+                    errors_backoff *= 2
+                    continue
+                errors_backoff = 1.0
+                if polling:
+                    interval = self._config.min_poll_interval if found else min(
+                        interval * 2 * random.uniform(0.8, 1.2), self._config.max_poll_interval)
+        except Stopped:
+            pass
+        finally:
+            for timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()
+
+    async def _read_due(self) -> bool:
+        """Read the due queues in turn while slots are free; True when any message came back."""
+        found = False
+        start = self.reads % len(self._order)
+        for name in self._order[start:] + self._order[:start]:
+            if name not in self._due:
+                continue
+            free = self._slots.free
+            if free <= 0 or self._stop.is_set():
+                break
+            qty = min(self._config.batch_size, free)
+            tasks, messages, released = await self._claim(self._queues[name], qty)
+            self.reads += 1
+            if messages < qty and not released:
+                self._due.discard(name)
+            found = found or messages > 0
+            if tasks:
+                self._slots.take(len(tasks))
+                self._dispatch(tasks)
+        return found
+
+    async def _claim(self, queue: QueueInfo, qty: int) -> tuple[list[ClaimedTask], int, int]:
+        with telemetry.span("poll", {"queue": queue.name, "qty": qty}) as span:
+            rows = await self._db.fetch(
+                "worker_claim_tasks",
+                {"flow_slug": queue.name, "vt": queue.visibility, "qty": qty, "worker_id": queue.worker_id},
+                stop=self._stop,
+            )
+            messages = rows[0]["messages"] if rows else 0
+            released = rows[0]["released"] if rows else 0
+            tasks = [ClaimedTask.from_row(r) for r in rows if r["run_id"] is not None]
+            span.measurements.update(messages=messages, tasks=len(tasks))
+        return tasks, messages, released
+
+
+async def wait_any(event: asyncio.Event, stop: asyncio.Event, timeout: float | None = None) -> bool:
+    """Wait until ``event`` or ``stop`` is set (True) or ``timeout`` passes (False)."""
+    if event.is_set() or stop.is_set():
+        return True
+    waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+    return bool(done)

@@ -1,0 +1,139 @@
+"""Reporting outcomes: ``complete_task`` and ``fail_task``, many per round trip.
+
+Outcomes queue up while a report is in flight; the next report takes all of them (up to
+``max_batch``) in one statement of ``complete_task`` / ``fail_task`` calls, pipelined with a read
+of the runs that ended: one round trip and one commit for a whole batch. (Tasks of several steps
+of one run go to separate statements, see ``worker_report_tasks``.) If the batch fails for a reason other than a lost connection, each outcome is
+reported on its own, so one bad task cannot hold back the others. Lost connections are retried
+until the worker's shutdown deadline (see :class:`pgflow.worker.database.Database`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from pgflow.db.queries import query
+from pgflow.worker.database import Database, Stopped, is_transient
+from pgflow.worker.executor import Outcome
+
+log = logging.getLogger("pgflow.worker")
+
+Reported = Callable[[list[Outcome], list[dict[str, Any]]], None]
+
+
+class Reporter:
+    def __init__(self, db: Database, on_reported: Reported, max_batch: int = 200) -> None:
+        self._db = db
+        self._on_reported = on_reported
+        self._max_batch = max_batch
+        self._pending: list[Outcome] = []
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._give_up = asyncio.Event()  # set at the shutdown deadline: stop retrying
+        self.reported = 0
+
+    def submit(self, outcome: Outcome) -> None:
+        self._pending.append(outcome)
+        self._wakeup.set()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._pending)
+
+    async def run(self) -> None:
+        """Report outcomes as they come, until :meth:`close` and an empty queue."""
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch:]
+            try:
+                finished = await self._report(batch)
+            except (Stopped, psycopg.Error, OSError) as exc:
+                if self._give_up.is_set():
+                    log.error("could not report %d task outcome(s) before the shutdown deadline (%s); "
+                              "their tasks will be requeued as stalled", len(batch) + len(self._pending), exc)
+                    self._pending.clear()
+                    return
+                raise
+            self.reported += len(batch)
+            self._on_reported(batch, finished)
+
+    def close(self, timeout: float) -> None:
+        """Finish what is queued, retrying lost connections for up to ``timeout`` seconds."""
+        self._closing = True
+        asyncio.get_running_loop().call_later(max(timeout, 0.0), self._give_up.set)
+        self._wakeup.set()
+
+    async def _report(self, batch: list[Outcome]) -> list[dict[str, Any]]:
+        try:
+            return await self._db.call("worker_report_batch", lambda conn: _report_batch(conn, batch),
+                                       stop=self._give_up)
+        except Exception as exc:
+            if is_transient(exc) or isinstance(exc, Stopped) or len(batch) == 1:
+                if len(batch) == 1 and not is_transient(exc) and not isinstance(exc, Stopped):
+                    _log_report_failure(batch[0], exc)
+                    return []
+                raise
+            log.warning("reporting %d outcomes together failed (%s); reporting them one by one", len(batch), exc)
+        finished: list[dict[str, Any]] = []
+        for outcome in batch:
+            try:
+                finished += await self._db.call("worker_report_one", lambda conn, o=outcome: _report_batch(conn, [o]),
+                                                stop=self._give_up)
+            except Exception as exc:
+                if is_transient(exc) or isinstance(exc, Stopped):
+                    raise
+                _log_report_failure(outcome, exc)
+        return finished
+
+
+async def _report_batch(conn: psycopg.AsyncConnection[Any], batch: list[Outcome]) -> list[dict[str, Any]]:
+    """Report ``batch`` in as few statements as deadlock safety allows (usually one)."""
+    rounds = _rounds(batch)
+    runs = conn.cursor(row_factory=dict_row)
+    for number, part in enumerate(rounds, 1):
+        async with conn.pipeline():
+            await conn.cursor().execute(query("worker_report_tasks"), {
+                "run_ids": [o.task.run_id for o in part],
+                "step_slugs": [o.task.step_slug for o in part],
+                "task_indexes": [o.task.task_index for o in part],
+                "completed": [o.completed for o in part],
+                "outputs": [o.output_json for o in part],
+                "errors": [o.error for o in part],
+            })
+            if number == len(rounds):
+                await runs.execute(query("worker_finished_runs"),
+                                   {"run_ids": sorted({o.task.run_id for o in batch}, key=str)})
+    return await runs.fetchall()
+
+
+def _rounds(batch: list[Outcome]) -> list[list[Outcome]]:
+    """Split into statements holding at most one step per run, each sorted by run, step, task."""
+    steps_of_run: dict[Any, list[str]] = {}
+    rounds: list[list[Outcome]] = []
+    for outcome in sorted(batch, key=lambda o: (str(o.task.run_id), o.task.step_slug, o.task.task_index)):
+        steps = steps_of_run.setdefault(outcome.task.run_id, [])
+        if outcome.task.step_slug not in steps:
+            steps.append(outcome.task.step_slug)
+        number = steps.index(outcome.task.step_slug)
+        while len(rounds) <= number:
+            rounds.append([])
+        rounds[number].append(outcome)
+    return rounds
+
+
+def _log_report_failure(outcome: Outcome, exc: BaseException) -> None:
+    t = outcome.task
+    log.error("could not report %s of task %s/%s[%d] run %s: %s; the task stays started and will be "
+              "requeued as stalled", "completion" if outcome.completed else "failure",
+              t.flow_slug, t.step_slug, t.task_index, t.run_id, exc)

@@ -1,0 +1,156 @@
+"""Running claimed tasks: one asyncio task each, a context, telemetry, then the reporter.
+
+Each claimed task takes a slot (taken by the poller) until its handler is done. Its outcome goes
+to the reporter unless the task was *abandoned* at shutdown: then it has been handed back to its
+queue and another worker owns it, so its late result is dropped and never reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from pgflow import telemetry
+from pgflow.context import _MISSING, Context
+from pgflow.worker.executor import ClaimedTask, execute
+from pgflow.worker.poller import Slots, wait_any
+from pgflow.worker.threads import ThreadRunner
+
+if TYPE_CHECKING:
+    from pgflow.worker.lifecycle import Worker
+
+FLOW_INPUT_CACHE = 256  # runs whose input is kept in memory
+
+
+@dataclass
+class Running:
+    task: ClaimedTask
+    future: asyncio.Task[Any] | None = None
+    abandoned: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class TaskRunner:
+    def __init__(self, worker: Worker, slots: Slots) -> None:
+        self._worker = worker
+        self._slots = slots
+        self._running: dict[tuple[UUID, str, int], Running] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._threads = ThreadRunner()
+        self._flow_inputs: OrderedDict[UUID, Any] = OrderedDict()
+        self._user_pool: Any = None
+        self.shutdown = asyncio.Event()  # ctx.shutdown of every task
+        self.started = 0
+
+    # ------------------------------------------------------------------ dispatch
+
+    def dispatch(self, tasks: list[ClaimedTask]) -> None:
+        """Start claimed tasks (their slots are already taken)."""
+        for task in tasks:
+            plan = self._worker.plans[(task.flow_slug, task.step_slug)]
+            if plan.step.is_root and not plan.step.is_map:
+                self._remember_input(task.run_id, task.flow_input)
+            running = Running(task, metadata=self.metadata(task))
+            self._running[task.key] = running
+            self._idle.clear()
+            running.future = asyncio.ensure_future(self._run(running))
+            self.started += 1
+
+    async def _run(self, running: Running) -> None:
+        task = running.task
+        plan = self._worker.plans[(task.flow_slug, task.step_slug)]
+        outcome = None
+        try:
+            with telemetry.span("task", running.metadata) as span:
+                outcome = await execute(plan.step, task, self._context(task), plan.timeout, self._threads)
+                if not outcome.completed:
+                    span.fail(outcome.kind, outcome.error)
+        finally:
+            self._slots.release()
+            self._running.pop(task.key, None)
+            if not self._running:
+                self._idle.set()
+        if outcome is not None and not running.abandoned:
+            self._worker.reporter.submit(outcome)
+
+    def metadata(self, task: ClaimedTask) -> dict[str, Any]:
+        return {
+            "flow_slug": task.flow_slug, "step_slug": task.step_slug, "run_id": task.run_id,
+            "task_index": task.task_index, "attempt": task.attempt, "msg_id": task.msg_id,
+            "worker_id": self._worker.queue_worker_ids.get(task.flow_slug), "worker_name": self._worker.name,
+        }
+
+    # ------------------------------------------------------------------ context
+
+    def _context(self, task: ClaimedTask) -> Context:
+        known = self._flow_inputs.get(task.run_id, _MISSING)
+        return Context(
+            run_id=task.run_id, flow_slug=task.flow_slug, step_slug=task.step_slug, task_index=task.task_index,
+            attempt=task.attempt, worker_id=self._worker.queue_worker_ids.get(task.flow_slug), msg_id=task.msg_id,
+            conninfo=self._worker.conninfo, shutdown=self.shutdown, _flow_input=known,
+            _load_flow_input=self._load_flow_input, _loop=asyncio.get_running_loop(), _pool_factory=self._pool,
+        )
+
+    def _remember_input(self, run_id: UUID, value: Any) -> None:
+        self._flow_inputs[run_id] = value
+        self._flow_inputs.move_to_end(run_id)
+        if len(self._flow_inputs) > FLOW_INPUT_CACHE:
+            self._flow_inputs.popitem(last=False)
+
+    async def _load_flow_input(self, run_id: UUID) -> Any:
+        if run_id in self._flow_inputs:
+            return self._flow_inputs[run_id]
+        rows = await self._worker.db.fetch("worker_run_input", {"run_id": run_id})
+        value = rows[0]["input"] if rows else None
+        self._remember_input(run_id, value)
+        return value
+
+    async def open_pool(self) -> None:
+        """The pool handlers reach as ``ctx.pool``: no connection until a handler asks for one."""
+        from psycopg_pool import AsyncConnectionPool
+
+        self._user_pool = AsyncConnectionPool(
+            self._worker.conninfo, min_size=0, max_size=4, open=False, kwargs={"autocommit": True},
+            name=f"pgflow-handlers-{self._worker.name}",
+        )
+        await self._user_pool.open()
+
+    def _pool(self) -> Any:
+        return self._user_pool
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def wait_idle(self, timeout: float, forced: Callable[[], bool]) -> None:
+        """Wait up to ``timeout`` s for in-flight tasks to finish (or until forced)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        self._force_event = asyncio.Event()
+        while self._running and not forced():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return
+            await wait_any(self._idle, self._force_event, timeout=remaining)
+
+    def abandon_waiting(self) -> None:
+        """A forced stop: end :meth:`wait_idle` now."""
+        event = getattr(self, "_force_event", None)
+        if event is not None:
+            event.set()
+
+    def abandon_all(self) -> list[ClaimedTask]:
+        """Give up the tasks still running: cancel them, never report them; returns them."""
+        left = list(self._running.values())
+        for running in left:
+            running.abandoned = True
+            if running.future is not None:
+                running.future.cancel()
+        return [r.task for r in left]
+
+    async def close(self) -> None:
+        self._threads.close()
+        if self._user_pool is not None:
+            await self._user_pool.close()

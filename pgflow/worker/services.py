@@ -1,0 +1,76 @@
+"""Background services: small async components the worker runs beside its poller.
+
+A service has a ``name`` and ``async def run(self, worker)``; it runs until the worker
+cancels it when the worker stops (after in-flight tasks are done, so heartbeats continue
+while the worker drains). A failing service is restarted after a pause. The worker starts
+``default_services(config)``; another component (e.g. the scheduler) joins with one line there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from pgflow import telemetry
+from pgflow.worker.config import WorkerConfig
+from pgflow.worker.poller import wait_any
+
+if TYPE_CHECKING:
+    from pgflow.worker.lifecycle import Worker
+
+# pg_try_advisory_xact_lock key for the stalled-task sweeper (one sweep per database at a time)
+SWEEPER_LOCK_KEY = 7_401_505_284
+
+
+class Service(Protocol):
+    name: str
+
+    async def run(self, worker: Worker) -> None: ...
+
+
+class Heartbeat:
+    """Every ``interval`` s: ``last_heartbeat_at`` of the worker's rows; stop when deprecated."""
+
+    name = "heartbeat"
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+
+    async def run(self, worker: Worker) -> None:
+        while True:
+            await worker.sleep(self.interval)
+            rows = await worker.db.fetch("worker_heartbeat", {"worker_ids": worker.worker_ids}, retry=False)
+            if any(r["deprecated"] for r in rows):
+                telemetry.execute("worker.deprecated", {}, {"worker_name": worker.name})
+                worker.request_stop("deprecated")
+                return
+
+
+class Sweeper:
+    """Every ``interval`` s: ``requeue_stalled_tasks()``, by one worker of the database at a time."""
+
+    name = "sweeper"
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+
+    async def run(self, worker: Worker) -> None:
+        while True:
+            await worker.sleep(self.interval)
+            rows = await worker.db.fetch("worker_requeue_stalled", {"lock_key": SWEEPER_LOCK_KEY}, retry=False)
+            count = rows[0]["requeued"] if rows else None
+            if count:
+                telemetry.execute("sweeper.requeued", {"count": count}, {"worker_name": worker.name})
+                worker.poller_wake()
+
+
+def default_services(config: WorkerConfig) -> list[Service]:
+    """The services every worker runs."""
+    return [
+        Heartbeat(config.heartbeat_interval),
+        Sweeper(config.recovery_interval),
+    ]
+
+
+async def idle(seconds: float, worker: Worker) -> None:
+    """Sleep up to ``seconds``, returning early when the worker stops."""
+    await wait_any(worker.stopping, worker.stopping, timeout=seconds)

@@ -1,0 +1,132 @@
+"""The worker's one-off database steps: compile, register, enable notifications, hand back, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from pgflow.dsl.flow import Flow
+from pgflow.errors import ConfigurationError
+from pgflow.models import FlowInfo
+from pgflow.ops import flows as flow_ops
+from pgflow.ops.driver import drive_async
+from pgflow.worker.config import WorkerConfig
+from pgflow.worker.database import Database
+from pgflow.worker.executor import ClaimedTask
+from pgflow.worker.plan import StepPlan, plan_flows, start_delays, visibility
+from pgflow.worker.poller import QueueInfo
+
+
+def check_flows(flows: Iterable[Flow]) -> list[Flow]:
+    if isinstance(flows, Flow):
+        flows = [flows]
+    found: list[Flow] = []
+    for flow in flows:
+        if not isinstance(flow, Flow):
+            raise ConfigurationError(
+                f"a worker serves pgflow.Flow and pgflow.Job objects, got {type(flow).__name__} {flow!r}"
+            )
+        if any(f.slug == flow.slug for f in found):
+            raise ConfigurationError(f"flow {flow.slug!r} is given twice; pass each flow or job once")
+        found.append(flow)
+    if not found:
+        raise ConfigurationError("a worker needs at least one flow or job: Worker(dsn, [my_flow, my_job])")
+    return found
+
+
+async def resolve_conninfo(target: Any) -> str:
+    """The connection string of a DSN, a Client or AsyncClient, or (None) the configured database."""
+    if target is None or isinstance(target, str):
+        from pgflow.db.dsn import resolve_dsn
+
+        return await asyncio.to_thread(resolve_dsn, target)
+    conninfo = getattr(target, "_conninfo", None)
+    if conninfo is not None and asyncio.iscoroutinefunction(conninfo):  # AsyncClient
+        dsn, _ = await conninfo()
+        return str(dsn)
+    if hasattr(target, "open") and hasattr(target, "_dsn"):  # Client
+        await asyncio.to_thread(target.open)
+        pool = getattr(target, "_pool", None)
+        return str(target._dsn or pool.conninfo)
+    raise ConfigurationError(
+        f"Worker takes a database URL, a pgflow.Client or AsyncClient, or None; got {type(target).__name__}"
+    )
+
+
+async def compile_flows(db: Database, flows: list[Flow], allow_data_loss: bool) -> dict[str, FlowInfo]:
+    """Ensure each flow in the database (FlowShapeMismatch refuses to start); return what is stored."""
+    stored: dict[str, FlowInfo] = {}
+    for flow in flows:
+        async def compile_one(conn: psycopg.AsyncConnection[Any], flow: Flow = flow) -> FlowInfo:
+            await drive_async(conn, flow_ops.compile_flow(flow, allow_data_loss))
+            return await drive_async(conn, flow_ops.get_flow(flow))
+
+        stored[flow.slug] = await db.call(f"compile_flow {flow.slug}", compile_one, deadline=time.monotonic() + 60)
+    return stored
+
+
+def plan(
+    flows: list[Flow], stored: dict[str, FlowInfo], worker_ids: dict[str, UUID], config: WorkerConfig
+) -> tuple[dict[tuple[str, str], StepPlan], list[QueueInfo]]:
+    plans = plan_flows(flows, stored)
+    queues = [
+        QueueInfo(
+            name=flow.slug,
+            worker_id=worker_ids[flow.slug],
+            visibility=visibility(plans, flow.slug, config.visibility_margin),
+            start_delays=start_delays(stored[flow.slug]),
+        )
+        for flow in flows
+    ]
+    return plans, queues
+
+
+async def register(db: Database, function_name: str, worker_ids: dict[str, UUID]) -> None:
+    """``track_worker_function``, then one ``pgflow.workers`` row per queue (before any claim)."""
+    deadline = time.monotonic() + 60
+    await db.fetch("worker_track_function", {"function_name": function_name}, deadline=deadline)
+    await db.fetch("worker_register", {
+        "function_name": function_name,
+        "worker_ids": list(worker_ids.values()),
+        "queue_names": list(worker_ids),
+    }, deadline=deadline)
+
+
+async def enable_notify(db: Database, queues: list[QueueInfo], config: WorkerConfig) -> dict[str, int]:
+    """Make pgmq notify inserts into each queue; returns each queue's throttle (ms).
+
+    A queue whose notifications are already enabled keeps its throttle (re-enabling recreates
+    the trigger, which would lock the queue table while other workers use it).
+    """
+    throttles: dict[str, int] = {}
+    for queue in queues:
+        rows = await db.fetch("worker_notify_throttle", {"queue_name": queue.name})
+        if rows:
+            throttles[queue.name] = rows[0]["throttle_interval_ms"]
+            continue
+        await db.fetch("worker_enable_notify", {"queue_name": queue.name, "throttle_ms": config.notify_throttle_ms})
+        throttles[queue.name] = config.notify_throttle_ms
+    return throttles
+
+
+async def hand_back(db: Database, tasks: list[ClaimedTask], worker_ids: list[UUID]) -> int:
+    """Return unfinished tasks to their queues (visible at once, the attempt not counted)."""
+    rows = await db.fetch("worker_hand_back_tasks", {
+        "run_ids": [t.run_id for t in tasks],
+        "step_slugs": [t.step_slug for t in tasks],
+        "task_indexes": [t.task_index for t in tasks],
+        "worker_ids": worker_ids,
+    }, deadline=time.monotonic() + 10)
+    return int(rows[0]["handed_back"]) if rows else 0
+
+
+async def mark_stopped(db: Database, worker_ids: list[UUID]) -> None:
+    try:
+        await db.fetch("worker_mark_stopped", {"worker_ids": worker_ids}, deadline=time.monotonic() + 5)
+    except psycopg.Error:
+        pass  # the heartbeat stops, so health_check reports the worker dead soon anyway
