@@ -26,6 +26,8 @@ from pgflow.dsl import Flow, Job, StepDefinition
 from pgflow.dsl.cron import Cron
 from pgflow.client import AsyncClient, Client
 from pgflow.models import FlowInfo, Run, StepInfo, StepState, StepTask, WorkerInfo
+from pgflow.context import Context
+from pgflow.worker import Worker
 from pgflow.live import EventHub, LiveClient, LiveRun
 
 __version__ = "0.1.0.dev0"
@@ -34,6 +36,7 @@ __all__ = [
     "AsyncClient",
     "Client",
     "ConfigurationError",
+    "Context",
     "Cron",
     "DatabaseUnavailable",
     "EventHub",
@@ -60,6 +63,7 @@ __all__ = [
     "StepTask",
     "TaskError",
     "TaskTimeout",
+    "Worker",
     "WorkerInfo",
     "__version__",
 ]
