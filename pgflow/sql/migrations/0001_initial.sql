@@ -968,18 +968,32 @@ VOLATILE
 SET search_path = ''
 AS $$
     WITH claimed AS (
+        -- Each message id is looked up on its own (LATERAL ... OFFSET 0) and the eligible task
+        -- locked, then updated by ctid: index probes and a TID scan whatever the planner's
+        -- statistics say (on a young, never analysed table they would make it scan every queued
+        -- task). The lock re-checks the task status, so a task claimed concurrently is skipped.
         UPDATE pgflow.step_tasks AS t
            SET status = 'started',
                attempts_count = t.attempts_count + 1,
                started_at = now(),
                last_worker_id = start_tasks.worker_id
-          FROM pgflow.runs AS r, pgflow.step_states AS ss
-         WHERE t.flow_slug = start_tasks.flow_slug
-           AND t.message_id = ANY (start_tasks.msg_ids)
-           AND t.status = 'queued'
-           AND r.run_id = t.run_id AND r.status = 'started'
-           AND ss.run_id = t.run_id AND ss.step_slug = t.step_slug AND ss.status = 'started'
-        RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, r.input AS run_input,
+         WHERE t.ctid = ANY (ARRAY(
+                   SELECT task.ctid
+                     FROM unnest(start_tasks.msg_ids) AS m (msg_id)
+                    CROSS JOIN LATERAL (
+                           SELECT probe.ctid
+                             FROM pgflow.step_tasks AS probe
+                            WHERE probe.message_id = m.msg_id
+                              AND probe.flow_slug = start_tasks.flow_slug
+                              AND probe.status = 'queued'
+                              AND EXISTS (SELECT 1 FROM pgflow.runs AS r
+                                           WHERE r.run_id = probe.run_id AND r.status = 'started')
+                              AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
+                                           WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
+                                             AND ss.status = 'started')
+                           OFFSET 0
+                              FOR UPDATE) AS task))
+        RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id,
             pgflow._emit(jsonb_build_object(
                 'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
                 'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
@@ -1001,7 +1015,7 @@ AS $$
            c.run_id,
            c.step_slug,
            CASE
-             WHEN s.step_type = 'map' AND s.deps_count = 0 THEN c.run_input -> c.task_index
+             WHEN s.step_type = 'map' AND s.deps_count = 0 THEN r.input -> c.task_index
              WHEN s.step_type = 'map' THEN (
                  SELECT parent.output -> c.task_index
                    FROM pgflow.deps AS d
@@ -1019,9 +1033,10 @@ AS $$
            END AS input,
            c.message_id AS msg_id,
            c.task_index,
-           CASE WHEN s.step_type = 'single' AND s.deps_count = 0 THEN c.run_input END AS flow_input
+           CASE WHEN s.step_type = 'single' AND s.deps_count = 0 THEN r.input END AS flow_input
       FROM claimed AS c
       JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
+      JOIN pgflow.runs AS r ON r.run_id = c.run_id
      CROSS JOIN visibility
      ORDER BY c.message_id;
 $$;
@@ -1953,6 +1968,206 @@ END;
 $$;
 
 
+-- 0240_function_requeue_stalled_tasks.sql
+-- Give tasks of crashed workers another chance. A task is stalled when it has been 'started'
+-- for longer than its step's effective timeout (step option, else flow option) + 30 seconds
+-- while its run and its step are still started. A stalled task is requeued at most 3 times:
+-- back to 'queued' (started_at and last_worker_id cleared, requeued_count + 1,
+-- last_requeued_at) with its message visible at once. After that it is given up: it stays
+-- 'started', gets permanently_stalled_at and its message is archived.
+-- Rows locked by someone else are skipped (SKIP LOCKED), so concurrent sweepers do not wait.
+-- Returns how many tasks were requeued. Run it periodically (pg_cron or the Python worker).
+CREATE OR REPLACE FUNCTION pgflow.requeue_stalled_tasks()
+RETURNS int
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+    WITH stalled AS (
+        SELECT t.run_id, t.step_slug, t.task_index, t.flow_slug, t.message_id, t.requeued_count
+          FROM pgflow.step_tasks AS t
+          JOIN pgflow.runs AS r ON r.run_id = t.run_id
+          JOIN pgflow.step_states AS ss ON ss.run_id = t.run_id AND ss.step_slug = t.step_slug
+          JOIN pgflow.steps AS s ON s.flow_slug = t.flow_slug AND s.step_slug = t.step_slug
+          JOIN pgflow.flows AS f ON f.flow_slug = t.flow_slug
+         WHERE t.status = 'started'
+           AND t.permanently_stalled_at IS NULL
+           AND r.status = 'started'
+           AND ss.status = 'started'
+           AND t.started_at < now() - make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 30)
+           FOR UPDATE OF t SKIP LOCKED
+    ),
+    requeued AS (
+        UPDATE pgflow.step_tasks AS t
+           SET status = 'queued', started_at = NULL, last_worker_id = NULL,
+               requeued_count = t.requeued_count + 1, last_requeued_at = now()
+          FROM stalled
+         WHERE stalled.requeued_count < 3
+           AND t.run_id = stalled.run_id AND t.step_slug = stalled.step_slug
+           AND t.task_index = stalled.task_index
+        RETURNING t.flow_slug, t.message_id
+    ),
+    given_up AS (
+        UPDATE pgflow.step_tasks AS t
+           SET permanently_stalled_at = now()
+          FROM stalled
+         WHERE stalled.requeued_count >= 3
+           AND t.run_id = stalled.run_id AND t.step_slug = stalled.step_slug
+           AND t.task_index = stalled.task_index
+        RETURNING t.flow_slug, t.message_id
+    ),
+    -- the two message statements below are read by the final SELECT, so they always run
+    made_visible AS (
+        SELECT count(*) AS n
+          FROM (SELECT q.flow_slug, array_agg(q.message_id) AS ids
+                  FROM requeued AS q WHERE q.message_id IS NOT NULL
+                 GROUP BY q.flow_slug) AS batch
+         CROSS JOIN LATERAL pgflow.set_vt_batch(batch.flow_slug, batch.ids,
+                                                array_fill(0, ARRAY[cardinality(batch.ids)])) AS m
+    ),
+    archived AS (
+        SELECT count(*) AS n
+          FROM (SELECT g.flow_slug, array_agg(g.message_id) AS ids
+                  FROM given_up AS g WHERE g.message_id IS NOT NULL
+                 GROUP BY g.flow_slug) AS batch
+         CROSS JOIN LATERAL pgmq.archive(batch.flow_slug, batch.ids) AS a
+    )
+    SELECT (SELECT count(*)::int FROM requeued)
+      FROM made_visible, archived
+$$;
+
+
+-- 0250_function_track_worker_function.sql
+-- Register (or refresh) a worker function name in pgflow.worker_functions. Workers call it on
+-- start; supervisors use the table to tell which functions should have live workers. Marking it
+-- as just invoked keeps a supervisor from starting a second copy right away.
+CREATE OR REPLACE FUNCTION pgflow.track_worker_function(function_name text)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    INSERT INTO pgflow.worker_functions AS wf (function_name, last_invoked_at, updated_at)
+    VALUES (track_worker_function.function_name, clock_timestamp(), clock_timestamp())
+    ON CONFLICT (function_name)
+    DO UPDATE SET last_invoked_at = clock_timestamp(), updated_at = clock_timestamp();
+$$;
+
+
+-- 0251_function_mark_worker_stopped.sql
+-- A worker shutting down gracefully records it (stopped_at), so it is not mistaken for a
+-- crashed worker.
+CREATE OR REPLACE FUNCTION pgflow.mark_worker_stopped(worker_id uuid)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    UPDATE pgflow.workers AS w
+       SET stopped_at = clock_timestamp()
+     WHERE w.worker_id = mark_worker_stopped.worker_id;
+$$;
+
+
+-- 0260_function__prune_queue.sql
+-- Prune one flow's pgmq queue: delete the still-active messages `p_msg_ids` (messages of
+-- pruned runs) and the archived messages archived before `p_cutoff`. Returns
+-- {"messages": n, "archived_messages": n}; zeros when the flow has no queue.
+CREATE OR REPLACE FUNCTION pgflow._prune_queue(p_flow_slug text, p_msg_ids bigint[], p_cutoff timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_messages int := 0;
+    v_archived int := 0;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pgmq.list_queues() AS q WHERE q.queue_name = p_flow_slug) THEN
+        IF cardinality(p_msg_ids) > 0 THEN
+            SELECT count(*) INTO v_messages FROM pgmq.delete(p_flow_slug, p_msg_ids);
+        END IF;
+        EXECUTE format('DELETE FROM pgmq.%I WHERE archived_at < $1', pgmq.format_table_name(p_flow_slug, 'a'))
+          USING p_cutoff;
+        GET DIAGNOSTICS v_archived = ROW_COUNT;
+    END IF;
+    RETURN jsonb_build_object('messages', v_messages, 'archived_messages', v_archived);
+END;
+$$;
+
+
+-- 0261_function_prune_data_older_than_flows.sql
+-- pgflow-py variant of prune_data_older_than: prune only the flows in `flow_slugs` (NULL = all
+-- flows) and answer what was deleted:
+-- {"runs", "step_states", "step_tasks", "messages", "archived_messages", "workers"}.
+-- Deleted: runs that completed or failed before now() - retention_interval, with their step
+-- states, tasks and any of their messages still in the queue; archived queue messages older than
+-- the cutoff; workers (of those flows' queues) whose last heartbeat is older than the cutoff.
+-- Started runs are never touched, however old. Keep the retention longer than any start_delay.
+CREATE OR REPLACE FUNCTION pgflow.prune_data_older_than(retention_interval interval, flow_slugs text[])
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_cutoff timestamptz := now() - prune_data_older_than.retention_interval;
+    v_runs uuid[];
+    v_counts jsonb := '{}';
+    v_n int;
+BEGIN
+    SELECT coalesce(array_agg(r.run_id), '{}') INTO v_runs
+      FROM pgflow.runs AS r
+     WHERE (prune_data_older_than.flow_slugs IS NULL OR r.flow_slug = ANY (prune_data_older_than.flow_slugs))
+       AND r.status IN ('completed', 'failed')
+       AND coalesce(r.completed_at, r.failed_at) < v_cutoff;
+
+    SELECT jsonb_build_object(
+               'messages', coalesce(sum((q.pruned->>'messages')::int), 0),
+               'archived_messages', coalesce(sum((q.pruned->>'archived_messages')::int), 0))
+      INTO v_counts
+      FROM pgflow.flows AS f
+     CROSS JOIN LATERAL pgflow._prune_queue(
+            f.flow_slug,
+            ARRAY(SELECT t.message_id FROM pgflow.step_tasks AS t
+                   WHERE t.run_id = ANY (v_runs) AND t.flow_slug = f.flow_slug AND t.message_id IS NOT NULL),
+            v_cutoff) AS q(pruned)
+     WHERE prune_data_older_than.flow_slugs IS NULL OR f.flow_slug = ANY (prune_data_older_than.flow_slugs);
+
+    DELETE FROM pgflow.step_tasks AS t WHERE t.run_id = ANY (v_runs);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('step_tasks', v_n);
+    DELETE FROM pgflow.step_states AS ss WHERE ss.run_id = ANY (v_runs);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('step_states', v_n);
+    DELETE FROM pgflow.runs AS r WHERE r.run_id = ANY (v_runs);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('runs', v_n);
+
+    DELETE FROM pgflow.workers AS w
+     WHERE w.last_heartbeat_at < v_cutoff
+       AND (prune_data_older_than.flow_slugs IS NULL OR w.queue_name = ANY (prune_data_older_than.flow_slugs));
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_counts || jsonb_build_object('workers', v_n);
+END;
+$$;
+
+
+-- 0262_function_prune_data_older_than.sql
+-- Delete finished runs (with their step states, tasks and messages), archived queue messages and
+-- silent workers older than `retention_interval`, for every flow. pgflow's maintenance function;
+-- the two-argument variant limits it to some flows and reports counts.
+CREATE OR REPLACE FUNCTION pgflow.prune_data_older_than(retention_interval interval)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    SELECT pgflow.prune_data_older_than(prune_data_older_than.retention_interval, NULL::text[]);
+$$;
+
+
 -- 0400_function_start_flow_at.sql
 -- Start a run whose first tasks wait until a given time (pgflow-py addition; enqueue_in and
 -- enqueue_at use it). The run and its step states are stored at once, exactly as start_flow
@@ -2146,6 +2361,26 @@ BEGIN
         RETURN NULL;
     END IF;
     RETURN pgflow.start_scheduled_flow(p_schedule_slug, date_trunc('minute', now()));
+END;
+$$;
+
+
+-- 0512_function__schedule_cron_job.sql
+-- pgflow-py addition: create or replace the pg_cron job of a 'pg_cron' schedule. pg_cron
+-- replaces a job of the same name. Returns NULL when done, or pg_cron's reason for refusing
+-- the expression (e.g. "invalid schedule: 0 0 L * *"), so the caller can explain it.
+-- Needs the pg_cron extension in this database; the function is resolved only when called.
+CREATE OR REPLACE FUNCTION pgflow._schedule_cron_job(p_job_name text, p_schedule text, p_schedule_slug text)
+RETURNS text
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    PERFORM cron.schedule(p_job_name, p_schedule, format('SELECT pgflow.run_cron_schedule(%L)', p_schedule_slug));
+    RETURN NULL;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN SQLERRM;
 END;
 $$;
 

@@ -1,0 +1,24 @@
+-- Prune one flow's pgmq queue: delete the still-active messages `p_msg_ids` (messages of
+-- pruned runs) and the archived messages archived before `p_cutoff`. Returns
+-- {"messages": n, "archived_messages": n}; zeros when the flow has no queue.
+CREATE OR REPLACE FUNCTION pgflow._prune_queue(p_flow_slug text, p_msg_ids bigint[], p_cutoff timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_messages int := 0;
+    v_archived int := 0;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pgmq.list_queues() AS q WHERE q.queue_name = p_flow_slug) THEN
+        IF cardinality(p_msg_ids) > 0 THEN
+            SELECT count(*) INTO v_messages FROM pgmq.delete(p_flow_slug, p_msg_ids);
+        END IF;
+        EXECUTE format('DELETE FROM pgmq.%I WHERE archived_at < $1', pgmq.format_table_name(p_flow_slug, 'a'))
+          USING p_cutoff;
+        GET DIAGNOSTICS v_archived = ROW_COUNT;
+    END IF;
+    RETURN jsonb_build_object('messages', v_messages, 'archived_messages', v_archived);
+END;
+$$;
