@@ -208,8 +208,13 @@ def _store(slug: str, flow_slug: str, spec: Cron, backend: str, source: str,
         enabled=enabled, next_run_at=next_run_at,
     )
     if backend == "pg_cron":
-        yield Query.scalar("schedules_pg_cron_install", job_name=pg_cron_job_name(slug), fields=spec.fields,
-                           schedule_slug=slug)
+        refused = yield Query.scalar("schedules_pg_cron_install", job_name=pg_cron_job_name(slug),
+                                     fields=spec.fields, schedule_slug=slug)
+        if refused:
+            raise ScheduleError(
+                f"pg_cron refused the expression {spec.expression!r} of schedule {slug!r} ({refused}); "
+                f"use the built-in scheduler for it (backend='builtin'), which reads every cronsim expression"
+            )
     elif existing is not None and existing["backend"] == "pg_cron":
         yield Query.all("schedules_pg_cron_remove", job_name=pg_cron_job_name(slug))
     return (yield from get_schedule(slug, now))

@@ -119,9 +119,8 @@ SELECT (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_cron'
        coalesce(current_setting('cron.timezone', true), 'GMT') AS timezone;
 
 -- name: schedules_pg_cron_install
--- Create or replace the pg_cron job of a schedule; pg_cron replaces a job of the same name.
-SELECT cron.schedule(%(job_name)s, %(fields)s,
-                     format('SELECT pgflow.run_cron_schedule(%%L)', %(schedule_slug)s::text)) AS jobid;
+-- NULL when the job was created or replaced, else why pg_cron refused it.
+SELECT pgflow._schedule_cron_job(%(job_name)s, %(fields)s, %(schedule_slug)s) AS refused;
 
 -- name: schedules_pg_cron_remove
 SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %(job_name)s;
