@@ -30,6 +30,8 @@ from pgflow.errors import ConfigurationError
 from pgflow.models import FlowInfo, Run
 from pgflow.ops import flows as flow_ops
 from pgflow.ops import runs as run_ops
+from pgflow.ops import schedules as schedule_ops
+from pgflow.ops.schedules import Schedule
 from pgflow.ops.driver import drive_async, drive_sync, translate_error
 from pgflow.subscription import Subscription
 
@@ -183,6 +185,52 @@ class _Methods:
         archived messages, and workers silent for as long; only of ``flows`` when given.
         Runs still going are never deleted. Returns the number of rows deleted per kind."""
         return self._run(run_ops.prune(older_than, flows))
+
+    # --- schedules (pgflow/ops/schedules.py, docs/guides/schedules.md) ------------------------
+
+    def schedule(self, flow: Any, cron: Any, input: Any = None, timezone: str | None = None, *,
+                 slug: str | None = None, catch_up: str | None = None, backend: str = "builtin") -> Schedule:
+        """Run ``flow`` (Flow, Job or slug, already compiled) on a cron schedule; returns the schedule.
+
+        ``cron`` is an expression (``"0 9 * * *"``, ``"@hourly"``) or a :class:`pgflow.Cron`;
+        ``input``/``timezone``/``catch_up`` override its parts. ``slug`` names the schedule (default:
+        the flow's slug; a second schedule of a flow needs its own). ``backend``: ``"builtin"`` (the
+        workers' scheduler), ``"pg_cron"`` (a pg_cron job ``pgflow_<slug>``) or ``"auto"``.
+        Scheduling an existing slug replaces that schedule. Raises ScheduleError.
+        """
+        return self._run(schedule_ops.schedule(flow, cron, input=input, timezone=timezone, slug=slug,
+                                               catch_up=catch_up, backend=backend))
+
+    def unschedule(self, slug: str) -> None:
+        """Delete a schedule (and its pg_cron job); the runs it started stay."""
+        return self._run(schedule_ops.unschedule(slug))
+
+    def pause_schedule(self, slug: str) -> Schedule:
+        """Stop starting runs until resumed (stored in the database: every worker sees it)."""
+        return self._run(schedule_ops.pause_schedule(slug))
+
+    def resume_schedule(self, slug: str) -> Schedule:
+        """Start runs again from the next tick on (ticks of the paused time are not caught up)."""
+        return self._run(schedule_ops.resume_schedule(slug))
+
+    def get_schedule(self, slug: str) -> Schedule:
+        return self._run(schedule_ops.get_schedule(slug))
+
+    def list_schedules(self) -> list[Schedule]:
+        """Every schedule with its status, next run time and a description ("every day at 09:00 UTC")."""
+        return self._run(schedule_ops.list_schedules())
+
+    def run_schedule_now(self, slug: str) -> UUID:
+        """Start a run of the schedule now (marked 'manual'); its timetable is unchanged."""
+        return self._run(schedule_ops.run_schedule_now(slug))
+
+    def set_schedule_backend(self, slug: str, backend: str) -> Schedule:
+        """Move a schedule to ``"builtin"`` or ``"pg_cron"``."""
+        return self._run(schedule_ops.set_schedule_backend(slug, backend))
+
+    def schedule_history(self, slug: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The runs a schedule started: run id, tick, trigger and run status, newest tick first."""
+        return self._run(schedule_ops.schedule_history(slug, limit))
 
     # health_check() is added here by the worker part (pgflow/ops/workers.py).
 
