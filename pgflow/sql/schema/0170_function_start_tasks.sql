@@ -16,18 +16,32 @@ VOLATILE
 SET search_path = ''
 AS $$
     WITH claimed AS (
+        -- Each message id is looked up on its own (LATERAL ... OFFSET 0) and the eligible task
+        -- locked, then updated by ctid: index probes and a TID scan whatever the planner's
+        -- statistics say (on a young, never analysed table they would make it scan every queued
+        -- task). The lock re-checks the task status, so a task claimed concurrently is skipped.
         UPDATE pgflow.step_tasks AS t
            SET status = 'started',
                attempts_count = t.attempts_count + 1,
                started_at = now(),
                last_worker_id = start_tasks.worker_id
-          FROM pgflow.runs AS r, pgflow.step_states AS ss
-         WHERE t.flow_slug = start_tasks.flow_slug
-           AND t.message_id = ANY (start_tasks.msg_ids)
-           AND t.status = 'queued'
-           AND r.run_id = t.run_id AND r.status = 'started'
-           AND ss.run_id = t.run_id AND ss.step_slug = t.step_slug AND ss.status = 'started'
-        RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, r.input AS run_input,
+         WHERE t.ctid = ANY (ARRAY(
+                   SELECT task.ctid
+                     FROM unnest(start_tasks.msg_ids) AS m (msg_id)
+                    CROSS JOIN LATERAL (
+                           SELECT probe.ctid
+                             FROM pgflow.step_tasks AS probe
+                            WHERE probe.message_id = m.msg_id
+                              AND probe.flow_slug = start_tasks.flow_slug
+                              AND probe.status = 'queued'
+                              AND EXISTS (SELECT 1 FROM pgflow.runs AS r
+                                           WHERE r.run_id = probe.run_id AND r.status = 'started')
+                              AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
+                                           WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
+                                             AND ss.status = 'started')
+                           OFFSET 0
+                              FOR UPDATE) AS task))
+        RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id,
             pgflow._emit(jsonb_build_object(
                 'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
                 'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
@@ -49,7 +63,7 @@ AS $$
            c.run_id,
            c.step_slug,
            CASE
-             WHEN s.step_type = 'map' AND s.deps_count = 0 THEN c.run_input -> c.task_index
+             WHEN s.step_type = 'map' AND s.deps_count = 0 THEN r.input -> c.task_index
              WHEN s.step_type = 'map' THEN (
                  SELECT parent.output -> c.task_index
                    FROM pgflow.deps AS d
@@ -67,9 +81,10 @@ AS $$
            END AS input,
            c.message_id AS msg_id,
            c.task_index,
-           CASE WHEN s.step_type = 'single' AND s.deps_count = 0 THEN c.run_input END AS flow_input
+           CASE WHEN s.step_type = 'single' AND s.deps_count = 0 THEN r.input END AS flow_input
       FROM claimed AS c
       JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
+      JOIN pgflow.runs AS r ON r.run_id = c.run_id
      CROSS JOIN visibility
      ORDER BY c.message_id;
 $$;
