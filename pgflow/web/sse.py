@@ -1,0 +1,202 @@
+"""Server-Sent Events for browsers: one run's events, or every run's, snapshot first.
+
+    from pgflow.web.sse import event_stream
+    app.mount("/pgflow", event_stream(client))      # FastAPI, Starlette or any ASGI app
+
+    GET /pgflow/runs/<run_id>          one run: snapshot, then its changes, then run:finished
+    GET /pgflow/runs?flow=<slug>&tasks=1  every run (of one flow): snapshot, then run and step
+                                       events (task events too with tasks=1)
+
+Each stream starts with ``event: snapshot`` whose data is ``{"reason": ..., "run": {...}}``
+(one run, with step states and tasks) or ``{"reason": ..., "runs": [...]}`` (the newest runs,
+without step states). The other messages are named after the event (``run:started``,
+``step:completed``, ``task:failed``, ``run:finished``...) and carry its payload as JSON (see
+docs/reference/events.md). A comment line (``: keep-alive``) is sent after ``keepalive``
+seconds of silence so proxies keep the connection open.
+
+Ids and resuming: every message has an id ``<stream>:<n>``. The database keeps no history of
+its NOTIFY events, so a reconnecting browser (which sends ``Last-Event-ID``) is not replayed what
+it missed: it gets a fresh snapshot (``reason: "resumed"``) and the live events from there. The
+snapshot holds every change the missed events made, and applying an event twice is harmless
+(statuses only move forward), so the page ends in the same state. The same happens without a
+reconnect when the server's own LISTEN connection had a gap (``reason: "resync"``).
+
+A one-run stream ends after ``run:finished`` (the final snapshot comes just before it); the
+JavaScript client (``pgflow-live.js``) closes its EventSource then, so the browser does not
+reconnect. The all-runs stream does not end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from pgflow.errors import RunNotFound
+from pgflow.live.hub import EventHub
+from pgflow.live.markers import Gap
+from pgflow.live.run import Change, LiveRun, hub_for
+from pgflow.live.state import run_to_dict
+
+Write = Callable[[str], Awaitable[None]]
+
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, default=str, separators=(",", ":"))
+
+
+class _Stream:
+    """Numbered SSE messages of one connection."""
+
+    def __init__(self, write: Write) -> None:
+        self._write = write
+        self._token = secrets.token_hex(4)
+        self._count = 0
+
+    async def message(self, event: str, data: Any) -> None:
+        self._count += 1
+        await self._write(f"id: {self._token}:{self._count}\nevent: {event}\ndata: {_dumps(data)}\n\n")
+
+    async def comment(self, text: str) -> None:
+        await self._write(f": {text}\n\n")
+
+    async def retry(self, milliseconds: int) -> None:
+        await self._write(f"retry: {milliseconds}\n\n")
+
+
+class _EventStreamResponse:
+    """Streams until ``produce`` returns or the client disconnects; ``cleanup`` always runs."""
+
+    def __init__(self, produce: Callable[[Write], Awaitable[None]], cleanup: Callable[[], Awaitable[None]]) -> None:
+        self.produce = produce
+        self.cleanup = cleanup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/event-stream; charset=utf-8")]
+        headers += [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+        async def write(text: str) -> None:
+            await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
+
+        try:
+            async with anyio.create_task_group() as group:
+                async def watch_disconnect() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    group.cancel_scope.cancel()
+
+                group.start_soon(watch_disconnect)
+                try:
+                    await self.produce(write)
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                finally:
+                    group.cancel_scope.cancel()
+        except OSError:
+            pass  # the client went away while we wrote
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.cleanup()
+
+
+def event_stream(client: Any, *, hub: EventHub | None = None, keepalive: float = 15.0,
+                 retry_ms: int = 2000, runs_limit: int = 50) -> Starlette:
+    """An ASGI app streaming runs' events as SSE; mount it anywhere (see the module docstring).
+
+    ``client`` is a :class:`pgflow.AsyncClient` (snapshots are read with it); ``hub`` defaults to
+    the process's shared :class:`~pgflow.live.EventHub` for the client's database.
+    """
+
+    async def the_hub() -> EventHub:
+        return hub if hub is not None else await hub_for(client)
+
+    async def one_run(request: Request) -> Response | _EventStreamResponse:
+        try:
+            run_id = UUID(request.path_params["run_id"])
+        except ValueError:
+            return JSONResponse({"error": "not a run id: a run id is a UUID"}, status_code=400)
+        resumed = request.headers.get("last-event-id") is not None
+        changes: asyncio.Queue[Change] = asyncio.Queue()
+        live = LiveRun(client, run_id, hub=await the_hub(), on_change=changes.put_nowait)
+        try:
+            await live.start()
+        except RunNotFound as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
+
+        async def produce(write: Write) -> None:
+            stream = _Stream(write)
+            await stream.retry(retry_ms)
+            first = True
+            while True:
+                try:
+                    change = await asyncio.wait_for(changes.get(), keepalive)
+                except asyncio.TimeoutError:
+                    await stream.comment("keep-alive")
+                    continue
+                if change.kind == "resync" and change.run.finished:
+                    continue  # the final snapshot follows with "finished"
+                if change.kind in ("snapshot", "resync"):
+                    reason = ("resumed" if resumed else "initial") if first else "resync"
+                    first = False
+                    await stream.message("snapshot", {"reason": reason, "run": run_to_dict(change.run)})
+                elif change.kind == "event" and change.event is not None:
+                    await stream.message(change.event.event_type, change.event.raw)
+                elif change.kind == "finished" and change.event is not None:
+                    await stream.message("snapshot", {"reason": "finished", "run": run_to_dict(change.run)})
+                    await stream.message("run:finished", change.event.raw)
+                    return
+
+        return _EventStreamResponse(produce, live.close)
+
+    async def all_runs(request: Request) -> _EventStreamResponse:
+        flow = request.query_params.get("flow") or None
+        tasks = request.query_params.get("tasks", "") in ("1", "true", "yes")
+        resumed = request.headers.get("last-event-id") is not None
+        items: asyncio.Queue[Any] = asyncio.Queue(maxsize=10_000)
+
+        def receive(item: Any) -> None:
+            if items.full():  # a slow browser: drop the backlog, send a fresh snapshot instead
+                while not items.empty():
+                    items.get_nowait()
+                item = Gap("overflow")
+            items.put_nowait(item)
+
+        subscription = await (await the_hub()).subscribe_all(tasks=tasks, callback=receive)
+
+        async def snapshot(stream: _Stream, reason: str) -> None:
+            runs = await client.list_runs(flow=flow, limit=runs_limit)
+            await stream.message("snapshot", {"reason": reason, "runs": [run_to_dict(r) for r in runs]})
+
+        async def produce(write: Write) -> None:
+            stream = _Stream(write)
+            await stream.retry(retry_ms)
+            await snapshot(stream, "resumed" if resumed else "initial")
+            while True:
+                try:
+                    item = await asyncio.wait_for(items.get(), keepalive)
+                except asyncio.TimeoutError:
+                    await stream.comment("keep-alive")
+                    continue
+                if isinstance(item, Gap):
+                    await snapshot(stream, "resync")
+                elif flow is None or item.flow_slug == flow:
+                    await stream.message(item.event_type, item.raw)
+
+        return _EventStreamResponse(produce, subscription.close)
+
+    return Starlette(routes=[
+        Route("/runs/{run_id}", one_run, methods=["GET"]),
+        Route("/runs", all_runs, methods=["GET"]),
+    ])

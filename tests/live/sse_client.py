@@ -1,0 +1,60 @@
+"""Serve an ASGI app with uvicorn on a free local port, and read Server-Sent Events with httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Run ``app`` in this event loop on 127.0.0.1; yields its base URL; stops it afterwards."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.ensure_future(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+@dataclass
+class Message:
+    event: str
+    data: Any
+    id: str | None
+
+
+async def messages(response: Any) -> AsyncIterator[Message | str]:
+    """SSE messages (``Message``) and comments (``str``) of a streaming httpx response."""
+    fields: dict[str, str] = {}
+    async for line in response.aiter_lines():
+        if line == "":
+            if "data" in fields:
+                yield Message(fields.get("event", "message"), json.loads(fields["data"]), fields.get("id"))
+            fields = {}
+        elif line.startswith(":"):
+            yield line[1:].strip()
+        else:
+            name, _, value = line.partition(":")
+            fields[name] = value[1:] if value.startswith(" ") else value
