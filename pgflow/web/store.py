@@ -58,7 +58,12 @@ class Store:
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
+                    import psycopg
                     from psycopg_pool import AsyncConnectionPool
+
+                    # fail fast with the reason (the pool alone would retry until its timeout)
+                    probe = await psycopg.AsyncConnection.connect(self.conninfo, connect_timeout=5)
+                    await probe.close()
 
                     pool = AsyncConnectionPool(
                         self.conninfo, min_size=1, max_size=self._max_size, open=False,
