@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -61,9 +62,9 @@ def _options(item: Any) -> str:
 def _step_label(step: Any) -> str:
     extras = [step.step_type] if step.step_type == "map" else []
     if step.required_input_pattern is not None:
-        extras.append(f"if {step.required_input_pattern}")
+        extras.append(f"if {json.dumps(step.required_input_pattern)}")
     if step.forbidden_input_pattern is not None:
-        extras.append(f"if not {step.forbidden_input_pattern}")
+        extras.append(f"if not {json.dumps(step.forbidden_input_pattern)}")
     options = _options(step)
     if options:
         extras.append(options)
