@@ -41,7 +41,8 @@ class Schedule:
     source: str  # code | api
     enabled: bool
     next_run_at: datetime | None  # None while paused or orphaned
-    description: str
+    description: str  # "every day at 09:00 Europe/Berlin"
+    status: str  # active | paused | orphaned (declared in code once, no longer)
     last_tick_at: datetime | None = None
     last_run_at: datetime | None = None
     last_run_id: UUID | None = None
@@ -50,13 +51,6 @@ class Schedule:
     runs_count: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
-
-    @property
-    def status(self) -> str:
-        """``active``, ``paused`` or ``orphaned`` (declared in code once, no longer)."""
-        if self.orphaned_at is not None:
-            return "orphaned"
-        return "active" if self.enabled else "paused"
 
     @property
     def cron(self) -> Cron:
@@ -76,6 +70,7 @@ class Schedule:
             slug=row["schedule_slug"], flow_slug=row["flow_slug"], expression=row["expression"],
             timezone=row["timezone"], input=row["input"], catch_up=row["catch_up"], backend=row["backend"],
             source=row["source"], enabled=row["enabled"], next_run_at=next_run_at, description=description,
+            status="orphaned" if row["orphaned_at"] is not None else "active" if row["enabled"] else "paused",
             last_tick_at=row["last_tick_at"], last_run_at=row["last_run_at"], last_run_id=row["last_run_id"],
             last_error=row["last_error"], orphaned_at=row["orphaned_at"], runs_count=int(row.get("runs_count") or 0),
             created_at=row["created_at"], updated_at=row["updated_at"],
