@@ -154,3 +154,30 @@ async def test_upsert_flow_validates_with_dsl_rules_and_changes_nothing(api: Api
         await api.upsert_flow("tenant_8", [{"slug": "m", "deps": [], "step_type": "map"},
                                            {"slug": "n", "deps": ["m", "a"], "step_type": "map"}])
     assert [s.step_slug for s in (await api.get_flow("tenant_8")).steps] == ["a"]
+
+
+class DuckFlow:
+    """Not a pgflow.Flow: anything with .slug, .flow_type and .shape() compiles."""
+
+    flow_type = "flow"
+
+    def __init__(self, slug: str, dependencies: list[str]) -> None:
+        self.slug = slug
+        self.dependencies = dependencies
+
+    def shape(self) -> dict:
+        step = {
+            "slug": "only", "stepType": "single", "dependencies": self.dependencies,
+            "whenUnmet": "skip", "whenExhausted": "fail",
+            "requiredInputPattern": {"defined": False}, "forbiddenInputPattern": {"defined": False},
+            "options": {},
+        }
+        return {"steps": [step], "options": {}}
+
+
+async def test_duck_typed_flows_compile_and_database_rules_raise_definition_errors(api: Api) -> None:
+    assert (await api.compile(DuckFlow("duck", [])))["status"] == "compiled"
+    with pytest.raises(pgflow.FlowDefinitionError) as caught:  # SQLSTATE PF004 from add_step
+        await api.compile(DuckFlow("ghostly", ["ghost"]))
+    assert "ghost" in str(caught.value)
+    assert not await api.flow_exists("ghostly")
