@@ -129,17 +129,5 @@ def prune(older_than: timedelta, flows: Iterable[Any] | None = None) -> Operatio
     if not isinstance(older_than, timedelta) or older_than < timedelta(0):
         raise InvalidInput(f"older_than must be a timedelta >= 0 (e.g. timedelta(days=7)), got {older_than!r}")
     slugs = None if flows is None else [slug_of(f) for f in ([flows] if isinstance(flows, str) else flows)]
-    rows = yield Query.all("client_prune_data_older_than", older_than=older_than, flows=slugs)
-    return _counts(rows)
-
-
-def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """prune_data_older_than's answer as {kind: count}: one row of counts, or (kind, count) rows."""
-    if not rows:
-        return {}
-    if len(rows[0]) == 1:
-        (value,) = rows[0].values()
-        return {str(k): int(v) for k, v in (value or {}).items()} if isinstance(value, dict) else {}
-    if {"kind", "count"} <= set(rows[0]):
-        return {str(r["kind"]): int(r["count"]) for r in rows}
-    return {str(k): int(v) for k, v in rows[0].items() if v is not None}
+    counts = yield Query.scalar("client_prune_data_older_than", older_than=older_than, flows=slugs)
+    return {str(kind): int(n) for kind, n in sorted((counts or {}).items())}

@@ -1655,7 +1655,55 @@ END;
 $$;
 
 
--- 0225_function__on_step_completed.sql
+-- 0225_function__lock_reported_task.sql
+-- First step of complete_task and fail_task: lock the task's step state row (so reports of
+-- sibling tasks are applied one after another) and decide whether the report counts.
+-- Returns one row - the task's flow, step settings and message - when run, step and task are
+-- all 'started'. Returns nothing for an unknown task, and for a late report (the run failed or
+-- the step is no longer started: then the task's message is archived) or a task that is not
+-- started (completed already, or requeued: left alone).
+CREATE OR REPLACE FUNCTION pgflow._lock_reported_task(p_run_id uuid, p_step_slug text, p_task_index int)
+RETURNS TABLE (flow_slug text, step_type text, remaining_tasks int, message_id bigint, attempts_count int,
+               when_exhausted text, max_attempts int, base_delay int)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_step_status text;
+    v_task_status text;
+    v_run_status text;
+BEGIN
+    SELECT ss.flow_slug, s.step_type, ss.status, ss.remaining_tasks, s.when_exhausted,
+           coalesce(s.opt_max_attempts, f.opt_max_attempts), coalesce(s.opt_base_delay, f.opt_base_delay)
+      INTO flow_slug, step_type, v_step_status, remaining_tasks, when_exhausted, max_attempts, base_delay
+      FROM pgflow.step_states AS ss
+      JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
+      JOIN pgflow.flows AS f ON f.flow_slug = ss.flow_slug
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
+       FOR UPDATE OF ss;
+    -- a new statement, so it sees what earlier holders of the lock committed
+    SELECT t.status, t.message_id, t.attempts_count, r.status
+      INTO v_task_status, message_id, attempts_count, v_run_status
+      FROM pgflow.step_tasks AS t
+      JOIN pgflow.runs AS r ON r.run_id = t.run_id
+     WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index;
+
+    IF v_task_status IS NULL OR v_step_status IS NULL THEN
+        RETURN;
+    END IF;
+    IF v_run_status = 'failed' OR v_step_status <> 'started' THEN
+        PERFORM pgmq.archive(flow_slug, message_id);
+        RETURN;
+    END IF;
+    IF v_task_status = 'started' THEN
+        RETURN NEXT;
+    END IF;
+END;
+$$;
+
+
+-- 0226_function__on_step_completed.sql
 -- A step of a run has just completed (its state row holds the output): emit step:completed,
 -- release its dependents and move the run on. The caller holds the run row lock.
 CREATE OR REPLACE FUNCTION pgflow._on_step_completed(p_run_id uuid, p_step_slug text)
@@ -1682,17 +1730,26 @@ END;
 $$;
 
 
--- 0226_function__complete_task_apply.sql
+-- 0227_function__lock_started_run.sql
+-- Lock a run row before a report changes the run (a step finishes); false when the run is no
+-- longer started (it failed while the caller waited for the lock).
+CREATE OR REPLACE FUNCTION pgflow._lock_started_run(p_run_id uuid)
+RETURNS boolean
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    SELECT coalesce((SELECT r.status = 'started' FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE), false)
+$$;
+
+
+-- 0228_function__complete_task_apply.sql
 -- The state change behind complete_task (which then returns the task row).
 --
--- Locking: the step state row is locked first, so sibling tasks of one step (map tasks)
--- complete one after another with an exact remaining_tasks count; the run row is locked only
--- by the completion that finishes the step, because only then are the run and the dependents
--- touched. Order of locks everywhere: step state, then run, then task, then queue messages.
---
--- Late or repeated calls change nothing: a failed run or a step that is no longer started
--- (failed, skipped) only archives the task's message; a task that is not started (completed
--- already, or requeued) is left alone.
+-- Locking: the step state row first (_lock_reported_task), so sibling tasks of one step (map
+-- tasks) complete one after another with an exact remaining_tasks count; the run row only in
+-- the completion that finishes the step, because only then are the run and the dependents
+-- touched. Order of locks everywhere: step state, run, task, queue messages.
 CREATE OR REPLACE FUNCTION pgflow._complete_task_apply(
     p_run_id uuid, p_step_slug text, p_task_index int, p_output jsonb)
 RETURNS void
@@ -1701,45 +1758,22 @@ VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
-    v_flow_slug text;
-    v_step_type text;
-    v_step_status text;
-    v_remaining int;
-    v_task_status text;
-    v_message_id bigint;
-    v_run_status text;
+    v_reported record;
     v_violation text;
     v_task pgflow.step_tasks;
+    v_step_status text;
 BEGIN
-    SELECT ss.flow_slug, s.step_type, ss.status, ss.remaining_tasks
-      INTO v_flow_slug, v_step_type, v_step_status, v_remaining
-      FROM pgflow.step_states AS ss
-      JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
-     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
-       FOR UPDATE OF ss;
-    -- a new statement: sees what earlier lock holders committed
-    SELECT t.status, t.message_id, r.status INTO v_task_status, v_message_id, v_run_status
-      FROM pgflow.step_tasks AS t
-      JOIN pgflow.runs AS r ON r.run_id = t.run_id
-     WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index;
-    IF v_task_status IS NULL OR v_step_status IS NULL THEN
-        RETURN;
-    END IF;
-    IF v_run_status = 'failed' OR v_step_status <> 'started' THEN
-        PERFORM pgmq.archive(v_flow_slug, v_message_id);
-        RETURN;
-    END IF;
-    IF v_task_status <> 'started' THEN
+    SELECT * INTO v_reported FROM pgflow._lock_reported_task(p_run_id, p_step_slug, p_task_index);
+    IF NOT FOUND THEN
         RETURN;
     END IF;
 
-    IF v_remaining = 1 THEN
-        SELECT r.status INTO v_run_status FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE;
-        IF v_run_status <> 'started' THEN
-            PERFORM pgmq.archive(v_flow_slug, v_message_id);
+    IF v_reported.remaining_tasks = 1 THEN
+        IF NOT pgflow._lock_started_run(p_run_id) THEN
+            PERFORM pgmq.archive(v_reported.flow_slug, v_reported.message_id);
             RETURN;
         END IF;
-        IF v_step_type = 'single' THEN
+        IF v_reported.step_type = 'single' THEN
             v_violation := pgflow._output_type_violation(p_run_id, p_step_slug, p_output);
             IF v_violation IS NOT NULL THEN
                 PERFORM pgflow._fail_task_type_violation(p_run_id, p_step_slug, p_task_index, p_output, v_violation);
@@ -1767,7 +1801,7 @@ BEGIN
            completed_at = CASE WHEN ss.remaining_tasks = 1 THEN now() END,
            output = CASE
                WHEN ss.remaining_tasks > 1 THEN NULL
-               WHEN v_step_type = 'single' THEN p_output
+               WHEN v_reported.step_type = 'single' THEN p_output
                ELSE (SELECT coalesce(jsonb_agg(t.output ORDER BY t.task_index), '[]'::jsonb)
                        FROM pgflow.step_tasks AS t
                       WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug)
@@ -1778,12 +1812,12 @@ BEGIN
     IF v_step_status = 'completed' THEN
         PERFORM pgflow._on_step_completed(p_run_id, p_step_slug);
     END IF;
-    PERFORM pgmq.archive(v_flow_slug, v_message_id);
+    PERFORM pgmq.archive(v_reported.flow_slug, v_reported.message_id);
 END;
 $$;
 
 
--- 0227_function_complete_task.sql
+-- 0229_function_complete_task.sql
 -- A worker reports a task's output. The task completes (task:completed); when it was the last
 -- task of its step the step completes (step:completed) with the output - the task's output
 -- for a single step, the outputs of all tasks in task_index order for a map step (nulls kept)
@@ -1859,7 +1893,7 @@ $$;
 -- is queued again and its message hidden for calculate_retry_delay(base_delay, attempts_count)
 -- seconds. Otherwise the task fails and when_exhausted decides: 'fail' fails the step and the
 -- run, 'skip' / 'skip-cascade' skip the step (see _skip_failed_step). task:failed tells which
--- (will_retry, retry_at). Late calls change nothing, as for complete_task.
+-- (will_retry, retry_at).
 CREATE OR REPLACE FUNCTION pgflow._fail_task_apply(
     p_run_id uuid, p_step_slug text, p_task_index int, p_error_message text)
 RETURNS void
@@ -1868,51 +1902,20 @@ VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
-    v_flow_slug text;
-    v_step_status text;
-    v_when_exhausted text;
-    v_max_attempts int;
-    v_base_delay int;
-    v_task_status text;
-    v_message_id bigint;
-    v_attempts int;
-    v_run_status text;
+    v_reported record;
     v_exhausted boolean;
     v_task pgflow.step_tasks;
-    v_retry_at timestamptz;
     v_delay int;
+    v_retry_at timestamptz;
 BEGIN
-    SELECT ss.flow_slug, ss.status, s.when_exhausted,
-           coalesce(s.opt_max_attempts, f.opt_max_attempts), coalesce(s.opt_base_delay, f.opt_base_delay)
-      INTO v_flow_slug, v_step_status, v_when_exhausted, v_max_attempts, v_base_delay
-      FROM pgflow.step_states AS ss
-      JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
-      JOIN pgflow.flows AS f ON f.flow_slug = ss.flow_slug
-     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
-       FOR UPDATE OF ss;
-    SELECT t.status, t.message_id, t.attempts_count, r.status
-      INTO v_task_status, v_message_id, v_attempts, v_run_status
-      FROM pgflow.step_tasks AS t
-      JOIN pgflow.runs AS r ON r.run_id = t.run_id
-     WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index;
-    IF v_task_status IS NULL OR v_step_status IS NULL THEN
+    SELECT * INTO v_reported FROM pgflow._lock_reported_task(p_run_id, p_step_slug, p_task_index);
+    IF NOT FOUND THEN
         RETURN;
     END IF;
-    IF v_run_status = 'failed' OR v_step_status <> 'started' THEN
-        PERFORM pgmq.archive(v_flow_slug, v_message_id);
+    v_exhausted := v_reported.attempts_count >= v_reported.max_attempts;
+    IF v_exhausted AND NOT pgflow._lock_started_run(p_run_id) THEN
+        PERFORM pgmq.archive(v_reported.flow_slug, v_reported.message_id);
         RETURN;
-    END IF;
-    IF v_task_status <> 'started' THEN
-        RETURN;
-    END IF;
-
-    v_exhausted := v_attempts >= v_max_attempts;
-    IF v_exhausted THEN
-        SELECT r.status INTO v_run_status FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE;
-        IF v_run_status <> 'started' THEN
-            PERFORM pgmq.archive(v_flow_slug, v_message_id);
-            RETURN;
-        END IF;
     END IF;
 
     UPDATE pgflow.step_tasks AS t
@@ -1928,19 +1931,21 @@ BEGIN
     END IF;
 
     IF NOT v_exhausted THEN
-        v_delay := pgflow.calculate_retry_delay(v_base_delay, v_task.attempts_count);
-        SELECT m.vt INTO v_retry_at FROM pgmq.set_vt(v_flow_slug, v_message_id, v_delay) AS m;
-        PERFORM pgflow._emit_task_failed(v_task, coalesce(v_retry_at, clock_timestamp() + make_interval(secs => v_delay)));
+        v_delay := pgflow.calculate_retry_delay(v_reported.base_delay, v_task.attempts_count);
+        SELECT m.vt INTO v_retry_at FROM pgmq.set_vt(v_reported.flow_slug, v_task.message_id, v_delay) AS m;
+        PERFORM pgflow._emit_task_failed(
+            v_task, coalesce(v_retry_at, clock_timestamp() + make_interval(secs => v_delay)));
         RETURN;
     END IF;
 
     PERFORM pgflow._emit_task_failed(v_task, NULL);
-    IF v_when_exhausted = 'fail' THEN
+    IF v_reported.when_exhausted = 'fail' THEN
         PERFORM pgflow._fail_run(p_run_id, p_step_slug, p_error_message);
     ELSE
-        PERFORM pgflow._skip_failed_step(p_run_id, p_step_slug, p_error_message, v_when_exhausted = 'skip-cascade');
+        PERFORM pgflow._skip_failed_step(p_run_id, p_step_slug, p_error_message,
+                                         v_reported.when_exhausted = 'skip-cascade');
     END IF;
-    PERFORM pgmq.archive(v_flow_slug, v_message_id);
+    PERFORM pgmq.archive(v_reported.flow_slug, v_task.message_id);
 END;
 $$;
 

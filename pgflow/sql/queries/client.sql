@@ -82,4 +82,5 @@ SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, co
  LIMIT %(limit)s;
 
 -- name: client_prune_data_older_than
-SELECT * FROM pgflow.prune_data_older_than(%(older_than)s::interval, %(flows)s::text[]);
+-- {"runs": n, "step_states": n, "step_tasks": n, "messages": n, "archived_messages": n, "workers": n}
+SELECT pgflow.prune_data_older_than(%(older_than)s::interval, %(flows)s::text[]) AS counts;

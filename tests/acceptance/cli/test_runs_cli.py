@@ -86,3 +86,15 @@ def test_unknown_slug_bad_json_and_bad_run_id_are_one_line_errors(pgflow_cli: Cl
 def test_unreachable_database_is_one_line(pgflow_cli: Cli) -> None:
     result = pgflow_cli("flows", "list", url="postgresql://pgflow@127.0.0.1:1/nowhere?connect_timeout=2")
     assert_one_line_error(result, "cannot reach the database")
+
+
+def test_prune_prints_counts_and_checks_its_arguments(pgflow_cli: Cli) -> None:
+    assert pgflow_cli("compile", "shopflows:shop").returncode == 0
+    pruned = pgflow_cli("prune", "--older-than", "7d")
+    assert pruned.returncode == 0, pruned.stderr
+    rows = dict(line.split() for line in pruned.stdout.splitlines()[1:])
+    assert rows["runs"] == "0" and "step_tasks" in rows
+    as_json = json.loads(pgflow_cli("prune", "--older-than", "12h", "--flow", "shop", "--json").stdout)
+    assert as_json["runs"] == 0
+    assert_one_line_error(pgflow_cli("prune", "--older-than", "a week"), "not a duration")
+    assert_one_line_error(pgflow_cli("prune", "--older-than", "7d", "--flow", "nope"), "'nope'")
