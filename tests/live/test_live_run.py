@@ -10,50 +10,10 @@ import psycopg
 import pytest
 
 from pgflow.errors import RunFailed, RunTimeout
-from pgflow.live import EventHub, LiveRun, RunFinished, apply_event
+from pgflow.live import EventHub, LiveRun, apply_event
 from tests.live.driver import SqlDriver
-from tests.live.flows import failing, maps, skipping
-
-SCENARIOS = {
-    "map-with-retry": (maps, {"items": [1, 2, 3]}, "completed"),
-    "failure": (failing, {"n": 1}, "failed"),
-    "skipped-steps": (skipping, {"go": False}, "completed"),
-}
-
-
-async def record_until_finished(sub, run_id) -> list:
-    """The events of ``run_id`` a hub subscription received, up to its RunFinished."""
-    events = []
-    while True:
-        item = await sub.get(timeout=10)
-        if getattr(item, "run_id", None) != run_id:
-            continue
-        if isinstance(item, RunFinished):
-            return events
-        events.append(item)
-
-
-def without_untracked(run):
-    """The run minus what no event carries: a later task's message_id/queued_at, and
-    remaining_deps of steps that never started."""
-    data = dataclasses.asdict(run)
-    for step in data["step_states"]:
-        if step["status"] in ("created", "skipped"):
-            step.pop("remaining_deps")
-        for task in step["tasks"]:
-            task.pop("message_id")
-            task.pop("queued_at")
-    return data
-
-
-def differences(got, want, path="run") -> list[str]:
-    """Where two nested structures differ, as readable paths."""
-    if isinstance(got, dict) and isinstance(want, dict):
-        return [d for k in sorted(set(got) | set(want), key=str)
-                for d in differences(got.get(k), want.get(k), f"{path}.{k}")]
-    if isinstance(got, (list, tuple)) and isinstance(want, (list, tuple)) and len(got) == len(want):
-        return [d for i, (g, w) in enumerate(zip(got, want)) for d in differences(g, w, f"{path}[{i}]")]
-    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
+from tests.live.flows import failing, maps
+from tests.live.scenarios import SCENARIOS, differences, record_until_finished, without_untracked
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
