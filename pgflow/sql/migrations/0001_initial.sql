@@ -1824,8 +1824,8 @@ $$;
 -- - its dependents are released, steps that became ready start, and the run completes when no
 -- step is left. The task's message is archived. A single step whose output is not an array
 -- although a map step maps it fails the run ('[TYPE_VIOLATION] ...').
--- Returns the task row (no row for an unknown task). See _complete_task_apply for locking and
--- for late calls, which change nothing.
+-- Late or repeated reports change nothing (see _lock_reported_task). Returns the task row (no
+-- row for an unknown task).
 CREATE OR REPLACE FUNCTION pgflow.complete_task(run_id uuid, step_slug text, task_index int, output jsonb)
 RETURNS SETOF pgflow.step_tasks
 LANGUAGE plpgsql
@@ -1955,7 +1955,8 @@ $$;
 -- with exponential backoff while it has attempts left; after the last attempt the step fails
 -- and with it the run (when_exhausted 'fail', the default), or the step is skipped ('skip',
 -- 'skip-cascade'). Emits task:failed (will_retry, retry_at) and the step and run events that
--- follow. Returns the task row (no row for an unknown task). See _fail_task_apply.
+-- follow. Late or repeated reports change nothing (see _lock_reported_task). Returns the task
+-- row (no row for an unknown task).
 CREATE OR REPLACE FUNCTION pgflow.fail_task(run_id uuid, step_slug text, task_index int, error_message text)
 RETURNS SETOF pgflow.step_tasks
 LANGUAGE plpgsql

@@ -2,7 +2,8 @@
 -- with exponential backoff while it has attempts left; after the last attempt the step fails
 -- and with it the run (when_exhausted 'fail', the default), or the step is skipped ('skip',
 -- 'skip-cascade'). Emits task:failed (will_retry, retry_at) and the step and run events that
--- follow. Returns the task row (no row for an unknown task). See _fail_task_apply.
+-- follow. Late or repeated reports change nothing (see _lock_reported_task). Returns the task
+-- row (no row for an unknown task).
 CREATE OR REPLACE FUNCTION pgflow.fail_task(run_id uuid, step_slug text, task_index int, error_message text)
 RETURNS SETOF pgflow.step_tasks
 LANGUAGE plpgsql

@@ -1,13 +1,9 @@
 -- The state change behind complete_task (which then returns the task row).
 --
--- Locking: the step state row is locked first, so sibling tasks of one step (map tasks)
--- complete one after another with an exact remaining_tasks count; the run row is locked only
--- by the completion that finishes the step, because only then are the run and the dependents
--- touched. Order of locks everywhere: step state, then run, then task, then queue messages.
---
--- Late or repeated calls change nothing: a failed run or a step that is no longer started
--- (failed, skipped) only archives the task's message; a task that is not started (completed
--- already, or requeued) is left alone.
+-- Locking: the step state row first (_lock_reported_task), so sibling tasks of one step (map
+-- tasks) complete one after another with an exact remaining_tasks count; the run row only in
+-- the completion that finishes the step, because only then are the run and the dependents
+-- touched. Order of locks everywhere: step state, run, task, queue messages.
 CREATE OR REPLACE FUNCTION pgflow._complete_task_apply(
     p_run_id uuid, p_step_slug text, p_task_index int, p_output jsonb)
 RETURNS void
@@ -16,45 +12,22 @@ VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
-    v_flow_slug text;
-    v_step_type text;
-    v_step_status text;
-    v_remaining int;
-    v_task_status text;
-    v_message_id bigint;
-    v_run_status text;
+    v_reported record;
     v_violation text;
     v_task pgflow.step_tasks;
+    v_step_status text;
 BEGIN
-    SELECT ss.flow_slug, s.step_type, ss.status, ss.remaining_tasks
-      INTO v_flow_slug, v_step_type, v_step_status, v_remaining
-      FROM pgflow.step_states AS ss
-      JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
-     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
-       FOR UPDATE OF ss;
-    -- a new statement: sees what earlier lock holders committed
-    SELECT t.status, t.message_id, r.status INTO v_task_status, v_message_id, v_run_status
-      FROM pgflow.step_tasks AS t
-      JOIN pgflow.runs AS r ON r.run_id = t.run_id
-     WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index;
-    IF v_task_status IS NULL OR v_step_status IS NULL THEN
-        RETURN;
-    END IF;
-    IF v_run_status = 'failed' OR v_step_status <> 'started' THEN
-        PERFORM pgmq.archive(v_flow_slug, v_message_id);
-        RETURN;
-    END IF;
-    IF v_task_status <> 'started' THEN
+    SELECT * INTO v_reported FROM pgflow._lock_reported_task(p_run_id, p_step_slug, p_task_index);
+    IF NOT FOUND THEN
         RETURN;
     END IF;
 
-    IF v_remaining = 1 THEN
-        SELECT r.status INTO v_run_status FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE;
-        IF v_run_status <> 'started' THEN
-            PERFORM pgmq.archive(v_flow_slug, v_message_id);
+    IF v_reported.remaining_tasks = 1 THEN
+        IF NOT pgflow._lock_started_run(p_run_id) THEN
+            PERFORM pgmq.archive(v_reported.flow_slug, v_reported.message_id);
             RETURN;
         END IF;
-        IF v_step_type = 'single' THEN
+        IF v_reported.step_type = 'single' THEN
             v_violation := pgflow._output_type_violation(p_run_id, p_step_slug, p_output);
             IF v_violation IS NOT NULL THEN
                 PERFORM pgflow._fail_task_type_violation(p_run_id, p_step_slug, p_task_index, p_output, v_violation);
@@ -82,7 +55,7 @@ BEGIN
            completed_at = CASE WHEN ss.remaining_tasks = 1 THEN now() END,
            output = CASE
                WHEN ss.remaining_tasks > 1 THEN NULL
-               WHEN v_step_type = 'single' THEN p_output
+               WHEN v_reported.step_type = 'single' THEN p_output
                ELSE (SELECT coalesce(jsonb_agg(t.output ORDER BY t.task_index), '[]'::jsonb)
                        FROM pgflow.step_tasks AS t
                       WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug)
@@ -93,6 +66,6 @@ BEGIN
     IF v_step_status = 'completed' THEN
         PERFORM pgflow._on_step_completed(p_run_id, p_step_slug);
     END IF;
-    PERFORM pgmq.archive(v_flow_slug, v_message_id);
+    PERFORM pgmq.archive(v_reported.flow_slug, v_reported.message_id);
 END;
 $$;
