@@ -201,7 +201,8 @@ def _describe(event: str, ms: dict[str, Any], md: dict[str, Any]) -> str:
     if event == "task.stop":
         return f"task completed: {_task_label(md)} attempt={md.get('attempt')} in {ms.get('duration', 0):.3f}s"
     if event == "task.exception":
-        return f"task failed ({md.get('kind')}): {_task_label(md)} attempt={md.get('attempt')}: {md.get('error')}"
+        first_line = str(md.get("error") or "").split("\n", 1)[0]
+        return f"task failed ({md.get('kind')}): {_task_label(md)} attempt={md.get('attempt')}: {first_line}"
     if event == "task.handed_back":
         return f"task handed back to its queue at shutdown: {_task_label(md)}"
     if event == "run.completed":

@@ -87,6 +87,7 @@ class Poller:
         self._wakeup = asyncio.Event()
         self._timers: dict[tuple[str | None, int], asyncio.TimerHandle] = {}
         self.reads = 0
+        self.busy = False  # a read is in progress or due
 
     # ------------------------------------------------------------------ wake-ups from outside
 
@@ -131,11 +132,13 @@ class Poller:
         try:
             while not self._stop.is_set():
                 if not self._due:
+                    self.busy = False
                     wait = interval if polling else self._config.notify_fallback_interval
                     self._wakeup.clear()
                     if not await wait_any(self._wakeup, self._stop, timeout=wait):
                         self._due.update(self._order)  # a poll tick, or the notify fallback
                     continue
+                self.busy = True
                 await self._slots.wait_free(self._stop)
                 if self._stop.is_set():
                     break
