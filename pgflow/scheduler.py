@@ -174,6 +174,19 @@ class Scheduler:
                 await self.database.close()
 
 
+class SchedulerService:
+    """The worker's background service (``pgflow.Worker(..., scheduler=True)``, the default).
+
+    Syncs the ``cron=`` of the worker's flows, then runs a :class:`Scheduler` on the worker's
+    connections until the worker stops taking work.
+    """
+
+    name = "scheduler"
+
+    async def run(self, worker: Any) -> None:
+        await Scheduler(database=worker.db, flows=worker.flows).run(worker.stopping)
+
+
 async def _sleep(seconds: float, shutdown: asyncio.Event) -> None:
     if seconds <= 0:
         await asyncio.sleep(0)
@@ -184,4 +197,4 @@ async def _sleep(seconds: float, shutdown: asyncio.Event) -> None:
         pass
 
 
-__all__ = ["Scheduler", "tick", "tick_sync"]
+__all__ = ["Scheduler", "SchedulerService", "tick", "tick_sync"]

@@ -33,6 +33,7 @@ class WorkerConfig:
     name: str | None = None
     visibility_margin: int = 5
     allow_data_loss: bool = False
+    scheduler: bool = True  # run the built-in scheduler (pgflow.scheduler) and sync the flows' cron=
 
     def __post_init__(self) -> None:
         _positive_int("max_concurrency", self.max_concurrency)

@@ -64,6 +64,7 @@ class Worker:
         shutdown_timeout: float = 30.0,
         name: str | None = None,
         allow_data_loss: bool = False,
+        scheduler: bool = True,
     ) -> None:
         self.config = WorkerConfig(
             max_concurrency=max_concurrency, batch_size=batch_size, signal=signal,
@@ -71,6 +72,7 @@ class Worker:
             notify_fallback_interval=notify_fallback_interval, heartbeat_interval=heartbeat_interval,
             recovery_interval=recovery_interval, stale_threshold=stale_threshold,
             shutdown_timeout=shutdown_timeout, name=name, allow_data_loss=allow_data_loss,
+            scheduler=scheduler,
         )
         self.flows: list[Flow] = startup.check_flows(flows)
         self.name = self.config.function_name

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from pgflow import telemetry
+from pgflow.scheduler import SchedulerService
 from pgflow.worker.config import WorkerConfig
 from pgflow.worker.poller import wait_any
 
@@ -68,6 +69,7 @@ def default_services(config: WorkerConfig) -> list[Service]:
     return [
         Heartbeat(config.heartbeat_interval),
         Sweeper(config.recovery_interval),
+        *([SchedulerService()] if config.scheduler else []),
     ]
 
 
