@@ -40,12 +40,15 @@ _NAMES = {"task.start": "task.started", "task.stop": "task.completed", "task.exc
 @click.option("--recovery-interval", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
               help="Seconds between sweeps for stalled tasks of crashed workers.")
 @click.option("--allow-data-loss", is_flag=True, help="Recompile a changed flow, deleting its runs.")
+@click.option("--no-scheduler", "no_scheduler", is_flag=True,
+              help="Do not run the built-in scheduler nor sync the flows' cron= (see `pgflow schedules`).")
 @click.option("--format", "style", type=click.Choice(["auto", "human", "kv"]), default="auto", show_default=True,
               help="Task lines for people or key=value pairs (auto: human on a terminal).")
 @click.option("--quiet", "-q", is_flag=True, help="No line per task; only the banner and warnings.")
 def worker_command(targets: tuple[str, ...], database_url: str | None, concurrency: int, batch_size: int,
                    signal: str, name: str | None, shutdown_timeout: float, heartbeat_interval: float,
-                   recovery_interval: float, allow_data_loss: bool, style: str, quiet: bool) -> None:
+                   recovery_interval: float, allow_data_loss: bool, style: str, quiet: bool,
+                   no_scheduler: bool = False) -> None:
     """Run the handlers of TARGETS: module:attribute for one flow or job, module for all in it.
 
     Stops gracefully on SIGINT/SIGTERM: in-flight tasks finish (up to --shutdown-timeout), the
@@ -59,7 +62,8 @@ def worker_command(targets: tuple[str, ...], database_url: str | None, concurren
     _configure_logging()
     worker = Worker(dsn, flows, max_concurrency=concurrency, batch_size=batch_size, signal=signal, name=name,
                     shutdown_timeout=shutdown_timeout, heartbeat_interval=heartbeat_interval,
-                    recovery_interval=recovery_interval, allow_data_loss=allow_data_loss)
+                    recovery_interval=recovery_interval, allow_data_loss=allow_data_loss,
+                    scheduler=not no_scheduler)
     printer = _Printer(human)
     telemetry.attach("pgflow.cli.banner", "worker.start", lambda e, m, md: _banner(worker, dsn, flows))
     if not quiet:
