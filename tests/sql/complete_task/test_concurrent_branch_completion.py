@@ -1,10 +1,9 @@
 """Two parallel map steps finishing at the same moment release their join step exactly once."""
 
-import threading
-
 import psycopg
 
-from tests.sql.helpers import (complete_task, define_flow, read_and_start, register_worker, rows, run_row, start_flow,
+from tests.sql.complete_task.concurrently import complete_concurrently
+from tests.sql.helpers import (define_flow, read_and_start, register_worker, rows, run_row, start_flow,
                                step_state)
 
 ITEMS = 40
@@ -21,25 +20,7 @@ def test_parallel_branches_completed_concurrently_start_the_join_once(db_url):
         conn.commit()
     assert len(claimed) == 2 * ITEMS
 
-    barrier = threading.Barrier(THREADS, timeout=30)
-    errors: list[BaseException] = []
-
-    def complete_share(share):
-        try:
-            with psycopg.connect(db_url) as conn:
-                barrier.wait()
-                for t in share:
-                    complete_task(conn, run_id, t["step_slug"], t["task_index"], -t["input"])
-                    conn.commit()
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=complete_share, args=(claimed[i::THREADS],)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    complete_concurrently(db_url, run_id, claimed, lambda t: -t["input"], threads=THREADS)
 
     with psycopg.connect(db_url) as conn:
         join = step_state(conn, run_id, "join")
