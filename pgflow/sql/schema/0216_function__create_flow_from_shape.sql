@@ -15,6 +15,10 @@ BEGIN
                                (p_shape #>> '{options,baseDelay}')::int,
                                (p_shape #>> '{options,timeout}')::int);
     IF p_shape ? 'flowType' THEN
+        IF p_shape->>'flowType' IS DISTINCT FROM 'flow' AND p_shape->>'flowType' IS DISTINCT FROM 'job' THEN
+            PERFORM pgflow._definition_error(format('flow %s has flowType %s', p_flow_slug, p_shape->'flowType'),
+                                             'Use "flow" or "job" as flowType, or leave it out.');
+        END IF;
         UPDATE pgflow.flows SET flow_type = p_shape->>'flowType' WHERE flow_slug = p_flow_slug;
     END IF;
 

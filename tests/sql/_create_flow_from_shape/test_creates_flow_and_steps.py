@@ -1,3 +1,5 @@
+import psycopg
+import pytest
 from psycopg.types.json import Jsonb
 
 from tests.sql.helpers import row, rows, scalar
@@ -28,3 +30,9 @@ def test_creates_flow_with_options_and_steps_that_round_trip(conn):
 def test_flow_type_extension_marks_a_job(conn):
     conn.execute("""SELECT pgflow._create_flow_from_shape('nightly', '{"flowType": "job", "steps": [{"slug": "run_it"}]}')""")
     assert scalar(conn, "SELECT flow_type FROM pgflow.flows WHERE flow_slug = 'nightly'") == "job"
+
+
+def test_unknown_flow_type_is_a_definition_error(conn):
+    with pytest.raises(psycopg.Error) as caught:
+        conn.execute("""SELECT pgflow._create_flow_from_shape('odd', '{"flowType": "cron", "steps": []}')""")
+    assert caught.value.sqlstate == "PF004"
