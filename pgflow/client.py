@@ -30,7 +30,9 @@ from pgflow.errors import ConfigurationError
 from pgflow.models import FlowInfo, Run
 from pgflow.ops import flows as flow_ops
 from pgflow.ops import runs as run_ops
+from pgflow.ops import health as health_ops
 from pgflow.ops import schedules as schedule_ops
+from pgflow.ops.health import WorkerHealth
 from pgflow.ops.schedules import Schedule
 from pgflow.ops.driver import drive_async, drive_sync, translate_error
 from pgflow.subscription import Subscription
@@ -232,7 +234,15 @@ class _Methods:
         """The runs a schedule started: run id, tick, trigger and run status, newest tick first."""
         return self._run(schedule_ops.schedule_history(slug, limit))
 
-    # health_check() is added here by the worker part (pgflow/ops/workers.py).
+    # --- workers (pgflow/ops/health.py, docs/guides/workers.md) -------------------------------
+
+    def health_check(self, stale_after: float = 15.0, dead_after: float = 60.0, *,
+                     include_stopped: bool = False) -> list[WorkerHealth]:
+        """The workers seen in the last hour, one per process, newest first: name, flows served,
+        last heartbeat and health (``healthy``, ``stale`` after ``stale_after`` s without a
+        heartbeat, ``dead`` after ``dead_after`` s or once stopped; stopped ones only with
+        ``include_stopped``)."""
+        return self._run(health_ops.health_check(stale_after, dead_after, include_stopped=include_stopped))
 
 
 class Client(_Methods):

@@ -208,7 +208,8 @@ def _describe(event: str, ms: dict[str, Any], md: dict[str, Any]) -> str:
     if event == "run.completed":
         return f"run completed: {md.get('flow_slug')} run={md.get('run_id')}"
     if event == "run.failed":
-        return f"run failed: {md.get('flow_slug')} run={md.get('run_id')}: {md.get('error_message')}"
+        first_line = str(md.get("error_message") or "").split("\n", 1)[0]
+        return f"run failed: {md.get('flow_slug')} run={md.get('run_id')}: {first_line}"
     if event == "db.unavailable":
         return f"database unreachable ({md.get('error')}); retrying in {ms.get('retry_in', 0):.1f}s"
     if event == "db.available":
