@@ -221,11 +221,11 @@ def derive_counters(run: Run) -> Run:
 
 # ---------------------------------------------------------------------------------- JSON
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, UUID):
@@ -235,4 +235,4 @@ def _jsonable(value: Any) -> Any:
 
 def run_to_dict(run: Run) -> dict[str, Any]:
     """A run (with step states and tasks) as JSON-ready data: the shape the SSE snapshot sends."""
-    return _jsonable(asdict(run))
+    return jsonable(asdict(run))

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.helpers import eventually_async
-
-textual = pytest.importorskip("textual", reason="the TUI example needs the 'tui' extra (pip install textual)")
 
 
 async def test_the_tui_example_follows_a_run_to_completion(db_url, monkeypatch):
