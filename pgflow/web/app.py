@@ -24,6 +24,8 @@ from pgflow.web.store import Store, conninfo_of
 
 log = logging.getLogger("pgflow.web")
 
+EVENTS_PATH = "/events"
+
 
 @dataclass
 class Dashboard:
@@ -34,6 +36,14 @@ class Dashboard:
     stale_after: timedelta
     dead_after: timedelta
     live: bool
+    events_client: Any = None  # the AsyncClient behind the event stream, when this app made it
+
+    async def close(self) -> None:
+        """Close the dashboard's connections (the standalone app's lifespan does it on shutdown)."""
+        await self.store.close()
+        client, self.events_client = self.events_client, None
+        if client is not None:
+            await client.close()
 
     def page(self, request: Request, template: str, context: dict[str, Any], **kw: Any) -> Response:
         return self.renderer.page(request, template, {"nav": template.split(".")[0], **context}, **kw)
@@ -52,8 +62,8 @@ def create_app(
     title: str = "pgflow",
     refresh_interval: float = 5.0,
     live: bool = True,
-    stale_after: float = 30.0,
-    dead_after: float = 300.0,
+    stale_after: float = 15.0,
+    dead_after: float = 60.0,
     query_timeout: float = 10.0,
     pool_size: int = 4,
 ) -> Starlette:
@@ -64,9 +74,9 @@ def create_app(
     Mount it anywhere (``app.mount("/pgflow", create_app(client))``) or serve it alone; with
     ``base_path`` the app itself answers under that prefix. ``auth`` decides per request (see
     :mod:`pgflow.web.auth`); without it, requests from beyond localhost get a loud warning.
-    Workers are *stale* after ``stale_after`` seconds without a heartbeat and *dead* after
-    ``dead_after``. Pages refresh live from the database's events, or every
-    ``refresh_interval`` seconds when events cannot be streamed.
+    Workers are *stale* after ``stale_after`` seconds without a heartbeat (three of pgflow's
+    five-second heartbeats) and *dead* after ``dead_after``. Pages refresh live from the
+    database's events, or every ``refresh_interval`` seconds when events cannot be streamed.
     """
     dash = Dashboard(
         store=Store(conninfo_of(client), max_size=pool_size, query_timeout=query_timeout),
@@ -81,10 +91,11 @@ def create_app(
         try:
             yield
         finally:
-            await dash.store.close()
+            await dash.close()
 
+    routes = _routes(dash, client)
     app = Starlette(
-        routes=_routes(dash),
+        routes=routes,
         middleware=[Middleware(AuthMiddleware, hook=auth)],
         exception_handlers={
             404: _not_found, HTTPException: _http_error, BadFilter: _bad_filter,
@@ -104,7 +115,7 @@ def create_app(
     return outer
 
 
-def _routes(dash: Dashboard) -> list[BaseRoute]:
+def _routes(dash: Dashboard, client: Any) -> list[BaseRoute]:
     from pgflow.web.pages import flows, overview, run, runs, schedules, workers
 
     routes: list[BaseRoute] = [
@@ -112,18 +123,19 @@ def _routes(dash: Dashboard) -> list[BaseRoute]:
         Mount("/static", app=StaticFiles(packages=[("pgflow.web", "static")]), name="static"),
     ]
     if dash.live:
-        routes.extend(_live_routes())
+        routes.append(Mount(EVENTS_PATH, app=_event_stream(dash, client), name="events"))
+        dash.renderer.env.globals["sse_path"] = EVENTS_PATH
     return routes
 
 
-def _live_routes() -> list[BaseRoute]:
-    """The Server-Sent Events endpoint of pgflow.web.sse, when that module is available."""
-    try:
-        from pgflow.web import sse
-    except ImportError:
-        return []
-    make = getattr(sse, "routes", None)
-    return list(make()) if callable(make) else []
+def _event_stream(dash: Dashboard, client: Any) -> Any:
+    """The Server-Sent Events app of pgflow.web.sse, on an AsyncClient (the given one, or ours)."""
+    from pgflow.client import AsyncClient
+    from pgflow.web.sse import event_stream
+
+    if not isinstance(client, AsyncClient):
+        client = dash.events_client = AsyncClient(conninfo_of(client), max_size=2)
+    return event_stream(client)
 
 
 async def _error_page(request: Request, status: int, title: str, message: str) -> Response:

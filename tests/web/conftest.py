@@ -65,7 +65,7 @@ def build_scenario(url: str) -> Scenario:
             for task in claimed[:2]:
                 orders.finish(task)
     with psycopg.connect(url) as conn:
-        sc.workers["stale"] = seed.add_worker(conn, "orders", timedelta(seconds=90))
+        sc.workers["stale"] = seed.add_worker(conn, "orders", timedelta(seconds=30))
         sc.workers["dead"] = seed.add_worker(conn, "orders", timedelta(minutes=30))
         sc.workers["stopped"] = seed.add_worker(conn, "send_email", timedelta(minutes=2), stopped=True)
         conn.commit()
@@ -89,7 +89,14 @@ async def web(scenario: Scenario) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
-    await app.state.dashboard.store.close()
+    await app.state.dashboard.close()
+
+
+def heartbeat(url: str, worker_id: UUID) -> None:
+    """What a live worker does every few seconds (the scenario's worker is only a driver)."""
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE pgflow.workers SET last_heartbeat_at = now() WHERE worker_id = %s", (worker_id,))
+        conn.commit()
 
 
 def chromium_or_fail() -> str:

@@ -27,7 +27,7 @@ async def serve(app: Any, host: str = "127.0.0.1", **kw: Any) -> AsyncIterator[h
     transport = httpx.ASGITransport(app=app, **kw)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as client:
         yield client
-    await app.state.dashboard.store.close()
+    await app.state.dashboard.close()
 
 
 async def test_auth_hook_decides_per_request(scenario: Scenario) -> None:
@@ -125,7 +125,7 @@ async def test_dashboard_connections_are_read_only(scenario: Scenario) -> None:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             await store.run(Query("DELETE FROM pgflow.runs", None, "rowcount", named=False))
     finally:
-        await store.close()
+        await app.state.dashboard.close()
     with psycopg.connect(scenario.url) as conn:
         assert conn.execute("SELECT count(*) FROM pgflow.runs").fetchone()[0] == len(scenario.runs)
 
@@ -162,3 +162,15 @@ async def test_missing_schema_says_to_install_it(empty_db_url: str) -> None:
     async with serve(create_app(empty_db_url)) as web:
         response = await web.get("/runs")
     assert response.status_code == 500 and "pgflow db install" in response.text
+
+
+def test_browser_tests_fail_in_ci_without_chromium(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.web import conftest
+
+    monkeypatch.setattr(conftest, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        conftest.chromium_or_fail()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        conftest.chromium_or_fail()

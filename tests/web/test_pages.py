@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from tests.web.conftest import Scenario, html_text
+from tests.web.conftest import Scenario, heartbeat, html_text
 
 
 def run_ids_in(text: str) -> list[str]:
@@ -14,6 +14,7 @@ def run_ids_in(text: str) -> list[str]:
 
 
 async def test_overview_counts_runs_queues_and_workers(web: httpx.AsyncClient, scenario: Scenario) -> None:
+    heartbeat(scenario.url, scenario.workers["healthy"])
     text = html_text(await web.get("/"))
     # completed: orders x2, three job runs minus the bounced one; failed: orders + bounced job
     assert re.search(r'data-testid="metric-total">7<', text)
@@ -169,6 +170,7 @@ async def test_schedules_list_and_page(web: httpx.AsyncClient, scenario: Scenari
 
 
 async def test_workers_health(web: httpx.AsyncClient, scenario: Scenario) -> None:
+    heartbeat(scenario.url, scenario.workers["healthy"])
     text = html_text(await web.get("/workers"))
     for health in ("healthy", "stale", "dead", "stopped"):
         assert f'<tr data-health="{health}">' in text, health
@@ -178,6 +180,7 @@ async def test_workers_health(web: httpx.AsyncClient, scenario: Scenario) -> Non
 
 
 async def test_worker_page_shows_flows_served_and_recent_tasks(web: httpx.AsyncClient, scenario: Scenario) -> None:
+    heartbeat(scenario.url, scenario.workers["healthy"])
     text = html_text(await web.get(f"/workers/{scenario.workers['healthy']}"))
     assert 'data-testid="worker-health"><span class="badge s-healthy">' in text
     served = text.split('data-testid="flows-served"')[1].split("</ul>")[0]

@@ -115,4 +115,4 @@ async def flow_page(request: Request, flow_type: str) -> Response:
         "windows": ["1h", "24h", "7d", "30d"],
         "schedules": await schedules_of_flow(dash, slug),
     }
-    return dash.page(request, "flow.html" if flow_type == "flow" else "job.html", context)
+    return dash.page(request, "flow.html" if flow_type == "flow" else "job.html", context, live=f"flow:{slug}")

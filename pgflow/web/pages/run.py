@@ -66,4 +66,5 @@ async def run_page(request: Request) -> Response:
         "duration": (run.get("completed_at") or run.get("failed_at") or now) - run["started_at"],
         "done_steps": sum(1 for s in states.values() if s["status"] in ("completed", "skipped")),
     }
-    return dash.page(request, "run.html", context, live=f"run:{run_id}")
+    # a finished run never changes again: only a running one listens to its events
+    return dash.page(request, "run.html", context, live=f"run:{run_id}" if run["status"] == "started" else None)

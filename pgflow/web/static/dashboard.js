@@ -72,7 +72,9 @@
   document.addEventListener("submit", function (e) {
     var form = e.target;
     if (!form.hasAttribute("data-autosubmit")) return;
-    Array.prototype.forEach.call(form.elements, function (el) { if (el.name && !el.value) el.disabled = true; });
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name && (!el.value || el.value === el.getAttribute("data-default"))) el.disabled = true;
+    });
   });
 
   // ------------------------------------------------------------------ live updates
@@ -150,18 +152,34 @@
   var EVENT_TYPES = ["run:started", "run:completed", "run:failed", "step:started", "step:completed",
                      "step:failed", "step:skipped", "task:started", "task:completed", "task:failed"];
 
+  // body[data-live]: "run:<id>" (one run), "flow:<slug>" (runs of one flow) or "all"
+  function streamUrl(base) {
+    if (live.indexOf("run:") === 0) return base + "/runs/" + encodeURIComponent(live.slice(4));
+    if (live.indexOf("flow:") === 0) return base + "/runs?flow=" + encodeURIComponent(live.slice(5));
+    return base + "/runs";
+  }
+
   function connect() {
-    var url = body.getAttribute("data-sse");
-    if (!url || !window.EventSource) { startPolling("no event stream available"); return; }
-    if (live.indexOf("run:") === 0) {
-      url += (url.indexOf("?") < 0 ? "?" : "&") + "run_id=" + encodeURIComponent(live.slice(4));
-    }
+    var base = body.getAttribute("data-sse");
+    if (!base || !window.EventSource) { startPolling("no event stream available"); return; }
     var failures = 0;
-    var source = new EventSource(url, { withCredentials: true });
+    var source = new EventSource(streamUrl(base), { withCredentials: true });
     source.onopen = function () { failures = 0; setStatus("live", "live"); };
     source.onmessage = onEvent;
     EVENT_TYPES.forEach(function (name) { source.addEventListener(name, onEvent); });
+    source.addEventListener("snapshot", function (e) {
+      // the first snapshot is what the page already shows; later ones follow a gap or a reconnect
+      var reason = "";
+      try { reason = JSON.parse(e.data).reason; } catch (err) { /* not JSON */ }
+      if (reason && reason !== "initial") onEvent();
+    });
+    source.addEventListener("run:finished", function () {
+      source.close();  // the run will not change again; the stream ends here
+      setStatus("off", "finished");
+      onEvent();
+    });
     source.onerror = function () {
+      if (source.readyState === EventSource.CLOSED && statusEl && statusEl.getAttribute("data-state") === "off") return;
       failures += 1;
       if (source.readyState === EventSource.CLOSED || failures >= 3) {
         source.close();
@@ -171,7 +189,7 @@
       }
     };
     // events never tell about heartbeats or queue depths: refresh those now and then anyway
-    setInterval(refresh, Math.max(refreshMs * 6, 30000));
+    if (live.indexOf("run:") !== 0) setInterval(refresh, Math.max(refreshMs * 6, 30000));
   }
 
   if (body.getAttribute("data-live-enabled") !== "yes" || !live) {
