@@ -55,6 +55,10 @@ EVENTS: dict[str, str] = {
     "db.unavailable": "the database cannot be reached; the worker retries (measurements: retry_in)",
     "db.available": "the database is reachable again (measurements: outage)",
     "sweeper.requeued": "stalled tasks were requeued (measurements: count)",
+    "scheduler.fired": "a schedule started its run for a tick (metadata: schedule_slug, run_id, tick_at, catch_up_from, next_run_at)",
+    "scheduler.skipped": "a due tick got no run: missed ticks skipped, or the run could not start (same metadata)",
+    "scheduler.error": "a schedule that cannot be read was paused (metadata: schedule_slug, error)",
+    "scheduler.sync": "the schedules declared in code were synced (measurements: orphaned; metadata: created, updated, orphaned)",
 }
 
 

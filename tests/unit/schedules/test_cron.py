@@ -125,3 +125,29 @@ def test_fall_back_interval_expressions_run_on_both_passes():
 def test_ticks_between_is_bounded():
     cron = Cron("* * * * *")
     assert len(cron.ticks_between(at("2024-01-01T00:00+00:00"), at("2024-12-31T00:00+00:00"), limit=50)) == 50
+
+
+@pytest.mark.parametrize("zone", ["UTC", BERLIN, "America/New_York", "Australia/Lord_Howe"])
+@pytest.mark.parametrize("expression", ["30 2 * * *", "0 * * * *", "*/15 * * * *", "5 2,3 * * *", "0 0 1 * *"])
+def test_last_at_or_before_is_the_tick_just_before(expression, zone):
+    cron = Cron(expression, timezone=zone)
+    # around both 2024 transitions in Europe and in the US, every 7 minutes (with and without seconds)
+    for base in ("2024-03-31T00:00+00:00", "2024-10-27T00:00+00:00", "2024-03-10T06:00+00:00", "2024-11-03T05:00+00:00"):
+        for step in range(-40, 40):
+            dt = at(base) + timedelta(minutes=7 * step, seconds=17 * (step % 2))
+            last = cron.last_at_or_before(dt)
+            assert last <= dt < cron.next_after(last)
+            assert cron.next_after(last - timedelta(seconds=1)) == last  # it is a tick
+
+
+def test_last_at_or_before_inside_the_repeated_autumn_hour():
+    cron = Cron("30 2 * * *", timezone=BERLIN)
+    # 02:15 CET on 10-27 is after 02:30 CEST the same night: that was the last tick
+    assert cron.last_at_or_before(at("2024-10-27T02:15+01:00")) == at("2024-10-27T02:30+02:00")
+    assert cron.last_at_or_before(at("2024-10-27T02:30+02:00")) == at("2024-10-27T02:30+02:00")
+
+
+def test_catch_up_policy_must_be_known():
+    assert Cron("@daily", catch_up="all").catch_up == "all"
+    with pytest.raises(ScheduleError, match="catch_up must be one of"):
+        Cron("@daily", catch_up="some")
