@@ -1545,24 +1545,29 @@ $$;
 -- dependency less, and a dependent map step (which maps this output) learns its task count,
 -- the length of the output array. (A single step whose output is not an array never gets here
 -- when a map depends on it: complete_task reports a type violation instead.)
+-- Returns how many dependents were waiting for it.
 CREATE OR REPLACE FUNCTION pgflow._pass_output_to_dependents(p_run_id uuid, p_step_slug text, p_output jsonb)
-RETURNS void
+RETURNS int
 LANGUAGE sql
 VOLATILE
 SET search_path = ''
 AS $$
-    UPDATE pgflow.step_states AS child
-       SET remaining_deps = child.remaining_deps - 1,
-           initial_tasks = CASE WHEN s.step_type = 'map' AND jsonb_typeof(p_output) = 'array'
-                                THEN jsonb_array_length(p_output)
-                                ELSE child.initial_tasks END
-      FROM pgflow.deps AS d
-      JOIN pgflow.steps AS s ON s.flow_slug = d.flow_slug AND s.step_slug = d.step_slug
-     WHERE child.run_id = p_run_id
-       AND d.flow_slug = child.flow_slug
-       AND d.dep_slug = p_step_slug
-       AND child.step_slug = d.step_slug
-       AND child.status = 'created';
+    WITH released AS (
+        UPDATE pgflow.step_states AS child
+           SET remaining_deps = child.remaining_deps - 1,
+               initial_tasks = CASE WHEN s.step_type = 'map' AND jsonb_typeof(p_output) = 'array'
+                                    THEN jsonb_array_length(p_output)
+                                    ELSE child.initial_tasks END
+          FROM pgflow.deps AS d
+          JOIN pgflow.steps AS s ON s.flow_slug = d.flow_slug AND s.step_slug = d.step_slug
+         WHERE child.run_id = p_run_id
+           AND d.flow_slug = child.flow_slug
+           AND d.dep_slug = p_step_slug
+           AND child.step_slug = d.step_slug
+           AND child.status = 'created'
+        RETURNING 1
+    )
+    SELECT count(*)::int FROM released;
 $$;
 
 
@@ -1709,7 +1714,8 @@ $$;
 
 -- 0226_function__on_step_completed.sql
 -- A step of a run has just completed (its state row holds the output): emit step:completed,
--- release its dependents and move the run on. The caller holds the run row lock.
+-- release its dependents and move the run on (after a leaf step, only the run itself can
+-- complete). The caller holds the run row lock.
 CREATE OR REPLACE FUNCTION pgflow._on_step_completed(p_run_id uuid, p_step_slug text)
 RETURNS void
 LANGUAGE plpgsql
@@ -1718,6 +1724,7 @@ SET search_path = ''
 AS $$
 DECLARE
     v_state pgflow.step_states;
+    v_released int;
 BEGIN
     SELECT ss.* INTO v_state
       FROM pgflow.step_states AS ss
@@ -1727,9 +1734,14 @@ BEGIN
         'step_slug', v_state.step_slug, 'status', v_state.status, 'output', v_state.output,
         'started_at', v_state.started_at, 'completed_at', v_state.completed_at,
         'remaining_tasks', v_state.remaining_tasks, 'remaining_deps', v_state.remaining_deps));
-    PERFORM pgflow._pass_output_to_dependents(p_run_id, p_step_slug, v_state.output);
+    v_released := pgflow._pass_output_to_dependents(p_run_id, p_step_slug, v_state.output);
     UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
-    PERFORM pgflow._advance_run(p_run_id);
+    IF v_released > 0 THEN
+        PERFORM pgflow._advance_run(p_run_id);
+    ELSE
+        -- a leaf step: no step became ready (every earlier change ran the cascades already)
+        PERFORM pgflow.maybe_complete_run(p_run_id);
+    END IF;
 END;
 $$;
 

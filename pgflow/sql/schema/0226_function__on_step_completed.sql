@@ -1,5 +1,6 @@
 -- A step of a run has just completed (its state row holds the output): emit step:completed,
--- release its dependents and move the run on. The caller holds the run row lock.
+-- release its dependents and move the run on (after a leaf step, only the run itself can
+-- complete). The caller holds the run row lock.
 CREATE OR REPLACE FUNCTION pgflow._on_step_completed(p_run_id uuid, p_step_slug text)
 RETURNS void
 LANGUAGE plpgsql
@@ -8,6 +9,7 @@ SET search_path = ''
 AS $$
 DECLARE
     v_state pgflow.step_states;
+    v_released int;
 BEGIN
     SELECT ss.* INTO v_state
       FROM pgflow.step_states AS ss
@@ -17,8 +19,13 @@ BEGIN
         'step_slug', v_state.step_slug, 'status', v_state.status, 'output', v_state.output,
         'started_at', v_state.started_at, 'completed_at', v_state.completed_at,
         'remaining_tasks', v_state.remaining_tasks, 'remaining_deps', v_state.remaining_deps));
-    PERFORM pgflow._pass_output_to_dependents(p_run_id, p_step_slug, v_state.output);
+    v_released := pgflow._pass_output_to_dependents(p_run_id, p_step_slug, v_state.output);
     UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
-    PERFORM pgflow._advance_run(p_run_id);
+    IF v_released > 0 THEN
+        PERFORM pgflow._advance_run(p_run_id);
+    ELSE
+        -- a leaf step: no step became ready (every earlier change ran the cascades already)
+        PERFORM pgflow.maybe_complete_run(p_run_id);
+    END IF;
 END;
 $$;
