@@ -32,10 +32,3 @@ def test_second_completion_of_a_task_changes_nothing(conn):
     assert step_state(conn, run_id, "second")["remaining_deps"] == 0
     assert run_row(conn, run_id)["remaining_steps"] == 1
     assert (queue_messages(conn, "chain"), archived_messages(conn, "chain")) == messages
-
-
-def test_unknown_task_returns_no_row(conn):
-    define_flow(conn, "chain", [("first", [])])
-    run_id = start_flow(conn, "chain", {})
-    assert complete_task(conn, run_id, "first", 5, 1) == []
-    assert complete_task(conn, run_id, "nope", 0, 1) == []

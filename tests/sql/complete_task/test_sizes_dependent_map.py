@@ -15,16 +15,3 @@ def test_array_output_gives_the_dependent_map_one_task_per_element(conn):
     inputs = sorted((t["task_index"], t["input"]) for t in read_and_start(conn, "fan", worker))
     assert inputs == [(0, "a"), (1, "b"), (2, "c")]
     assert run_row(conn, run_id)["remaining_steps"] == 1
-
-
-def test_empty_array_completes_chained_maps_and_the_run_at_once(conn):
-    define_flow(conn, "fan", [("list", []), ("each", ["list"], {"step_type": "map"}),
-                              ("again", ["each"], {"step_type": "map"})])
-    run_id = start_flow(conn, "fan", {})
-    worker = register_worker(conn, "fan")
-    read_and_start(conn, "fan", worker)
-    complete_task(conn, run_id, "list", 0, [])
-
-    assert [step_state(conn, run_id, s)["output"] for s in ("each", "again")] == [[], []]
-    run = run_row(conn, run_id)
-    assert (run["status"], run["output"]) == ("completed", {"again": []})

@@ -1,4 +1,4 @@
-from tests.sql.helpers import archived_messages, define_flow, register_worker, rows, scalar, start_flow
+from tests.sql.helpers import archived_messages, register_worker, rows, scalar, start_flow
 from tests.sql.prune_data_older_than.old_data import age, finished_runs
 
 
@@ -30,20 +30,3 @@ def test_keeps_runs_finished_within_the_retention(conn):
     age(conn, 3)
     counts = scalar(conn, "SELECT pgflow.prune_data_older_than(interval '7 days', NULL)")
     assert counts["runs"] == 0 and len(_run_ids(conn)) == 3
-
-
-def test_flow_filter_prunes_only_the_given_flows(conn):
-    finished_runs(conn, "jobs")
-    finished_runs(conn, "other")
-    age(conn, 10)
-    counts = scalar(conn, "SELECT pgflow.prune_data_older_than(interval '7 days', ARRAY['jobs'])")
-    assert (counts["runs"], counts["workers"]) == (2, 1)
-    assert scalar(conn, "SELECT count(*) FROM pgflow.runs WHERE flow_slug = 'other'") == 3
-
-
-def test_the_pgflow_signature_returns_nothing_and_prunes_every_flow(conn):
-    finished_runs(conn, "jobs")
-    define_flow(conn, "idle", [("only", [])])
-    age(conn, 10)
-    assert scalar(conn, "SELECT pgflow.prune_data_older_than(interval '1 day') IS NULL")
-    assert scalar(conn, "SELECT count(*) FROM pgflow.runs") == 1
