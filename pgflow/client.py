@@ -35,7 +35,7 @@ from pgflow.ops import schedules as schedule_ops
 from pgflow.ops.health import WorkerHealth
 from pgflow.ops.schedules import Schedule
 from pgflow.ops.driver import drive_async, drive_sync, translate_error
-from pgflow.subscription import Subscription
+from pgflow.live.feed import EventFeed
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -351,16 +351,17 @@ class AsyncClient(_Methods):
         except psycopg.Error as exc:
             raise translate_error(exc) from exc
 
-    def subscribe(self, run_id: UUID | str | None = None) -> Subscription:
+    def subscribe(self, run_id: UUID | str | None = None) -> EventFeed:
         """Typed events (:mod:`pgflow.events`) of one run, or of every run when ``run_id`` is None.
 
             async with client.subscribe(run_id) as events:   # listening from here on
                 async for event in events: ...
 
         A one-run subscription ends after the run's ``run:completed`` or ``run:failed`` event.
-        It uses its own connection, closed on leaving the ``async with`` block.
+        All subscriptions of the process share one LISTEN connection (pgflow.live's event hub);
+        after a gap in that connection the iteration yields a ``pgflow.live.Gap`` (reload state).
         """
-        return Subscription(self._conninfo, run_id)
+        return EventFeed(self, run_id)
 
     async def _conninfo(self) -> tuple[str, dict[str, Any]]:
         if self._pool is not None and not self._owns_pool:

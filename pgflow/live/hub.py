@@ -47,6 +47,7 @@ from pgflow.errors import DatabaseUnavailable
 from pgflow.events import ALL_RUNS_CHANNEL, RunCompleted, RunFailed, TaskEvent, parse_event, run_channel
 from pgflow.live.markers import Gap, Item, RunFinished
 from pgflow.live.subscription import Subscription
+from pgflow.ops.driver import translate_error
 
 log = logging.getLogger("pgflow.live")
 
@@ -108,6 +109,7 @@ class EventHub:
         self._recent: deque[str] = deque(maxlen=4096)
         self._recent_set: set[str] = set()
         self._closed = False
+        self._ever_connected = False
 
     # ----------------------------------------------------------------- sharing
     @classmethod
@@ -200,8 +202,9 @@ class EventHub:
         self._waiters.append((self._wanted, future))
         self._poke()
         try:
-            await asyncio.wait_for(asyncio.shield(future), self.subscribe_timeout)
+            await asyncio.wait_for(future, self.subscribe_timeout)
         except asyncio.TimeoutError:
+            self._waiters = [(v, f) for v, f in self._waiters if f is not future]
             raise DatabaseUnavailable(
                 f"pgflow's event hub could not LISTEN within {self.subscribe_timeout:g} s "
                 f"(last error: {self.last_error or 'none'}); check that the database is reachable "
@@ -244,6 +247,8 @@ class EventHub:
                 conn = await psycopg.AsyncConnection.connect(self.conninfo, **options)
             except (psycopg.Error, OSError) as exc:
                 self.last_error = exc
+                if not self._ever_connected:
+                    self._fail_waiters(exc)  # never connected: a wrong URL should fail at once
                 log.warning("pgflow event hub: cannot connect (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, self.max_reconnect_delay)
@@ -252,6 +257,7 @@ class EventHub:
                 self._listening = set()
                 await self._sync(conn)
                 self.backend_pid = conn.info.backend_pid
+                self._ever_connected = True
                 if lost_at is not None:
                     self.reconnects += 1
                     log.info("pgflow event hub: listening again; telling subscribers to resync")
@@ -267,6 +273,15 @@ class EventHub:
                 self.backend_pid = None
                 with contextlib.suppress(Exception):
                     await conn.close()
+
+    def _fail_waiters(self, exc: BaseException) -> None:
+        error = translate_error(exc)
+        if not isinstance(error, DatabaseUnavailable):
+            error = DatabaseUnavailable(f"pgflow's event hub cannot connect to the database: {exc}")
+        for _, future in self._waiters:
+            if not future.done():
+                future.set_exception(error)
+        self._waiters = []
 
     async def _sync(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """LISTEN on the wanted channels, UNLISTEN the others, in one round trip."""
