@@ -1,0 +1,61 @@
+-- Queries of the benchmark harness (not of pgflow-py itself).
+
+-- name: pgflow_start_runs
+-- Pre-fill: n runs of one flow started in one statement, so the fill is never what is timed.
+-- (In the select list, so it runs once per row: a lateral call that does not depend on the row
+-- would be evaluated once.)
+SELECT count(*) FROM (
+    SELECT (pgflow.start_flow(%(flow_slug)s, %(input)s::jsonb)).run_id FROM generate_series(1, %(n)s)
+) AS started
+
+-- name: pgflow_runs_left
+SELECT EXISTS (SELECT 1 FROM pgflow.runs WHERE status = 'started')
+
+-- name: pgflow_run_status
+SELECT status FROM pgflow.runs WHERE run_id = %(run_id)s
+
+-- name: pgmq_send_batch
+SELECT pgmq.send_batch(%(queue)s, array_fill('{}'::jsonb, ARRAY[%(n)s::int]))
+
+-- name: footprint_tables
+-- The tables whose rows and bytes count as pgflow-py's (and pgmq's) footprint.
+SELECT n.nspname, c.relname, pg_total_relation_size(c.oid) AS bytes
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname IN ('pgflow', 'pgmq') AND c.relkind IN ('r', 'p')
+
+-- name: count_rows
+SELECT count(*) FROM {table}
+
+-- name: history_runs
+-- n completed runs of a one-step job, finished 30 days ago (a million takes a minute, not hours):
+-- the run, its step state, its task and its archived queue message, as a worker leaves them.
+WITH runs AS (
+    INSERT INTO pgflow.runs (flow_slug, status, input, output, remaining_steps, started_at, completed_at)
+    SELECT %(flow_slug)s, 'completed', '{"n": 1}'::jsonb, jsonb_build_object(%(step_slug)s::text, NULL), 0,
+           t, t + interval '4 ms'
+    FROM (SELECT now() - interval '30 days' - i * interval '1 ms' AS t
+          FROM generate_series(%(first)s::int, %(first)s::int + %(n)s::int - 1) AS i) AS g
+    RETURNING run_id, started_at, completed_at
+),
+states AS (
+    INSERT INTO pgflow.step_states (flow_slug, run_id, step_slug, status, remaining_tasks, initial_tasks,
+                                    remaining_deps, output, created_at, started_at, completed_at)
+    SELECT %(flow_slug)s, run_id, %(step_slug)s, 'completed', 0, 1, 0, 'null'::jsonb,
+           started_at, started_at, completed_at
+    FROM runs
+    RETURNING run_id, started_at, completed_at
+)
+INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, message_id, task_index, status, attempts_count,
+                               output, queued_at, started_at, completed_at)
+SELECT %(flow_slug)s, run_id, %(step_slug)s, -row_number() OVER () - %(first)s::bigint, 0, 'completed', 1, 'null'::jsonb,
+       started_at, started_at, completed_at
+FROM states
+
+-- name: history_archive
+-- The archived messages of those runs (pgmq keeps every completed task's message).
+INSERT INTO pgmq.{table} (msg_id, read_ct, enqueued_at, archived_at, vt, message)
+SELECT t.message_id, 1, t.queued_at, t.completed_at, t.completed_at,
+       jsonb_build_object('flow_slug', t.flow_slug, 'run_id', t.run_id, 'step_slug', t.step_slug, 'task_index', 0)
+FROM pgflow.step_tasks t
+WHERE t.flow_slug = %(flow_slug)s AND t.message_id < 0 AND t.message_id <= -%(first)s::bigint - 1
+  AND t.message_id >= -%(first)s::bigint - %(n)s::bigint

@@ -1,0 +1,86 @@
+"""PgQueuer, used as its docs recommend for throughput: asyncpg driver, batched dequeue."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import asyncpg
+
+from benchmarks.drain import wait_for_go
+from benchmarks.systems._cli import worker_args
+
+REMAINING_SQL = "SELECT EXISTS (SELECT 1 FROM pgqueuer)"
+
+
+def _asyncpg_dsn(dsn: str) -> dict[str, str]:
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(dsn)
+    return {"host": params.get("host", "localhost"), "database": params["dbname"], "user": params.get("user", "postgres")}
+
+
+async def _setup(dsn: str) -> None:
+    from pgqueuer.db import AsyncpgDriver
+    from pgqueuer.queries import Queries
+
+    conn = await asyncpg.connect(**_asyncpg_dsn(dsn))
+    try:
+        queries = Queries(AsyncpgDriver(conn))
+        try:
+            await queries.uninstall()
+        except Exception:
+            pass
+        await queries.install()
+    finally:
+        await conn.close()
+
+
+def setup(dsn: str) -> None:
+    asyncio.run(_setup(dsn))
+
+
+async def _enqueue(dsn: str, n: int) -> None:
+    from pgqueuer.db import AsyncpgDriver
+    from pgqueuer.queries import Queries
+
+    conn = await asyncpg.connect(**_asyncpg_dsn(dsn))
+    try:
+        queries = Queries(AsyncpgDriver(conn))
+        for start in range(0, n, 1000):
+            size = min(1000, n - start)
+            await queries.enqueue(["noop"] * size, [None] * size, [0] * size)
+    finally:
+        await conn.close()
+
+
+def enqueue(dsn: str, n: int) -> None:
+    asyncio.run(_enqueue(dsn, n))
+
+
+async def _worker(args) -> None:  # type: ignore[no-untyped-def]
+    from pgqueuer import PgQueuer
+    from pgqueuer.db import AsyncpgDriver
+
+    # As PgQueuer's own benchmark tool does: PgQueuer over an asyncpg connection, batched dequeue.
+    conn = await asyncpg.connect(**_asyncpg_dsn(args.dsn))
+    pgq = PgQueuer(AsyncpgDriver(conn))
+
+    @pgq.entrypoint("noop")
+    async def noop(job) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, wait_for_go)
+    loop.add_signal_handler(signal.SIGTERM, pgq.shutdown.set)
+    await pgq.qm.run(batch_size=args.batch)
+    await conn.close()
+
+
+def worker(argv: list[str]) -> None:
+    asyncio.run(_worker(worker_args(argv)))
+
+
+if __name__ == "__main__":
+    worker(sys.argv[1:])
