@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
 import psycopg
 import pytest
 
+from pgflow.errors import DatabaseUnavailable
 from pgflow.events import ALL_RUNS_CHANNEL, RunStarted, StepCompleted, TaskStarted, run_channel
 from pgflow.live import EventHub, Gap, RunFinished
 from tests.helpers import eventually_async
@@ -167,3 +169,37 @@ async def test_closing_the_hub_ends_iteration(db_url):
 
 async def _async(value):
     return value
+
+
+async def test_no_event_is_lost_or_doubled_while_channels_change_under_load(db_url):
+    a = uuid.uuid4()
+    count = 300
+
+    async def emit_all():
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            for first in range(0, count, 10):  # ten per transaction: they arrive as one batch
+                async with conn.transaction():
+                    for n in range(first, first + 10):
+                        payload = {**step_completed(a, f"s{n}"), "output": n}
+                        await conn.execute("SELECT pgflow._emit(%s::jsonb)", (json.dumps(payload),))
+
+    async with EventHub(db_url, max_run_channels=1000) as hub:
+        steady = await hub.subscribe(a)
+        emitter = asyncio.ensure_future(emit_all())
+        churn = 0
+        while not emitter.done() and churn < 200:  # LISTEN/UNLISTEN other runs meanwhile
+            other = await hub.subscribe(uuid.uuid4())
+            await other.close()
+            churn += 1
+        await emitter
+        got = [(await steady.get(timeout=10)).output for _ in range(count)]
+        assert got == list(range(count))
+        assert steady.get_nowait() is None
+        assert churn > 2
+
+
+async def test_an_unreachable_database_fails_the_subscribe_at_once():
+    hub = EventHub("postgresql://pgflow@127.0.0.1:1/nowhere?connect_timeout=2", subscribe_timeout=30)
+    with pytest.raises(DatabaseUnavailable, match="cannot reach the database"):
+        await hub.subscribe(uuid.uuid4())
+    await hub.close()
