@@ -9,6 +9,7 @@ import random
 import psycopg
 import pytest
 
+import pgflow
 from pgflow.errors import RunFailed, RunTimeout
 from pgflow.live import EventHub, LiveRun, apply_event
 from tests.live.driver import SqlDriver
@@ -116,3 +117,13 @@ async def test_a_dropped_listen_connection_recovers_and_resyncs(client, db_url):
             assert hub.reconnects == 1
             assert "resync" in kinds
             assert run == await client.get_run_with_states(run_id)
+
+
+async def test_a_blocking_client_works_too(db_url, client):
+    run_id = await client.start_flow(maps, {"items": [1]})
+    with pgflow.Client(db_url) as blocking:
+        async with await LiveRun.open(blocking, run_id) as live:
+            async with SqlDriver(db_url, maps) as driver:
+                await driver.drain()
+            run = await live.wait_for("completed", timeout=10)
+        assert run == await asyncio.to_thread(blocking.get_run_with_states, run_id)
