@@ -17,16 +17,26 @@ from tests.live.flows import failing, maps
 from tests.live.scenarios import SCENARIOS, differences, record_until_finished, without_untracked
 
 
+async def drive(how: str, db_url: str, flow, live: LiveRun) -> None:
+    """Run the flow's tasks: with the engine's SQL calls one by one, or with a real Worker."""
+    if how == "sql":
+        async with SqlDriver(db_url, flow) as driver:
+            await driver.drain()
+        return
+    async with pgflow.Worker(db_url, [flow], max_concurrency=4, shutdown_timeout=5):
+        await live.wait_until(lambda run: run.finished, timeout=30)
+
+
+@pytest.mark.parametrize("how", ["sql", "worker"])
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-async def test_live_run_ends_in_the_database_state_whatever_the_event_order(client, db_url, scenario):
+async def test_live_run_ends_in_the_database_state_whatever_the_event_order(client, db_url, scenario, how):
     flow, flow_input, outcome = SCENARIOS[scenario]
     async with EventHub(db_url) as recorder_hub:
         recorder = await recorder_hub.subscribe_all(tasks=True)
         run_id = await client.start_flow(flow, flow_input)
         async with await LiveRun.open(client, run_id) as live:
             initial = live.run
-            async with SqlDriver(db_url, flow) as driver:
-                await driver.drain()
+            await drive(how, db_url, flow, live)
             final = await live.wait_for("finished", timeout=10)
             in_db = await client.get_run_with_states(run_id)
             assert final.status == outcome
