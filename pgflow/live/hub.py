@@ -46,6 +46,7 @@ from pgflow.db.queries import query
 from pgflow.errors import DatabaseUnavailable
 from pgflow.events import ALL_RUNS_CHANNEL, RunCompleted, RunFailed, TaskEvent, parse_event, run_channel
 from pgflow.live.markers import Gap, Item, RunFinished
+from pgflow.live.reader import NotifyReader
 from pgflow.live.subscription import Subscription
 from pgflow.ops.driver import translate_error
 
@@ -311,7 +312,7 @@ class EventHub:
         """Read notifications until asked to change channels; then change them and go on."""
         assert self._wake is not None
         waker = asyncio.ensure_future(self._wake.wait())
-        reader: _Reader | None = None
+        reader: NotifyReader | None = None
         try:
             while not self._closed:
                 if self._wake.is_set():
@@ -323,7 +324,7 @@ class EventHub:
                     await self._sync(conn)
                     continue
                 if reader is None:
-                    reader = _Reader(conn)
+                    reader = NotifyReader(conn)
                 done, _ = await asyncio.wait({reader.next, waker}, timeout=self.ping_interval,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if reader.next in done:
@@ -375,41 +376,3 @@ class EventHub:
         for sub in self._subscribers():
             sub._deliver(gap)
 
-
-class _Reader:
-    """One pass of ``conn.notifies()``, stoppable without losing a notification.
-
-    psycopg yields a batch of notifications one by one; closing the generator in the middle of
-    a batch would drop the rest. The reader therefore only cancels a ``next`` that is waiting
-    for the server (a batch never waits), and hands over anything received before.
-    """
-
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self._gen = conn.notifies()
-        self._entered = False
-        self.next: asyncio.Future[psycopg.Notify] = self._schedule()
-
-    def _schedule(self) -> asyncio.Future[psycopg.Notify]:
-        self._entered = False
-        return asyncio.ensure_future(self._read())
-
-    async def _read(self) -> psycopg.Notify:
-        self._entered = True
-        return await self._gen.__anext__()
-
-    def take(self) -> psycopg.Notify:
-        notify = self.next.result()  # a lost connection raises here
-        self.next = self._schedule()
-        return notify
-
-    async def stop(self, dispatch: Callable[[psycopg.Notify], None]) -> None:
-        for _ in range(10_000):  # bounded: every batch is finite
-            if not self._entered:
-                await asyncio.sleep(0)
-                continue
-            if self.next.done():
-                dispatch(self.take())
-                continue
-            break
-        self.next.cancel()
-        await asyncio.wait({self.next})  # never raises, so the caller's own cancellation is kept
