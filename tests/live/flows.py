@@ -73,4 +73,19 @@ def last(deps, ctx):
     return deps["first"]["go"]
 
 
-ALL = (maps, failing, skipping)
+
+# big (an output too large for a NOTIFY payload) -> small
+large = pgflow.Flow("live_large")
+
+
+@large.step
+def big(input, ctx):
+    return "x" * 10_000
+
+
+@large.step(depends_on=[big])
+def small(deps, ctx):
+    return len(deps["big"])
+
+
+ALL = (maps, failing, skipping, large)

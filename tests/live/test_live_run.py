@@ -13,7 +13,7 @@ import pgflow
 from pgflow.errors import RunFailed, RunTimeout
 from pgflow.live import EventHub, LiveRun, apply_event
 from tests.live.driver import SqlDriver
-from tests.live.flows import failing, maps
+from tests.live.flows import failing, large, maps
 from tests.live.scenarios import SCENARIOS, differences, record_until_finished, without_untracked
 
 
@@ -137,3 +137,17 @@ async def test_a_blocking_client_works_too(db_url, client):
                 await driver.drain()
             run = await live.wait_for("completed", timeout=10)
         assert run == await asyncio.to_thread(blocking.get_run_with_states, run_id)
+
+
+async def test_an_event_whose_output_was_truncated_is_completed_from_the_database(client, db_url):
+    run_id = await client.start_flow(large, {})
+    async with await LiveRun.open(client, run_id) as live:
+        kinds = []
+        live.on_change(lambda change: kinds.append((change.kind, getattr(change.event, "truncated", ()))))
+        async with SqlDriver(db_url, large) as driver:
+            await driver.step()  # only "big": its step:completed cannot carry the 10 kB output
+            await live.wait_until(lambda run: run.step("big").output is not None, timeout=10)
+            assert live.step("big").output == "x" * 10_000 and live.status == "started"
+            assert ("event", ("output",)) in kinds and ("resync", ()) in kinds
+            await driver.drain()
+        assert await live.wait_for("completed", timeout=10) == await client.get_run_with_states(run_id)
