@@ -43,7 +43,7 @@ import psycopg
 from psycopg import sql
 
 from pgflow.db.queries import query
-from pgflow.errors import DatabaseUnavailable
+from pgflow.errors import DatabaseUnavailable, PgFlowError
 from pgflow.events import ALL_RUNS_CHANNEL, RunCompleted, RunFailed, TaskEvent, parse_event, run_channel
 from pgflow.live.markers import Gap, Item, RunFinished
 from pgflow.live.reader import NotifyReader
@@ -115,8 +115,8 @@ class EventHub:
     # ----------------------------------------------------------------- sharing
     @classmethod
     def shared(cls, conninfo: str, **options: Any) -> EventHub:
-        """The hub of this process (and event loop) for ``conninfo``; it closes itself when its
-        last subscription closes and opens again on the next ``subscribe``."""
+        """The hub of this process (and event loop) for ``conninfo``; it closes its connection
+        when its last subscription closes and connects again on the next ``subscribe``."""
         loop = asyncio.get_running_loop()
         hubs = _SHARED.setdefault(loop, {})
         hub = hubs.get(conninfo)
@@ -151,7 +151,7 @@ class EventHub:
 
     async def _subscribe(self, sub: Subscription) -> Subscription:
         if self._closed:
-            raise RuntimeError("this EventHub is closed; use EventHub.shared(dsn) or create a new one")
+            raise PgFlowError("this EventHub is closed; use EventHub.shared(dsn) or create a new one")
         if sub.scope == "run":
             assert sub.run_id is not None
             self._by_run.setdefault(sub.run_id, set()).add(sub)
@@ -173,7 +173,7 @@ class EventHub:
         self._all.discard(sub)
         self._tasks.discard(sub)
         if self.auto_close and not self._subscribers():
-            await self.close()
+            await self._stop_connection()  # idle: the next subscribe connects again
         elif not self._closed:
             self._wanted += 1  # UNLISTEN lazily; stray events of the run are simply not routed
             self._poke()
@@ -190,6 +190,8 @@ class EventHub:
     def _start(self) -> None:
         if self._task is None or self._task.done():
             self._wake = asyncio.Event()
+            self._listening = set()
+            self._ever_connected = False
             self._task = asyncio.get_running_loop().create_task(self._main(), name="pgflow-event-hub")
 
     def _poke(self) -> None:
@@ -222,15 +224,17 @@ class EventHub:
         self._by_run.clear()
         self._all.clear()
         self._tasks.clear()
-        task, self._task = self._task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._stop_connection()
         for _, future in self._waiters:
             if not future.done():
                 future.cancel()
         self._waiters.clear()
+
+    async def _stop_connection(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait({task})  # never raises: the caller's own cancellation is kept
 
     async def __aenter__(self) -> EventHub:
         return self
@@ -242,7 +246,7 @@ class EventHub:
     async def _main(self) -> None:
         delay = self.reconnect_delay
         lost_at: datetime | None = None
-        while not self._closed:
+        while not self._closed and self._task is asyncio.current_task():
             try:
                 options = {**self.connect_kwargs, "autocommit": True}
                 conn = await psycopg.AsyncConnection.connect(self.conninfo, **options)
@@ -271,7 +275,8 @@ class EventHub:
                     lost_at = _now()
                     log.warning("pgflow event hub: lost the LISTEN connection (%s); reconnecting", exc)
             finally:
-                self.backend_pid = None
+                if self._task in (None, asyncio.current_task()):  # not replaced by a restart
+                    self.backend_pid = None
                 with contextlib.suppress(Exception):
                     await conn.close()
 

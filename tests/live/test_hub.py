@@ -157,7 +157,10 @@ async def test_shared_hub_is_one_per_database_and_closes_with_its_last_subscribe
     assert hub.backend_pid == pid
     await second.close()
     assert hub.backend_pid is None and second.closed
-    assert EventHub.shared(db_url) is not hub
+    assert EventHub.shared(db_url) is hub
+    again = await hub.subscribe(uuid.uuid4())  # connects again
+    assert hub.backend_pid not in (None, pid)
+    await again.close()
 
 
 async def test_closing_the_hub_ends_iteration(db_url):
