@@ -304,8 +304,9 @@ class LiveRun:
         for queue in self._queues:
             queue.put_nowait(None)
         self._changed.set()
-        if self._reload_task is not None:
+        if self._reload_task is not None and not self._reload_task.done():
             self._reload_task.cancel()
+            await asyncio.wait({self._reload_task})
         if self._subscription is not None:
             await self._subscription.close()
 
