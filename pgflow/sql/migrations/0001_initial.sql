@@ -2421,6 +2421,7 @@ CREATE INDEX idx_runs_status_started_at ON pgflow.runs (status, started_at, run_
 -- A worker's recent tasks (worker page).
 CREATE INDEX idx_step_tasks_worker_started_at ON pgflow.step_tasks (last_worker_id, started_at)
     WHERE last_worker_id IS NOT NULL;
--- Recent step failures (overview).
-CREATE INDEX idx_step_states_failed_at ON pgflow.step_states (failed_at) WHERE status = 'failed';
+-- Recent step failures by step (overview), read from the index alone.
+CREATE INDEX idx_step_states_failed_at ON pgflow.step_states (failed_at) INCLUDE (flow_slug, step_slug)
+    WHERE status = 'failed';
 

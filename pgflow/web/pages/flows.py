@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from pgflow.web import dag
 from pgflow.web.pages import Dashboard, dashboard_of, flow_types, now_utc, window_param
+from pgflow.web.pages.overview import DURATION_SAMPLE
 from pgflow.web.pages.runs import annotate_runs
 from pgflow.web.pages.schedules import schedules_of_flow
 
@@ -111,6 +112,9 @@ async def flow_page(request: Request, flow_type: str) -> Response:
         "recent": recent[:RECENT_RUNS],
         "recent_errors": [(r, errors.get(r["run_id"])) for r in failed_runs][:10],
         "stats": await store.one("dashboard_flow_window_stats", flow_slug=slug, since=now_utc() - window) or {},
+        "durations": await store.one("dashboard_run_durations", flow_slug=slug, since=now_utc() - window,
+                                     sample=DURATION_SAMPLE) or {},
+        "duration_sample": DURATION_SAMPLE,
         "window_name": window_name,
         "windows": ["1h", "24h", "7d", "30d"],
         "schedules": await schedules_of_flow(dash, slug),

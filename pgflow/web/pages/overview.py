@@ -16,6 +16,7 @@ BUCKETS = {"1h": timedelta(minutes=5), "24h": timedelta(hours=1), "7d": timedelt
 BUCKET_LABELS = {"1h": "5 minutes", "24h": "hour", "7d": "6 hours", "30d": "day"}
 ORIGIN = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
 CHART_W, CHART_H = 720, 150
+DURATION_SAMPLE = 5000  # run times are measured over at most this many latest completed runs
 
 
 def routes() -> list[Route]:
@@ -62,10 +63,12 @@ async def overview(request: Request) -> Response:
     window_name, window = window_param(request)
     now = now_utc()
     since = now - window
-    counts = {r["status"]: int(r["n"]) for r in await store.all("dashboard_status_counts", since=since)}
-    total = sum(counts.values())
-    durations = await store.one("dashboard_run_durations", since=since) or {}
     buckets = await store.all("dashboard_run_buckets", since=since, bucket=BUCKETS[window_name], origin=ORIGIN)
+    counts: dict[str, int] = {}
+    for r in buckets:
+        counts[r["status"]] = counts.get(r["status"], 0) + int(r["n"])
+    total = sum(counts.values())
+    durations = await store.one("dashboard_run_durations", since=since, flow_slug=None, sample=DURATION_SAMPLE) or {}
     finished = counts.get("completed", 0) + counts.get("failed", 0)
     health_rows = await store.all("dashboard_worker_health_counts", since=now - timedelta(days=1),
                                   stale_after=dash.stale_after, dead_after=dash.dead_after)
@@ -83,6 +86,7 @@ async def overview(request: Request) -> Response:
         "success_rate": (counts.get("completed", 0) / finished * 100) if finished else None,
         "throughput_per_hour": counts.get("completed", 0) / (window.total_seconds() / 3600),
         "durations": durations,
+        "duration_sample": DURATION_SAMPLE,
         "chart": chart(buckets, since, now, BUCKETS[window_name]),
         "bucket_label": BUCKET_LABELS[window_name],
         "failures": await store.all("dashboard_recent_failures", since=since, limit=8),
