@@ -2407,6 +2407,50 @@ END;
 $$;
 
 
+-- 0513_function__drop_schedules_of_deleted_flow.sql
+-- pgflow-py addition: a deleted flow takes its schedules (and their pg_cron jobs) with it.
+-- Runs at commit (see 0514): a flow deleted and created again in the same transaction, as
+-- upsert_flow and a recompile with allow_data_loss do, still exists then and keeps its
+-- schedules; a flow that is really gone (delete_flow_and_data, from any client) loses them,
+-- instead of leaving schedules whose every tick fails. The pg_cron job of a schedule is named
+-- 'pgflow_<schedule_slug>' (pgflow.ops.schedules.pg_cron_job_name); cron.job shows a role
+-- only its own jobs, so another role's job is left to pg_cron, where run_cron_schedule
+-- finds no schedule and starts nothing.
+CREATE OR REPLACE FUNCTION pgflow._drop_schedules_of_deleted_flow()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pgflow.flows WHERE flow_slug = OLD.flow_slug) THEN
+        RETURN NULL;
+    END IF;
+    IF to_regclass('cron.job') IS NOT NULL THEN
+        PERFORM cron.unschedule(j.jobid)
+           FROM pgflow.schedules AS s
+           JOIN cron.job AS j ON j.jobname = 'pgflow_' || s.schedule_slug
+          WHERE s.flow_slug = OLD.flow_slug AND s.backend = 'pg_cron';
+    END IF;
+    DELETE FROM pgflow.schedules WHERE flow_slug = OLD.flow_slug;
+    RETURN NULL;
+END;
+$$;
+
+
+-- 0514_trigger_flows_drop_schedules.sql
+-- pgflow-py addition: when a flow row is deleted, drop its schedules at commit unless the flow
+-- was created again by then (pgflow._drop_schedules_of_deleted_flow). A constraint trigger,
+-- because only those can wait for the end of the transaction. Schedules have no foreign key
+-- to pgflow.flows: ON DELETE CASCADE would fire at once and take the schedules of a flow that
+-- is only being recompiled.
+CREATE CONSTRAINT TRIGGER flows_drop_schedules
+    AFTER DELETE ON pgflow.flows
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW
+    EXECUTE FUNCTION pgflow._drop_schedules_of_deleted_flow();
+
+
 -- 0600_dashboard_indexes.sql
 -- Indexes for the dashboard's read paths (pgflow.web). Each one serves a bounded, ordered read
 -- so pages stay fast on millions of runs; none covers a column the engine updates often, so

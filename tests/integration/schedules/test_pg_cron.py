@@ -112,6 +112,15 @@ def test_unschedule_removes_the_cron_job(cconn):
     assert [j[0] for j in jobs(cconn)] == ["pgflow_other_job"]
 
 
+def test_deleting_a_flow_removes_the_cron_jobs_of_its_schedules(cconn):
+    compile_all(cconn, make_job("doomed_job"))
+    drive_sync(cconn, schedule("doomed_job", "@daily", backend="pg_cron"))
+    drive_sync(cconn, schedule("tick_job", "@daily", backend="pg_cron"))
+    cconn.execute("SELECT pgflow.delete_flow_and_data('doomed_job')")
+    assert [j[0] for j in jobs(cconn)] == ["pgflow_tick_job"]
+    assert [r[0] for r in cconn.execute("SELECT schedule_slug FROM pgflow.schedules")] == ["tick_job"]
+
+
 def test_moving_between_backends(cconn):
     drive_sync(cconn, schedule("tick_job", "@hourly"))
     assert jobs(cconn) == []
