@@ -25,7 +25,7 @@ from pgflow.errors import (
 from pgflow.dsl import Flow, Job, StepDefinition
 from pgflow.dsl.cron import Cron
 from pgflow.client import AsyncClient, Client
-from pgflow.models import FlowInfo, Run, StepInfo, StepState, StepTask, WorkerInfo
+from pgflow.models import FlowInfo, Run, Schedule, StepInfo, StepState, StepTask, WorkerInfo
 from pgflow.context import Context
 from pgflow.worker import Worker
 from pgflow.live import EventHub, LiveClient, LiveRun
@@ -55,6 +55,7 @@ __all__ = [
     "RunFailed",
     "RunNotFound",
     "RunTimeout",
+    "Schedule",
     "ScheduleError",
     "SchemaError",
     "StepDefinition",

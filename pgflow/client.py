@@ -27,13 +27,12 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from pgflow import migrate
 from pgflow.errors import ConfigurationError
-from pgflow.models import FlowInfo, Run
+from pgflow.models import FlowInfo, Run, Schedule
 from pgflow.ops import flows as flow_ops
 from pgflow.ops import runs as run_ops
 from pgflow.ops import health as health_ops
 from pgflow.ops import schedules as schedule_ops
 from pgflow.ops.health import WorkerHealth
-from pgflow.ops.schedules import Schedule
 from pgflow.ops.driver import drive_async, drive_sync, translate_error
 from pgflow.live.feed import EventFeed
 

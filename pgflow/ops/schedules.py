@@ -19,62 +19,13 @@ from uuid import UUID
 from pgflow.db.executor import Operation, Query
 from pgflow.dsl.cron import Cron
 from pgflow.errors import FlowNotFound, ScheduleError
+from pgflow.models import Schedule
 from pgflow.ops.common import json_text, slug_of
 
 BACKENDS = ("builtin", "pg_cron", "auto")
 # with catch_up="none", a tick found up to this late still runs; older ones count as missed
 ON_TIME = timedelta(seconds=60)
 _UTC_NAMES = {"UTC", "GMT", "ETC/UTC", "ETC/GMT", "UCT", "Z", "ZULU", "UNIVERSAL", "GREENWICH"}
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """A schedule as stored: what runs when, and what happened last."""
-
-    slug: str
-    flow_slug: str
-    expression: str
-    timezone: str
-    input: Any
-    catch_up: str  # one | all | none
-    backend: str  # builtin | pg_cron
-    source: str  # code | api
-    enabled: bool
-    next_run_at: datetime | None  # None while paused or orphaned
-    description: str  # "every day at 09:00 Europe/Berlin"
-    status: str  # active | paused | orphaned (declared in code once, no longer)
-    last_tick_at: datetime | None = None
-    last_run_at: datetime | None = None
-    last_run_id: UUID | None = None
-    last_error: str | None = None
-    orphaned_at: datetime | None = None
-    runs_count: int = 0
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    @property
-    def cron(self) -> Cron:
-        return Cron(self.expression, input=self.input, timezone=self.timezone, catch_up=self.catch_up)
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Schedule:
-        next_run_at = row["next_run_at"] if row["enabled"] else None
-        try:
-            cron = Cron(row["expression"], timezone=row["timezone"])
-            description = cron.describe()
-            if row["enabled"] and row["backend"] == "pg_cron":
-                next_run_at = cron.next_after(row["now"])
-        except ScheduleError as exc:
-            description = f"invalid: {exc}"
-        return cls(
-            slug=row["schedule_slug"], flow_slug=row["flow_slug"], expression=row["expression"],
-            timezone=row["timezone"], input=row["input"], catch_up=row["catch_up"], backend=row["backend"],
-            source=row["source"], enabled=row["enabled"], next_run_at=next_run_at, description=description,
-            status="orphaned" if row["orphaned_at"] is not None else "active" if row["enabled"] else "paused",
-            last_tick_at=row["last_tick_at"], last_run_at=row["last_run_at"], last_run_id=row["last_run_id"],
-            last_error=row["last_error"], orphaned_at=row["orphaned_at"], runs_count=int(row.get("runs_count") or 0),
-            created_at=row["created_at"], updated_at=row["updated_at"],
-        )
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ EXPECTED = {
     "AsyncClient", "Client", "ConfigurationError", "Context", "Cron", "DatabaseUnavailable",
     "EventHub", "Flow", "FlowDefinitionError", "FlowInfo", "FlowNotFound", "FlowShapeMismatch",
     "InvalidInput", "Job", "LiveClient", "LiveRun", "NonSerializableOutput", "PgFlowError", "Run",
-    "RunFailed", "RunNotFound", "RunTimeout", "ScheduleError", "SchemaError", "StepDefinition",
+    "RunFailed", "RunNotFound", "RunTimeout", "Schedule", "ScheduleError", "SchemaError", "StepDefinition",
     "StepInfo", "StepState", "StepTask", "TaskError", "TaskTimeout", "Worker", "WorkerInfo",
     "__version__",
 }
