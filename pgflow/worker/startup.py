@@ -10,6 +10,7 @@ from uuid import UUID
 
 import psycopg
 
+from pgflow.db.queries import query
 from pgflow.dsl.flow import Flow
 from pgflow.errors import ConfigurationError
 from pgflow.models import FlowInfo
@@ -105,12 +106,17 @@ async def enable_notify(db: Database, queues: list[QueueInfo], config: WorkerCon
     """
     throttles: dict[str, int] = {}
     for queue in queues:
-        rows = await db.fetch("worker_notify_throttle", {"queue_name": queue.name})
-        if rows:
-            throttles[queue.name] = rows[0]["throttle_interval_ms"]
-            continue
-        await db.fetch("worker_enable_notify", {"queue_name": queue.name, "throttle_ms": config.notify_throttle_ms})
-        throttles[queue.name] = config.notify_throttle_ms
+        async def enable(conn: psycopg.AsyncConnection[Any], name: str = queue.name) -> int:
+            async with conn.transaction():
+                await conn.execute(query("worker_notify_lock"), {"queue_name": name})
+                row = await (await conn.execute(query("worker_notify_throttle"), {"queue_name": name})).fetchone()
+                if row is not None:
+                    return int(row[0])
+                await conn.execute(query("worker_enable_notify"),
+                                   {"queue_name": name, "throttle_ms": config.notify_throttle_ms})
+                return config.notify_throttle_ms
+
+        throttles[queue.name] = await db.call("worker_enable_notify", enable, deadline=time.monotonic() + 60)
     return throttles
 
 

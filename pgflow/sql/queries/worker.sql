@@ -107,6 +107,10 @@ SELECT CASE WHEN pg_try_advisory_xact_lock(%(lock_key)s) THEN pgflow.requeue_sta
 -- name: worker_run_input
 SELECT input FROM pgflow.runs WHERE run_id = %(run_id)s::uuid
 
+-- name: worker_notify_lock
+-- Workers starting together enable a queue's notifications one at a time (in a transaction).
+SELECT pg_advisory_xact_lock(hashtextextended('pgflow.enable_notify:' || %(queue_name)s, 0))
+
 -- name: worker_notify_throttle
 SELECT throttle_interval_ms FROM pgmq.notify_insert_throttle WHERE queue_name = %(queue_name)s
 
