@@ -50,7 +50,7 @@ def browser_page(**context: Any) -> Iterator[Any]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            ctx = browser.new_context(viewport={"width": 1280, "height": 900}, **context)
+            ctx = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context})
             page = ctx.new_page()
             page.set_default_timeout(15_000)
             page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))

@@ -174,3 +174,10 @@ def test_browser_tests_fail_in_ci_without_chromium(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CI", "")
     with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
         conftest.chromium_or_fail()
+
+
+async def test_pages_of_an_empty_database(db_url: str) -> None:
+    async with serve(create_app(db_url)) as web:
+        for path in ("/", "/runs", "/flows", "/jobs", "/schedules", "/workers", "/runs?type=scheduled"):
+            assert (await web.get(path)).status_code == 200, path
+        assert "No flows compiled into this database yet." in (await web.get("/flows")).text
