@@ -2469,3 +2469,368 @@ CREATE INDEX idx_step_tasks_worker_started_at ON pgflow.step_tasks (last_worker_
 CREATE INDEX idx_step_states_failed_at ON pgflow.step_states (failed_at) INCLUDE (flow_slug, step_slug)
     WHERE status = 'failed';
 
+
+-- 0700_function__finish_steps.sql
+-- Batch path (complete_tasks): steps of runs that have just completed (their state rows hold
+-- status 'completed' and the output). For all of them at once: step:completed, their outputs
+-- passed to the dependents, remaining_steps of each run lowered; then each run with a released
+-- dependent moves on (_advance_run: conditions, taskless steps, ready steps, completion); a run
+-- with no step left completes.
+-- The same end state and events, per run in the same order, as one _on_step_completed per step.
+-- The caller holds the locks of the step states and of the runs.
+CREATE OR REPLACE FUNCTION pgflow._finish_steps(p_run_ids uuid[], p_step_slugs text[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_released uuid[];
+    v_run uuid;
+    v_completed int;
+BEGIN
+    PERFORM pgflow._emit(jsonb_build_object(
+                'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', ss.status, 'output', ss.output,
+                'started_at', ss.started_at, 'completed_at', ss.completed_at,
+                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps))
+       FROM unnest(p_run_ids, p_step_slugs) AS d (run_id, step_slug)
+       JOIN pgflow.step_states AS ss ON ss.run_id = d.run_id AND ss.step_slug = d.step_slug;
+
+    -- every dependent loses one dependency per completed parent; a dependent map step (one
+    -- parent) learns its task count from the parent's array
+    WITH released AS (
+        UPDATE pgflow.step_states AS child
+           SET remaining_deps = child.remaining_deps - x.parents,
+               initial_tasks = coalesce(x.map_tasks, child.initial_tasks)
+          FROM (SELECT parent.run_id, d.step_slug, count(*)::int AS parents,
+                       max(CASE WHEN s.step_type = 'map' AND jsonb_typeof(parent.output) = 'array'
+                                THEN jsonb_array_length(parent.output) END) AS map_tasks
+                  FROM unnest(p_run_ids, p_step_slugs) AS done (run_id, step_slug)
+                  JOIN pgflow.step_states AS parent
+                    ON parent.run_id = done.run_id AND parent.step_slug = done.step_slug
+                  JOIN pgflow.deps AS d ON d.flow_slug = parent.flow_slug AND d.dep_slug = parent.step_slug
+                  JOIN pgflow.steps AS s ON s.flow_slug = d.flow_slug AND s.step_slug = d.step_slug
+                 GROUP BY parent.run_id, d.step_slug) AS x
+         WHERE child.run_id = x.run_id AND child.step_slug = x.step_slug AND child.status = 'created'
+        RETURNING child.run_id
+    )
+    SELECT array_agg(DISTINCT released.run_id) INTO v_released FROM released;
+
+    -- each run loses its completed steps; a run left with none completes in the same update
+    -- (what maybe_complete_run does: output = the completed leaf steps' outputs, run:completed)
+    WITH lowered AS (
+        UPDATE pgflow.runs AS r
+           SET remaining_steps = r.remaining_steps - x.steps,
+               status = CASE WHEN r.remaining_steps = x.steps THEN 'completed' ELSE r.status END,
+               completed_at = CASE WHEN r.remaining_steps = x.steps THEN now() ELSE r.completed_at END,
+               output = CASE WHEN r.remaining_steps > x.steps THEN r.output ELSE (
+                   SELECT jsonb_object_agg(ss.step_slug, ss.output)
+                     FROM pgflow.step_states AS ss
+                    WHERE ss.run_id = r.run_id
+                      AND ss.status = 'completed'
+                      AND NOT EXISTS (SELECT 1 FROM pgflow.deps AS d
+                                       WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug)) END
+          FROM (SELECT d.run_id, count(*)::int AS steps FROM unnest(p_run_ids) AS d (run_id) GROUP BY d.run_id) AS x
+         WHERE r.run_id = x.run_id AND r.status = 'started'
+        RETURNING r.run_id, r.flow_slug, r.status, r.output, r.completed_at
+    )
+    SELECT count(pgflow._emit(jsonb_build_object(
+               'event_type', 'run:completed', 'run_id', l.run_id, 'flow_slug', l.flow_slug,
+               'status', 'completed', 'output', l.output, 'completed_at', l.completed_at)))
+      INTO v_completed
+      FROM lowered AS l
+     WHERE l.status = 'completed';
+
+    FOR v_run IN SELECT unnest(v_released) AS run_id ORDER BY 1 LOOP
+        PERFORM pgflow._advance_run(v_run);
+    END LOOP;
+END;
+$$;
+
+
+-- 0701_function__task_input.sql
+-- The handler input of a task, as start_tasks computes it: the element task_index of the run
+-- input (root map step) or of its dependency's output (dependent map step); otherwise an
+-- object {dep_slug: output} of the completed dependencies ({} for a root step).
+CREATE OR REPLACE FUNCTION pgflow._task_input(
+    p_flow_slug text, p_run_id uuid, p_step_slug text, p_task_index int, p_step_type text, p_deps_count int,
+    p_run_input jsonb)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT CASE
+             WHEN p_step_type = 'map' AND p_deps_count = 0 THEN p_run_input -> p_task_index
+             WHEN p_step_type = 'map' THEN (
+                 SELECT parent.output -> p_task_index
+                   FROM pgflow.deps AS d
+                   JOIN pgflow.step_states AS parent ON parent.run_id = p_run_id AND parent.step_slug = d.dep_slug
+                  WHERE d.flow_slug = p_flow_slug AND d.step_slug = p_step_slug)
+             WHEN p_deps_count = 0 THEN '{}'::jsonb
+             ELSE coalesce(
+                 (SELECT jsonb_object_agg(d.dep_slug, parent.output)
+                    FROM pgflow.deps AS d
+                    JOIN pgflow.step_states AS parent ON parent.run_id = p_run_id AND parent.step_slug = d.dep_slug
+                   WHERE d.flow_slug = p_flow_slug AND d.step_slug = p_step_slug
+                     AND parent.status = 'completed'),
+                 '{}'::jsonb)
+           END
+$$;
+
+
+-- 0702_function_claim_tasks.sql
+-- Read and claim in one call (one round trip, one commit): up to `qty` visible messages of a
+-- flow's queue (named after the flow), oldest first, then start_tasks' claim of their tasks. The read is pgmq.read's (FOR UPDATE SKIP
+-- LOCKED, read_ct + 1) without its per-call re-planning, and hides each message for its step's
+-- timeout + 2 s straight away. Messages enqueued by a transaction that started after this one
+-- are left for the next call: start_tasks stamps started_at with now(), which must not precede
+-- the task's queued_at.
+-- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
+-- starting), each carrying `messages`, how many messages were read; when none of them gave a
+-- task, a single row with `messages` and NULL elsewhere; no row when the queue had nothing.
+CREATE OR REPLACE FUNCTION pgflow.claim_tasks(queue_name text, qty int, worker_id uuid)
+RETURNS TABLE (messages int, flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint,
+               task_index int, flow_input jsonb, attempt int)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_ids bigint[];
+BEGIN
+    EXECUTE format($read$
+        WITH picked AS (
+            SELECT q.msg_id, q.message->>'step_slug' AS step_slug
+              FROM pgmq.%1$I AS q
+             WHERE q.vt <= clock_timestamp() AND q.enqueued_at <= now()
+             ORDER BY q.msg_id
+             LIMIT $1
+               FOR UPDATE SKIP LOCKED
+        ),
+        hidden AS (
+            UPDATE pgmq.%1$I AS q
+               SET vt = clock_timestamp() + make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 2),
+                   read_ct = q.read_ct + 1,
+                   last_read_at = clock_timestamp()
+              FROM picked AS p
+              JOIN pgflow.flows AS f ON f.flow_slug = $2
+              LEFT JOIN pgflow.steps AS s ON s.flow_slug = f.flow_slug AND s.step_slug = p.step_slug
+             WHERE q.msg_id = p.msg_id
+            RETURNING q.msg_id
+        )
+        SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
+    $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'))
+    INTO v_ids
+    USING claim_tasks.qty, claim_tasks.queue_name;
+
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+    -- the claim of start_tasks (same eligibility, same updates, task:started), without moving
+    -- the messages' visibility a second time
+    RETURN QUERY
+        WITH claimed AS (
+            UPDATE pgflow.step_tasks AS t
+               SET status = 'started',
+                   attempts_count = t.attempts_count + 1,
+                   started_at = now(),
+                   last_worker_id = claim_tasks.worker_id
+             WHERE t.ctid = ANY (ARRAY(
+                       SELECT task.ctid
+                         FROM unnest(v_ids) AS m (msg_id)
+                        CROSS JOIN LATERAL (
+                               SELECT probe.ctid
+                                 FROM pgflow.step_tasks AS probe
+                                WHERE probe.message_id = m.msg_id
+                                  AND probe.flow_slug = claim_tasks.queue_name
+                                  AND probe.status = 'queued'
+                                  AND EXISTS (SELECT 1 FROM pgflow.runs AS r
+                                               WHERE r.run_id = probe.run_id AND r.status = 'started')
+                                  AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
+                                               WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
+                                                 AND ss.status = 'started')
+                               OFFSET 0
+                                  FOR UPDATE) AS task))
+            RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
+                pgflow._emit(jsonb_build_object(
+                    'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
+                    'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
+                    'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
+                    'started_at', t.started_at)) AS emitted
+        )
+        SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug,
+               pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, c.task_index, s.step_type, s.deps_count, r.input),
+               c.message_id, c.task_index,
+               CASE WHEN s.step_type = 'single' AND s.deps_count = 0 THEN r.input END,
+               c.attempts_count
+          FROM claimed AS c
+          JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
+          JOIN pgflow.runs AS r ON r.run_id = c.run_id
+         ORDER BY c.message_id;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
+                            NULL::int, NULL::jsonb, NULL::int;
+    END IF;
+END;
+$$;
+
+
+-- 0703_function_complete_tasks.sql
+-- Batch variant of complete_task: report many task outputs in one call (one round trip, one
+-- commit), element i of each array describing one task. The result is what complete_task would
+-- leave after being called for each task in turn: same rows, same events (per run in a valid
+-- order: task:completed, step:completed, dependents' step:started, run:completed), messages
+-- archived. Returns each reported task's status afterwards, in the order given (NULL status for
+-- an unknown task).
+--
+-- Set-based where it is safe: tasks that are started, of a started step of a started run, are
+-- completed with one statement per table, whatever their number (a map step's tasks lower its
+-- remaining_tasks once per call, not once per task). Everything else - late or repeated
+-- reports, outputs that may violate a dependent map's type - goes through complete_task's own
+-- path, one by one. Locks: every reported step state first (ordered by run, step), then the
+-- runs whose step completes (ordered by run), as complete_task does for one task.
+CREATE OR REPLACE FUNCTION pgflow.complete_tasks(run_ids uuid[], step_slugs text[], task_indexes int[], outputs jsonb[])
+RETURNS TABLE (run_id uuid, step_slug text, task_index int, status text)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_fast bigint[];       -- ordinals of the reports that take the set-based path
+    v_lock_runs uuid[];
+    v_gone uuid[];
+    v_done_runs uuid[];
+    v_done_steps text[];
+    v_slow record;
+BEGIN
+    IF cardinality(run_ids) IS DISTINCT FROM cardinality(step_slugs)
+       OR cardinality(run_ids) IS DISTINCT FROM cardinality(task_indexes)
+       OR cardinality(run_ids) IS DISTINCT FROM cardinality(outputs) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = format('complete_tasks got arrays of different lengths (%s run ids, %s step slugs, '
+                             '%s task indexes, %s outputs)', cardinality(run_ids), cardinality(step_slugs),
+                             cardinality(task_indexes), cardinality(outputs)),
+            HINT = 'Pass one element per task in each of the four arrays.';
+    END IF;
+
+    PERFORM 1
+       FROM pgflow.step_states AS ss
+      WHERE (ss.run_id, ss.step_slug) IN (SELECT u.run_id, u.step_slug
+                                             FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs)
+                                                  AS u (run_id, step_slug))
+      ORDER BY ss.run_id, ss.step_slug
+        FOR UPDATE OF ss;
+
+    -- the clean reports: the first report of a started task of a started step of a started run,
+    -- whose output cannot violate a dependent map's type; and the runs where a step completes
+    SELECT array_agg(x.ord), array_agg(DISTINCT x.run_id) FILTER (WHERE x.completes_step)
+      INTO v_fast, v_lock_runs
+      FROM (SELECT u.ord, u.run_id,
+                   count(*) OVER (PARTITION BY u.run_id, u.step_slug) = ss.remaining_tasks AS completes_step
+              FROM (SELECT DISTINCT ON (u.run_id, u.step_slug, u.task_index) u.*
+                      FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes,
+                                  complete_tasks.outputs) WITH ORDINALITY AS u (run_id, step_slug, task_index, output, ord)
+                     ORDER BY u.run_id, u.step_slug, u.task_index, u.ord) AS u
+              JOIN pgflow.step_tasks AS t
+                ON t.run_id = u.run_id AND t.step_slug = u.step_slug AND t.task_index = u.task_index
+              JOIN pgflow.step_states AS ss ON ss.run_id = u.run_id AND ss.step_slug = u.step_slug
+              JOIN pgflow.runs AS r ON r.run_id = u.run_id
+              JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
+             WHERE t.status = 'started' AND ss.status = 'started' AND r.status = 'started'
+               AND NOT (s.step_type = 'single' AND jsonb_typeof(u.output) IS DISTINCT FROM 'array'
+                        AND EXISTS (SELECT 1
+                                      FROM pgflow.deps AS d
+                                      JOIN pgflow.steps AS m ON m.flow_slug = d.flow_slug AND m.step_slug = d.step_slug
+                                     WHERE d.flow_slug = s.flow_slug AND d.dep_slug = s.step_slug
+                                       AND m.step_type = 'map'))) AS x;
+
+    IF v_lock_runs IS NOT NULL THEN
+        -- a run that failed meanwhile sends its reports down the one-by-one path (which archives)
+        SELECT array_agg(locked.run_id) FILTER (WHERE locked.status <> 'started') INTO v_gone
+          FROM (SELECT r.run_id, r.status FROM pgflow.runs AS r
+                 WHERE r.run_id = ANY (v_lock_runs) ORDER BY r.run_id FOR UPDATE OF r) AS locked;
+        IF v_gone IS NOT NULL THEN
+            v_fast := ARRAY(SELECT o FROM unnest(v_fast) AS o WHERE complete_tasks.run_ids[o::int] <> ALL (v_gone));
+        END IF;
+    END IF;
+
+    IF cardinality(v_fast) > 0 THEN
+        WITH reported AS (
+            SELECT u.run_id, u.step_slug, u.task_index, u.output
+              FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes,
+                          complete_tasks.outputs) WITH ORDINALITY AS u (run_id, step_slug, task_index, output, ord)
+             WHERE u.ord = ANY (v_fast)
+        ),
+        completed AS (
+            UPDATE pgflow.step_tasks AS t
+               SET status = 'completed', output = rep.output, completed_at = now()
+              FROM reported AS rep
+             WHERE t.run_id = rep.run_id AND t.step_slug = rep.step_slug AND t.task_index = rep.task_index
+               AND t.status = 'started'
+            RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.output,
+                pgflow._emit(jsonb_build_object(
+                    'event_type', 'task:completed', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
+                    'step_slug', t.step_slug, 'task_index', t.task_index, 'status', t.status,
+                    'attempt', t.attempts_count, 'output', t.output, 'completed_at', t.completed_at)) AS emitted
+        ),
+        archived AS (
+            SELECT count(*) AS n
+              FROM (SELECT c.flow_slug, array_agg(c.message_id) AS ids FROM completed AS c GROUP BY c.flow_slug) AS q
+             CROSS JOIN LATERAL pgmq.archive(q.flow_slug, q.ids) AS a
+        ),
+        steps AS (
+            UPDATE pgflow.step_states AS ss
+               SET remaining_tasks = ss.remaining_tasks - c.n,
+                   status = CASE WHEN ss.remaining_tasks = c.n THEN 'completed' ELSE ss.status END,
+                   completed_at = CASE WHEN ss.remaining_tasks = c.n THEN now() END,
+                   output = CASE
+                       WHEN ss.remaining_tasks > c.n THEN NULL
+                       WHEN s.step_type = 'single' THEN c.output
+                       ELSE (SELECT coalesce(jsonb_agg(coalesce(mine.output, t.output) ORDER BY t.task_index), '[]'::jsonb)
+                               FROM pgflow.step_tasks AS t
+                               LEFT JOIN completed AS mine
+                                 ON mine.run_id = t.run_id AND mine.step_slug = t.step_slug
+                                AND mine.task_index = t.task_index
+                              WHERE t.run_id = ss.run_id AND t.step_slug = ss.step_slug)
+                   END
+              FROM (SELECT c.run_id, c.step_slug, count(*)::int AS n, (array_agg(c.output))[1] AS output
+                      FROM completed AS c GROUP BY c.run_id, c.step_slug) AS c,
+                   pgflow.steps AS s
+             WHERE ss.run_id = c.run_id AND ss.step_slug = c.step_slug
+               AND s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
+            RETURNING ss.run_id, ss.step_slug, ss.status
+        )
+        SELECT array_agg(st.run_id ORDER BY st.run_id, st.step_slug) FILTER (WHERE st.status = 'completed'),
+               array_agg(st.step_slug ORDER BY st.run_id, st.step_slug) FILTER (WHERE st.status = 'completed')
+          INTO v_done_runs, v_done_steps
+          FROM steps AS st
+         CROSS JOIN archived;
+
+        IF v_done_runs IS NOT NULL THEN
+            PERFORM pgflow._finish_steps(v_done_runs, v_done_steps);
+        END IF;
+    END IF;
+
+    FOR v_slow IN
+        SELECT u.run_id, u.step_slug, u.task_index, u.output
+          FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes,
+                      complete_tasks.outputs) WITH ORDINALITY AS u (run_id, step_slug, task_index, output, ord)
+         WHERE NOT (u.ord = ANY (coalesce(v_fast, '{}')))
+         ORDER BY u.ord
+    LOOP
+        PERFORM pgflow._complete_task_apply(v_slow.run_id, v_slow.step_slug, v_slow.task_index, v_slow.output);
+    END LOOP;
+
+    RETURN QUERY
+        SELECT u.run_id, u.step_slug, u.task_index, t.status
+          FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes)
+               WITH ORDINALITY AS u (run_id, step_slug, task_index, ord)
+          LEFT JOIN pgflow.step_tasks AS t
+            ON t.run_id = u.run_id AND t.step_slug = u.step_slug AND t.task_index = u.task_index
+         ORDER BY u.ord;
+END;
+$$;
+

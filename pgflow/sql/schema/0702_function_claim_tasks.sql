@@ -1,0 +1,94 @@
+-- Read and claim in one call (one round trip, one commit): up to `qty` visible messages of a
+-- flow's queue (named after the flow), oldest first, then start_tasks' claim of their tasks. The read is pgmq.read's (FOR UPDATE SKIP
+-- LOCKED, read_ct + 1) without its per-call re-planning, and hides each message for its step's
+-- timeout + 2 s straight away. Messages enqueued by a transaction that started after this one
+-- are left for the next call: start_tasks stamps started_at with now(), which must not precede
+-- the task's queued_at.
+-- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
+-- starting), each carrying `messages`, how many messages were read; when none of them gave a
+-- task, a single row with `messages` and NULL elsewhere; no row when the queue had nothing.
+CREATE OR REPLACE FUNCTION pgflow.claim_tasks(queue_name text, qty int, worker_id uuid)
+RETURNS TABLE (messages int, flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint,
+               task_index int, flow_input jsonb, attempt int)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_ids bigint[];
+BEGIN
+    EXECUTE format($read$
+        WITH picked AS (
+            SELECT q.msg_id, q.message->>'step_slug' AS step_slug
+              FROM pgmq.%1$I AS q
+             WHERE q.vt <= clock_timestamp() AND q.enqueued_at <= now()
+             ORDER BY q.msg_id
+             LIMIT $1
+               FOR UPDATE SKIP LOCKED
+        ),
+        hidden AS (
+            UPDATE pgmq.%1$I AS q
+               SET vt = clock_timestamp() + make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 2),
+                   read_ct = q.read_ct + 1,
+                   last_read_at = clock_timestamp()
+              FROM picked AS p
+              JOIN pgflow.flows AS f ON f.flow_slug = $2
+              LEFT JOIN pgflow.steps AS s ON s.flow_slug = f.flow_slug AND s.step_slug = p.step_slug
+             WHERE q.msg_id = p.msg_id
+            RETURNING q.msg_id
+        )
+        SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
+    $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'))
+    INTO v_ids
+    USING claim_tasks.qty, claim_tasks.queue_name;
+
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+    -- the claim of start_tasks (same eligibility, same updates, task:started), without moving
+    -- the messages' visibility a second time
+    RETURN QUERY
+        WITH claimed AS (
+            UPDATE pgflow.step_tasks AS t
+               SET status = 'started',
+                   attempts_count = t.attempts_count + 1,
+                   started_at = now(),
+                   last_worker_id = claim_tasks.worker_id
+             WHERE t.ctid = ANY (ARRAY(
+                       SELECT task.ctid
+                         FROM unnest(v_ids) AS m (msg_id)
+                        CROSS JOIN LATERAL (
+                               SELECT probe.ctid
+                                 FROM pgflow.step_tasks AS probe
+                                WHERE probe.message_id = m.msg_id
+                                  AND probe.flow_slug = claim_tasks.queue_name
+                                  AND probe.status = 'queued'
+                                  AND EXISTS (SELECT 1 FROM pgflow.runs AS r
+                                               WHERE r.run_id = probe.run_id AND r.status = 'started')
+                                  AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
+                                               WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
+                                                 AND ss.status = 'started')
+                               OFFSET 0
+                                  FOR UPDATE) AS task))
+            RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
+                pgflow._emit(jsonb_build_object(
+                    'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
+                    'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
+                    'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
+                    'started_at', t.started_at)) AS emitted
+        )
+        SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug,
+               pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, c.task_index, s.step_type, s.deps_count, r.input),
+               c.message_id, c.task_index,
+               CASE WHEN s.step_type = 'single' AND s.deps_count = 0 THEN r.input END,
+               c.attempts_count
+          FROM claimed AS c
+          JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
+          JOIN pgflow.runs AS r ON r.run_id = c.run_id
+         ORDER BY c.message_id;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
+                            NULL::int, NULL::jsonb, NULL::int;
+    END IF;
+END;
+$$;
