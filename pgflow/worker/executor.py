@@ -92,7 +92,8 @@ def describe_error(exc: BaseException) -> str:
     head = f"{type(exc).__name__}: {exc}".rstrip() if str(exc) else type(exc).__name__
     frames = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES)
     text = head + "\n" + "".join(frames).rstrip()
-    return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 15] + "\n... (truncated)"
+    suffix = "\n... (truncated)"
+    return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - len(suffix)] + suffix
 
 
 def timeout_message(step_slug: str, seconds: float) -> str:

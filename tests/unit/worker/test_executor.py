@@ -1,0 +1,122 @@
+"""One handler call: inputs, outputs as JSON, error texts, timeouts, threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+
+import pytest
+
+import pgflow
+from pgflow.context import Context
+from pgflow.worker.executor import ClaimedTask, describe_error, encode_output, execute
+from pgflow.worker.threads import ThreadRunner
+
+
+def claimed(step_slug: str = "s", input=None, flow_input=None) -> ClaimedTask:
+    return ClaimedTask("f", uuid.uuid4(), step_slug, input, 1, 0, flow_input)
+
+
+def ctx() -> Context:
+    return Context(run_id=uuid.uuid4(), flow_slug="f", step_slug="s", _flow_input={"x": 1})
+
+
+@pytest.mark.parametrize("value", [0, False, "", [], {}, None, 1.5, {"a": [1, "b"]}])
+def test_json_values_are_encoded_as_they_are(value):
+    assert encode_output("s", value) in ("0", "false", '""', "[]", "{}", "null", "1.5", '{"a":[1,"b"]}')
+
+
+@pytest.mark.parametrize("value", [{1, 2}, float("nan"), object(), b"bytes"])
+def test_values_json_cannot_hold_are_refused_with_a_hint(value):
+    with pytest.raises(pgflow.NonSerializableOutput, match="not JSON-serialisable"):
+        encode_output("s", value)
+
+
+def test_an_error_is_described_by_type_message_and_the_last_frames():
+    def inner():
+        raise ValueError("bad value")
+
+    try:
+        inner()
+    except ValueError as exc:
+        text = describe_error(exc)
+    assert text.splitlines()[0] == "ValueError: bad value"
+    assert "Traceback" in text and "in inner" in text
+    long = describe_error(RuntimeError("x" * 10_000))
+    assert len(long) <= 4000 and long.endswith("(truncated)")
+
+
+def step_of(handler, **options) -> pgflow.StepDefinition:
+    flow = pgflow.Flow("f")
+    return flow.add_step("s", handler, **options)
+
+
+async def test_root_single_steps_get_the_flow_input_and_others_their_task_input():
+    root = step_of(lambda input: input)
+    assert (await execute(root, claimed(input={}, flow_input={"x": 1}), ctx(), 5, None)).output_json == '{"x":1}'
+    flow = pgflow.Flow("g")
+    flow.add_step("a", lambda input: 1)
+    dependent = flow.add_step("b", lambda deps: deps, depends_on=["a"])
+    outcome = await execute(dependent, claimed("b", input={"a": 1}), ctx(), 5, None)
+    assert outcome.output_json == '{"a":1}'
+
+
+async def test_a_timed_out_async_handler_is_cancelled():
+    cancelled = asyncio.Event()
+
+    async def handler(input):
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    outcome = await execute(step_of(handler), claimed(flow_input={}), ctx(), 0.05, None)
+    assert outcome.kind == "timeout" and "timed out after 0.05 s" in outcome.error
+    await asyncio.wait_for(cancelled.wait(), 1)
+
+
+async def test_a_handler_raising_timeout_error_itself_is_an_ordinary_error():
+    def handler(input):
+        raise TimeoutError("the API timed out")
+
+    outcome = await execute(step_of(handler), claimed(flow_input={}), ctx(), 5, None)
+    assert outcome.kind == "error" and outcome.error.startswith("TimeoutError: the API timed out")
+
+
+async def test_sync_handlers_run_in_threads_started_on_demand():
+    runner = ThreadRunner(idle_timeout=0.2)
+    release = threading.Event()
+    seen: set[int] = set()
+
+    def handler(input):
+        seen.add(threading.get_ident())
+        release.wait(5)
+        return input
+
+    step = step_of(handler)
+    running = [asyncio.ensure_future(execute(step, claimed(flow_input=i), ctx(), 5, runner)) for i in range(4)]
+    await asyncio.sleep(0.1)
+    assert runner.threads == 4  # none waits behind another
+    release.set()
+    outcomes = await asyncio.gather(*running)
+    assert [o.output_json for o in outcomes] == ["0", "1", "2", "3"]
+    assert threading.get_ident() not in seen
+    runner.close()
+
+
+async def test_an_abandoned_sync_handler_does_not_hold_back_the_next_one():
+    runner = ThreadRunner()
+    stuck = threading.Event()
+
+    def slow(input):
+        stuck.wait(5)
+        return "late"
+
+    outcome = await execute(step_of(slow), claimed(flow_input={}), ctx(), 0.05, runner)
+    assert outcome.kind == "timeout"
+    fast = await execute(step_of(lambda input: "fast"), claimed(flow_input={}), ctx(), 1, runner)
+    assert fast.output_json == '"fast"'
+    stuck.set()
+    runner.close()

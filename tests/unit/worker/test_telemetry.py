@@ -1,0 +1,98 @@
+"""pgflow.telemetry: attach, spans, patterns, and the OpenTelemetry bridge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pgflow import telemetry
+
+
+@pytest.fixture
+def seen():
+    events: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    telemetry.attach("unit", ["demo.*"], lambda e, m, md: events.append((e, dict(m), dict(md))))
+    yield events
+    telemetry.detach("unit")
+
+
+def test_a_span_emits_start_and_stop_with_a_shared_id_and_a_duration(seen):
+    with telemetry.span("demo.op", {"what": "x"}) as span:
+        span.measurements["rows"] = 3
+    (start, _, md1), (stop, ms, md2) = seen
+    assert (start, stop) == ("demo.op.start", "demo.op.stop")
+    assert md1["span_id"] == md2["span_id"] and md2["what"] == "x"
+    assert ms["rows"] == 3 and ms["duration"] >= 0
+
+
+def test_a_span_that_raises_emits_exception_and_reraises(seen):
+    with pytest.raises(KeyError):
+        with telemetry.span("demo.op"):
+            raise KeyError("k")
+    assert seen[-1][0] == "demo.op.exception" and seen[-1][2]["error"] == "KeyError: 'k'"
+
+
+def test_a_span_can_fail_without_raising(seen):
+    with telemetry.span("demo.task") as span:
+        span.fail("timeout", "timed out")
+    assert seen[-1][0] == "demo.task.exception" and seen[-1][2]["kind"] == "timeout"
+
+
+def test_patterns_select_events():
+    got: list[str] = []
+    telemetry.attach("unit-exact", ["demo.a"], lambda e, m, md: got.append("exact:" + e))
+    telemetry.attach("unit-all", "*", lambda e, m, md: got.append("all:" + e) if e.startswith("demo") else None)
+    try:
+        telemetry.execute("demo.a")
+        telemetry.execute("demo.b")
+    finally:
+        telemetry.detach("unit-exact")
+        telemetry.detach("unit-all")
+    assert got == ["exact:demo.a", "all:demo.a", "all:demo.b"]
+    assert telemetry.detach("unit-exact") is False
+
+
+def test_every_event_of_the_worker_is_documented():
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "reference" / "telemetry.md").read_text()
+    for name in telemetry.EVENTS:
+        assert f"`{name}`" in docs, name
+
+
+def test_opentelemetry_spans_follow_pgflow_spans():
+    pytest.importorskip("opentelemetry")
+
+    class Recorded:
+        def __init__(self, name: str, attributes: dict[str, Any]) -> None:
+            self.name, self.attributes, self.status, self.ended = name, dict(attributes), None, False
+
+        def set_status(self, status: Any) -> None:
+            self.status = status
+
+        def set_attributes(self, attributes: dict[str, Any]) -> None:
+            self.attributes.update(attributes)
+
+        def end(self) -> None:
+            self.ended = True
+
+    class Tracer:
+        spans: list[Recorded] = []
+
+        def start_span(self, name: str, attributes: dict[str, Any]) -> Recorded:
+            self.spans.append(Recorded(name, attributes))
+            return self.spans[-1]
+
+    tracer = Tracer()
+    telemetry.attach_opentelemetry(tracer, spans=["demo.job"])
+    try:
+        with telemetry.span("demo.job", {"flow_slug": "f"}):
+            pass
+        with telemetry.span("demo.job", {"flow_slug": "g"}) as span:
+            span.fail("error", "boom")
+    finally:
+        telemetry.detach("pgflow.opentelemetry")
+    ok, failed = tracer.spans
+    assert ok.name == "pgflow.demo.job" and ok.ended and ok.status is None
+    assert ok.attributes["pgflow.flow_slug"] == "f" and "pgflow.duration" in ok.attributes
+    assert failed.ended and failed.status.status_code.name == "ERROR"
