@@ -23,54 +23,48 @@ SELECT pgflow.mark_worker_stopped(w.worker_id)
 FROM unnest(%(worker_ids)s::uuid[]) AS w(worker_id)
 
 -- name: worker_claim_tasks
--- Read up to qty messages and claim their tasks in one statement (one round trip, one commit).
--- The visibility (vt) covers the longest step timeout of the flow, so a message stays hidden
--- while its handler may run even if start_tasks did not extend it. Messages whose task cannot
--- start (already started, run failed) yield no task: fewer tasks than messages is normal.
--- start_tasks stamps started_at with now(), this statement's start, and a task may not start
--- before it was queued; pgmq.read can see messages committed after that instant, so those few
--- (enqueued_at > now()) are made visible again at once and left for the next read.
--- Always one row at least: "messages" is how many were read, "released" how many were put back
--- (the row has NULL task columns when no task started). attempts_count is read before
--- start_tasks increments it (the statement's snapshot), hence + 1.
-WITH msgs AS MATERIALIZED (
-    SELECT m.msg_id, m.enqueued_at <= now() AS claimable
-    FROM pgmq.read(%(flow_slug)s, %(vt)s, %(qty)s) AS m
-),
-released AS MATERIALIZED (
-    SELECT count(*) AS n
-    FROM (SELECT array_agg(msg_id) AS ids FROM msgs WHERE NOT claimable HAVING count(*) > 0) AS late
-    CROSS JOIN LATERAL pgmq.set_vt(%(flow_slug)s, late.ids, 0) AS m
-),
-batch AS (
-    SELECT count(*) AS messages,
-           coalesce(array_agg(msg_id ORDER BY msg_id) FILTER (WHERE claimable), '{}'::bigint[]) AS ids
-    FROM msgs
-)
-SELECT batch.messages, released.n AS released,
-       t.flow_slug, t.run_id, t.step_slug, t.input, t.msg_id, t.task_index, t.flow_input,
-       coalesce(st.attempts_count, 0) + 1 AS attempt
-FROM batch
-CROSS JOIN released
-LEFT JOIN LATERAL pgflow.start_tasks(%(flow_slug)s, batch.ids, %(worker_id)s::uuid) AS t ON true
-LEFT JOIN pgflow.step_tasks st
-       ON st.run_id = t.run_id AND st.step_slug = t.step_slug AND st.task_index = t.task_index
+-- Read up to qty messages and claim their tasks in one call (one round trip, one commit), see
+-- pgflow.claim_tasks: each message is hidden for its step's timeout + 2 s; messages whose task
+-- cannot start (already started, run failed) yield no task, so fewer tasks than messages is
+-- normal. "messages" is how many were read (no row: none). "released" is kept for the poller:
+-- claim_tasks leaves messages enqueued after its start for the next read instead of reading
+-- them, so it never has any to put back.
+SELECT c.messages, 0 AS released, c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index,
+       c.flow_input, c.attempt
+FROM pgflow.claim_tasks(%(flow_slug)s, %(qty)s, %(worker_id)s::uuid) AS c
 
 -- name: worker_report_tasks
--- Several complete_task / fail_task calls in one statement (one round trip, one commit), in the
--- order given. The worker sorts them by run and puts at most one step per run in a statement:
--- the engine locks a step state, then its run when the step ends, so two statements that each
--- touch one step per run, runs in the same order, can never wait for each other in a cycle.
-SELECT c.ord,
-       CASE WHEN c.completed
-            THEN (SELECT t.status FROM pgflow.complete_task(c.run_id, c.step_slug, c.task_index,
-                                                            c.output::jsonb) AS t)
-            ELSE (SELECT t.status FROM pgflow.fail_task(c.run_id, c.step_slug, c.task_index,
-                                                        c.error_message) AS t)
+-- Several outcomes in one statement (one round trip, one commit): the completions in one
+-- pgflow.complete_tasks call (set-based; same result as complete_task for each), then each
+-- failure with fail_task. The worker sorts outcomes by run and puts at most one step per run in
+-- a statement (complete_tasks locks step states, then runs, each in one global order).
+WITH reports AS (
+    SELECT *
+    FROM unnest(%(run_ids)s::uuid[], %(step_slugs)s::text[], %(task_indexes)s::int[], %(completed)s::bool[],
+                %(outputs)s::text[], %(errors)s::text[])
+             WITH ORDINALITY AS c(run_id, step_slug, task_index, completed, output, error_message, ord)
+),
+completions AS MATERIALIZED (
+    SELECT done.run_id, done.step_slug, done.task_index, done.status
+    FROM pgflow.complete_tasks(
+        ARRAY(SELECT r.run_id FROM reports AS r WHERE r.completed ORDER BY r.ord),
+        ARRAY(SELECT r.step_slug FROM reports AS r WHERE r.completed ORDER BY r.ord),
+        ARRAY(SELECT r.task_index FROM reports AS r WHERE r.completed ORDER BY r.ord),
+        ARRAY(SELECT r.output::jsonb FROM reports AS r WHERE r.completed ORDER BY r.ord)) AS done
+),
+completed_first AS MATERIALIZED (
+    SELECT count(*) AS n FROM completions
+)
+SELECT r.ord,
+       CASE WHEN r.completed
+            THEN (SELECT c.status FROM completions AS c
+                   WHERE c.run_id = r.run_id AND c.step_slug = r.step_slug AND c.task_index = r.task_index
+                   LIMIT 1)
+            ELSE (SELECT t.status FROM pgflow.fail_task(r.run_id, r.step_slug, r.task_index, r.error_message) AS t)
        END AS status
-FROM unnest(%(run_ids)s::uuid[], %(step_slugs)s::text[], %(task_indexes)s::int[], %(completed)s::bool[],
-            %(outputs)s::text[], %(errors)s::text[])
-         WITH ORDINALITY AS c(run_id, step_slug, task_index, completed, output, error_message, ord)
+FROM reports AS r
+CROSS JOIN completed_first
+ORDER BY r.ord
 
 -- name: worker_finished_runs
 -- Runs among the given ones that are over, for the run.completed / run.failed telemetry events.
