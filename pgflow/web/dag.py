@@ -77,6 +77,15 @@ def _layers(steps: list[dict[str, Any]]) -> dict[str, int]:
 
     for s in steps:
         depth(s["step_slug"])
+    # a root step that only feeds later steps sits just before its first dependent, so its
+    # edges do not cross the columns in between
+    dependents: dict[str, list[str]] = {slug: [] for slug in deps}
+    for slug, ds in deps.items():
+        for d in ds:
+            dependents[d].append(slug)
+    for slug in deps:
+        if not deps[slug] and dependents[slug]:
+            layer[slug] = min(layer[d] for d in dependents[slug]) - 1
     return layer
 
 

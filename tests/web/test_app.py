@@ -181,3 +181,21 @@ async def test_pages_of_an_empty_database(db_url: str) -> None:
         for path in ("/", "/runs", "/flows", "/jobs", "/schedules", "/workers", "/runs?type=scheduled"):
             assert (await web.get(path)).status_code == 200, path
         assert "No flows compiled into this database yet." in (await web.get("/flows")).text
+
+
+async def test_a_wide_map_shows_its_first_tasks_then_more(db_url: str) -> None:
+    from tests.web import flows
+    from tests.web.driver import Driver
+
+    with Client(db_url) as client:
+        client.compile(flows.wide)
+        run_id = client.start_flow(flows.wide, {"n": 60})
+    with Driver(db_url, flows.wide) as driver:
+        for task in driver.claim():
+            driver.finish(task)
+    async with serve(create_app(db_url)) as web:
+        first = html_text(await web.get(f"/runs/{run_id}"))
+        more = html_text(await web.get(f"/runs/{run_id}", params={"tasks": "more"}))
+    assert first.count('<tr data-status="') == 50 and 'data-testid="more-tasks"' in first
+    assert "Showing 50 of 61 tasks" in first
+    assert more.count('<tr data-status="') == 61 and 'data-testid="more-tasks"' not in more

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from pgflow.web import dag
 from pgflow.web.pages import dashboard_of, now_utc, uuid_param
 
-TASK_LIMIT = 200
+TASK_LIMITS = (50, 500)  # tasks shown by default / with ?tasks=more
 
 
 def routes() -> list[Route]:
@@ -43,7 +43,8 @@ async def run_page(request: Request) -> Response:
     states = {s["step_slug"]: s for s in await store.all("dashboard_run_step_states", run_id=run_id)}
     summary = {s["step_slug"]: s for s in await store.all("dashboard_run_task_summary", run_id=run_id)}
     step_filter = request.query_params.get("step") or None
-    tasks = await store.all("dashboard_run_tasks", run_id=run_id, step_slug=step_filter, limit=TASK_LIMIT + 1)
+    task_limit = TASK_LIMITS[1] if request.query_params.get("tasks") == "more" else TASK_LIMITS[0]
+    tasks = await store.all("dashboard_run_tasks", run_id=run_id, step_slug=step_filter, limit=task_limit + 1)
     now = now_utc()
     graph = dag.layout(steps, states, summary)
     order = [n.slug for n in sorted(graph.nodes, key=lambda n: (n.layer, n.y))]
@@ -57,8 +58,9 @@ async def run_page(request: Request) -> Response:
         "graph": graph,
         "gantt": dag.gantt(order, states, run, now, summary),
         "steps": step_rows(steps, states, summary, order),
-        "tasks": tasks[:TASK_LIMIT],
-        "tasks_truncated": len(tasks) > TASK_LIMIT,
+        "tasks": tasks[:task_limit],
+        "tasks_truncated": len(tasks) > task_limit,
+        "more_tasks": task_limit < TASK_LIMITS[1],
         "task_total": task_total,
         "step_filter": step_filter,
         "older": await store.one("dashboard_run_older", **nav),
