@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import psycopg  # noqa: E402
-
 from check_dashboard_scale import throwaway_database  # noqa: E402
+
 from pgflow import Client, migrate  # noqa: E402
 from pgflow.db import run_sync  # noqa: E402
 from tests.web import flows, seed  # noqa: E402

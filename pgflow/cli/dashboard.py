@@ -27,7 +27,8 @@ def dashboard(database_url: str | None, host: str, port: int, base_path: str, ti
         import uvicorn
 
         from pgflow.web.app import create_app
-        from pgflow.web.auth import WARNING, basic_auth as basic_auth_hook, is_exposed_bind
+        from pgflow.web.auth import WARNING, is_exposed_bind
+        from pgflow.web.auth import basic_auth as basic_auth_hook
     except ImportError as exc:
         fail(f"the dashboard needs the web extra ({exc.name} is missing): pip install 'pgflow-py[web]'")
         return

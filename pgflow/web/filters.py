@@ -10,7 +10,8 @@ scan however deep the history is.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo

@@ -5,7 +5,8 @@ Helpers shared by the pages live here.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 from uuid import UUID
 
