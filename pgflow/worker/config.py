@@ -31,7 +31,6 @@ class WorkerConfig:
     stale_threshold: float | None = None
     shutdown_timeout: float = 30.0
     name: str | None = None
-    visibility_margin: int = 5
     allow_data_loss: bool = False
     scheduler: bool = True  # run the built-in scheduler (pgflow.scheduler) and sync the flows' cron=
 
@@ -53,8 +52,6 @@ class WorkerConfig:
             _positive("stale_threshold", self.stale_threshold)
         if self.notify_throttle_ms < 0:
             raise ConfigurationError(f"notify_throttle_ms must be >= 0, got {self.notify_throttle_ms}")
-        if self.visibility_margin < 1:
-            raise ConfigurationError(f"visibility_margin must be >= 1 second, got {self.visibility_margin}")
 
     @property
     def effective_stale_threshold(self) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import re
 import traceback
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,6 +21,8 @@ from pgflow.worker.threads import ThreadRunner
 
 MAX_ERROR_LENGTH = 4000
 TRACEBACK_FRAMES = 5
+
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # \u0000 not preceded by an escaped backslash
 
 OutcomeKind = Literal["completed", "error", "timeout", "output"]
 
@@ -78,13 +81,19 @@ def encode_output(step_slug: str, output: Any) -> str:
     Falsy values (``0``, ``False``, ``""``, ``[]``, ``{}``) are kept as they are.
     """
     try:
-        return json.dumps(output, allow_nan=False, separators=(",", ":"))
+        text = json.dumps(output, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise NonSerializableOutput(
             f"step {step_slug!r} returned {type(output).__name__} {_preview(output)}, which is not "
             f"JSON-serialisable ({exc}); return dicts, lists, strings, numbers, booleans or None "
             f"(convert dates with .isoformat(), decimals with float() or str())"
         ) from None
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
+        raise NonSerializableOutput(
+            f"step {step_slug!r} returned a string with a NUL character (\\x00), which PostgreSQL's jsonb "
+            f"cannot store; remove it or encode the data (e.g. base64)"
+        )
+    return text
 
 
 def describe_error(exc: BaseException) -> str:
@@ -92,6 +101,7 @@ def describe_error(exc: BaseException) -> str:
     head = f"{type(exc).__name__}: {exc}".rstrip() if str(exc) else type(exc).__name__
     frames = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES)
     text = head + "\n" + "".join(frames).rstrip()
+    text = text.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
     suffix = "\n... (truncated)"
     return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - len(suffix)] + suffix
 

@@ -109,7 +109,8 @@ class Worker:
 
     @property
     def in_flight(self) -> int:
-        return self._slots.used if self._state != "created" else 0
+        slots = getattr(self, "_slots", None)
+        return slots.used if slots is not None else 0
 
     async def start(self) -> None:
         """Compile the flows, register, and begin taking work. Returns once the worker runs."""

@@ -72,11 +72,6 @@ def plan_flows(flows: list[Flow], stored: dict[str, FlowInfo]) -> dict[tuple[str
     return plans
 
 
-def visibility(plans: dict[tuple[str, str], StepPlan], flow_slug: str, margin: int) -> int:
-    """Seconds a read message stays hidden: the flow's longest step timeout + ``margin``."""
-    return max(p.timeout for (slug, _), p in plans.items() if slug == flow_slug) + margin
-
-
 def start_delays(info: FlowInfo) -> tuple[int, ...]:
     """Distinct start delays of a flow (after a notification, their messages appear that much later)."""
     return tuple(sorted({s.start_delay for s in info.steps if s.start_delay}))

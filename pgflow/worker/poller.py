@@ -37,7 +37,6 @@ class QueueInfo:
 
     name: str
     worker_id: UUID
-    visibility: int  # seconds a read message stays hidden: the longest step timeout + a margin
     start_delays: tuple[int, ...] = ()
 
 
@@ -84,6 +83,7 @@ class Poller:
         self._dispatch = dispatch
         self._stop = stop
         self._due: set[str] = set(self._order)
+        self._wakes: dict[str, int] = dict.fromkeys(self._order, 0)  # wake-ups per queue, ever
         self._wakeup = asyncio.Event()
         self._timers: dict[tuple[str | None, int], asyncio.TimerHandle] = {}
         self.reads = 0
@@ -93,13 +93,12 @@ class Poller:
 
     def wake(self, queue: str | None = None) -> None:
         """Make ``queue`` (or every queue) due for a read now."""
-        if queue is None:
-            self._due.update(self._order)
-        elif queue in self._queues:
-            self._due.add(queue)
-        else:
-            return
-        self._wakeup.set()
+        names = self._order if queue is None else [queue] if queue in self._queues else []
+        for name in names:
+            self._due.add(name)
+            self._wakes[name] += 1
+        if names:
+            self._wakeup.set()
 
     def wake_later(self, delay: float, queue: str | None = None) -> None:
         """Make ``queue`` due after ``delay`` seconds (a retry or a start_delay ends then)."""
@@ -172,9 +171,11 @@ class Poller:
             if free <= 0 or self._stop.is_set():
                 break
             qty = min(self._config.batch_size, free)
-            tasks, messages, released = await self._claim(self._queues[name], qty)
+            wakes = self._wakes[name]
+            tasks, messages = await self._claim(self._queues[name], qty)
             self.reads += 1
-            if messages < qty and not released:
+            if messages < qty and self._wakes[name] == wakes:
+                # drained, and no wake-up came during the read (its messages may be newer than the read)
                 self._due.discard(name)
             found = found or messages > 0
             if tasks:
@@ -182,18 +183,17 @@ class Poller:
                 self._dispatch(tasks)
         return found
 
-    async def _claim(self, queue: QueueInfo, qty: int) -> tuple[list[ClaimedTask], int, int]:
+    async def _claim(self, queue: QueueInfo, qty: int) -> tuple[list[ClaimedTask], int]:
         with telemetry.span("poll", {"queue": queue.name, "qty": qty}) as span:
             rows = await self._db.fetch(
                 "worker_claim_tasks",
-                {"flow_slug": queue.name, "vt": queue.visibility, "qty": qty, "worker_id": queue.worker_id},
+                {"flow_slug": queue.name, "qty": qty, "worker_id": queue.worker_id},
                 stop=self._stop,
             )
             messages = rows[0]["messages"] if rows else 0
-            released = rows[0]["released"] if rows else 0
             tasks = [ClaimedTask.from_row(r) for r in rows if r["run_id"] is not None]
             span.measurements.update(messages=messages, tasks=len(tasks))
-        return tasks, messages, released
+        return tasks, messages
 
 
 async def wait_any(event: asyncio.Event, stop: asyncio.Event, timeout: float | None = None) -> bool:

@@ -1,10 +1,12 @@
-"""Reporting outcomes: ``complete_task`` and ``fail_task``, many per round trip.
+"""Reporting outcomes: ``complete_tasks`` and ``fail_task``, many per round trip.
 
 Outcomes queue up while a report is in flight; the next report takes all of them (up to
-``max_batch``) in one statement of ``complete_task`` / ``fail_task`` calls, pipelined with a read
-of the runs that ended: one round trip and one commit for a whole batch. (Tasks of several steps
-of one run go to separate statements, see ``worker_report_tasks``.) If the batch fails for a reason other than a lost connection, each outcome is
-reported on its own, so one bad task cannot hold back the others. Lost connections are retried
+``max_batch``) in one statement (``worker_report_tasks``: one set-based ``complete_tasks`` call
+for the completions, ``fail_task`` for each failure), pipelined with a read of the runs that
+ended: one round trip and one commit for a whole batch. Tasks of several steps of one run go to
+separate statements, so two workers never lock in opposite orders. If the batch fails for a
+reason other than a lost connection, each outcome is reported on its own, so one bad task cannot
+hold back the others. Lost connections are retried
 until the worker's shutdown deadline (see :class:`pgflow.worker.database.Database`).
 """
 
@@ -76,25 +78,31 @@ class Reporter:
 
     async def _report(self, batch: list[Outcome]) -> list[dict[str, Any]]:
         try:
-            return await self._db.call("worker_report_batch", lambda conn: _report_batch(conn, batch),
-                                       stop=self._give_up)
+            return await self._call("worker_report_batch", batch)
         except Exception as exc:
-            if is_transient(exc) or isinstance(exc, Stopped) or len(batch) == 1:
-                if len(batch) == 1 and not is_transient(exc) and not isinstance(exc, Stopped):
-                    _log_report_failure(batch[0], exc)
-                    return []
+            if _retried_out(exc):
                 raise
+            if len(batch) == 1:
+                _log_report_failure(batch[0], exc)
+                return []
             log.warning("reporting %d outcomes together failed (%s); reporting them one by one", len(batch), exc)
         finished: list[dict[str, Any]] = []
         for outcome in batch:
             try:
-                finished += await self._db.call("worker_report_one", lambda conn, o=outcome: _report_batch(conn, [o]),
-                                                stop=self._give_up)
+                finished += await self._call("worker_report_one", [outcome])
             except Exception as exc:
-                if is_transient(exc) or isinstance(exc, Stopped):
+                if _retried_out(exc):
                     raise
                 _log_report_failure(outcome, exc)
         return finished
+
+    async def _call(self, label: str, outcomes: list[Outcome]) -> list[dict[str, Any]]:
+        return await self._db.call(label, lambda conn: _report_batch(conn, outcomes), stop=self._give_up)
+
+
+def _retried_out(exc: BaseException) -> bool:
+    """A lost connection still lost at the shutdown deadline (the others are errors of a report)."""
+    return isinstance(exc, Stopped) or is_transient(exc)
 
 
 async def _report_batch(conn: psycopg.AsyncConnection[Any], batch: list[Outcome]) -> list[dict[str, Any]]:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Protocol
 from pgflow import telemetry
 from pgflow.scheduler import SchedulerService
 from pgflow.worker.config import WorkerConfig
-from pgflow.worker.poller import wait_any
 
 if TYPE_CHECKING:
     from pgflow.worker.lifecycle import Worker
@@ -71,8 +70,3 @@ def default_services(config: WorkerConfig) -> list[Service]:
         Sweeper(config.recovery_interval),
         *([SchedulerService()] if config.scheduler else []),
     ]
-
-
-async def idle(seconds: float, worker: Worker) -> None:
-    """Sleep up to ``seconds``, returning early when the worker stops."""
-    await wait_any(worker.stopping, worker.stopping, timeout=seconds)

@@ -19,7 +19,7 @@ from pgflow.ops.driver import drive_async
 from pgflow.worker.config import WorkerConfig
 from pgflow.worker.database import Database
 from pgflow.worker.executor import ClaimedTask
-from pgflow.worker.plan import StepPlan, plan_flows, start_delays, visibility
+from pgflow.worker.plan import StepPlan, plan_flows, start_delays
 from pgflow.worker.poller import QueueInfo
 
 
@@ -79,7 +79,6 @@ def plan(
         QueueInfo(
             name=flow.slug,
             worker_id=worker_ids[flow.slug],
-            visibility=visibility(plans, flow.slug, config.visibility_margin),
             start_delays=start_delays(stored[flow.slug]),
         )
         for flow in flows

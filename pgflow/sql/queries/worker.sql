@@ -26,10 +26,9 @@ FROM unnest(%(worker_ids)s::uuid[]) AS w(worker_id)
 -- Read up to qty messages and claim their tasks in one call (one round trip, one commit), see
 -- pgflow.claim_tasks: each message is hidden for its step's timeout + 2 s; messages whose task
 -- cannot start (already started, run failed) yield no task, so fewer tasks than messages is
--- normal. "messages" is how many were read (no row: none). "released" is kept for the poller:
--- claim_tasks leaves messages enqueued after its start for the next read instead of reading
--- them, so it never has any to put back.
-SELECT c.messages, 0 AS released, c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index,
+-- normal. "messages" is how many were read (no row: none). claim_tasks leaves messages enqueued
+-- after its start for the next read (the poller reads again when their notification comes).
+SELECT c.messages, c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index,
        c.flow_input, c.attempt
 FROM pgflow.claim_tasks(%(flow_slug)s, %(qty)s, %(worker_id)s::uuid) AS c
 

@@ -50,4 +50,4 @@ async def rows(db_url: str, sql: str, params: Any = None) -> list[dict[str, Any]
     async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(sql, params)
-        return await cur.fetchall()
+        return await cur.fetchall() if cur.description else []

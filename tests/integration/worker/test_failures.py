@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pgflow
 from pgflow import events
+from tests.helpers import eventually_async
 from tests.integration.worker.conftest import finished, rows, running
 
 
@@ -123,3 +124,44 @@ async def test_when_exhausted_skip_lets_the_run_complete_without_the_step(db_url
     assert run.status == "completed"
     assert run.output == {"main_work": "done"}
     assert run.step("nice_to_have").skip_reason == "handler_failed"
+
+
+async def test_an_outcome_the_database_rejects_does_not_hold_back_the_others(db_url, client, caplog):
+    flow = pgflow.Flow("poisoned")
+
+    arrived: list[str] = []
+    all_here = asyncio.Event()
+
+    @flow.map
+    async def each(item):
+        arrived.append(item)
+        if len(arrived) == 4:
+            all_here.set()
+        await asyncio.wait_for(all_here.wait(), 10)  # all four finish together: one report
+        return item
+
+    await client.compile(flow)
+    # an unexpected database error for one output only (e.g. a constraint added by an operator)
+    await rows(db_url, """
+        CREATE FUNCTION public.reject_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.output = '"poison"'::jsonb THEN RAISE EXCEPTION 'poison rejected'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER reject_poison BEFORE UPDATE ON pgflow.step_tasks
+            FOR EACH ROW EXECUTE FUNCTION public.reject_poison();
+        SELECT 1""")
+    async with running(db_url, [flow], max_concurrency=4, batch_size=4):
+        run_id = await client.start_flow(flow, ["a", "poison", "b", "c"])
+
+        async def others_done() -> bool:
+            done = await rows(db_url, "SELECT task_index FROM pgflow.step_tasks WHERE status = 'completed' "
+                                      "ORDER BY task_index")
+            return [r["task_index"] for r in done] == [0, 2, 3]
+
+        await eventually_async(others_done, timeout=15, message="the three good outcomes are reported")
+    stuck = await rows(db_url, "SELECT status FROM pgflow.step_tasks WHERE task_index = 1")
+    assert stuck == [{"status": "started"}]  # left for the stalled-task sweeper
+    assert "reporting them one by one" in caplog.text
+    assert "could not report completion of task poisoned/each[1]" in caplog.text and "poison rejected" in caplog.text
+    assert (await client.get_run(run_id)).status == "started"

@@ -120,3 +120,10 @@ async def test_an_abandoned_sync_handler_does_not_hold_back_the_next_one():
     assert fast.output_json == '"fast"'
     stuck.set()
     runner.close()
+
+
+def test_nul_characters_which_postgresql_cannot_store_are_refused_or_escaped():
+    with pytest.raises(pgflow.NonSerializableOutput, match="NUL"):
+        encode_output("s", {"text": "a\x00b"})
+    assert encode_output("s", "a literal \\u0000") == '"a literal \\\\u0000"'
+    assert "\x00" not in describe_error(ValueError("bad\x00byte"))
