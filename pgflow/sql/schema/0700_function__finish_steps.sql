@@ -1,8 +1,8 @@
 -- Batch path (complete_tasks): steps of runs that have just completed (their state rows hold
 -- status 'completed' and the output). For all of them at once: step:completed, their outputs
 -- passed to the dependents, remaining_steps of each run lowered; then each run with a released
--- dependent moves on (_advance_run: conditions, taskless steps, ready steps, completion); a run
--- with no step left completes.
+-- dependent moves on (_advance_runs: ready steps start; conditions, taskless steps and completion
+-- as _advance_run); a run with no step left completes.
 -- The same end state and events, per run in the same order, as one _on_step_completed per step.
 -- The caller holds the locks of the step states and of the runs.
 CREATE OR REPLACE FUNCTION pgflow._finish_steps(p_run_ids uuid[], p_step_slugs text[])
@@ -13,7 +13,6 @@ SET search_path = ''
 AS $$
 DECLARE
     v_released uuid[];
-    v_run uuid;
     v_completed int;
 BEGIN
     PERFORM pgflow._emit(jsonb_build_object(
@@ -69,8 +68,8 @@ BEGIN
       FROM lowered AS l
      WHERE l.status = 'completed';
 
-    FOR v_run IN SELECT unnest(v_released) AS run_id ORDER BY 1 LOOP
-        PERFORM pgflow._advance_run(v_run);
-    END LOOP;
+    IF v_released IS NOT NULL THEN
+        PERFORM pgflow._advance_runs(v_released);
+    END IF;
 END;
 $$;

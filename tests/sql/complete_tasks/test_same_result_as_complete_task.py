@@ -12,6 +12,8 @@ FLOWS = {
     "root_map": ([("each", [], {"step_type": "map"}), ("total", ["each"])], [1, 2, 3, 4, 5]),
     "fan_out": ([("items", []), ("each", ["items"], {"step_type": "map"}), ("after", ["each"])], {}),
     "empty_map": ([("items", []), ("each", ["items"], {"step_type": "map"}), ("after", ["each"])], "empty"),
+    "condition": ([("a", []), ("met", ["a"], {"required_input_pattern": {"a": {"step": "a"}}}),
+                   ("unmet", ["a"], {"required_input_pattern": {"a": {"step": "b"}}}), ("end", ["met"])], {}),
 }
 
 
