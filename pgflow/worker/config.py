@@ -14,9 +14,9 @@ SIGNALS = ("notify", "polling")
 class WorkerConfig:
     """Settings of :class:`pgflow.Worker`; times are in seconds.
 
-    ``stale_threshold`` is the heartbeat age after which a worker counts as stale in
-    ``health_check`` (default three heartbeats); a worker is dead once stopped or after
-    ``4 x stale_threshold`` without a heartbeat.
+    ``stale_threshold`` is the heartbeat age after which this worker warns that it looks stale
+    (its heartbeat cannot reach the database); default three heartbeats, matching
+    ``health_check``'s default ``stale_after`` of 15 s for the default 5 s heartbeat.
     """
 
     max_concurrency: int = 10

@@ -8,14 +8,19 @@ while the worker drains). A failing service is restarted after a pause. The work
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import TYPE_CHECKING, Protocol
 
 from pgflow import telemetry
 from pgflow.scheduler import SchedulerService
 from pgflow.worker.config import WorkerConfig
+from pgflow.worker.database import is_transient
 
 if TYPE_CHECKING:
     from pgflow.worker.lifecycle import Worker
+
+log = logging.getLogger("pgflow.worker")
 
 # pg_try_advisory_xact_lock key for the stalled-task sweeper (one sweep per database at a time)
 SWEEPER_LOCK_KEY = 7_401_505_284
@@ -28,17 +33,35 @@ class Service(Protocol):
 
 
 class Heartbeat:
-    """Every ``interval`` s: ``last_heartbeat_at`` of the worker's rows; stop when deprecated."""
+    """Every ``interval`` s: ``last_heartbeat_at`` of the worker's rows; stop when deprecated.
+
+    While the database is unreachable it keeps trying, and warns once the last heartbeat is older
+    than ``stale_threshold`` (``health_check`` then shows this worker as stale).
+    """
 
     name = "heartbeat"
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, stale_threshold: float) -> None:
         self.interval = interval
+        self.stale_threshold = stale_threshold
 
     async def run(self, worker: Worker) -> None:
+        last_beat = time.monotonic()
+        warned = False
         while True:
             await worker.sleep(self.interval)
-            rows = await worker.db.fetch("worker_heartbeat", {"worker_ids": worker.worker_ids}, retry=False)
+            try:
+                rows = await worker.db.fetch("worker_heartbeat", {"worker_ids": worker.worker_ids}, retry=False)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                silent = time.monotonic() - last_beat
+                if silent > self.stale_threshold and not warned:
+                    warned = True
+                    log.warning("no heartbeat for %.0f s (%s): health_check reports this worker as stale "
+                                "until the database is back; its tasks keep running", silent, exc)
+                continue
+            last_beat, warned = time.monotonic(), False
             if any(r["deprecated"] for r in rows):
                 telemetry.execute("worker.deprecated", {}, {"worker_name": worker.name})
                 worker.request_stop("deprecated")
@@ -66,7 +89,7 @@ class Sweeper:
 def default_services(config: WorkerConfig) -> list[Service]:
     """The services every worker runs."""
     return [
-        Heartbeat(config.heartbeat_interval),
+        Heartbeat(config.heartbeat_interval, config.effective_stale_threshold),
         Sweeper(config.recovery_interval),
         *([SchedulerService()] if config.scheduler else []),
     ]
