@@ -46,7 +46,7 @@ async def demo(url: str, where: str) -> int:
         applied = await client.install()
         out.say(f"schema: {'installed ' + ', '.join(applied) if applied else 'up to date'}")
         async with pgflow.Worker(url, [plan_trip], max_concurrency=8, name="pgflow-demo",
-                                 shutdown_timeout=5.0) as worker:
+                                 shutdown_timeout=5.0, scheduler=False) as worker:
             out.say(f"worker {worker.name} serving {plan_trip.slug} (concurrency 8, signal notify)")
             run_id = uuid.uuid4()
             async with client.subscribe(run_id) as subscription:  # listening before the run starts

@@ -286,7 +286,8 @@ async def drain_async(client: Any, flows: Iterable[Flow], *, timeout: float = 60
 
     flows = list(flows)
     worker = Worker(client, flows, signal="polling", min_poll_interval=0.02, max_poll_interval=0.2,
-                    max_concurrency=max_concurrency, shutdown_timeout=5.0, name="pgflow-testing-drain")
+                    max_concurrency=max_concurrency, shutdown_timeout=5.0, name="pgflow-testing-drain",
+                    scheduler=False)
     started = time.monotonic()
     await worker.start()
     rows: list[dict[str, Any]] = []
