@@ -2549,24 +2549,16 @@ $$;
 
 
 -- 0701_function__task_input.sql
--- The handler input of a task, as start_tasks computes it: the element task_index of the run
--- input (root map step) or of its dependency's output (dependent map step); otherwise an
--- object {dep_slug: output} of the completed dependencies ({} for a root step).
-CREATE OR REPLACE FUNCTION pgflow._task_input(
-    p_flow_slug text, p_run_id uuid, p_step_slug text, p_task_index int, p_step_type text, p_deps_count int,
-    p_run_input jsonb)
+-- The handler input of a task of a single step, as start_tasks computes it: an object
+-- {dep_slug: output} of the completed dependencies ({} for a root step). (A map task's input is
+-- one element of an array; claim_tasks reads that array once per batch.)
+CREATE OR REPLACE FUNCTION pgflow._task_input(p_flow_slug text, p_run_id uuid, p_step_slug text, p_deps_count int)
 RETURNS jsonb
 LANGUAGE sql
 STABLE
 SET search_path = ''
 AS $$
     SELECT CASE
-             WHEN p_step_type = 'map' AND p_deps_count = 0 THEN p_run_input -> p_task_index
-             WHEN p_step_type = 'map' THEN (
-                 SELECT parent.output -> p_task_index
-                   FROM pgflow.deps AS d
-                   JOIN pgflow.step_states AS parent ON parent.run_id = p_run_id AND parent.step_slug = d.dep_slug
-                  WHERE d.flow_slug = p_flow_slug AND d.step_slug = p_step_slug)
              WHEN p_deps_count = 0 THEN '{}'::jsonb
              ELSE coalesce(
                  (SELECT jsonb_object_agg(d.dep_slug, parent.output)
@@ -2658,15 +2650,34 @@ BEGIN
                     'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
                     'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
                     'started_at', t.started_at)) AS emitted
+        ),
+        items AS MATERIALIZED (
+            -- the array a map step's tasks take their elements from (the run input of a root map,
+            -- else the output of the step it maps), read and decompressed once per call, not once
+            -- per task: a 10,000-element array is large
+            SELECT m.run_id, m.step_slug,
+                   (CASE WHEN s.deps_count = 0
+                         THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = m.run_id)
+                         ELSE (SELECT parent.output
+                                 FROM pgflow.deps AS d
+                                 JOIN pgflow.step_states AS parent
+                                   ON parent.run_id = m.run_id AND parent.step_slug = d.dep_slug
+                                WHERE d.flow_slug = m.flow_slug AND d.step_slug = m.step_slug)
+                    END) || '[]'::jsonb AS elements
+              FROM (SELECT DISTINCT c.flow_slug, c.run_id, c.step_slug FROM claimed AS c) AS m
+              JOIN pgflow.steps AS s ON s.flow_slug = m.flow_slug AND s.step_slug = m.step_slug
+             WHERE s.step_type = 'map'
         )
         SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug,
-               pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, c.task_index, s.step_type, s.deps_count, r.input),
+               CASE WHEN s.step_type = 'map' THEN i.elements -> c.task_index
+                    ELSE pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, s.deps_count) END,
                c.message_id, c.task_index,
-               CASE WHEN s.step_type = 'single' AND s.deps_count = 0 THEN r.input END,
+               CASE WHEN s.step_type = 'single' AND s.deps_count = 0
+                    THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = c.run_id) END,
                c.attempts_count
           FROM claimed AS c
           JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
-          JOIN pgflow.runs AS r ON r.run_id = c.run_id
+          LEFT JOIN items AS i ON i.run_id = c.run_id AND i.step_slug = c.step_slug
          ORDER BY c.message_id;
     IF NOT FOUND THEN
         RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,

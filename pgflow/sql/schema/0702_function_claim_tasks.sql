@@ -76,15 +76,34 @@ BEGIN
                     'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
                     'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
                     'started_at', t.started_at)) AS emitted
+        ),
+        items AS MATERIALIZED (
+            -- the array a map step's tasks take their elements from (the run input of a root map,
+            -- else the output of the step it maps), read and decompressed once per call, not once
+            -- per task: a 10,000-element array is large
+            SELECT m.run_id, m.step_slug,
+                   (CASE WHEN s.deps_count = 0
+                         THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = m.run_id)
+                         ELSE (SELECT parent.output
+                                 FROM pgflow.deps AS d
+                                 JOIN pgflow.step_states AS parent
+                                   ON parent.run_id = m.run_id AND parent.step_slug = d.dep_slug
+                                WHERE d.flow_slug = m.flow_slug AND d.step_slug = m.step_slug)
+                    END) || '[]'::jsonb AS elements
+              FROM (SELECT DISTINCT c.flow_slug, c.run_id, c.step_slug FROM claimed AS c) AS m
+              JOIN pgflow.steps AS s ON s.flow_slug = m.flow_slug AND s.step_slug = m.step_slug
+             WHERE s.step_type = 'map'
         )
         SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug,
-               pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, c.task_index, s.step_type, s.deps_count, r.input),
+               CASE WHEN s.step_type = 'map' THEN i.elements -> c.task_index
+                    ELSE pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, s.deps_count) END,
                c.message_id, c.task_index,
-               CASE WHEN s.step_type = 'single' AND s.deps_count = 0 THEN r.input END,
+               CASE WHEN s.step_type = 'single' AND s.deps_count = 0
+                    THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = c.run_id) END,
                c.attempts_count
           FROM claimed AS c
           JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
-          JOIN pgflow.runs AS r ON r.run_id = c.run_id
+          LEFT JOIN items AS i ON i.run_id = c.run_id AND i.step_slug = c.step_slug
          ORDER BY c.message_id;
     IF NOT FOUND THEN
         RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,

@@ -52,3 +52,14 @@ def test_messages_without_a_startable_task_give_one_row_with_the_count(conn):
     conn.execute("UPDATE pgflow.runs SET status = 'failed', failed_at = now() WHERE run_id = %s", (run_id,))
     (only,) = claim(conn, "gone", register_worker(conn, "gone"))
     assert only["messages"] == 1 and only["run_id"] is None
+
+
+def test_a_dependent_map_task_gets_its_element_of_the_mapped_output(conn):
+    define_flow(conn, "fan", [("items", []), ("each", ["items"], {"step_type": "map"})])
+    run_id = start_flow(conn, "fan", {})
+    worker = register_worker(conn, "fan")
+    claim(conn, "fan", worker)
+    complete_task(conn, run_id, "items", 0, [10, {"b": 2}, None])
+    claimed = claim(conn, "fan", worker)
+    assert [(c["step_slug"], c["task_index"], c["input"]) for c in claimed] == [
+        ("each", 0, 10), ("each", 1, {"b": 2}), ("each", 2, None)]
