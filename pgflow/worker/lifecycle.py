@@ -163,8 +163,9 @@ class Worker:
         """Ask the worker to stop (safe from signal handlers and callbacks); :meth:`wait` returns after."""
         if self._stop_requested.is_set():
             self._force = self._force or force
-            if force:
-                self.runner.abandon_waiting()
+            runner = getattr(self, "runner", None)
+            if force and runner is not None:
+                runner.abandon_waiting()
             return
         self._stop_reason = reason
         self._force = force
