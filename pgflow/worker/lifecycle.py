@@ -269,7 +269,7 @@ class Worker:
         leftovers = self.runner.abandon_all()
         if leftovers:
             try:
-                self.handed_back = await startup.hand_back(self.db, leftovers, self.worker_ids)
+                self.handed_back = await startup.hand_back(self.db, leftovers, self.queue_worker_ids)
             except Exception as exc:  # the database is gone: the sweeper of another worker requeues them
                 log.error("could not hand back %d unfinished task(s) (%s); they will be requeued as stalled",
                           len(leftovers), exc)

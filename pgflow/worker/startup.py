@@ -119,13 +119,13 @@ async def enable_notify(db: Database, queues: list[QueueInfo], config: WorkerCon
     return throttles
 
 
-async def hand_back(db: Database, tasks: list[ClaimedTask], worker_ids: list[UUID]) -> int:
-    """Return unfinished tasks to their queues (visible at once, the attempt not counted)."""
+async def hand_back(db: Database, tasks: list[ClaimedTask], worker_ids: dict[str, UUID]) -> int:
+    """Return unfinished tasks to their queues with ``pgflow.hand_back_tasks`` (visible at once,
+    the attempt not counted); ``worker_ids`` maps each queue to the id its tasks were claimed with."""
     rows = await db.fetch("worker_hand_back_tasks", {
-        "run_ids": [t.run_id for t in tasks],
-        "step_slugs": [t.step_slug for t in tasks],
-        "task_indexes": [t.task_index for t in tasks],
-        "worker_ids": worker_ids,
+        "flow_slugs": [t.flow_slug for t in tasks],
+        "msg_ids": [t.msg_id for t in tasks],
+        "worker_ids": [worker_ids[t.flow_slug] for t in tasks],
     }, deadline=time.monotonic() + 10)
     return int(rows[0]["handed_back"]) if rows else 0
 

@@ -74,24 +74,14 @@ FROM pgflow.runs r
 WHERE r.run_id = ANY(%(run_ids)s::uuid[]) AND r.status <> 'started'
 
 -- name: worker_hand_back_tasks
--- At shutdown: tasks this worker claimed but will not finish go back to queued, not counting the
--- interrupted attempt, and their messages become visible at once for another worker.
-WITH returned AS (
-    UPDATE pgflow.step_tasks st
-    SET status = 'queued',
-        started_at = NULL,
-        last_worker_id = NULL,
-        attempts_count = greatest(st.attempts_count - 1, 0)
-    FROM unnest(%(run_ids)s::uuid[], %(step_slugs)s::text[], %(task_indexes)s::int[])
-             AS h(run_id, step_slug, task_index)
-    WHERE st.run_id = h.run_id AND st.step_slug = h.step_slug AND st.task_index = h.task_index
-      AND st.status = 'started'
-      AND st.last_worker_id = ANY(%(worker_ids)s::uuid[])
-    RETURNING st.flow_slug, st.message_id
-)
-SELECT count(*) AS handed_back
-FROM returned r
-CROSS JOIN LATERAL pgmq.set_vt(r.flow_slug, r.message_id, 0) AS m
+-- At shutdown: the tasks this worker claimed but will not finish, one pgflow.hand_back_tasks
+-- call per queue (one row per task in the arrays: its flow, message and the worker id that
+-- claimed it). Returns how many were handed back.
+SELECT coalesce(sum(pgflow.hand_back_tasks(g.flow_slug, g.msg_ids, g.worker_id)), 0)::int AS handed_back
+FROM (SELECT h.flow_slug, h.worker_id, array_agg(h.msg_id) AS msg_ids
+        FROM unnest(%(flow_slugs)s::text[], %(msg_ids)s::bigint[], %(worker_ids)s::uuid[])
+                 AS h(flow_slug, msg_id, worker_id)
+       GROUP BY h.flow_slug, h.worker_id) AS g
 
 -- name: worker_requeue_stalled
 -- One sweeper per database at a time: whoever holds the lock sweeps, the others skip this round.
