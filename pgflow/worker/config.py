@@ -25,7 +25,7 @@ class WorkerConfig:
     min_poll_interval: float = 0.05
     max_poll_interval: float = 2.0
     notify_fallback_interval: float = 5.0
-    notify_throttle_ms: int = 50
+    notify_throttle_ms: int = 10
     heartbeat_interval: float = 5.0
     recovery_interval: float = 15.0
     stale_threshold: float | None = None
