@@ -1,7 +1,7 @@
 """Operations: what the client (and the worker, the CLI) does, described once.
 
 Each operation is a generator function that yields :class:`pgflow.db.Query` objects (and
-:class:`pgflow.ops.driver.WaitForEvent`) and returns its result; :mod:`pgflow.ops.driver` runs
+:class:`pgflow.ops.driver.WaitForEvent`, :class:`pgflow.ops.driver.Snapshot`) and returns its result; :mod:`pgflow.ops.driver` runs
 it on a sync or an async connection, so ``Client`` and ``AsyncClient`` share every line of logic.
 
     pgflow.ops.flows   compile_flow, flow_exists, get_flow, list_flows, delete_flow, upsert_flow
@@ -9,6 +9,6 @@ it on a sync or an async connection, so ``Client`` and ``AsyncClient`` share eve
                        list_runs, prune
 """
 
-from pgflow.ops.driver import WaitForEvent, drive_async, drive_sync, translate_error
+from pgflow.ops.driver import Snapshot, WaitForEvent, drive_async, drive_sync, translate_error
 
-__all__ = ["WaitForEvent", "drive_async", "drive_sync", "translate_error"]
+__all__ = ["Snapshot", "WaitForEvent", "drive_async", "drive_sync", "translate_error"]

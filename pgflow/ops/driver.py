@@ -1,13 +1,19 @@
 """Drive an operation on a connection: transactions, waiting for events, error translation.
 
 An operation (see :mod:`pgflow.db.executor`) yields :class:`pgflow.db.Query` objects, and here
-also :class:`WaitForEvent`. The driver runs consecutive queries in one transaction; a
-``WaitForEvent`` commits that transaction first (LISTEN takes effect and NOTIFY is delivered only
-between transactions), then waits on the connection's notifications, with no polling. So::
+also :class:`WaitForEvent` and :class:`Snapshot`. The driver runs consecutive queries in one
+transaction; a ``WaitForEvent`` commits that transaction first (LISTEN takes effect and NOTIFY is
+delivered only between transactions), then waits on the connection's notifications, with no
+polling. So::
 
     yield listen(channel)                 # same transaction as ...
     run = yield Query.one("start_run", ...)  # ... the start: no event can be missed
     event = yield WaitForEvent(channel, until=is_terminal, timeout=60)
+
+A ``Snapshot`` also commits what came before, then runs its queries in a transaction of their
+own that reads one snapshot of the database (REPEATABLE READ, read-only)::
+
+    run, steps = yield Snapshot((Query.one("select_run", ...), Query.all("select_steps", ...)))
 
 :func:`drive_sync` and :func:`drive_async` are the only two places that know how a connection
 is used; :func:`translate_error` is the only place that turns database errors into
@@ -51,6 +57,22 @@ class WaitForEvent:
     timeout: float
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Run ``queries`` in one REPEATABLE READ, read-only transaction, so they all see the same
+    committed state; the operation receives their results as a list, in order.
+
+    The transaction before it is committed first. When the caller's connection is already inside
+    a transaction (one the caller opened), the queries run in that transaction as they are.
+    """
+
+    queries: tuple[Query, ...]
+
+
+_SNAPSHOT = Query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", None, "none", named=False)
+_OWN_TRANSACTION = (WaitForEvent, Snapshot)
+
+
 def listen(channel: str) -> Query:
     return Query(sql.SQL("LISTEN {}").format(sql.Identifier(channel)), None, "none", named=False)
 
@@ -77,6 +99,27 @@ def _matching(wait: WaitForEvent, payload: str) -> Event | None:
     return event if wait.until(event) else None
 
 
+def _snapshot_queries(conn: Any, snapshot: Snapshot) -> list[Query]:
+    """The queries to run for ``snapshot``: with the isolation level first unless the caller's
+    transaction is already open (then that one's level holds)."""
+    idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    return [_SNAPSHOT, *snapshot.queries] if idle else list(snapshot.queries)
+
+
+def _read_snapshot_sync(conn: psycopg.Connection[Any], snapshot: Snapshot) -> list[Any]:
+    queries = _snapshot_queries(conn, snapshot)
+    with conn.transaction():
+        results = [run_sync(conn, q) for q in queries]
+    return results[len(results) - len(snapshot.queries):]
+
+
+async def _read_snapshot_async(conn: psycopg.AsyncConnection[Any], snapshot: Snapshot) -> list[Any]:
+    queries = _snapshot_queries(conn, snapshot)
+    async with conn.transaction():
+        results = [await run_async(conn, q) for q in queries]
+    return results[len(results) - len(snapshot.queries):]
+
+
 def drive_sync(conn: psycopg.Connection[Any], op: Operation[Any]) -> Any:
     """Run ``op`` on a sync connection; errors come out as :mod:`pgflow.errors` where they map."""
     try:
@@ -85,8 +128,11 @@ def drive_sync(conn: psycopg.Connection[Any], op: Operation[Any]) -> Any:
             if isinstance(step, WaitForEvent):
                 step, value = _advance(op, _wait_sync(conn, step))
                 continue
+            if isinstance(step, Snapshot):
+                step, value = _advance(op, _read_snapshot_sync(conn, step))
+                continue
             with conn.transaction():
-                while step is not _DONE and not isinstance(step, WaitForEvent):
+                while step is not _DONE and not isinstance(step, _OWN_TRANSACTION):
                     step, value = _advance(op, run_sync(conn, step))
         return value
     except psycopg.Error as exc:
@@ -116,8 +162,11 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], op: Operation[Any]) ->
             if isinstance(step, WaitForEvent):
                 step, value = _advance(op, await _wait_async(conn, step))
                 continue
+            if isinstance(step, Snapshot):
+                step, value = _advance(op, await _read_snapshot_async(conn, step))
+                continue
             async with conn.transaction():
-                while step is not _DONE and not isinstance(step, WaitForEvent):
+                while step is not _DONE and not isinstance(step, _OWN_TRANSACTION):
                     step, value = _advance(op, await run_async(conn, step))
         return value
     except psycopg.Error as exc:

@@ -12,7 +12,7 @@ from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import Event, run_channel
 from pgflow.models import Run, StepState, StepTask
 from pgflow.ops.common import json_text, run_uuid, seconds_of, slug_of
-from pgflow.ops.driver import WaitForEvent, listen, unlisten
+from pgflow.ops.driver import Snapshot, WaitForEvent, listen, unlisten
 
 RUN_STATUSES = ("started", "completed", "failed")
 
@@ -97,13 +97,16 @@ def get_run(run_id: Any) -> Operation[Run]:
 
 
 def get_run_with_states(run_id: Any) -> Operation[Run]:
-    """A run with its step states in step order, each with its tasks."""
+    """A run with its step states in step order, each with its tasks, all read from one snapshot
+    (a run finishing meanwhile is seen either before or after, never half-way)."""
     run_id = run_uuid(run_id)
-    row = yield Query.one("client_select_run", run_id=run_id)
+    row, state_rows, task_rows = yield Snapshot((
+        Query.one("client_select_run", run_id=run_id),
+        Query.all("client_select_step_states", run_id=run_id),
+        Query.all("client_select_step_tasks", run_id=run_id),
+    ))
     if row is None:
         raise RunNotFound(run_id)
-    state_rows = yield Query.all("client_select_step_states", run_id=run_id)
-    task_rows = yield Query.all("client_select_step_tasks", run_id=run_id)
     tasks: dict[str, list[StepTask]] = {}
     for task_row in task_rows:
         tasks.setdefault(task_row["step_slug"], []).append(StepTask.from_row(task_row))
