@@ -59,6 +59,15 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+async def _cancel_and_wait(*futures: asyncio.Future[Any] | None) -> None:
+    """Cancel what the hub started and wait until it has ended, so nothing outlives the hub."""
+    pending = {f for f in futures if f is not None and not f.done()}
+    for future in pending:
+        future.cancel()
+    if pending:
+        await asyncio.wait(pending)  # never raises, so the caller's own cancellation is kept
+
+
 class EventHub:
     """Shares one LISTEN connection among every subscriber of a process (per database).
 
@@ -316,7 +325,7 @@ class EventHub:
     async def _pump(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Read notifications until asked to change channels; then change them and go on."""
         assert self._wake is not None
-        waker = asyncio.ensure_future(self._wake.wait())
+        waker: asyncio.Task[bool] | None = None  # self._wake.wait(), made only right before waiting
         reader: NotifyReader | None = None
         try:
             while not self._closed:
@@ -325,11 +334,12 @@ class EventHub:
                         await reader.stop(self._dispatch)
                         reader = None
                     self._wake.clear()
-                    waker = asyncio.ensure_future(self._wake.wait())
                     await self._sync(conn)
                     continue
                 if reader is None:
                     reader = NotifyReader(conn)
+                if waker is None or waker.done():
+                    waker = asyncio.ensure_future(self._wake.wait())
                 done, _ = await asyncio.wait({reader.next, waker}, timeout=self.ping_interval,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if reader.next in done:
@@ -339,9 +349,7 @@ class EventHub:
                     reader = None
                     await asyncio.wait_for(conn.execute(query("live_ping")), self.ping_timeout)
         finally:
-            waker.cancel()
-            if reader is not None:
-                reader.next.cancel()
+            await _cancel_and_wait(waker, None if reader is None else reader.next)
 
     # ---------------------------------------------------------------- routing
     def _dispatch(self, notify: psycopg.Notify) -> None:

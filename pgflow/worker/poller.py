@@ -206,4 +206,5 @@ async def wait_any(event: asyncio.Event, stop: asyncio.Event, timeout: float | N
     finally:
         for w in waiters:
             w.cancel()
+        await asyncio.wait(waiters)  # let them end here, not pending after the loop is gone
     return bool(done)

@@ -206,3 +206,14 @@ async def test_an_unreachable_database_fails_the_subscribe_at_once():
     with pytest.raises(DatabaseUnavailable, match="cannot reach the database"):
         await hub.subscribe(uuid.uuid4())
     await hub.close()
+
+
+async def test_closing_the_hub_leaves_none_of_its_tasks_pending(db_url):
+    def others() -> list:
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    hub = EventHub(db_url)
+    await hub.subscribe(uuid.uuid4())  # the first subscription wakes the hub before it listens
+    assert others(), "the hub runs tasks while subscribed"
+    await hub.close()
+    assert others() == []  # a pending Event.wait() left here is "Task was destroyed but it is pending"
