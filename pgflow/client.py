@@ -1,9 +1,10 @@
 """``pgflow.Client`` and ``pgflow.AsyncClient``: the same methods, one implementation.
 
 Every public method is written once, in :class:`_Methods`: it builds an operation
-(:mod:`pgflow.ops`) and hands it to ``self._run``. ``Client._run`` drives it on a pooled sync
-connection and returns the result; ``AsyncClient._run`` returns the coroutine that drives it
-on a pooled async connection, so the same method is awaited there::
+(:mod:`pgflow.ops`), and its ``@_shared`` decorator hands that to ``self._run``. ``Client._run``
+drives it on a pooled sync connection and returns the result; ``AsyncClient._run`` returns the
+coroutine that drives it on a pooled async connection, so the same method is awaited there (and
+type checkers see ``Run`` on one, ``Awaitable[Run]`` on the other)::
 
     with pgflow.Client() as client:                      # async with pgflow.AsyncClient() as client:
         run = client.start_flow_sync(order, {"id": 1})   #     run = await client.start_flow_sync(...)
@@ -16,16 +17,20 @@ The client opens on first use or with ``open()`` / ``with``; close it with ``clo
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import threading
-from collections.abc import Iterable, Sequence
+import types
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 from uuid import UUID
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from pgflow import migrate
+from pgflow.db.executor import Operation
 from pgflow.errors import ConfigurationError
 from pgflow.models import FlowInfo, Run, Schedule
 from pgflow.ops import flows as flow_ops
@@ -43,13 +48,44 @@ def _applied_names(applied: list[migrate.Migration]) -> list[str]:
     return [f"{m.version:04d}_{m.name}" for m in applied]
 
 
-def _install(pgmq: str) -> Any:
+def _install(pgmq: str) -> Operation[list[str]]:
     applied = yield from migrate.install(pgmq=pgmq)
     return _applied_names(applied)
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class _shared(Generic[P, T]):
+    """Makes a method that builds an operation into a method of both clients.
+
+    ``client.method(...)`` returns ``client._run(operation)``: the result on a :class:`Client`,
+    an awaitable of it on an :class:`AsyncClient`, and type checkers see exactly that.
+    """
+
+    def __init__(self, build: Callable[Concatenate[Any, P], Operation[T]]) -> None:
+        @functools.wraps(build)
+        def method(client: _Methods, *args: Any, **kwargs: Any) -> Any:
+            return client._run(build(client, *args, **kwargs))
+
+        signature = inspect.signature(build)  # the builder's return annotation is not the method's
+        method.__signature__ = signature.replace(return_annotation=inspect.Signature.empty)  # type: ignore[attr-defined]
+        self._method = method
+
+    @overload
+    def __get__(self, client: None, owner: type) -> Callable[..., Any]: ...
+    @overload
+    def __get__(self, client: AsyncClient, owner: type) -> Callable[P, Awaitable[T]]: ...
+    @overload
+    def __get__(self, client: Client, owner: type) -> Callable[P, T]: ...
+
+    def __get__(self, client: _Methods | None, owner: type) -> Any:
+        return self._method if client is None else types.MethodType(self._method, client)
+
+
 class _Methods:
-    """The public methods of both clients. Each returns ``self._run(operation)``."""
+    """The public methods of both clients: each builds an operation, which ``self._run`` runs."""
 
     _pool_class: type
 
@@ -73,40 +109,47 @@ class _Methods:
 
     # --- schema ------------------------------------------------------------------------------
 
-    def install(self, pgmq: str = "auto") -> list[str]:
+    @_shared
+    def install(self, pgmq: str = "auto") -> Operation[list[str]]:
         """Apply the missing schema migrations (and pgmq when absent); returns their names.
 
         Idempotent, and safe from several processes at once (an advisory lock serializes them).
         """
-        return self._run(_install(pgmq))
+        return _install(pgmq)
 
     # --- flows -------------------------------------------------------------------------------
 
-    def compile(self, flow: Any, allow_data_loss: bool = False) -> dict[str, Any]:
+    @_shared
+    def compile(self, flow: Any, allow_data_loss: bool = False) -> Operation[dict[str, Any]]:
         """Make sure the database holds ``flow`` (a Flow or Job) as defined in code.
 
         Returns ``{"status": "compiled" | "verified" | "recompiled", "differences": [...]}``.
         When the stored flow differs, raises FlowShapeMismatch listing the differences, unless
         ``allow_data_loss=True``: then the flow is recreated and all its runs are deleted.
         """
-        return self._run(flow_ops.compile_flow(flow, allow_data_loss))
+        return flow_ops.compile_flow(flow, allow_data_loss)
 
-    def flow_exists(self, flow: Any) -> bool:
+    @_shared
+    def flow_exists(self, flow: Any) -> Operation[bool]:
         """Whether a flow (Flow, Job or slug) is stored in the database."""
-        return self._run(flow_ops.flow_exists(flow))
+        return flow_ops.flow_exists(flow)
 
-    def get_flow(self, flow: Any) -> FlowInfo:
+    @_shared
+    def get_flow(self, flow: Any) -> Operation[FlowInfo]:
         """The stored definition: options and steps (in order) with their dependencies."""
-        return self._run(flow_ops.get_flow(flow))
+        return flow_ops.get_flow(flow)
 
-    def list_flows(self) -> list[FlowInfo]:
+    @_shared
+    def list_flows(self) -> Operation[list[FlowInfo]]:
         """Every stored flow and job, by slug."""
-        return self._run(flow_ops.list_flows())
+        return flow_ops.list_flows()
 
-    def delete_flow(self, flow: Any) -> None:
+    @_shared
+    def delete_flow(self, flow: Any) -> Operation[None]:
         """Delete a flow with all its runs, step states, tasks and its queue. Irreversible."""
-        return self._run(flow_ops.delete_flow(flow))
+        return flow_ops.delete_flow(flow)
 
+    @_shared
     def upsert_flow(
         self,
         slug: str,
@@ -115,7 +158,7 @@ class _Methods:
         max_attempts: int | None = None,
         base_delay: int | None = None,
         timeout: int | None = None,
-    ) -> dict[str, str]:
+    ) -> Operation[dict[str, str]]:
         """Store a flow defined as data, e.g. a per-tenant automation, replacing any flow of that slug.
 
         ``steps`` is a list of dicts in step order: ``{"slug": "a", "deps": ["b"], "step_type":
@@ -125,72 +168,84 @@ class _Methods:
         exists, its runs, tasks and queued messages are deleted with the old definition.
         Returns ``{"status": "compiled"}`` for a new slug, ``{"status": "recompiled"}`` otherwise.
         """
-        return self._run(flow_ops.upsert_flow(
-            slug, steps, max_attempts=max_attempts, base_delay=base_delay, timeout=timeout))
+        return flow_ops.upsert_flow(slug, steps, max_attempts=max_attempts, base_delay=base_delay,
+                                    timeout=timeout)
 
     # --- runs --------------------------------------------------------------------------------
 
-    def start_flow(self, flow: Any, input: Any, run_id: UUID | str | None = None) -> UUID:
+    @_shared
+    def start_flow(self, flow: Any, input: Any, run_id: UUID | str | None = None) -> Operation[UUID]:
         """Start a run of ``flow`` (Flow, Job or slug) with a JSON ``input``; returns the run id."""
-        return self._run(run_ops.start_flow(flow, input, run_id))
+        return run_ops.start_flow(flow, input, run_id)
 
-    def start_flow_sync(self, flow: Any, input: Any, timeout: float = 60.0) -> Run:
+    @_shared
+    def start_flow_sync(self, flow: Any, input: Any, timeout: float = 60.0) -> Operation[Run]:
         """Start a run and wait until it finishes; returns the completed run with its step states.
 
         Waits on the database's events (LISTEN/NOTIFY), not by polling. Raises RunFailed
         (``.run`` holds the failed run) or RunTimeout after ``timeout`` seconds (the run goes on).
         """
-        return self._run(run_ops.start_flow_and_wait(flow, input, timeout))
+        return run_ops.start_flow_and_wait(flow, input, timeout)
 
-    def get_run(self, run_id: UUID | str) -> Run:
+    @_shared
+    def get_run(self, run_id: UUID | str) -> Operation[Run]:
         """One run (without step states); RunNotFound when there is none."""
-        return self._run(run_ops.get_run(run_id))
+        return run_ops.get_run(run_id)
 
-    def get_run_with_states(self, run_id: UUID | str) -> Run:
+    @_shared
+    def get_run_with_states(self, run_id: UUID | str) -> Operation[Run]:
         """One run with ``.step_states`` (in step order, each with its ``.tasks``)."""
-        return self._run(run_ops.get_run_with_states(run_id))
+        return run_ops.get_run_with_states(run_id)
 
-    def list_runs(self, flow: Any = None, status: str | None = None, limit: int = 50) -> list[Run]:
+    @_shared
+    def list_runs(self, flow: Any = None, status: str | None = None,
+                  limit: int = 50) -> Operation[list[Run]]:
         """Runs, newest first; ``flow`` and ``status`` ("started", "completed", "failed") filter."""
-        return self._run(run_ops.list_runs(flow, status, limit))
+        return run_ops.list_runs(flow, status, limit)
 
     # --- jobs (and delayed runs of any flow) -------------------------------------------------
 
+    @_shared
     def enqueue(
         self,
         job: Any,
         input: Any,
         delay_seconds: float | timedelta | None = None,
         scheduled_at: datetime | None = None,
-    ) -> UUID:
+    ) -> Operation[UUID]:
         """Start a run of a job (or any flow) now, its first task visible after a delay or at a time.
 
         The run is stored at once (status "started"); workers see its first task only when it is
         due. ``scheduled_at`` must be timezone-aware (naive datetimes raise InvalidInput); a past
         time means now. Returns the run id.
         """
-        return self._run(run_ops.enqueue(job, input, delay_seconds, scheduled_at))
+        return run_ops.enqueue(job, input, delay_seconds, scheduled_at)
 
-    def enqueue_in(self, job: Any, input: Any, seconds: float | timedelta) -> UUID:
+    @_shared
+    def enqueue_in(self, job: Any, input: Any, seconds: float | timedelta) -> Operation[UUID]:
         """:meth:`enqueue` with its first task due ``seconds`` from now (database clock)."""
-        return self._run(run_ops.enqueue(job, input, delay_seconds=seconds))
+        return run_ops.enqueue(job, input, delay_seconds=seconds)
 
-    def enqueue_at(self, job: Any, input: Any, when: datetime) -> UUID:
+    @_shared
+    def enqueue_at(self, job: Any, input: Any, when: datetime) -> Operation[UUID]:
         """:meth:`enqueue` with its first task due at ``when`` (an aware datetime, any time zone)."""
-        return self._run(run_ops.enqueue(job, input, scheduled_at=when))
+        return run_ops.enqueue(job, input, scheduled_at=when)
 
     # --- maintenance -------------------------------------------------------------------------
 
-    def prune(self, older_than: timedelta, flows: Iterable[Any] | None = None) -> dict[str, int]:
+    @_shared
+    def prune(self, older_than: timedelta, flows: Iterable[Any] | None = None) -> Operation[dict[str, int]]:
         """Delete runs that finished before ``older_than`` ago, with their step states, tasks and
         archived messages, and workers silent for as long; only of ``flows`` when given.
         Runs still going are never deleted. Returns the number of rows deleted per kind."""
-        return self._run(run_ops.prune(older_than, flows))
+        return run_ops.prune(older_than, flows)
 
     # --- schedules (pgflow/ops/schedules.py, docs/guides/schedules.md) ------------------------
 
+    @_shared
     def schedule(self, flow: Any, cron: Any, input: Any = None, timezone: str | None = None, *,
-                 slug: str | None = None, catch_up: str | None = None, backend: str = "builtin") -> Schedule:
+                 slug: str | None = None, catch_up: str | None = None,
+                 backend: str = "builtin") -> Operation[Schedule]:
         """Run ``flow`` (Flow, Job or slug, already compiled) on a cron schedule; returns the schedule.
 
         ``cron`` is an expression (``"0 9 * * *"``, ``"@hourly"``) or a :class:`pgflow.Cron`;
@@ -199,49 +254,58 @@ class _Methods:
         workers' scheduler), ``"pg_cron"`` (a pg_cron job ``pgflow_<slug>``) or ``"auto"``.
         Scheduling an existing slug replaces that schedule. Raises ScheduleError.
         """
-        return self._run(schedule_ops.schedule(flow, cron, input=input, timezone=timezone, slug=slug,
-                                               catch_up=catch_up, backend=backend))
+        return schedule_ops.schedule(flow, cron, input=input, timezone=timezone, slug=slug,
+                                     catch_up=catch_up, backend=backend)
 
-    def unschedule(self, slug: str) -> None:
+    @_shared
+    def unschedule(self, slug: str) -> Operation[None]:
         """Delete a schedule (and its pg_cron job); the runs it started stay."""
-        return self._run(schedule_ops.unschedule(slug))
+        return schedule_ops.unschedule(slug)
 
-    def pause_schedule(self, slug: str) -> Schedule:
+    @_shared
+    def pause_schedule(self, slug: str) -> Operation[Schedule]:
         """Stop starting runs until resumed (stored in the database: every worker sees it)."""
-        return self._run(schedule_ops.pause_schedule(slug))
+        return schedule_ops.pause_schedule(slug)
 
-    def resume_schedule(self, slug: str) -> Schedule:
+    @_shared
+    def resume_schedule(self, slug: str) -> Operation[Schedule]:
         """Start runs again from the next tick on (ticks of the paused time are not caught up)."""
-        return self._run(schedule_ops.resume_schedule(slug))
+        return schedule_ops.resume_schedule(slug)
 
-    def get_schedule(self, slug: str) -> Schedule:
-        return self._run(schedule_ops.get_schedule(slug))
+    @_shared
+    def get_schedule(self, slug: str) -> Operation[Schedule]:
+        return schedule_ops.get_schedule(slug)
 
-    def list_schedules(self) -> list[Schedule]:
+    @_shared
+    def list_schedules(self) -> Operation[list[Schedule]]:
         """Every schedule with its status, next run time and a description ("every day at 09:00 UTC")."""
-        return self._run(schedule_ops.list_schedules())
+        return schedule_ops.list_schedules()
 
-    def run_schedule_now(self, slug: str) -> UUID:
+    @_shared
+    def run_schedule_now(self, slug: str) -> Operation[UUID]:
         """Start a run of the schedule now (marked 'manual'); its timetable is unchanged."""
-        return self._run(schedule_ops.run_schedule_now(slug))
+        return schedule_ops.run_schedule_now(slug)
 
-    def set_schedule_backend(self, slug: str, backend: str) -> Schedule:
+    @_shared
+    def set_schedule_backend(self, slug: str, backend: str) -> Operation[Schedule]:
         """Move a schedule to ``"builtin"`` or ``"pg_cron"``."""
-        return self._run(schedule_ops.set_schedule_backend(slug, backend))
+        return schedule_ops.set_schedule_backend(slug, backend)
 
-    def schedule_history(self, slug: str, limit: int = 50) -> list[dict[str, Any]]:
+    @_shared
+    def schedule_history(self, slug: str, limit: int = 50) -> Operation[list[dict[str, Any]]]:
         """The runs a schedule started: run id, tick, trigger and run status, newest tick first."""
-        return self._run(schedule_ops.schedule_history(slug, limit))
+        return schedule_ops.schedule_history(slug, limit)
 
     # --- workers (pgflow/ops/health.py, docs/guides/workers.md) -------------------------------
 
+    @_shared
     def health_check(self, stale_after: float = 15.0, dead_after: float = 60.0, *,
-                     include_stopped: bool = False) -> list[WorkerHealth]:
+                     include_stopped: bool = False) -> Operation[list[WorkerHealth]]:
         """The workers seen in the last hour, one per process, newest first: name, flows served,
         last heartbeat and health (``healthy``, ``stale`` after ``stale_after`` s without a
         heartbeat, ``dead`` after ``dead_after`` s or once stopped; stopped ones only with
         ``include_stopped``)."""
-        return self._run(health_ops.health_check(stale_after, dead_after, include_stopped=include_stopped))
+        return health_ops.health_check(stale_after, dead_after, include_stopped=include_stopped)
 
 
 class Client(_Methods):

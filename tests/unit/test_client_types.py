@@ -1,0 +1,18 @@
+"""Type checkers see each client method's real result: ``T`` on Client, ``Awaitable[T]`` on AsyncClient."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+CHECKED = Path(__file__).parent / "typing" / "client_types.py"
+
+
+def test_mypy_sees_the_result_types_of_both_clients(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--python-version", "3.10", "--warn-unused-ignores",
+         "--cache-dir", str(tmp_path / "mypy"), "--follow-imports", "silent", str(CHECKED)],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr  # no module mypy: pip install -e '.[dev]'
