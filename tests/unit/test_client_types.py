@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CHECKED = Path(__file__).parent / "typing" / "client_types.py"
+CHECKED = Path(__file__).parent / "typecheck" / "client_types.py"
 
 
 def test_mypy_sees_the_result_types_of_both_clients(tmp_path: Path) -> None:
