@@ -146,7 +146,8 @@ class _Methods:
 
     @_shared
     def delete_flow(self, flow: Any) -> Operation[None]:
-        """Delete a flow with all its runs, step states, tasks and its queue. Irreversible."""
+        """Delete a flow with all its runs, step states, tasks and its queue, and its schedules
+        (with their pg_cron jobs). Irreversible."""
         return flow_ops.delete_flow(flow)
 
     @_shared

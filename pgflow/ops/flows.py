@@ -66,7 +66,8 @@ def list_flows() -> Operation[list[FlowInfo]]:
 
 
 def delete_flow(flow: Any) -> Operation[None]:
-    """Delete a flow with its runs, step states, tasks and pgmq queue (irreversible)."""
+    """Delete a flow with its runs, step states, tasks and pgmq queue, and its schedules with their
+    pg_cron jobs (a trigger on pgflow.flows drops those at commit). Irreversible."""
     slug = slug_of(flow)
     if not (yield from flow_exists(slug)):
         raise FlowNotFound(slug)
