@@ -124,6 +124,3 @@ SELECT pgflow._schedule_cron_job(%(job_name)s, %(fields)s, %(schedule_slug)s) AS
 
 -- name: schedules_pg_cron_remove
 SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %(job_name)s;
-
--- name: schedules_pg_cron_jobs
-SELECT jobid, jobname, schedule, command, active FROM cron.job WHERE jobname LIKE 'pgflow\_%%' ORDER BY jobname;

@@ -22,4 +22,7 @@ def test_removes_definition_runs_and_queue_of_that_flow_only(conn):
 
 
 def test_unknown_flow_is_a_no_op(conn):
+    define_flow(conn, "kept", [("a", [])])
+    start_flow(conn, "kept", {})
     conn.execute("SELECT pgflow.delete_flow_and_data('never_defined')")
+    assert scalar(conn, "SELECT count(*) FROM pgflow.runs WHERE flow_slug = 'kept'") == 1

@@ -12,6 +12,7 @@ import pgflow
 from pgflow.context import Context
 from pgflow.worker.executor import ClaimedTask, describe_error, encode_output, execute
 from pgflow.worker.threads import ThreadRunner
+from tests.helpers import eventually_async
 
 
 def claimed(step_slug: str = "s", input=None, flow_input=None) -> ClaimedTask:
@@ -97,8 +98,11 @@ async def test_sync_handlers_run_in_threads_started_on_demand():
 
     step = step_of(handler)
     running = [asyncio.ensure_future(execute(step, claimed(flow_input=i), ctx(), 5, runner)) for i in range(4)]
-    await asyncio.sleep(0.1)
-    assert runner.threads == 4  # none waits behind another
+
+    async def all_four_running() -> bool:  # none waits behind another
+        return len(seen) == 4 and runner.threads == 4
+
+    await eventually_async(all_four_running, timeout=5, message="each blocked handler runs in its own thread")
     release.set()
     outcomes = await asyncio.gather(*running)
     assert [o.output_json for o in outcomes] == ["0", "1", "2", "3"]
