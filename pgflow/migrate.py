@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pgflow.db.executor import Operation, Query
@@ -112,25 +113,44 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 def install_sql(pgmq: str = "sql") -> str:
     """The complete install script, for users who apply migrations with their own tool.
 
-    ``pgmq`` is ``"sql"`` (bundled SQL install, guarded so an existing pgmq is kept),
-    ``"extension"`` (``CREATE EXTENSION IF NOT EXISTS pgmq``) or ``"none"``.
+    ``pgmq`` is ``"sql"`` (the bundled SQL install, run only when the database has no pgmq),
+    ``"extension"`` (``CREATE EXTENSION IF NOT EXISTS pgmq``) or ``"none"``. Like ``install``,
+    the script runs in one transaction under the same advisory lock and applies only the
+    migrations the ledger does not record yet, so running it again (e.g. after an upgrade)
+    applies just what is new.
     """
-    parts = ["-- pgflow-py install script", "BEGIN;", f"SELECT pg_advisory_xact_lock({LOCK_KEY});"]
+    parts = ["-- pgflow-py install script", "BEGIN;", _compose("SELECT pg_advisory_xact_lock({});", LOCK_KEY)]
     if pgmq == "extension":
         parts.append("CREATE EXTENSION IF NOT EXISTS pgmq;")
     elif pgmq == "sql":
-        parts.append(f"-- pgmq {pgmq_bundled_version()} (SQL install from the pgmq package); skip if pgmq exists")
-        parts.append(pgmq_sql())
+        parts.append("-- pgmq " + pgmq_bundled_version() + " (SQL install from the pgmq package)")
+        parts.append(_run_unless("to_regnamespace('pgmq') IS NOT NULL", pgmq_sql()))
     parts.append(_named("ledger_create"))
     for m in migrations():
         parts.append(f"-- migration {m.version:04d}_{m.name}")
-        parts.append(m.sql)
-        parts.append(
-            "INSERT INTO pgflow.schema_migrations (version, name, checksum) "
-            f"VALUES ({m.version}, '{m.name}', '{m.checksum}') ON CONFLICT (version) DO NOTHING;"
-        )
+        recorded = _compose("EXISTS (SELECT 1 FROM pgflow.schema_migrations WHERE version = {})", m.version)
+        record = _compose("INSERT INTO pgflow.schema_migrations (version, name, checksum) VALUES ({}, {}, {});",
+                          m.version, m.name, m.checksum)
+        parts.append(_run_unless(recorded, m.sql + "\n" + record))
     parts.append("COMMIT;")
     return "\n\n".join(parts) + "\n"
+
+
+_BODY_QUOTE = "$pgflow_install_body$"
+
+
+def _compose(template: str, *values: Any) -> str:
+    """SQL text with ``values`` quoted as literals in the ``{}`` places (for printed scripts)."""
+    return sql.SQL(template).format(*(sql.Literal(v) for v in values)).as_string(None)
+
+
+def _run_unless(condition: str, body: str) -> str:
+    """A DO block that executes ``body`` only when ``condition`` is false."""
+    if _BODY_QUOTE in body:
+        raise ValueError(f"{_BODY_QUOTE} cannot quote a script that contains it")
+    block = sql.SQL(_named("install_run_unless")).format(
+        condition=sql.SQL(condition), quote=sql.SQL(_BODY_QUOTE), body=sql.SQL(body))
+    return block.as_string(None)
 
 
 def _named(name: str) -> str:

@@ -92,3 +92,16 @@ WITH objects AS (
     WHERE n.nspname = 'pgflow' AND c.relkind = 'S' AND c.relname NOT LIKE 'schema_migrations%%'
 )
 SELECT object, md5(definition) AS digest FROM objects ORDER BY object
+
+-- name: install_run_unless
+-- The printed install script (pgflow db sql) runs pgmq's install and each migration only when
+-- needed: the body runs unless the condition holds, quoted with a dollar quote it never contains.
+DO $pgflow_install$
+BEGIN
+    IF NOT ({condition}) THEN
+        EXECUTE {quote}
+{body}
+{quote};
+    END IF;
+END
+$pgflow_install$
