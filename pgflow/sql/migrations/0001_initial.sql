@@ -450,7 +450,7 @@ $$;
 -- without deciding their dependents' fate: dependents just lose a dependency, and a dependent
 -- map step gets zero tasks (pgflow._release_dependents). Archives the messages of the skipped
 -- steps' unfinished tasks, counts the skipped steps off the run's remaining_steps and emits
--- step:skipped for each. Returns how many steps were skipped.
+-- step:skipped for each (pgflow._mark_steps_skipped). Returns how many steps were skipped.
 CREATE OR REPLACE FUNCTION pgflow._skip_steps(p_run_id uuid, p_step_slugs text[], p_skip_reason text)
 RETURNS int
 LANGUAGE plpgsql
@@ -460,28 +460,12 @@ AS $$
 DECLARE
     v_skipped text[];
 BEGIN
-    WITH skipped AS (
-        UPDATE pgflow.step_states AS ss
-           SET status = 'skipped', skip_reason = p_skip_reason, skipped_at = now(), remaining_tasks = NULL
-         WHERE ss.run_id = p_run_id
-           AND ss.step_slug = ANY (p_step_slugs)
-           AND ss.status IN ('created', 'started')
-        RETURNING ss.step_slug,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'step:skipped', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', 'skipped',
-                'skip_reason', ss.skip_reason, 'skipped_at', ss.skipped_at)) AS emitted
-    )
-    SELECT array_agg(skipped.step_slug) INTO v_skipped FROM skipped;
+    v_skipped := pgflow._mark_steps_skipped(
+        p_run_id, p_step_slugs, array_fill(p_skip_reason, ARRAY[coalesce(cardinality(p_step_slugs), 0)]));
     IF v_skipped IS NULL THEN
         RETURN 0;
     END IF;
-
     PERFORM pgflow._release_dependents(p_run_id, v_skipped);
-    PERFORM pgflow._archive_active_messages(p_run_id, v_skipped);
-    UPDATE pgflow.runs AS r
-       SET remaining_steps = r.remaining_steps - cardinality(v_skipped)
-     WHERE r.run_id = p_run_id;
     RETURN cardinality(v_skipped);
 END;
 $$;
@@ -492,7 +476,8 @@ $$;
 -- every step that depends on it (directly or transitively) gets 'dependency_skipped'. Steps
 -- already completed, failed or skipped keep their state. Messages of the skipped steps'
 -- unfinished tasks are archived, the run's remaining_steps drops by the number of skipped steps,
--- and step:skipped is emitted for each. Returns how many steps were skipped.
+-- and step:skipped is emitted for each (pgflow._mark_steps_skipped). Returns how many steps
+-- were skipped.
 -- Called for when_unmet / when_exhausted = 'skip-cascade'.
 CREATE OR REPLACE FUNCTION pgflow._cascade_force_skip_steps(run_id uuid, step_slug text, skip_reason text)
 RETURNS int
@@ -501,7 +486,8 @@ VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
-    v_skipped text[];
+    v_slugs text[];
+    v_reasons text[];
 BEGIN
     WITH RECURSIVE subtree (step_slug) AS (
         SELECT _cascade_force_skip_steps.step_slug
@@ -511,35 +497,15 @@ BEGIN
           JOIN pgflow.deps AS d ON d.dep_slug = t.step_slug
           JOIN pgflow.runs AS r ON r.flow_slug = d.flow_slug
          WHERE r.run_id = _cascade_force_skip_steps.run_id
-    ),
-    skipped AS (
-        UPDATE pgflow.step_states AS ss
-           SET status = 'skipped',
-               skip_reason = CASE WHEN ss.step_slug = _cascade_force_skip_steps.step_slug
-                                  THEN _cascade_force_skip_steps.skip_reason
-                                  ELSE 'dependency_skipped' END,
-               skipped_at = now(),
-               remaining_tasks = NULL
-          FROM subtree AS t
-         WHERE ss.run_id = _cascade_force_skip_steps.run_id
-           AND ss.step_slug = t.step_slug
-           AND ss.status IN ('created', 'started')
-        RETURNING ss.step_slug,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'step:skipped', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', 'skipped',
-                'skip_reason', ss.skip_reason, 'skipped_at', ss.skipped_at)) AS emitted
     )
-    SELECT array_agg(skipped.step_slug) INTO v_skipped FROM skipped;
-    IF v_skipped IS NULL THEN
-        RETURN 0;
-    END IF;
-
-    PERFORM pgflow._archive_active_messages(_cascade_force_skip_steps.run_id, v_skipped);
-    UPDATE pgflow.runs AS r
-       SET remaining_steps = r.remaining_steps - cardinality(v_skipped)
-     WHERE r.run_id = _cascade_force_skip_steps.run_id;
-    RETURN cardinality(v_skipped);
+    SELECT array_agg(t.step_slug),
+           array_agg(CASE WHEN t.step_slug = _cascade_force_skip_steps.step_slug
+                          THEN _cascade_force_skip_steps.skip_reason
+                          ELSE 'dependency_skipped' END)
+      INTO v_slugs, v_reasons
+      FROM subtree AS t;
+    RETURN coalesce(cardinality(
+        pgflow._mark_steps_skipped(_cascade_force_skip_steps.run_id, v_slugs, v_reasons)), 0);
 END;
 $$;
 
@@ -2232,6 +2198,47 @@ AS $$
     )
     SELECT (SELECT count(*)::int FROM handed_back)
       FROM made_visible
+$$;
+
+
+-- 0271_function__mark_steps_skipped.sql
+-- Mark steps of a run skipped, each for its own reason: p_step_slugs[i] gets skip_reason
+-- p_skip_reasons[i] when it is not completed, failed or skipped yet, and step:skipped is emitted
+-- for it. The messages of the skipped steps' unfinished tasks are archived and the run's
+-- remaining_steps drops by their number. Dependents are left to the caller: _skip_steps
+-- releases them, _cascade_force_skip_steps skips them too.
+-- Returns the slugs of the steps it skipped (NULL when none).
+CREATE OR REPLACE FUNCTION pgflow._mark_steps_skipped(p_run_id uuid, p_step_slugs text[], p_skip_reasons text[])
+RETURNS text[]
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_skipped text[];
+BEGIN
+    WITH skipped AS (
+        UPDATE pgflow.step_states AS ss
+           SET status = 'skipped', skip_reason = given.skip_reason, skipped_at = now(), remaining_tasks = NULL
+          FROM unnest(p_step_slugs, p_skip_reasons) AS given (step_slug, skip_reason)
+         WHERE ss.run_id = p_run_id
+           AND ss.step_slug = given.step_slug
+           AND ss.status IN ('created', 'started')
+        RETURNING ss.step_slug,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'step:skipped', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', 'skipped',
+                'skip_reason', ss.skip_reason, 'skipped_at', ss.skipped_at)) AS emitted
+    )
+    SELECT array_agg(skipped.step_slug) INTO v_skipped FROM skipped;
+    IF v_skipped IS NOT NULL THEN
+        PERFORM pgflow._archive_active_messages(p_run_id, v_skipped);
+        UPDATE pgflow.runs AS r
+           SET remaining_steps = r.remaining_steps - cardinality(v_skipped)
+         WHERE r.run_id = p_run_id;
+    END IF;
+    RETURN v_skipped;
+END;
 $$;
 
 
