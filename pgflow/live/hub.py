@@ -61,7 +61,7 @@ def _now() -> datetime:
 
 async def _cancel_and_wait(*futures: asyncio.Future[Any] | None) -> None:
     """Cancel what the hub started and wait until it has ended, so nothing outlives the hub."""
-    pending = {f for f in futures if f is not None and not f.done()}
+    pending: set[asyncio.Future[Any]] = {f for f in futures if f is not None and not f.done()}
     for future in pending:
         future.cancel()
     if pending:
@@ -340,7 +340,8 @@ class EventHub:
                     reader = NotifyReader(conn)
                 if waker is None or waker.done():
                     waker = asyncio.ensure_future(self._wake.wait())
-                done, _ = await asyncio.wait({reader.next, waker}, timeout=self.ping_interval,
+                watched: set[asyncio.Future[Any]] = {reader.next, waker}
+                done, _ = await asyncio.wait(watched, timeout=self.ping_interval,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if reader.next in done:
                     self._dispatch(reader.take())

@@ -109,14 +109,14 @@ def _snapshot_queries(conn: Any, snapshot: Snapshot) -> list[Query]:
 def _read_snapshot_sync(conn: psycopg.Connection[Any], snapshot: Snapshot) -> list[Any]:
     queries = _snapshot_queries(conn, snapshot)
     with conn.transaction():
-        results = [run_sync(conn, q) for q in queries]
+        results: list[Any] = [run_sync(conn, q) for q in queries]
     return results[len(results) - len(snapshot.queries):]
 
 
 async def _read_snapshot_async(conn: psycopg.AsyncConnection[Any], snapshot: Snapshot) -> list[Any]:
     queries = _snapshot_queries(conn, snapshot)
     async with conn.transaction():
-        results = [await run_async(conn, q) for q in queries]
+        results: list[Any] = [await run_async(conn, q) for q in queries]
     return results[len(results) - len(snapshot.queries):]
 
 
