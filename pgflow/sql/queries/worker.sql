@@ -28,9 +28,14 @@ FROM unnest(%(worker_ids)s::uuid[]) AS w(worker_id)
 -- cannot start (already started, run failed) yield no task, so fewer tasks than messages is
 -- normal. "messages" is how many were read (no row: none). claim_tasks leaves messages enqueued
 -- after its start for the next read (the poller reads again when their notification comes).
+-- The claim commits without waiting for its WAL flush (synchronous_commit = off for this one
+-- transaction): a claim lost in a crash only means its tasks are delivered again, which retries
+-- allow anyway, and the report that follows is durable (its flush covers the claim). It keeps
+-- the database-wide lock PostgreSQL holds while committing a NOTIFY (task:started) short.
 SELECT c.messages, c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index,
        c.flow_input, c.attempt
-FROM pgflow.claim_tasks(%(flow_slug)s, %(qty)s, %(worker_id)s::uuid) AS c
+FROM set_config('synchronous_commit', 'off', true) AS async_commit
+CROSS JOIN pgflow.claim_tasks(%(flow_slug)s, %(qty)s, %(worker_id)s::uuid) AS c
 
 -- name: worker_report_tasks
 -- Several outcomes in one statement (one round trip, one commit): the completions in one
