@@ -21,11 +21,12 @@ class Settings:
 
     reps: int = 5
     processes: tuple[int, ...] = (1, 2, 4)
-    jobs: int = 20_000           # jobs drained per repetition (pgflow-py, PgQueuer, pgmq)
-    slow_jobs: int = 4_000       # Procrastinate's drain (it is ~20x slower; same method)
-    chain_runs: int = 5_000      # 3-step flow runs per drain
-    diamond_runs: int = 4_000    # diamond runs per drain
+    jobs: int = 10_000           # jobs drained per repetition (pgflow-py, PgQueuer, pgmq)
+    slow_jobs: int = 2_000       # Procrastinate's drain (it is ~10x slower; same method, same rate)
+    chain_runs: int = 3_000      # 3-step flow runs per drain
+    diamond_runs: int = 2_500    # diamond runs per drain
     map_items: int = 10_000      # items of the single map step
+    map_batches: tuple[int, ...] = (10, 50)  # worker batch_size (= max_concurrency) for the map; 10 is the default
     latency_jobs: int = 300      # jobs per latency measurement (at ~latency_rate per second)
     latency_rate: float = 40.0
     client_calls: int = 2_000    # start_flow / enqueue calls per measurement
@@ -33,22 +34,22 @@ class Settings:
     sync_calls: int = 100        # start_flow_sync calls
     footprint_runs: int = 5_000  # runs completed to count rows and bytes per run
     history: tuple[int, ...] = (0, 100_000, 1_000_000)  # completed runs in history
-    history_jobs: int = 10_000   # jobs drained at each history size
+    history_jobs: int = 4_000    # jobs drained at each history size
     drain_timeout: float = 180.0
 
     @classmethod
     def tiny(cls) -> Settings:
         """Every code path, seconds per scenario: what tests/benchmarks runs (figures meaningless)."""
-        return cls(reps=1, processes=(1,), jobs=40, slow_jobs=20, chain_runs=10, diamond_runs=10, map_items=50,
+        return cls(reps=1, processes=(1,), jobs=40, slow_jobs=20, chain_runs=10, diamond_runs=10, map_items=50, map_batches=(10, 20),
                    latency_jobs=5, latency_rate=50.0, client_calls=10, client_concurrency=2, sync_calls=2,
                    footprint_runs=10, history=(0, 200), history_jobs=20, drain_timeout=60.0)
 
     @classmethod
     def preset(cls, quick: bool, reps: int | None = None) -> Settings:
         chosen = cls(
-            reps=3, processes=(1, 2, 4), jobs=4_000, slow_jobs=800, chain_runs=1_000, diamond_runs=800,
+            reps=3, processes=(1, 2, 4), jobs=3_000, slow_jobs=600, chain_runs=600, diamond_runs=500,
             latency_jobs=100, client_calls=400, sync_calls=30, footprint_runs=1_000,
-            history=(0, 100_000, 300_000), history_jobs=3_000, drain_timeout=90.0,
+            history=(0, 100_000), history_jobs=2_000, drain_timeout=90.0,
         ) if quick else cls()
         return chosen if reps is None else replace(chosen, reps=max(1, reps))
 

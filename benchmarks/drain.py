@@ -68,6 +68,9 @@ def stop(procs: Sequence[subprocess.Popen[str]]) -> None:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+        for pipe in (p.stdin, p.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 def timed_drain(module: str, dsn: str, processes: int, remaining_sql: str, extra: Sequence[str] = (),

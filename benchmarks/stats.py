@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 
@@ -47,5 +48,5 @@ def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
-    return ordered[k]
+    rank = math.ceil(p / 100 * len(ordered))  # the smallest value with at least p% of them at or below it
+    return ordered[max(0, min(len(ordered), rank) - 1)]

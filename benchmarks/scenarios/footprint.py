@@ -26,7 +26,7 @@ import pgflow
 from benchmarks import drain
 from benchmarks.core import Bench, Results, vacuum_analyze
 from benchmarks.report import Table, cell, ratio
-from benchmarks.scenarios.jobs import SYSTEMS, drain_jobs
+from benchmarks.scenarios.jobs import SYSTEMS, available_systems, drain_jobs
 from benchmarks.sql import q
 from benchmarks.systems import pgflow_sys
 
@@ -36,7 +36,7 @@ HISTORY_PROCESSES = 2
 
 def run(bench: Bench) -> None:
     s = bench.settings
-    for name, module in SYSTEMS.items():
+    for name, module in available_systems().items():
         if name == "pgmq floor":
             continue
         try:

@@ -8,6 +8,7 @@ systems, so a noisy minute on the shared machine hurts all of them alike.
 
 from __future__ import annotations
 
+import importlib.util
 from types import ModuleType
 
 from benchmarks import drain
@@ -22,14 +23,24 @@ SYSTEMS: dict[str, ModuleType] = {
     "pgmq floor": pgmq_floor,
 }
 SLOW = {"Procrastinate"}
+NEEDS = {"PgQueuer": ("pgqueuer", "asyncpg"), "Procrastinate": ("procrastinate",)}  # the bench extra
+
+
+def available_systems() -> dict[str, ModuleType]:
+    """The systems whose packages are installed (``pip install 'pgflow-py[bench]'`` adds the others)."""
+    return {name: module for name, module in SYSTEMS.items()
+            if all(importlib.util.find_spec(package) for package in NEEDS.get(name, ()))}
 
 
 def key(system: str, processes: int) -> str:
     return f"jobs/{system}/{processes}"
 
 
-def run(bench: Bench, systems: dict[str, ModuleType] = SYSTEMS) -> None:
+def run(bench: Bench) -> None:
     s = bench.settings
+    systems = available_systems()
+    for name in SYSTEMS.keys() - systems.keys():
+        bench.results.notes.append(f"{name} not measured: its package is not installed (pip install -e '.[bench]')")
     dsns = {}
     for name, module in systems.items():
         dsns[name] = bench.database("bench_jobs_" + module.__name__.rsplit(".", 1)[-1])

@@ -6,22 +6,28 @@ import asyncio
 import signal
 import sys
 
-import asyncpg
-
 from benchmarks.drain import wait_for_go
 from benchmarks.systems._cli import worker_args
 
 REMAINING_SQL = "SELECT EXISTS (SELECT 1 FROM pgqueuer)"
 
 
-def _asyncpg_dsn(dsn: str) -> dict[str, str]:
+def _asyncpg_dsn(dsn: str) -> dict[str, object]:
+    """asyncpg's connect() arguments for a libpq connection string or URL."""
     from psycopg.conninfo import conninfo_to_dict
 
     params = conninfo_to_dict(dsn)
-    return {"host": params.get("host", "localhost"), "database": params["dbname"], "user": params.get("user", "postgres")}
+    found: dict[str, object] = {"host": params.get("host", "localhost"), "database": params["dbname"],
+                                "user": params.get("user", "postgres")}
+    if params.get("port"):
+        found["port"] = int(params["port"])
+    if params.get("password"):
+        found["password"] = params["password"]
+    return found
 
 
 async def _setup(dsn: str) -> None:
+    import asyncpg
     from pgqueuer.db import AsyncpgDriver
     from pgqueuer.queries import Queries
 
@@ -42,6 +48,7 @@ def setup(dsn: str) -> None:
 
 
 async def _enqueue(dsn: str, n: int) -> None:
+    import asyncpg
     from pgqueuer.db import AsyncpgDriver
     from pgqueuer.queries import Queries
 
@@ -60,6 +67,7 @@ def enqueue(dsn: str, n: int) -> None:
 
 
 async def _worker(args) -> None:  # type: ignore[no-untyped-def]
+    import asyncpg
     from pgqueuer import PgQueuer
     from pgqueuer.db import AsyncpgDriver
 

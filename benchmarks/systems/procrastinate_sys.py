@@ -4,6 +4,7 @@ LISTEN/NOTIFY on, jobs deferred in batches."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 
@@ -55,7 +56,9 @@ async def _worker(args) -> None:  # type: ignore[no-untyped-def]
     async with app.open_async():
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, wait_for_go)
-        task = asyncio.create_task(app.run_worker_async(concurrency=args.concurrency, wait=True))
+        # our SIGTERM handler stops it (procrastinate's own would leave this coroutine waiting)
+        task = asyncio.create_task(app.run_worker_async(concurrency=args.concurrency, wait=True,
+                                                        install_signal_handlers=False))
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
@@ -67,6 +70,8 @@ async def _worker(args) -> None:  # type: ignore[no-untyped-def]
 
 
 def worker(argv: list[str]) -> None:
+    # it warns that the app lives in __main__ (this module run with -m); harmless here
+    logging.getLogger("procrastinate").setLevel(logging.ERROR)
     asyncio.run(_worker(worker_args(argv)))
 
 

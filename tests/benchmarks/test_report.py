@@ -1,0 +1,50 @@
+"""The report: medians and spreads, targets, and the hand-written text around the results kept."""
+
+from __future__ import annotations
+
+from benchmarks import report
+from benchmarks.__main__ import render
+from benchmarks.core import Results, Settings
+from benchmarks.stats import Sample, percentile
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (50.0, 99.0, 100.0)
+    assert percentile([], 50) != percentile([], 50)  # nan
+
+
+def test_a_figure_shows_median_spread_and_repetitions():
+    sample = Sample("x", "jobs/s", [900.0, 1200.0, 1000.0])
+    assert sample.fmt() == "1,000 jobs/s (900–1,200, n=3)"
+
+
+def results_with(samples: dict[str, list[float]]) -> Results:
+    results = Results(samples={k: Sample(k, "u", v) for k, v in samples.items()})
+    results.meta = {"settings": {"processes": [1], "history": [0, 1000]}, "scenarios": ["jobs"],
+                    "machine": {"cores": "2"}, "command": "python -m benchmarks jobs"}
+    return results
+
+
+def test_targets_are_marked_reached_or_missed_from_the_medians():
+    results = results_with({"jobs/pgflow-py/1": [2000.0], "jobs/PgQueuer/1": [1000.0],
+                            "jobs/Procrastinate/1": [500.0], "jobs/pgmq floor/1": [3000.0]})
+    found = {name: verdict for name, verdict, _ in report.targets(results, (1,), (0, 1000))}
+    assert found["Jobs ≥ PgQueuer"] is True
+    assert found["Jobs ≥ 10× Procrastinate"] is False
+    assert found["Jobs within 2× of the raw pgmq floor"] is True
+    assert found["Idle worker < 60 MB RSS"] is None
+
+
+def test_writing_keeps_the_text_outside_the_markers(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Benchmarks\n\nMethod.\n\n{report.START}\nstale figures\n{report.END}\n\n## Why\n\nAnalysis.\n")
+    body = render(results_with({"jobs/pgflow-py/1": [1.0, 2.0, 3.0]}))
+    report.write(doc, body)
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\n\nMethod.") and text.endswith("## Why\n\nAnalysis.\n")
+    assert "stale figures" not in text and "2.00 u (1.00–3.00, n=3)" in text and "python -m benchmarks jobs" in text
+
+
+def test_the_quick_preset_repeats_every_figure_at_least_three_times():
+    assert Settings.preset(quick=True).reps >= 3 and Settings.preset(quick=False).reps >= 3

@@ -1,0 +1,78 @@
+"""Every benchmark scenario runs end to end in a tiny size, so the suite cannot rot.
+
+The figures of a tiny run mean nothing and no test looks at a timing: these tests check that
+each scenario measures every figure it reports (nothing failed, nothing missing) and that the
+report renders them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.core import Bench, Results, Settings
+from benchmarks.env import Server
+from benchmarks.scenarios import client, flows, footprint, jobs, latency
+from benchmarks.scenarios.jobs import available_systems
+
+TINY = Settings.tiny()
+
+
+@pytest.fixture
+def bench(pg_admin_url):
+    return Bench(Server(pg_admin_url), TINY, Results(), verbose=False)
+
+
+def measured(results: Results) -> set[str]:
+    return {key for key, sample in results.samples.items() if sample.values}
+
+
+def no_failures(results: Results) -> None:
+    failures = [note for note in results.notes if "not installed" not in note]
+    assert failures == []
+
+
+def test_jobs_drains_every_available_system(bench):
+    jobs.run(bench)
+    no_failures(bench.results)
+    assert measured(bench.results) == {jobs.key(name, 1) for name in available_systems()}
+    table = jobs.render(bench.results, TINY.processes)[0].markdown()
+    assert "| pgflow-py | " in table and "jobs/s" in table
+
+
+def test_flows_measures_chain_diamond_and_map(bench):
+    flows.run(bench)
+    no_failures(bench.results)
+    assert measured(bench.results) == {
+        "flows/bench_chain/1/runs", "flows/bench_chain/1/tasks",
+        "flows/bench_diamond/1/runs", "flows/bench_diamond/1/tasks", "flows/map/1", "flows/map/1/batch20"}
+    assert "map of" in flows.render(bench.results, TINY.processes)[0].markdown()
+
+
+def test_latency_records_every_percentile_for_both_signals(bench):
+    latency.run(bench)
+    no_failures(bench.results)
+    assert measured(bench.results) == {f"latency/{signal}/p{p}" for signal in latency.SIGNALS
+                                       for p in latency.PERCENTILES}
+
+
+def test_client_costs_count_calls_round_trips_and_sync_overhead(bench):
+    client.run(bench)
+    no_failures(bench.results)
+    assert measured(bench.results) == {
+        "client/start_flow/one", "client/start_flow/many", "client/enqueue/one", "client/enqueue/many",
+        "client/start_flow/roundtrips", "client/enqueue/roundtrips",
+        "client/start_flow_sync/overhead", "client/start_flow_sync/wall"}
+    assert bench.results.median("client/enqueue/roundtrips") >= 1
+
+
+def test_footprint_measures_memory_rows_bytes_and_history(bench):
+    footprint.run(bench)
+    no_failures(bench.results)
+    workers = [name for name in available_systems() if name != "pgmq floor"]
+    assert measured(bench.results) == {
+        *(f"footprint/rss/{name}/{kind}" for name in workers for kind in ("idle", "load")),
+        "footprint/rows/bench_job", "footprint/bytes/bench_job",
+        "footprint/rows/bench_chain", "footprint/bytes/bench_chain",
+        *(f"footprint/history/{size}" for size in TINY.history), "footprint/history/pruned",
+        "footprint/prune_seconds"}
+    assert bench.results.median("footprint/rows/bench_job") >= 4  # run, step state, task, archived message
