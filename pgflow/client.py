@@ -38,7 +38,7 @@ from pgflow.ops import runs as run_ops
 from pgflow.ops import health as health_ops
 from pgflow.ops import schedules as schedule_ops
 from pgflow.ops.health import WorkerHealth
-from pgflow.ops.driver import drive_async, drive_sync, translate_error
+from pgflow.ops.driver import ClientOperation, drive_async, drive_sync, translate_error
 from pgflow.live.feed import EventFeed
 
 __all__ = ["AsyncClient", "Client"]
@@ -64,7 +64,7 @@ class _shared(Generic[P, T]):
     an awaitable of it on an :class:`AsyncClient`, and type checkers see exactly that.
     """
 
-    def __init__(self, build: Callable[Concatenate[Any, P], Operation[T]]) -> None:
+    def __init__(self, build: Callable[Concatenate[Any, P], ClientOperation[T]]) -> None:
         @functools.wraps(build)
         def method(client: _Methods, *args: Any, **kwargs: Any) -> Any:
             return client._run(build(client, *args, **kwargs))
@@ -180,7 +180,7 @@ class _Methods:
         return run_ops.start_flow(flow, input, run_id)
 
     @_shared
-    def start_flow_sync(self, flow: Any, input: Any, timeout: float = 60.0) -> Operation[Run]:
+    def start_flow_sync(self, flow: Any, input: Any, timeout: float = 60.0) -> ClientOperation[Run]:
         """Start a run and wait until it finishes; returns the completed run with its step states.
 
         Waits on the database's events (LISTEN/NOTIFY), not by polling. Raises RunFailed
@@ -194,7 +194,7 @@ class _Methods:
         return run_ops.get_run(run_id)
 
     @_shared
-    def get_run_with_states(self, run_id: UUID | str) -> Operation[Run]:
+    def get_run_with_states(self, run_id: UUID | str) -> ClientOperation[Run]:
         """One run with ``.step_states`` (in step order, each with its ``.tasks``)."""
         return run_ops.get_run_with_states(run_id)
 
@@ -429,7 +429,9 @@ class AsyncClient(_Methods):
 
     async def _conninfo(self) -> tuple[str, dict[str, Any]]:
         if self._pool is not None and not self._owns_pool:
-            return self._pool.conninfo, dict(self._pool.kwargs or {})
+            from pgflow.db.pools import connect_args
+
+            return await connect_args(self._pool)
         await self.open()
         assert self._dsn is not None
         return self._dsn, {}

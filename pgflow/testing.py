@@ -290,11 +290,13 @@ async def drain_async(client: Any, flows: Iterable[Flow], *, timeout: float = 60
                     scheduler=False)
     started = time.monotonic()
     await worker.start()
+    db = worker.db
+    assert db is not None, "Worker.start() opens the worker's database"
     rows: list[dict[str, Any]] = []
     try:
         while True:
             if worker.in_flight == 0 and worker.reporter.backlog == 0:
-                rows = await worker.db.fetch("worker_queue_lengths", {"queue_names": [f.slug for f in flows]})
+                rows = await db.fetch("worker_queue_lengths", {"queue_names": [f.slug for f in flows]})
                 if worker.in_flight == 0 and worker.reporter.backlog == 0 and not any(r["queue_length"] for r in rows):
                     break
             if time.monotonic() - started > timeout:

@@ -6,8 +6,6 @@ Tables for people, ``--json`` for scripts. Errors print one line and exit non-ze
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from pgflow.cli.common import main_group
@@ -28,4 +26,4 @@ def main() -> None:
 __all__ = ["main", "main_group"]
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

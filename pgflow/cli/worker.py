@@ -99,7 +99,7 @@ def redact(dsn: str) -> str:
         return "(unparsable database URL)"
     if params.get("password"):
         params["password"] = "***"
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def _banner(worker: Any, dsn: str, flows: list[Any]) -> None:

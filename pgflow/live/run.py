@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from pgflow.db.pools import connect_args
 from pgflow.errors import InvalidInput, PgFlowError, RunFailed, RunTimeout
 from pgflow.events import Event
 from pgflow.live.hub import EventHub
@@ -62,7 +63,7 @@ async def hub_for(client: Any) -> EventHub:
         conninfo, kwargs = await source()
     else:
         await asyncio.to_thread(client.open)
-        conninfo, kwargs = client._dsn or client._pool.conninfo, {}
+        conninfo, kwargs = (client._dsn, {}) if client._dsn else await connect_args(client._pool)
     kwargs = {k: v for k, v in kwargs.items() if k != "autocommit"}
     return EventHub.shared(conninfo, connect_kwargs=kwargs or None)
 

@@ -23,9 +23,9 @@ is used; :func:`translate_error` is the only place that turns database errors in
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -69,6 +69,11 @@ class Snapshot:
     queries: tuple[Query, ...]
 
 
+T = TypeVar("T")
+Step = Query | WaitForEvent | Snapshot
+ClientOperation = Generator[Step, Any, T]
+"""An operation the client driver runs: it may also yield :class:`WaitForEvent` and :class:`Snapshot`."""
+
 _SNAPSHOT = Query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", None, "none", named=False)
 _OWN_TRANSACTION = (WaitForEvent, Snapshot)
 
@@ -84,7 +89,7 @@ def unlisten(channel: str) -> Query:
 _DONE = object()
 
 
-def _advance(op: Operation[Any], value: Any) -> tuple[Any, Any]:
+def _advance(op: ClientOperation[Any], value: Any) -> tuple[Any, Any]:
     try:
         return op.send(value), None
     except StopIteration as stop:
@@ -120,7 +125,7 @@ async def _read_snapshot_async(conn: psycopg.AsyncConnection[Any], snapshot: Sna
     return results[len(results) - len(snapshot.queries):]
 
 
-def drive_sync(conn: psycopg.Connection[Any], op: Operation[Any]) -> Any:
+def drive_sync(conn: psycopg.Connection[Any], op: ClientOperation[Any]) -> Any:
     """Run ``op`` on a sync connection; errors come out as :mod:`pgflow.errors` where they map."""
     try:
         step, value = _advance(op, None)
@@ -154,7 +159,7 @@ def _wait_sync(conn: psycopg.Connection[Any], wait: WaitForEvent) -> Event | Non
             pass
 
 
-async def drive_async(conn: psycopg.AsyncConnection[Any], op: Operation[Any]) -> Any:
+async def drive_async(conn: psycopg.AsyncConnection[Any], op: ClientOperation[Any]) -> Any:
     """Run ``op`` on an async connection (the twin of :func:`drive_sync`)."""
     try:
         step, value = _advance(op, None)

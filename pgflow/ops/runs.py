@@ -12,7 +12,7 @@ from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import Event, run_channel
 from pgflow.models import Run, StepState, StepTask
 from pgflow.ops.common import json_text, run_uuid, seconds_of, slug_of
-from pgflow.ops.driver import Snapshot, WaitForEvent, listen, unlisten
+from pgflow.ops.driver import ClientOperation, Snapshot, WaitForEvent, listen, unlisten
 
 RUN_STATUSES = ("started", "completed", "failed")
 
@@ -30,7 +30,7 @@ def _is_finished(event: Event) -> bool:
     return event.event_type in ("run:completed", "run:failed")
 
 
-def start_flow_and_wait(flow: Any, input: Any, timeout: float = 60.0) -> Operation[Run]:
+def start_flow_and_wait(flow: Any, input: Any, timeout: float = 60.0) -> ClientOperation[Run]:
     """Start a run and wait for its end on the database's events (no polling).
 
     The run's channel is LISTENed to in the transaction that starts the run, so its
@@ -96,7 +96,7 @@ def get_run(run_id: Any) -> Operation[Run]:
     return Run.from_row(row)
 
 
-def get_run_with_states(run_id: Any) -> Operation[Run]:
+def get_run_with_states(run_id: Any) -> ClientOperation[Run]:
     """A run with its step states in step order, each with its tasks, all read from one snapshot
     (a run finishing meanwhile is seen either before or after, never half-way)."""
     run_id = run_uuid(run_id)

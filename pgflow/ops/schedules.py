@@ -143,10 +143,11 @@ def _store(slug: str, flow_slug: str, spec: Cron, backend: str, source: str,
     backend = yield from _resolve_backend(backend, spec)
     next_run_at = None
     if backend == "builtin":
-        same_ticks = existing is not None and existing["next_run_at"] is not None and (
+        pending = existing["next_run_at"] if existing is not None else None
+        same_ticks = existing is not None and pending is not None and (
             existing["expression"], existing["timezone"]) == (spec.expression, spec.timezone)
         # an unchanged expression keeps its pending tick; a new one starts from now
-        next_run_at = existing["next_run_at"] if same_ticks else spec.next_after((yield Query.scalar("schedules_now", now=now)))
+        next_run_at = pending if same_ticks else spec.next_after((yield Query.scalar("schedules_now", now=now)))
     yield Query.execute(
         "schedules_upsert",
         schedule_slug=slug, flow_slug=flow_slug, expression=spec.expression, timezone=spec.timezone,

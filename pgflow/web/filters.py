@@ -9,7 +9,7 @@ scan however deep the history is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -114,9 +114,6 @@ class RunFilter:
             "flow": self.flow, "status": self.status, "type": self.type, "range": self.range,
             "from": self.start, "to": self.end, "limit": self.limit if self.limit != 50 else None,
         }
-
-    def without(self, *names: str) -> RunFilter:
-        return replace(self, **{n: None for n in names})
 
     @property
     def active(self) -> bool:

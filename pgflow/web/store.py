@@ -24,7 +24,11 @@ def conninfo_of(client: Any) -> str | None:
     if isinstance(client, (Client, AsyncClient)):
         # the URL the client was given or resolved; None means the configured database
         pool = client._pool
-        return pool.conninfo if pool is not None else client._dsn
+        if pool is None or client._owns_pool:
+            return client._dsn
+        from pgflow.db.pools import connect_args_sync, libpq_conninfo
+
+        return libpq_conninfo(*connect_args_sync(pool))
     raise TypeError(
         f"cannot find a database URL on {type(client).__name__}: pass a pgflow Client, "
         "an AsyncClient or a PostgreSQL URL string to pgflow.web.create_app"

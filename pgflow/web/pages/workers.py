@@ -28,7 +28,8 @@ async def worker_list(request: Request) -> Response:
     seen = request.query_params.get("seen") or "24h"
     if seen not in SHOWN_FOR:
         raise HTTPException(400, f"seen={seen!r} is not one of {', '.join(SHOWN_FOR)}")
-    since = now_utc() - SHOWN_FOR[seen] if SHOWN_FOR[seen] else None
+    shown_for = SHOWN_FOR[seen]
+    since = now_utc() - shown_for if shown_for else None
     rows = await dash.store.all("dashboard_workers", since=since, limit=LIST_LIMIT,
                                 stale_after=dash.stale_after, dead_after=dash.dead_after)
     counts = {h: sum(1 for r in rows if r["health"] == h) for h in HEALTHS}
