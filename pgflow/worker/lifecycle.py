@@ -89,7 +89,7 @@ class Worker:
         self._background: dict[str, asyncio.Task[Any]] = {}
         self._reported_runs: OrderedDict[UUID, None] = OrderedDict()
         self._started_at = 0.0
-        self.db: Database | None = None  # type: ignore[assignment]
+        self.db: Database | None = None
         self.plans: dict[tuple[str, str], StepPlan] = {}
         self.handed_back = 0
         self.completed = 0  # tasks this worker completed / failed (reported to the database)
@@ -273,8 +273,8 @@ class Worker:
             except Exception as exc:  # the database is gone: the sweeper of another worker requeues them
                 log.error("could not hand back %d unfinished task(s) (%s); they will be requeued as stalled",
                           len(leftovers), exc)
-            for task in leftovers:
-                telemetry.execute("task.handed_back", {}, self.runner.metadata(task))
+            for claimed in leftovers:
+                telemetry.execute("task.handed_back", {}, self.runner.metadata(claimed))
         self.reporter.close(timeout=10.0)
         await _finish(self._background["reporter"], timeout=15.0)
         for name, task in self._background.items():
@@ -287,6 +287,13 @@ class Worker:
         telemetry.execute("worker.stop", {"duration": time.monotonic() - self._started_at,
                                           "handed_back": self.handed_back},
                           {**self._metadata(), "reason": self._stop_reason})
+
+    @property
+    def database(self) -> Database:
+        """The worker's connection pool; it exists from ``start()`` until ``stop()`` ends."""
+        if self.db is None:
+            raise RuntimeError("the worker is not running: call `await worker.start()` (or `worker.run()`) first")
+        return self.db
 
     def _on_reported(self, batch: list[Outcome], finished_runs: list[dict[str, Any]]) -> None:
         """After outcomes are committed: wake the poller where new work may be, emit run events."""
@@ -305,9 +312,9 @@ class Worker:
                 for delay in plan.dependent_start_delays:
                     self.poller.wake_later(delay + 0.05, queue)
             else:
-                delay = plan.retry_delay(outcome.task.attempt)
-                if delay is not None:
-                    self.poller.wake_later(delay + 0.05, queue)
+                retry_in = plan.retry_delay(outcome.task.attempt)
+                if retry_in is not None:
+                    self.poller.wake_later(retry_in + 0.05, queue)
         for row in finished_runs:
             if row["run_id"] in self._reported_runs:
                 continue

@@ -105,7 +105,7 @@ class TaskRunner:
     async def _load_flow_input(self, run_id: UUID) -> Any:
         if run_id in self._flow_inputs:
             return self._flow_inputs[run_id]
-        rows = await self._worker.db.fetch("worker_run_input", {"run_id": run_id})
+        rows = await self._worker.database.fetch("worker_run_input", {"run_id": run_id})
         value = rows[0]["input"] if rows else None
         self._remember_input(run_id, value)
         return value
@@ -114,8 +114,11 @@ class TaskRunner:
         """The pool handlers reach as ``ctx.pool``: no connection until a handler asks for one."""
         from psycopg_pool import AsyncConnectionPool
 
+        conninfo = self._worker.conninfo
+        if conninfo is None:
+            raise RuntimeError("the worker has no database yet: open the handlers' pool after start()")
         self._user_pool = AsyncConnectionPool(
-            self._worker.conninfo, min_size=0, max_size=4, open=False, kwargs={"autocommit": True},
+            conninfo, min_size=0, max_size=4, open=False, kwargs={"autocommit": True},
             name=f"pgflow-handlers-{self._worker.name}",
         )
         await self._user_pool.open()

@@ -51,7 +51,7 @@ class Heartbeat:
         while True:
             await worker.sleep(self.interval)
             try:
-                rows = await worker.db.fetch("worker_heartbeat", {"worker_ids": worker.worker_ids}, retry=False)
+                rows = await worker.database.fetch("worker_heartbeat", {"worker_ids": worker.worker_ids}, retry=False)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -79,7 +79,7 @@ class Sweeper:
     async def run(self, worker: Worker) -> None:
         while True:
             await worker.sleep(self.interval)
-            rows = await worker.db.fetch("worker_requeue_stalled", {"lock_key": SWEEPER_LOCK_KEY}, retry=False)
+            rows = await worker.database.fetch("worker_requeue_stalled", {"lock_key": SWEEPER_LOCK_KEY}, retry=False)
             count = rows[0]["requeued"] if rows else None
             if count:
                 telemetry.execute("sweeper.requeued", {"count": count}, {"worker_name": worker.name})

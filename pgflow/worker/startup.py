@@ -46,14 +46,17 @@ async def resolve_conninfo(target: Any) -> str:
         from pgflow.db.dsn import resolve_dsn
 
         return await asyncio.to_thread(resolve_dsn, target)
+    from pgflow.db.pools import connect_args, libpq_conninfo
+
     conninfo = getattr(target, "_conninfo", None)
     if conninfo is not None and asyncio.iscoroutinefunction(conninfo):  # AsyncClient
-        dsn, _ = await conninfo()
-        return str(dsn)
+        dsn, kwargs = await conninfo()
+        return libpq_conninfo(dsn, kwargs)
     if hasattr(target, "open") and hasattr(target, "_dsn"):  # Client
         await asyncio.to_thread(target.open)
-        pool = getattr(target, "_pool", None)
-        return str(target._dsn or pool.conninfo)
+        if target._dsn:
+            return str(target._dsn)
+        return libpq_conninfo(*await connect_args(target._pool))  # the caller's own pool
     raise ConfigurationError(
         f"Worker takes a database URL, a pgflow.Client or AsyncClient, or None; got {type(target).__name__}"
     )

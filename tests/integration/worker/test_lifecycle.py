@@ -186,3 +186,34 @@ async def test_the_worker_uses_the_timeout_stored_in_the_database(db_url, client
         assert worker.plans[("stored_options", "stored_options")].timeout == 3
         run = await finished(client, await client.start_flow(changed, {}), timeout=15)
     assert "timed out after 3 s" in run.step("stored_options").error_message
+
+
+async def test_a_worker_built_from_a_client_on_the_callers_pool_connects_with_that_pool_s_settings(db_url: str) -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    asked: list[str] = []
+
+    def conninfo() -> str:  # psycopg_pool calls it for each new connection (e.g. a fresh token)
+        asked.append("conninfo")
+        return db_url
+
+    flow = pgflow.Job("pool_job")
+
+    @flow.perform
+    def work(input: dict[str, int]) -> int:
+        return input["n"] + 1
+
+    async with AsyncConnectionPool(conninfo, min_size=1, max_size=1, open=False) as pool:  # opens exactly one
+        async with pgflow.AsyncClient(pool=pool) as client:
+            await client.list_flows()  # the pool has opened its connections by now
+            before = len(asked)
+            worker = pgflow.Worker(client, [flow], **FAST)
+            await worker.start()
+            try:
+                run = await client.start_flow(flow, {"n": 41})
+                done = await finished(client, run)
+            finally:
+                await worker.stop()
+            asked_by_worker = len(asked) - before
+    assert done.output == {"pool_job": 42}
+    assert asked_by_worker >= 1, "the worker did not take its connection settings from the caller's pool"
