@@ -36,13 +36,16 @@ BEGIN
             HINT = 'Pass one element per task in each of the four arrays.';
     END IF;
 
+    -- Every lookup below probes the primary key for each report (LATERAL ... OFFSET 0, or TIDs
+    -- collected that way): whatever the statistics say, a plan that scans the started tasks
+    -- would also walk the dead index entries they leave behind, and a map leaves thousands.
     PERFORM 1
-       FROM pgflow.step_states AS ss
-      WHERE (ss.run_id, ss.step_slug) IN (SELECT u.run_id, u.step_slug
-                                             FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs)
-                                                  AS u (run_id, step_slug))
-      ORDER BY ss.run_id, ss.step_slug
-        FOR UPDATE OF ss;
+       FROM (SELECT DISTINCT u.run_id, u.step_slug
+               FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs) AS u (run_id, step_slug)
+              ORDER BY u.run_id, u.step_slug) AS u
+      CROSS JOIN LATERAL (SELECT 1 FROM pgflow.step_states AS ss
+                           WHERE ss.run_id = u.run_id AND ss.step_slug = u.step_slug
+                             FOR UPDATE OF ss) AS locked;
 
     -- the clean reports: the first report of a started task of a started step of a started run,
     -- whose output cannot violate a dependent map's type; and the runs where a step completes
@@ -54,8 +57,9 @@ BEGIN
                       FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes,
                                   complete_tasks.outputs) WITH ORDINALITY AS u (run_id, step_slug, task_index, output, ord)
                      ORDER BY u.run_id, u.step_slug, u.task_index, u.ord) AS u
-              JOIN pgflow.step_tasks AS t
-                ON t.run_id = u.run_id AND t.step_slug = u.step_slug AND t.task_index = u.task_index
+              CROSS JOIN LATERAL (SELECT t.status FROM pgflow.step_tasks AS t
+                                   WHERE t.run_id = u.run_id AND t.step_slug = u.step_slug
+                                     AND t.task_index = u.task_index OFFSET 0) AS t
               JOIN pgflow.step_states AS ss ON ss.run_id = u.run_id AND ss.step_slug = u.step_slug
               JOIN pgflow.runs AS r ON r.run_id = u.run_id
               JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
@@ -88,7 +92,13 @@ BEGIN
             UPDATE pgflow.step_tasks AS t
                SET status = 'completed', output = rep.output, completed_at = now()
               FROM reported AS rep
-             WHERE t.run_id = rep.run_id AND t.step_slug = rep.step_slug AND t.task_index = rep.task_index
+             WHERE t.ctid = ANY (ARRAY(
+                       SELECT k.ctid
+                         FROM reported AS r
+                        CROSS JOIN LATERAL (SELECT p.ctid FROM pgflow.step_tasks AS p
+                                             WHERE p.run_id = r.run_id AND p.step_slug = r.step_slug
+                                               AND p.task_index = r.task_index OFFSET 0) AS k))
+               AND t.run_id = rep.run_id AND t.step_slug = rep.step_slug AND t.task_index = rep.task_index
                AND t.status = 'started'
             RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.output,
                 pgflow._emit(jsonb_build_object(
@@ -148,8 +158,9 @@ BEGIN
         SELECT u.run_id, u.step_slug, u.task_index, t.status
           FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes)
                WITH ORDINALITY AS u (run_id, step_slug, task_index, ord)
-          LEFT JOIN pgflow.step_tasks AS t
-            ON t.run_id = u.run_id AND t.step_slug = u.step_slug AND t.task_index = u.task_index
+          LEFT JOIN LATERAL (SELECT p.status FROM pgflow.step_tasks AS p
+                              WHERE p.run_id = u.run_id AND p.step_slug = u.step_slug
+                                AND p.task_index = u.task_index OFFSET 0) AS t ON true
          ORDER BY u.ord;
 END;
 $$;
