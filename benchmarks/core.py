@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 
 from benchmarks.env import Server
+from benchmarks.sql import q
 from benchmarks.stats import Sample
 
 
@@ -21,8 +22,8 @@ class Settings:
 
     reps: int = 5
     processes: tuple[int, ...] = (1, 2, 4)
-    jobs: int = 10_000           # jobs drained per repetition (pgflow-py, PgQueuer, pgmq)
-    slow_jobs: int = 2_000       # Procrastinate's drain (it is ~10x slower; same method, same rate)
+    jobs: int = 8_000            # jobs drained per repetition (pgflow-py, PgQueuer, pgmq)
+    slow_jobs: int = 1_600       # Procrastinate's drain (it is ~10x slower; same method, same rate)
     chain_runs: int = 3_000      # 3-step flow runs per drain
     diamond_runs: int = 2_500    # diamond runs per drain
     map_items: int = 10_000      # items of the single map step
@@ -111,4 +112,4 @@ class Bench:
 def vacuum_analyze(dsn: str) -> None:
     """Bring a database's statistics up to date (as autovacuum would on a live system)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
+        conn.execute(q("vacuum_analyze"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class Server:
     def close(self) -> None:
         if self.owned is not None:
             self.owned.cleanup()  # type: ignore[attr-defined]
+            shutil.rmtree(Path(self.owned.pgdata).parent, ignore_errors=True)  # type: ignore[attr-defined]
 
 
 def start_server(database_url: str | None = None, durable: bool = True) -> Server:

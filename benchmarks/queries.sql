@@ -59,3 +59,33 @@ SELECT t.message_id, 1, t.queued_at, t.completed_at, t.completed_at,
 FROM pgflow.step_tasks t
 WHERE t.flow_slug = %(flow_slug)s AND t.message_id < 0 AND t.message_id <= -%(first)s::bigint - 1
   AND t.message_id >= -%(first)s::bigint - %(n)s::bigint
+
+-- name: vacuum_analyze
+VACUUM ANALYZE
+
+-- name: pgmq_missing
+SELECT to_regclass('pgmq.meta') IS NULL
+
+-- name: pgmq_recreate_queue
+SELECT pgmq.drop_queue(q.queue_name) FROM pgmq.list_queues() AS q WHERE q.queue_name = %(queue)s
+
+-- name: pgmq_create_queue
+SELECT pgmq.create(%(queue)s)
+
+-- name: pgmq_read
+SELECT msg_id FROM pgmq.read(%(queue)s, 30, %(qty)s)
+
+-- name: pgmq_archive
+SELECT pgmq.archive(%(queue)s, %(ids)s::bigint[])
+
+-- name: pgmq_left
+SELECT EXISTS (SELECT 1 FROM pgmq.q_bench_floor)
+
+-- name: pgqueuer_left
+SELECT EXISTS (SELECT 1 FROM pgqueuer)
+
+-- name: procrastinate_left
+SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE status IN ('todo', 'doing'))
+
+-- name: procrastinate_drop
+DROP TABLE IF EXISTS procrastinate_jobs CASCADE

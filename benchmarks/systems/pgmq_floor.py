@@ -8,26 +8,27 @@ import sys
 import psycopg
 
 from benchmarks.drain import wait_for_go
+from benchmarks.sql import q
 from benchmarks.systems._cli import worker_args
 from pgflow import migrate
 
 QUEUE = "bench_floor"
-REMAINING_SQL = f"SELECT EXISTS (SELECT 1 FROM pgmq.q_{QUEUE})"
+REMAINING_SQL = q("pgmq_left")
 
 
 def setup(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass('pgmq.meta') IS NULL").fetchone()[0]:
+        if conn.execute(q("pgmq_missing")).fetchone()[0]:
             conn.execute(migrate.pgmq_sql())
-        conn.execute("SELECT pgmq.drop_queue(%s) WHERE EXISTS (SELECT 1 FROM pgmq.list_queues() WHERE queue_name = %s)", (QUEUE, QUEUE))
-        conn.execute("SELECT pgmq.create(%s)", (QUEUE,))
+        conn.execute(q("pgmq_recreate_queue"), {"queue": QUEUE})
+        conn.execute(q("pgmq_create_queue"), {"queue": QUEUE})
 
 
 def enqueue(dsn: str, n: int) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for start in range(0, n, 1000):
             size = min(1000, n - start)
-            conn.execute("SELECT pgmq.send_batch(%s, array_fill('{}'::jsonb, ARRAY[%s]))", (QUEUE, size))
+            conn.execute(q("pgmq_send_batch"), {"queue": QUEUE, "n": size})
 
 
 def worker(argv: list[str]) -> None:
@@ -37,9 +38,9 @@ def worker(argv: list[str]) -> None:
         conn.execute("SELECT 1")
         wait_for_go()
         while True:
-            ids = [r[0] for r in conn.execute("SELECT msg_id FROM pgmq.read(%s, 30, %s)", (QUEUE, args.batch))]
+            ids = [r[0] for r in conn.execute(q("pgmq_read"), {"queue": QUEUE, "qty": args.batch})]
             if ids:
-                conn.execute("SELECT pgmq.archive(%s, %s::bigint[])", (QUEUE, ids))
+                conn.execute(q("pgmq_archive"), {"queue": QUEUE, "ids": ids})
 
 
 if __name__ == "__main__":

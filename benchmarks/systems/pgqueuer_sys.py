@@ -7,9 +7,10 @@ import signal
 import sys
 
 from benchmarks.drain import wait_for_go
+from benchmarks.sql import q
 from benchmarks.systems._cli import worker_args
 
-REMAINING_SQL = "SELECT EXISTS (SELECT 1 FROM pgqueuer)"
+REMAINING_SQL = q("pgqueuer_left")
 
 
 def _asyncpg_dsn(dsn: str) -> dict[str, object]:

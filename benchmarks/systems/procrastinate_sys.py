@@ -11,9 +11,10 @@ import sys
 import psycopg
 
 from benchmarks.drain import wait_for_go
+from benchmarks.sql import q
 from benchmarks.systems._cli import worker_args
 
-REMAINING_SQL = "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE status IN ('todo', 'doing'))"
+REMAINING_SQL = q("procrastinate_left")
 
 
 def make_app(dsn: str):  # type: ignore[no-untyped-def]
@@ -30,7 +31,7 @@ def make_app(dsn: str):  # type: ignore[no-untyped-def]
 
 def setup(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS procrastinate_jobs CASCADE")
+        conn.execute(q("procrastinate_drop"))
     app, _ = make_app(dsn)
 
     async def apply() -> None:
