@@ -89,3 +89,11 @@ SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE status IN ('todo', 'doing'
 
 -- name: procrastinate_drop
 DROP TABLE IF EXISTS procrastinate_jobs CASCADE
+
+-- name: profile_top_statements
+-- The statements of this database that took the most time (pg_stat_statements, track = all).
+SELECT calls, total_exec_time, total_plan_time, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY total_exec_time + total_plan_time DESC
+LIMIT %(top)s

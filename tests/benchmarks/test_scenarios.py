@@ -76,3 +76,14 @@ def test_footprint_measures_memory_rows_bytes_and_history(bench):
         *(f"footprint/history/{size}" for size in TINY.history), "footprint/history/pruned",
         "footprint/prune_seconds"}
     assert bench.results.median("footprint/rows/bench_job") >= 4  # run, step state, task, archived message
+
+
+def test_profile_reports_cpu_per_job_of_workers_and_server(pg_admin_url):
+    from benchmarks.profile import profile
+
+    lines = list(profile(Server(pg_admin_url), ["pgflow-py"], jobs=20, processes=1, top=3, timeout=60,
+                         extra=[], statements=[]))
+    assert lines[0].startswith("== pgflow-py: 20 jobs, 1 process(es): ")
+    assert "CPU per job: workers " in lines[0] and " µs, PostgreSQL " in lines[0]
+    # the test server does not preload pg_stat_statements; the benchmark server does
+    assert len(lines) == 2 or lines[1].split()[:2] == ["calls", "exec"]

@@ -2584,6 +2584,7 @@ BEGIN
                                        WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug)) END
           FROM (SELECT d.run_id, count(*)::int AS steps FROM unnest(p_run_ids) AS d (run_id) GROUP BY d.run_id) AS x
          WHERE r.run_id = x.run_id AND r.status = 'started'
+           AND r.run_id = ANY (p_run_ids)  -- probe runs by key, never scan them
         RETURNING r.run_id, r.flow_slug, r.status, r.output, r.completed_at
     )
     SELECT count(pgflow._emit(jsonb_build_object(
@@ -2806,6 +2807,7 @@ BEGIN
               JOIN pgflow.runs AS r ON r.run_id = u.run_id
               JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
              WHERE t.status = 'started' AND ss.status = 'started' AND r.status = 'started'
+               AND r.run_id = ANY (complete_tasks.run_ids)  -- probe runs by key, never scan them
                AND NOT (s.step_type = 'single' AND jsonb_typeof(u.output) IS DISTINCT FROM 'array'
                         AND EXISTS (SELECT 1
                                       FROM pgflow.deps AS d

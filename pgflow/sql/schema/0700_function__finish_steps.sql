@@ -59,6 +59,7 @@ BEGIN
                                        WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug)) END
           FROM (SELECT d.run_id, count(*)::int AS steps FROM unnest(p_run_ids) AS d (run_id) GROUP BY d.run_id) AS x
          WHERE r.run_id = x.run_id AND r.status = 'started'
+           AND r.run_id = ANY (p_run_ids)  -- probe runs by key, never scan them
         RETURNING r.run_id, r.flow_slug, r.status, r.output, r.completed_at
     )
     SELECT count(pgflow._emit(jsonb_build_object(

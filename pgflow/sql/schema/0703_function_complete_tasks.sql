@@ -64,6 +64,7 @@ BEGIN
               JOIN pgflow.runs AS r ON r.run_id = u.run_id
               JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
              WHERE t.status = 'started' AND ss.status = 'started' AND r.status = 'started'
+               AND r.run_id = ANY (complete_tasks.run_ids)  -- probe runs by key, never scan them
                AND NOT (s.step_type = 'single' AND jsonb_typeof(u.output) IS DISTINCT FROM 'array'
                         AND EXISTS (SELECT 1
                                       FROM pgflow.deps AS d
