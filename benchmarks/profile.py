@@ -64,37 +64,45 @@ def profile(server: Server, names: list[str], jobs: int, processes: int, top: in
     systems = available_systems()
     for name in names:
         module = systems[name]
-        dsn = server.fresh_database("profile_" + module.__name__.rsplit(".", 1)[-1])
-        module.setup(dsn)
-        with psycopg.connect(dsn, autocommit=True) as c:
-            for statement in statements:
-                c.execute(statement.encode())
-            for setting in ("SET pg_stat_statements.track = 'all'", "SET pg_stat_statements.track_planning = on"):
-                c.execute(sql.SQL("ALTER DATABASE {} ").format(sql.Identifier(c.info.dbname)) + sql.SQL(setting))
-            tracked = _reset_statements(c)
-        module.enqueue(dsn, jobs)
-        vacuum_analyze(dsn)
-        with psycopg.connect(dsn, autocommit=True) as c:
-            _reset_statements(c)
-        procs = drain.start_workers(module.__name__, dsn, processes, extra)
-        pids = [p.pid for p in procs]
+        database = f"profile_{module.__name__.rsplit('.', 1)[-1]}_{os.getpid()}"  # concurrent profiles apart
+        dsn = server.fresh_database(database)
         try:
-            pg0, py0 = server_cpu(server.admin_url), process_cpu(pids)
-            drain.go(procs)
-            seconds = drain.wait_until_drained(dsn, module.REMAINING_SQL, timeout)
-            pg1, py1 = server_cpu(server.admin_url), process_cpu(pids)
+            yield from _profile_one(server, name, module, dsn, jobs, processes, top, timeout, extra, statements)
         finally:
-            drain.stop(procs)
-        yield (f"== {name}: {jobs:,} jobs, {processes} process(es): {jobs / seconds:,.0f} jobs/s; CPU per job: "
-               f"workers {(py1 - py0) * 1e6 / jobs:.0f} µs, PostgreSQL {(pg1 - pg0) * 1e6 / jobs:.0f} µs")
-        if not tracked:
-            yield "   (pg_stat_statements is not preloaded on this server: no statement list)"
-            continue
-        with psycopg.connect(dsn, autocommit=True) as c:
-            rows = c.execute(q("profile_top_statements"), {"top": top}).fetchall()
-        yield f"{'calls':>8} {'exec µs/job':>11} {'plan µs/job':>11}  statement (nested ones included)"
-        for calls, exec_ms, plan_ms, text in rows:
-            yield f"{calls:>8} {exec_ms * 1000 / jobs:>11.1f} {plan_ms * 1000 / jobs:>11.1f}  {text}"
+            server.drop_database(database)
+
+
+def _profile_one(server: Server, name: str, module: Any, dsn: str, jobs: int, processes: int, top: int,
+                 timeout: float, extra: list[str], statements: list[str]) -> Iterator[str]:
+    module.setup(dsn)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        for statement in statements:
+            c.execute(statement.encode())
+        for setting in ("SET pg_stat_statements.track = 'all'", "SET pg_stat_statements.track_planning = on"):
+            c.execute(sql.SQL("ALTER DATABASE {} ").format(sql.Identifier(c.info.dbname)) + sql.SQL(setting))
+    module.enqueue(dsn, jobs)
+    vacuum_analyze(dsn)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        tracked = _reset_statements(c)
+    procs = drain.start_workers(module.__name__, dsn, processes, extra)
+    pids = [p.pid for p in procs]
+    try:
+        pg0, py0 = server_cpu(server.admin_url), process_cpu(pids)
+        drain.go(procs)
+        seconds = drain.wait_until_drained(dsn, module.REMAINING_SQL, timeout)
+        pg1, py1 = server_cpu(server.admin_url), process_cpu(pids)
+    finally:
+        drain.stop(procs)
+    yield (f"== {name}: {jobs:,} jobs, {processes} process(es): {jobs / seconds:,.0f} jobs/s; CPU per job: "
+           f"workers {(py1 - py0) * 1e6 / jobs:.0f} µs, PostgreSQL {(pg1 - pg0) * 1e6 / jobs:.0f} µs")
+    if not tracked:
+        yield "   (pg_stat_statements is not preloaded on this server: no statement list)"
+        return
+    with psycopg.connect(dsn, autocommit=True) as c:
+        rows = c.execute(q("profile_top_statements"), {"top": top}).fetchall()
+    yield f"{'calls':>8} {'exec µs/job':>11} {'plan µs/job':>11}  statement (nested ones included)"
+    for calls, exec_ms, plan_ms, text in rows:
+        yield f"{calls:>8} {exec_ms * 1000 / jobs:>11.1f} {plan_ms * 1000 / jobs:>11.1f}  {text}"
 
 
 def _reset_statements(conn: psycopg.Connection[Any]) -> bool:
