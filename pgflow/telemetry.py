@@ -26,8 +26,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +71,7 @@ class _Attached:
     handler_id: str
     patterns: tuple[str, ...]
     function: Handler
+    enabled: Callable[[str], bool] | None = None  # the handler's own "would I act on this event?"
 
 
 _handlers: dict[str, _Attached] = {}
@@ -84,13 +84,16 @@ def attach(handler_id: str, events: str | Iterable[str], function: Handler) -> N
     """Call ``function(event, measurements, metadata)`` for each matching event.
 
     ``events`` is a name, a prefix ending in ``*`` or ``"*"``, or a list of them. Attaching an
-    id that is already attached replaces that handler.
+    id that is already attached replaces that handler. A handler object with an
+    ``enabled(event) -> bool`` method may say that it would ignore an event (the logging handler
+    does for levels its logger drops); the worker then skips preparing that event (see :func:`wants`).
     """
     patterns = (events,) if isinstance(events, str) else tuple(events)
     if not patterns:
         raise ValueError("attach() needs at least one event name or pattern, e.g. 'task.*'")
+    enabled = getattr(function, "enabled", None)
     with _lock:
-        _handlers[handler_id] = _Attached(handler_id, patterns, function)
+        _handlers[handler_id] = _Attached(handler_id, patterns, function, enabled if callable(enabled) else None)
         _by_event.clear()
 
 
@@ -143,6 +146,7 @@ class Span:
     metadata: dict[str, Any]
     measurements: dict[str, Any] = field(default_factory=dict)
     failed: bool = False
+    started: float = 0.0
 
     def fail(self, kind: str, error: str | None) -> None:
         """End with ``<name>.exception`` instead of ``.stop``, without raising (e.g. a failed task)."""
@@ -150,33 +154,86 @@ class Span:
         self.metadata["kind"] = kind
         self.metadata["error"] = error
 
+    def end(self, exc: BaseException | None = None, duration: float | None = None) -> None:
+        """Emit ``<name>.stop``, or ``<name>.exception`` when failed or ended by ``exc``."""
+        self.measurements["duration"] = time.perf_counter() - self.started if duration is None else duration
+        if exc is not None:
+            self.metadata.setdefault("error", f"{type(exc).__name__}: {exc}")
+            self.metadata.setdefault("kind", "cancelled" if not isinstance(exc, Exception) else "error")
+        failed = self.failed or exc is not None
+        execute(self.name + (".exception" if failed else ".stop"), self.measurements, self.metadata)
 
-@contextmanager
-def span(name: str, metadata: dict[str, Any] | None = None) -> Iterator[Span]:
-    """Emit ``name.start``, then ``name.stop`` (or ``name.exception`` and re-raise).
 
-    The stop and exception events carry ``duration`` (seconds) plus whatever the body put in
-    ``span.measurements``; all three share ``metadata`` including a ``span_id``.
-    """
+def next_span_id() -> int:
+    """A new ``span_id`` (for a stop event whose start nobody wanted)."""
+    return next(_span_ids)
+
+
+def begin(name: str, metadata: dict[str, Any] | None = None) -> Span:
+    """Start a span by hand (``name.start`` now); :meth:`Span.end` finishes it."""
     current = Span(name, dict(metadata or {}))
     current.metadata["span_id"] = next(_span_ids)
     execute(name + ".start", {"system_time": time.time()}, current.metadata)
-    started = time.perf_counter()
-    try:
-        yield current
-    except BaseException as exc:
-        current.measurements["duration"] = time.perf_counter() - started
-        current.metadata.setdefault("error", f"{type(exc).__name__}: {exc}")
-        current.metadata.setdefault("kind", "cancelled" if not isinstance(exc, Exception) else "error")
-        execute(name + ".exception", current.measurements, current.metadata)
-        raise
-    current.measurements["duration"] = time.perf_counter() - started
-    execute(name + (".exception" if current.failed else ".stop"), current.measurements, current.metadata)
+    current.started = time.perf_counter()
+    return current
+
+
+class span:  # noqa: N801 - used as a function: ``with telemetry.span(...) as s``
+    """Emit ``name.start``, then ``name.stop`` (or ``name.exception`` and re-raise).
+
+    The stop and exception events carry ``duration`` (seconds) plus whatever the body put in
+    ``span.measurements``; all three share ``metadata`` including a ``span_id``. When no handler
+    wants any of the three events (:func:`wants`), nothing is emitted and the body gets a bare
+    :class:`Span`.
+    """
+
+    __slots__ = ("_name", "_metadata", "_span", "_live")
+
+    def __init__(self, name: str, metadata: dict[str, Any] | None = None) -> None:
+        self._name = name
+        self._metadata = metadata
+
+    def __enter__(self) -> Span:
+        self._live = wants_span(self._name)
+        if self._live:
+            self._span = begin(self._name, self._metadata)
+        else:
+            self._span = Span(self._name, {})
+        return self._span
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if self._live:
+            self._span.end(exc)
 
 
 def has_handlers(event: str) -> bool:
     """True when some handler would receive ``event`` (to skip building costly metadata)."""
     return bool(_handlers_for(event))
+
+
+def wants(event: str) -> bool:
+    """True when some attached handler would act on ``event``: it receives it and does not say
+    otherwise through its ``enabled(event)`` (the worker skips preparing unwanted events)."""
+    for h in _handlers_for(event):
+        if h.enabled is None:
+            return True
+        try:
+            if h.enabled(event):
+                return True
+        except Exception:
+            return True  # when in doubt, emit: execute() deals with failing handlers
+    return False
+
+
+_span_events: dict[str, tuple[str, str, str]] = {}
+
+
+def wants_span(name: str) -> bool:
+    """True when some handler wants ``name.start``, ``name.stop`` or ``name.exception``."""
+    events = _span_events.get(name)
+    if events is None:
+        events = _span_events[name] = (name + ".start", name + ".stop", name + ".exception")
+    return wants(events[0]) or wants(events[1]) or wants(events[2])
 
 
 # --------------------------------------------------------------------------- logging handler
@@ -233,13 +290,32 @@ def _describe(event: str, ms: dict[str, Any], md: dict[str, Any]) -> str:
     return f"{event} {pairs}"
 
 
-def log_event(event: str, measurements: dict[str, Any], metadata: dict[str, Any]) -> None:
+class _LogHandler:
     """The default handler: one log record per event on logger ``pgflow.<area>``."""
-    level = _LEVELS.get(event, logging.DEBUG)
-    logger = logging.getLogger("pgflow." + event.split(".", 1)[0])
-    if logger.isEnabledFor(level):
-        logger.log(level, _describe(event, measurements, metadata),
-                   extra={"pgflow_event": event, "pgflow_metadata": metadata})
+
+    def __init__(self) -> None:
+        self._targets: dict[str, tuple[logging.Logger, int]] = {}
+
+    def _target(self, event: str) -> tuple[logging.Logger, int]:
+        found = self._targets.get(event)
+        if found is None:
+            found = (logging.getLogger("pgflow." + event.split(".", 1)[0]), _LEVELS.get(event, logging.DEBUG))
+            self._targets[event] = found
+        return found
+
+    def enabled(self, event: str) -> bool:
+        """False when the event's logger drops its level (nothing would be logged)."""
+        logger, level = self._target(event)
+        return logger.isEnabledFor(level)
+
+    def __call__(self, event: str, measurements: dict[str, Any], metadata: dict[str, Any]) -> None:
+        logger, level = self._target(event)
+        if logger.isEnabledFor(level):
+            logger.log(level, _describe(event, measurements, metadata),
+                       extra={"pgflow_event": event, "pgflow_metadata": metadata})
+
+
+log_event = _LogHandler()
 
 
 def attach_default_logger() -> None:

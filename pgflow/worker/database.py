@@ -100,12 +100,15 @@ class Database:
                 await _sleep(delay * random.uniform(0.8, 1.2), stop)
                 delay = min(delay * 2, MAX_BACKOFF)
 
-    async def fetch(self, name: str, params: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
-        """Run the named query (pgflow/sql/queries/worker.sql) and return its rows as dicts."""
+    async def fetch(self, name: str, params: dict[str, Any], *, row_factory: Any = dict_row,
+                    **options: Any) -> list[Any]:
+        """Run the named query (pgflow/sql/queries/worker.sql) and return its rows (as dicts unless
+        another ``row_factory`` is given, e.g. ``tuple_row`` on the hot path)."""
+        text = query(name)
 
-        async def run(conn: psycopg.AsyncConnection[Any]) -> list[dict[str, Any]]:
-            async with conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(query(name), params)
+        async def run(conn: psycopg.AsyncConnection[Any]) -> list[Any]:
+            async with conn.cursor(row_factory=row_factory) as cur:
+                await cur.execute(text, params)
                 return await cur.fetchall() if cur.description else []
 
         return await self.call(name, run, **options)

@@ -10,6 +10,7 @@ import inspect
 import json
 import re
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
@@ -27,7 +28,7 @@ _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # \u0000 not preceded by a
 OutcomeKind = Literal["completed", "error", "timeout", "output"]
 
 
-@dataclass
+@dataclass(slots=True)
 class ClaimedTask:
     """A task returned by ``start_tasks`` (plus the attempt number it now runs)."""
 
@@ -53,7 +54,7 @@ class ClaimedTask:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What happened to a task: its output as JSON text, or the error for ``fail_task``."""
 
@@ -111,17 +112,107 @@ def timeout_message(step_slug: str, seconds: float) -> str:
             f"Raise the step's timeout= if it needs longer")
 
 
-async def invoke(step: StepDefinition, value: Any, ctx: Context | None, threads: ThreadRunner | None) -> Any:
-    """Call the handler: awaited when async, in a thread when sync (inline without ``threads``)."""
-    if step.is_async:
-        result = step.call_handler(value, ctx)
-    elif threads is None:
-        result = step.call_handler(value, ctx)
-    else:
-        result = await asyncio.wrap_future(threads.submit(step.call_handler, value, ctx))
-    if inspect.isawaitable(result):
-        result = await result
-    return result
+OutcomeCallback = Callable[["HandlerCall", "Outcome | None"], None]
+
+
+class HandlerCall:
+    """One handler running on the event loop, ended by its result, its timeout or :meth:`cancel`.
+
+    An async handler runs as one asyncio task; a sync one in a thread of ``threads`` (inline when
+    ``threads`` is None). ``on_done(call, outcome)`` is called once, on the loop: with the outcome
+    when the handler returns or raises, with a timeout outcome at ``timeout`` seconds (the handler
+    is cancelled: an async one at its next await; a sync one is abandoned in its thread), and
+    with None after :meth:`cancel`. Handler errors never escape.
+    """
+
+    __slots__ = ("step", "task", "on_done", "started", "_loop", "_future", "_timer", "_timeout", "_over")
+
+    def __init__(self, step: StepDefinition, task: ClaimedTask, timeout: float, on_done: OutcomeCallback) -> None:
+        self.step = step
+        self.task = task
+        self.on_done = on_done
+        self._loop = asyncio.get_running_loop()
+        self.started = 0.0
+        self._timeout = timeout
+        self._future: asyncio.Future[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._over = False
+
+    def start(self, ctx: Context | None, threads: ThreadRunner | None) -> None:
+        """Call the handler (a sync one without ``threads`` runs here and ends the call at once)."""
+        step = self.step
+        self.started = self._loop.time()
+        value = handler_input(step, self.task)
+        try:
+            if step.is_async or threads is None:
+                result = step.call_handler(value, ctx)
+            else:
+                result = asyncio.wrap_future(threads.submit(step.call_handler, value, ctx))
+        except BaseException as exc:  # noqa: BLE001 - a handler failing at once fails its task
+            self._finish(_failure(exc, self.task))
+            return
+        self._timer = self._loop.call_at(self.started + self._timeout, self._expire)
+        self._follow(result)
+
+    @property
+    def elapsed(self) -> float:
+        return self._loop.time() - self.started
+
+    @property
+    def over(self) -> bool:
+        """True once ``on_done`` has been called."""
+        return self._over
+
+    def cancel(self) -> None:
+        """Stop waiting for the handler (shutdown): cancel it and end with no outcome."""
+        if not self._over:
+            if self._future is not None:
+                self._future.cancel()
+            self._finish(None)
+
+    def _follow(self, result: Any) -> None:
+        if inspect.isawaitable(result):
+            future = self._future = asyncio.ensure_future(result)
+            future.add_done_callback(self._settled)
+        else:
+            self._finish(_completion(self.step.slug, result, self.task))
+
+    def _settled(self, future: asyncio.Future[Any]) -> None:
+        if self._over:
+            return
+        try:
+            result = future.result()
+        except BaseException as exc:  # noqa: BLE001 - whatever the handler raised fails its task
+            self._finish(_failure(exc, self.task))
+            return
+        self._follow(result)  # a sync handler may return an awaitable: wait for it too
+
+    def _expire(self) -> None:
+        self._timer = None
+        if not self._over:
+            if self._future is not None:
+                self._future.cancel()
+            self._finish(Outcome(self.task, "timeout", error=timeout_message(self.step.slug, self._timeout)))
+
+    def _finish(self, outcome: Outcome | None) -> None:
+        self._over = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if outcome is not None:
+            outcome.duration = self.elapsed
+        self.on_done(self, outcome)
+
+
+def _completion(step_slug: str, result: Any, task: ClaimedTask) -> Outcome:
+    try:
+        return Outcome(task, "completed", output_json=encode_output(step_slug, result))
+    except NonSerializableOutput as exc:
+        return Outcome(task, "output", error=f"NonSerializableOutput: {exc}")
+
+
+def _failure(exc: BaseException, task: ClaimedTask) -> Outcome:
+    return Outcome(task, "error", error=describe_error(exc))
 
 
 async def execute(
@@ -132,25 +223,20 @@ async def execute(
     threads: ThreadRunner | None,
 ) -> Outcome:
     """Run one task to an outcome; handler errors never escape (cancellation does)."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    running = asyncio.ensure_future(invoke(step, handler_input(step, task), ctx, threads))
+    waiter: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
+
+    def done(call: HandlerCall, outcome: Outcome | None) -> None:
+        if not waiter.done():
+            waiter.set_result(outcome)
+
+    call = HandlerCall(step, task, timeout, done)
+    call.start(ctx, threads)
     try:
-        done, _ = await asyncio.wait({running}, timeout=timeout)
+        outcome = await waiter
     except asyncio.CancelledError:
-        running.cancel()
+        call.cancel()
         raise
-    if not done:
-        running.cancel()  # an async handler stops at its next await; a sync one is abandoned
-        outcome = Outcome(task, "timeout", error=timeout_message(step.slug, timeout))
-    else:
-        try:
-            outcome = Outcome(task, "completed", output_json=encode_output(step.slug, running.result()))
-        except NonSerializableOutput as exc:
-            outcome = Outcome(task, "output", error=f"NonSerializableOutput: {exc}")
-        except BaseException as exc:  # noqa: BLE001 - whatever the finished handler raised fails its task
-            outcome = Outcome(task, "error", error=describe_error(exc))
-    outcome.duration = loop.time() - started
+    assert outcome is not None  # only cancel() ends a call without one
     return outcome
 
 

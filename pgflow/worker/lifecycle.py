@@ -258,6 +258,7 @@ class Worker:
         assert self.db is not None
         self._state = "stopping"
         self.stopping.set()
+        self.poller.interrupt()
         self.runner.shutdown.set()
         listener = self._background.get("listener")
         if listener is not None:

@@ -27,6 +27,8 @@ class StepPlan:
     base_delay: int
     has_dependents: bool
     dependent_start_delays: tuple[int, ...]
+    root_single: bool = False  # a root single step: its tasks carry the flow input
+    keeps_flow_input: bool = False  # root single step of a flow whose other tasks may ask for the input
 
     def retry_delay(self, attempt: int) -> float | None:
         """Seconds until a failed attempt's retry is visible (pgflow: ``floor(base * 2^attempt)``),
@@ -60,6 +62,9 @@ def plan_flows(flows: list[Flow], stored: dict[str, FlowInfo]) -> dict[tuple[str
                 has_dependents=bool(dependents),
                 dependent_start_delays=tuple(sorted({_first(stored_steps[s.slug].start_delay, 0)
                                                      for s in dependents} - {0})),
+                root_single=step.is_root and not step.is_map,
+                keeps_flow_input=step.is_root and not step.is_map
+                and any(not s.is_root or s.is_map for s in steps),
             )
             code = (step.effective_timeout(flow), step.effective_max_attempts(flow), step.effective_base_delay(flow))
             if code != (plan.timeout, plan.max_attempts, plan.base_delay):

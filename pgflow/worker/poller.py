@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import psycopg
+from psycopg.rows import tuple_row
 
 from pgflow import telemetry
 from pgflow.worker.config import WorkerConfig
@@ -59,10 +60,15 @@ class Slots:
         self.used -= 1
         self._freed.set()
 
+    def interrupt(self) -> None:
+        """Wake :meth:`wait_free` (the worker is stopping)."""
+        self._freed.set()
+
     async def wait_free(self, stop: asyncio.Event) -> None:
+        """Wait for a free slot; returns early once ``stop`` is set and :meth:`interrupt` called."""
         while self.free <= 0 and not stop.is_set():
             self._freed.clear()
-            await wait_any(self._freed, stop)
+            await self._freed.wait()
 
 
 class Poller:
@@ -84,7 +90,7 @@ class Poller:
         self._stop = stop
         self._due: set[str] = set(self._order)
         self._wakes: dict[str, int] = dict.fromkeys(self._order, 0)  # wake-ups per queue, ever
-        self._wakeup = asyncio.Event()
+        self._waiter: asyncio.Future[bool] | None = None  # the loop's idle wait, resolved by a wake-up
         self._timers: dict[tuple[str | None, int], asyncio.TimerHandle] = {}
         self.reads = 0
         self.busy = False  # a read is in progress or due
@@ -98,7 +104,28 @@ class Poller:
             self._due.add(name)
             self._wakes[name] += 1
         if names:
-            self._wakeup.set()
+            self._resume(True)
+
+    def interrupt(self) -> None:
+        """End the loop's waits now (the worker is stopping: ``stop`` is set)."""
+        self._resume(True)
+        self._slots.interrupt()
+
+    def _resume(self, woken: bool) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(woken)
+
+    async def _idle(self, timeout: float) -> bool:
+        """Wait for a wake-up (True) or ``timeout`` seconds (False)."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, self._resume, False)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
 
     def wake_later(self, delay: float, queue: str | None = None) -> None:
         """Make ``queue`` due after ``delay`` seconds (a retry or a start_delay ends then)."""
@@ -133,8 +160,7 @@ class Poller:
                 if not self._due:
                     self.busy = False
                     wait = interval if polling else self._config.notify_fallback_interval
-                    self._wakeup.clear()
-                    if not await wait_any(self._wakeup, self._stop, timeout=wait):
+                    if not await self._idle(wait):
                         self._due.update(self._order)  # a poll tick, or the notify fallback
                     continue
                 self.busy = True
@@ -188,10 +214,11 @@ class Poller:
             rows = await self._db.fetch(
                 "worker_claim_tasks",
                 {"flow_slug": queue.name, "qty": qty, "worker_id": queue.worker_id},
-                stop=self._stop,
+                stop=self._stop, row_factory=tuple_row,
             )
-            messages = rows[0]["messages"] if rows else 0
-            tasks = [ClaimedTask.from_row(r) for r in rows if r["run_id"] is not None]
+            messages = rows[0][0] if rows else 0
+            # columns: messages, flow_slug, run_id, step_slug, input, msg_id, task_index, flow_input, attempt
+            tasks = [ClaimedTask(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or 1) for r in rows if r[2] is not None]
             span.measurements.update(messages=messages, tasks=len(tasks))
         return tasks, messages
 

@@ -3,7 +3,7 @@
 Outcomes queue up while a report is in flight; the next report takes all of them (up to
 ``max_batch``) in one statement (``worker_report_tasks``: one set-based ``complete_tasks`` call
 for the completions, ``fail_task`` for each failure), pipelined with a read of the runs that
-ended: one round trip and one commit for a whole batch. Tasks of several steps of one run go to
+ended when telemetry wants run events: one round trip and one commit for a whole batch. Tasks of several steps of one run go to
 separate statements, so two workers never lock in opposite orders. If the batch fails for a
 reason other than a lost connection, each outcome is reported on its own, so one bad task cannot
 hold back the others. Lost connections are retried
@@ -18,8 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
+from pgflow import telemetry
 from pgflow.db.queries import query
 from pgflow.worker.database import Database, Stopped, is_transient
 from pgflow.worker.executor import Outcome
@@ -106,12 +107,22 @@ def _retried_out(exc: BaseException) -> bool:
 
 
 async def _report_batch(conn: psycopg.AsyncConnection[Any], batch: list[Outcome]) -> list[dict[str, Any]]:
-    """Report ``batch`` in as few statements as deadlock safety allows (usually one)."""
+    """Report ``batch`` in as few statements as deadlock safety allows (usually one); return the
+    runs among the batch's that are over, when a telemetry handler wants run events.
+
+    Those are read in the same round trip when ``run.completed`` is wanted; when only ``run.failed``
+    is, they are read afterwards and only if some report did not end in a completed task (only a
+    failure, or a report to a run that failed meanwhile, can leave a run failed); else never.
+    """
     rounds = _rounds(batch)
+    read_runs = telemetry.wants("run.completed")
     runs = conn.cursor(row_factory=dict_row)
+    reports = []
     for number, part in enumerate(rounds, 1):
         async with conn.pipeline():
-            await conn.cursor().execute(query("worker_report_tasks"), {
+            cur = conn.cursor(row_factory=tuple_row)
+            reports.append(cur)
+            await cur.execute(query("worker_report_tasks"), {
                 "run_ids": [o.task.run_id for o in part],
                 "step_slugs": [o.task.step_slug for o in part],
                 "task_indexes": [o.task.task_index for o in part],
@@ -119,17 +130,33 @@ async def _report_batch(conn: psycopg.AsyncConnection[Any], batch: list[Outcome]
                 "outputs": [o.output_json for o in part],
                 "errors": [o.error for o in part],
             })
-            if number == len(rounds):
-                await runs.execute(query("worker_finished_runs"),
-                                   {"run_ids": sorted({o.task.run_id for o in batch}, key=str)})
+            if read_runs and number == len(rounds):
+                await _read_finished_runs(runs, batch)
+    if not read_runs:
+        if not telemetry.wants("run.failed") or not await _any_not_completed(reports):
+            return []
+        await _read_finished_runs(runs, batch)
     return await runs.fetchall()
 
 
+async def _read_finished_runs(cur: psycopg.AsyncCursor[Any], batch: list[Outcome]) -> None:
+    await cur.execute(query("worker_finished_runs"), {"run_ids": sorted({o.task.run_id for o in batch}, key=str)})
+
+
+async def _any_not_completed(reports: list[psycopg.AsyncCursor[Any]]) -> bool:
+    """True when some report (``worker_report_tasks`` rows: ord, status) left its task other than completed."""
+    for cur in reports:
+        if any(status != "completed" for _, status in await cur.fetchall()):
+            return True
+    return False
+
+
 def _rounds(batch: list[Outcome]) -> list[list[Outcome]]:
-    """Split into statements holding at most one step per run, each sorted by run, step, task."""
+    """Split into statements holding at most one step per run, each sorted by run, step, task
+    (uuid order is the order of the uuids' integer values, as in PostgreSQL)."""
     steps_of_run: dict[Any, list[str]] = {}
     rounds: list[list[Outcome]] = []
-    for outcome in sorted(batch, key=lambda o: (str(o.task.run_id), o.task.step_slug, o.task.task_index)):
+    for outcome in sorted(batch, key=lambda o: (o.task.run_id.int, o.task.step_slug, o.task.task_index)):
         steps = steps_of_run.setdefault(outcome.task.run_id, [])
         if outcome.task.step_slug not in steps:
             steps.append(outcome.task.step_slug)

@@ -1,8 +1,11 @@
-"""Running claimed tasks: one asyncio task each, a context, telemetry, then the reporter.
+"""Running claimed tasks: a handler call each (pgflow.worker.executor), then the reporter.
 
 Each claimed task takes a slot (taken by the poller) until its handler is done. Its outcome goes
 to the reporter unless the task was *abandoned* at shutdown: then it has been handed back to its
 queue and another worker owns it, so its late result is dropped and never reported.
+
+The per-task path is the worker's hot loop: a ``Context`` is built only for handlers that take
+one, and the ``task`` telemetry events (and their metadata) only when a handler wants them.
 """
 
 from __future__ import annotations
@@ -10,13 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pgflow import telemetry
 from pgflow.context import _MISSING, Context
-from pgflow.worker.executor import ClaimedTask, execute
+from pgflow.worker.executor import ClaimedTask, HandlerCall, Outcome
 from pgflow.worker.poller import Slots, wait_any
 from pgflow.worker.threads import ThreadRunner
 
@@ -26,19 +28,11 @@ if TYPE_CHECKING:
 FLOW_INPUT_CACHE = 256  # runs whose input is kept in memory
 
 
-@dataclass
-class Running:
-    task: ClaimedTask
-    future: asyncio.Task[Any] | None = None
-    abandoned: bool = False
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
 class TaskRunner:
     def __init__(self, worker: Worker, slots: Slots) -> None:
         self._worker = worker
         self._slots = slots
-        self._running: dict[tuple[UUID, str, int], Running] = {}
+        self._running: dict[HandlerCall, telemetry.Span | None] = {}  # call -> its task span, if begun
         self._idle = asyncio.Event()
         self._idle.set()
         self._threads = ThreadRunner()
@@ -51,31 +45,37 @@ class TaskRunner:
 
     def dispatch(self, tasks: list[ClaimedTask]) -> None:
         """Start claimed tasks (their slots are already taken)."""
+        plans = self._worker.plans
+        threads = self._threads
         for task in tasks:
-            plan = self._worker.plans[(task.flow_slug, task.step_slug)]
-            if plan.step.is_root and not plan.step.is_map:
+            plan = plans[(task.flow_slug, task.step_slug)]
+            step = plan.step
+            if plan.keeps_flow_input:
                 self._remember_input(task.run_id, task.flow_input)
-            running = Running(task, metadata=self.metadata(task))
-            self._running[task.key] = running
+            span = telemetry.begin("task", self.metadata(task)) if telemetry.wants("task.start") else None
+            call = HandlerCall(step, task, plan.timeout, self._done)
+            self._running[call] = span
             self._idle.clear()
-            running.future = asyncio.ensure_future(self._run(running))
             self.started += 1
+            call.start(self._context(task, plan.root_single) if step.takes_context else None, threads)
 
-    async def _run(self, running: Running) -> None:
-        task = running.task
-        plan = self._worker.plans[(task.flow_slug, task.step_slug)]
-        outcome = None
-        try:
-            with telemetry.span("task", running.metadata) as span:
-                outcome = await execute(plan.step, task, self._context(task), plan.timeout, self._threads)
+    def _done(self, call: HandlerCall, outcome: Outcome | None) -> None:
+        """A handler call ended (``outcome`` None: cancelled at shutdown, nothing to report)."""
+        self._slots.release()
+        span = self._running.pop(call, None)
+        if not self._running:
+            self._idle.set()
+        event = "task.stop" if outcome is not None and outcome.completed else "task.exception"
+        if span is not None or telemetry.wants(event):
+            if span is None:
+                span = telemetry.Span("task", {**self.metadata(call.task), "span_id": telemetry.next_span_id()})
+            if outcome is None:
+                span.end(asyncio.CancelledError(), duration=call.elapsed)
+            else:
                 if not outcome.completed:
                     span.fail(outcome.kind, outcome.error)
-        finally:
-            self._slots.release()
-            self._running.pop(task.key, None)
-            if not self._running:
-                self._idle.set()
-        if outcome is not None and not running.abandoned:
+                span.end(duration=outcome.duration)
+        if outcome is not None:
             self._worker.reporter.submit(outcome)
 
     def metadata(self, task: ClaimedTask) -> dict[str, Any]:
@@ -87,8 +87,8 @@ class TaskRunner:
 
     # ------------------------------------------------------------------ context
 
-    def _context(self, task: ClaimedTask) -> Context:
-        known = self._flow_inputs.get(task.run_id, _MISSING)
+    def _context(self, task: ClaimedTask, root_single: bool) -> Context:
+        known = task.flow_input if root_single else self._flow_inputs.get(task.run_id, _MISSING)
         return Context(
             run_id=task.run_id, flow_slug=task.flow_slug, step_slug=task.step_slug, task_index=task.task_index,
             attempt=task.attempt, worker_id=self._worker.queue_worker_ids.get(task.flow_slug), msg_id=task.msg_id,
@@ -146,12 +146,10 @@ class TaskRunner:
 
     def abandon_all(self) -> list[ClaimedTask]:
         """Give up the tasks still running: cancel them, never report them; returns them."""
-        left = list(self._running.values())
-        for running in left:
-            running.abandoned = True
-            if running.future is not None:
-                running.future.cancel()
-        return [r.task for r in left]
+        left = list(self._running)
+        for call in left:
+            call.cancel()  # ends it without an outcome: never reported
+        return [c.task for c in left]
 
     async def close(self) -> None:
         self._threads.close()
