@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -52,6 +53,35 @@ async def test_telemetry_reports_worker_task_and_run_events(db_url, client, reco
 
 async def _has(recorded: list[tuple[str, Any, Any]], name: str) -> bool:
     return any(e == name for e, _, _ in recorded)
+
+
+async def test_run_failed_is_emitted_when_it_is_the_only_run_event_wanted(db_url, client):
+    """With logging at WARNING nobody wants run.completed: the worker reads which runs ended only
+    after a report that did not complete its task, and still emits run.failed."""
+    failed: list[dict[str, Any]] = []
+    job = pgflow.Job("fails_alone", max_attempts=1)
+    job.perform(lambda input: 1 / input["d"], slug="fails_alone")
+    logger = logging.getLogger("pgflow.run")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    telemetry.attach("test-run-failed", "run.failed", lambda e, m, md: failed.append(dict(md)))
+    try:
+        assert not telemetry.wants("run.completed")
+        async with running(db_url, [job]):
+            good = await client.start_flow(job, {"d": 1})
+            bad = await client.start_flow(job, {"d": 0})
+            assert (await finished(client, good)).status == "completed"
+            assert (await finished(client, bad)).status == "failed"
+            await eventually_async(lambda: _true(bool(failed)), message="run.failed is emitted")
+    finally:
+        telemetry.detach("test-run-failed")
+        logger.setLevel(level)
+    assert [md["run_id"] for md in failed] == [bad]
+    assert "ZeroDivisionError" in failed[0]["error_message"]
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 def test_a_failing_telemetry_handler_is_detached_and_never_breaks_the_caller(caplog):

@@ -10,7 +10,7 @@ import pytest
 
 import pgflow
 from pgflow.context import Context
-from pgflow.worker.executor import ClaimedTask, describe_error, encode_output, execute
+from pgflow.worker.executor import ClaimedTask, HandlerCall, Outcome, describe_error, encode_output, execute
 from pgflow.worker.threads import ThreadRunner
 from tests.helpers import eventually_async
 
@@ -131,3 +131,57 @@ def test_nul_characters_which_postgresql_cannot_store_are_refused_or_escaped():
         encode_output("s", {"text": "a\x00b"})
     assert encode_output("s", "a literal \\u0000") == '"a literal \\\\u0000"'
     assert "\x00" not in describe_error(ValueError("bad\x00byte"))
+
+
+async def test_a_sync_handler_returning_an_awaitable_is_awaited_in_the_thread_runner_too():
+    async def later(value):
+        await asyncio.sleep(0)
+        return value + 1
+
+    runner = ThreadRunner()
+    outcome = await execute(step_of(lambda input: later(input)), claimed(flow_input=1), ctx(), 5, runner)
+    runner.close()
+    assert outcome.kind == "completed" and outcome.output_json == "2"
+
+
+async def test_a_handler_raising_cancelled_error_itself_fails_its_task():
+    async def handler(input):
+        raise asyncio.CancelledError("gave up")
+
+    outcome = await execute(step_of(handler), claimed(flow_input={}), ctx(), 5, None)
+    assert outcome.kind == "error" and outcome.error.startswith("CancelledError: gave up")
+
+
+async def test_a_cancelled_call_ends_once_without_an_outcome_and_cancels_its_handler():
+    stopped = asyncio.Event()
+    ended: list[Outcome | None] = []
+
+    async def handler(input):
+        try:
+            await asyncio.sleep(10)
+        finally:
+            stopped.set()
+
+    call = HandlerCall(step_of(handler), claimed(flow_input={}), 5, lambda c, o: ended.append(o))
+    call.start(ctx(), None)
+    await asyncio.sleep(0)
+    call.cancel()
+    call.cancel()
+    await asyncio.wait_for(stopped.wait(), 1)
+    assert ended == [None] and call.over
+
+
+async def test_a_handler_that_ignores_its_cancellation_still_times_out_on_time():
+    release = asyncio.Event()
+
+    async def stubborn(input):
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue  # swallows the cancellation
+        return "late"
+
+    outcome = await execute(step_of(stubborn), claimed(flow_input={}), ctx(), 0.05, None)
+    release.set()
+    assert outcome.kind == "timeout"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,50 @@ def test_opentelemetry_spans_follow_pgflow_spans():
     assert ok.name == "pgflow.demo.job" and ok.ended and ok.status is None
     assert ok.attributes["pgflow.flow_slug"] == "f" and "pgflow.duration" in ok.attributes
     assert failed.ended and failed.status.status_code.name == "ERROR"
+
+
+def test_wants_asks_a_handler_that_can_decline_events():
+    class Picky:
+        def __init__(self) -> None:
+            self.got: list[str] = []
+
+        def enabled(self, event: str) -> bool:
+            return event == "demo.kept"
+
+        def __call__(self, event: str, measurements: dict[str, Any], metadata: dict[str, Any]) -> None:
+            self.got.append(event)
+
+    assert not telemetry.wants("demo.kept")
+    telemetry.attach("unit-picky", "demo.*", Picky())
+    try:
+        assert telemetry.wants("demo.kept") and not telemetry.wants("demo.dropped")
+        assert not telemetry.wants_span("demo.dropped")
+    finally:
+        telemetry.detach("unit-picky")
+
+
+def test_the_logging_handler_declines_what_its_logger_would_drop():
+    logger = logging.getLogger("pgflow.run")
+    level = logger.level
+    try:
+        logger.setLevel(logging.WARNING)
+        assert telemetry.wants("run.failed") and not telemetry.wants("run.completed")
+        logger.setLevel(logging.INFO)
+        assert telemetry.wants("run.completed")
+    finally:
+        logger.setLevel(level)
+
+
+def test_a_span_nobody_wants_emits_nothing_but_still_gives_its_body_a_span(seen):
+    with telemetry.span("quiet.op", {"what": "x"}) as span:
+        span.measurements["rows"] = 1
+        span.fail("error", "ignored")
+    assert seen == []
+
+
+def test_a_span_begun_by_hand_ends_with_its_duration(seen):
+    span = telemetry.begin("demo.manual", {"what": "y"})
+    span.end(duration=0.25)
+    (start, _, md1), (stop, ms, md2) = seen
+    assert (start, stop) == ("demo.manual.start", "demo.manual.stop")
+    assert md1["span_id"] == md2["span_id"] and ms["duration"] == 0.25
