@@ -9,6 +9,7 @@ and retries (0.1 s doubling to 5 s), emits ``db.unavailable`` once per outage an
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,6 +18,8 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import pq
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
 from pgflow import telemetry
@@ -25,6 +28,17 @@ from pgflow.db.queries import query
 T = TypeVar("T")
 
 MAX_BACKOFF = 5.0
+
+
+_decode_json = json.JSONDecoder().decode
+
+
+class JsonbTextLoader(Loader):
+    """jsonb values as json.loads reads them, without its detection of the bytes' encoding
+    (PostgreSQL sends UTF-8): half the cost of the default loader on the claim's small inputs."""
+
+    def load(self, data: Buffer) -> Any:
+        return _decode_json(str(data, "utf-8"))
 
 
 class Stopped(Exception):
@@ -48,9 +62,11 @@ class Database:
         self._closed = False
 
     async def connect(self) -> psycopg.AsyncConnection[Any]:
-        return await psycopg.AsyncConnection.connect(
+        conn = await psycopg.AsyncConnection.connect(
             self.conninfo, autocommit=True, connect_timeout=5, application_name=self.application_name
         )
+        conn.adapters.register_loader("jsonb", JsonbTextLoader)
+        return conn
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -109,7 +125,8 @@ class Database:
         async def run(conn: psycopg.AsyncConnection[Any]) -> list[Any]:
             async with conn.cursor(row_factory=row_factory) as cur:
                 await cur.execute(text, params)
-                return await cur.fetchall() if cur.description else []
+                result = cur.pgresult  # (cur.description would build the columns just to say "rows")
+                return await cur.fetchall() if result is not None and result.nfields else []
 
         return await self.call(name, run, **options)
 

@@ -125,7 +125,7 @@ class HandlerCall:
     with None after :meth:`cancel`. Handler errors never escape.
     """
 
-    __slots__ = ("step", "task", "on_done", "started", "_loop", "_future", "_timer", "_timeout", "_over")
+    __slots__ = ("step", "task", "on_done", "started", "_loop", "_future", "_timer", "_group", "_timeout", "_over")
 
     def __init__(self, step: StepDefinition, task: ClaimedTask, timeout: float, on_done: OutcomeCallback) -> None:
         self.step = step
@@ -136,10 +136,14 @@ class HandlerCall:
         self._timeout = timeout
         self._future: asyncio.Future[Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._group: TimeoutGroup | None = None
         self._over = False
 
-    def start(self, ctx: Context | None, threads: ThreadRunner | None) -> None:
-        """Call the handler (a sync one without ``threads`` runs here and ends the call at once)."""
+    def start(self, ctx: Context | None, threads: ThreadRunner | None, timer: bool = True) -> None:
+        """Call the handler (a sync one without ``threads`` runs here and ends the call at once).
+
+        ``timer=False``: the caller puts the call in a :class:`TimeoutGroup` right after.
+        """
         step = self.step
         self.started = self._loop.time()
         value = handler_input(step, self.task)
@@ -151,7 +155,8 @@ class HandlerCall:
         except BaseException as exc:  # noqa: BLE001 - a handler failing at once fails its task
             self._finish(_failure(exc, self.task))
             return
-        self._timer = self._loop.call_at(self.started + self._timeout, self._expire)
+        if timer:
+            self._timer = self._loop.call_at(self.started + self._timeout, self._expire)
         self._follow(result)
 
     @property
@@ -187,6 +192,10 @@ class HandlerCall:
             return
         self._follow(result)  # a sync handler may return an awaitable: wait for it too
 
+    @property
+    def deadline(self) -> float:
+        return self.started + self._timeout
+
     def _expire(self) -> None:
         self._timer = None
         if not self._over:
@@ -199,9 +208,39 @@ class HandlerCall:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._group is not None:
+            self._group.ended()
+            self._group = None
         if outcome is not None:
             outcome.duration = self.elapsed
         self.on_done(self, outcome)
+
+
+class TimeoutGroup:
+    """One timer for handler calls started together with the same timeout (a claimed batch),
+    instead of one each: it fires at the latest of their deadlines (microseconds apart) and is
+    cancelled once every call of the group has ended."""
+
+    __slots__ = ("_calls", "_left", "_handle")
+
+    def __init__(self, calls: list[HandlerCall]) -> None:
+        self._calls = calls
+        self._left = len(calls)
+        for call in calls:
+            call._group = self
+        when = max(call.deadline for call in calls)
+        self._handle = asyncio.get_running_loop().call_at(when, self._fire)
+
+    def ended(self) -> None:
+        self._left -= 1
+        if self._left == 0:
+            self._handle.cancel()
+            self._calls = []
+
+    def _fire(self) -> None:
+        calls, self._calls = self._calls, []
+        for call in calls:
+            call._expire()
 
 
 def _completion(step_slug: str, result: Any, task: ClaimedTask) -> Outcome:

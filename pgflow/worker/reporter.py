@@ -13,6 +13,8 @@ until the worker's shutdown deadline (see :class:`pgflow.worker.database.Databas
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -122,14 +124,7 @@ async def _report_batch(conn: psycopg.AsyncConnection[Any], batch: list[Outcome]
         async with conn.pipeline():
             cur = conn.cursor(row_factory=tuple_row)
             reports.append(cur)
-            await cur.execute(query("worker_report_tasks"), {
-                "run_ids": [o.task.run_id for o in part],
-                "step_slugs": [o.task.step_slug for o in part],
-                "task_indexes": [o.task.task_index for o in part],
-                "completed": [o.completed for o in part],
-                "outputs": [o.output_json for o in part],
-                "errors": [o.error for o in part],
-            })
+            await cur.execute(query("worker_report_tasks"), {"outcomes": outcomes_json(part)})
             if read_runs and number == len(rounds):
                 await _read_finished_runs(runs, batch)
     if not read_runs:
@@ -149,6 +144,26 @@ async def _any_not_completed(reports: list[psycopg.AsyncCursor[Any]]) -> bool:
         if any(status != "completed" for _, status in await cur.fetchall()):
             return True
     return False
+
+
+def outcomes_json(outcomes: list[Outcome]) -> str:
+    """The ``outcomes`` parameter of ``worker_report_tasks``: a JSON array with, per outcome,
+    ``[run_id, step_slug, task_index, true, output]`` or ``[... false, error_message]`` (an
+    output is JSON text already, so it is spliced in as it is)."""
+    items = []
+    for o in outcomes:
+        t = o.task
+        head = f'["{t.run_id}",{_json_text(t.step_slug)},{int(t.task_index)},'
+        if o.kind == "completed" and o.output_json is not None:
+            items.append(f"{head}true,{o.output_json}]")
+        else:
+            items.append(f"{head}false,{json.dumps(o.error)}]")
+    return "[" + ",".join(items) + "]"
+
+
+@functools.lru_cache(maxsize=1024)
+def _json_text(text: str) -> str:
+    return json.dumps(text)
 
 
 def _rounds(batch: list[Outcome]) -> list[list[Outcome]]:

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from pgflow import telemetry
 from pgflow.context import _MISSING, Context
-from pgflow.worker.executor import ClaimedTask, HandlerCall, Outcome
+from pgflow.worker.executor import ClaimedTask, HandlerCall, Outcome, TimeoutGroup
 from pgflow.worker.poller import Slots, wait_any
 from pgflow.worker.threads import ThreadRunner
 
@@ -47,17 +47,22 @@ class TaskRunner:
         """Start claimed tasks (their slots are already taken)."""
         plans = self._worker.plans
         threads = self._threads
+        spans = telemetry.wants("task.start")
+        timed: dict[int, list[HandlerCall]] = {}  # timeout -> the calls still running
         for task in tasks:
             plan = plans[(task.flow_slug, task.step_slug)]
             step = plan.step
             if plan.keeps_flow_input:
                 self._remember_input(task.run_id, task.flow_input)
-            span = telemetry.begin("task", self.metadata(task)) if telemetry.wants("task.start") else None
             call = HandlerCall(step, task, plan.timeout, self._done)
-            self._running[call] = span
+            self._running[call] = telemetry.begin("task", self.metadata(task)) if spans else None
             self._idle.clear()
             self.started += 1
-            call.start(self._context(task, plan.root_single) if step.takes_context else None, threads)
+            call.start(self._context(task, plan.root_single) if step.takes_context else None, threads, timer=False)
+            if not call.over:
+                timed.setdefault(plan.timeout, []).append(call)
+        for calls in timed.values():
+            TimeoutGroup(calls)
 
     def _done(self, call: HandlerCall, outcome: Outcome | None) -> None:
         """A handler call ended (``outcome`` None: cancelled at shutdown, nothing to report)."""

@@ -32,7 +32,9 @@ FROM unnest(%(worker_ids)s::uuid[]) AS w(worker_id)
 -- transaction): a claim lost in a crash only means its tasks are delivered again, which retries
 -- allow anyway, and the report that follows is durable (its flush covers the claim). It keeps
 -- the database-wide lock PostgreSQL holds while committing a NOTIFY (task:started) short.
-SELECT c.messages, c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index,
+-- A root single step's handler takes flow_input, so its input ({}) is not sent (NULL).
+SELECT c.messages, c.flow_slug, c.run_id, c.step_slug,
+       CASE WHEN c.flow_input IS NULL THEN c.input END AS input, c.msg_id, c.task_index,
        c.flow_input, c.attempt
 FROM set_config('synchronous_commit', 'off', true) AS async_commit
 CROSS JOIN pgflow.claim_tasks(%(flow_slug)s, %(qty)s, %(worker_id)s::uuid) AS c
@@ -42,11 +44,16 @@ CROSS JOIN pgflow.claim_tasks(%(flow_slug)s, %(qty)s, %(worker_id)s::uuid) AS c
 -- pgflow.complete_tasks call (set-based; same result as complete_task for each), then each
 -- failure with fail_task. The worker sorts outcomes by run and puts at most one step per run in
 -- a statement (complete_tasks locks step states, then runs, each in one global order).
+-- The outcomes come as one JSON array (cheaper for the worker to build than six typed arrays,
+-- and the outputs are JSON already): [run_id, step_slug, task_index, true, output] for a
+-- completion, [run_id, step_slug, task_index, false, error_message] for a failure.
 WITH reports AS (
-    SELECT *
-    FROM unnest(%(run_ids)s::uuid[], %(step_slugs)s::text[], %(task_indexes)s::int[], %(completed)s::bool[],
-                %(outputs)s::text[], %(errors)s::text[])
-             WITH ORDINALITY AS c(run_id, step_slug, task_index, completed, output, error_message, ord)
+    SELECT (o.e ->> 0)::uuid AS run_id, o.e ->> 1 AS step_slug, (o.e ->> 2)::int AS task_index,
+           (o.e -> 3)::bool AS completed,
+           CASE WHEN (o.e -> 3)::bool THEN o.e -> 4 END AS output,
+           CASE WHEN NOT (o.e -> 3)::bool THEN o.e ->> 4 END AS error_message,
+           o.ord
+    FROM jsonb_array_elements(%(outcomes)s::jsonb) WITH ORDINALITY AS o(e, ord)
 ),
 completions AS MATERIALIZED (
     SELECT done.run_id, done.step_slug, done.task_index, done.status
@@ -54,7 +61,7 @@ completions AS MATERIALIZED (
         ARRAY(SELECT r.run_id FROM reports AS r WHERE r.completed ORDER BY r.ord),
         ARRAY(SELECT r.step_slug FROM reports AS r WHERE r.completed ORDER BY r.ord),
         ARRAY(SELECT r.task_index FROM reports AS r WHERE r.completed ORDER BY r.ord),
-        ARRAY(SELECT r.output::jsonb FROM reports AS r WHERE r.completed ORDER BY r.ord)) AS done
+        ARRAY(SELECT r.output FROM reports AS r WHERE r.completed ORDER BY r.ord)) AS done
 ),
 completed_first AS MATERIALIZED (
     SELECT count(*) AS n FROM completions

@@ -10,7 +10,15 @@ import pytest
 
 import pgflow
 from pgflow.context import Context
-from pgflow.worker.executor import ClaimedTask, HandlerCall, Outcome, describe_error, encode_output, execute
+from pgflow.worker.executor import (
+    ClaimedTask,
+    HandlerCall,
+    Outcome,
+    TimeoutGroup,
+    describe_error,
+    encode_output,
+    execute,
+)
 from pgflow.worker.threads import ThreadRunner
 from tests.helpers import eventually_async
 
@@ -185,3 +193,29 @@ async def test_a_handler_that_ignores_its_cancellation_still_times_out_on_time()
     outcome = await execute(step_of(stubborn), claimed(flow_input={}), ctx(), 0.05, None)
     release.set()
     assert outcome.kind == "timeout"
+
+
+async def test_calls_sharing_a_timeout_group_time_out_alone_when_the_others_have_ended():
+    release = asyncio.Event()
+    ended: dict[str, Outcome | None] = {}
+
+    async def quick(input):
+        return "quick"
+
+    async def slow(input):
+        await release.wait()
+        return "slow"
+
+    calls = [HandlerCall(step_of(handler), claimed(flow_input={}), 0.05,
+                         lambda c, o, name=name: ended.__setitem__(name, o))
+             for name, handler in (("quick", quick), ("slow", slow))]
+    for call in calls:
+        call.start(ctx(), None, timer=False)
+    TimeoutGroup(calls)
+
+    async def both_ended() -> bool:
+        return len(ended) == 2
+
+    await eventually_async(both_ended, timeout=5, message="the slow call times out")
+    release.set()
+    assert ended["quick"].kind == "completed" and ended["slow"].kind == "timeout"
