@@ -12,13 +12,14 @@ result; its return value is the operation's result. The same generator runs on a
         return Run.from_row(row)
 
 Each yielded query runs in its own transaction unless the operation is run inside a
-transaction the caller opened.
+transaction the caller opened. :func:`exchange_sync` / :func:`exchange_async` send several
+queries in one round trip (psycopg's pipeline mode), for drivers that know what goes together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass, field
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from psycopg.rows import dict_row
@@ -32,12 +33,18 @@ Fetch = Literal["none", "one", "all", "scalar", "rowcount"]
 
 @dataclass(frozen=True)
 class Query:
-    """A query to run: the SQL text (or a named query), its parameters and what to fetch."""
+    """A query to run: the SQL text (or a named query), its parameters and what to fetch.
+
+    ``commits``: the query is the last of its transaction, so the client driver
+    (:mod:`pgflow.ops.driver`) sends the COMMIT with it, or runs it in autocommit when it opens
+    no transaction: one round trip instead of three. The executors here ignore it.
+    """
 
     sql: Any
     params: dict[str, Any] | tuple[Any, ...] | None = None
     fetch: Fetch = "all"
     named: bool = field(default=True)
+    commits: bool = False
 
     @property
     def text(self) -> Any:
@@ -59,6 +66,10 @@ class Query:
     def execute(cls, name: str, /, **params: Any) -> Query:
         return cls(name, params, "rowcount")
 
+    def and_commit(self) -> Query:
+        """This query, marked as the last of its transaction (see ``commits``)."""
+        return replace(self, commits=True)
+
 
 Operation = Generator[Query, Any, T]
 
@@ -74,6 +85,15 @@ def _result(cur: Any, fetch: Fetch, rows: list[dict[str, Any]] | None) -> Any:
         return rows[0] if rows else None
     # scalar: first column of the first row
     return next(iter(rows[0].values())) if rows else None
+
+
+def _fetched(cur: Any, q: Query) -> Any:
+    return _result(cur, q.fetch, cur.fetchall() if q.fetch in ("all", "one", "scalar") and cur.description else None)
+
+
+async def _fetched_async(cur: Any, q: Query) -> Any:
+    rows = await cur.fetchall() if q.fetch in ("all", "one", "scalar") and cur.description else None
+    return _result(cur, q.fetch, rows)
 
 
 def _single(q: Query) -> Operation[Any]:
@@ -92,8 +112,7 @@ def run_sync(conn: Any, operation: Operation[T] | Query) -> T:
         while True:
             with conn.cursor(row_factory=dict_row) as cur:
                 cur.execute(q.text, q.params)
-                rows = cur.fetchall() if q.fetch in ("all", "one", "scalar") and cur.description else None
-                result = _result(cur, q.fetch, rows)
+                result = _fetched(cur, q)
             q = operation.send(result)
     except StopIteration as stop:
         return stop.value
@@ -107,8 +126,42 @@ async def run_async(conn: Any, operation: Operation[T] | Query) -> T:
         while True:
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(q.text, q.params)
-                rows = await cur.fetchall() if q.fetch in ("all", "one", "scalar") and cur.description else None
-                result = _result(cur, q.fetch, rows)
+                result = await _fetched_async(cur, q)
             q = operation.send(result)
     except StopIteration as stop:
         return stop.value
+
+
+def exchange_sync(conn: Any, queries: Sequence[Query]) -> list[Any]:
+    """Send ``queries`` together and return their results, in order: one round trip.
+
+    Several queries go in one pipeline ending in one Sync; on an autocommit connection they
+    form one implicit transaction unless they contain BEGIN/COMMIT themselves. The first error
+    is raised (the server skips what follows it, up to the Sync).
+    """
+    if len(queries) == 1:
+        return [run_sync(conn, queries[0])]
+    cursors = [conn.cursor(row_factory=dict_row) for _ in queries]
+    try:
+        with conn.pipeline():
+            for cur, q in zip(cursors, queries):
+                cur.execute(q.text, q.params)
+        return [_fetched(cur, q) for cur, q in zip(cursors, queries)]
+    finally:
+        for cur in cursors:
+            cur.close()
+
+
+async def exchange_async(conn: Any, queries: Sequence[Query]) -> list[Any]:
+    """:func:`exchange_sync` on an async connection."""
+    if len(queries) == 1:
+        return [await run_async(conn, queries[0])]
+    cursors = [conn.cursor(row_factory=dict_row) for _ in queries]
+    try:
+        async with conn.pipeline():
+            for cur, q in zip(cursors, queries):
+                await cur.execute(q.text, q.params)
+        return [await _fetched_async(cur, q) for cur, q in zip(cursors, queries)]
+    finally:
+        for cur in cursors:
+            await cur.close()
