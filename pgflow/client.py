@@ -135,12 +135,12 @@ class _Methods:
         return flow_ops.flow_exists(flow)
 
     @_shared
-    def get_flow(self, flow: Any) -> Operation[FlowInfo]:
+    def get_flow(self, flow: Any) -> ClientOperation[FlowInfo]:
         """The stored definition: options and steps (in order) with their dependencies."""
         return flow_ops.get_flow(flow)
 
     @_shared
-    def list_flows(self) -> Operation[list[FlowInfo]]:
+    def list_flows(self) -> ClientOperation[list[FlowInfo]]:
         """Every stored flow and job, by slug."""
         return flow_ops.list_flows()
 

@@ -9,6 +9,7 @@ from pgflow.db.executor import Operation, Query
 from pgflow.errors import FlowNotFound, FlowShapeMismatch
 from pgflow.models import FlowInfo, StepInfo
 from pgflow.ops.common import json_text, slug_of
+from pgflow.ops.driver import ClientOperation, Snapshot
 
 
 def _shape_of(flow: Any) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def compile_flow(flow: Any, allow_data_loss: bool = False) -> Operation[dict[str
     if result["status"] == "mismatch":
         raise FlowShapeMismatch(slug, result.get("differences") or [])
     flow_type = getattr(flow, "flow_type", "flow")
-    yield Query.execute("client_set_flow_type", flow_slug=slug, flow_type=flow_type)
+    yield Query.execute("client_set_flow_type", flow_slug=slug, flow_type=flow_type).and_commit()
     return {"status": result["status"], "differences": list(result.get("differences") or [])}
 
 
@@ -42,16 +43,16 @@ def flow_exists(flow: Any) -> Operation[bool]:
     return bool((yield Query.scalar("client_flow_exists", flow_slug=slug_of(flow))))
 
 
-def _flows(slug: str | None) -> Operation[list[FlowInfo]]:
-    flow_rows = yield Query.all("client_select_flows", flow_slug=slug)
-    step_rows = yield Query.all("client_select_flow_steps", flow_slug=slug)
+def _flows(slug: str | None) -> ClientOperation[list[FlowInfo]]:
+    flow_rows, step_rows = yield Snapshot((Query.all("client_select_flows", flow_slug=slug),
+                                           Query.all("client_select_flow_steps", flow_slug=slug)))
     steps: dict[str, list[StepInfo]] = {}
     for row in step_rows:
         steps.setdefault(row["flow_slug"], []).append(StepInfo.from_row(row))
     return [FlowInfo.from_row(row, tuple(steps.get(row["flow_slug"], ()))) for row in flow_rows]
 
 
-def get_flow(flow: Any) -> Operation[FlowInfo]:
+def get_flow(flow: Any) -> ClientOperation[FlowInfo]:
     """The stored definition of one flow: options, steps in order, dependencies."""
     slug = slug_of(flow)
     found = yield from _flows(slug)
@@ -60,7 +61,7 @@ def get_flow(flow: Any) -> Operation[FlowInfo]:
     return found[0]
 
 
-def list_flows() -> Operation[list[FlowInfo]]:
+def list_flows() -> ClientOperation[list[FlowInfo]]:
     """Every stored flow and job, by slug."""
     return (yield from _flows(None))
 
@@ -71,7 +72,7 @@ def delete_flow(flow: Any) -> Operation[None]:
     slug = slug_of(flow)
     if not (yield from flow_exists(slug)):
         raise FlowNotFound(slug)
-    yield Query.all("client_delete_flow_and_data", flow_slug=slug)
+    yield Query.all("client_delete_flow_and_data", flow_slug=slug).and_commit()
 
 
 def upsert_flow(

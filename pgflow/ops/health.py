@@ -57,6 +57,6 @@ def health_check(stale_after: float = 15.0, dead_after: float = 60.0, *, include
         raise ConfigurationError(
             f"health_check needs 0 < stale_after <= dead_after, got stale_after={stale_after}, dead_after={dead_after}"
         )
-    found = yield Query.all("worker_health", window=float(window))
+    found = yield Query.all("worker_health", window=float(window)).and_commit()
     workers = [WorkerHealth.from_row(row, stale_after, dead_after) for row in found]
     return [w for w in workers if include_stopped or w.stopped_at is None]

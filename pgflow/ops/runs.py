@@ -22,7 +22,7 @@ def start_flow(flow: Any, input: Any, run_id: Any = None) -> Operation[UUID]:
     row = yield Query.one(
         "client_start_flow",
         flow_slug=slug_of(flow), input=json_text(input), run_id=None if run_id is None else run_uuid(run_id),
-    )
+    ).and_commit()
     return row["run_id"]
 
 
@@ -33,15 +33,17 @@ def _is_finished(event: Event) -> bool:
 def start_flow_and_wait(flow: Any, input: Any, timeout: float = 60.0) -> ClientOperation[Run]:
     """Start a run and wait for its end on the database's events (no polling).
 
-    The run's channel is LISTENed to in the transaction that starts the run, so its
-    ``run:completed`` / ``run:failed`` event cannot be missed. Returns the completed run with its
-    step states; raises RunFailed (carrying the run) or RunTimeout (the run keeps going).
+    The run's channel is LISTENed to in the transaction that starts the run (the driver sends
+    both in one round trip), so its ``run:completed`` / ``run:failed`` event cannot be missed.
+    Returns the completed run with its step states; raises RunFailed (carrying the run) or
+    RunTimeout (the run keeps going).
     """
     timeout = max(0.0, seconds_of(timeout, "timeout"))
     run_id = uuid4()
     channel = run_channel(run_id)
     yield listen(channel)
-    row = yield Query.one("client_start_flow", flow_slug=slug_of(flow), input=json_text(input), run_id=run_id)
+    row = yield Query.one("client_start_flow", flow_slug=slug_of(flow), input=json_text(input),
+                          run_id=run_id).and_commit()
     if row["status"] == "started":
         yield WaitForEvent(channel, until=_is_finished, timeout=timeout)
     else:  # finished inside start_flow (every step skipped or taskless)
@@ -84,13 +86,13 @@ def enqueue(
         "client_start_flow_at",
         flow_slug=slug_of(flow), input=json_text(input), start_at=scheduled_at, delay=delay,
         run_id=None if run_id is None else run_uuid(run_id),
-    )
+    ).and_commit()
     return row["run_id"]
 
 
 def get_run(run_id: Any) -> Operation[Run]:
     run_id = run_uuid(run_id)
-    row = yield Query.one("client_select_run", run_id=run_id)
+    row = yield Query.one("client_select_run", run_id=run_id).and_commit()
     if row is None:
         raise RunNotFound(run_id)
     return Run.from_row(row)
@@ -122,7 +124,7 @@ def list_runs(flow: Any = None, status: str | None = None, limit: int = 50) -> O
         raise InvalidInput(f"limit must be a positive integer, got {limit!r}")
     rows = yield Query.all(
         "client_select_runs", flow_slug=None if flow is None else slug_of(flow), status=status, limit=limit,
-    )
+    ).and_commit()
     return [Run.from_row(r) for r in rows]
 
 
@@ -132,5 +134,5 @@ def prune(older_than: timedelta, flows: Iterable[Any] | None = None) -> Operatio
     if not isinstance(older_than, timedelta) or older_than < timedelta(0):
         raise InvalidInput(f"older_than must be a timedelta >= 0 (e.g. timedelta(days=7)), got {older_than!r}")
     slugs = None if flows is None else [slug_of(f) for f in ([flows] if isinstance(flows, str) else flows)]
-    counts = yield Query.scalar("client_prune_data_older_than", older_than=older_than, flows=slugs)
+    counts = yield Query.scalar("client_prune_data_older_than", older_than=older_than, flows=slugs).and_commit()
     return {str(kind): int(n) for kind, n in sorted((counts or {}).items())}
