@@ -35,12 +35,14 @@ SELECT s.flow_slug, s.step_slug, s.step_type, s.step_index,
 SELECT pgflow.delete_flow_and_data(%(flow_slug)s);
 
 -- name: client_start_flow
-SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at
+-- Only what the caller reads (the run id; start_flow_sync: has the run ended already?), not the
+-- input sent back.
+SELECT run_id, status
   FROM pgflow.start_flow(%(flow_slug)s, %(input)s::jsonb, %(run_id)s::uuid);
 
 -- name: client_start_flow_at
 -- start_at wins; else now + delay seconds (database clock); both NULL = now.
-SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at
+SELECT run_id, status
   FROM pgflow.start_flow_at(
            %(flow_slug)s,
            %(input)s::jsonb,
