@@ -92,20 +92,21 @@ def fire_next_due(now: datetime | None = None) -> Operation[Fired | None]:
         plan = plan_tick(cron, due_at, row["now"], cron.catch_up)
     except ScheduleError as exc:  # a row edited by hand, or a time zone this machine lacks
         error = f"paused by the scheduler: {exc}"
-        yield Query.execute("schedules_disable_broken", schedule_slug=slug, error=error)
+        yield Query.execute("schedules_disable_broken", schedule_slug=slug, error=error).and_commit()
         return Fired(slug, due_at, None, None, None, error=error)
-    yield Query.execute("schedules_advance", schedule_slug=slug, due_at=due_at, next_run_at=plan.next_run_at)
+    # its result is not read: the driver sends it with the start (or with the COMMIT)
+    yield Query("schedules_advance", {"schedule_slug": slug, "due_at": due_at, "next_run_at": plan.next_run_at}, "none")
     run_id = None
     if plan.tick_at is not None:
         run_id = yield Query.scalar(
             "schedules_start_scheduled_flow",
             schedule_slug=slug, tick_at=plan.tick_at, catch_up_from=plan.catch_up_from, trigger="tick",
-        )
+        ).and_commit()
     return Fired(slug, due_at, plan.tick_at, run_id, plan.next_run_at, plan.catch_up_from)
 
 
 def seconds_until_next_due(now: datetime | None = None) -> Operation[float | None]:
-    return (yield Query.scalar("schedules_next_due", now=now))
+    return (yield Query.scalar("schedules_next_due", now=now).and_commit())
 
 
 # --- managing schedules ------------------------------------------------------------------------
