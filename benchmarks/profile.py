@@ -78,8 +78,10 @@ def _profile_one(server: Server, name: str, module: Any, dsn: str, jobs: int, pr
     with psycopg.connect(dsn, autocommit=True) as c:
         for statement in statements:
             c.execute(statement.encode())
+        # tracking nested statements costs server CPU: only when a statement list is wanted
         for setting in ("SET pg_stat_statements.track = 'all'", "SET pg_stat_statements.track_planning = on"):
-            c.execute(sql.SQL("ALTER DATABASE {} ").format(sql.Identifier(c.info.dbname)) + sql.SQL(setting))
+            if top > 0:
+                c.execute(sql.SQL("ALTER DATABASE {} ").format(sql.Identifier(c.info.dbname)) + sql.SQL(setting))
     module.enqueue(dsn, jobs)
     vacuum_analyze(dsn)
     with psycopg.connect(dsn, autocommit=True) as c:
@@ -95,6 +97,8 @@ def _profile_one(server: Server, name: str, module: Any, dsn: str, jobs: int, pr
         drain.stop(procs)
     yield (f"== {name}: {jobs:,} jobs, {processes} process(es): {jobs / seconds:,.0f} jobs/s; CPU per job: "
            f"workers {(py1 - py0) * 1e6 / jobs:.0f} µs, PostgreSQL {(pg1 - pg0) * 1e6 / jobs:.0f} µs")
+    if top <= 0:
+        return
     if not tracked:
         yield "   (pg_stat_statements is not preloaded on this server: no statement list)"
         return

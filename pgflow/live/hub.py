@@ -40,7 +40,6 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg import sql
 
 from pgflow.db.queries import query
 from pgflow.errors import DatabaseUnavailable, PgFlowError
@@ -302,15 +301,17 @@ class EventHub:
         """LISTEN on the wanted channels, UNLISTEN the others, in one round trip."""
         version = self._wanted
         wanted = self._wanted_channels()
-        statements = [
-            sql.SQL(query("live_listen")).format(channel=sql.Identifier(c))
-            for c in sorted(wanted - self._listening)
-        ] + [
-            sql.SQL(query("live_unlisten")).format(channel=sql.Identifier(c))
-            for c in sorted(self._listening - wanted)
-        ]
-        if statements:
-            await conn.execute(sql.SQL("; ").join(statements))
+        added, removed = sorted(wanted - self._listening), sorted(self._listening - wanted)
+        if added or removed:
+            await conn.execute(query("live_sync_channels"), {"add": added, "remove": removed})
+        if added:
+            # events are sent only to subscribed channels: wait for the transactions that may
+            # have decided not to notify before the subscription committed
+            cur = await conn.execute(query("live_await_event_writers"), {"timeout": self.subscribe_timeout / 2})
+            row = await cur.fetchone()
+            if not (row and row[0]):
+                log.warning("pgflow event hub: a transaction that may change runs is still open after %.1f s "
+                            "(idle in transaction?); its changes may arrive without events", self.subscribe_timeout / 2)
         self._listening = wanted
         self._synced = max(self._synced, version)
         still = []

@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg import sql
 
 from pgflow.db.executor import Operation, Query, exchange_async, exchange_sync, run_async, run_sync
 from pgflow.errors import (
@@ -76,11 +75,12 @@ ClientOperation = Generator[Step, Any, T]
 """An operation the client driver runs: it may also yield :class:`WaitForEvent` and :class:`Snapshot`."""
 
 def listen(channel: str) -> Query:
-    return Query(sql.SQL("LISTEN {}").format(sql.Identifier(channel)), None, "none", named=False)
+    """LISTEN on a pgflow event channel and register, so the engine NOTIFYs on it (pgflow.subscribe)."""
+    return Query("events_subscribe", {"channel": channel}, "none")
 
 
 def unlisten(channel: str) -> Query:
-    return Query(sql.SQL("UNLISTEN {}").format(sql.Identifier(channel)), None, "none", named=False)
+    return Query("events_unsubscribe", {"channel": channel}, "none")
 
 
 _DONE = object()

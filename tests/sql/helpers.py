@@ -159,5 +159,5 @@ def set_step_state(conn: psycopg.Connection, run_id: uuid.UUID, step: str, **col
 def listener(url: str) -> psycopg.Connection:
     """An autocommit connection LISTENing to every pgflow event (``drain_notifies`` reads them)."""
     conn = psycopg.connect(url, autocommit=True)
-    conn.execute('LISTEN "pgflow:events"')
+    conn.execute("SELECT pgflow.subscribe('pgflow:events')")
     return conn

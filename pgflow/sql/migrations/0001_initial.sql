@@ -265,18 +265,39 @@ CREATE INDEX idx_step_tasks_queued_msg ON pgflow.step_tasks (message_id) WHERE s
 CREATE INDEX idx_step_tasks_last_worker ON pgflow.step_tasks (last_worker_id) WHERE status = 'started';
 
 
+-- 0066_tables_subscribers.sql
+-- Who follows events: one row per database session and channel it listens on through
+-- pgflow.subscribe(). pgflow._emit sends a NOTIFY on a channel only while a row names it (or
+-- pgflow.events = 'always'): a notifying transaction takes a database-wide lock while it commits,
+-- which would serialise every worker's commits for events nobody reads.
+-- Rows of sessions that ended without unsubscribing are removed by the next subscribe() or
+-- unsubscribe() of any session.
+
+CREATE TABLE pgflow.subscribers (
+    channel text NOT NULL,
+    pid int NOT NULL,
+    backend_start timestamptz NOT NULL,
+    subscribed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (channel, pid)
+);
+
+
 -- 0070_function_emit.sql
 -- Publish one state-change event. Every engine function calls this, so events come from the
 -- database whichever worker (Python, TypeScript, Elixir) drove the change, and NOTIFY delivers
 -- them only when the transaction commits.
 --
--- Channels: 'pgflow:run:<run_id>' (one run) and 'pgflow:events' (every run).
+-- Channels: 'pgflow:run:<run_id>' (one run) and 'pgflow:events' (every run), each only while
+-- some session follows it (pgflow.subscribe(), a row in pgflow.subscribers): a transaction that
+-- NOTIFYs takes a database-wide lock while it commits, which serialises concurrent workers'
+-- commits, so events nobody follows are not sent.
 -- The payload is the given object plus "ts" (clock time of the change). A payload that would
 -- not fit NOTIFY's 8000-byte limit loses its large fields ("input", "output", "error_message")
 -- and lists them in "truncated", telling the subscriber to fetch them from the tables.
 -- When a Supabase-style realtime.send(jsonb, text, text, boolean) exists, the event is also
 -- broadcast on topic 'pgflow:run:<run_id>' under pgflow's event names.
--- Setting pgflow.events = 'off' (per session or database) silences events.
+-- Setting pgflow.events (per session, role or database): 'off' silences events; 'always' sends
+-- them on both channels whether or not anyone subscribed (for plain LISTEN clients).
 CREATE OR REPLACE FUNCTION pgflow._emit(p_payload jsonb)
 RETURNS void
 LANGUAGE plpgsql
@@ -284,25 +305,41 @@ VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
-    v_payload jsonb := p_payload || jsonb_build_object('ts', clock_timestamp());
+    v_payload jsonb;
     v_text text;
     v_event text := p_payload->>'event_type';
     v_topic text := 'pgflow:run:' || (p_payload->>'run_id');
+    v_mode text := coalesce(current_setting('pgflow.events', true), '');
+    v_to_run boolean := v_mode = 'always';
+    v_to_all boolean := v_mode = 'always';
 BEGIN
-    IF current_setting('pgflow.events', true) = 'off' THEN
+    IF v_mode = 'off' THEN
         RETURN;
     END IF;
-    v_text := v_payload::text;
-    IF octet_length(v_text) > 7900 THEN
-        v_payload := (v_payload - 'input' - 'output' - 'error_message')
-            || jsonb_build_object('truncated',
-                   (SELECT coalesce(jsonb_agg(k), '[]'::jsonb)
-                    FROM unnest(ARRAY['input', 'output', 'error_message']) AS k
-                    WHERE v_payload ? k));
-        v_text := v_payload::text;
+    IF NOT v_to_all THEN
+        SELECT coalesce(bool_or(s.channel = v_topic), false), coalesce(bool_or(s.channel = 'pgflow:events'), false)
+          INTO v_to_run, v_to_all
+          FROM pgflow.subscribers AS s
+         WHERE s.channel IN (v_topic, 'pgflow:events');
     END IF;
-    PERFORM pg_notify(v_topic, v_text);
-    PERFORM pg_notify('pgflow:events', v_text);
+    IF v_to_run OR v_to_all THEN
+        v_payload := p_payload || jsonb_build_object('ts', clock_timestamp());
+        v_text := v_payload::text;
+        IF octet_length(v_text) > 7900 THEN
+            v_payload := (v_payload - 'input' - 'output' - 'error_message')
+                || jsonb_build_object('truncated',
+                       (SELECT coalesce(jsonb_agg(k), '[]'::jsonb)
+                        FROM unnest(ARRAY['input', 'output', 'error_message']) AS k
+                        WHERE v_payload ? k));
+            v_text := v_payload::text;
+        END IF;
+        IF v_to_run THEN
+            PERFORM pg_notify(v_topic, v_text);
+        END IF;
+        IF v_to_all THEN
+            PERFORM pg_notify('pgflow:events', v_text);
+        END IF;
+    END IF;
 
     IF v_event NOT LIKE 'task:%' AND to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL THEN
         EXECUTE 'SELECT realtime.send($1, $2, $3, false)'
@@ -312,6 +349,152 @@ BEGIN
                    ELSE v_event END,
               v_topic;
     END IF;
+END;
+$$;
+
+
+-- 0071_function__forget_gone_subscribers.sql
+-- Remove the subscriptions of sessions that are gone (ended without unsubscribing: a killed
+-- process, a lost connection). A pid can be reused, so a row only counts while its backend's
+-- start time still matches (when this role may see it: pg_stat_activity hides it for other
+-- roles' sessions unless the role has pg_read_all_stats).
+CREATE OR REPLACE FUNCTION pgflow._forget_gone_subscribers()
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    DELETE FROM pgflow.subscribers AS s
+     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity AS a
+                        WHERE a.pid = s.pid
+                          AND (a.backend_start IS NULL OR a.backend_start = s.backend_start));
+$$;
+
+
+-- 0072_function_subscribe.sql
+-- Follow a pgflow event channel from this session: LISTEN on it and register, so that engine
+-- functions NOTIFY on it. Channels: 'pgflow:events' (every run) or 'pgflow:run:<run_id>'.
+-- Like LISTEN, it takes effect when the transaction commits.
+--
+-- A change committed by a transaction that was already running when the subscription committed
+-- may have decided not to notify. Before reading the state a subscriber builds on, call
+-- pgflow.await_event_writers() (in a later transaction): it returns once those transactions have
+-- ended, so the read sees their changes. Subscribing in the transaction that starts a run (as
+-- start_flow_sync does) needs no such wait: no event of that run can precede it.
+CREATE OR REPLACE FUNCTION pgflow.subscribe(channel text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    IF subscribe.channel IS NULL
+       OR NOT (subscribe.channel = 'pgflow:events' OR subscribe.channel LIKE 'pgflow:run:%') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = format('%L is not a pgflow event channel', subscribe.channel),
+            HINT = 'Subscribe to ''pgflow:events'' (every run) or ''pgflow:run:<run_id>'' (one run).';
+    END IF;
+    PERFORM pgflow._forget_gone_subscribers();
+    INSERT INTO pgflow.subscribers (channel, pid, backend_start)
+    SELECT subscribe.channel, a.pid, a.backend_start
+      FROM pg_catalog.pg_stat_activity AS a
+     WHERE a.pid = pg_catalog.pg_backend_pid()
+    ON CONFLICT ON CONSTRAINT subscribers_pkey
+    DO UPDATE SET backend_start = excluded.backend_start, subscribed_at = excluded.subscribed_at;
+    EXECUTE format('LISTEN %I', subscribe.channel);
+END;
+$$;
+
+
+-- 0073_function_unsubscribe.sql
+-- Stop following a channel from this session (UNLISTEN and unregister); NULL: every channel.
+CREATE OR REPLACE FUNCTION pgflow.unsubscribe(channel text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_channel text;
+BEGIN
+    FOR v_channel IN
+        DELETE FROM pgflow.subscribers AS s
+         WHERE s.pid = pg_catalog.pg_backend_pid()
+           AND (unsubscribe.channel IS NULL OR s.channel = unsubscribe.channel)
+        RETURNING s.channel
+    LOOP
+        EXECUTE format('UNLISTEN %I', v_channel);
+    END LOOP;
+    IF unsubscribe.channel IS NOT NULL THEN
+        EXECUTE format('UNLISTEN %I', unsubscribe.channel);  -- a bare LISTEN of the channel too
+    END IF;
+    PERFORM pgflow._forget_gone_subscribers();
+END;
+$$;
+
+
+-- 0074_function_await_event_writers.sql
+-- Wait until every transaction that may have emitted an event without seeing a subscription
+-- that has since committed has ended: the transactions that had looked at pgflow.subscribers
+-- (each event does) when this call started. Call it after pgflow.subscribe() has committed and
+-- before reading the state the events will update; then nothing falls between the read and the
+-- events. Nobody is blocked while it waits (it polls pg_locks every millisecond).
+-- Returns true, or false when some of them still run after timeout_seconds (e.g. a session
+-- idle in a transaction): their changes, if any, may then arrive without an event.
+CREATE OR REPLACE FUNCTION pgflow.await_event_writers(timeout_seconds double precision DEFAULT 5)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_deadline timestamptz := clock_timestamp() + make_interval(secs => await_event_writers.timeout_seconds);
+    v_waiting text[];
+BEGIN
+    LOOP
+        v_waiting := ARRAY(
+            SELECT l.virtualtransaction
+              FROM pg_catalog.pg_locks AS l
+             WHERE l.locktype = 'relation'
+               AND l.relation = 'pgflow.subscribers'::regclass
+               AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d
+                                  WHERE d.datname = pg_catalog.current_database())
+               AND l.pid <> pg_catalog.pg_backend_pid()
+               AND (v_waiting IS NULL OR l.virtualtransaction = ANY (v_waiting)));
+        IF cardinality(v_waiting) = 0 THEN
+            RETURN true;
+        END IF;
+        IF clock_timestamp() > v_deadline THEN
+            RETURN false;
+        END IF;
+        PERFORM pg_catalog.pg_sleep(0.001);
+    END LOOP;
+END;
+$$;
+
+
+-- 0075_function__events_wanted.sql
+-- Whether any event of this transaction can go anywhere: events are on, and someone subscribed
+-- (pgflow.subscribe), or pgflow.events = 'always', or a realtime.send() exists. The batch
+-- functions ask once per call and skip building the payloads of events that would go nowhere.
+-- Reading pgflow.subscribers here also makes pgflow.await_event_writers() wait for this
+-- transaction, as it waits for those that called _emit.
+CREATE OR REPLACE FUNCTION pgflow._events_wanted()
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_mode text := coalesce(current_setting('pgflow.events', true), '');
+BEGIN
+    IF v_mode = 'off' THEN
+        RETURN false;
+    END IF;
+    RETURN v_mode = 'always'
+        OR EXISTS (SELECT 1 FROM pgflow.subscribers)
+        OR to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL;
 END;
 $$;
 
@@ -2535,18 +2718,22 @@ RETURNS void
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan  -- custom plans were re-planned on every call
 AS $$
 DECLARE
     v_released uuid[];
     v_completed int;
+    v_events boolean := pgflow._events_wanted();
 BEGIN
-    PERFORM pgflow._emit(jsonb_build_object(
-                'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', ss.status, 'output', ss.output,
-                'started_at', ss.started_at, 'completed_at', ss.completed_at,
-                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps))
-       FROM unnest(p_run_ids, p_step_slugs) AS d (run_id, step_slug)
-       JOIN pgflow.step_states AS ss ON ss.run_id = d.run_id AND ss.step_slug = d.step_slug;
+    IF v_events THEN
+        PERFORM pgflow._emit(jsonb_build_object(
+                    'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                    'step_slug', ss.step_slug, 'status', ss.status, 'output', ss.output,
+                    'started_at', ss.started_at, 'completed_at', ss.completed_at,
+                    'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps))
+           FROM unnest(p_run_ids, p_step_slugs) AS d (run_id, step_slug)
+           JOIN pgflow.step_states AS ss ON ss.run_id = d.run_id AND ss.step_slug = d.step_slug;
+    END IF;
 
     -- every dependent loses one dependency per completed parent; a dependent map step (one
     -- parent) learns its task count from the parent's array
@@ -2587,9 +2774,9 @@ BEGIN
            AND r.run_id = ANY (p_run_ids)  -- probe runs by key, never scan them
         RETURNING r.run_id, r.flow_slug, r.status, r.output, r.completed_at
     )
-    SELECT count(pgflow._emit(jsonb_build_object(
+    SELECT count(CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
                'event_type', 'run:completed', 'run_id', l.run_id, 'flow_slug', l.flow_slug,
-               'status', 'completed', 'output', l.output, 'completed_at', l.completed_at)))
+               'status', 'completed', 'output', l.output, 'completed_at', l.completed_at)) END)
       INTO v_completed
       FROM lowered AS l
      WHERE l.status = 'completed';
@@ -2626,25 +2813,34 @@ $$;
 
 -- 0702_function_claim_tasks.sql
 -- Read and claim in one call (one round trip, one commit): up to `qty` visible messages of a
--- flow's queue (named after the flow), oldest first, then start_tasks' claim of their tasks. The read is pgmq.read's (FOR UPDATE SKIP
--- LOCKED, read_ct + 1) without its per-call re-planning, and hides each message for its step's
--- timeout + 2 s straight away. Messages enqueued by a transaction that started after this one
--- are left for the next call: start_tasks stamps started_at with now(), which must not precede
--- the task's queued_at.
+-- flow's queue (named after the flow), oldest first, then start_tasks' claim of their tasks. The
+-- read is pgmq.read's (FOR UPDATE SKIP LOCKED, read_ct + 1), prepared once per session and queue
+-- (pgmq.read plans its dynamic SQL on every call, which cost more than the read itself), and
+-- hides each message for its step's timeout + 2 s straight away. Messages enqueued by a
+-- transaction that started after this one are left for the next call: start_tasks stamps
+-- started_at with now(), which must not precede the task's queued_at.
 -- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
 -- starting), each carrying `messages`, how many messages were read; when none of them gave a
 -- task, a single row with `messages` and NULL elsewhere; no row when the queue had nothing.
+-- Its statements run with generic plans: custom plans were re-planned on every call.
 CREATE OR REPLACE FUNCTION pgflow.claim_tasks(queue_name text, qty int, worker_id uuid)
 RETURNS TABLE (messages int, flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint,
                task_index int, flow_input jsonb, attempt int)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_ids bigint[];
+    v_events boolean := pgflow._events_wanted();
+    -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
+    v_read text := 'pgflow_claim_read_' || CASE WHEN octet_length(claim_tasks.queue_name) <= 45
+                                                THEN claim_tasks.queue_name ELSE md5(claim_tasks.queue_name) END;
 BEGIN
-    EXECUTE format($read$
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements AS p WHERE p.name = v_read) THEN
+        EXECUTE format($read$
+        PREPARE %2$I (int, text) AS
         WITH picked AS (
             SELECT q.msg_id, q.message->>'step_slug' AS step_slug
               FROM pgmq.%1$I AS q
@@ -2662,12 +2858,14 @@ BEGIN
               JOIN pgflow.flows AS f ON f.flow_slug = $2
               LEFT JOIN pgflow.steps AS s ON s.flow_slug = f.flow_slug AND s.step_slug = p.step_slug
              WHERE q.msg_id = p.msg_id
+               -- by key: the generic plan cannot know how few rows LIMIT $1 leaves
+               AND q.msg_id = ANY (ARRAY(SELECT p2.msg_id FROM picked AS p2))
             RETURNING q.msg_id
         )
         SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
-    $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'))
-    INTO v_ids
-    USING claim_tasks.qty, claim_tasks.queue_name;
+        $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'), v_read);
+    END IF;
+    EXECUTE format('EXECUTE %I(%s, %L)', v_read, claim_tasks.qty, claim_tasks.queue_name) INTO v_ids;
 
     IF v_ids IS NULL THEN
         RETURN;
@@ -2698,11 +2896,11 @@ BEGIN
                                OFFSET 0
                                   FOR UPDATE) AS task))
             RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
-                pgflow._emit(jsonb_build_object(
+                CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
                     'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
                     'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
                     'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
-                    'started_at', t.started_at)) AS emitted
+                    'started_at', t.started_at)) END AS emitted
         ),
         items AS MATERIALIZED (
             -- the array a map step's tasks take their elements from (the run input of a root map,
@@ -2759,6 +2957,7 @@ RETURNS TABLE (run_id uuid, step_slug text, task_index int, status text)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan  -- custom plans were re-planned on every call
 AS $$
 DECLARE
     v_fast bigint[];       -- ordinals of the reports that take the set-based path
@@ -2767,6 +2966,7 @@ DECLARE
     v_done_runs uuid[];
     v_done_steps text[];
     v_slow record;
+    v_events boolean := pgflow._events_wanted();
 BEGIN
     IF cardinality(run_ids) IS DISTINCT FROM cardinality(step_slugs)
        OR cardinality(run_ids) IS DISTINCT FROM cardinality(task_indexes)
@@ -2845,10 +3045,10 @@ BEGIN
                AND t.run_id = rep.run_id AND t.step_slug = rep.step_slug AND t.task_index = rep.task_index
                AND t.status = 'started'
             RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.output,
-                pgflow._emit(jsonb_build_object(
+                CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
                     'event_type', 'task:completed', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
                     'step_slug', t.step_slug, 'task_index', t.task_index, 'status', t.status,
-                    'attempt', t.attempts_count, 'output', t.output, 'completed_at', t.completed_at)) AS emitted
+                    'attempt', t.attempts_count, 'output', t.output, 'completed_at', t.completed_at)) END AS emitted
         ),
         archived AS (
             SELECT count(*) AS n
@@ -2922,10 +3122,12 @@ RETURNS void
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan  -- custom plans were re-planned on every call
 AS $$
 DECLARE
     v_full uuid[];
     v_run uuid;
+    v_events boolean := pgflow._events_wanted();
 BEGIN
     SELECT array_agg(DISTINCT ss.run_id) INTO v_full
       FROM pgflow.step_states AS ss
@@ -2941,11 +3143,11 @@ BEGIN
          WHERE ss.run_id = ANY (p_run_ids) AND NOT (ss.run_id = ANY (coalesce(v_full, '{}')))
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
         RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
-            pgflow._emit(jsonb_build_object(
+            CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
                 'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
                 'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
                 'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
-                'initial_tasks', ss.initial_tasks)) AS emitted
+                'initial_tasks', ss.initial_tasks)) END AS emitted
     ),
     tasks AS (
         SELECT st.flow_slug, st.run_id, st.step_slug, i AS task_index, coalesce(s.opt_start_delay, 0) AS delay,

@@ -1,11 +1,22 @@
 -- Statements of the realtime event hub (pgflow.live.hub). The channel names are passed as
 -- psycopg.sql.Identifier, never interpolated as text.
 
--- name: live_listen
-LISTEN {channel}
+-- name: live_sync_channels
+-- Follow the channels in "add" and stop following those in "remove" (one transaction): each
+-- pgflow.subscribe LISTENs and registers, so that events are sent on the channel at all.
+SELECT (SELECT count(*) FROM unnest(%(remove)s::text[]) AS r(channel), LATERAL pgflow.unsubscribe(r.channel)) AS removed,
+       (SELECT count(*) FROM unnest(%(add)s::text[]) AS a(channel), LATERAL pgflow.subscribe(a.channel)) AS added
 
--- name: live_unlisten
-UNLISTEN {channel}
+-- name: live_await_event_writers
+-- After new subscriptions committed: wait for the transactions that may have decided not to
+-- notify before seeing them (so a snapshot read next misses nothing). False: gave up waiting.
+SELECT pgflow.await_event_writers(%(timeout)s) AS settled
+
+-- name: events_subscribe
+SELECT pgflow.subscribe(%(channel)s)
+
+-- name: events_unsubscribe
+SELECT pgflow.unsubscribe(%(channel)s)
 
 -- name: live_ping
 SELECT 1

@@ -2,13 +2,17 @@
 -- database whichever worker (Python, TypeScript, Elixir) drove the change, and NOTIFY delivers
 -- them only when the transaction commits.
 --
--- Channels: 'pgflow:run:<run_id>' (one run) and 'pgflow:events' (every run).
+-- Channels: 'pgflow:run:<run_id>' (one run) and 'pgflow:events' (every run), each only while
+-- some session follows it (pgflow.subscribe(), a row in pgflow.subscribers): a transaction that
+-- NOTIFYs takes a database-wide lock while it commits, which serialises concurrent workers'
+-- commits, so events nobody follows are not sent.
 -- The payload is the given object plus "ts" (clock time of the change). A payload that would
 -- not fit NOTIFY's 8000-byte limit loses its large fields ("input", "output", "error_message")
 -- and lists them in "truncated", telling the subscriber to fetch them from the tables.
 -- When a Supabase-style realtime.send(jsonb, text, text, boolean) exists, the event is also
 -- broadcast on topic 'pgflow:run:<run_id>' under pgflow's event names.
--- Setting pgflow.events = 'off' (per session or database) silences events.
+-- Setting pgflow.events (per session, role or database): 'off' silences events; 'always' sends
+-- them on both channels whether or not anyone subscribed (for plain LISTEN clients).
 CREATE OR REPLACE FUNCTION pgflow._emit(p_payload jsonb)
 RETURNS void
 LANGUAGE plpgsql
@@ -16,25 +20,41 @@ VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
-    v_payload jsonb := p_payload || jsonb_build_object('ts', clock_timestamp());
+    v_payload jsonb;
     v_text text;
     v_event text := p_payload->>'event_type';
     v_topic text := 'pgflow:run:' || (p_payload->>'run_id');
+    v_mode text := coalesce(current_setting('pgflow.events', true), '');
+    v_to_run boolean := v_mode = 'always';
+    v_to_all boolean := v_mode = 'always';
 BEGIN
-    IF current_setting('pgflow.events', true) = 'off' THEN
+    IF v_mode = 'off' THEN
         RETURN;
     END IF;
-    v_text := v_payload::text;
-    IF octet_length(v_text) > 7900 THEN
-        v_payload := (v_payload - 'input' - 'output' - 'error_message')
-            || jsonb_build_object('truncated',
-                   (SELECT coalesce(jsonb_agg(k), '[]'::jsonb)
-                    FROM unnest(ARRAY['input', 'output', 'error_message']) AS k
-                    WHERE v_payload ? k));
-        v_text := v_payload::text;
+    IF NOT v_to_all THEN
+        SELECT coalesce(bool_or(s.channel = v_topic), false), coalesce(bool_or(s.channel = 'pgflow:events'), false)
+          INTO v_to_run, v_to_all
+          FROM pgflow.subscribers AS s
+         WHERE s.channel IN (v_topic, 'pgflow:events');
     END IF;
-    PERFORM pg_notify(v_topic, v_text);
-    PERFORM pg_notify('pgflow:events', v_text);
+    IF v_to_run OR v_to_all THEN
+        v_payload := p_payload || jsonb_build_object('ts', clock_timestamp());
+        v_text := v_payload::text;
+        IF octet_length(v_text) > 7900 THEN
+            v_payload := (v_payload - 'input' - 'output' - 'error_message')
+                || jsonb_build_object('truncated',
+                       (SELECT coalesce(jsonb_agg(k), '[]'::jsonb)
+                        FROM unnest(ARRAY['input', 'output', 'error_message']) AS k
+                        WHERE v_payload ? k));
+            v_text := v_payload::text;
+        END IF;
+        IF v_to_run THEN
+            PERFORM pg_notify(v_topic, v_text);
+        END IF;
+        IF v_to_all THEN
+            PERFORM pg_notify('pgflow:events', v_text);
+        END IF;
+    END IF;
 
     IF v_event NOT LIKE 'task:%' AND to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL THEN
         EXECUTE 'SELECT realtime.send($1, $2, $3, false)'

@@ -10,18 +10,22 @@ RETURNS void
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan  -- custom plans were re-planned on every call
 AS $$
 DECLARE
     v_released uuid[];
     v_completed int;
+    v_events boolean := pgflow._events_wanted();
 BEGIN
-    PERFORM pgflow._emit(jsonb_build_object(
-                'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', ss.status, 'output', ss.output,
-                'started_at', ss.started_at, 'completed_at', ss.completed_at,
-                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps))
-       FROM unnest(p_run_ids, p_step_slugs) AS d (run_id, step_slug)
-       JOIN pgflow.step_states AS ss ON ss.run_id = d.run_id AND ss.step_slug = d.step_slug;
+    IF v_events THEN
+        PERFORM pgflow._emit(jsonb_build_object(
+                    'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                    'step_slug', ss.step_slug, 'status', ss.status, 'output', ss.output,
+                    'started_at', ss.started_at, 'completed_at', ss.completed_at,
+                    'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps))
+           FROM unnest(p_run_ids, p_step_slugs) AS d (run_id, step_slug)
+           JOIN pgflow.step_states AS ss ON ss.run_id = d.run_id AND ss.step_slug = d.step_slug;
+    END IF;
 
     -- every dependent loses one dependency per completed parent; a dependent map step (one
     -- parent) learns its task count from the parent's array
@@ -62,9 +66,9 @@ BEGIN
            AND r.run_id = ANY (p_run_ids)  -- probe runs by key, never scan them
         RETURNING r.run_id, r.flow_slug, r.status, r.output, r.completed_at
     )
-    SELECT count(pgflow._emit(jsonb_build_object(
+    SELECT count(CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
                'event_type', 'run:completed', 'run_id', l.run_id, 'flow_slug', l.flow_slug,
-               'status', 'completed', 'output', l.output, 'completed_at', l.completed_at)))
+               'status', 'completed', 'output', l.output, 'completed_at', l.completed_at)) END)
       INTO v_completed
       FROM lowered AS l
      WHERE l.status = 'completed';

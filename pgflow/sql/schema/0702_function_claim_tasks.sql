@@ -1,23 +1,32 @@
 -- Read and claim in one call (one round trip, one commit): up to `qty` visible messages of a
--- flow's queue (named after the flow), oldest first, then start_tasks' claim of their tasks. The read is pgmq.read's (FOR UPDATE SKIP
--- LOCKED, read_ct + 1) without its per-call re-planning, and hides each message for its step's
--- timeout + 2 s straight away. Messages enqueued by a transaction that started after this one
--- are left for the next call: start_tasks stamps started_at with now(), which must not precede
--- the task's queued_at.
+-- flow's queue (named after the flow), oldest first, then start_tasks' claim of their tasks. The
+-- read is pgmq.read's (FOR UPDATE SKIP LOCKED, read_ct + 1), prepared once per session and queue
+-- (pgmq.read plans its dynamic SQL on every call, which cost more than the read itself), and
+-- hides each message for its step's timeout + 2 s straight away. Messages enqueued by a
+-- transaction that started after this one are left for the next call: start_tasks stamps
+-- started_at with now(), which must not precede the task's queued_at.
 -- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
 -- starting), each carrying `messages`, how many messages were read; when none of them gave a
 -- task, a single row with `messages` and NULL elsewhere; no row when the queue had nothing.
+-- Its statements run with generic plans: custom plans were re-planned on every call.
 CREATE OR REPLACE FUNCTION pgflow.claim_tasks(queue_name text, qty int, worker_id uuid)
 RETURNS TABLE (messages int, flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint,
                task_index int, flow_input jsonb, attempt int)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_ids bigint[];
+    v_events boolean := pgflow._events_wanted();
+    -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
+    v_read text := 'pgflow_claim_read_' || CASE WHEN octet_length(claim_tasks.queue_name) <= 45
+                                                THEN claim_tasks.queue_name ELSE md5(claim_tasks.queue_name) END;
 BEGIN
-    EXECUTE format($read$
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements AS p WHERE p.name = v_read) THEN
+        EXECUTE format($read$
+        PREPARE %2$I (int, text) AS
         WITH picked AS (
             SELECT q.msg_id, q.message->>'step_slug' AS step_slug
               FROM pgmq.%1$I AS q
@@ -35,12 +44,14 @@ BEGIN
               JOIN pgflow.flows AS f ON f.flow_slug = $2
               LEFT JOIN pgflow.steps AS s ON s.flow_slug = f.flow_slug AND s.step_slug = p.step_slug
              WHERE q.msg_id = p.msg_id
+               -- by key: the generic plan cannot know how few rows LIMIT $1 leaves
+               AND q.msg_id = ANY (ARRAY(SELECT p2.msg_id FROM picked AS p2))
             RETURNING q.msg_id
         )
         SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
-    $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'))
-    INTO v_ids
-    USING claim_tasks.qty, claim_tasks.queue_name;
+        $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'), v_read);
+    END IF;
+    EXECUTE format('EXECUTE %I(%s, %L)', v_read, claim_tasks.qty, claim_tasks.queue_name) INTO v_ids;
 
     IF v_ids IS NULL THEN
         RETURN;
@@ -71,11 +82,11 @@ BEGIN
                                OFFSET 0
                                   FOR UPDATE) AS task))
             RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
-                pgflow._emit(jsonb_build_object(
+                CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
                     'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
                     'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
                     'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
-                    'started_at', t.started_at)) AS emitted
+                    'started_at', t.started_at)) END AS emitted
         ),
         items AS MATERIALIZED (
             -- the array a map step's tasks take their elements from (the run input of a root map,

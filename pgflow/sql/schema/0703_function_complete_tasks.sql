@@ -16,6 +16,7 @@ RETURNS TABLE (run_id uuid, step_slug text, task_index int, status text)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan  -- custom plans were re-planned on every call
 AS $$
 DECLARE
     v_fast bigint[];       -- ordinals of the reports that take the set-based path
@@ -24,6 +25,7 @@ DECLARE
     v_done_runs uuid[];
     v_done_steps text[];
     v_slow record;
+    v_events boolean := pgflow._events_wanted();
 BEGIN
     IF cardinality(run_ids) IS DISTINCT FROM cardinality(step_slugs)
        OR cardinality(run_ids) IS DISTINCT FROM cardinality(task_indexes)
@@ -102,10 +104,10 @@ BEGIN
                AND t.run_id = rep.run_id AND t.step_slug = rep.step_slug AND t.task_index = rep.task_index
                AND t.status = 'started'
             RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.output,
-                pgflow._emit(jsonb_build_object(
+                CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
                     'event_type', 'task:completed', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
                     'step_slug', t.step_slug, 'task_index', t.task_index, 'status', t.status,
-                    'attempt', t.attempts_count, 'output', t.output, 'completed_at', t.completed_at)) AS emitted
+                    'attempt', t.attempts_count, 'output', t.output, 'completed_at', t.completed_at)) END AS emitted
         ),
         archived AS (
             SELECT count(*) AS n

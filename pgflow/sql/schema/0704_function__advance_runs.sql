@@ -9,10 +9,12 @@ RETURNS void
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
+SET plan_cache_mode = force_generic_plan  -- custom plans were re-planned on every call
 AS $$
 DECLARE
     v_full uuid[];
     v_run uuid;
+    v_events boolean := pgflow._events_wanted();
 BEGIN
     SELECT array_agg(DISTINCT ss.run_id) INTO v_full
       FROM pgflow.step_states AS ss
@@ -28,11 +30,11 @@ BEGIN
          WHERE ss.run_id = ANY (p_run_ids) AND NOT (ss.run_id = ANY (coalesce(v_full, '{}')))
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
         RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
-            pgflow._emit(jsonb_build_object(
+            CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
                 'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
                 'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
                 'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
-                'initial_tasks', ss.initial_tasks)) AS emitted
+                'initial_tasks', ss.initial_tasks)) END AS emitted
     ),
     tasks AS (
         SELECT st.flow_slug, st.run_id, st.step_slug, i AS task_index, coalesce(s.opt_start_delay, 0) AS delay,

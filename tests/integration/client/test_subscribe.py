@@ -90,10 +90,8 @@ async def test_iterating_without_async_with_listens_until_the_run_ends(db_url: s
 
 async def _listening(db_url: str, run_id: uuid.UUID) -> bool:
     async with await psycopg.AsyncConnection.connect(db_url) as conn:
-        cur = await conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE %s",
-            (f'LISTEN "pgflow:run:{run_id}"%',),
-        )
+        cur = await conn.execute("SELECT count(*) FROM pgflow.subscribers WHERE channel = %s",
+                                 (f"pgflow:run:{run_id}",))
         row = await cur.fetchone()
         return bool(row and row[0])
 
