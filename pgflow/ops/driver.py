@@ -6,14 +6,19 @@ transaction; a ``WaitForEvent`` commits that transaction first (LISTEN takes eff
 delivered only between transactions), then waits on the connection's notifications, with no
 polling. So::
 
-    yield listen(channel)                 # same transaction as ...
-    run = yield Query.one("start_run", ...)  # ... the start: no event can be missed
+    yield listen(channel)                                  # same transaction as ...
+    run = yield Query.one("start_run", ...).and_commit()  # ... the start: no event can be missed
     event = yield WaitForEvent(channel, until=is_terminal, timeout=60)
 
 A ``Snapshot`` also commits what came before, then runs its queries in a transaction of their
 own that reads one snapshot of the database (REPEATABLE READ, read-only)::
 
     run, steps = yield Snapshot((Query.one("select_run", ...), Query.all("select_steps", ...)))
+
+On an autocommit connection (the clients' pools) the driver owns the transactions and sends the
+steps in as few round trips as they allow (:func:`_trips`): above, the listen and the start go
+together, in autocommit, because the start is marked as the last query of its transaction
+(:meth:`Query.and_commit`), and the snapshot is one pipelined round trip.
 
 :func:`drive_sync` and :func:`drive_async` are the only two places that know how a connection
 is used; :func:`translate_error` is the only place that turns database errors into
@@ -73,6 +78,7 @@ T = TypeVar("T")
 Step = Query | WaitForEvent | Snapshot
 ClientOperation = Generator[Step, Any, T]
 """An operation the client driver runs: it may also yield :class:`WaitForEvent` and :class:`Snapshot`."""
+
 
 def listen(channel: str) -> Query:
     """LISTEN on a pgflow event channel and register, so the engine NOTIFYs on it (pgflow.subscribe)."""
