@@ -12,6 +12,7 @@ import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import Any, Literal
 from uuid import UUID
 
@@ -24,6 +25,8 @@ MAX_ERROR_LENGTH = 4000
 TRACEBACK_FRAMES = 5
 
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # \u0000 not preceded by an escaped backslash
+
+_encode_json = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode  # one encoder, not one per call
 
 OutcomeKind = Literal["completed", "error", "timeout", "output"]
 
@@ -82,7 +85,7 @@ def encode_output(step_slug: str, output: Any) -> str:
     Falsy values (``0``, ``False``, ``""``, ``[]``, ``{}``) are kept as they are.
     """
     try:
-        text = json.dumps(output, allow_nan=False, separators=(",", ":"))
+        text = _encode_json(output)
     except (TypeError, ValueError) as exc:
         raise NonSerializableOutput(
             f"step {step_slug!r} returned {type(output).__name__} {_preview(output)}, which is not "
@@ -176,7 +179,7 @@ class HandlerCall:
             self._finish(None)
 
     def _follow(self, result: Any) -> None:
-        if inspect.isawaitable(result):
+        if type(result) is CoroutineType or inspect.isawaitable(result):
             future = self._future = asyncio.ensure_future(result)
             future.add_done_callback(self._settled)
         else:

@@ -169,9 +169,13 @@ def _json_text(text: str) -> str:
 def _rounds(batch: list[Outcome]) -> list[list[Outcome]]:
     """Split into statements holding at most one step per run, each sorted by run, step, task
     (uuid order is the order of the uuids' integer values, as in PostgreSQL)."""
+    ordered = sorted(batch, key=lambda o: (o.task.run_id.int, o.task.step_slug, o.task.task_index))
+    if all(a.task.run_id != b.task.run_id or a.task.step_slug == b.task.step_slug
+           for a, b in zip(ordered, ordered[1:])):
+        return [ordered]  # no run with two steps here (the usual case): one statement
     steps_of_run: dict[Any, list[str]] = {}
     rounds: list[list[Outcome]] = []
-    for outcome in sorted(batch, key=lambda o: (o.task.run_id.int, o.task.step_slug, o.task.task_index)):
+    for outcome in ordered:
         steps = steps_of_run.setdefault(outcome.task.run_id, [])
         if outcome.task.step_slug not in steps:
             steps.append(outcome.task.step_slug)
