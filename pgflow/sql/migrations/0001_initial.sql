@@ -178,8 +178,10 @@ CREATE TABLE pgflow.runs (
     CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at)
 );
 
-CREATE INDEX idx_runs_flow_slug ON pgflow.runs (flow_slug);
-CREATE INDEX idx_runs_status ON pgflow.runs (status);
+-- Lookups by flow or by status use idx_runs_flow_started_at / idx_runs_status_started_at
+-- (0600_dashboard_indexes.sql), whose leading column they are. Every index costs an insert on
+-- each of the engine's updates (they are not HOT: status is indexed), so pgflow-py leaves out
+-- upstream's single-column indexes that another index already leads with.
 
 CREATE TABLE pgflow.step_states (
     flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug),
@@ -222,7 +224,7 @@ CREATE INDEX idx_step_states_ready ON pgflow.step_states (run_id, status, remain
 CREATE INDEX idx_step_states_failed ON pgflow.step_states (run_id, step_slug) WHERE status = 'failed';
 CREATE INDEX idx_step_states_skipped ON pgflow.step_states (run_id, step_slug) WHERE status = 'skipped';
 CREATE INDEX idx_step_states_flow_slug ON pgflow.step_states (flow_slug);
-CREATE INDEX idx_step_states_run_id ON pgflow.step_states (run_id);
+-- (no index on run_id alone: the primary key leads with it)
 
 CREATE TABLE pgflow.step_tasks (
     flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug),
@@ -255,11 +257,13 @@ CREATE TABLE pgflow.step_tasks (
     CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at)
 );
 
-CREATE INDEX idx_step_tasks_message_id ON pgflow.step_tasks (message_id);
+-- A task's life is two non-HOT updates, each inserting into every index whose predicate holds,
+-- so pgflow-py keeps only indexes some statement needs: by (run, step) the primary key serves
+-- (upstream's partial index of completed tasks and its (flow, run, step) index are left out);
+-- by message only queued tasks are looked up (claims), started ones by worker (hand-back).
+-- Deleting a flow's data (delete_flow_and_data, an admin operation) scans step_tasks.
 CREATE INDEX idx_step_tasks_queued ON pgflow.step_tasks (run_id, step_slug) WHERE status = 'queued';
-CREATE INDEX idx_step_tasks_completed ON pgflow.step_tasks (run_id, step_slug) WHERE status = 'completed';
 CREATE INDEX idx_step_tasks_failed ON pgflow.step_tasks (run_id, step_slug) WHERE status = 'failed';
-CREATE INDEX idx_step_tasks_flow_run_step ON pgflow.step_tasks (flow_slug, run_id, step_slug);
 CREATE INDEX idx_step_tasks_started_at ON pgflow.step_tasks (started_at) WHERE status = 'started';
 CREATE INDEX idx_step_tasks_queued_msg ON pgflow.step_tasks (message_id) WHERE status = 'queued';
 CREATE INDEX idx_step_tasks_last_worker ON pgflow.step_tasks (last_worker_id) WHERE status = 'started';
