@@ -2925,6 +2925,7 @@ BEGIN
         )
         SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug,
                CASE WHEN s.step_type = 'map' THEN i.elements -> c.task_index
+                    WHEN s.deps_count = 0 THEN '{}'::jsonb  -- a root single step (every job): no call
                     ELSE pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, s.deps_count) END,
                c.message_id, c.task_index,
                CASE WHEN s.step_type = 'single' AND s.deps_count = 0
@@ -3092,15 +3093,18 @@ BEGIN
         END IF;
     END IF;
 
-    FOR v_slow IN
-        SELECT u.run_id, u.step_slug, u.task_index, u.output
-          FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes,
-                      complete_tasks.outputs) WITH ORDINALITY AS u (run_id, step_slug, task_index, output, ord)
-         WHERE NOT (u.ord = ANY (coalesce(v_fast, '{}')))
-         ORDER BY u.ord
-    LOOP
-        PERFORM pgflow._complete_task_apply(v_slow.run_id, v_slow.step_slug, v_slow.task_index, v_slow.output);
-    END LOOP;
+    -- the reports that are not clean, one by one (none when every report took the set-based path)
+    IF cardinality(v_fast) IS DISTINCT FROM cardinality(complete_tasks.run_ids) THEN
+        FOR v_slow IN
+            SELECT u.run_id, u.step_slug, u.task_index, u.output
+              FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes,
+                          complete_tasks.outputs) WITH ORDINALITY AS u (run_id, step_slug, task_index, output, ord)
+             WHERE NOT (u.ord = ANY (coalesce(v_fast, '{}')))
+             ORDER BY u.ord
+        LOOP
+            PERFORM pgflow._complete_task_apply(v_slow.run_id, v_slow.step_slug, v_slow.task_index, v_slow.output);
+        END LOOP;
+    END IF;
 
     RETURN QUERY
         SELECT u.run_id, u.step_slug, u.task_index, t.status

@@ -107,6 +107,7 @@ BEGIN
         )
         SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug,
                CASE WHEN s.step_type = 'map' THEN i.elements -> c.task_index
+                    WHEN s.deps_count = 0 THEN '{}'::jsonb  -- a root single step (every job): no call
                     ELSE pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, s.deps_count) END,
                c.message_id, c.task_index,
                CASE WHEN s.step_type = 'single' AND s.deps_count = 0

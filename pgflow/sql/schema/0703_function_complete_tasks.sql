@@ -147,15 +147,18 @@ BEGIN
         END IF;
     END IF;
 
-    FOR v_slow IN
-        SELECT u.run_id, u.step_slug, u.task_index, u.output
-          FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes,
-                      complete_tasks.outputs) WITH ORDINALITY AS u (run_id, step_slug, task_index, output, ord)
-         WHERE NOT (u.ord = ANY (coalesce(v_fast, '{}')))
-         ORDER BY u.ord
-    LOOP
-        PERFORM pgflow._complete_task_apply(v_slow.run_id, v_slow.step_slug, v_slow.task_index, v_slow.output);
-    END LOOP;
+    -- the reports that are not clean, one by one (none when every report took the set-based path)
+    IF cardinality(v_fast) IS DISTINCT FROM cardinality(complete_tasks.run_ids) THEN
+        FOR v_slow IN
+            SELECT u.run_id, u.step_slug, u.task_index, u.output
+              FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs, complete_tasks.task_indexes,
+                          complete_tasks.outputs) WITH ORDINALITY AS u (run_id, step_slug, task_index, output, ord)
+             WHERE NOT (u.ord = ANY (coalesce(v_fast, '{}')))
+             ORDER BY u.ord
+        LOOP
+            PERFORM pgflow._complete_task_apply(v_slow.run_id, v_slow.step_slug, v_slow.task_index, v_slow.output);
+        END LOOP;
+    END IF;
 
     RETURN QUERY
         SELECT u.run_id, u.step_slug, u.task_index, t.status
