@@ -9,7 +9,6 @@ RETURNS void
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
-SET plan_cache_mode = force_generic_plan  -- custom plans were re-planned on every call
 AS $$
 DECLARE
     v_full uuid[];
