@@ -179,7 +179,9 @@ class HandlerCall:
             self._finish(None)
 
     def _follow(self, result: Any) -> None:
-        if type(result) is CoroutineType or inspect.isawaitable(result):
+        if result is None:  # the usual result of a job: no encoder, no awaitable check
+            self._finish(Outcome(self.task, "completed", output_json="null"))
+        elif type(result) is CoroutineType or inspect.isawaitable(result):
             future = self._future = asyncio.ensure_future(result)
             future.add_done_callback(self._settled)
         else:
