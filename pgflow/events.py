@@ -2,7 +2,9 @@
 
 The engine's SQL functions call ``pgflow._emit``, which sends a JSON payload with
 ``pg_notify`` on two channels: ``pgflow:run:<run_id>`` (one run) and ``pgflow:events``
-(every run). NOTIFY delivers only on commit, so an event always describes committed state.
+(every run), each only while some session follows it (``pgflow.subscribe(channel)``; the
+client, the event hub and the dashboard subscribe for you). NOTIFY delivers only on commit, so
+an event always describes committed state.
 
 Every payload has ``event_type``, ``run_id``, ``flow_slug`` and ``ts``; step and task events
 add ``step_slug``; task events add ``task_index`` and ``attempt``. A payload that would exceed
