@@ -82,7 +82,11 @@ def _profile_one(server: Server, name: str, module: Any, dsn: str, jobs: int, pr
         for setting in ("SET pg_stat_statements.track = 'all'", "SET pg_stat_statements.track_planning = on"):
             if top > 0:
                 c.execute(sql.SQL("ALTER DATABASE {} ").format(sql.Identifier(c.info.dbname)) + sql.SQL(setting))
-    module.enqueue(dsn, jobs)
+    flow = next((extra[i + 1] for i, arg in enumerate(extra[:-1]) if arg == "--flows"), None)
+    if flow is None:
+        module.enqueue(dsn, jobs)
+    else:  # pgflow-py: runs of another benchmark flow (e.g. --extra '--flows bench_chain')
+        module.enqueue(dsn, jobs, flow)
     vacuum_analyze(dsn)
     with psycopg.connect(dsn, autocommit=True) as c:
         tracked = _reset_statements(c)
@@ -128,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=15, help="statements to list per system")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--extra", default="", help="extra worker arguments, e.g. '--batch 50 --concurrency 50'")
+    parser.add_argument("--extra", default="",
+                        help="extra worker arguments, e.g. '--batch 50 --concurrency 50' or (pgflow-py) "
+                             "'--flows bench_chain' to drain runs of that flow instead of jobs")
     parser.add_argument("--sql", action="append", default=[],
                         help="a statement to run in each system's database after its setup (experiments)")
     args = parser.parse_args(argv)
