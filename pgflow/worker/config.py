@@ -26,6 +26,7 @@ class WorkerConfig:
     max_poll_interval: float = 2.0
     notify_fallback_interval: float = 5.0
     notify_throttle_ms: int = 10
+    report_linger: float = 0.01
     heartbeat_interval: float = 5.0
     recovery_interval: float = 15.0
     stale_threshold: float | None = None
@@ -43,6 +44,7 @@ class WorkerConfig:
                      "heartbeat_interval", "recovery_interval"):
             _positive(name, getattr(self, name))
         _positive("shutdown_timeout", self.shutdown_timeout, allow_zero=True)
+        _positive("report_linger", self.report_linger, allow_zero=True)
         if self.max_poll_interval < self.min_poll_interval:
             raise ConfigurationError(
                 f"max_poll_interval ({self.max_poll_interval}) is below min_poll_interval "

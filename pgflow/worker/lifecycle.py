@@ -58,6 +58,7 @@ class Worker:
         min_poll_interval: float = 0.05,
         max_poll_interval: float = 2.0,
         notify_fallback_interval: float = 5.0,
+        report_linger: float = 0.01,
         heartbeat_interval: float = 5.0,
         recovery_interval: float = 15.0,
         stale_threshold: float | None = None,
@@ -69,7 +70,8 @@ class Worker:
         self.config = WorkerConfig(
             max_concurrency=max_concurrency, batch_size=batch_size, signal=signal,
             min_poll_interval=min_poll_interval, max_poll_interval=max_poll_interval,
-            notify_fallback_interval=notify_fallback_interval, heartbeat_interval=heartbeat_interval,
+            notify_fallback_interval=notify_fallback_interval, report_linger=report_linger,
+            heartbeat_interval=heartbeat_interval,
             recovery_interval=recovery_interval, stale_threshold=stale_threshold,
             shutdown_timeout=shutdown_timeout, name=name, allow_data_loss=allow_data_loss,
             scheduler=scheduler,
@@ -139,8 +141,9 @@ class Worker:
         self._slots = Slots(self.config.max_concurrency)
         self.runner = TaskRunner(self, self._slots)
         await self.runner.open_pool()
-        self.reporter = Reporter(self.db, self._on_reported)
         self.poller = Poller(self.db, queues, self.config, self._slots, self.runner.dispatch, self.stopping)
+        self.reporter = Reporter(self.db, self._on_reported, linger=self.config.report_linger,
+                                 busy=lambda: self.poller.busy)
         self._spawn("reporter", self.reporter.run())
         self._spawn("poller", self.poller.run())
         if throttles:

@@ -1,13 +1,14 @@
 """Reporting outcomes: ``complete_tasks`` and ``fail_task``, many per round trip.
 
-Outcomes queue up while a report is in flight; the next report takes all of them (up to
-``max_batch``) in one statement (``worker_report_tasks``: one set-based ``complete_tasks`` call
-for the completions, ``fail_task`` for each failure), pipelined with a read of the runs that
-ended when telemetry wants run events: one round trip and one commit for a whole batch. Tasks of several steps of one run go to
-separate statements, so two workers never lock in opposite orders. If the batch fails for a
-reason other than a lost connection, each outcome is reported on its own, so one bad task cannot
-hold back the others. Lost connections are retried
-until the worker's shutdown deadline (see :class:`pgflow.worker.database.Database`).
+Outcomes queue up while a report is in flight (and, while the worker is busy claiming more,
+for ``linger`` seconds); the next report takes all of them (up to ``max_batch``) in one
+statement (``worker_report_tasks``: one set-based ``complete_tasks`` call for the completions,
+``fail_task`` for each failure), pipelined with a read of the runs that ended when telemetry
+wants run events: one round trip and one commit for a whole batch. Tasks of several steps of one
+run go to separate statements, so two workers never lock in opposite orders. If the batch fails
+for a reason other than a lost connection, each outcome is reported on its own, so one bad task
+cannot hold back the others. Lost connections are retried until the worker's shutdown deadline
+(see :class:`pgflow.worker.database.Database`).
 """
 
 from __future__ import annotations
@@ -33,10 +34,18 @@ Reported = Callable[[list[Outcome], list[dict[str, Any]]], None]
 
 
 class Reporter:
-    def __init__(self, db: Database, on_reported: Reported, max_batch: int = 200) -> None:
+    """``linger``: while ``busy()`` says more work is being claimed and fewer than half of
+    ``max_batch`` outcomes are queued, wait that many seconds before reporting, so that a busy
+    worker reports in larger batches (each ``complete_tasks`` call has a fixed cost); an idle
+    worker reports at once."""
+
+    def __init__(self, db: Database, on_reported: Reported, max_batch: int = 200, linger: float = 0.0,
+                 busy: Callable[[], bool] = lambda: False) -> None:
         self._db = db
         self._on_reported = on_reported
         self._max_batch = max_batch
+        self._linger = linger
+        self._busy = busy
         self._pending: list[Outcome] = []
         self._wakeup = asyncio.Event()
         self._closing = False
@@ -60,6 +69,8 @@ class Reporter:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
+            if self._linger and not self._closing and len(self._pending) < self._max_batch // 2 and self._busy():
+                await asyncio.sleep(self._linger)
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch:]
             try:
                 finished = await self._report(batch)

@@ -166,6 +166,8 @@ def test_settings_are_checked_when_the_worker_is_made():
         pgflow.Worker("postgresql:///x", [job], signal="carrier-pigeon")
     with pytest.raises(pgflow.ConfigurationError, match="max_concurrency"):
         pgflow.Worker("postgresql:///x", [job], max_concurrency=0)
+    with pytest.raises(pgflow.ConfigurationError, match="report_linger"):
+        pgflow.Worker("postgresql:///x", [job], report_linger=-0.1)
     with pytest.raises(pgflow.ConfigurationError, match="at least one"):
         pgflow.Worker("postgresql:///x", [])
     with pytest.raises(pgflow.ConfigurationError, match="twice"):
