@@ -43,11 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=None, help="use this server (its role needs CREATEDB)")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"the Markdown file to write (default {DOC.relative_to(ROOT)} for 'all')")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="where the raw results (JSON) go")
+    parser.add_argument("--results", type=Path, default=None,
+                        help=f"where the raw results (JSON) go (default {RESULTS.relative_to(ROOT)} for 'all' and "
+                             "'report'; other runs keep them only when this is given)")
     args = parser.parse_args(argv)
 
     if args.what == ["report"]:
-        results = Results.from_json(json.loads(args.results.read_text()))
+        results = Results.from_json(json.loads((args.results or RESULTS).read_text()))
         report.write(args.output or DOC, render(results))
         return 0
     chosen = list(SCENARIOS) if "all" in args.what else [w for w in args.what if w in SCENARIOS]
@@ -71,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.close()
     results.meta["duration"] = f"{(time.monotonic() - started) / 60:.1f} minutes"
-    results.save(args.results)
+    saved_to = args.results or (RESULTS if "all" in args.what else None)
+    if saved_to is not None:
+        results.save(saved_to)
     body = render(results)
     output = args.output or (DOC if "all" in args.what else None)
     if output is not None:
