@@ -7,6 +7,8 @@ import time
 import uuid
 from datetime import timedelta
 
+import psycopg
+
 import pgflow
 from pgflow import events
 from tests.helpers import eventually_async
@@ -165,3 +167,24 @@ async def test_an_outcome_the_database_rejects_does_not_hold_back_the_others(db_
     assert "reporting them one by one" in caplog.text
     assert "could not report completion of task poisoned/each[1]" in caplog.text and "poison rejected" in caplog.text
     assert (await client.get_run(run_id)).status == "started"
+
+
+async def test_the_sweep_forgets_the_subscriptions_of_killed_sessions(db_url, client):
+    job = pgflow.Job("swept")
+
+    @job.perform
+    def handler(input, ctx):
+        return None
+
+    # a dashboard that follows every event, then dies without unsubscribing
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as doomed:
+        await doomed.execute("SELECT pgflow.subscribe('pgflow:events')")
+        pid = doomed.info.backend_pid
+        await rows(db_url, "SELECT pg_terminate_backend(%s)", (pid,))
+    assert await rows(db_url, "SELECT pid FROM pgflow.subscribers") == [{"pid": pid}]
+
+    async with running(db_url, [job], recovery_interval=0.2):
+        async def forgotten() -> bool:
+            return await rows(db_url, "SELECT pid FROM pgflow.subscribers") == []
+
+        await eventually_async(forgotten, timeout=10, message="the sweep removes the dead session's subscription")
