@@ -1,7 +1,7 @@
 -- Runtime state: one row per run, per step of a run, and per task of a step.
 
 CREATE TABLE pgflow.runs (
-    run_id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    run_id uuid PRIMARY KEY DEFAULT pgflow._new_run_id(),
     flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug),
     status text NOT NULL DEFAULT 'started',
     input jsonb NOT NULL,

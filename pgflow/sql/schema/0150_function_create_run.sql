@@ -10,7 +10,7 @@ SET search_path = ''
 AS $$
     WITH run AS (
         INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps)
-        SELECT coalesce(p_run_id, gen_random_uuid()), f.flow_slug, p_input,
+        SELECT coalesce(p_run_id, pgflow._new_run_id()), f.flow_slug, p_input,
                (SELECT count(*) FROM pgflow.steps AS s WHERE s.flow_slug = f.flow_slug)
           FROM pgflow.flows AS f
          WHERE f.flow_slug = p_flow_slug

@@ -26,7 +26,7 @@ AS $$
     ),
     run AS (
         INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps)
-        SELECT coalesce(p_run_id, gen_random_uuid()), flow.flow_slug, p_input, flow.steps
+        SELECT coalesce(p_run_id, pgflow._new_run_id()), flow.flow_slug, p_input, flow.steps
           FROM flow
         RETURNING runs.run_id, runs.flow_slug, runs.input,
             pgflow._emit(jsonb_build_object(

@@ -17,7 +17,7 @@ SET search_path = ''
 AS $$
 DECLARE
     v_schedule pgflow.schedules%ROWTYPE;
-    v_run_id uuid := gen_random_uuid();
+    v_run_id uuid := pgflow._new_run_id();
 BEGIN
     SELECT * INTO v_schedule FROM pgflow.schedules WHERE schedule_slug = p_schedule_slug FOR UPDATE;
     IF NOT FOUND THEN
