@@ -33,11 +33,17 @@ def enqueue(dsn: str, n: int) -> None:
 
 def worker(argv: list[str]) -> None:
     args = worker_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stopping = False
+
+    def stop(*_: object) -> None:  # finish the statement in flight, then leave the loop
+        nonlocal stopping
+        stopping = True
+
     with psycopg.connect(args.dsn, autocommit=True) as conn:
         conn.execute("SELECT 1")
-        wait_for_go()
-        while True:
+        wait_for_go()  # until here SIGTERM ends the process at once
+        signal.signal(signal.SIGTERM, stop)
+        while not stopping:
             ids = [r[0] for r in conn.execute(q("pgmq_read"), {"queue": QUEUE, "qty": args.batch})]
             if ids:
                 conn.execute(q("pgmq_archive"), {"queue": QUEUE, "ids": ids})
