@@ -16,7 +16,6 @@ RETURNS TABLE (run_id uuid, step_slug text, task_index int, status text)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
-SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     v_fast bigint[];       -- ordinals of the reports that take the set-based path
@@ -41,11 +40,8 @@ BEGIN
     -- Every lookup below probes the primary key for each report (LATERAL ... OFFSET 0, or TIDs
     -- collected that way): whatever the statistics say, a plan that scans the started tasks
     -- would also walk the dead index entries they leave behind, and a map leaves thousands.
-    -- (For the same reason this function forces custom plans, planned for the batch at hand: a
-    -- generic plan of the task update scanned the partial index of started tasks, 15 s instead of
-    -- 3 s for a 10,000-item map; and generic plans, costed for a 10-row unnest, joined the batch
-    -- to itself row by row - a 200-task report took 166 ms instead of 23 ms on fresh statistics.
-    -- The SET clause holds for the functions it calls too: _finish_steps, _advance_runs.)
+    -- (For the same reason this function keeps custom plans: a generic plan of the task update
+    -- scanned the partial index of started tasks, 15 s instead of 3 s for a 10,000-item map.)
     PERFORM 1
        FROM (SELECT DISTINCT u.run_id, u.step_slug
                FROM unnest(complete_tasks.run_ids, complete_tasks.step_slugs) AS u (run_id, step_slug)
