@@ -1,12 +1,14 @@
-"""Where a drained job's time goes: CPU per job of the worker processes and of PostgreSQL, and
-the statements that cost the most (``pg_stat_statements``, nested statements included).
+"""Where a drained job's time goes: CPU per job of the worker processes and of PostgreSQL,
+the WAL it writes, and the statements that cost the most (``pg_stat_statements``, nested
+statements included).
 
     python -m benchmarks.profile                       # pgflow-py and PgQueuer, 10,000 jobs, 1 process
     python -m benchmarks.profile --systems pgflow-py --jobs 20000 --processes 2 --top 25
 
 Runs on a throwaway embedded PostgreSQL (durable settings, ``pg_stat_statements`` preloaded)
 or ``--database-url``. CPU is read from ``/proc``: the worker processes' own, and the server's
-as the postmaster's own and reaped children's time plus its live backends'. Bounded: each drain times out after ``--timeout`` seconds.
+as the postmaster's own and reaped children's time plus its live backends'. WAL is how far the
+server's WAL insert position moved during the drain (nothing else runs meanwhile). Bounded: each drain times out after ``--timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -53,6 +55,15 @@ def server_cpu(admin_url: str) -> float:
     return total / TICK
 
 
+def server_wal(admin_url: str) -> int:
+    """Bytes of WAL the whole server has inserted so far (the insert position: exact at once,
+    where pg_stat_wal waits for each backend to report)."""
+    with psycopg.connect(admin_url, autocommit=True) as c:
+        row = c.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def process_cpu(pids: list[int]) -> float:
     """Seconds of CPU these live processes have used (their threads included)."""
     return sum(sum(int(x) for x in _stat(pid)[11:13]) for pid in pids) / TICK
@@ -93,14 +104,15 @@ def _profile_one(server: Server, name: str, module: Any, dsn: str, jobs: int, pr
     procs = drain.start_workers(module.__name__, dsn, processes, extra)
     pids = [p.pid for p in procs]
     try:
-        pg0, py0 = server_cpu(server.admin_url), process_cpu(pids)
+        pg0, py0, wal0 = server_cpu(server.admin_url), process_cpu(pids), server_wal(server.admin_url)
         drain.go(procs)
         seconds = drain.wait_until_drained(dsn, module.REMAINING_SQL, timeout)
-        pg1, py1 = server_cpu(server.admin_url), process_cpu(pids)
+        pg1, py1, wal1 = server_cpu(server.admin_url), process_cpu(pids), server_wal(server.admin_url)
     finally:
         drain.stop(procs)
     yield (f"== {name}: {jobs:,} jobs, {processes} process(es): {jobs / seconds:,.0f} jobs/s; CPU per job: "
-           f"workers {(py1 - py0) * 1e6 / jobs:.0f} µs, PostgreSQL {(pg1 - pg0) * 1e6 / jobs:.0f} µs")
+           f"workers {(py1 - py0) * 1e6 / jobs:.0f} µs, PostgreSQL {(pg1 - pg0) * 1e6 / jobs:.0f} µs; "
+           f"WAL per job: {(wal1 - wal0) / jobs:,.0f} bytes")
     if top <= 0:
         return
     if not tracked:

@@ -85,5 +85,7 @@ def test_profile_reports_cpu_per_job_of_workers_and_server(pg_admin_url):
                          extra=[], statements=[]))
     assert lines[0].startswith("== pgflow-py: 20 jobs, 1 process(es): ")
     assert "CPU per job: workers " in lines[0] and " µs, PostgreSQL " in lines[0]
+    wal = float(lines[0].split("WAL per job: ")[1].split(" bytes")[0].replace(",", ""))
+    assert wal > 500  # a job's life writes WAL: its task and message rows change, the run completes
     # the test server does not preload pg_stat_statements; the benchmark server does
     assert len(lines) == 2 or lines[1].split()[:2] == ["calls", "exec"]
