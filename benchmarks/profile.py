@@ -8,7 +8,8 @@ statements included).
 Runs on a throwaway embedded PostgreSQL (durable settings, ``pg_stat_statements`` preloaded)
 or ``--database-url``. CPU is read from ``/proc``: the worker processes' own, and the server's
 as the postmaster's own and reaped children's time plus its live backends'. WAL is how far the
-server's WAL insert position moved during the drain (nothing else runs meanwhile). Bounded: each drain times out after ``--timeout`` seconds.
+server's WAL insert position moved during the drain (nothing else runs meanwhile). Bounded: each
+drain times out after ``--timeout`` seconds.
 """
 
 from __future__ import annotations

@@ -99,6 +99,7 @@ FROM (SELECT h.flow_slug, h.worker_id, array_agg(h.msg_id) AS msg_ids
 -- One sweeper per database at a time: whoever holds the lock sweeps, the others skip this round.
 -- The sweep also forgets the event subscriptions of sessions that died without unsubscribing,
 -- so a killed dashboard or client stops costing every transaction a lookup and a NOTIFY.
+-- (`forgot` is read by nobody: a select-list item is how one statement makes that void call.)
 WITH sweep AS (SELECT pg_try_advisory_xact_lock(%(lock_key)s) AS mine)
 SELECT CASE WHEN mine THEN pgflow.requeue_stalled_tasks() END AS requeued,
        CASE WHEN mine THEN pgflow._forget_gone_subscribers() IS NULL END AS forgot
