@@ -38,7 +38,7 @@ from pgflow.ops import runs as run_ops
 from pgflow.ops import health as health_ops
 from pgflow.ops import schedules as schedule_ops
 from pgflow.ops.health import WorkerHealth
-from pgflow.ops.driver import ClientOperation, drive_async, drive_sync, translate_error
+from pgflow.db import ClientOperation, drive_async, drive_sync, translate_error
 from pgflow.live.feed import EventFeed
 
 __all__ = ["AsyncClient", "Client"]

@@ -29,7 +29,7 @@ import psycopg
 
 from pgflow import telemetry
 from pgflow.errors import PgFlowError
-from pgflow.ops.driver import drive_async, drive_sync
+from pgflow.db import drive_async, drive_sync
 from pgflow.ops.schedules import Fired, SyncReport, fire_next_due, seconds_until_next_due, sync_declared_schedules
 
 log = logging.getLogger("pgflow.scheduler")

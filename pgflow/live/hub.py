@@ -47,7 +47,7 @@ from pgflow.events import ALL_RUNS_CHANNEL, RunCompleted, RunFailed, TaskEvent, 
 from pgflow.live.markers import Gap, Item, RunFinished
 from pgflow.live.reader import NotifyReader
 from pgflow.live.subscription import Subscription
-from pgflow.ops.driver import translate_error
+from pgflow.db import translate_error
 
 log = logging.getLogger("pgflow.live")
 

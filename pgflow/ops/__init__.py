@@ -9,6 +9,6 @@ it on a sync or an async connection, so ``Client`` and ``AsyncClient`` share eve
                        list_runs, prune
 """
 
-from pgflow.ops.driver import Snapshot, WaitForEvent, drive_async, drive_sync, translate_error
+from pgflow.db import Snapshot, WaitForEvent, drive_async, drive_sync, translate_error
 
 __all__ = ["Snapshot", "WaitForEvent", "drive_async", "drive_sync", "translate_error"]

@@ -9,7 +9,7 @@ from pgflow.db.executor import Operation, Query
 from pgflow.errors import FlowNotFound, FlowShapeMismatch
 from pgflow.models import FlowInfo, StepInfo
 from pgflow.ops.common import json_text, slug_of
-from pgflow.ops.driver import ClientOperation, Snapshot
+from pgflow.db import ClientOperation, Snapshot
 
 
 def _shape_of(flow: Any) -> dict[str, Any]:

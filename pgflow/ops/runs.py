@@ -12,7 +12,7 @@ from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import Event, run_channel
 from pgflow.models import Run, StepState, StepTask
 from pgflow.ops.common import json_text, run_uuid, seconds_of, slug_of
-from pgflow.ops.driver import ClientOperation, Snapshot, WaitForEvent, listen, unlisten
+from pgflow.db import ClientOperation, Snapshot, WaitForEvent, listen, unlisten
 
 RUN_STATUSES = ("started", "completed", "failed")
 

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from pgflow.db import first_line
 from pgflow.web.auth import AuthHook, AuthMiddleware
 from pgflow.web.filters import BadFilter
 from pgflow.web.render import Renderer
@@ -160,7 +161,7 @@ async def _bad_filter(request: Request, exc: Exception) -> Response:
 
 async def _db_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("pgflow dashboard: database unavailable: %s", exc)
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    first = first_line(exc)
     return await _error_page(request, 503, "Database unavailable",
                              f"The dashboard cannot reach PostgreSQL ({first}). Check the database URL and that "
                              "the server is running; this page retries by itself.")
@@ -168,7 +169,7 @@ async def _db_unavailable(request: Request, exc: Exception) -> Response:
 
 async def _db_error(request: Request, exc: Exception) -> Response:
     log.exception("pgflow dashboard: query failed", exc_info=exc)
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    first = first_line(exc)
     hint = ""
     if isinstance(exc, (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction,
                         psycopg.errors.InvalidSchemaName)):

@@ -23,6 +23,7 @@ from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
 from pgflow import telemetry
+from pgflow.db.errors import first_line
 from pgflow.db.queries import query
 
 T = TypeVar("T")
@@ -133,8 +134,7 @@ class Database:
     def _unavailable(self, exc: BaseException, retry_in: float) -> None:
         if self._outage_since is None:
             self._outage_since = time.monotonic()
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            telemetry.execute("db.unavailable", {"retry_in": retry_in}, {"error": first_line})
+            telemetry.execute("db.unavailable", {"retry_in": retry_in}, {"error": first_line(exc)})
 
     def _available(self) -> None:
         if self._outage_since is not None:

@@ -15,7 +15,7 @@ from pgflow.dsl.flow import Flow
 from pgflow.errors import ConfigurationError
 from pgflow.models import FlowInfo
 from pgflow.ops import flows as flow_ops
-from pgflow.ops.driver import drive_async
+from pgflow.db import drive_async
 from pgflow.worker.config import WorkerConfig
 from pgflow.worker.database import Database
 from pgflow.worker.executor import ClaimedTask

@@ -1,0 +1,70 @@
+"""Database errors as :mod:`pgflow.errors`: the one place that translates them."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from pgflow.errors import (
+    DatabaseUnavailable,
+    FlowDefinitionError,
+    FlowNotFound,
+    InvalidInput,
+    PgFlowError,
+    RunNotFound,
+    SchemaError,
+)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s text, or its type's name when it has no text."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+_QUOTED = re.compile(r"""["']([^"']+)["']""")
+_MISSING_OBJECT = (pg_errors.UndefinedFunction, pg_errors.UndefinedTable, pg_errors.InvalidSchemaName)
+
+
+def _text(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    primary = diag.message_primary or first_line(exc)
+    return f"{primary} ({diag.message_hint})" if diag.message_hint else primary
+
+
+def _subject(message: str) -> str | None:
+    found = _QUOTED.search(message)
+    return found[1] if found else None
+
+
+def translate_error(exc: BaseException) -> BaseException:
+    """The :mod:`pgflow.errors` exception for a database error, or ``exc`` itself.
+
+    SQLSTATEs PF001-PF004 (raised by the engine's SQL) become FlowNotFound, RunNotFound,
+    InvalidInput and FlowDefinitionError; a missing pgflow object becomes SchemaError; a
+    connection failure becomes DatabaseUnavailable.
+    """
+    if isinstance(exc, PgFlowError) or not isinstance(exc, psycopg.Error):
+        return exc
+    code = exc.sqlstate
+    message = _text(exc)
+    if code == "PF001":
+        return FlowNotFound(_subject(message), message)
+    if code == "PF002":
+        return RunNotFound(_subject(message), message)
+    if code == "PF003":
+        return InvalidInput(message)
+    if code == "PF004":
+        return FlowDefinitionError(message)
+    if isinstance(exc, _MISSING_OBJECT) and "pgflow" in str(exc):
+        return SchemaError(
+            f"the pgflow schema is missing or incomplete ({message}); "
+            f"install it with `pgflow db install` or client.install()"
+        )
+    if isinstance(exc, psycopg.OperationalError) and code is None:
+        return DatabaseUnavailable(
+            f"cannot reach the database: {first_line(exc)}. Check that PostgreSQL is running and that "
+            f"PGFLOW_DATABASE_URL (or the URL you passed) points at it"
+        )
+    return exc
