@@ -81,33 +81,33 @@ ORDER BY m.queue_length DESC, m.queue_name
 
 -- ---------------------------------------------------------------------------------- runs
 
--- name: dashboard_runs_older
--- One page of runs, newest first, strictly older than the cursor (started_at, run_id).
-SELECT r.run_id, r.flow_slug, r.status, r.started_at, r.completed_at, r.failed_at, r.remaining_steps
-FROM pgflow.runs r
-WHERE (%(flow_slug)s::text IS NULL OR r.flow_slug = %(flow_slug)s)
-  AND (%(flow_slugs)s::text[] IS NULL OR r.flow_slug = ANY(%(flow_slugs)s::text[]))
-  AND (%(status)s::text IS NULL OR r.status = %(status)s)
-  AND (NOT %(scheduled)s OR EXISTS (SELECT 1 FROM pgflow.scheduled_runs sr WHERE sr.run_id = r.run_id))
-  AND (%(since)s::timestamptz IS NULL OR r.started_at >= %(since)s)
-  AND (%(until)s::timestamptz IS NULL OR r.started_at < %(until)s)
-  AND (%(cursor_at)s::timestamptz IS NULL OR (r.started_at, r.run_id) < (%(cursor_at)s::timestamptz, %(cursor_id)s::uuid))
-ORDER BY r.started_at DESC, r.run_id DESC
-LIMIT %(limit)s
-
--- name: dashboard_runs_newer
--- One page of runs strictly newer than the cursor, oldest first (the caller reverses it).
-SELECT r.run_id, r.flow_slug, r.status, r.started_at, r.completed_at, r.failed_at, r.remaining_steps
-FROM pgflow.runs r
-WHERE (%(flow_slug)s::text IS NULL OR r.flow_slug = %(flow_slug)s)
-  AND (%(flow_slugs)s::text[] IS NULL OR r.flow_slug = ANY(%(flow_slugs)s::text[]))
-  AND (%(status)s::text IS NULL OR r.status = %(status)s)
-  AND (NOT %(scheduled)s OR EXISTS (SELECT 1 FROM pgflow.scheduled_runs sr WHERE sr.run_id = r.run_id))
-  AND (%(since)s::timestamptz IS NULL OR r.started_at >= %(since)s)
-  AND (%(until)s::timestamptz IS NULL OR r.started_at < %(until)s)
-  AND (r.started_at, r.run_id) > (%(cursor_at)s::timestamptz, %(cursor_id)s::uuid)
-ORDER BY r.started_at ASC, r.run_id ASC
-LIMIT %(limit)s
+-- name: dashboard_runs_page
+-- One page of runs next to the cursor (started_at, run_id): when `newer` is false, the runs strictly
+-- older than it (from the newest run without a cursor), newest first; when `newer` is true, the runs
+-- strictly newer than it, oldest first (the caller reverses them). The filters are written once, in
+-- `matching`; NOT MATERIALIZED inlines it into both branches, so each reads the keyset index in its
+-- own direction, and the branch the direction rules out folds away.
+WITH matching AS NOT MATERIALIZED (
+    SELECT r.run_id, r.flow_slug, r.status, r.started_at, r.completed_at, r.failed_at, r.remaining_steps
+    FROM pgflow.runs r
+    WHERE (%(flow_slug)s::text IS NULL OR r.flow_slug = %(flow_slug)s)
+      AND (%(flow_slugs)s::text[] IS NULL OR r.flow_slug = ANY(%(flow_slugs)s::text[]))
+      AND (%(status)s::text IS NULL OR r.status = %(status)s)
+      AND (NOT %(scheduled)s OR EXISTS (SELECT 1 FROM pgflow.scheduled_runs sr WHERE sr.run_id = r.run_id))
+      AND (%(since)s::timestamptz IS NULL OR r.started_at >= %(since)s)
+      AND (%(until)s::timestamptz IS NULL OR r.started_at < %(until)s)
+)
+(SELECT m.* FROM matching m
+ WHERE NOT %(newer)s::boolean
+   AND (%(cursor_at)s::timestamptz IS NULL OR (m.started_at, m.run_id) < (%(cursor_at)s::timestamptz, %(cursor_id)s::uuid))
+ ORDER BY m.started_at DESC, m.run_id DESC
+ LIMIT %(limit)s)
+UNION ALL
+(SELECT m.* FROM matching m
+ WHERE %(newer)s::boolean
+   AND (m.started_at, m.run_id) > (%(cursor_at)s::timestamptz, %(cursor_id)s::uuid)
+ ORDER BY m.started_at ASC, m.run_id ASC
+ LIMIT %(limit)s)
 
 -- name: dashboard_schedules_of_runs
 SELECT sr.run_id, sr.schedule_slug, sr.tick_at, sr.trigger

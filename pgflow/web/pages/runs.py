@@ -37,18 +37,16 @@ async def fetch_page(dash: Dashboard, f: RunFilter, flows: dict[str, dict[str, A
         "flow_slug": f.flow, "status": f.status, "since": since, "until": until,
         "flow_slugs": await slugs_for_type(dash, f.type, flows), "scheduled": f.type == "scheduled",
         "limit": f.limit + 1,
-        "cursor_at": None, "cursor_id": None,
+        "cursor_at": None, "cursor_id": None, "newer": bool(f.newer),
     }
+    if f.newer or f.older:
+        params["cursor_at"], params["cursor_id"] = decode_cursor(f.newer or f.older)
+    rows = await dash.store.all("dashboard_runs_page", **params)
     if f.newer:
-        params["cursor_at"], params["cursor_id"] = decode_cursor(f.newer)
-        rows = await dash.store.all("dashboard_runs_newer", **params)
         has_newer = len(rows) > f.limit
         rows = list(reversed(rows[: f.limit]))
         has_older = True
     else:
-        if f.older:
-            params["cursor_at"], params["cursor_id"] = decode_cursor(f.older)
-        rows = await dash.store.all("dashboard_runs_older", **params)
         has_older = len(rows) > f.limit
         rows = rows[: f.limit]
         has_newer = bool(f.older)
