@@ -1,7 +1,7 @@
 """Cron schedules for flows and jobs: ``pgflow.Cron``.
 
 A :class:`Cron` is a validated cron expression, a time zone and the input each scheduled run
-gets. It touches no database; the scheduler (``pgflow.scheduler``) and the schedule operations
+gets. It touches no database; the scheduler (``pgflow.worker.scheduler``) and the schedule operations
 (``pgflow.ops.schedules``) use :meth:`Cron.next_after` to find tick times.
 
 Expressions are the standard five fields ``minute hour day-of-month month day-of-week`` or one

@@ -33,7 +33,7 @@ class WorkerConfig:
     shutdown_timeout: float = 30.0
     name: str | None = None
     allow_data_loss: bool = False
-    scheduler: bool = True  # run the built-in scheduler (pgflow.scheduler) and sync the flows' cron=
+    scheduler: bool = True  # run the built-in scheduler (pgflow.worker.scheduler) and sync the flows' cron=
 
     def __post_init__(self) -> None:
         _positive_int("max_concurrency", self.max_concurrency)

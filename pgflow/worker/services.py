@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Protocol
 
 from pgflow import telemetry
-from pgflow.scheduler import SchedulerService
+from pgflow.worker.scheduler import SchedulerService
 from pgflow.worker.config import WorkerConfig
 from pgflow.worker.database import is_transient
 

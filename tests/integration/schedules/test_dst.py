@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pgflow import Cron
 from pgflow.ops import drive_sync
 from pgflow.ops.schedules import schedule
-from pgflow.scheduler import tick_sync
+from pgflow.worker.scheduler import tick_sync
 
 from .conftest import at, ticks
 

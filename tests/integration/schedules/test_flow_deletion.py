@@ -9,7 +9,7 @@ import pgflow
 from pgflow.ops import drive_sync
 from pgflow.ops.flows import compile_flow
 from pgflow.ops.schedules import list_schedules, pause_schedule, schedule
-from pgflow.scheduler import tick_sync
+from pgflow.worker.scheduler import tick_sync
 
 from .conftest import at, compile_all, make_job, scheduled_runs
 

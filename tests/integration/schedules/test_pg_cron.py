@@ -23,7 +23,7 @@ from pgflow.ops.schedules import (
     sync_declared_schedules,
     unschedule,
 )
-from pgflow.scheduler import tick_sync
+from pgflow.worker.scheduler import tick_sync
 from tests.helpers import eventually
 
 from .conftest import at, compile_all, make_job, scheduled_runs

@@ -11,7 +11,7 @@ import pytest
 
 from pgflow.ops import drive_async, drive_sync
 from pgflow.ops.schedules import fire_next_due, schedule
-from pgflow.scheduler import tick, tick_sync
+from pgflow.worker.scheduler import tick, tick_sync
 
 from tests.helpers import eventually
 

@@ -10,7 +10,7 @@ import pytest
 from pgflow import Cron, ScheduleError
 from pgflow.ops import drive_sync
 from pgflow.ops.schedules import get_schedule, list_schedules, resume_schedule, schedule, sync_declared_schedules
-from pgflow.scheduler import Scheduler
+from pgflow.worker.scheduler import Scheduler
 from tests.helpers import eventually_async
 
 from .conftest import at, compile_all, make_job

@@ -19,7 +19,7 @@ from pgflow.ops.schedules import (
     schedule_history,
     unschedule,
 )
-from pgflow.scheduler import tick_sync
+from pgflow.worker.scheduler import tick_sync
 
 from .conftest import at, scheduled_runs, ticks
 
