@@ -313,7 +313,7 @@ CREATE TABLE pgflow.subscribers (
 );
 
 
--- 0070_function_emit.sql
+-- 0070_function__emit.sql
 -- Publish one state-change event. Every engine function calls this, so events come from the
 -- database whichever worker (Python, TypeScript, Elixir) drove the change, and NOTIFY delivers
 -- them only when the transaction commits.
@@ -565,7 +565,7 @@ END;
 $$;
 
 
--- 0103_function_archive_active_messages.sql
+-- 0103_function__archive_active_messages.sql
 -- Archive the pgmq messages of a run's unfinished (queued or started) tasks, of the given steps
 -- or, when p_step_slugs is NULL, of every step, so that no worker picks them up any more.
 -- Returns how many messages were archived.
@@ -588,7 +588,7 @@ AS $$
 $$;
 
 
--- 0104_function_release_dependents.sql
+-- 0104_function__release_dependents.sql
 -- The given steps of a run ended without producing items (skipped, or a map over an empty
 -- array): each dependent still waiting loses one dependency per such parent, and a dependent map
 -- step (it maps its only dependency's output) gets zero tasks. Dependents listed among the given
@@ -614,7 +614,7 @@ AS $$
 $$;
 
 
--- 0105_function_fail_run.sql
+-- 0105_function__fail_run.sql
 -- Fail one step and, with it, its run: the step keeps the error message, the run is marked
 -- failed at once (parallel branches are not waited for) and every message still in flight for
 -- the run is archived, so workers pick up none of its remaining tasks. Emits step:failed, then
@@ -659,7 +659,7 @@ END;
 $$;
 
 
--- 0106_function_skip_steps.sql
+-- 0106_function__skip_steps.sql
 -- Skip the given steps of a run (those not yet completed, failed or skipped) for one reason,
 -- without deciding their dependents' fate: dependents just lose a dependency, and a dependent
 -- map step gets zero tasks (pgflow._release_dependents). Archives the messages of the skipped
@@ -685,7 +685,7 @@ END;
 $$;
 
 
--- 0110_function_cascade_force_skip_steps.sql
+-- 0110_function__cascade_force_skip_steps.sql
 -- Skip a step and everything downstream of it in one go: the step itself gets skip_reason,
 -- every step that depends on it (directly or transitively) gets 'dependency_skipped'. Steps
 -- already completed, failed or skipped keep their state. Messages of the skipped steps'
@@ -724,7 +724,7 @@ END;
 $$;
 
 
--- 0115_function_unmet_condition_steps.sql
+-- 0115_function__unmet_condition_steps.sql
 -- Steps of a started run that are ready (created, no pending dependency) and whose condition is
 -- not met. The condition is checked against the run input for root steps and against
 -- {dep_slug: output} over the completed dependencies for the others (skipped dependencies are
@@ -811,7 +811,7 @@ END;
 $$;
 
 
--- 0125_function_complete_taskless_layer.sql
+-- 0125_function__complete_taskless_layer.sql
 -- One round of cascade_complete_taskless_steps: complete every ready step of a started run that
 -- has zero tasks (a map over an empty array) with output [] (map) or null (single) and
 -- step:completed; its dependents lose a dependency and dependent maps get zero tasks too
@@ -966,7 +966,7 @@ AS $$
 $$;
 
 
--- 0145_function_check_run_input.sql
+-- 0145_function__check_run_input.sql
 -- Refuse to start a run that cannot work: an unknown flow (PF001), a NULL input, or an input
 -- that is not a JSON array for a flow whose root map step maps the flow input (PF003).
 CREATE OR REPLACE FUNCTION pgflow._check_run_input(p_flow_slug text, p_input jsonb)
@@ -1007,7 +1007,7 @@ END;
 $$;
 
 
--- 0150_function_create_run.sql
+-- 0150_function__create_run.sql
 -- Insert a run of a flow and one step state per step, and emit run:started. Root steps have no
 -- pending dependency; a single step has one task, a root map step one per element of the input,
 -- a dependent map step an unknown number (NULL) until its dependency completes.
@@ -2387,7 +2387,7 @@ END;
 $$;
 
 
--- 0261_function_prune_data_older_than_flows.sql
+-- 0261_function_prune_data_older_than.sql
 -- pgflow-py variant of prune_data_older_than: prune only the flows in `flow_slugs` (NULL = all
 -- flows) and answer what was deleted:
 -- {"runs", "step_states", "step_tasks", "messages", "archived_messages", "workers"}.
