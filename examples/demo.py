@@ -69,26 +69,28 @@ async def watch(subscription: Any, out: Output) -> None:
     done: dict[str, int] = {}
     total: dict[str, int] = {}
     async for event in subscription:
-        if isinstance(event, events.StepStarted):
+        if isinstance(event, events.StepStartedEvent):
             if event.initial_tasks and event.initial_tasks > 1:
                 total[event.step_slug] = event.initial_tasks
             extra = f"({event.initial_tasks} tasks)" if event.step_slug in total else ""
             out.event(event.step_slug, "started", extra)
-        elif isinstance(event, events.TaskCompleted) and event.step_slug in total:
+        elif isinstance(event, events.TaskCompletedEvent) and event.step_slug in total:
             done[event.step_slug] = done.get(event.step_slug, 0) + 1
             n, of = done[event.step_slug], total[event.step_slug]
             out.event(event.step_slug, "task done", "▪" * n + "·" * (of - n) + f" {n}/{of}")
-        elif isinstance(event, events.TaskFailed):
+        elif isinstance(event, events.TaskFailedEvent):
             out.event(event.step_slug, "task failed", (event.error_message or "").splitlines()[0])
-        elif isinstance(event, events.StepCompleted):
+        elif isinstance(event, events.StepCompletedEvent):
             out.event(event.step_slug, "completed", "-> " + preview(event.output))
-        elif isinstance(event, (events.StepFailed, events.StepSkipped)):
-            out.event(event.step_slug, event.event_type.split(":")[1], event.error_message or event.skip_reason or "")
-        elif isinstance(event, events.RunCompleted):
+        elif isinstance(event, events.StepFailedEvent):
+            out.event(event.step_slug, "failed", event.error_message or "")
+        elif isinstance(event, events.StepSkippedEvent):
+            out.event(event.step_slug, "skipped", event.error_message or event.skip_reason)
+        elif isinstance(event, events.RunCompletedEvent):
             out.event("run", "completed", f"in {out.elapsed():.2f} s")
-        elif isinstance(event, events.RunFailed):
+        elif isinstance(event, events.RunFailedEvent):
             out.event("run", "failed", event.error_message or "")
-        elif isinstance(event, events.RunStarted):
+        elif isinstance(event, events.RunStartedEvent):
             out.event("run", "started", "")
 
 

@@ -6,19 +6,25 @@ The engine's SQL functions call ``pgflow._emit``, which sends a JSON payload wit
 client, the event hub and the dashboard subscribe for you). NOTIFY delivers only on commit, so
 an event always describes committed state.
 
-Every payload has ``event_type``, ``run_id``, ``flow_slug`` and ``ts``; step and task events
-add ``step_slug``; task events add ``task_index`` and ``attempt``. A payload that would exceed
-NOTIFY's size limit drops its ``input``/``output``/``error_message`` and lists them in
-``truncated``: fetch them with ``get_run_with_states``. See docs/reference/events.md.
+Each event class declares its payload's fields once, as typed dataclass fields, and
+:func:`parse_event` reads exactly those: a payload that lacks a field without a default, or
+whose field has the wrong type, raises ``ValueError`` naming the event type and the field. Keys
+the class does not declare (sent by a newer engine) are tolerated; ``.raw`` keeps the whole
+payload. A payload that would exceed NOTIFY's size limit drops its ``input``/``output``/
+``error_message`` and lists them in ``truncated``: those fields then read ``None`` (fetch them
+with ``get_run_with_states``). The field tables of docs/reference/events.md are rendered from
+these declarations (:func:`reference_tables`; ``python scripts/build_events_reference.py``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
-from typing import Any, ClassVar
+from types import NoneType, UnionType
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 from uuid import UUID
 
 ALL_RUNS_CHANNEL = "pgflow:events"
@@ -32,7 +38,7 @@ def run_channel(run_id: UUID | str) -> str:
 _FRACTION = re.compile(r"\.(\d{1,6})(?=[+-]|Z|$)")
 
 
-def _ts(value: Any) -> datetime | None:
+def _ts(value: Any) -> Any:
     """Parse PostgreSQL's JSON timestamps (which trim trailing zeros) on Python 3.10 too."""
     if value is None or isinstance(value, datetime):
         return value
@@ -40,176 +46,292 @@ def _ts(value: Any) -> datetime | None:
     return datetime.fromisoformat(text)
 
 
-@dataclass(frozen=True)
+def _field(doc: str = "", default: Any = MISSING) -> Any:
+    """A payload field with its note for the reference page; without ``default`` it is required."""
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True, kw_only=True)
 class Event:
-    """Base of every event. ``raw`` is the payload as received."""
+    """Base of every event: the fields every payload has. ``raw`` is the payload as received."""
 
     event_type: ClassVar[str] = ""
-    run_id: UUID
-    flow_slug: str | None
-    ts: datetime | None
-    truncated: tuple[str, ...] = ()
+    run_id: UUID = _field("the run (UUID as text)")
+    flow_slug: str = _field("the run's flow")
+    ts: datetime = _field("when the change was made (the database clock, `clock_timestamp()`)")
+    truncated: tuple[str, ...] = _field(
+        "only when present: the large fields (`input`, `output`, `error_message`) that were left out because "
+        "the payload would exceed NOTIFY's 8000-byte limit; read them with `get_run_with_states` (a `LiveRun` "
+        "does this by itself)", default=())
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @property
-    def status(self) -> str | None:
-        return self.raw.get("status")
-
     @classmethod
-    def _fields(cls, p: dict[str, Any]) -> dict[str, Any]:
-        return {}
+    def from_payload(cls, payload: dict[str, Any]) -> Event:
+        """The event of this class that ``payload`` describes; ``ValueError`` names what is wrong."""
+        truncated = payload.get("truncated") or ()
+        values: dict[str, Any] = {}
+        for name, required, read in _readers(cls):
+            if name in payload:
+                try:
+                    values[name] = read(payload[name])
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"pgflow event {cls.event_type!r}: field {name!r}: {exc}") from None
+            elif name in truncated:
+                values[name] = None
+            elif required:
+                raise ValueError(f"pgflow event {cls.event_type!r}: the payload has no {name!r} field")
+        return cls(raw=payload, **values)
 
-    @classmethod
-    def from_payload(cls, p: dict[str, Any]) -> Event:
-        return cls(
-            run_id=UUID(str(p["run_id"])),
-            flow_slug=p.get("flow_slug"),
-            ts=_ts(p.get("ts")),
-            truncated=tuple(p.get("truncated") or ()),
-            raw=p,
-            **cls._fields(p),
-        )
 
+# --------------------------------------------------------------------------------- run events
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunEvent(Event):
-    input: Any = None
-    output: Any = None
-    error_message: str | None = None
-    remaining_steps: int | None = None
-    at: datetime | None = None
-
-    @classmethod
-    def _fields(cls, p: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "input": p.get("input"),
-            "output": p.get("output"),
-            "error_message": p.get("error_message"),
-            "remaining_steps": p.get("remaining_steps"),
-            "at": _ts(p.get("started_at") or p.get("completed_at") or p.get("failed_at")),
-        }
-
-
-@dataclass(frozen=True)
-class RunStarted(RunEvent):
-    event_type: ClassVar[str] = "run:started"
-
-
-@dataclass(frozen=True)
-class RunCompleted(RunEvent):
-    event_type: ClassVar[str] = "run:completed"
-
-
-@dataclass(frozen=True)
-class RunFailed(RunEvent):
-    event_type: ClassVar[str] = "run:failed"
+    """An event of a run as a whole."""
 
     @property
-    def failed_step_slug(self) -> str | None:
-        return self.raw.get("failed_step_slug")
+    def at(self) -> datetime | None:
+        """The event's own timestamp (``started_at``, ``completed_at`` or ``failed_at``)."""
+        return _own_timestamp(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class RunStartedEvent(RunEvent):
+    event_type: ClassVar[str] = "run:started"
+    status: Literal["started"] = _field()
+    input: Any = _field()
+    remaining_steps: int = _field()
+    started_at: datetime = _field()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunCompletedEvent(RunEvent):
+    event_type: ClassVar[str] = "run:completed"
+    status: Literal["completed"] = _field()
+    output: Any = _field("(the leaf steps' outputs by slug)")
+    completed_at: datetime = _field()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFailedEvent(RunEvent):
+    event_type: ClassVar[str] = "run:failed"
+    status: Literal["failed"] = _field()
+    error_message: str | None = _field()
+    failed_at: datetime = _field()
+    failed_step_slug: str | None = _field("(the step whose failure failed the run)")
+
+
+# -------------------------------------------------------------------------------- step events
+
+@dataclass(frozen=True, kw_only=True)
 class StepEvent(Event):
-    step_slug: str = ""
-    output: Any = None
-    error_message: str | None = None
-    skip_reason: str | None = None
-    remaining_tasks: int | None = None
-    remaining_deps: int | None = None
-    initial_tasks: int | None = None
-    at: datetime | None = None
+    """An event of one step of a run."""
 
-    @classmethod
-    def _fields(cls, p: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "step_slug": p["step_slug"],
-            "output": p.get("output"),
-            "error_message": p.get("error_message"),
-            "skip_reason": p.get("skip_reason"),
-            "remaining_tasks": p.get("remaining_tasks"),
-            "remaining_deps": p.get("remaining_deps"),
-            "initial_tasks": p.get("initial_tasks"),
-            "at": _ts(p.get("skipped_at") or p.get("failed_at") or p.get("completed_at") or p.get("started_at")),
-        }
+    step_slug: str = _field()
+
+    @property
+    def at(self) -> datetime | None:
+        """The event's own timestamp (``started_at``, ``completed_at``, ``failed_at`` or ``skipped_at``)."""
+        return _own_timestamp(self)
 
 
-@dataclass(frozen=True)
-class StepStarted(StepEvent):
+@dataclass(frozen=True, kw_only=True)
+class StepStartedEvent(StepEvent):
     event_type: ClassVar[str] = "step:started"
+    status: Literal["started"] = _field()
+    started_at: datetime = _field()
+    remaining_tasks: int = _field()
+    remaining_deps: int = _field("(0)")
+    initial_tasks: int = _field("(the number of tasks; for a map, the array's length)")
 
 
-@dataclass(frozen=True)
-class StepCompleted(StepEvent):
+@dataclass(frozen=True, kw_only=True)
+class StepCompletedEvent(StepEvent):
     event_type: ClassVar[str] = "step:completed"
+    status: Literal["completed"] = _field()
+    output: Any = _field("(a map step: the list of its task outputs in order)")
+    started_at: datetime = _field()
+    completed_at: datetime = _field()
+    remaining_tasks: int = _field("(0)")
+    remaining_deps: int = _field("(0)")
 
 
-@dataclass(frozen=True)
-class StepFailed(StepEvent):
+@dataclass(frozen=True, kw_only=True)
+class StepFailedEvent(StepEvent):
     event_type: ClassVar[str] = "step:failed"
+    status: Literal["failed"] = _field()
+    error_message: str | None = _field()
+    failed_at: datetime = _field()
 
 
-@dataclass(frozen=True)
-class StepSkipped(StepEvent):
+@dataclass(frozen=True, kw_only=True)
+class StepSkippedEvent(StepEvent):
     event_type: ClassVar[str] = "step:skipped"
+    status: Literal["skipped"] = _field()
+    skip_reason: str = _field("(`condition_unmet`, `handler_failed`, `dependency_skipped`)")
+    skipped_at: datetime = _field()
+    error_message: str | None = _field(
+        "only when the skip comes from an exhausted task (`when_exhausted=\"skip\"`)", default=None)
 
 
-@dataclass(frozen=True)
+# -------------------------------------------------------------------------------- task events
+
+@dataclass(frozen=True, kw_only=True)
 class TaskEvent(Event):
-    step_slug: str = ""
-    task_index: int = 0
-    attempt: int | None = None
-    worker_id: UUID | None = None
-    output: Any = None
-    error_message: str | None = None
-    will_retry: bool = False
-    retry_at: datetime | None = None
+    """An event of one task (one attempt of one map element, or of a single step)."""
 
-    @classmethod
-    def _fields(cls, p: dict[str, Any]) -> dict[str, Any]:
-        worker = p.get("worker_id")
-        return {
-            "step_slug": p["step_slug"],
-            "task_index": int(p.get("task_index") or 0),
-            "attempt": p.get("attempt"),
-            "worker_id": UUID(str(worker)) if worker else None,
-            "output": p.get("output"),
-            "error_message": p.get("error_message"),
-            "will_retry": bool(p.get("will_retry", False)),
-            "retry_at": _ts(p.get("retry_at")),
-        }
+    step_slug: str = _field()
+    task_index: int = _field()
+    attempt: int = _field("(1 for the first try)")
 
 
-@dataclass(frozen=True)
-class TaskStarted(TaskEvent):
+@dataclass(frozen=True, kw_only=True)
+class TaskStartedEvent(TaskEvent):
     event_type: ClassVar[str] = "task:started"
+    status: Literal["started"] = _field()
+    worker_id: UUID | None = _field()
+    started_at: datetime = _field()
 
 
-@dataclass(frozen=True)
-class TaskCompleted(TaskEvent):
+@dataclass(frozen=True, kw_only=True)
+class TaskCompletedEvent(TaskEvent):
     event_type: ClassVar[str] = "task:completed"
+    status: Literal["completed"] = _field()
+    output: Any = _field()
+    completed_at: datetime = _field()
 
 
-@dataclass(frozen=True)
-class TaskFailed(TaskEvent):
+@dataclass(frozen=True, kw_only=True)
+class TaskFailedEvent(TaskEvent):
     event_type: ClassVar[str] = "task:failed"
+    status: Literal["queued", "failed"] = _field('("queued" when it will be retried, else "failed")')
+    error_message: str | None = _field()
+    will_retry: bool = _field()
+    retry_at: datetime | None = _field("(when the retry becomes visible, or null)")
+    failed_at: datetime = _field()
 
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.event_type: cls
-    for cls in (
-        RunStarted, RunCompleted, RunFailed,
-        StepStarted, StepCompleted, StepFailed, StepSkipped,
-        TaskStarted, TaskCompleted, TaskFailed,
-    )
-}
+EVENT_CLASSES: tuple[type[Event], ...] = (
+    RunStartedEvent, RunCompletedEvent, RunFailedEvent,
+    StepStartedEvent, StepCompletedEvent, StepFailedEvent, StepSkippedEvent,
+    TaskStartedEvent, TaskCompletedEvent, TaskFailedEvent,
+)
+EVENT_TYPES: dict[str, type[Event]] = {cls.event_type: cls for cls in EVENT_CLASSES}
 
 
 def parse_event(payload: str | dict[str, Any]) -> Event:
-    """Turn a NOTIFY payload into a typed event; unknown event types raise ``ValueError``."""
+    """Turn a NOTIFY payload into a typed event.
+
+    Raises ``ValueError`` for an event type this version does not know, and for a payload that
+    does not match its class's declaration (the message names the event type and the field).
+    """
     data = json.loads(payload) if isinstance(payload, str) else payload
+    if not isinstance(data, dict):
+        raise ValueError(f"a pgflow event payload is a JSON object, not {type(data).__name__}")
     kind = data.get("event_type")
-    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ValueError(f"unknown pgflow event type {kind!r}")
     return cls.from_payload(data)
+
+
+# ------------------------------------------------------------------ reading a declared field
+
+def _own_timestamp(event: Event) -> datetime | None:
+    for name in ("skipped_at", "failed_at", "completed_at", "started_at"):
+        value = getattr(event, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _payload_fields(cls: type[Event]) -> list[Field[Any]]:
+    """The fields a payload of ``cls`` carries, in declaration order (all but ``raw``)."""
+    return [f for f in fields(cls) if f.name != "raw"]
+
+
+_Readers = tuple[tuple[str, bool, Callable[[Any], Any]], ...]
+_READERS: dict[type[Event], _Readers] = {}
+
+
+def _readers(cls: type[Event]) -> _Readers:
+    """(name, required, reader) for each payload field of ``cls``, derived from its declaration."""
+    if cls not in _READERS:
+        hints = get_type_hints(cls)
+        _READERS[cls] = tuple((f.name, f.default is MISSING and f.default_factory is MISSING,
+                               _reader(hints[f.name])) for f in _payload_fields(cls))
+    return _READERS[cls]
+
+
+def _reader(hint: Any) -> Callable[[Any], Any]:
+    """A function that checks (and converts) a JSON value to the declared type ``hint``."""
+    if hint is Any:
+        return lambda value: value
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        options = [_reader(a) for a in args if a is not NoneType]
+        nullable = NoneType in args
+        return lambda value: None if value is None and nullable else _first_fit(options, value, hint)
+    if origin is Literal:
+        return lambda value: _expect(value in args and isinstance(value, str), value, " or ".join(map(repr, args)))
+    if origin is tuple:
+        return lambda value: tuple(_expect(isinstance(v, str), v, "text") for v in _expect(
+            isinstance(value, list), value, "a list"))
+    simple = _SIMPLE.get(hint)
+    if simple is None:
+        raise TypeError(f"pgflow.events cannot read a field of type {hint!r}")
+    return simple
+
+
+def _expect(ok: bool, value: Any, what: str) -> Any:
+    if not ok:
+        raise ValueError(f"expected {what}, got {value!r:.80}")
+    return value
+
+
+def _first_fit(options: list[Callable[[Any], Any]], value: Any, hint: Any) -> Any:
+    if value is None:
+        raise ValueError("expected a value, got null")
+    for read in options:
+        try:
+            return read(value)
+        except ValueError:
+            continue
+    raise ValueError(f"expected {hint}, got {value!r:.80}")
+
+
+_SIMPLE: dict[Any, Callable[[Any], Any]] = {
+    str: lambda v: _expect(isinstance(v, str), v, "text"),
+    int: lambda v: _expect(isinstance(v, int) and not isinstance(v, bool), v, "an integer"),
+    bool: lambda v: _expect(isinstance(v, bool), v, "true or false"),
+    UUID: lambda v: UUID(_expect(isinstance(v, str), v, "a UUID as text")),
+    datetime: lambda v: _ts(_expect(isinstance(v, str), v, "an ISO 8601 timestamp")),
+}
+
+
+# ------------------------------------------------------------------------- reference tables
+
+FAMILIES: dict[str, type[Event]] = {"run": RunEvent, "step": StepEvent, "task": TaskEvent}
+
+
+def _describe(cls: type[Event], f: Field[Any]) -> str:
+    note = f.metadata.get("doc", "")
+    if not note and get_origin(get_type_hints(cls)[f.name]) is Literal:
+        note = " or ".join(f'"{v}"' for v in get_args(get_type_hints(cls)[f.name]))
+    return f"`{f.name}` {note}".rstrip()
+
+
+def reference_tables() -> dict[str, str]:
+    """The field tables of docs/reference/events.md, by name ("common", "run", "step", "task")."""
+    common = {f.name for f in _payload_fields(Event)}
+    tables = {"common": "\n".join(
+        ["| field | |", "|---|---|", "| `event_type` | `run:started`, `step:completed`, ... (below) |"]
+        + [f"| `{f.name}` | {f.metadata['doc']} |" for f in _payload_fields(Event)])}
+    for family, base in FAMILIES.items():
+        rows = ["| event | Python class | fields |", "|---|---|---|"]
+        for cls in EVENT_CLASSES:
+            if issubclass(cls, base):
+                described = ", ".join(_describe(cls, f) for f in _payload_fields(cls) if f.name not in common)
+                rows.append(f"| `{cls.event_type}` | `{cls.__name__}` | {described} |")
+        tables[family] = "\n".join(rows)
+    return tables

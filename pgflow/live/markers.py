@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Union
 
-from pgflow.events import Event, RunEvent, RunFailed
+from pgflow.events import Event, RunCompletedEvent, RunFailedEvent
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -40,20 +40,24 @@ class RunFinished(Event):
         return self.outcome
 
     @classmethod
-    def from_event(cls, event: RunEvent, failed_steps: tuple[str, ...] | None = None) -> RunFinished:
+    def from_event(cls, event: RunCompletedEvent | RunFailedEvent,
+                   failed_steps: tuple[str, ...] | None = None) -> RunFinished:
         """The finish marker for a ``run:completed`` or ``run:failed`` event."""
-        outcome = "failed" if isinstance(event, RunFailed) else "completed"
-        if failed_steps is None:
-            slug = event.failed_step_slug if isinstance(event, RunFailed) else None
-            failed_steps = (slug,) if slug else ()
+        if isinstance(event, RunFailedEvent):
+            outcome, output, error = "failed", None, event.error_message
+            if failed_steps is None:
+                failed_steps = (event.failed_step_slug,) if event.failed_step_slug else ()
+        else:
+            outcome, output, error = "completed", event.output, None
+        failed_steps = tuple(failed_steps or ())
         raw = {
             "event_type": cls.event_type,
             "run_id": str(event.run_id),
             "flow_slug": event.flow_slug,
             "outcome": outcome,
             "failed_steps": list(failed_steps),
-            "output": event.output,
-            "error_message": event.error_message,
+            "output": output,
+            "error_message": error,
             "finished_at": _iso(event.at),
             "ts": _iso(event.ts),
         }
@@ -64,9 +68,9 @@ class RunFinished(Event):
             truncated=event.truncated,
             raw=raw,
             outcome=outcome,
-            failed_steps=tuple(failed_steps),
-            output=event.output,
-            error_message=event.error_message,
+            failed_steps=failed_steps,
+            output=output,
+            error_message=error,
             at=event.at,
         )
 

@@ -32,24 +32,24 @@ from uuid import UUID
 
 from pgflow.events import (
     Event,
-    RunCompleted,
+    RunCompletedEvent,
     RunEvent,
-    RunFailed,
-    StepCompleted,
+    RunFailedEvent,
+    StepCompletedEvent,
     StepEvent,
-    StepFailed,
-    StepSkipped,
-    TaskCompleted,
+    StepFailedEvent,
+    StepSkippedEvent,
+    TaskCompletedEvent,
     TaskEvent,
-    TaskFailed,
-    TaskStarted,
+    TaskFailedEvent,
+    TaskStartedEvent,
     _ts,
 )
 from pgflow.models import Run, StepState, StepTask
 
 RUN_RANK = {"started": 0, "completed": 1, "failed": 2}
 STEP_RANK = {"created": 0, "started": 1, "completed": 2, "failed": 3, "skipped": 3}
-_STEP_STATUS = {StepCompleted: "completed", StepFailed: "failed", StepSkipped: "skipped"}
+_STEP_STATUS = {StepCompletedEvent: "completed", StepFailedEvent: "failed", StepSkippedEvent: "skipped"}
 
 
 def apply_event(run: Run, event: Any) -> Run:
@@ -97,10 +97,10 @@ def _present(event: Event, *names: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ run
 
 def _apply_run(run: Run, event: RunEvent) -> Run:
-    if isinstance(event, RunCompleted):
+    if isinstance(event, RunCompletedEvent):
         status, fields = "completed", _present(event, "output", "completed_at")
         fields["remaining_steps"] = 0
-    elif isinstance(event, RunFailed):
+    elif isinstance(event, RunFailedEvent):
         status, fields = "failed", _present(event, "failed_at")
     else:
         status, fields = "started", _present(event, "input", "started_at", "remaining_steps")
@@ -163,15 +163,15 @@ def _apply_task(step: StepState, event: TaskEvent, run: Run) -> StepState:
         task = tasks[index]
     attempt = event.attempt if event.attempt is not None else task.attempts_count
     fields: dict[str, Any] = {"attempts_count": attempt}
-    if isinstance(event, TaskStarted):
+    if isinstance(event, TaskStartedEvent):
         status, phase = "started", 1
         fields.update(_present(event, "started_at"))
         if event.worker_id is not None:
             fields["last_worker_id"] = event.worker_id
-    elif isinstance(event, TaskCompleted):
+    elif isinstance(event, TaskCompletedEvent):
         status, phase = "completed", 3
         fields.update(_present(event, "output", "completed_at"))
-    elif isinstance(event, TaskFailed) and event.will_retry:
+    elif isinstance(event, TaskFailedEvent) and event.will_retry:
         status, phase = "queued", 2
         fields.update(_present(event, "error_message"))
     else:

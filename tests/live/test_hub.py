@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from pgflow.errors import DatabaseUnavailable
-from pgflow.events import ALL_RUNS_CHANNEL, RunStarted, StepCompleted, TaskStarted, run_channel
+from pgflow.events import ALL_RUNS_CHANNEL, RunStartedEvent, StepCompletedEvent, TaskStartedEvent, run_channel
 from pgflow.live import EventHub, Gap, RunFinished
 from tests.helpers import eventually_async
 
@@ -22,19 +22,23 @@ def emit(url: str, *payloads: dict) -> None:
             conn.execute("SELECT pgflow._emit(%s::jsonb)", (json.dumps(p),))
 
 
+NOW = "2026-01-02T03:04:05.5+00:00"
+
+
 def run_started(run_id) -> dict:
     return {"event_type": "run:started", "run_id": str(run_id), "flow_slug": "f", "status": "started",
-            "input": {}, "remaining_steps": 1}
+            "input": {}, "remaining_steps": 1, "started_at": NOW}
 
 
 def step_completed(run_id, slug="a") -> dict:
     return {"event_type": "step:completed", "run_id": str(run_id), "flow_slug": "f", "step_slug": slug,
-            "status": "completed", "output": 1}
+            "status": "completed", "output": 1, "started_at": NOW, "completed_at": NOW,
+            "remaining_tasks": 0, "remaining_deps": 0}
 
 
 def task_started(run_id, slug="a", index=0) -> dict:
     return {"event_type": "task:started", "run_id": str(run_id), "flow_slug": "f", "step_slug": slug,
-            "task_index": index, "status": "started", "attempt": 1}
+            "task_index": index, "status": "started", "attempt": 1, "worker_id": None, "started_at": NOW}
 
 
 async def items(sub, n: int, timeout: float = 5.0) -> list:
@@ -48,7 +52,7 @@ async def test_run_subscriber_gets_only_its_run_on_its_own_channel(db_url):
         assert hub.channels == {run_channel(a)}
         emit(db_url, run_started(b), run_started(a), step_completed(b), step_completed(a))
         got = await items(sub, 2)
-        assert [type(e) for e in got] == [RunStarted, StepCompleted]
+        assert [type(e) for e in got] == [RunStartedEvent, StepCompletedEvent]
         assert {e.run_id for e in got} == {a}
         assert sub.get_nowait() is None
 
@@ -64,11 +68,11 @@ async def test_all_runs_and_task_subscribers_share_the_events_channel_without_du
         emit(db_url, run_started(a), task_started(a), run_started(b), task_started(b, "x"))
         last = run_started(uuid.uuid4())
         emit(db_url, last)  # a marker: once it arrives, everything before it has been delivered
-        assert [(type(e), e.run_id) for e in await items(one, 2)] == [(RunStarted, a), (TaskStarted, a)]
+        assert [(type(e), e.run_id) for e in await items(one, 2)] == [(RunStartedEvent, a), (TaskStartedEvent, a)]
         assert [(type(e), e.run_id) for e in await items(every, 3)] == [
-            (RunStarted, a), (RunStarted, b), (RunStarted, uuid.UUID(last["run_id"]))]
-        assert [type(e) for e in await items(with_tasks, 5)] == [RunStarted, TaskStarted, RunStarted,
-                                                                 TaskStarted, RunStarted]
+            (RunStartedEvent, a), (RunStartedEvent, b), (RunStartedEvent, uuid.UUID(last["run_id"]))]
+        assert [type(e) for e in await items(with_tasks, 5)] == [RunStartedEvent, TaskStartedEvent, RunStartedEvent,
+                                                                 TaskStartedEvent, RunStartedEvent]
         assert [(e.step_slug, e.run_id) for e in await items(tasks, 2)] == [("a", a), ("x", b)]
         for sub in (one, every, with_tasks, tasks):
             assert sub.get_nowait() is None, sub
@@ -82,7 +86,7 @@ async def test_back_to_run_channels_when_the_all_runs_subscriber_leaves(db_url):
         await every.close()  # UNLISTEN happens lazily, without making close() wait for it
         await eventually_async(lambda: _async(hub.channels == {run_channel(a)}))
         emit(db_url, run_started(a))
-        assert isinstance(await one.get(timeout=5), RunStarted)
+        assert isinstance(await one.get(timeout=5), RunStartedEvent)
 
 
 async def test_more_runs_than_the_channel_limit_use_the_events_channel(db_url):
@@ -102,7 +106,7 @@ async def test_a_finished_run_is_followed_by_run_finished_with_the_failed_step(d
     async with EventHub(db_url) as hub:
         sub = await hub.subscribe(a)
         emit(db_url, {"event_type": "run:failed", "run_id": str(a), "flow_slug": "f", "status": "failed",
-                      "error_message": "boom", "failed_step_slug": "charge"})
+                      "error_message": "boom", "failed_step_slug": "charge", "failed_at": NOW})
         failed, finished = await items(sub, 2)
         assert failed.event_type == "run:failed"
         assert isinstance(finished, RunFinished)
@@ -116,7 +120,7 @@ async def test_an_unreadable_payload_is_skipped(db_url, caplog):
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute("SELECT pg_notify(%s, %s)", (run_channel(a), '{"event_type": "nonsense"}'))
         emit(db_url, run_started(a))
-        assert isinstance(await sub.get(timeout=5), RunStarted)
+        assert isinstance(await sub.get(timeout=5), RunStartedEvent)
     assert "unreadable event" in caplog.text
 
 
@@ -144,7 +148,7 @@ async def test_terminated_connection_reconnects_and_announces_a_gap(db_url):
         assert hub.backend_pid not in (None, old_pid) and hub.reconnects == 1
         assert hub.channels == {run_channel(a)}
         emit(db_url, run_started(a))
-        assert isinstance(await sub.get(timeout=5), RunStarted)
+        assert isinstance(await sub.get(timeout=5), RunStartedEvent)
 
 
 async def test_shared_hub_is_one_per_database_and_closes_with_its_last_subscriber(db_url):

@@ -60,11 +60,14 @@ async def test_subscribe_replaces_the_run_under_a_key_and_rejects_unknown_runs(c
 async def test_handle_applies_events_a_framework_delivers_itself(client):
     async with LiveClient(client) as live:
         run = await live.start_flow(maps, {"items": [1]})
+        now = "2026-01-02T03:04:05.5+00:00"
         other = json.dumps({"event_type": "run:failed", "run_id": str(uuid.uuid4()), "flow_slug": "live_map",
-                            "status": "failed"})
+                            "ts": now, "status": "failed", "error_message": "elsewhere", "failed_at": now,
+                            "failed_step_slug": None})
         assert live.handle(other) is False
         step_failed = {"event_type": "step:failed", "run_id": str(run.run_id), "flow_slug": "live_map",
-                       "step_slug": "split", "status": "failed", "error_message": "told by the framework"}
+                       "ts": now, "step_slug": "split", "status": "failed", "error_message": "told by the framework",
+                       "failed_at": now}
         assert live.handle(step_failed) is True
         assert live.handle(step_failed) is False  # a duplicate changes nothing
         assert live.get().step("split").status == "failed"

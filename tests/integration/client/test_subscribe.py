@@ -40,7 +40,7 @@ async def test_one_run_yields_its_events_in_order_and_ends(db_url: str) -> None:
         ("step:completed", "add_one"),
         ("run:completed", None),
     ]
-    assert isinstance(received[-1], events.RunCompleted) and received[-1].output == {"add_one": 5}
+    assert isinstance(received[-1], events.RunCompletedEvent) and received[-1].output == {"add_one": 5}
 
 
 async def test_all_runs_subscription_sees_every_run(db_url: str) -> None:
@@ -60,8 +60,8 @@ async def test_all_runs_subscription_sees_every_run(db_url: str) -> None:
                     await asyncio.to_thread(sim.drain, db_url, ok)
                 if len(finished) == 2:
                     break
-    assert isinstance(finished[first], events.RunCompleted)
-    assert isinstance(finished[second], events.RunFailed) and finished[second].failed_step_slug == "explode"
+    assert isinstance(finished[first], events.RunCompletedEvent)
+    assert isinstance(finished[second], events.RunFailedEvent) and finished[second].failed_step_slug == "explode"
 
 
 async def test_iterating_without_async_with_listens_until_the_run_ends(db_url: str) -> None:

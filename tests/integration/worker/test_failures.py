@@ -42,8 +42,8 @@ async def test_a_failing_task_is_retried_after_its_backoff_and_then_succeeds(db_
     assert calls == [1, 2, 3]
     task = run.step("flaky").tasks[0]
     assert task.attempts_count == 3
-    failures = [e for e in seen if isinstance(e, events.TaskFailed)]
-    starts = [e for e in seen if isinstance(e, events.TaskStarted)]
+    failures = [e for e in seen if isinstance(e, events.TaskFailedEvent)]
+    starts = [e for e in seen if isinstance(e, events.TaskStartedEvent)]
     assert [f.will_retry for f in failures] == [True, True]
     assert "ConnectionError: upstream down (attempt 1)" in failures[0].error_message
     # each retry started no earlier than the backoff allowed (floor(1 * 2^attempt) s); started_at
