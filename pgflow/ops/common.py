@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
 from pgflow.errors import FlowDefinitionError, InvalidInput
+from pgflow.types import FlowRef, Json, RunId
 
 
-def slug_of(flow: Any) -> str:
+def slug_of(flow: FlowRef) -> str:
     """The slug of a Flow or Job (anything with ``.slug``) or of a slug string."""
     if isinstance(flow, str):
         return flow
@@ -20,7 +20,7 @@ def slug_of(flow: Any) -> str:
     raise FlowDefinitionError(f"expected a Flow, a Job or a flow slug (str), got {type(flow).__name__} {flow!r}")
 
 
-def json_text(value: Any, what: str = "input") -> str:
+def json_text(value: Json, what: str = "input") -> str:
     """``value`` as JSON text; InvalidInput when it cannot be stored as JSON."""
     try:
         return json.dumps(value, allow_nan=False, separators=(",", ":"))
@@ -31,7 +31,7 @@ def json_text(value: Any, what: str = "input") -> str:
         ) from None
 
 
-def run_uuid(run_id: Any) -> UUID:
+def run_uuid(run_id: RunId) -> UUID:
     """A run id given as UUID or text."""
     if isinstance(run_id, UUID):
         return run_id
@@ -42,7 +42,7 @@ def run_uuid(run_id: Any) -> UUID:
                            f"'3f2a9c1e-0b7d-4c55-9d0e-6a1b2c3d4e5f'") from None
 
 
-def seconds_of(value: Any, what: str) -> float:
+def seconds_of(value: float | timedelta, what: str) -> float:
     """Seconds from a number or a timedelta."""
     if isinstance(value, timedelta):
         return value.total_seconds()

@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pgflow.db.executor import Operation, Query
+from pgflow.db import ClientOperation, Operation, Query, Snapshot
 from pgflow.errors import FlowNotFound, FlowShapeMismatch
 from pgflow.models import FlowInfo, StepInfo
 from pgflow.ops.common import json_text, slug_of
-from pgflow.db import ClientOperation, Snapshot
+from pgflow.types import FlowRef, Json
+
+if TYPE_CHECKING:
+    from pgflow.dsl import Flow
 
 
-def _shape_of(flow: Any) -> dict[str, Any]:
+def _shape_of(flow: Flow) -> dict[str, Json]:
     # compile_shape() adds the job marker that _create_flow_from_shape reads; shape() is the
     # plain FlowShape (duck-typed flows may offer only that)
     build = getattr(flow, "compile_shape", None) or flow.shape
-    return build()
+    shape: dict[str, Json] = build()
+    return shape
 
 
-def compile_flow(flow: Any, allow_data_loss: bool = False) -> Operation[dict[str, Any]]:
+def compile_flow(flow: Flow, allow_data_loss: bool = False) -> Operation[dict[str, Any]]:
     """Make sure the database holds ``flow`` (a Flow or Job) as defined in code.
 
-    Returns ``{"status": "compiled" | "verified" | "recompiled", "differences": [...]}``. A stored
-    flow with another structure raises :class:`FlowShapeMismatch` listing the differences,
-    unless ``allow_data_loss`` (then the flow is recreated and its runs are deleted).
-    Run it in one transaction: the flow type of a Job is stored with it.
+    Returns ``{"status": "compiled" | "verified" | "recompiled", "differences": [...]}``.
+    When the stored flow differs, raises FlowShapeMismatch listing the differences, unless
+    ``allow_data_loss=True``: then the flow is recreated and all its runs are deleted.
     """
+    # one transaction: the flow type of a Job is stored with its shape
     slug = slug_of(flow)
     result = yield Query.scalar(
         "client_ensure_flow_compiled",
@@ -39,7 +43,8 @@ def compile_flow(flow: Any, allow_data_loss: bool = False) -> Operation[dict[str
     return {"status": result["status"], "differences": list(result.get("differences") or [])}
 
 
-def flow_exists(flow: Any) -> Operation[bool]:
+def flow_exists(flow: FlowRef) -> Operation[bool]:
+    """Whether a flow (Flow, Job or slug) is stored in the database."""
     return bool((yield Query.scalar("client_flow_exists", flow_slug=slug_of(flow))))
 
 
@@ -52,8 +57,9 @@ def _flows(slug: str | None) -> ClientOperation[list[FlowInfo]]:
     return [FlowInfo.from_row(row, tuple(steps.get(row["flow_slug"], ()))) for row in flow_rows]
 
 
-def get_flow(flow: Any) -> ClientOperation[FlowInfo]:
-    """The stored definition of one flow: options, steps in order, dependencies."""
+def get_flow(flow: FlowRef) -> ClientOperation[FlowInfo]:
+    """The stored definition: options and steps (in order) with their dependencies; FlowNotFound
+    when there is none."""
     slug = slug_of(flow)
     found = yield from _flows(slug)
     if not found:
@@ -66,9 +72,10 @@ def list_flows() -> ClientOperation[list[FlowInfo]]:
     return (yield from _flows(None))
 
 
-def delete_flow(flow: Any) -> Operation[None]:
-    """Delete a flow with its runs, step states, tasks and pgmq queue, and its schedules with their
-    pg_cron jobs (a trigger on pgflow.flows drops those at commit). Irreversible."""
+def delete_flow(flow: FlowRef) -> Operation[None]:
+    """Delete a flow with all its runs, step states, tasks and its queue, and its schedules
+    (with their pg_cron jobs). Irreversible."""
+    # the schedules' pg_cron jobs are dropped at commit by a trigger on pgflow.flows
     slug = slug_of(flow)
     if not (yield from flow_exists(slug)):
         raise FlowNotFound(slug)
@@ -83,12 +90,15 @@ def upsert_flow(
     base_delay: int | None = None,
     timeout: int | None = None,
 ) -> Operation[dict[str, str]]:
-    """Store a flow defined as data (no handlers); replaces an existing flow of that slug.
+    """Store a flow defined as data, e.g. a per-tenant automation, replacing any flow of that slug.
 
-    Destructive for an existing slug: its runs, step states, tasks and queued messages are
-    deleted with the old definition. Steps are validated with the DSL's rules first
-    (:meth:`pgflow.Flow.from_steps`), so a bad definition raises FlowDefinitionError and
-    changes nothing. Returns ``{"status": "compiled"}`` (new) or ``{"status": "recompiled"}``.
+    ``steps`` is a list of dicts in step order: ``{"slug": "a", "deps": ["b"], "step_type":
+    "single" | "map", "max_attempts": ..., "base_delay": ..., "timeout": ..., "start_delay":
+    ..., "required_input_pattern": {...}, "forbidden_input_pattern": {...}, "when_unmet": ...,
+    "when_exhausted": ...}``, validated with the DSL's rules first (a bad definition raises
+    FlowDefinitionError and changes nothing). **Destructive**: when the slug exists, its runs,
+    tasks and queued messages are deleted with the old definition. Returns
+    ``{"status": "compiled"}`` for a new slug, ``{"status": "recompiled"}`` otherwise.
     """
     from pgflow.dsl import Flow
 

@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pgflow.db.executor import Operation, Query
+from pgflow.db import Operation, Query
 from pgflow.errors import ConfigurationError
 
 HEALTHY, STALE, DEAD = "healthy", "stale", "dead"
+WINDOW = 3600.0  # seconds: workers silent for longer are not listed
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,16 @@ class WorkerHealth:
         )
 
 
-def health_check(stale_after: float = 15.0, dead_after: float = 60.0, *, include_stopped: bool = False,
-                 window: float = 3600.0) -> Operation[list[WorkerHealth]]:
-    """Workers seen within ``window`` seconds, newest first; stopped ones only with ``include_stopped``."""
+def health_check(stale_after: float = 15.0, dead_after: float = 60.0, *,
+                 include_stopped: bool = False) -> Operation[list[WorkerHealth]]:
+    """The workers seen in the last hour, one per process, newest first: name, flows served,
+    last heartbeat and health (``healthy``, ``stale`` after ``stale_after`` s without a
+    heartbeat, ``dead`` after ``dead_after`` s or once stopped; stopped ones only with
+    ``include_stopped``)."""
     if not 0 < stale_after <= dead_after:
         raise ConfigurationError(
             f"health_check needs 0 < stale_after <= dead_after, got stale_after={stale_after}, dead_after={dead_after}"
         )
-    found = yield Query.all("worker_health", window=float(window)).and_commit()
+    found = yield Query.all("worker_health", window=WINDOW).and_commit()
     workers = [WorkerHealth.from_row(row, stale_after, dead_after) for row in found]
     return [w for w in workers if include_stopped or w.stopped_at is None]

@@ -4,40 +4,43 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
-from pgflow.db.executor import Operation, Query
+from pgflow.db import ClientOperation, Operation, Query, Snapshot, WaitForEvent, listen, unlisten
 from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import Event, run_channel
 from pgflow.models import Run, StepState, StepTask
 from pgflow.ops.common import json_text, run_uuid, seconds_of, slug_of
-from pgflow.db import ClientOperation, Snapshot, WaitForEvent, listen, unlisten
+from pgflow.types import FlowRef, Json, RunId
 
 RUN_STATUSES = ("started", "completed", "failed")
 
 
-def start_flow(flow: Any, input: Any, run_id: Any = None) -> Operation[UUID]:
-    """Start a run of ``flow`` (a Flow, Job or slug) with ``input``; returns its run id."""
+def start_flow(flow: FlowRef, input: Json, run_id: RunId | None = None) -> Operation[UUID]:
+    """Start a run of ``flow`` (Flow, Job or slug) with a JSON ``input``; returns the run id.
+
+    ``run_id`` chooses the run's id (a UUID or its text); by default the database makes one.
+    """
     row = yield Query.one(
         "client_start_flow",
         flow_slug=slug_of(flow), input=json_text(input), run_id=None if run_id is None else run_uuid(run_id),
     ).and_commit()
-    return row["run_id"]
+    run_id_: UUID = row["run_id"]
+    return run_id_
 
 
 def _is_finished(event: Event) -> bool:
     return event.event_type in ("run:completed", "run:failed")
 
 
-def start_flow_and_wait(flow: Any, input: Any, timeout: float = 60.0) -> ClientOperation[Run]:
-    """Start a run and wait for its end on the database's events (no polling).
+def start_flow_and_wait(flow: FlowRef, input: Json, timeout: float = 60.0) -> ClientOperation[Run]:
+    """Start a run and wait until it finishes; returns the completed run with its step states.
 
-    The run's channel is LISTENed to in the transaction that starts the run (the driver sends
-    both in one round trip), so its ``run:completed`` / ``run:failed`` event cannot be missed.
-    Returns the completed run with its step states; raises RunFailed (carrying the run) or
-    RunTimeout (the run keeps going).
+    Waits on the database's events (LISTEN/NOTIFY), not by polling. Raises RunFailed
+    (``.run`` holds the failed run) or RunTimeout after ``timeout`` seconds (the run goes on).
     """
+    # the run's channel is LISTENed to in the transaction that starts the run (the driver sends
+    # both in one round trip), so its run:completed / run:failed event cannot be missed
     timeout = max(0.0, seconds_of(timeout, "timeout"))
     run_id = uuid4()
     channel = run_channel(run_id)
@@ -57,16 +60,17 @@ def start_flow_and_wait(flow: Any, input: Any, timeout: float = 60.0) -> ClientO
 
 
 def enqueue(
-    flow: Any,
-    input: Any,
+    job: FlowRef,
+    input: Json,
     delay_seconds: float | timedelta | None = None,
     scheduled_at: datetime | None = None,
-    run_id: Any = None,
 ) -> Operation[UUID]:
-    """Start a run now whose first tasks become visible after a delay or at a time.
+    """Start a run of a job (or any flow) now, its first task visible after a delay or at a time.
 
-    ``scheduled_at`` must carry a time zone (naive datetimes are rejected: they are ambiguous);
-    a time in the past, or a delay <= 0, means now. The delay is measured on the database's clock.
+    The run is stored at once (status "started"); workers see its first task only when it is
+    due. ``scheduled_at`` must be timezone-aware (naive datetimes raise InvalidInput: the moment
+    they name is ambiguous); a past time, or a delay <= 0, means now. The delay is measured on
+    the database's clock. Returns the run id.
     """
     if delay_seconds is not None and scheduled_at is not None:
         raise InvalidInput("give either delay_seconds or scheduled_at, not both")
@@ -84,13 +88,24 @@ def enqueue(
             )
     row = yield Query.one(
         "client_start_flow_at",
-        flow_slug=slug_of(flow), input=json_text(input), start_at=scheduled_at, delay=delay,
-        run_id=None if run_id is None else run_uuid(run_id),
+        flow_slug=slug_of(job), input=json_text(input), start_at=scheduled_at, delay=delay, run_id=None,
     ).and_commit()
-    return row["run_id"]
+    run_id: UUID = row["run_id"]
+    return run_id
 
 
-def get_run(run_id: Any) -> Operation[Run]:
+def enqueue_in(job: FlowRef, input: Json, seconds: float | timedelta) -> Operation[UUID]:
+    """:meth:`enqueue` with its first task due ``seconds`` from now (database clock)."""
+    return (yield from enqueue(job, input, delay_seconds=seconds))
+
+
+def enqueue_at(job: FlowRef, input: Json, when: datetime) -> Operation[UUID]:
+    """:meth:`enqueue` with its first task due at ``when`` (an aware datetime, any time zone)."""
+    return (yield from enqueue(job, input, scheduled_at=when))
+
+
+def get_run(run_id: RunId) -> Operation[Run]:
+    """One run (without step states); RunNotFound when there is none."""
     run_id = run_uuid(run_id)
     row = yield Query.one("client_select_run", run_id=run_id).and_commit()
     if row is None:
@@ -98,9 +113,13 @@ def get_run(run_id: Any) -> Operation[Run]:
     return Run.from_row(row)
 
 
-def get_run_with_states(run_id: Any) -> ClientOperation[Run]:
-    """A run with its step states in step order, each with its tasks, all read from one snapshot
-    (a run finishing meanwhile is seen either before or after, never half-way)."""
+def get_run_with_states(run_id: RunId) -> ClientOperation[Run]:
+    """One run with ``.step_states`` (in step order, each with its ``.tasks``); RunNotFound when
+    there is none.
+
+    All are read from one snapshot: a run finishing meanwhile is seen either before or after,
+    never half-way.
+    """
     run_id = run_uuid(run_id)
     row, state_rows, task_rows = yield Snapshot((
         Query.one("client_select_run", run_id=run_id),
@@ -116,8 +135,8 @@ def get_run_with_states(run_id: Any) -> ClientOperation[Run]:
     return Run.from_row(row, states)
 
 
-def list_runs(flow: Any = None, status: str | None = None, limit: int = 50) -> Operation[list[Run]]:
-    """Runs, newest first, optionally of one flow and/or in one status."""
+def list_runs(flow: FlowRef | None = None, status: str | None = None, limit: int = 50) -> Operation[list[Run]]:
+    """Runs, newest first; ``flow`` and ``status`` ("started", "completed", "failed") filter."""
     if status is not None and status not in RUN_STATUSES:
         raise InvalidInput(f"unknown run status {status!r}; a run is one of: {', '.join(RUN_STATUSES)}")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -128,9 +147,10 @@ def list_runs(flow: Any = None, status: str | None = None, limit: int = 50) -> O
     return [Run.from_row(r) for r in rows]
 
 
-def prune(older_than: timedelta, flows: Iterable[Any] | None = None) -> Operation[dict[str, int]]:
-    """Delete finished runs (with their step states, tasks and archived messages) and dead
-    workers older than ``older_than``; only of ``flows`` when given. Returns counts per kind."""
+def prune(older_than: timedelta, flows: Iterable[FlowRef] | None = None) -> Operation[dict[str, int]]:
+    """Delete runs that finished before ``older_than`` ago, with their step states, tasks and
+    archived messages, and workers silent for as long; only of ``flows`` when given.
+    Runs still going are never deleted. Returns the number of rows deleted per kind."""
     if not isinstance(older_than, timedelta) or older_than < timedelta(0):
         raise InvalidInput(f"older_than must be a timedelta >= 0 (e.g. timedelta(days=7)), got {older_than!r}")
     slugs = None if flows is None else [slug_of(f) for f in ([flows] if isinstance(flows, str) else flows)]

@@ -5,7 +5,8 @@ Ticks are computed here, in Python, with :class:`pgflow.Cron` (cronsim), and wri
 scheduler that claims a due row (``FOR UPDATE SKIP LOCKED``) advances ``next_run_at`` and starts
 the run in the same transaction, so any number of schedulers start each tick exactly once.
 
-``now`` parameters are for tests (a controllable clock); ``None`` means the database clock.
+``now`` parameters are for tests (a controllable clock); ``None`` means the database clock. The
+clients leave them out of their methods (see ``pgflow.client``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
-from pgflow.db.executor import Operation, Query
+from pgflow.db import Operation, Query
+from pgflow.dsl import Flow
 from pgflow.dsl.cron import Cron
 from pgflow.errors import FlowNotFound, ScheduleError
 from pgflow.models import Schedule
 from pgflow.ops.common import json_text, slug_of
+from pgflow.types import FlowRef, Json
 
 BACKENDS = ("builtin", "pg_cron", "auto")
 # with catch_up="none", a tick found up to this late still runs; older ones count as missed
@@ -106,23 +109,31 @@ def fire_next_due(now: datetime | None = None) -> Operation[Fired | None]:
 
 
 def seconds_until_next_due(now: datetime | None = None) -> Operation[float | None]:
-    return (yield Query.scalar("schedules_next_due", now=now).and_commit())
+    seconds: float | None = yield Query.scalar("schedules_next_due", now=now).and_commit()
+    return seconds
 
 
 # --- managing schedules ------------------------------------------------------------------------
 
 def schedule(
-    flow: Any,
+    flow: FlowRef,
     cron: str | Cron,
-    *,
-    input: Any = None,
+    input: Json = None,
     timezone: str | None = None,
+    *,
     slug: str | None = None,
     catch_up: str | None = None,
     backend: str = "builtin",
     now: datetime | None = None,
 ) -> Operation[Schedule]:
-    """Create or replace the schedule ``slug`` (default: the flow's slug) for a stored flow."""
+    """Run ``flow`` (Flow, Job or slug, already compiled) on a cron schedule; returns the schedule.
+
+    ``cron`` is an expression (``"0 9 * * *"``, ``"@hourly"``) or a :class:`pgflow.Cron`;
+    ``input``/``timezone``/``catch_up`` override its parts. ``slug`` names the schedule (default:
+    the flow's slug; a second schedule of a flow needs its own). ``backend``: ``"builtin"`` (the
+    workers' scheduler), ``"pg_cron"`` (a pg_cron job ``pgflow_<slug>``) or ``"auto"``.
+    Scheduling an existing slug replaces that schedule. Raises ScheduleError.
+    """
     flow_slug = slug_of(flow)
     found = Cron.coerce(cron)
     assert found is not None
@@ -173,9 +184,15 @@ def pg_cron_job_name(slug: str) -> str:
     return f"pgflow_{slug}"
 
 
-def pg_cron_state() -> Operation[dict[str, Any]]:
+class PgCronState(TypedDict):
+    version: str | None  # the extension's version; None: pg_cron is not installed here
+    timezone: str  # the zone pg_cron reads schedules in (cron.timezone, GMT before pg_cron 1.5)
+
+
+def pg_cron_state() -> Operation[PgCronState]:
     """``{"version": "1.4-1" | None, "timezone": "GMT"}`` for pg_cron in this database."""
-    return dict((yield Query.one("schedules_pg_cron_state")))
+    row = yield Query.one("schedules_pg_cron_state")
+    return PgCronState(version=row["version"], timezone=row["timezone"])
 
 
 def _resolve_backend(backend: str, spec: Cron) -> Operation[str]:
@@ -211,11 +228,12 @@ def _locked(slug: str) -> Operation[dict[str, Any]]:
     row = yield Query.one("schedules_select_for_update", schedule_slug=slug)
     if row is None:
         raise ScheduleError(f"no schedule named {slug!r}; see the schedules with `pgflow schedules list`")
-    return row
+    locked: dict[str, Any] = row
+    return locked
 
 
 def unschedule(slug: str) -> Operation[None]:
-    """Delete a schedule (its pg_cron job too). The runs it started keep their marker."""
+    """Delete a schedule (and its pg_cron job); the runs it started stay, with their marker."""
     yield from _locked(slug)
     backend = yield Query.scalar("schedules_delete", schedule_slug=slug)
     if backend == "pg_cron":
@@ -223,13 +241,14 @@ def unschedule(slug: str) -> Operation[None]:
 
 
 def pause_schedule(slug: str) -> Operation[Schedule]:
+    """Stop starting runs until resumed (stored in the database: every worker sees it)."""
     yield from _locked(slug)
     yield Query.execute("schedules_set_enabled", schedule_slug=slug, enabled=False, next_run_at=None)
     return (yield from get_schedule(slug))
 
 
 def resume_schedule(slug: str, now: datetime | None = None) -> Operation[Schedule]:
-    """Enable a schedule from its next tick on; ticks of the paused time are not caught up."""
+    """Start runs again from the next tick on (ticks of the paused time are not caught up)."""
     row = yield from _locked(slug)
     clock = yield Query.scalar("schedules_now", now=now)
     cron = Cron(row["expression"], timezone=row["timezone"])
@@ -239,14 +258,14 @@ def resume_schedule(slug: str, now: datetime | None = None) -> Operation[Schedul
 
 
 def set_schedule_backend(slug: str, backend: str, now: datetime | None = None) -> Operation[Schedule]:
-    """Move a schedule between the built-in scheduler and pg_cron."""
+    """Move a schedule to ``"builtin"`` or ``"pg_cron"``."""
     row = yield from _locked(slug)
     spec = Cron(row["expression"], input=row["input"], timezone=row["timezone"], catch_up=row["catch_up"])
     return (yield from _store(slug, row["flow_slug"], spec, backend, row["source"], row, now, row["enabled"]))
 
 
 def run_schedule_now(slug: str) -> Operation[UUID]:
-    """Start a run of the schedule now, marked 'manual'; the schedule's ticks are unchanged."""
+    """Start a run of the schedule now (marked 'manual'); its timetable is unchanged."""
     yield from _locked(slug)
     clock = yield Query.scalar("schedules_now", now=None)
     run_id = yield Query.scalar("schedules_start_scheduled_flow", schedule_slug=slug, tick_at=clock,
@@ -254,10 +273,12 @@ def run_schedule_now(slug: str) -> Operation[UUID]:
     if run_id is None:
         row = yield from _locked(slug)
         raise ScheduleError(f"schedule {slug!r} could not start a run: {row['last_error']}")
-    return run_id
+    started: UUID = run_id
+    return started
 
 
 def get_schedule(slug: str, now: datetime | None = None) -> Operation[Schedule]:
+    """One schedule with its status, next run time and description; ScheduleError when there is none."""
     row = yield Query.one("schedules_select", schedule_slug=slug, now=now)
     if row is None:
         raise ScheduleError(f"no schedule named {slug!r}; see the schedules with `pgflow schedules list`")
@@ -265,18 +286,19 @@ def get_schedule(slug: str, now: datetime | None = None) -> Operation[Schedule]:
 
 
 def list_schedules(now: datetime | None = None) -> Operation[list[Schedule]]:
+    """Every schedule with its status, next run time and a description ("every day at 09:00 UTC")."""
     rows = yield Query.all("schedules_select", schedule_slug=None, now=now)
     return [Schedule.from_row(r) for r in rows]
 
 
 def schedule_history(slug: str, limit: int = 50) -> Operation[list[dict[str, Any]]]:
-    """The runs a schedule started (run id, tick, trigger, run status), newest tick first."""
+    """The runs a schedule started: run id, tick, trigger and run status, newest tick first."""
     return list((yield Query.all("schedules_history", schedule_slug=slug, limit=limit)))
 
 
 # --- schedules declared in code ----------------------------------------------------------------
 
-def sync_declared_schedules(flows: Iterable[Any], backend: str = "builtin",
+def sync_declared_schedules(flows: Iterable[Flow], backend: str = "builtin",
                             now: datetime | None = None) -> Operation[SyncReport]:
     """Make the database match the ``cron=`` of ``flows`` (a worker's flows, already compiled).
 
