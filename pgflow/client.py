@@ -1,10 +1,12 @@
 """``pgflow.Client`` and ``pgflow.AsyncClient``: the same methods, one implementation.
 
-Every public method is written once, in :class:`_Methods`: it builds an operation
-(:mod:`pgflow.ops`), and its ``@_shared`` decorator hands that to ``self._run``. ``Client._run``
-drives it on a pooled sync connection and returns the result; ``AsyncClient._run`` returns the
-coroutine that drives it on a pooled async connection, so the same method is awaited there (and
-type checkers see ``Run`` on one, ``Awaitable[Run]`` on the other)::
+Every public method is an operation of :mod:`pgflow.ops` (a generator of queries) made into a
+method by :class:`_shared`: ``start_flow = _shared(run_ops.start_flow)``. The operation is the one
+place where the method's parameters, docstring and result type are written. ``Client`` runs the
+operation on a pooled sync connection and returns its result; on ``AsyncClient`` each method is a
+coroutine function (``async def``) that runs it on a pooled async connection, so type checkers see
+``Run`` on one and a coroutine of ``Run`` on the other, and frameworks that ask
+``inspect.iscoroutinefunction`` (FastAPI's background tasks) see an async method::
 
     with pgflow.Client() as client:                      # async with pgflow.AsyncClient() as client:
         run = client.start_flow_sync(order, {"id": 1})   #     run = await client.start_flow_sync(...)
@@ -21,71 +23,99 @@ import functools
 import inspect
 import threading
 import types
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 from uuid import UUID
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from pgflow import migrate
-from pgflow.db.executor import Operation
+from pgflow.db import ClientOperation, Operation, drive_async, drive_sync, translate_error
 from pgflow.errors import ConfigurationError
-from pgflow.models import FlowInfo, Run, Schedule
-from pgflow.ops import flows as flow_ops
-from pgflow.ops import runs as run_ops
-from pgflow.ops import health as health_ops
-from pgflow.ops import schedules as schedule_ops
-from pgflow.ops.health import WorkerHealth
-from pgflow.db import ClientOperation, drive_async, drive_sync, translate_error
 from pgflow.live.feed import EventFeed
+from pgflow.ops import flows as flow_ops
+from pgflow.ops import health as health_ops
+from pgflow.ops import runs as run_ops
+from pgflow.ops import schedules as schedule_ops
 
 __all__ = ["AsyncClient", "Client"]
-
-
-def _applied_names(applied: list[migrate.Migration]) -> list[str]:
-    return [f"{m.version:04d}_{m.name}" for m in applied]
-
-
-def _install(pgmq: str) -> Operation[list[str]]:
-    applied = yield from migrate.install(pgmq=pgmq)
-    return _applied_names(applied)
-
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
+CLOCK = "now"
+"""The test clock parameter of some operations (:mod:`pgflow.ops.schedules`): never a client's."""
+_SELF = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
 
 class _shared(Generic[P, T]):
-    """Makes a method that builds an operation into a method of both clients.
+    """An operation made into a method of both clients: ``get_run = _shared(run_ops.get_run)``.
 
-    ``client.method(...)`` returns ``client._run(operation)``: the result on a :class:`Client`,
-    an awaitable of it on an :class:`AsyncClient`, and type checkers see exactly that.
+    The method has the operation's parameters (without its test clock ``now``), docstring and
+    result: ``T`` on a :class:`Client`; on an :class:`AsyncClient` it is a coroutine function
+    whose coroutine returns ``T``. Which of the two a class gets follows its ``_run``.
     """
 
-    def __init__(self, build: Callable[Concatenate[Any, P], ClientOperation[T]]) -> None:
-        @functools.wraps(build)
-        def method(client: _Methods, *args: Any, **kwargs: Any) -> Any:
-            return client._run(build(client, *args, **kwargs))
+    def __init__(self, operation: Callable[P, ClientOperation[T]]) -> None:
+        self.operation = operation
+        signature = inspect.signature(operation)
+        public = [p for name, p in signature.parameters.items() if name != CLOCK]
+        self.signature = signature.replace(parameters=public, return_annotation=inspect.Signature.empty)
+        self._has_clock = len(public) < len(signature.parameters)
+        self._methods: dict[type, Callable[..., Any]] = {}
 
-        signature = inspect.signature(build)  # the builder's return annotation is not the method's
-        method.__signature__ = signature.replace(return_annotation=inspect.Signature.empty)  # type: ignore[attr-defined]
-        self._method = method
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def _check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if self._has_clock:  # refuse the clock as the method's signature says, with Python's words
+            self.signature.bind(*args, **kwargs)
+
+    def _method(self, owner: type[_Methods]) -> Callable[..., Any]:
+        operation, check = self.operation, self._check
+
+        def method(client: _Methods, /, *args: Any, **kwargs: Any) -> Any:
+            check(args, kwargs)
+            return client._run(operation(*args, **kwargs))
+
+        async def async_method(client: _Methods, /, *args: Any, **kwargs: Any) -> Any:
+            check(args, kwargs)
+            return await client._run(operation(*args, **kwargs))
+
+        chosen = async_method if inspect.iscoroutinefunction(owner._run) else method
+        functools.update_wrapper(chosen, operation)
+        chosen.__name__, chosen.__qualname__ = self.name, f"{owner.__qualname__}.{self.name}"
+        chosen.__module__ = owner.__module__
+        setattr(chosen, "__signature__", self.signature.replace(parameters=[_SELF, *self.signature.parameters.values()]))
+        return chosen
 
     @overload
-    def __get__(self, client: None, owner: type) -> Callable[..., Any]: ...
+    def __get__(self, client: None, owner: type[_Methods]) -> Callable[..., Any]: ...
     @overload
-    def __get__(self, client: AsyncClient, owner: type) -> Callable[P, Awaitable[T]]: ...
+    def __get__(self, client: AsyncClient, owner: type[_Methods]) -> Callable[P, Coroutine[Any, Any, T]]: ...
     @overload
-    def __get__(self, client: Client, owner: type) -> Callable[P, T]: ...
+    def __get__(self, client: Client, owner: type[_Methods]) -> Callable[P, T]: ...
 
-    def __get__(self, client: _Methods | None, owner: type) -> Any:
-        return self._method if client is None else types.MethodType(self._method, client)
+    def __get__(self, client: _Methods | None, owner: type[_Methods]) -> Any:
+        try:
+            method = self._methods[owner]
+        except KeyError:
+            method = self._methods[owner] = self._method(owner)
+        return method if client is None else types.MethodType(method, client)
+
+
+def _install(pgmq: str = "auto") -> Operation[list[str]]:
+    """Apply the missing schema migrations (and pgmq when absent); returns their names.
+
+    Idempotent, and safe from several processes at once (an advisory lock serializes them).
+    """
+    applied = yield from migrate.install(pgmq=pgmq)
+    return [f"{m.version:04d}_{m.name}" for m in applied]
 
 
 class _Methods:
-    """The public methods of both clients: each builds an operation, which ``self._run`` runs."""
+    """The public methods of both clients: each runs an operation with ``self._run``."""
 
     _pool_class: type
 
@@ -107,206 +137,42 @@ class _Methods:
     def _run(self, operation: Any) -> Any:  # pragma: no cover - defined by the two clients
         raise NotImplementedError
 
-    # --- schema ------------------------------------------------------------------------------
+    install = _shared(_install)
 
-    @_shared
-    def install(self, pgmq: str = "auto") -> Operation[list[str]]:
-        """Apply the missing schema migrations (and pgmq when absent); returns their names.
+    # flows (pgflow/ops/flows.py)
+    compile = _shared(flow_ops.compile_flow)
+    flow_exists = _shared(flow_ops.flow_exists)
+    get_flow = _shared(flow_ops.get_flow)
+    list_flows = _shared(flow_ops.list_flows)
+    delete_flow = _shared(flow_ops.delete_flow)
+    upsert_flow = _shared(flow_ops.upsert_flow)
 
-        Idempotent, and safe from several processes at once (an advisory lock serializes them).
-        """
-        return _install(pgmq)
+    # runs (pgflow/ops/runs.py)
+    start_flow = _shared(run_ops.start_flow)
+    start_flow_sync = _shared(run_ops.start_flow_and_wait)
+    get_run = _shared(run_ops.get_run)
+    get_run_with_states = _shared(run_ops.get_run_with_states)
+    list_runs = _shared(run_ops.list_runs)
+    prune = _shared(run_ops.prune)
 
-    # --- flows -------------------------------------------------------------------------------
+    # jobs, and delayed runs of any flow
+    enqueue = _shared(run_ops.enqueue)
+    enqueue_in = _shared(run_ops.enqueue_in)
+    enqueue_at = _shared(run_ops.enqueue_at)
 
-    @_shared
-    def compile(self, flow: Any, allow_data_loss: bool = False) -> Operation[dict[str, Any]]:
-        """Make sure the database holds ``flow`` (a Flow or Job) as defined in code.
+    # schedules (pgflow/ops/schedules.py, docs/guides/schedules.md)
+    schedule = _shared(schedule_ops.schedule)
+    unschedule = _shared(schedule_ops.unschedule)
+    pause_schedule = _shared(schedule_ops.pause_schedule)
+    resume_schedule = _shared(schedule_ops.resume_schedule)
+    get_schedule = _shared(schedule_ops.get_schedule)
+    list_schedules = _shared(schedule_ops.list_schedules)
+    run_schedule_now = _shared(schedule_ops.run_schedule_now)
+    set_schedule_backend = _shared(schedule_ops.set_schedule_backend)
+    schedule_history = _shared(schedule_ops.schedule_history)
 
-        Returns ``{"status": "compiled" | "verified" | "recompiled", "differences": [...]}``.
-        When the stored flow differs, raises FlowShapeMismatch listing the differences, unless
-        ``allow_data_loss=True``: then the flow is recreated and all its runs are deleted.
-        """
-        return flow_ops.compile_flow(flow, allow_data_loss)
-
-    @_shared
-    def flow_exists(self, flow: Any) -> Operation[bool]:
-        """Whether a flow (Flow, Job or slug) is stored in the database."""
-        return flow_ops.flow_exists(flow)
-
-    @_shared
-    def get_flow(self, flow: Any) -> ClientOperation[FlowInfo]:
-        """The stored definition: options and steps (in order) with their dependencies."""
-        return flow_ops.get_flow(flow)
-
-    @_shared
-    def list_flows(self) -> ClientOperation[list[FlowInfo]]:
-        """Every stored flow and job, by slug."""
-        return flow_ops.list_flows()
-
-    @_shared
-    def delete_flow(self, flow: Any) -> Operation[None]:
-        """Delete a flow with all its runs, step states, tasks and its queue, and its schedules
-        (with their pg_cron jobs). Irreversible."""
-        return flow_ops.delete_flow(flow)
-
-    @_shared
-    def upsert_flow(
-        self,
-        slug: str,
-        steps: Sequence[dict[str, Any]],
-        *,
-        max_attempts: int | None = None,
-        base_delay: int | None = None,
-        timeout: int | None = None,
-    ) -> Operation[dict[str, str]]:
-        """Store a flow defined as data, e.g. a per-tenant automation, replacing any flow of that slug.
-
-        ``steps`` is a list of dicts in step order: ``{"slug": "a", "deps": ["b"], "step_type":
-        "single" | "map", "max_attempts": ..., "base_delay": ..., "timeout": ..., "start_delay":
-        ..., "required_input_pattern": {...}, "forbidden_input_pattern": {...}, "when_unmet": ...,
-        "when_exhausted": ...}``, validated with the DSL's rules. **Destructive**: when the slug
-        exists, its runs, tasks and queued messages are deleted with the old definition.
-        Returns ``{"status": "compiled"}`` for a new slug, ``{"status": "recompiled"}`` otherwise.
-        """
-        return flow_ops.upsert_flow(slug, steps, max_attempts=max_attempts, base_delay=base_delay,
-                                    timeout=timeout)
-
-    # --- runs --------------------------------------------------------------------------------
-
-    @_shared
-    def start_flow(self, flow: Any, input: Any, run_id: UUID | str | None = None) -> Operation[UUID]:
-        """Start a run of ``flow`` (Flow, Job or slug) with a JSON ``input``; returns the run id."""
-        return run_ops.start_flow(flow, input, run_id)
-
-    @_shared
-    def start_flow_sync(self, flow: Any, input: Any, timeout: float = 60.0) -> ClientOperation[Run]:
-        """Start a run and wait until it finishes; returns the completed run with its step states.
-
-        Waits on the database's events (LISTEN/NOTIFY), not by polling. Raises RunFailed
-        (``.run`` holds the failed run) or RunTimeout after ``timeout`` seconds (the run goes on).
-        """
-        return run_ops.start_flow_and_wait(flow, input, timeout)
-
-    @_shared
-    def get_run(self, run_id: UUID | str) -> Operation[Run]:
-        """One run (without step states); RunNotFound when there is none."""
-        return run_ops.get_run(run_id)
-
-    @_shared
-    def get_run_with_states(self, run_id: UUID | str) -> ClientOperation[Run]:
-        """One run with ``.step_states`` (in step order, each with its ``.tasks``)."""
-        return run_ops.get_run_with_states(run_id)
-
-    @_shared
-    def list_runs(self, flow: Any = None, status: str | None = None,
-                  limit: int = 50) -> Operation[list[Run]]:
-        """Runs, newest first; ``flow`` and ``status`` ("started", "completed", "failed") filter."""
-        return run_ops.list_runs(flow, status, limit)
-
-    # --- jobs (and delayed runs of any flow) -------------------------------------------------
-
-    @_shared
-    def enqueue(
-        self,
-        job: Any,
-        input: Any,
-        delay_seconds: float | timedelta | None = None,
-        scheduled_at: datetime | None = None,
-    ) -> Operation[UUID]:
-        """Start a run of a job (or any flow) now, its first task visible after a delay or at a time.
-
-        The run is stored at once (status "started"); workers see its first task only when it is
-        due. ``scheduled_at`` must be timezone-aware (naive datetimes raise InvalidInput); a past
-        time means now. Returns the run id.
-        """
-        return run_ops.enqueue(job, input, delay_seconds, scheduled_at)
-
-    @_shared
-    def enqueue_in(self, job: Any, input: Any, seconds: float | timedelta) -> Operation[UUID]:
-        """:meth:`enqueue` with its first task due ``seconds`` from now (database clock)."""
-        return run_ops.enqueue(job, input, delay_seconds=seconds)
-
-    @_shared
-    def enqueue_at(self, job: Any, input: Any, when: datetime) -> Operation[UUID]:
-        """:meth:`enqueue` with its first task due at ``when`` (an aware datetime, any time zone)."""
-        return run_ops.enqueue(job, input, scheduled_at=when)
-
-    # --- maintenance -------------------------------------------------------------------------
-
-    @_shared
-    def prune(self, older_than: timedelta, flows: Iterable[Any] | None = None) -> Operation[dict[str, int]]:
-        """Delete runs that finished before ``older_than`` ago, with their step states, tasks and
-        archived messages, and workers silent for as long; only of ``flows`` when given.
-        Runs still going are never deleted. Returns the number of rows deleted per kind."""
-        return run_ops.prune(older_than, flows)
-
-    # --- schedules (pgflow/ops/schedules.py, docs/guides/schedules.md) ------------------------
-
-    @_shared
-    def schedule(self, flow: Any, cron: Any, input: Any = None, timezone: str | None = None, *,
-                 slug: str | None = None, catch_up: str | None = None,
-                 backend: str = "builtin") -> Operation[Schedule]:
-        """Run ``flow`` (Flow, Job or slug, already compiled) on a cron schedule; returns the schedule.
-
-        ``cron`` is an expression (``"0 9 * * *"``, ``"@hourly"``) or a :class:`pgflow.Cron`;
-        ``input``/``timezone``/``catch_up`` override its parts. ``slug`` names the schedule (default:
-        the flow's slug; a second schedule of a flow needs its own). ``backend``: ``"builtin"`` (the
-        workers' scheduler), ``"pg_cron"`` (a pg_cron job ``pgflow_<slug>``) or ``"auto"``.
-        Scheduling an existing slug replaces that schedule. Raises ScheduleError.
-        """
-        return schedule_ops.schedule(flow, cron, input=input, timezone=timezone, slug=slug,
-                                     catch_up=catch_up, backend=backend)
-
-    @_shared
-    def unschedule(self, slug: str) -> Operation[None]:
-        """Delete a schedule (and its pg_cron job); the runs it started stay."""
-        return schedule_ops.unschedule(slug)
-
-    @_shared
-    def pause_schedule(self, slug: str) -> Operation[Schedule]:
-        """Stop starting runs until resumed (stored in the database: every worker sees it)."""
-        return schedule_ops.pause_schedule(slug)
-
-    @_shared
-    def resume_schedule(self, slug: str) -> Operation[Schedule]:
-        """Start runs again from the next tick on (ticks of the paused time are not caught up)."""
-        return schedule_ops.resume_schedule(slug)
-
-    @_shared
-    def get_schedule(self, slug: str) -> Operation[Schedule]:
-        return schedule_ops.get_schedule(slug)
-
-    @_shared
-    def list_schedules(self) -> Operation[list[Schedule]]:
-        """Every schedule with its status, next run time and a description ("every day at 09:00 UTC")."""
-        return schedule_ops.list_schedules()
-
-    @_shared
-    def run_schedule_now(self, slug: str) -> Operation[UUID]:
-        """Start a run of the schedule now (marked 'manual'); its timetable is unchanged."""
-        return schedule_ops.run_schedule_now(slug)
-
-    @_shared
-    def set_schedule_backend(self, slug: str, backend: str) -> Operation[Schedule]:
-        """Move a schedule to ``"builtin"`` or ``"pg_cron"``."""
-        return schedule_ops.set_schedule_backend(slug, backend)
-
-    @_shared
-    def schedule_history(self, slug: str, limit: int = 50) -> Operation[list[dict[str, Any]]]:
-        """The runs a schedule started: run id, tick, trigger and run status, newest tick first."""
-        return schedule_ops.schedule_history(slug, limit)
-
-    # --- workers (pgflow/ops/health.py, docs/guides/workers.md) -------------------------------
-
-    @_shared
-    def health_check(self, stale_after: float = 15.0, dead_after: float = 60.0, *,
-                     include_stopped: bool = False) -> Operation[list[WorkerHealth]]:
-        """The workers seen in the last hour, one per process, newest first: name, flows served,
-        last heartbeat and health (``healthy``, ``stale`` after ``stale_after`` s without a
-        heartbeat, ``dead`` after ``dead_after`` s or once stopped; stopped ones only with
-        ``include_stopped``)."""
-        return health_ops.health_check(stale_after, dead_after, include_stopped=include_stopped)
+    # workers (pgflow/ops/health.py, docs/guides/workers.md)
+    health_check = _shared(health_ops.health_check)
 
 
 class Client(_Methods):

@@ -1,14 +1,18 @@
 """Client and AsyncClient expose the same public methods with the same signatures.
 
-The only allowed differences: AsyncClient's methods are awaited, and ``subscribe`` (an async
-iterator of events) exists only on AsyncClient.
+The only allowed differences: AsyncClient's methods are coroutine functions, and ``subscribe``
+(an async iterator of events) exists only on AsyncClient. Each shared method is its operation's
+(pgflow.ops): same parameters, same docstring.
 """
 
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
-from pgflow.client import AsyncClient, Client
+import pytest
+
+from pgflow.client import CLOCK, AsyncClient, Client
 
 ASYNC_ONLY = {"subscribe"}
 
@@ -45,3 +49,90 @@ def test_every_shared_method_goes_through_run() -> None:
     for cls in (Client, AsyncClient):
         own = {name for name in vars(cls) if not name.startswith("_")}
         assert own <= {"open", "close"} | ASYNC_ONLY, (cls.__name__, own)
+
+
+def shared_methods(cls: type) -> dict[str, Any]:
+    return {name: getattr(cls, name) for name in public_methods(cls) if hasattr(getattr(cls, name), "__wrapped__")}
+
+
+def test_async_client_methods_are_coroutine_functions_on_the_class_and_on_an_instance() -> None:
+    """Frameworks ask ``inspect.iscoroutinefunction`` (FastAPI's BackgroundTasks runs the others in a
+    thread, where a returned coroutine is never awaited)."""
+    client = AsyncClient(dsn="postgresql://unused")  # never connects: no method is called
+    names = set(public_methods(AsyncClient)) - ASYNC_ONLY
+    assert len(names) == 28, sorted(names)  # 26 operations, open and close
+    for name in names:
+        assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
+        assert inspect.iscoroutinefunction(getattr(client, name)), name
+    sync = Client(dsn="postgresql://unused")
+    for name in names:
+        assert not inspect.iscoroutinefunction(getattr(Client, name)), name
+        assert not inspect.iscoroutinefunction(getattr(sync, name)), name
+
+
+def test_each_shared_method_has_its_operations_signature_and_docstring() -> None:
+    """The operation (pgflow.ops) is the one place a method's parameters and docstring are written;
+    only the operation's test clock ``now`` is left out."""
+    for cls in (Client, AsyncClient):
+        methods = shared_methods(cls)
+        assert len(methods) == 26, sorted(methods)
+        for name, method in methods.items():
+            operation = method.__wrapped__
+            own = [p for p in inspect.signature(operation).parameters.values() if p.name != CLOCK]
+            assert list(inspect.signature(method).parameters.values())[1:] == own, name
+            assert method.__doc__ and method.__doc__ == operation.__doc__, name
+            assert method.__name__ == name and method.__qualname__ == f"{cls.__name__}.{name}"
+
+
+def test_the_test_clock_of_an_operation_is_not_a_client_parameter() -> None:
+    client = Client(dsn="postgresql://unused")  # the arguments are refused before any connection
+    with pytest.raises(TypeError, match="now"):
+        client.get_schedule("nightly", now=None)
+    with pytest.raises(TypeError, match="too many positional arguments"):
+        client.get_schedule("nightly", None)
+    with pytest.raises(TypeError, match="now"):
+        client.schedule("orders", "@daily", now=None)
+
+
+# The public parameters as they were when the methods became operations (names, kinds, defaults):
+# a change here is a change of the public API, so it is made on purpose.
+P, K = "POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY"
+E = inspect.Parameter.empty
+PUBLIC_PARAMETERS = {
+    "compile": [("flow", P, E), ("allow_data_loss", P, False)],
+    "delete_flow": [("flow", P, E)],
+    "enqueue": [("job", P, E), ("input", P, E), ("delay_seconds", P, None), ("scheduled_at", P, None)],
+    "enqueue_at": [("job", P, E), ("input", P, E), ("when", P, E)],
+    "enqueue_in": [("job", P, E), ("input", P, E), ("seconds", P, E)],
+    "flow_exists": [("flow", P, E)],
+    "get_flow": [("flow", P, E)],
+    "get_run": [("run_id", P, E)],
+    "get_run_with_states": [("run_id", P, E)],
+    "get_schedule": [("slug", P, E)],
+    "health_check": [("stale_after", P, 15.0), ("dead_after", P, 60.0), ("include_stopped", K, False)],
+    "install": [("pgmq", P, "auto")],
+    "list_flows": [],
+    "list_runs": [("flow", P, None), ("status", P, None), ("limit", P, 50)],
+    "list_schedules": [],
+    "pause_schedule": [("slug", P, E)],
+    "prune": [("older_than", P, E), ("flows", P, None)],
+    "resume_schedule": [("slug", P, E)],
+    "run_schedule_now": [("slug", P, E)],
+    "schedule": [("flow", P, E), ("cron", P, E), ("input", P, None), ("timezone", P, None), ("slug", K, None),
+                 ("catch_up", K, None), ("backend", K, "builtin")],
+    "schedule_history": [("slug", P, E), ("limit", P, 50)],
+    "set_schedule_backend": [("slug", P, E), ("backend", P, E)],
+    "start_flow": [("flow", P, E), ("input", P, E), ("run_id", P, None)],
+    "start_flow_sync": [("flow", P, E), ("input", P, E), ("timeout", P, 60.0)],
+    "unschedule": [("slug", P, E)],
+    "upsert_flow": [("slug", P, E), ("steps", P, E), ("max_attempts", K, None), ("base_delay", K, None),
+                    ("timeout", K, None)],
+}
+
+
+def test_public_parameters_are_unchanged() -> None:
+    methods = shared_methods(Client)
+    assert set(methods) == set(PUBLIC_PARAMETERS)
+    for name, method in methods.items():
+        found = [(p.name, p.kind.name, p.default) for p in list(inspect.signature(method).parameters.values())[1:]]
+        assert found == PUBLIC_PARAMETERS[name], name
