@@ -41,13 +41,12 @@ from uuid import UUID
 
 import psycopg
 
-from pgflow.db.queries import query
+from pgflow.db import query, translate_error
 from pgflow.errors import DatabaseUnavailable, PgFlowError
 from pgflow.events import ALL_RUNS_CHANNEL, RunCompletedEvent, RunFailedEvent, TaskEvent, parse_event, run_channel
 from pgflow.live.markers import Gap, Item, RunFinished
 from pgflow.live.reader import NotifyReader
 from pgflow.live.subscription import Subscription
-from pgflow.db import translate_error
 
 log = logging.getLogger("pgflow.live")
 
@@ -145,17 +144,17 @@ class EventHub:
     async def subscribe(self, run_id: UUID | str, *, callback: Callable[[Item], Any] | None = None,
                         maxsize: int = 10_000) -> Subscription:
         """Follow one run: its run, step and task events, its ``RunFinished``, and gaps."""
-        return await self._subscribe(Subscription(self, "run", UUID(str(run_id)), True, callback, maxsize))
+        return await self._subscribe(Subscription(self._remove, "run", UUID(str(run_id)), True, callback, maxsize))
 
     async def subscribe_all(self, *, tasks: bool = False, callback: Callable[[Item], Any] | None = None,
                             maxsize: int = 10_000) -> Subscription:
         """Follow every run: run and step events (task events too with ``tasks=True``)."""
-        return await self._subscribe(Subscription(self, "runs", None, tasks, callback, maxsize))
+        return await self._subscribe(Subscription(self._remove, "runs", None, tasks, callback, maxsize))
 
     async def subscribe_tasks(self, *, callback: Callable[[Item], Any] | None = None,
                               maxsize: int = 10_000) -> Subscription:
         """Follow the task events (started, completed, failed) of every run, and gaps."""
-        return await self._subscribe(Subscription(self, "tasks", None, True, callback, maxsize))
+        return await self._subscribe(Subscription(self._remove, "tasks", None, True, callback, maxsize))
 
     async def _subscribe(self, sub: Subscription) -> Subscription:
         if self._closed:

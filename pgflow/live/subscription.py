@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from uuid import UUID
 
 from pgflow.live.markers import Gap, Item
-
-if TYPE_CHECKING:
-    from pgflow.live.hub import EventHub
 
 log = logging.getLogger("pgflow.live")
 
@@ -27,11 +24,14 @@ class Subscription:
     At most ``maxsize`` items wait in the queue; when a slow reader lets it fill up, the queued
     items are dropped and replaced by one :class:`Gap` (``reason="overflow"``), so nothing is
     lost silently.
+
+    ``on_close`` is how the subscription leaves its hub (the hub passes its own remover), so this
+    module knows nothing of the hub.
     """
 
-    def __init__(self, hub: EventHub, scope: str, run_id: UUID | None, include_tasks: bool,
-                 callback: Callable[[Item], Any] | None, maxsize: int) -> None:
-        self.hub = hub
+    def __init__(self, on_close: Callable[[Subscription], Awaitable[None]], scope: str, run_id: UUID | None,
+                 include_tasks: bool, callback: Callable[[Item], Any] | None, maxsize: int) -> None:
+        self._on_close = on_close
         self.scope = scope
         self.run_id = run_id
         self.include_tasks = include_tasks
@@ -97,7 +97,7 @@ class Subscription:
         if self.closed:
             return
         self._end()
-        await self.hub._remove(self)
+        await self._on_close(self)
 
     async def __aenter__(self) -> Subscription:
         return self
