@@ -18,6 +18,7 @@ demo: venv
 	$(BIN)/python -m examples.demo
 
 test: venv
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv

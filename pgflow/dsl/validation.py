@@ -76,7 +76,7 @@ def check_option(name: str, value: Any, where: str) -> int | None:
 
 def check_mode(name: str, value: Any, where: str) -> str:
     """Return ``value`` if it is one of the condition modes fail / skip / skip-cascade."""
-    if value not in CONDITION_MODES:
+    if not isinstance(value, str) or value not in CONDITION_MODES:
         choices = ", ".join(repr(m) for m in CONDITION_MODES)
         raise FlowDefinitionError(f"{where}: {name} must be one of {choices}, got {value!r}")
     return value
@@ -94,7 +94,8 @@ def check_pattern(name: str, value: Any, where: str) -> dict[str, Any] | None:
             f"{where}: {name} must be a JSON object (a dict such as {{'status': 'active'}}), "
             f"got {type(value).__name__} {value!r}"
         )
-    return _to_json(value, f"{where}: {name}", name)
+    pattern: dict[str, Any] = _to_json(value, f"{where}: {name}", name)
+    return pattern
 
 
 def _to_json(value: Any, where: str, path: str) -> Any:
