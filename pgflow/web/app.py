@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pgflow.db import first_line
+from pgflow.errors import DatabaseUnavailable, SchemaError
 from pgflow.web.auth import AuthHook, AuthMiddleware
 from pgflow.web.filters import BadFilter
 from pgflow.web.render import Renderer
@@ -101,6 +102,7 @@ def create_app(
         exception_handlers={
             404: _not_found, HTTPException: _http_error, BadFilter: _bad_filter,
             psycopg.OperationalError: _db_unavailable, psycopg.Error: _db_error,
+            DatabaseUnavailable: _db_unavailable, SchemaError: _db_error,
         },
         lifespan=lifespan,
     )

@@ -17,7 +17,7 @@ from psycopg import pq
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 import pgflow
-from pgflow.db.executor import Operation, Query
+from pgflow.db import Operation, Query
 from pgflow.ops import drive_async, drive_sync
 
 from .conftest import two_step_flow

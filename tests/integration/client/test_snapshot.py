@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgflow.db.executor import Operation, Query
+from pgflow.db import Operation, Query
 from pgflow.ops import Snapshot, drive_sync
 from pgflow.ops import runs as run_ops
 from tests.helpers import eventually
