@@ -7,9 +7,10 @@ path. ``Cron`` lives in :mod:`pgflow.dsl.cron`.
 
 from __future__ import annotations
 
-from pgflow.dsl.flow import Flow, FlowOptions
+from pgflow.dsl.flow import Flow
 from pgflow.dsl.job import Job
 from pgflow.dsl.loader import load_targets
+from pgflow.dsl.options import FlowOptions
 from pgflow.dsl.step import StepDefinition
 
 __all__ = ["Flow", "FlowOptions", "Job", "StepDefinition", "load_targets"]

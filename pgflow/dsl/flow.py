@@ -8,26 +8,17 @@ pass that function, its ``StepDefinition`` or its slug.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from pgflow.dsl import validation as v
 from pgflow.dsl.graph import check_order, step_kwargs
+from pgflow.dsl.options import FlowOptions
 from pgflow.dsl.shape import build_shape, shape_json
 from pgflow.dsl.step import StepDefinition, handler_name, inspect_handler
 from pgflow.errors import FlowDefinitionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 StepRef = Any  # a handler registered in this flow, a StepDefinition, or a slug
-
-
-@dataclass(frozen=True)
-class FlowOptions:
-    """Flow-wide defaults for its steps; None means "the database default" (3, 5 s, 60 s)."""
-
-    max_attempts: int | None = None
-    base_delay: int | None = None
-    timeout: int | None = None
 
 
 class Flow:

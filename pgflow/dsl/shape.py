@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pgflow.dsl.flow import FlowOptions
+    from pgflow.dsl.options import FlowOptions
     from pgflow.dsl.step import StepDefinition
 
 _STEP_OPTIONS = (("maxAttempts", "max_attempts"), ("baseDelay", "base_delay"), ("timeout", "timeout"),

@@ -6,17 +6,10 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from pgflow.dsl.options import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, HasOptions
 from pgflow.errors import FlowDefinitionError
-
-if TYPE_CHECKING:
-    from pgflow.dsl.flow import Flow
-
-# What pgflow.create_flow stores when the flow leaves an option undefined.
-DEFAULT_MAX_ATTEMPTS = 3
-DEFAULT_BASE_DELAY = 5
-DEFAULT_TIMEOUT = 60
 
 StepType = Literal["single", "map"]
 ConditionMode = Literal["fail", "skip", "skip-cascade"]
@@ -63,13 +56,13 @@ class StepDefinition:
     def is_map(self) -> bool:
         return self.step_type == "map"
 
-    def effective_max_attempts(self, flow: Flow) -> int:
+    def effective_max_attempts(self, flow: HasOptions) -> int:
         return _first_set(self.max_attempts, flow.options.max_attempts, DEFAULT_MAX_ATTEMPTS)
 
-    def effective_base_delay(self, flow: Flow) -> int:
+    def effective_base_delay(self, flow: HasOptions) -> int:
         return _first_set(self.base_delay, flow.options.base_delay, DEFAULT_BASE_DELAY)
 
-    def effective_timeout(self, flow: Flow) -> int:
+    def effective_timeout(self, flow: HasOptions) -> int:
         return _first_set(self.timeout, flow.options.timeout, DEFAULT_TIMEOUT)
 
     def call_handler(self, input: Any, ctx: Any = None) -> Any:

@@ -1,0 +1,30 @@
+"""Flow-wide defaults for the steps' options, and the database's own defaults.
+
+A leaf of the DSL: the step, the shape and the flow import it; it imports none of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+# What pgflow.create_flow stores when the flow leaves an option undefined.
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_BASE_DELAY = 5
+DEFAULT_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    """Flow-wide defaults for its steps; None means "the database default" (3, 5 s, 60 s)."""
+
+    max_attempts: int | None = None
+    base_delay: int | None = None
+    timeout: int | None = None
+
+
+class HasOptions(Protocol):
+    """What a step needs of its flow to know its effective options: a ``Flow`` or a ``Job``."""
+
+    @property
+    def options(self) -> FlowOptions: ...
