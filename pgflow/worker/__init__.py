@@ -2,12 +2,16 @@
 
     lifecycle   Worker: start, run, stop (graceful drain, hand back)
     startup     compile, register, enable notifications, hand back, mark stopped
-    poller      when to read which queue; slots
+    wiring      builds the components below, each from what it uses (never the Worker)
+    context     WorkerContext (what the components share) and WorkerState
+    poller      when to read which queue (DueQueues); slots
     listener    the notify signal (one LISTEN connection)
     runner      claimed tasks -> handler runs -> outcomes
     executor    one handler call: input, timeout, JSON output, error text
     reporter    complete_task / fail_task, batched
-    services    heartbeat, stalled-task sweeper (and room for more)
+    followup    after a report: counts, wake-ups, run events
+    services    heartbeat, stalled-task sweeper, scheduler (and room for more)
+    scheduler   the built-in cron scheduler
     database    connections with retry and backoff
 """
 

@@ -22,8 +22,7 @@ import logging
 import signal
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -32,14 +31,15 @@ from pgflow.dsl.flow import Flow
 from pgflow.errors import ConfigurationError
 from pgflow.worker import startup
 from pgflow.worker.config import WorkerConfig
+from pgflow.worker.context import WorkerContext, WorkerState
 from pgflow.worker.database import Database
-from pgflow.worker.executor import Outcome
 from pgflow.worker.listener import Listener
 from pgflow.worker.plan import StepPlan
-from pgflow.worker.poller import Poller, Slots, wait_any
+from pgflow.worker.poller import Poller, wait_any
 from pgflow.worker.reporter import Reporter
 from pgflow.worker.runner import TaskRunner
 from pgflow.worker.services import Service, default_services
+from pgflow.worker.wiring import Parts, wire
 
 log = logging.getLogger("pgflow.worker")
 
@@ -87,15 +87,13 @@ class Worker:
         self._stop_requested = asyncio.Event()
         self._stop_reason = "stopped"
         self._force = False
-        self._state = "created"
+        self._timeout = self.config.shutdown_timeout
+        self._state = WorkerState.CREATED
         self._background: dict[str, asyncio.Task[Any]] = {}
-        self._reported_runs: OrderedDict[UUID, None] = OrderedDict()
         self._started_at = 0.0
         self.db: Database | None = None
-        self.plans: dict[tuple[str, str], StepPlan] = {}
+        self._parts: Parts | None = None  # the running worker's components (wiring.wire), from start()
         self.handed_back = 0
-        self.completed = 0  # tasks this worker completed / failed (reported to the database)
-        self.failed = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -105,58 +103,89 @@ class Worker:
         return list(self.queue_worker_ids.values())
 
     @property
-    def state(self) -> str:
-        """created, starting, running, stopping or stopped."""
+    def state(self) -> WorkerState:
+        """created, starting, running, stopping or stopped (a ``str`` enum: ``== "running"`` holds)."""
         return self._state
 
     @property
     def in_flight(self) -> int:
-        slots = getattr(self, "_slots", None)
-        return slots.used if slots is not None else 0
+        """Tasks whose handlers are running now."""
+        return self._parts.slots.used if self._parts is not None else 0
+
+    @property
+    def plans(self) -> Mapping[tuple[str, str], StepPlan]:
+        """What the worker precomputed per (flow slug, step slug), from the stored options (after start)."""
+        return self._parts.ctx.plans if self._parts is not None else {}
+
+    @property
+    def completed(self) -> int:
+        """Tasks this worker reported completed to the database."""
+        return self._parts.followup.completed if self._parts is not None else 0
+
+    @property
+    def failed(self) -> int:
+        """Task attempts this worker reported failed to the database."""
+        return self._parts.followup.failed if self._parts is not None else 0
+
+    @property
+    def runner(self) -> TaskRunner:
+        return self._running_parts().runner
+
+    @property
+    def poller(self) -> Poller:
+        return self._running_parts().poller
+
+    @property
+    def reporter(self) -> Reporter:
+        return self._running_parts().reporter
+
+    @property
+    def listener(self) -> Listener | None:
+        """The LISTEN connection's loop (None with ``signal="polling"``)."""
+        return self._running_parts().listener
 
     async def start(self) -> None:
         """Compile the flows, register, and begin taking work. Returns once the worker runs."""
-        if self._state != "created":
+        if self._state != WorkerState.CREATED:
             raise ConfigurationError(f"this worker is {self._state}; a Worker starts once (create a new one)")
-        self._state = "starting"
+        self._state = WorkerState.STARTING
         self._started_at = time.monotonic()
         try:
             await self._start()
         except BaseException:
-            self._state = "stopped"
+            self._state = WorkerState.STOPPED
             self._stopped.set()
             if self.db is not None:
                 await self.db.close()
             raise
-        self._state = "running"
+        self._state = WorkerState.RUNNING
         telemetry.execute("worker.start", {}, self._metadata())
 
     async def _start(self) -> None:
-        self.conninfo = await startup.resolve_conninfo(self._target)
-        self.db = Database(self.conninfo, size=3, application_name=f"pgflow worker {self.name}")
-        stored = await startup.compile_flows(self.db, self.flows, self.config.allow_data_loss)
-        self.plans, queues = startup.plan(self.flows, stored, self.queue_worker_ids, self.config)
-        await startup.register(self.db, self.name, self.queue_worker_ids)
-        throttles = await startup.enable_notify(self.db, queues, self.config) if self.config.signal == "notify" else {}
-        self._slots = Slots(self.config.max_concurrency)
-        self.runner = TaskRunner(self, self._slots)
-        await self.runner.open_pool()
-        self.poller = Poller(self.db, queues, self.config, self._slots, self.runner.dispatch, self.stopping)
-        self.reporter = Reporter(self.db, self._on_reported, linger=self.config.report_linger,
-                                 busy=lambda: self.poller.busy)
-        self._spawn("reporter", self.reporter.run())
-        self._spawn("poller", self.poller.run())
-        if throttles:
-            self.listener = Listener(self.db, throttles, self.poller.queue_notified, self.poller.wake, self.stopping)
-            self._spawn("listener", self.listener.run())
+        self.conninfo = conninfo = await startup.resolve_conninfo(self._target)
+        self.db = db = Database(conninfo, size=3, application_name=f"pgflow worker {self.name}")
+        stored = await startup.compile_flows(db, self.flows, self.config.allow_data_loss)
+        plans, queues = startup.plan(self.flows, stored, self.queue_worker_ids, self.config)
+        await startup.register(db, self.name, self.queue_worker_ids)
+        throttles = await startup.enable_notify(db, queues, self.config) if self.config.signal == "notify" else {}
+        self._parts = parts = wire(
+            database=db, config=self.config, name=self.name, conninfo=conninfo, flows=self.flows,
+            worker_ids=self.queue_worker_ids, plans=plans, queues=queues, throttles=throttles,
+            stopping=self.stopping, request_stop=self.request_stop,
+        )
+        await parts.runner.open_pool()
+        self._spawn("reporter", parts.reporter.run())
+        self._spawn("poller", parts.poller.run())
+        if parts.listener is not None:
+            self._spawn("listener", parts.listener.run())
         for service in self.services:
-            self._spawn(f"service:{service.name}", self._keep_running(service))
+            self._spawn(f"service:{service.name}", self._keep_running(service, parts.ctx))
         self._spawn("supervisor", self._supervise())
 
     async def stop(self, timeout: float | None = None) -> None:
         """Stop gracefully (see the module docs); returns when everything is stopped."""
-        if self._state == "created":
-            self._state = "stopped"
+        if self._state == WorkerState.CREATED:
+            self._state = WorkerState.STOPPED
             self._stopped.set()
             return
         self.request_stop("stopped", timeout=timeout)
@@ -166,9 +195,8 @@ class Worker:
         """Ask the worker to stop (safe from signal handlers and callbacks); :meth:`wait` returns after."""
         if self._stop_requested.is_set():
             self._force = self._force or force
-            runner = getattr(self, "runner", None)
-            if force and runner is not None:
-                runner.abandon_waiting()
+            if force and self._parts is not None:
+                self._parts.runner.abandon_waiting()
             return
         self._stop_reason = reason
         self._force = force
@@ -215,15 +243,12 @@ class Worker:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    # ------------------------------------------------------------------ helpers for components
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-    def poller_wake(self, queue: str | None = None) -> None:
-        self.poller.wake(queue)
-
     # ------------------------------------------------------------------ internals
+
+    def _running_parts(self) -> Parts:
+        if self._parts is None:
+            raise RuntimeError("the worker is not running: call `await worker.start()` (or `worker.run()`) first")
+        return self._parts
 
     def _spawn(self, name: str, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -238,10 +263,10 @@ class Worker:
             log.error("worker component %s crashed: %r; stopping the worker", name, exc, exc_info=exc)
             self.request_stop(f"{name} crashed: {exc}")
 
-    async def _keep_running(self, service: Service) -> None:
+    async def _keep_running(self, service: Service, ctx: WorkerContext) -> None:
         while True:
             try:
-                await service.run(self)
+                await service.run(ctx)
                 return
             except asyncio.CancelledError:
                 raise
@@ -254,23 +279,24 @@ class Worker:
         try:
             await self._shutdown()
         finally:
-            self._state = "stopped"
+            self._state = WorkerState.STOPPED
             self._stopped.set()
 
     async def _shutdown(self) -> None:
-        assert self.db is not None
-        self._state = "stopping"
+        assert self.db is not None and self._parts is not None
+        parts = self._parts
+        self._state = WorkerState.STOPPING
         self.stopping.set()
-        self.poller.interrupt()
-        self.runner.shutdown.set()
+        parts.poller.interrupt()
+        parts.runner.shutdown.set()
         listener = self._background.get("listener")
         if listener is not None:
             listener.cancel()  # it holds nothing; notifications no longer matter
             await _finish(listener, timeout=1.0)
         await _finish(self._background["poller"], timeout=5.0)
         if not self._force:
-            await self.runner.wait_idle(self._timeout, lambda: self._force)
-        leftovers = self.runner.abandon_all()
+            await parts.runner.wait_idle(self._timeout, lambda: self._force)
+        leftovers = parts.runner.abandon_all()
         if leftovers:
             try:
                 self.handed_back = await startup.hand_back(self.db, leftovers, self.queue_worker_ids)
@@ -278,15 +304,15 @@ class Worker:
                 log.error("could not hand back %d unfinished task(s) (%s); they will be requeued as stalled",
                           len(leftovers), exc)
             for claimed in leftovers:
-                telemetry.execute("task.handed_back", {}, self.runner.metadata(claimed))
-        self.reporter.close(timeout=10.0)
+                telemetry.execute("task.handed_back", {}, parts.runner.metadata(claimed))
+        parts.reporter.close(timeout=10.0)
         await _finish(self._background["reporter"], timeout=15.0)
         for name, task in self._background.items():
             if name.startswith("service:"):
                 task.cancel()
                 await _finish(task, timeout=5.0)
         await startup.mark_stopped(self.db, self.worker_ids)
-        await self.runner.close()
+        await parts.runner.close()
         await self.db.close()
         telemetry.execute("worker.stop", {"duration": time.monotonic() - self._started_at,
                                           "handed_back": self.handed_back},
@@ -298,36 +324,6 @@ class Worker:
         if self.db is None:
             raise RuntimeError("the worker is not running: call `await worker.start()` (or `worker.run()`) first")
         return self.db
-
-    def _on_reported(self, batch: list[Outcome], finished_runs: list[dict[str, Any]]) -> None:
-        """After outcomes are committed: wake the poller where new work may be, emit run events."""
-        for outcome in batch:
-            if outcome.completed:
-                self.completed += 1
-            else:
-                self.failed += 1
-            plan = self.plans.get((outcome.task.flow_slug, outcome.task.step_slug))
-            if plan is None:
-                continue
-            queue = outcome.task.flow_slug
-            if outcome.completed:
-                if plan.has_dependents:
-                    self.poller.wake(queue)
-                for delay in plan.dependent_start_delays:
-                    self.poller.wake_later(delay + 0.05, queue)
-            else:
-                retry_in = plan.retry_delay(outcome.task.attempt)
-                if retry_in is not None:
-                    self.poller.wake_later(retry_in + 0.05, queue)
-        for row in finished_runs:
-            if row["run_id"] in self._reported_runs:
-                continue
-            self._reported_runs[row["run_id"]] = None
-            if len(self._reported_runs) > 10_000:
-                self._reported_runs.popitem(last=False)
-            event = "run.completed" if row["status"] == "completed" else "run.failed"
-            telemetry.execute(event, {}, {"run_id": row["run_id"], "flow_slug": row["flow_slug"],
-                                          "error_message": row.get("error_message"), "worker_name": self.name})
 
     def _metadata(self) -> dict[str, Any]:
         return {

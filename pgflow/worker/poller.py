@@ -1,8 +1,8 @@
 """Reading work: when to read which queue, and how many messages.
 
-The poller keeps a set of queues *due* for a read. A read takes as many messages as there
-are free slots (at most ``batch_size`` per queue) and claims their tasks in the same
-statement; a queue that returned fewer messages than asked is drained and leaves the set.
+The poller reads the queues that are *due* (:class:`DueQueues`). A read takes as many messages
+as there are free slots (at most ``batch_size`` per queue) and claims their tasks in the same
+statement; a queue that returned fewer messages than asked is drained and is no longer due.
 Queues become due:
 
 - ``polling``: all of them after each wait; the wait is ``min_poll_interval`` after a read that
@@ -71,61 +71,30 @@ class Slots:
             await self._freed.wait()
 
 
-class Poller:
-    def __init__(
-        self,
-        db: Database,
-        queues: list[QueueInfo],
-        config: WorkerConfig,
-        slots: Slots,
-        dispatch: Callable[[list[ClaimedTask]], None],
-        stop: asyncio.Event,
-    ) -> None:
-        self._db = db
-        self._queues = {q.name: q for q in queues}
-        self._order = list(self._queues)
-        self._config = config
-        self._slots = slots
-        self._dispatch = dispatch
-        self._stop = stop
-        self._due: set[str] = set(self._order)
-        self._wakes: dict[str, int] = dict.fromkeys(self._order, 0)  # wake-ups per queue, ever
-        self._waiter: asyncio.Future[bool] | None = None  # the loop's idle wait, resolved by a wake-up
-        self._timers: dict[tuple[str | None, int], asyncio.TimerHandle] = {}
-        self.reads = 0
-        self.busy = False  # a read is in progress or due
+class DueQueues:
+    """The queues due for a read, and the wake-ups that make them due.
 
-    # ------------------------------------------------------------------ wake-ups from outside
+    The listener (notifications), the reporter's follow-up (dependents, retries, start delays)
+    and the services (a sweep) make queues due; the poller reads them and waits here while none is.
+    """
+
+    def __init__(self, queues: list[QueueInfo]) -> None:
+        self.queues = {q.name: q for q in queues}
+        self.order = list(self.queues)
+        self.names: set[str] = set(self.order)  # due now
+        self.wakes: dict[str, int] = dict.fromkeys(self.order, 0)  # wake-ups per queue, ever
+        self.busy = False  # a read is in progress or due (set by the poller)
+        self._waiter: asyncio.Future[bool] | None = None  # the poller's idle wait, resolved by a wake-up
+        self._timers: dict[tuple[str | None, int], asyncio.TimerHandle] = {}
 
     def wake(self, queue: str | None = None) -> None:
         """Make ``queue`` (or every queue) due for a read now."""
-        names = self._order if queue is None else [queue] if queue in self._queues else []
+        names = self.order if queue is None else [queue] if queue in self.queues else []
         for name in names:
-            self._due.add(name)
-            self._wakes[name] += 1
+            self.names.add(name)
+            self.wakes[name] += 1
         if names:
-            self._resume(True)
-
-    def interrupt(self) -> None:
-        """End the loop's waits now (the worker is stopping: ``stop`` is set)."""
-        self._resume(True)
-        self._slots.interrupt()
-
-    def _resume(self, woken: bool) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(woken)
-
-    async def _idle(self, timeout: float) -> bool:
-        """Wait for a wake-up (True) or ``timeout`` seconds (False)."""
-        loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(timeout, self._resume, False)
-        try:
-            return await waiter
-        finally:
-            timer.cancel()
-            self._waiter = None
+            self.resume(True)
 
     def wake_later(self, delay: float, queue: str | None = None) -> None:
         """Make ``queue`` due after ``delay`` seconds (a retry or a start_delay ends then)."""
@@ -140,30 +109,82 @@ class Poller:
 
         self._timers[key] = loop.call_later(max(delay, 0.0), fire)
 
-    def queue_notified(self, queue: str, throttle_ms: int) -> None:
+    def notified(self, queue: str, throttle_ms: int) -> None:
         """pgmq notified an insert: read now, again once its throttle window has passed (inserts
         inside the window send no notification), and when the flow's start delays end."""
         self.wake(queue)
         self.wake_later(throttle_ms / 1000 + 0.02, queue)
-        info = self._queues.get(queue)
+        info = self.queues.get(queue)
         for delay in info.start_delays if info else ():
             self.wake_later(delay + 0.05, queue)
+
+    def resume(self, woken: bool) -> None:
+        """End the current :meth:`idle` wait (``woken``: because of a wake-up)."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(woken)
+
+    async def idle(self, timeout: float) -> bool:
+        """Wait for a wake-up (True) or ``timeout`` seconds (False)."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, self.resume, False)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def cancel_timers(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+
+class Poller:
+    def __init__(
+        self,
+        db: Database,
+        config: WorkerConfig,
+        slots: Slots,
+        due: DueQueues,
+        dispatch: Callable[[list[ClaimedTask]], None],
+        stop: asyncio.Event,
+    ) -> None:
+        self._db = db
+        self._config = config
+        self._slots = slots
+        self._due = due
+        self._dispatch = dispatch
+        self._stop = stop
+        self.reads = 0
+
+    @property
+    def busy(self) -> bool:
+        """A read is in progress or due."""
+        return self._due.busy
+
+    def interrupt(self) -> None:
+        """End the loop's waits now (the worker is stopping: ``stop`` is set)."""
+        self._due.resume(True)
+        self._slots.interrupt()
 
     # ------------------------------------------------------------------ the loop
 
     async def run(self) -> None:
         interval = self._config.min_poll_interval
         polling = self._config.signal == "polling"
+        due = self._due
         errors_backoff = 1.0
         try:
             while not self._stop.is_set():
-                if not self._due:
-                    self.busy = False
+                if not due.names:
+                    due.busy = False
                     wait = interval if polling else self._config.notify_fallback_interval
-                    if not await self._idle(wait):
-                        self._due.update(self._order)  # a poll tick, or the notify fallback
+                    if not await due.idle(wait):
+                        due.names.update(due.order)  # a poll tick, or the notify fallback
                     continue
-                self.busy = True
+                due.busy = True
                 await self._slots.wait_free(self._stop)
                 if self._stop.is_set():
                     break
@@ -182,27 +203,26 @@ class Poller:
         except Stopped:
             pass
         finally:
-            for timer in self._timers.values():
-                timer.cancel()
-            self._timers.clear()
+            due.cancel_timers()
 
     async def _read_due(self) -> bool:
         """Read the due queues in turn while slots are free; True when any message came back."""
         found = False
-        start = self.reads % len(self._order)
-        for name in self._order[start:] + self._order[:start]:
-            if name not in self._due:
+        due = self._due
+        start = self.reads % len(due.order)
+        for name in due.order[start:] + due.order[:start]:
+            if name not in due.names:
                 continue
             free = self._slots.free
             if free <= 0 or self._stop.is_set():
                 break
             qty = min(self._config.batch_size, free)
-            wakes = self._wakes[name]
-            tasks, messages = await self._claim(self._queues[name], qty)
+            wakes = due.wakes[name]
+            tasks, messages = await self._claim(due.queues[name], qty)
             self.reads += 1
-            if messages < qty and self._wakes[name] == wakes:
+            if messages < qty and due.wakes[name] == wakes:
                 # drained, and no wake-up came during the read (its messages may be newer than the read)
-                self._due.discard(name)
+                due.names.discard(name)
             found = found or messages > 0
             if tasks:
                 self._slots.take(len(tasks))

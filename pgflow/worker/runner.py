@@ -13,25 +13,31 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from pgflow import telemetry
 from pgflow.context import _MISSING, Context
+from pgflow.worker.context import WorkerContext
 from pgflow.worker.executor import ClaimedTask, HandlerCall, Outcome, TimeoutGroup
 from pgflow.worker.poller import Slots, wait_any
 from pgflow.worker.threads import ThreadRunner
-
-if TYPE_CHECKING:
-    from pgflow.worker.lifecycle import Worker
 
 FLOW_INPUT_CACHE = 256  # runs whose input is kept in memory
 
 
 class TaskRunner:
-    def __init__(self, worker: Worker, slots: Slots) -> None:
-        self._worker = worker
+    """Starts claimed tasks and hands each outcome to ``submit`` (the reporter's)."""
+
+    def __init__(self, ctx: WorkerContext, slots: Slots, submit: Callable[[Outcome], None]) -> None:
+        # what the per-task path reads, one attribute away
+        self._plans = ctx.plans
+        self._worker_ids = ctx.worker_ids
+        self._worker_name = ctx.name
+        self._conninfo = ctx.conninfo
+        self._database = ctx.database
         self._slots = slots
+        self._submit = submit
         self._running: dict[HandlerCall, telemetry.Span | None] = {}  # call -> its task span, if begun
         self._idle = asyncio.Event()
         self._idle.set()
@@ -39,13 +45,14 @@ class TaskRunner:
         self._flow_inputs: OrderedDict[UUID, Any] = OrderedDict()
         self._user_pool: Any = None
         self.shutdown = asyncio.Event()  # ctx.shutdown of every task
+        self._forced = asyncio.Event()  # a forced stop: wait_idle returns at once
         self.started = 0
 
     # ------------------------------------------------------------------ dispatch
 
     def dispatch(self, tasks: list[ClaimedTask]) -> None:
         """Start claimed tasks (their slots are already taken)."""
-        plans = self._worker.plans
+        plans = self._plans
         threads = self._threads
         spans = telemetry.wants("task.start")
         timed: dict[int, list[HandlerCall]] = {}  # timeout -> the calls still running
@@ -81,13 +88,13 @@ class TaskRunner:
                     span.fail(outcome.kind, outcome.error)
                 span.end(duration=outcome.duration)
         if outcome is not None:
-            self._worker.reporter.submit(outcome)
+            self._submit(outcome)
 
     def metadata(self, task: ClaimedTask) -> dict[str, Any]:
         return {
             "flow_slug": task.flow_slug, "step_slug": task.step_slug, "run_id": task.run_id,
             "task_index": task.task_index, "attempt": task.attempt, "msg_id": task.msg_id,
-            "worker_id": self._worker.queue_worker_ids.get(task.flow_slug), "worker_name": self._worker.name,
+            "worker_id": self._worker_ids.get(task.flow_slug), "worker_name": self._worker_name,
         }
 
     # ------------------------------------------------------------------ context
@@ -96,8 +103,8 @@ class TaskRunner:
         known = task.flow_input if root_single else self._flow_inputs.get(task.run_id, _MISSING)
         return Context(
             run_id=task.run_id, flow_slug=task.flow_slug, step_slug=task.step_slug, task_index=task.task_index,
-            attempt=task.attempt, worker_id=self._worker.queue_worker_ids.get(task.flow_slug), msg_id=task.msg_id,
-            conninfo=self._worker.conninfo, shutdown=self.shutdown, _flow_input=known,
+            attempt=task.attempt, worker_id=self._worker_ids.get(task.flow_slug), msg_id=task.msg_id,
+            conninfo=self._conninfo, shutdown=self.shutdown, _flow_input=known,
             _load_flow_input=self._load_flow_input, _loop=asyncio.get_running_loop(), _pool_factory=self._pool,
         )
 
@@ -110,7 +117,7 @@ class TaskRunner:
     async def _load_flow_input(self, run_id: UUID) -> Any:
         if run_id in self._flow_inputs:
             return self._flow_inputs[run_id]
-        rows = await self._worker.database.fetch("worker_run_input", {"run_id": run_id})
+        rows = await self._database.fetch("worker_run_input", {"run_id": run_id})
         value = rows[0]["input"] if rows else None
         self._remember_input(run_id, value)
         return value
@@ -119,12 +126,9 @@ class TaskRunner:
         """The pool handlers reach as ``ctx.pool``: no connection until a handler asks for one."""
         from psycopg_pool import AsyncConnectionPool
 
-        conninfo = self._worker.conninfo
-        if conninfo is None:
-            raise RuntimeError("the worker has no database yet: open the handlers' pool after start()")
         self._user_pool = AsyncConnectionPool(
-            conninfo, min_size=0, max_size=4, open=False, kwargs={"autocommit": True},
-            name=f"pgflow-handlers-{self._worker.name}",
+            self._conninfo, min_size=0, max_size=4, open=False, kwargs={"autocommit": True},
+            name=f"pgflow-handlers-{self._worker_name}",
         )
         await self._user_pool.open()
 
@@ -136,18 +140,15 @@ class TaskRunner:
     async def wait_idle(self, timeout: float, forced: Callable[[], bool]) -> None:
         """Wait up to ``timeout`` s for in-flight tasks to finish (or until forced)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        self._force_event = asyncio.Event()
         while self._running and not forced():
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 return
-            await wait_any(self._idle, self._force_event, timeout=remaining)
+            await wait_any(self._idle, self._forced, timeout=remaining)
 
     def abandon_waiting(self) -> None:
         """A forced stop: end :meth:`wait_idle` now."""
-        event = getattr(self, "_force_event", None)
-        if event is not None:
-            event.set()
+        self._forced.set()
 
     def abandon_all(self) -> list[ClaimedTask]:
         """Give up the tasks still running: cancel them, never report them; returns them."""

@@ -31,6 +31,7 @@ from pgflow import telemetry
 from pgflow.errors import PgFlowError
 from pgflow.db import drive_async, drive_sync
 from pgflow.ops.schedules import Fired, SyncReport, fire_next_due, seconds_until_next_due, sync_declared_schedules
+from pgflow.worker.context import WorkerContext
 
 log = logging.getLogger("pgflow.scheduler")
 
@@ -183,8 +184,8 @@ class SchedulerService:
 
     name = "scheduler"
 
-    async def run(self, worker: Any) -> None:
-        await Scheduler(database=worker.db, flows=worker.flows).run(worker.stopping)
+    async def run(self, ctx: WorkerContext) -> None:
+        await Scheduler(database=ctx.database, flows=ctx.flows).run(ctx.stopping)
 
 
 async def _sleep(seconds: float, shutdown: asyncio.Event) -> None:

@@ -1,6 +1,7 @@
 """Background services: small async components the worker runs beside its poller.
 
-A service has a ``name`` and ``async def run(self, worker)``; it runs until the worker
+A service has a ``name`` and ``async def run(self, ctx)``, where ``ctx`` is the
+:class:`~pgflow.worker.context.WorkerContext` of the running worker; it runs until the worker
 cancels it when the worker stops (after in-flight tasks are done, so heartbeats continue
 while the worker drains). A failing service is restarted after a pause. The worker starts
 ``default_services(config)``; another component (e.g. the scheduler) joins with one line there.
@@ -8,17 +9,16 @@ while the worker drains). A failing service is restarted after a pause. The work
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from pgflow import telemetry
-from pgflow.worker.scheduler import SchedulerService
 from pgflow.worker.config import WorkerConfig
+from pgflow.worker.context import WorkerContext
 from pgflow.worker.database import is_transient
-
-if TYPE_CHECKING:
-    from pgflow.worker.lifecycle import Worker
+from pgflow.worker.scheduler import SchedulerService
 
 log = logging.getLogger("pgflow.worker")
 
@@ -29,7 +29,7 @@ SWEEPER_LOCK_KEY = 7_401_505_284
 class Service(Protocol):
     name: str
 
-    async def run(self, worker: Worker) -> None: ...
+    async def run(self, ctx: WorkerContext) -> None: ...
 
 
 class Heartbeat:
@@ -45,13 +45,14 @@ class Heartbeat:
         self.interval = interval
         self.stale_threshold = stale_threshold
 
-    async def run(self, worker: Worker) -> None:
+    async def run(self, ctx: WorkerContext) -> None:
         last_beat = time.monotonic()
         warned = False
+        worker_ids = list(ctx.worker_ids.values())
         while True:
-            await worker.sleep(self.interval)
+            await asyncio.sleep(self.interval)
             try:
-                rows = await worker.database.fetch("worker_heartbeat", {"worker_ids": worker.worker_ids}, retry=False)
+                rows = await ctx.database.fetch("worker_heartbeat", {"worker_ids": worker_ids}, retry=False)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -63,8 +64,8 @@ class Heartbeat:
                 continue
             last_beat, warned = time.monotonic(), False
             if any(r["deprecated"] for r in rows):
-                telemetry.execute("worker.deprecated", {}, {"worker_name": worker.name})
-                worker.request_stop("deprecated")
+                telemetry.execute("worker.deprecated", {}, {"worker_name": ctx.name})
+                ctx.request_stop("deprecated")
                 return
 
 
@@ -76,14 +77,14 @@ class Sweeper:
     def __init__(self, interval: float) -> None:
         self.interval = interval
 
-    async def run(self, worker: Worker) -> None:
+    async def run(self, ctx: WorkerContext) -> None:
         while True:
-            await worker.sleep(self.interval)
-            rows = await worker.database.fetch("worker_requeue_stalled", {"lock_key": SWEEPER_LOCK_KEY}, retry=False)
+            await asyncio.sleep(self.interval)
+            rows = await ctx.database.fetch("worker_requeue_stalled", {"lock_key": SWEEPER_LOCK_KEY}, retry=False)
             count = rows[0]["requeued"] if rows else None
             if count:
-                telemetry.execute("sweeper.requeued", {"count": count}, {"worker_name": worker.name})
-                worker.poller_wake()
+                telemetry.execute("sweeper.requeued", {"count": count}, {"worker_name": ctx.name})
+                ctx.wake(None)
 
 
 def default_services(config: WorkerConfig) -> list[Service]:
