@@ -80,6 +80,21 @@ AS $$
 $$;
 
 
+-- 0024_function__is_terminal.sql
+-- Whether a run, a step state or a task with this status is over: 'completed', 'failed' or
+-- 'skipped', the statuses no transition leaves. The engine's one spelling of "the run (step)
+-- is over"; "still going" is NOT pgflow._is_terminal(status). (In Python: RunStatus.is_terminal
+-- and its siblings in pgflow.models.)
+-- No SET clause, so that PostgreSQL inlines it into the calling statement (it never inlines a
+-- function with SET): the body is SQL-standard, its names bound when it is created.
+CREATE OR REPLACE FUNCTION pgflow._is_terminal(p_status text)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+RETURN p_status IN ('completed', 'failed', 'skipped');
+
+
 -- 0040_types.sql
 -- What start_tasks returns for each claimed task.
 CREATE TYPE pgflow.step_task_record AS (
@@ -530,6 +545,90 @@ END;
 $$;
 
 
+-- 0076_function__run_event.sql
+-- The payload of a run event for pgflow._emit, built from the run's row as the transition left
+-- it: the one place that says which fields run:started, run:completed and run:failed carry
+-- (docs/reference/events.md, pgflow/events.py). run:failed also names the step that failed the
+-- run and its error, which the runs table does not hold.
+-- No SET clause, so that PostgreSQL inlines it into the emitting statement (it never inlines a
+-- function with SET): given a table's row (pgflow._run_event('run:completed', r)) it then reads
+-- only the columns it names, and behind CASE WHEN v_events it is not evaluated at all. The body
+-- is SQL-standard, its names bound when it is created.
+CREATE OR REPLACE FUNCTION pgflow._run_event(
+    p_event_type text, p_run pgflow.runs, p_error_message text DEFAULT NULL, p_failed_step_slug text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+RETURN jsonb_build_object('event_type', p_event_type, 'run_id', p_run.run_id, 'flow_slug', p_run.flow_slug,
+                          'status', p_run.status)
+    || CASE p_event_type
+           WHEN 'run:started' THEN jsonb_build_object(
+               'input', p_run.input, 'remaining_steps', p_run.remaining_steps, 'started_at', p_run.started_at)
+           WHEN 'run:completed' THEN jsonb_build_object(
+               'output', p_run.output, 'completed_at', p_run.completed_at)
+           WHEN 'run:failed' THEN jsonb_build_object(
+               'error_message', p_error_message, 'failed_at', p_run.failed_at,
+               'failed_step_slug', p_failed_step_slug)
+       END;
+
+
+-- 0077_function__step_event.sql
+-- The payload of a step event for pgflow._emit, built from the step state's row as the
+-- transition left it: the one place that says which fields step:started, step:completed,
+-- step:failed and step:skipped carry (docs/reference/events.md, pgflow/events.py). A step
+-- skipped because its task used up its attempts (skip_reason 'handler_failed') keeps the error.
+-- Inlined like pgflow._run_event (no SET clause; SQL-standard body).
+CREATE OR REPLACE FUNCTION pgflow._step_event(p_event_type text, p_state pgflow.step_states)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+RETURN jsonb_build_object('event_type', p_event_type, 'run_id', p_state.run_id, 'flow_slug', p_state.flow_slug,
+                          'step_slug', p_state.step_slug, 'status', p_state.status)
+    || CASE p_event_type
+           WHEN 'step:started' THEN jsonb_build_object(
+               'started_at', p_state.started_at, 'remaining_tasks', p_state.remaining_tasks,
+               'remaining_deps', p_state.remaining_deps, 'initial_tasks', p_state.initial_tasks)
+           WHEN 'step:completed' THEN jsonb_build_object(
+               'output', p_state.output, 'started_at', p_state.started_at, 'completed_at', p_state.completed_at,
+               'remaining_tasks', p_state.remaining_tasks, 'remaining_deps', p_state.remaining_deps)
+           WHEN 'step:failed' THEN jsonb_build_object(
+               'error_message', p_state.error_message, 'failed_at', p_state.failed_at)
+           WHEN 'step:skipped' THEN jsonb_build_object(
+               'skip_reason', p_state.skip_reason, 'skipped_at', p_state.skipped_at)
+               || CASE WHEN p_state.skip_reason = 'handler_failed'
+                       THEN jsonb_build_object('error_message', p_state.error_message)
+                       ELSE '{}'::jsonb END
+       END;
+
+
+-- 0078_function__task_event.sql
+-- The payload of a task event for pgflow._emit, built from the task's row as the transition
+-- left it: the one place that says which fields task:started, task:completed and task:failed
+-- carry (docs/reference/events.md, pgflow/events.py). For task:failed, p_retry_at is when the
+-- task's message becomes visible again, NULL when it will not be retried.
+-- Inlined like pgflow._run_event (no SET clause; SQL-standard body).
+CREATE OR REPLACE FUNCTION pgflow._task_event(p_event_type text, p_task pgflow.step_tasks,
+                                              p_retry_at timestamptz DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+RETURN jsonb_build_object('event_type', p_event_type, 'run_id', p_task.run_id, 'flow_slug', p_task.flow_slug,
+                          'step_slug', p_task.step_slug, 'task_index', p_task.task_index,
+                          'status', p_task.status, 'attempt', p_task.attempts_count)
+    || CASE p_event_type
+           WHEN 'task:started' THEN jsonb_build_object(
+               'worker_id', p_task.last_worker_id, 'started_at', p_task.started_at)
+           WHEN 'task:completed' THEN jsonb_build_object(
+               'output', p_task.output, 'completed_at', p_task.completed_at)
+           WHEN 'task:failed' THEN jsonb_build_object(
+               'error_message', p_task.error_message, 'will_retry', p_retry_at IS NOT NULL,
+               'retry_at', p_retry_at, 'failed_at', coalesce(p_task.failed_at, now()))
+       END;
+
+
 -- 0100_function_set_vt_batch.sql
 -- Move the visibility time of several messages of one queue in one statement: message
 -- msg_ids[i] becomes visible vt_offsets[i] seconds from now (clock time). Returns the updated
@@ -582,7 +681,7 @@ AS $$
                   FROM pgflow.step_tasks AS t
                  WHERE t.run_id = p_run_id
                    AND (p_step_slugs IS NULL OR t.step_slug = ANY (p_step_slugs))
-                   AND t.status IN ('queued', 'started')
+                   AND NOT pgflow._is_terminal(t.status)
                    AND t.message_id IS NOT NULL)) AS archived
      WHERE r.run_id = p_run_id;
 $$;
@@ -628,31 +727,26 @@ VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
-    v_flow_slug text;
-    v_failed_at timestamptz;
+    v_run pgflow.runs;
+    v_state pgflow.step_states;
 BEGIN
     UPDATE pgflow.runs AS r
        SET status = 'failed', failed_at = now()
-     WHERE r.run_id = p_run_id AND r.status = 'started'
-    RETURNING r.flow_slug, r.failed_at INTO v_flow_slug, v_failed_at;
-    IF v_flow_slug IS NULL THEN
+     WHERE r.run_id = p_run_id AND NOT pgflow._is_terminal(r.status)
+    RETURNING r.* INTO v_run;
+    IF NOT FOUND THEN
         RETURN;
     END IF;
 
     UPDATE pgflow.step_states AS ss
-       SET status = 'failed', error_message = p_error_message, failed_at = v_failed_at
-     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug AND ss.status IN ('created', 'started');
+       SET status = 'failed', error_message = p_error_message, failed_at = v_run.failed_at
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug AND NOT pgflow._is_terminal(ss.status)
+    RETURNING ss.* INTO v_state;
     IF FOUND THEN
-        PERFORM pgflow._emit(jsonb_build_object(
-            'event_type', 'step:failed', 'run_id', p_run_id, 'flow_slug', v_flow_slug,
-            'step_slug', p_step_slug, 'status', 'failed',
-            'error_message', p_error_message, 'failed_at', v_failed_at));
+        PERFORM pgflow._emit(pgflow._step_event('step:failed', v_state));
     END IF;
 
-    PERFORM pgflow._emit(jsonb_build_object(
-        'event_type', 'run:failed', 'run_id', p_run_id, 'flow_slug', v_flow_slug,
-        'status', 'failed', 'error_message', p_error_message,
-        'failed_at', v_failed_at, 'failed_step_slug', p_step_slug));
+    PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, p_error_message, p_step_slug));
 
     PERFORM pgflow._archive_active_messages(p_run_id);
 END;
@@ -754,7 +848,7 @@ AS $$
                    END AS input
          ) AS i
      WHERE ss.run_id = p_run_id
-       AND r.status = 'started'
+       AND NOT pgflow._is_terminal(r.status)
        AND ss.status = 'created'
        AND ss.remaining_deps = 0
        AND (s.required_input_pattern IS NOT NULL OR s.forbidden_input_pattern IS NOT NULL)
@@ -806,7 +900,7 @@ BEGIN
 
     RETURN NOT EXISTS (
         SELECT 1 FROM pgflow.runs AS r
-         WHERE r.run_id = cascade_resolve_conditions.run_id AND r.status = 'failed');
+         WHERE r.run_id = cascade_resolve_conditions.run_id AND pgflow._is_terminal(r.status));
 END;
 $$;
 
@@ -835,15 +929,10 @@ BEGIN
                output = CASE WHEN s.step_type = 'map' THEN '[]'::jsonb END
           FROM pgflow.steps AS s, pgflow.runs AS r
          WHERE ss.run_id = p_run_id
-           AND r.run_id = p_run_id AND r.status = 'started'
+           AND r.run_id = p_run_id AND NOT pgflow._is_terminal(r.status)
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks = 0
            AND s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
-        RETURNING ss.step_slug,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', 'completed', 'output', ss.output,
-                'started_at', ss.started_at, 'completed_at', ss.completed_at,
-                'remaining_tasks', 0, 'remaining_deps', 0)) AS emitted
+        RETURNING ss.step_slug, pgflow._emit(pgflow._step_event('step:completed', ss)) AS emitted
     )
     SELECT array_agg(done.step_slug) INTO v_done FROM done;
     IF v_done IS NULL THEN
@@ -905,14 +994,10 @@ AS $$
            SET status = 'started', started_at = now(), remaining_tasks = ss.initial_tasks
           FROM pgflow.runs AS r
          WHERE ss.run_id = start_ready_steps.run_id
-           AND r.run_id = start_ready_steps.run_id AND r.status = 'started'
+           AND r.run_id = start_ready_steps.run_id AND NOT pgflow._is_terminal(r.status)
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
         RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
-                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
-                'initial_tasks', ss.initial_tasks)) AS emitted
+            pgflow._emit(pgflow._step_event('step:started', ss)) AS emitted
     ),
     sent AS (
         -- one send_batch per step (its own delay); pgmq numbers a batch in array order
@@ -956,11 +1041,9 @@ AS $$
                       AND NOT EXISTS (SELECT 1 FROM pgflow.deps AS d
                                        WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug))
          WHERE r.run_id = maybe_complete_run.run_id
-           AND r.status = 'started'
+           AND NOT pgflow._is_terminal(r.status)
            AND r.remaining_steps = 0
-        RETURNING pgflow._emit(jsonb_build_object(
-            'event_type', 'run:completed', 'run_id', r.run_id, 'flow_slug', r.flow_slug,
-            'status', 'completed', 'output', r.output, 'completed_at', r.completed_at)) AS emitted
+        RETURNING pgflow._emit(pgflow._run_event('run:completed', r)) AS emitted
     )
     SELECT count(*) FROM completed;
 $$;
@@ -1025,10 +1108,7 @@ AS $$
           FROM pgflow.flows AS f
          WHERE f.flow_slug = p_flow_slug
         RETURNING runs.run_id, runs.flow_slug, runs.input,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'run:started', 'run_id', runs.run_id, 'flow_slug', runs.flow_slug,
-                'status', 'started', 'input', runs.input,
-                'remaining_steps', runs.remaining_steps, 'started_at', runs.started_at)) AS emitted
+            pgflow._emit(pgflow._run_event('run:started', runs)) AS emitted
     ),
     states AS (
         INSERT INTO pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks)
@@ -1075,10 +1155,7 @@ AS $$
         SELECT coalesce(p_run_id, pgflow._new_run_id()), flow.flow_slug, p_input, flow.steps
           FROM flow
         RETURNING runs.run_id, runs.flow_slug, runs.input,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'run:started', 'run_id', runs.run_id, 'flow_slug', runs.flow_slug,
-                'status', 'started', 'input', runs.input,
-                'remaining_steps', runs.remaining_steps, 'started_at', runs.started_at)) AS emitted
+            pgflow._emit(pgflow._run_event('run:started', runs)) AS emitted
     ),
     states AS (
         INSERT INTO pgflow.step_states AS ss
@@ -1095,11 +1172,7 @@ AS $$
                        END AS tasks
              ) AS n
         RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks, ss.status,
-            CASE WHEN ss.status = 'started' THEN pgflow._emit(jsonb_build_object(
-                'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
-                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
-                'initial_tasks', ss.initial_tasks)) END AS emitted
+            CASE WHEN ss.status = 'started' THEN pgflow._emit(pgflow._step_event('step:started', ss)) END AS emitted
     ),
     sent AS (
         -- as in start_ready_steps: one send_batch per root step (its own delay), in task order
@@ -1255,18 +1328,14 @@ AS $$
                               AND probe.flow_slug = start_tasks.flow_slug
                               AND probe.status = 'queued'
                               AND EXISTS (SELECT 1 FROM pgflow.runs AS r
-                                           WHERE r.run_id = probe.run_id AND r.status = 'started')
+                                           WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))
                               AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
                                            WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
                                              AND ss.status = 'started')
                            OFFSET 0
                               FOR UPDATE) AS task))
         RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
-                'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
-                'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
-                'started_at', t.started_at)) AS emitted
+            pgflow._emit(pgflow._task_event('task:started', t)) AS emitted
     ),
     visibility AS (
         -- hide the claimed messages for the step's timeout + 2 s; read by the final SELECT, so
@@ -1884,24 +1953,6 @@ AS $$
 $$;
 
 
--- 0223_function__emit_task_failed.sql
--- Emit task:failed for a task fail_task (or a type violation) just updated. `p_retry_at` is
--- when the message becomes visible again, NULL when the task will not be retried.
-CREATE OR REPLACE FUNCTION pgflow._emit_task_failed(p_task pgflow.step_tasks, p_retry_at timestamptz)
-RETURNS void
-LANGUAGE sql
-VOLATILE
-SET search_path = ''
-AS $$
-    SELECT pgflow._emit(jsonb_build_object(
-        'event_type', 'task:failed', 'run_id', p_task.run_id, 'flow_slug', p_task.flow_slug,
-        'step_slug', p_task.step_slug, 'task_index', p_task.task_index, 'status', p_task.status,
-        'attempt', p_task.attempts_count, 'error_message', p_task.error_message,
-        'will_retry', p_retry_at IS NOT NULL, 'retry_at', p_retry_at,
-        'failed_at', coalesce(p_task.failed_at, now())))
-$$;
-
-
 -- 0224_function__fail_task_type_violation.sql
 -- A single step produced a non-array output for a dependent map step: the task fails keeping
 -- the offending output (task:failed), the step and the run fail (step:failed, run:failed,
@@ -1925,7 +1976,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    PERFORM pgflow._emit_task_failed(v_task, NULL);
+    PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task));
     PERFORM pgflow._fail_run(p_run_id, p_step_slug, p_error_message);
     PERFORM pgmq.archive(v_task.flow_slug, v_task.message_id);
 END;
@@ -1969,7 +2020,7 @@ BEGIN
     IF v_task_status IS NULL OR v_step_status IS NULL THEN
         RETURN;
     END IF;
-    IF v_run_status = 'failed' OR v_step_status <> 'started' THEN
+    IF pgflow._is_terminal(v_run_status) OR v_step_status <> 'started' THEN
         PERFORM pgmq.archive(flow_slug, message_id);
         RETURN;
     END IF;
@@ -1997,11 +2048,7 @@ BEGIN
     SELECT ss.* INTO v_state
       FROM pgflow.step_states AS ss
      WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug;
-    PERFORM pgflow._emit(jsonb_build_object(
-        'event_type', 'step:completed', 'run_id', v_state.run_id, 'flow_slug', v_state.flow_slug,
-        'step_slug', v_state.step_slug, 'status', v_state.status, 'output', v_state.output,
-        'started_at', v_state.started_at, 'completed_at', v_state.completed_at,
-        'remaining_tasks', v_state.remaining_tasks, 'remaining_deps', v_state.remaining_deps));
+    PERFORM pgflow._emit(pgflow._step_event('step:completed', v_state));
     v_released := pgflow._pass_output_to_dependents(p_run_id, p_step_slug, v_state.output);
     UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
     IF v_released > 0 THEN
@@ -2023,7 +2070,7 @@ LANGUAGE sql
 VOLATILE
 SET search_path = ''
 AS $$
-    SELECT coalesce((SELECT r.status = 'started' FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE), false)
+    SELECT coalesce((SELECT NOT pgflow._is_terminal(r.status) FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE), false)
 $$;
 
 
@@ -2074,10 +2121,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;  -- requeued by requeue_stalled_tasks meanwhile
     END IF;
-    PERFORM pgflow._emit(jsonb_build_object(
-        'event_type', 'task:completed', 'run_id', v_task.run_id, 'flow_slug', v_task.flow_slug,
-        'step_slug', v_task.step_slug, 'task_index', v_task.task_index, 'status', v_task.status,
-        'attempt', v_task.attempts_count, 'output', v_task.output, 'completed_at', v_task.completed_at));
+    PERFORM pgflow._emit(pgflow._task_event('task:completed', v_task));
 
     UPDATE pgflow.step_states AS ss
        SET remaining_tasks = ss.remaining_tasks - 1,
@@ -2151,10 +2195,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    PERFORM pgflow._emit(jsonb_build_object(
-        'event_type', 'step:skipped', 'run_id', v_state.run_id, 'flow_slug', v_state.flow_slug,
-        'step_slug', v_state.step_slug, 'status', v_state.status, 'skip_reason', v_state.skip_reason,
-        'error_message', v_state.error_message, 'skipped_at', v_state.skipped_at));
+    PERFORM pgflow._emit(pgflow._step_event('step:skipped', v_state));
 
     PERFORM pgflow._archive_active_messages(p_run_id, ARRAY[p_step_slug]);
     UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
@@ -2217,12 +2258,12 @@ BEGIN
     IF NOT v_exhausted THEN
         v_delay := pgflow.calculate_retry_delay(v_reported.base_delay, v_task.attempts_count);
         SELECT m.vt INTO v_retry_at FROM pgmq.set_vt(v_reported.flow_slug, v_task.message_id, v_delay) AS m;
-        PERFORM pgflow._emit_task_failed(
-            v_task, coalesce(v_retry_at, clock_timestamp() + make_interval(secs => v_delay)));
+        v_retry_at := coalesce(v_retry_at, clock_timestamp() + make_interval(secs => v_delay));
+        PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task, v_retry_at));
         RETURN;
     END IF;
 
-    PERFORM pgflow._emit_task_failed(v_task, NULL);
+    PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task));
     IF v_reported.when_exhausted = 'fail' THEN
         PERFORM pgflow._fail_run(p_run_id, p_step_slug, p_error_message);
     ELSE
@@ -2283,7 +2324,7 @@ AS $$
           JOIN pgflow.flows AS f ON f.flow_slug = t.flow_slug
          WHERE t.status = 'started'
            AND t.permanently_stalled_at IS NULL
-           AND r.status = 'started'
+           AND NOT pgflow._is_terminal(r.status)
            AND ss.status = 'started'
            AND t.started_at < now() - make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 30)
            FOR UPDATE OF t SKIP LOCKED
@@ -2410,7 +2451,7 @@ BEGIN
     SELECT coalesce(array_agg(r.run_id), '{}') INTO v_runs
       FROM pgflow.runs AS r
      WHERE (prune_data_older_than.flow_slugs IS NULL OR r.flow_slug = ANY (prune_data_older_than.flow_slugs))
-       AND r.status IN ('completed', 'failed')
+       AND pgflow._is_terminal(r.status)
        AND coalesce(r.completed_at, r.failed_at) < v_cutoff;
 
     SELECT jsonb_build_object(
@@ -2486,7 +2527,7 @@ AS $$
            AND t.message_id = ANY (hand_back_tasks.msg_ids)
            AND t.status = 'started'
            AND t.last_worker_id = hand_back_tasks.worker_id
-           AND r.run_id = t.run_id AND r.status = 'started'
+           AND r.run_id = t.run_id AND NOT pgflow._is_terminal(r.status)
            AND ss.run_id = t.run_id AND ss.step_slug = t.step_slug AND ss.status = 'started'
         RETURNING t.message_id
     ),
@@ -2524,12 +2565,8 @@ BEGIN
           FROM unnest(p_step_slugs, p_skip_reasons) AS given (step_slug, skip_reason)
          WHERE ss.run_id = p_run_id
            AND ss.step_slug = given.step_slug
-           AND ss.status IN ('created', 'started')
-        RETURNING ss.step_slug,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'step:skipped', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', 'skipped',
-                'skip_reason', ss.skip_reason, 'skipped_at', ss.skipped_at)) AS emitted
+           AND NOT pgflow._is_terminal(ss.status)
+        RETURNING ss.step_slug, pgflow._emit(pgflow._step_event('step:skipped', ss)) AS emitted
     )
     SELECT array_agg(skipped.step_slug) INTO v_skipped FROM skipped;
     IF v_skipped IS NOT NULL THEN
@@ -2843,11 +2880,7 @@ DECLARE
     v_events boolean := pgflow._events_wanted();
 BEGIN
     IF v_events THEN
-        PERFORM pgflow._emit(jsonb_build_object(
-                    'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                    'step_slug', ss.step_slug, 'status', ss.status, 'output', ss.output,
-                    'started_at', ss.started_at, 'completed_at', ss.completed_at,
-                    'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps))
+        PERFORM pgflow._emit(pgflow._step_event('step:completed', ss))
            FROM unnest(p_run_ids, p_step_slugs) AS d (run_id, step_slug)
            JOIN pgflow.step_states AS ss ON ss.run_id = d.run_id AND ss.step_slug = d.step_slug;
     END IF;
@@ -2887,16 +2920,12 @@ BEGIN
                       AND NOT EXISTS (SELECT 1 FROM pgflow.deps AS d
                                        WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug)) END
           FROM (SELECT d.run_id, count(*)::int AS steps FROM unnest(p_run_ids) AS d (run_id) GROUP BY d.run_id) AS x
-         WHERE r.run_id = x.run_id AND r.status = 'started'
+         WHERE r.run_id = x.run_id AND NOT pgflow._is_terminal(r.status)
            AND r.run_id = ANY (p_run_ids)  -- probe runs by key, never scan them
-        RETURNING r.run_id, r.flow_slug, r.status, r.output, r.completed_at
+        RETURNING CASE WHEN v_events AND r.status = 'completed'
+                       THEN pgflow._emit(pgflow._run_event('run:completed', r)) END AS emitted
     )
-    SELECT count(CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
-               'event_type', 'run:completed', 'run_id', l.run_id, 'flow_slug', l.flow_slug,
-               'status', 'completed', 'output', l.output, 'completed_at', l.completed_at)) END)
-      INTO v_completed
-      FROM lowered AS l
-     WHERE l.status = 'completed';
+    SELECT count(l.emitted) INTO v_completed FROM lowered AS l;
 
     IF v_released IS NOT NULL THEN
         PERFORM pgflow._advance_runs(v_released);
@@ -3006,18 +3035,14 @@ BEGIN
                                   AND probe.flow_slug = claim_tasks.queue_name
                                   AND probe.status = 'queued'
                                   AND EXISTS (SELECT 1 FROM pgflow.runs AS r
-                                               WHERE r.run_id = probe.run_id AND r.status = 'started')
+                                               WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))
                                   AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
                                                WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
                                                  AND ss.status = 'started')
                                OFFSET 0
                                   FOR UPDATE) AS task))
             RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
-                CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
-                    'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
-                    'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
-                    'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
-                    'started_at', t.started_at)) END AS emitted
+                CASE WHEN v_events THEN pgflow._emit(pgflow._task_event('task:started', t)) END AS emitted
         ),
         items AS MATERIALIZED (
             -- the array a map step's tasks take their elements from (the run input of a root map,
@@ -3125,7 +3150,7 @@ BEGIN
               JOIN pgflow.step_states AS ss ON ss.run_id = u.run_id AND ss.step_slug = u.step_slug
               JOIN pgflow.runs AS r ON r.run_id = u.run_id
               JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
-             WHERE t.status = 'started' AND ss.status = 'started' AND r.status = 'started'
+             WHERE t.status = 'started' AND ss.status = 'started' AND NOT pgflow._is_terminal(r.status)
                AND r.run_id = ANY (complete_tasks.run_ids)  -- probe runs by key, never scan them
                AND NOT (s.step_type = 'single' AND jsonb_typeof(u.output) IS DISTINCT FROM 'array'
                         AND EXISTS (SELECT 1
@@ -3136,7 +3161,7 @@ BEGIN
 
     IF v_lock_runs IS NOT NULL THEN
         -- a run that failed meanwhile sends its reports down the one-by-one path (which archives)
-        SELECT array_agg(locked.run_id) FILTER (WHERE locked.status <> 'started') INTO v_gone
+        SELECT array_agg(locked.run_id) FILTER (WHERE pgflow._is_terminal(locked.status)) INTO v_gone
           FROM (SELECT r.run_id, r.status FROM pgflow.runs AS r
                  WHERE r.run_id = ANY (v_lock_runs) ORDER BY r.run_id FOR UPDATE OF r) AS locked;
         IF v_gone IS NOT NULL THEN
@@ -3164,10 +3189,7 @@ BEGIN
                AND t.run_id = rep.run_id AND t.step_slug = rep.step_slug AND t.task_index = rep.task_index
                AND t.status = 'started'
             RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.output,
-                CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
-                    'event_type', 'task:completed', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
-                    'step_slug', t.step_slug, 'task_index', t.task_index, 'status', t.status,
-                    'attempt', t.attempts_count, 'output', t.output, 'completed_at', t.completed_at)) END AS emitted
+                CASE WHEN v_events THEN pgflow._emit(pgflow._task_event('task:completed', t)) END AS emitted
         ),
         archived AS (
             SELECT count(*) AS n
@@ -3264,11 +3286,7 @@ BEGIN
          WHERE ss.run_id = ANY (p_run_ids) AND NOT (ss.run_id = ANY (coalesce(v_full, '{}')))
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
         RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
-            CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
-                'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
-                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
-                'initial_tasks', ss.initial_tasks)) END AS emitted
+            CASE WHEN v_events THEN pgflow._emit(pgflow._step_event('step:started', ss)) END AS emitted
     ),
     tasks AS (
         SELECT st.flow_slug, st.run_id, st.step_slug, i AS task_index, coalesce(s.opt_start_delay, 0) AS delay,

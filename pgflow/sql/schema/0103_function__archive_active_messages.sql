@@ -14,7 +14,7 @@ AS $$
                   FROM pgflow.step_tasks AS t
                  WHERE t.run_id = p_run_id
                    AND (p_step_slugs IS NULL OR t.step_slug = ANY (p_step_slugs))
-                   AND t.status IN ('queued', 'started')
+                   AND NOT pgflow._is_terminal(t.status)
                    AND t.message_id IS NOT NULL)) AS archived
      WHERE r.run_id = p_run_id;
 $$;

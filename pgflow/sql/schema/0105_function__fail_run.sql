@@ -11,31 +11,26 @@ VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
-    v_flow_slug text;
-    v_failed_at timestamptz;
+    v_run pgflow.runs;
+    v_state pgflow.step_states;
 BEGIN
     UPDATE pgflow.runs AS r
        SET status = 'failed', failed_at = now()
-     WHERE r.run_id = p_run_id AND r.status = 'started'
-    RETURNING r.flow_slug, r.failed_at INTO v_flow_slug, v_failed_at;
-    IF v_flow_slug IS NULL THEN
+     WHERE r.run_id = p_run_id AND NOT pgflow._is_terminal(r.status)
+    RETURNING r.* INTO v_run;
+    IF NOT FOUND THEN
         RETURN;
     END IF;
 
     UPDATE pgflow.step_states AS ss
-       SET status = 'failed', error_message = p_error_message, failed_at = v_failed_at
-     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug AND ss.status IN ('created', 'started');
+       SET status = 'failed', error_message = p_error_message, failed_at = v_run.failed_at
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug AND NOT pgflow._is_terminal(ss.status)
+    RETURNING ss.* INTO v_state;
     IF FOUND THEN
-        PERFORM pgflow._emit(jsonb_build_object(
-            'event_type', 'step:failed', 'run_id', p_run_id, 'flow_slug', v_flow_slug,
-            'step_slug', p_step_slug, 'status', 'failed',
-            'error_message', p_error_message, 'failed_at', v_failed_at));
+        PERFORM pgflow._emit(pgflow._step_event('step:failed', v_state));
     END IF;
 
-    PERFORM pgflow._emit(jsonb_build_object(
-        'event_type', 'run:failed', 'run_id', p_run_id, 'flow_slug', v_flow_slug,
-        'status', 'failed', 'error_message', p_error_message,
-        'failed_at', v_failed_at, 'failed_step_slug', p_step_slug));
+    PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, p_error_message, p_step_slug));
 
     PERFORM pgflow._archive_active_messages(p_run_id);
 END;

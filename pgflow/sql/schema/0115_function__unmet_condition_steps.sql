@@ -27,7 +27,7 @@ AS $$
                    END AS input
          ) AS i
      WHERE ss.run_id = p_run_id
-       AND r.status = 'started'
+       AND NOT pgflow._is_terminal(r.status)
        AND ss.status = 'created'
        AND ss.remaining_deps = 0
        AND (s.required_input_pattern IS NOT NULL OR s.forbidden_input_pattern IS NOT NULL)

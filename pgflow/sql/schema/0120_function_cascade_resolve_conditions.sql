@@ -40,6 +40,6 @@ BEGIN
 
     RETURN NOT EXISTS (
         SELECT 1 FROM pgflow.runs AS r
-         WHERE r.run_id = cascade_resolve_conditions.run_id AND r.status = 'failed');
+         WHERE r.run_id = cascade_resolve_conditions.run_id AND pgflow._is_terminal(r.status));
 END;
 $$;

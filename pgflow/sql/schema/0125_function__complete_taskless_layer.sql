@@ -21,15 +21,10 @@ BEGIN
                output = CASE WHEN s.step_type = 'map' THEN '[]'::jsonb END
           FROM pgflow.steps AS s, pgflow.runs AS r
          WHERE ss.run_id = p_run_id
-           AND r.run_id = p_run_id AND r.status = 'started'
+           AND r.run_id = p_run_id AND NOT pgflow._is_terminal(r.status)
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks = 0
            AND s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
-        RETURNING ss.step_slug,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', 'completed', 'output', ss.output,
-                'started_at', ss.started_at, 'completed_at', ss.completed_at,
-                'remaining_tasks', 0, 'remaining_deps', 0)) AS emitted
+        RETURNING ss.step_slug, pgflow._emit(pgflow._step_event('step:completed', ss)) AS emitted
     )
     SELECT array_agg(done.step_slug) INTO v_done FROM done;
     IF v_done IS NULL THEN

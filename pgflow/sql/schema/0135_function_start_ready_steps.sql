@@ -15,14 +15,10 @@ AS $$
            SET status = 'started', started_at = now(), remaining_tasks = ss.initial_tasks
           FROM pgflow.runs AS r
          WHERE ss.run_id = start_ready_steps.run_id
-           AND r.run_id = start_ready_steps.run_id AND r.status = 'started'
+           AND r.run_id = start_ready_steps.run_id AND NOT pgflow._is_terminal(r.status)
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
         RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
-                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
-                'initial_tasks', ss.initial_tasks)) AS emitted
+            pgflow._emit(pgflow._step_event('step:started', ss)) AS emitted
     ),
     sent AS (
         -- one send_batch per step (its own delay); pgmq numbers a batch in array order

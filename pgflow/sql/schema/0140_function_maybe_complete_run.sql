@@ -19,11 +19,9 @@ AS $$
                       AND NOT EXISTS (SELECT 1 FROM pgflow.deps AS d
                                        WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug))
          WHERE r.run_id = maybe_complete_run.run_id
-           AND r.status = 'started'
+           AND NOT pgflow._is_terminal(r.status)
            AND r.remaining_steps = 0
-        RETURNING pgflow._emit(jsonb_build_object(
-            'event_type', 'run:completed', 'run_id', r.run_id, 'flow_slug', r.flow_slug,
-            'status', 'completed', 'output', r.output, 'completed_at', r.completed_at)) AS emitted
+        RETURNING pgflow._emit(pgflow._run_event('run:completed', r)) AS emitted
     )
     SELECT count(*) FROM completed;
 $$;

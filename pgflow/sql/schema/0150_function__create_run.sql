@@ -15,10 +15,7 @@ AS $$
           FROM pgflow.flows AS f
          WHERE f.flow_slug = p_flow_slug
         RETURNING runs.run_id, runs.flow_slug, runs.input,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'run:started', 'run_id', runs.run_id, 'flow_slug', runs.flow_slug,
-                'status', 'started', 'input', runs.input,
-                'remaining_steps', runs.remaining_steps, 'started_at', runs.started_at)) AS emitted
+            pgflow._emit(pgflow._run_event('run:started', runs)) AS emitted
     ),
     states AS (
         INSERT INTO pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks)

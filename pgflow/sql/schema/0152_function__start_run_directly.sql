@@ -29,10 +29,7 @@ AS $$
         SELECT coalesce(p_run_id, pgflow._new_run_id()), flow.flow_slug, p_input, flow.steps
           FROM flow
         RETURNING runs.run_id, runs.flow_slug, runs.input,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'run:started', 'run_id', runs.run_id, 'flow_slug', runs.flow_slug,
-                'status', 'started', 'input', runs.input,
-                'remaining_steps', runs.remaining_steps, 'started_at', runs.started_at)) AS emitted
+            pgflow._emit(pgflow._run_event('run:started', runs)) AS emitted
     ),
     states AS (
         INSERT INTO pgflow.step_states AS ss
@@ -49,11 +46,7 @@ AS $$
                        END AS tasks
              ) AS n
         RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks, ss.status,
-            CASE WHEN ss.status = 'started' THEN pgflow._emit(jsonb_build_object(
-                'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
-                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
-                'initial_tasks', ss.initial_tasks)) END AS emitted
+            CASE WHEN ss.status = 'started' THEN pgflow._emit(pgflow._step_event('step:started', ss)) END AS emitted
     ),
     sent AS (
         -- as in start_ready_steps: one send_batch per root step (its own delay), in task order

@@ -35,18 +35,14 @@ AS $$
                               AND probe.flow_slug = start_tasks.flow_slug
                               AND probe.status = 'queued'
                               AND EXISTS (SELECT 1 FROM pgflow.runs AS r
-                                           WHERE r.run_id = probe.run_id AND r.status = 'started')
+                                           WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))
                               AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
                                            WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
                                              AND ss.status = 'started')
                            OFFSET 0
                               FOR UPDATE) AS task))
         RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
-                'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
-                'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
-                'started_at', t.started_at)) AS emitted
+            pgflow._emit(pgflow._task_event('task:started', t)) AS emitted
     ),
     visibility AS (
         -- hide the claimed messages for the step's timeout + 2 s; read by the final SELECT, so

@@ -20,7 +20,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    PERFORM pgflow._emit_task_failed(v_task, NULL);
+    PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task));
     PERFORM pgflow._fail_run(p_run_id, p_step_slug, p_error_message);
     PERFORM pgmq.archive(v_task.flow_slug, v_task.message_id);
 END;

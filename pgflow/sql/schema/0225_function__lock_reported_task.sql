@@ -34,7 +34,7 @@ BEGIN
     IF v_task_status IS NULL OR v_step_status IS NULL THEN
         RETURN;
     END IF;
-    IF v_run_status = 'failed' OR v_step_status <> 'started' THEN
+    IF pgflow._is_terminal(v_run_status) OR v_step_status <> 'started' THEN
         PERFORM pgmq.archive(flow_slug, message_id);
         RETURN;
     END IF;

@@ -14,11 +14,7 @@ BEGIN
     SELECT ss.* INTO v_state
       FROM pgflow.step_states AS ss
      WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug;
-    PERFORM pgflow._emit(jsonb_build_object(
-        'event_type', 'step:completed', 'run_id', v_state.run_id, 'flow_slug', v_state.flow_slug,
-        'step_slug', v_state.step_slug, 'status', v_state.status, 'output', v_state.output,
-        'started_at', v_state.started_at, 'completed_at', v_state.completed_at,
-        'remaining_tasks', v_state.remaining_tasks, 'remaining_deps', v_state.remaining_deps));
+    PERFORM pgflow._emit(pgflow._step_event('step:completed', v_state));
     v_released := pgflow._pass_output_to_dependents(p_run_id, p_step_slug, v_state.output);
     UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
     IF v_released > 0 THEN

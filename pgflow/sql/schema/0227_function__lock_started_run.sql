@@ -6,5 +6,5 @@ LANGUAGE sql
 VOLATILE
 SET search_path = ''
 AS $$
-    SELECT coalesce((SELECT r.status = 'started' FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE), false)
+    SELECT coalesce((SELECT NOT pgflow._is_terminal(r.status) FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE), false)
 $$;

@@ -44,10 +44,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;  -- requeued by requeue_stalled_tasks meanwhile
     END IF;
-    PERFORM pgflow._emit(jsonb_build_object(
-        'event_type', 'task:completed', 'run_id', v_task.run_id, 'flow_slug', v_task.flow_slug,
-        'step_slug', v_task.step_slug, 'task_index', v_task.task_index, 'status', v_task.status,
-        'attempt', v_task.attempts_count, 'output', v_task.output, 'completed_at', v_task.completed_at));
+    PERFORM pgflow._emit(pgflow._task_event('task:completed', v_task));
 
     UPDATE pgflow.step_states AS ss
        SET remaining_tasks = ss.remaining_tasks - 1,

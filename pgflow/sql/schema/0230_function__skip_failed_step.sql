@@ -21,10 +21,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    PERFORM pgflow._emit(jsonb_build_object(
-        'event_type', 'step:skipped', 'run_id', v_state.run_id, 'flow_slug', v_state.flow_slug,
-        'step_slug', v_state.step_slug, 'status', v_state.status, 'skip_reason', v_state.skip_reason,
-        'error_message', v_state.error_message, 'skipped_at', v_state.skipped_at));
+    PERFORM pgflow._emit(pgflow._step_event('step:skipped', v_state));
 
     PERFORM pgflow._archive_active_messages(p_run_id, ARRAY[p_step_slug]);
     UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;

@@ -46,12 +46,12 @@ BEGIN
     IF NOT v_exhausted THEN
         v_delay := pgflow.calculate_retry_delay(v_reported.base_delay, v_task.attempts_count);
         SELECT m.vt INTO v_retry_at FROM pgmq.set_vt(v_reported.flow_slug, v_task.message_id, v_delay) AS m;
-        PERFORM pgflow._emit_task_failed(
-            v_task, coalesce(v_retry_at, clock_timestamp() + make_interval(secs => v_delay)));
+        v_retry_at := coalesce(v_retry_at, clock_timestamp() + make_interval(secs => v_delay));
+        PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task, v_retry_at));
         RETURN;
     END IF;
 
-    PERFORM pgflow._emit_task_failed(v_task, NULL);
+    PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task));
     IF v_reported.when_exhausted = 'fail' THEN
         PERFORM pgflow._fail_run(p_run_id, p_step_slug, p_error_message);
     ELSE

@@ -22,7 +22,7 @@ AS $$
           JOIN pgflow.flows AS f ON f.flow_slug = t.flow_slug
          WHERE t.status = 'started'
            AND t.permanently_stalled_at IS NULL
-           AND r.status = 'started'
+           AND NOT pgflow._is_terminal(r.status)
            AND ss.status = 'started'
            AND t.started_at < now() - make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 30)
            FOR UPDATE OF t SKIP LOCKED

@@ -20,7 +20,7 @@ BEGIN
     SELECT coalesce(array_agg(r.run_id), '{}') INTO v_runs
       FROM pgflow.runs AS r
      WHERE (prune_data_older_than.flow_slugs IS NULL OR r.flow_slug = ANY (prune_data_older_than.flow_slugs))
-       AND r.status IN ('completed', 'failed')
+       AND pgflow._is_terminal(r.status)
        AND coalesce(r.completed_at, r.failed_at) < v_cutoff;
 
     SELECT jsonb_build_object(

@@ -25,7 +25,7 @@ AS $$
            AND t.message_id = ANY (hand_back_tasks.msg_ids)
            AND t.status = 'started'
            AND t.last_worker_id = hand_back_tasks.worker_id
-           AND r.run_id = t.run_id AND r.status = 'started'
+           AND r.run_id = t.run_id AND NOT pgflow._is_terminal(r.status)
            AND ss.run_id = t.run_id AND ss.step_slug = t.step_slug AND ss.status = 'started'
         RETURNING t.message_id
     ),

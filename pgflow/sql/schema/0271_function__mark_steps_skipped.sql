@@ -19,12 +19,8 @@ BEGIN
           FROM unnest(p_step_slugs, p_skip_reasons) AS given (step_slug, skip_reason)
          WHERE ss.run_id = p_run_id
            AND ss.step_slug = given.step_slug
-           AND ss.status IN ('created', 'started')
-        RETURNING ss.step_slug,
-            pgflow._emit(jsonb_build_object(
-                'event_type', 'step:skipped', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                'step_slug', ss.step_slug, 'status', 'skipped',
-                'skip_reason', ss.skip_reason, 'skipped_at', ss.skipped_at)) AS emitted
+           AND NOT pgflow._is_terminal(ss.status)
+        RETURNING ss.step_slug, pgflow._emit(pgflow._step_event('step:skipped', ss)) AS emitted
     )
     SELECT array_agg(skipped.step_slug) INTO v_skipped FROM skipped;
     IF v_skipped IS NOT NULL THEN

@@ -17,11 +17,7 @@ DECLARE
     v_events boolean := pgflow._events_wanted();
 BEGIN
     IF v_events THEN
-        PERFORM pgflow._emit(jsonb_build_object(
-                    'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
-                    'step_slug', ss.step_slug, 'status', ss.status, 'output', ss.output,
-                    'started_at', ss.started_at, 'completed_at', ss.completed_at,
-                    'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps))
+        PERFORM pgflow._emit(pgflow._step_event('step:completed', ss))
            FROM unnest(p_run_ids, p_step_slugs) AS d (run_id, step_slug)
            JOIN pgflow.step_states AS ss ON ss.run_id = d.run_id AND ss.step_slug = d.step_slug;
     END IF;
@@ -61,16 +57,12 @@ BEGIN
                       AND NOT EXISTS (SELECT 1 FROM pgflow.deps AS d
                                        WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug)) END
           FROM (SELECT d.run_id, count(*)::int AS steps FROM unnest(p_run_ids) AS d (run_id) GROUP BY d.run_id) AS x
-         WHERE r.run_id = x.run_id AND r.status = 'started'
+         WHERE r.run_id = x.run_id AND NOT pgflow._is_terminal(r.status)
            AND r.run_id = ANY (p_run_ids)  -- probe runs by key, never scan them
-        RETURNING r.run_id, r.flow_slug, r.status, r.output, r.completed_at
+        RETURNING CASE WHEN v_events AND r.status = 'completed'
+                       THEN pgflow._emit(pgflow._run_event('run:completed', r)) END AS emitted
     )
-    SELECT count(CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
-               'event_type', 'run:completed', 'run_id', l.run_id, 'flow_slug', l.flow_slug,
-               'status', 'completed', 'output', l.output, 'completed_at', l.completed_at)) END)
-      INTO v_completed
-      FROM lowered AS l
-     WHERE l.status = 'completed';
+    SELECT count(l.emitted) INTO v_completed FROM lowered AS l;
 
     IF v_released IS NOT NULL THEN
         PERFORM pgflow._advance_runs(v_released);

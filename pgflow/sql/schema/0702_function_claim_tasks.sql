@@ -75,18 +75,14 @@ BEGIN
                                   AND probe.flow_slug = claim_tasks.queue_name
                                   AND probe.status = 'queued'
                                   AND EXISTS (SELECT 1 FROM pgflow.runs AS r
-                                               WHERE r.run_id = probe.run_id AND r.status = 'started')
+                                               WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))
                                   AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
                                                WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
                                                  AND ss.status = 'started')
                                OFFSET 0
                                   FOR UPDATE) AS task))
             RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
-                CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
-                    'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
-                    'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
-                    'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
-                    'started_at', t.started_at)) END AS emitted
+                CASE WHEN v_events THEN pgflow._emit(pgflow._task_event('task:started', t)) END AS emitted
         ),
         items AS MATERIALIZED (
             -- the array a map step's tasks take their elements from (the run input of a root map,

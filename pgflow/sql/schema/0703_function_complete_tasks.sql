@@ -66,7 +66,7 @@ BEGIN
               JOIN pgflow.step_states AS ss ON ss.run_id = u.run_id AND ss.step_slug = u.step_slug
               JOIN pgflow.runs AS r ON r.run_id = u.run_id
               JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
-             WHERE t.status = 'started' AND ss.status = 'started' AND r.status = 'started'
+             WHERE t.status = 'started' AND ss.status = 'started' AND NOT pgflow._is_terminal(r.status)
                AND r.run_id = ANY (complete_tasks.run_ids)  -- probe runs by key, never scan them
                AND NOT (s.step_type = 'single' AND jsonb_typeof(u.output) IS DISTINCT FROM 'array'
                         AND EXISTS (SELECT 1
@@ -77,7 +77,7 @@ BEGIN
 
     IF v_lock_runs IS NOT NULL THEN
         -- a run that failed meanwhile sends its reports down the one-by-one path (which archives)
-        SELECT array_agg(locked.run_id) FILTER (WHERE locked.status <> 'started') INTO v_gone
+        SELECT array_agg(locked.run_id) FILTER (WHERE pgflow._is_terminal(locked.status)) INTO v_gone
           FROM (SELECT r.run_id, r.status FROM pgflow.runs AS r
                  WHERE r.run_id = ANY (v_lock_runs) ORDER BY r.run_id FOR UPDATE OF r) AS locked;
         IF v_gone IS NOT NULL THEN
@@ -105,10 +105,7 @@ BEGIN
                AND t.run_id = rep.run_id AND t.step_slug = rep.step_slug AND t.task_index = rep.task_index
                AND t.status = 'started'
             RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.output,
-                CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
-                    'event_type', 'task:completed', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
-                    'step_slug', t.step_slug, 'task_index', t.task_index, 'status', t.status,
-                    'attempt', t.attempts_count, 'output', t.output, 'completed_at', t.completed_at)) END AS emitted
+                CASE WHEN v_events THEN pgflow._emit(pgflow._task_event('task:completed', t)) END AS emitted
         ),
         archived AS (
             SELECT count(*) AS n
