@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pgflow.dsl.flow import Flow
 from pgflow.worker.config import WorkerConfig
-from pgflow.worker.database import Database
+from pgflow.db import Database
 from pgflow.worker.plan import StepPlan
 
 

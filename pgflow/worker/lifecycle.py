@@ -32,7 +32,7 @@ from pgflow.errors import ConfigurationError
 from pgflow.worker import startup
 from pgflow.worker.config import WorkerConfig
 from pgflow.worker.context import WorkerContext, WorkerState
-from pgflow.worker.database import Database
+from pgflow.db import Database
 from pgflow.worker.listener import Listener
 from pgflow.worker.plan import StepPlan
 from pgflow.worker.poller import Poller, wait_any

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
-from pgflow.worker.database import MAX_BACKOFF, Database, is_transient
+from pgflow.db import MAX_BACKOFF, Database, is_transient
 from pgflow.worker.poller import wait_any
 
 log = logging.getLogger("pgflow.worker")

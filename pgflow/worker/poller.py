@@ -28,7 +28,7 @@ from psycopg.rows import tuple_row
 
 from pgflow import telemetry
 from pgflow.worker.config import WorkerConfig
-from pgflow.worker.database import Database, Stopped
+from pgflow.db import Database, Stopped
 from pgflow.worker.executor import ClaimedTask
 
 

@@ -8,7 +8,7 @@ wants run events: one round trip and one commit for a whole batch. Tasks of seve
 run go to separate statements, so two workers never lock in opposite orders. If the batch fails
 for a reason other than a lost connection, each outcome is reported on its own, so one bad task
 cannot hold back the others. Lost connections are retried until the worker's shutdown deadline
-(see :class:`pgflow.worker.database.Database`).
+(see :class:`pgflow.db.Database`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from psycopg.rows import dict_row, tuple_row
 
 from pgflow import telemetry
 from pgflow.db.queries import query
-from pgflow.worker.database import Database, Stopped, is_transient
+from pgflow.db import Database, Stopped, is_transient
 from pgflow.worker.executor import Outcome
 
 log = logging.getLogger("pgflow.worker")

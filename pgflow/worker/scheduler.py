@@ -71,7 +71,7 @@ class Scheduler:
     ``flows``: the flows and jobs whose ``cron=`` is synced to the database when the scheduler
     starts (see :func:`pgflow.ops.schedules.sync_declared_schedules`); ``backend`` is the
     backend of newly declared schedules (``"builtin"``, ``"pg_cron"`` or ``"auto"``).
-    ``database``: a :class:`pgflow.worker.database.Database` to share (the worker passes its own);
+    ``database``: a :class:`pgflow.db.Database` to share (the worker passes its own);
     by default the scheduler opens its own connection to ``conninfo``.
     """
 
@@ -87,7 +87,7 @@ class Scheduler:
         if database is None:
             if conninfo is None:
                 raise PgFlowError("Scheduler needs a conninfo (database URL) or a database")
-            from pgflow.worker.database import Database
+            from pgflow.db import Database
 
             database = Database(conninfo, size=1, application_name="pgflow scheduler")
             self._owns_database = True
@@ -166,7 +166,7 @@ class Scheduler:
                     delay = 0.0
                 await _sleep(delay, shutdown)
         except Exception as exc:
-            from pgflow.worker.database import Stopped
+            from pgflow.db import Stopped
 
             if not isinstance(exc, Stopped):
                 raise

@@ -17,7 +17,7 @@ from typing import Protocol
 from pgflow import telemetry
 from pgflow.worker.config import WorkerConfig
 from pgflow.worker.context import WorkerContext
-from pgflow.worker.database import is_transient
+from pgflow.db import is_transient
 from pgflow.worker.scheduler import SchedulerService
 
 log = logging.getLogger("pgflow.worker")

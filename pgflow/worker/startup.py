@@ -17,7 +17,7 @@ from pgflow.models import FlowInfo
 from pgflow.ops import flows as flow_ops
 from pgflow.db import drive_async
 from pgflow.worker.config import WorkerConfig
-from pgflow.worker.database import Database
+from pgflow.db import Database
 from pgflow.worker.executor import ClaimedTask
 from pgflow.worker.plan import StepPlan, plan_flows, start_delays
 from pgflow.worker.poller import QueueInfo

@@ -23,7 +23,7 @@ from uuid import UUID
 from pgflow.dsl.flow import Flow
 from pgflow.worker.config import WorkerConfig
 from pgflow.worker.context import WorkerContext
-from pgflow.worker.database import Database
+from pgflow.db import Database
 from pgflow.worker.followup import Followup
 from pgflow.worker.listener import Listener
 from pgflow.worker.plan import StepPlan
