@@ -16,6 +16,7 @@
 """
 
 from pgflow.worker.config import WorkerConfig
+from pgflow.worker.context import WorkerState
 from pgflow.worker.lifecycle import Worker
 
-__all__ = ["Worker", "WorkerConfig"]
+__all__ = ["Worker", "WorkerConfig", "WorkerState"]
