@@ -1290,13 +1290,103 @@ END;
 $$;
 
 
+-- 0168_function__start_tasks.sql
+-- The claim behind start_tasks and claim_tasks (one implementation for both): claim the tasks
+-- behind messages already read from the flow's queue, and give each claimed task its handler
+-- input. A task is claimed when it is queued and both its run and its step are started;
+-- messages without such a task give no row. A claimed task becomes 'started' (attempts_count
+-- + 1, started_at, last_worker_id; the worker must be registered in pgflow.workers) with
+-- task:started. Leaves the messages' visibility to the caller.
+-- The handler input of each task:
+--   root map step      -> the element task_index of the run input
+--   dependent map step -> the element task_index of its dependency's output
+--   other steps        -> {dep_slug: output} over the completed dependencies ({} for root steps)
+-- flow_input is the run input for root single steps, NULL otherwise; attempt is the attempt now
+-- starting. Rows come in message order.
+-- Its statements run with generic plans (claim_tasks calls it on every poll; custom plans were
+-- re-planned on every call).
+CREATE OR REPLACE FUNCTION pgflow._start_tasks(p_flow_slug text, p_msg_ids bigint[], p_worker_id uuid)
+RETURNS TABLE (flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint, task_index int,
+               flow_input jsonb, attempt int)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_events boolean := pgflow._events_wanted();
+BEGIN
+    RETURN QUERY
+        WITH claimed AS (
+            -- Each message id is looked up on its own (LATERAL ... OFFSET 0) and the eligible
+            -- task locked, then updated by ctid: index probes and a TID scan whatever the
+            -- planner's statistics say (on a young, never analysed table they would make it scan
+            -- every queued task). The lock re-checks the task status, so a task claimed
+            -- concurrently is skipped.
+            UPDATE pgflow.step_tasks AS t
+               SET status = 'started',
+                   attempts_count = t.attempts_count + 1,
+                   started_at = now(),
+                   last_worker_id = p_worker_id
+             WHERE t.ctid = ANY (ARRAY(
+                       SELECT task.ctid
+                         FROM unnest(p_msg_ids) AS m (msg_id)
+                        CROSS JOIN LATERAL (
+                               SELECT probe.ctid
+                                 FROM pgflow.step_tasks AS probe
+                                WHERE probe.message_id = m.msg_id
+                                  AND probe.flow_slug = p_flow_slug
+                                  AND probe.status = 'queued'
+                                  AND EXISTS (SELECT 1 FROM pgflow.runs AS r
+                                               WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))
+                                  AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
+                                               WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
+                                                 AND ss.status = 'started')
+                               OFFSET 0
+                                  FOR UPDATE) AS task))
+            RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
+                CASE WHEN v_events THEN pgflow._emit(pgflow._task_event('task:started', t)) END AS emitted
+        ),
+        items AS MATERIALIZED (
+            -- the array a map step's tasks take their elements from (the run input of a root map,
+            -- else the output of the step it maps), read and decompressed once per call, not once
+            -- per task: a 10,000-element array is large
+            SELECT m.run_id, m.step_slug,
+                   (CASE WHEN s.deps_count = 0
+                         THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = m.run_id)
+                         ELSE (SELECT parent.output
+                                 FROM pgflow.deps AS d
+                                 JOIN pgflow.step_states AS parent
+                                   ON parent.run_id = m.run_id AND parent.step_slug = d.dep_slug
+                                WHERE d.flow_slug = m.flow_slug AND d.step_slug = m.step_slug)
+                    END) || '[]'::jsonb AS elements
+              FROM (SELECT DISTINCT c.flow_slug, c.run_id, c.step_slug FROM claimed AS c) AS m
+              JOIN pgflow.steps AS s ON s.flow_slug = m.flow_slug AND s.step_slug = m.step_slug
+             WHERE s.step_type = 'map'
+        )
+        SELECT c.flow_slug, c.run_id, c.step_slug,
+               CASE WHEN s.step_type = 'map' THEN i.elements -> c.task_index
+                    WHEN s.deps_count = 0 THEN '{}'::jsonb  -- a root single step (every job): no call
+                    ELSE pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, s.deps_count) END,
+               c.message_id, c.task_index,
+               CASE WHEN s.step_type = 'single' AND s.deps_count = 0
+                    THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = c.run_id) END,
+               c.attempts_count
+          FROM claimed AS c
+          JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
+          LEFT JOIN items AS i ON i.run_id = c.run_id AND i.step_slug = c.step_slug
+         ORDER BY c.message_id;
+END;
+$$;
+
+
 -- 0170_function_start_tasks.sql
 -- Claim the tasks behind messages a worker has just read from the flow's queue, in one
--- statement. A task is claimed when it is queued and both its run and its step are started;
--- messages without such a task give no row (the worker must accept fewer tasks than messages).
--- A claimed task becomes 'started' (attempts_count + 1, started_at, last_worker_id; the worker
--- must be registered in pgflow.workers) with task:started, and its message is hidden for the
--- step's timeout (step, else flow) + 2 seconds.
+-- statement: pgflow._start_tasks' claim (shared with claim_tasks: a task is claimed when it is
+-- queued and both its run and its step are started, and becomes 'started' with task:started;
+-- messages without such a task give no row, so the worker must accept fewer tasks than
+-- messages), then each claimed message is hidden for the step's timeout (step, else flow) + 2
+-- seconds.
 -- The handler input of each task:
 --   root map step      -> the element task_index of the run input
 --   dependent map step -> the element task_index of its dependency's output
@@ -1309,73 +1399,24 @@ VOLATILE
 SET search_path = ''
 AS $$
     WITH claimed AS (
-        -- Each message id is looked up on its own (LATERAL ... OFFSET 0) and the eligible task
-        -- locked, then updated by ctid: index probes and a TID scan whatever the planner's
-        -- statistics say (on a young, never analysed table they would make it scan every queued
-        -- task). The lock re-checks the task status, so a task claimed concurrently is skipped.
-        UPDATE pgflow.step_tasks AS t
-           SET status = 'started',
-               attempts_count = t.attempts_count + 1,
-               started_at = now(),
-               last_worker_id = start_tasks.worker_id
-         WHERE t.ctid = ANY (ARRAY(
-                   SELECT task.ctid
-                     FROM unnest(start_tasks.msg_ids) AS m (msg_id)
-                    CROSS JOIN LATERAL (
-                           SELECT probe.ctid
-                             FROM pgflow.step_tasks AS probe
-                            WHERE probe.message_id = m.msg_id
-                              AND probe.flow_slug = start_tasks.flow_slug
-                              AND probe.status = 'queued'
-                              AND EXISTS (SELECT 1 FROM pgflow.runs AS r
-                                           WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))
-                              AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
-                                           WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
-                                             AND ss.status = 'started')
-                           OFFSET 0
-                              FOR UPDATE) AS task))
-        RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id,
-            pgflow._emit(pgflow._task_event('task:started', t)) AS emitted
+        SELECT c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index, c.flow_input
+          FROM pgflow._start_tasks(start_tasks.flow_slug, start_tasks.msg_ids, start_tasks.worker_id) AS c
     ),
     visibility AS (
         -- hide the claimed messages for the step's timeout + 2 s; read by the final SELECT, so
         -- it always runs (an unread SELECT in WITH would be skipped)
         SELECT count(*) AS extended
-          FROM (SELECT array_agg(c.message_id ORDER BY c.message_id) AS ids,
-                       array_agg(coalesce(s.opt_timeout, f.opt_timeout) + 2 ORDER BY c.message_id) AS offsets
+          FROM (SELECT array_agg(c.msg_id ORDER BY c.msg_id) AS ids,
+                       array_agg(coalesce(s.opt_timeout, f.opt_timeout) + 2 ORDER BY c.msg_id) AS offsets
                   FROM claimed AS c
                   JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
                   JOIN pgflow.flows AS f ON f.flow_slug = c.flow_slug) AS batch
          CROSS JOIN LATERAL pgflow.set_vt_batch(start_tasks.flow_slug, batch.ids, batch.offsets)
     )
-    SELECT c.flow_slug,
-           c.run_id,
-           c.step_slug,
-           CASE
-             WHEN s.step_type = 'map' AND s.deps_count = 0 THEN r.input -> c.task_index
-             WHEN s.step_type = 'map' THEN (
-                 SELECT parent.output -> c.task_index
-                   FROM pgflow.deps AS d
-                   JOIN pgflow.step_states AS parent
-                     ON parent.run_id = c.run_id AND parent.step_slug = d.dep_slug
-                  WHERE d.flow_slug = c.flow_slug AND d.step_slug = c.step_slug)
-             ELSE coalesce(
-                 (SELECT jsonb_object_agg(d.dep_slug, parent.output)
-                    FROM pgflow.deps AS d
-                    JOIN pgflow.step_states AS parent
-                      ON parent.run_id = c.run_id AND parent.step_slug = d.dep_slug
-                   WHERE d.flow_slug = c.flow_slug AND d.step_slug = c.step_slug
-                     AND parent.status = 'completed'),
-                 '{}'::jsonb)
-           END AS input,
-           c.message_id AS msg_id,
-           c.task_index,
-           CASE WHEN s.step_type = 'single' AND s.deps_count = 0 THEN r.input END AS flow_input
+    SELECT c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index, c.flow_input
       FROM claimed AS c
-      JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
-      JOIN pgflow.runs AS r ON r.run_id = c.run_id
      CROSS JOIN visibility
-     ORDER BY c.message_id;
+     ORDER BY c.msg_id;
 $$;
 
 
@@ -2963,7 +3004,7 @@ $$;
 -- read is pgmq.read's (FOR UPDATE SKIP LOCKED, read_ct + 1), prepared once per session and queue
 -- (pgmq.read plans its dynamic SQL on every call, which cost more than the read itself), and
 -- hides each message for its step's timeout + 2 s straight away. Messages enqueued by a
--- transaction that started after this one are left for the next call: start_tasks stamps
+-- transaction that started after this one are left for the next call: the claim stamps
 -- started_at with now(), which must not precede the task's queued_at.
 -- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
 -- starting), each carrying `messages`, how many messages were read; when none of them gave a
@@ -2979,7 +3020,6 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_ids bigint[];
-    v_events boolean := pgflow._events_wanted();
     -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
     v_read text := 'pgflow_claim_read_' || CASE WHEN octet_length(claim_tasks.queue_name) <= 45
                                                 THEN claim_tasks.queue_name ELSE md5(claim_tasks.queue_name) END;
@@ -3016,63 +3056,13 @@ BEGIN
     IF v_ids IS NULL THEN
         RETURN;
     END IF;
-    -- the claim of start_tasks (same eligibility, same updates, task:started), without moving
-    -- the messages' visibility a second time
+    -- the claim of start_tasks (pgflow._start_tasks: same eligibility, same updates, task:started,
+    -- same inputs), without moving the messages' visibility a second time
     RETURN QUERY
-        WITH claimed AS (
-            UPDATE pgflow.step_tasks AS t
-               SET status = 'started',
-                   attempts_count = t.attempts_count + 1,
-                   started_at = now(),
-                   last_worker_id = claim_tasks.worker_id
-             WHERE t.ctid = ANY (ARRAY(
-                       SELECT task.ctid
-                         FROM unnest(v_ids) AS m (msg_id)
-                        CROSS JOIN LATERAL (
-                               SELECT probe.ctid
-                                 FROM pgflow.step_tasks AS probe
-                                WHERE probe.message_id = m.msg_id
-                                  AND probe.flow_slug = claim_tasks.queue_name
-                                  AND probe.status = 'queued'
-                                  AND EXISTS (SELECT 1 FROM pgflow.runs AS r
-                                               WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))
-                                  AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
-                                               WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
-                                                 AND ss.status = 'started')
-                               OFFSET 0
-                                  FOR UPDATE) AS task))
-            RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
-                CASE WHEN v_events THEN pgflow._emit(pgflow._task_event('task:started', t)) END AS emitted
-        ),
-        items AS MATERIALIZED (
-            -- the array a map step's tasks take their elements from (the run input of a root map,
-            -- else the output of the step it maps), read and decompressed once per call, not once
-            -- per task: a 10,000-element array is large
-            SELECT m.run_id, m.step_slug,
-                   (CASE WHEN s.deps_count = 0
-                         THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = m.run_id)
-                         ELSE (SELECT parent.output
-                                 FROM pgflow.deps AS d
-                                 JOIN pgflow.step_states AS parent
-                                   ON parent.run_id = m.run_id AND parent.step_slug = d.dep_slug
-                                WHERE d.flow_slug = m.flow_slug AND d.step_slug = m.step_slug)
-                    END) || '[]'::jsonb AS elements
-              FROM (SELECT DISTINCT c.flow_slug, c.run_id, c.step_slug FROM claimed AS c) AS m
-              JOIN pgflow.steps AS s ON s.flow_slug = m.flow_slug AND s.step_slug = m.step_slug
-             WHERE s.step_type = 'map'
-        )
-        SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug,
-               CASE WHEN s.step_type = 'map' THEN i.elements -> c.task_index
-                    WHEN s.deps_count = 0 THEN '{}'::jsonb  -- a root single step (every job): no call
-                    ELSE pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, s.deps_count) END,
-               c.message_id, c.task_index,
-               CASE WHEN s.step_type = 'single' AND s.deps_count = 0
-                    THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = c.run_id) END,
-               c.attempts_count
-          FROM claimed AS c
-          JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
-          LEFT JOIN items AS i ON i.run_id = c.run_id AND i.step_slug = c.step_slug
-         ORDER BY c.message_id;
+        SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index,
+               c.flow_input, c.attempt
+          FROM pgflow._start_tasks(claim_tasks.queue_name, v_ids, claim_tasks.worker_id) AS c
+         ORDER BY c.msg_id;
     IF NOT FOUND THEN
         RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
                             NULL::int, NULL::jsonb, NULL::int;
