@@ -31,7 +31,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from pgflow import migrate
-from pgflow.db import ClientOperation, Operation, drive_async, drive_sync, translate_error
+from pgflow.db import ClientOperation, Operation, connect_args, drive_async, drive_sync, new_pool, translate_error
 from pgflow.errors import ConfigurationError
 from pgflow.live.feed import EventFeed
 from pgflow.ops import flows as flow_ops
@@ -194,10 +194,8 @@ class Client(_Methods):
                 from pgflow.db.dsn import resolve_dsn
 
                 dsn = resolve_dsn(self._dsn)
+                pool = new_pool(ConnectionPool, dsn, max_size=self._max_size, name="pgflow-client")
                 try:
-                    psycopg.connect(dsn, connect_timeout=10).close()  # fail fast, with the reason
-                    pool = ConnectionPool(dsn, min_size=1, max_size=self._max_size, open=False,
-                                          kwargs={"autocommit": True}, name="pgflow-client")
                     pool.open(wait=True, timeout=30)
                 except psycopg.Error as exc:
                     raise translate_error(exc) from exc
@@ -249,10 +247,9 @@ class AsyncClient(_Methods):
                 from pgflow.db.dsn import resolve_dsn
 
                 dsn = await asyncio.to_thread(resolve_dsn, self._dsn)  # may start the embedded server
+                pool = await asyncio.to_thread(new_pool, AsyncConnectionPool, dsn, max_size=self._max_size,
+                                               name="pgflow-async-client")
                 try:
-                    await (await psycopg.AsyncConnection.connect(dsn, connect_timeout=10)).close()
-                    pool = AsyncConnectionPool(dsn, min_size=1, max_size=self._max_size, open=False,
-                                               kwargs={"autocommit": True}, name="pgflow-async-client")
                     await pool.open(wait=True, timeout=30)
                 except psycopg.Error as exc:
                     raise translate_error(exc) from exc
@@ -295,8 +292,6 @@ class AsyncClient(_Methods):
 
     async def _conninfo(self) -> tuple[str, dict[str, Any]]:
         if self._pool is not None and not self._owns_pool:
-            from pgflow.db.pools import connect_args
-
             return await connect_args(self._pool)
         await self.open()
         assert self._dsn is not None

@@ -41,7 +41,7 @@ from pgflow.db.queries import query
 from pgflow.errors import ConfigurationError
 
 T = TypeVar("T")
-P = TypeVar("P", ConnectionPool, AsyncConnectionPool)
+P = TypeVar("P", bound="ConnectionPool[Any] | AsyncConnectionPool[Any]")
 Pool = ConnectionPool | AsyncConnectionPool
 
 MAX_BACKOFF = 5.0

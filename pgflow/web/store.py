@@ -4,7 +4,7 @@ Connections are opened lazily on the first request (a dashboard mounted inside a
 Starlette/FastAPI app gets no lifespan of its own) and closed by :meth:`Store.close` or the
 standalone app's lifespan. Every connection is read-only (``default_transaction_read_only``),
 has a statement timeout, and never prepares statements, so each query is planned with its
-actual parameter values.
+actual parameter values. Each query is a ``db.query`` telemetry span, as everywhere else.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pgflow.db import Query, run_async
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from pgflow.db import Query, connect_args_sync, drive_async, libpq_conninfo, new_pool
 
 
 def conninfo_of(client: Any) -> str | None:
@@ -26,8 +29,6 @@ def conninfo_of(client: Any) -> str | None:
         pool = client._pool
         if pool is None or client._owns_pool:
             return client._dsn
-        from pgflow.db.pools import connect_args_sync, libpq_conninfo
-
         return libpq_conninfo(*connect_args_sync(pool))
     raise TypeError(
         f"cannot find a database URL on {type(client).__name__}: pass a pgflow Client, "
@@ -42,7 +43,7 @@ class Store:
         self._conninfo = conninfo
         self._max_size = max_size
         self._timeout_ms = int(query_timeout * 1000)
-        self._pool: Any = None
+        self._pool: AsyncConnectionPool | None = None
         self._lock = asyncio.Lock()
         self._tables: dict[str, bool] = {}
 
@@ -54,28 +55,21 @@ class Store:
             self._conninfo = resolve_dsn(None)
         return self._conninfo
 
-    async def _configure(self, conn: Any) -> None:
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         conn.prepare_threshold = None
-        await run_async(conn, Query.execute("dashboard_session_setup", statement_timeout=str(self._timeout_ms)))
+        await drive_async(conn, Query.execute("dashboard_session_setup", statement_timeout=str(self._timeout_ms)))
 
-    async def pool(self) -> Any:
+    async def pool(self) -> AsyncConnectionPool:
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
-                    import psycopg
-                    from psycopg_pool import AsyncConnectionPool
-
-                    # fail fast with the reason (the pool alone would retry until its timeout)
-                    probe = await psycopg.AsyncConnection.connect(self.conninfo, connect_timeout=5)
-                    await probe.close()
-
-                    pool = AsyncConnectionPool(
-                        self.conninfo, min_size=1, max_size=self._max_size, open=False,
-                        configure=self._configure, kwargs={"autocommit": True},
-                        name="pgflow-dashboard",
+                    pool = await asyncio.to_thread(
+                        new_pool, AsyncConnectionPool, self.conninfo, max_size=self._max_size,
+                        name="pgflow-dashboard", connect_timeout=5, configure=self._configure,
                     )
                     await pool.open(wait=True, timeout=10.0)
                     self._pool = pool
+        assert self._pool is not None
         return self._pool
 
     async def close(self) -> None:
@@ -86,7 +80,7 @@ class Store:
     async def run(self, q: Query) -> Any:
         pool = await self.pool()
         async with pool.connection() as conn:
-            return await run_async(conn, q)
+            return await drive_async(conn, q)
 
     async def all(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
         return await self.run(Query.all(name, **params))
