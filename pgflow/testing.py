@@ -15,9 +15,11 @@
 ``run_inline`` follows pgflow's semantics: steps in definition (topological) order, handler
 inputs as the worker gives them, outputs passed through JSON, map steps over arrays (empty
 arrays complete with ``[]``), conditions (``if_`` / ``if_not`` matched like PostgreSQL's ``@>``,
-``when_unmet``), retries up to ``max_attempts`` (without waiting out the backoff) and
-``when_exhausted``. Async handlers are awaited (with their step timeout); sync ones are called
-directly.
+``when_unmet``), retries up to ``max_attempts`` (without waiting out the backoff),
+``when_exhausted``, and the type violation of a step feeding a map step with a non-array. Async
+handlers are awaited (with their step timeout); sync ones are called directly. It ignores
+``start_delay``, and leaves the steps after a failure ``created``. The engine is the reference:
+tests/integration/test_inline_parity.py runs the same flows both ways and compares the outcomes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pgflow.context import Context
 from pgflow.dsl.flow import Flow
 from pgflow.dsl.step import StepDefinition
 from pgflow.errors import InvalidInput, PgFlowError, RunFailed
+from pgflow.ops.common import json_text
 from pgflow.worker.executor import ClaimedTask, execute
 
 T = TypeVar("T")
@@ -103,10 +106,7 @@ async def run_inline_async(flow: Flow, input: Any = None, *, raise_on_failure: b
 class _Inline:
     def __init__(self, flow: Flow, input: Any) -> None:
         self.flow = flow
-        try:
-            self.input = json.loads(json.dumps(input, allow_nan=False))
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"the input of flow {flow.slug!r} is not JSON-serialisable: {exc}") from None
+        self.input = json.loads(json_text(input))  # refused as start_flow refuses it
         self.states = {s.slug: InlineStep(s.slug) for s in flow.steps}
         self.result = InlineRun(uuid.uuid4(), flow.slug, self.input, step_states=tuple(self.states.values()))
 
@@ -114,8 +114,8 @@ class _Inline:
         for step in self.flow.steps:
             if step.is_map and step.is_root and not isinstance(self.input, list):
                 raise InvalidInput(
-                    f"flow {self.flow.slug!r} starts with map step {step.slug!r}, so its input must be a JSON "
-                    f"array, got {type(self.input).__name__}"
+                    f"flow {self.flow.slug!r}: root map step {step.slug!r} maps the flow input, which must be "
+                    f"a JSON array, but got {_json_type(self.input)}"
                 )
         for step in self.flow.steps:
             if self.states[step.slug].status != "created":
@@ -155,9 +155,11 @@ class _Inline:
                     return False
                 self._skip(step, "handler_failed", cascade=step.when_exhausted == "skip-cascade")
                 return True
+        if self._type_violation(step, state.tasks):
+            return False
         state.status = "completed"
         state.output = [t.output for t in state.tasks] if step.is_map else state.tasks[0].output
-        return self._check_array_for_maps(step)
+        return True
 
     def _task_inputs(self, step: StepDefinition) -> list[Any]:
         if not step.is_map:
@@ -167,14 +169,17 @@ class _Inline:
         parent = self.states[step.depends_on[0]]
         return list(parent.output) if parent.status == "completed" else []
 
-    def _check_array_for_maps(self, step: StepDefinition) -> bool:
-        state = self.states[step.slug]
+    def _type_violation(self, step: StepDefinition, tasks: list[InlineTask]) -> bool:
+        """A single step that feeds a map step produced no array: its task and the step fail at once
+        (no retry, whatever ``when_exhausted`` says), the task keeping its output. True then."""
+        output = tasks[0].output if tasks else None
         feeds_map = any(s.is_map and s.depends_on == (step.slug,) for s in self.flow.steps)
-        if feeds_map and not step.is_map and not isinstance(state.output, list):
-            state.status = "failed"
-            state.error_message = (f"[TYPE_VIOLATION] Produced {_json_type(state.output)} instead of array "
-                                   f"(step {step.slug!r} feeds a map step)")
+        if step.is_map or not feeds_map or isinstance(output, list):
             return False
+        message = f"[TYPE_VIOLATION] Produced {_json_type(output)} instead of array"
+        tasks[0].status, tasks[0].error_message = "failed", message
+        state = self.states[step.slug]
+        state.status, state.error_message = "failed", message
         return True
 
     async def _run_task(self, step: StepDefinition, task: InlineTask, item: Any) -> bool:
@@ -187,7 +192,8 @@ class _Inline:
                           task_index=task.task_index, attempt=task.attempts, _flow_input=self.input)
             outcome = await execute(step, claimed, ctx, step.effective_timeout(self.flow), None)
             if outcome.completed:
-                task.status, task.output, task.error_message = "completed", json.loads(outcome.output_json or "null"), None
+                # the error of a failed earlier attempt stays, as complete_task leaves it
+                task.status, task.output = "completed", json.loads(outcome.output_json or "null")
                 return True
             task.status, task.error_message = "failed", outcome.error
         return False
@@ -241,6 +247,10 @@ def _run_blocking(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        loop_running = False  # run outside the except block: errors raised inside must not chain to it
+    else:
+        loop_running = True
+    if not loop_running:
         return asyncio.run(coro)
     box: dict[str, Any] = {}
 
