@@ -12,7 +12,8 @@
     followup    after a report: counts, wake-ups, run events
     services    heartbeat, stalled-task sweeper, scheduler (and room for more)
     scheduler   the built-in cron scheduler
-    database    connections with retry and backoff
+
+Connections with retry and backoff come from :mod:`pgflow.db` (``Database``).
 """
 
 from pgflow.worker.config import WorkerConfig
