@@ -13,7 +13,3 @@ share every line of logic. An operation's signature and docstring are also the c
                           and the scheduler's fire_next_due, sync_declared_schedules
     pgflow.ops.health     health_check
 """
-
-from pgflow.db import Snapshot, WaitForEvent, drive_async, drive_sync, translate_error
-
-__all__ = ["Snapshot", "WaitForEvent", "drive_async", "drive_sync", "translate_error"]

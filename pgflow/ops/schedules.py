@@ -83,7 +83,7 @@ def plan_tick(cron: Cron, due_at: datetime, now: datetime, catch_up: str) -> Tic
 def fire_next_due(now: datetime | None = None) -> Operation[Fired | None]:
     """Claim the most overdue built-in schedule, advance it and start its run: one transaction.
 
-    Returns None when nothing is due. Drive it with pgflow.ops.drive_sync/drive_async, which
+    Returns None when nothing is due. Drive it with pgflow.db.drive_sync/drive_async, which
     run consecutive queries in one transaction.
     """
     row = yield Query.one("schedules_claim_due", now=now)

@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 import pgflow
 from pgflow.db import Operation, Query
-from pgflow.ops import drive_async, drive_sync
+from pgflow.db import drive_async, drive_sync
 
 from .conftest import two_step_flow
 

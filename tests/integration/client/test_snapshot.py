@@ -1,4 +1,4 @@
-"""Reads that must agree with each other run in one snapshot (pgflow.ops.driver.Snapshot)."""
+"""Reads that must agree with each other run in one snapshot (pgflow.db.Snapshot)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from pgflow.db import Operation, Query
-from pgflow.ops import Snapshot, drive_sync
+from pgflow.db import Snapshot, drive_sync
 from pgflow.ops import runs as run_ops
 from tests.helpers import eventually
 from tests.sql.helpers import define_flow, start_flow

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 import pgflow
-from pgflow.ops import drive_sync
+from pgflow.db import drive_sync
 from pgflow.ops.flows import compile_flow
 
 UTC = timezone.utc

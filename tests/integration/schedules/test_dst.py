@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pgflow import Cron
-from pgflow.ops import drive_sync
+from pgflow.db import drive_sync
 from pgflow.ops.schedules import schedule
 from pgflow.worker.scheduler import tick_sync
 

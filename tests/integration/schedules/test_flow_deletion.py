@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 import pgflow
-from pgflow.ops import drive_sync
+from pgflow.db import drive_sync
 from pgflow.ops.flows import compile_flow
 from pgflow.ops.schedules import list_schedules, pause_schedule, schedule
 from pgflow.worker.scheduler import tick_sync

@@ -14,7 +14,7 @@ import pytest
 from pgflow import Cron, ScheduleError
 from pgflow.db import run_sync
 from pgflow import migrate
-from pgflow.ops import drive_sync
+from pgflow.db import drive_sync
 from pgflow.ops.schedules import (
     get_schedule,
     pause_schedule,

@@ -9,7 +9,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from pgflow.ops import drive_async, drive_sync
+from pgflow.db import drive_async, drive_sync
 from pgflow.ops.schedules import fire_next_due, schedule
 from pgflow.worker.scheduler import tick, tick_sync
 

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from pgflow import Cron, ScheduleError
-from pgflow.ops import drive_sync
+from pgflow.db import drive_sync
 from pgflow.ops.schedules import get_schedule, list_schedules, resume_schedule, schedule, sync_declared_schedules
 from pgflow.worker.scheduler import Scheduler
 from tests.helpers import eventually_async
