@@ -87,7 +87,9 @@ class Event:
 
 @dataclass(frozen=True, kw_only=True)
 class RunEvent(Event):
-    """An event of a run as a whole."""
+    """An event of a run as a whole; ``status`` is the run's status after it."""
+
+    status: str = _field()
 
     @property
     def at(self) -> datetime | None:
@@ -125,9 +127,10 @@ class RunFailedEvent(RunEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class StepEvent(Event):
-    """An event of one step of a run."""
+    """An event of one step of a run; ``status`` is the step's status after it."""
 
     step_slug: str = _field()
+    status: str = _field()
 
     @property
     def at(self) -> datetime | None:
@@ -178,10 +181,12 @@ class StepSkippedEvent(StepEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class TaskEvent(Event):
-    """An event of one task (one attempt of one map element, or of a single step)."""
+    """An event of one task (one attempt of one map element, or of a single step); ``status`` is
+    the task's status after it."""
 
     step_slug: str = _field()
     task_index: int = _field()
+    status: str = _field()
     attempt: int = _field("(1 for the first try)")
 
 
@@ -239,7 +244,7 @@ def parse_event(payload: str | dict[str, Any]) -> Event:
 
 def _own_timestamp(event: Event) -> datetime | None:
     for name in ("skipped_at", "failed_at", "completed_at", "started_at"):
-        value = getattr(event, name, None)
+        value: datetime | None = getattr(event, name, None)
         if value is not None:
             return value
     return None

@@ -1,4 +1,8 @@
-"""What the client returns: frozen dataclasses built from database rows.
+"""What the client returns: frozen dataclasses built from database rows, and the status enums.
+
+    RunStatus   started | completed | failed                     (``pgflow.runs.status``)
+    StepStatus  created | started | completed | failed | skipped (``pgflow.step_states.status``)
+    TaskStatus  queued | started | completed | failed            (``pgflow.step_tasks.status``)
 
     Run         one execution of a flow (``.step_states`` filled by ``get_run_with_states``)
     StepState   one step within a run (``.tasks`` filled by ``get_run_with_states``)
@@ -9,12 +13,17 @@
 
 Each ``from_row`` takes a row as a dict (psycopg's ``dict_row``); unknown keys are ignored, so
 the queries may select more columns than a model uses.
+
+The status enums are ``str`` enums (``RunStatus.COMPLETED == "completed"``), their values are
+the ones the tables' ``CHECK`` constraints allow (tests/sql/test_status_enums.py compares them),
+and ``.is_terminal`` is the one spelling of "over: no transition leaves this status".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
+from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -23,7 +32,45 @@ from pgflow.errors import ScheduleError
 
 M = TypeVar("M")
 
-RUN_TERMINAL = frozenset({"completed", "failed"})
+
+class _Status(str, Enum):
+    def __str__(self) -> str:  # the value everywhere (f-strings, templates), on every Python
+        return str(self.value)
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for a status no transition leaves (completed, failed, and a step's skipped)."""
+        return self.value in _TERMINAL
+
+
+class RunStatus(_Status):
+    """The status of a run (``Run.status``)."""
+
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class StepStatus(_Status):
+    """The status of a step within a run (``StepState.status``)."""
+
+    CREATED = "created"
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class TaskStatus(_Status):
+    """The status of a task (``StepTask.status``); a failed attempt that will be retried is queued again."""
+
+    QUEUED = "queued"
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+_TERMINAL = frozenset({"completed", "failed", "skipped"})
 
 
 def _pick(cls: type[M], row: dict[str, Any], **extra: Any) -> M:
@@ -41,7 +88,7 @@ class StepTask:
     run_id: UUID
     step_slug: str
     task_index: int
-    status: str  # queued | started | completed | failed
+    status: TaskStatus
     attempts_count: int = 0
     message_id: int | None = None
     error_message: str | None = None
@@ -54,7 +101,7 @@ class StepTask:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> StepTask:
-        return _pick(cls, row)
+        return _pick(cls, row, status=TaskStatus(row["status"]))
 
 
 @dataclass(frozen=True)
@@ -62,7 +109,7 @@ class StepState:
     """A step within a run."""
 
     step_slug: str
-    status: str  # created | started | completed | failed | skipped
+    status: StepStatus
     remaining_tasks: int | None = None
     remaining_deps: int = 0
     initial_tasks: int | None = None
@@ -79,7 +126,8 @@ class StepState:
 
     @classmethod
     def from_row(cls, row: dict[str, Any], tasks: tuple[StepTask, ...] = ()) -> StepState:
-        return _pick(cls, row, depends_on=tuple(row.get("depends_on") or ()), tasks=tasks)
+        return _pick(cls, row, status=StepStatus(row["status"]), depends_on=tuple(row.get("depends_on") or ()),
+                     tasks=tasks)
 
 
 @dataclass(frozen=True)
@@ -88,7 +136,7 @@ class Run:
 
     run_id: UUID
     flow_slug: str
-    status: str  # started | completed | failed
+    status: RunStatus
     input: Any = None
     output: Any = None
     remaining_steps: int = 0
@@ -99,8 +147,8 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        """True once the run is completed or failed."""
-        return self.status in RUN_TERMINAL
+        """True once the run is over (completed or failed)."""
+        return RunStatus(self.status).is_terminal
 
     def step(self, step_slug: str) -> StepState:
         """The state of one step (needs ``get_run_with_states``); ``KeyError`` names the known steps."""
@@ -112,7 +160,7 @@ class Run:
 
     @classmethod
     def from_row(cls, row: dict[str, Any], step_states: tuple[StepState, ...] = ()) -> Run:
-        return _pick(cls, row, step_states=step_states)
+        return _pick(cls, row, status=RunStatus(row["status"]), step_states=step_states)
 
 
 @dataclass(frozen=True)

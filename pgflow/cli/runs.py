@@ -9,6 +9,7 @@ import click
 
 from pgflow.cli.common import client_for, database_option, echo_json, echo_table, json_option, main_group
 from pgflow.cli.flows import draw_dag, when
+from pgflow.models import RunStatus, StepStatus, TaskStatus
 
 
 def took(run: Any) -> str:
@@ -26,7 +27,7 @@ def compact(value: Any, limit: int = 60) -> str:
 def _step_label(state: Any) -> str:
     parts = [state.step_slug, state.status]
     if state.step_type == "map" or (state.initial_tasks or 0) > 1:
-        done = sum(1 for t in state.tasks if t.status == "completed")
+        done = sum(1 for t in state.tasks if t.status == TaskStatus.COMPLETED)
         parts.append(f"{done}/{state.initial_tasks if state.initial_tasks is not None else '?'} tasks")
     attempts = max((t.attempts_count for t in state.tasks), default=0)
     if attempts > 1:
@@ -35,7 +36,7 @@ def _step_label(state: Any) -> str:
         parts.append(f"skipped: {state.skip_reason}")
     if state.error_message:
         parts.append(f"error: {state.error_message}")
-    elif state.status == "completed" and state.output is not None:
+    elif state.status == StepStatus.COMPLETED and state.output is not None:
         parts.append(f"-> {compact(state.output, 40)}")
     return "  ".join(parts)
 
@@ -45,7 +46,7 @@ def echo_run(run: Any) -> None:
     click.echo(f"run {run.run_id}  {run.flow_slug}  {run.status}" + (f"  ({took(run)})" if took(run) else ""))
     click.echo(f"started {when(run.started_at)}" + (f", {run.remaining_steps} steps to go" if not run.finished else ""))
     click.echo(f"input   {compact(run.input)}")
-    if run.status == "completed":
+    if run.status == RunStatus.COMPLETED:
         click.echo(f"output  {compact(run.output)}")
     for line in draw_dag(run.step_states, _step_label):
         click.echo(line)
@@ -58,7 +59,7 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--flow", "flow_slug", default=None, help="Only runs of this flow or job.")
-@click.option("--status", type=click.Choice(["started", "completed", "failed"]), default=None,
+@click.option("--status", type=click.Choice([s.value for s in RunStatus]), default=None,
               help="Only runs in this status.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @database_option

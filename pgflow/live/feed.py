@@ -17,13 +17,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
-from pgflow.events import ALL_RUNS_CHANNEL, run_channel
+from pgflow.events import ALL_RUNS_CHANNEL, RunEvent, run_channel
 from pgflow.live.markers import Gap, Item, RunFinished
 from pgflow.live.run import hub_for, load_run
 from pgflow.live.subscription import Subscription
+from pgflow.models import RunStatus
 from pgflow.ops.common import run_uuid
-
-FINAL = ("run:completed", "run:failed")
 
 
 class EventFeed:
@@ -73,7 +72,7 @@ class EventFeed:
                     continue
                 if isinstance(item, Gap):
                     self._finished = (await load_run(self._client, self.run_id)).finished
-                elif item.event_type in FINAL:
+                elif isinstance(item, RunEvent) and RunStatus(item.status).is_terminal:
                     self._finished = True
         finally:
             if opened_here:

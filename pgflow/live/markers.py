@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Union
 
 from pgflow.events import Event, RunCompletedEvent, RunFailedEvent
+from pgflow.models import RunStatus, StepStatus
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -29,7 +30,7 @@ class RunFinished(Event):
     """
 
     event_type: ClassVar[str] = "run:finished"
-    outcome: str = "completed"
+    outcome: RunStatus = RunStatus.COMPLETED
     failed_steps: tuple[str, ...] = ()
     output: Any = None
     error_message: str | None = None
@@ -44,11 +45,11 @@ class RunFinished(Event):
                    failed_steps: tuple[str, ...] | None = None) -> RunFinished:
         """The finish marker for a ``run:completed`` or ``run:failed`` event."""
         if isinstance(event, RunFailedEvent):
-            outcome, output, error = "failed", None, event.error_message
+            outcome, output, error = RunStatus.FAILED, None, event.error_message
             if failed_steps is None:
                 failed_steps = (event.failed_step_slug,) if event.failed_step_slug else ()
         else:
-            outcome, output, error = "completed", event.output, None
+            outcome, output, error = RunStatus.COMPLETED, event.output, None
         failed_steps = tuple(failed_steps or ())
         raw = {
             "event_type": cls.event_type,
@@ -77,7 +78,7 @@ class RunFinished(Event):
     @classmethod
     def from_run(cls, run: Any) -> RunFinished:
         """The finish marker of a finished :class:`~pgflow.models.Run` read with its step states."""
-        failed = [s for s in run.step_states if s.status == "failed"]
+        failed = [s for s in run.step_states if s.status == StepStatus.FAILED]
         at = run.completed_at or run.failed_at
         error = failed[0].error_message if failed else None
         raw = {

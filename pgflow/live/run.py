@@ -35,11 +35,11 @@ from pgflow.events import Event
 from pgflow.live.hub import EventHub
 from pgflow.live.markers import Gap, Item, RunFinished
 from pgflow.live.state import apply_event
-from pgflow.models import Run
+from pgflow.models import Run, RunStatus
 
 log = logging.getLogger("pgflow.live")
 
-WAITABLE = ("started", "completed", "failed", "finished")
+WAITABLE = (*(s.value for s in RunStatus), "finished")
 
 
 @dataclass(frozen=True)
@@ -271,12 +271,12 @@ class LiveRun:
         """
         if status not in WAITABLE:
             raise InvalidInput(f"wait_for takes one of {', '.join(WAITABLE)}, not {status!r}")
-        if status == "started":
+        if status == RunStatus.STARTED:
             return self.run
         run = await self.wait_until(lambda _: self._finished is not None, timeout)
-        if status == "completed" and run.status == "failed":
+        if status == RunStatus.COMPLETED and run.status == RunStatus.FAILED:
             raise RunFailed(run)
-        if status == "failed" and run.status == "completed":
+        if status == RunStatus.FAILED and run.status == RunStatus.COMPLETED:
             raise PgFlowError(f"run {run.run_id} completed instead of failing")
         return run
 

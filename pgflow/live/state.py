@@ -45,11 +45,13 @@ from pgflow.events import (
     TaskStartedEvent,
     _ts,
 )
-from pgflow.models import Run, StepState, StepTask
+from pgflow.models import Run, RunStatus, StepState, StepStatus, StepTask, TaskStatus
 
-RUN_RANK = {"started": 0, "completed": 1, "failed": 2}
-STEP_RANK = {"created": 0, "started": 1, "completed": 2, "failed": 3, "skipped": 3}
-_STEP_STATUS = {StepCompletedEvent: "completed", StepFailedEvent: "failed", StepSkippedEvent: "skipped"}
+RUN_RANK = {RunStatus.STARTED: 0, RunStatus.COMPLETED: 1, RunStatus.FAILED: 2}
+STEP_RANK = {StepStatus.CREATED: 0, StepStatus.STARTED: 1, StepStatus.COMPLETED: 2, StepStatus.FAILED: 3,
+             StepStatus.SKIPPED: 3}
+_STEP_STATUS = {StepCompletedEvent: StepStatus.COMPLETED, StepFailedEvent: StepStatus.FAILED,
+                StepSkippedEvent: StepStatus.SKIPPED}
 
 
 def apply_event(run: Run, event: Any) -> Run:
@@ -98,12 +100,12 @@ def _present(event: Event, *names: str) -> dict[str, Any]:
 
 def _apply_run(run: Run, event: RunEvent) -> Run:
     if isinstance(event, RunCompletedEvent):
-        status, fields = "completed", _present(event, "output", "completed_at")
+        status, fields = RunStatus.COMPLETED, _present(event, "output", "completed_at")
         fields["remaining_steps"] = 0
     elif isinstance(event, RunFailedEvent):
-        status, fields = "failed", _present(event, "failed_at")
+        status, fields = RunStatus.FAILED, _present(event, "failed_at")
     else:
-        status, fields = "started", _present(event, "input", "started_at", "remaining_steps")
+        status, fields = RunStatus.STARTED, _present(event, "input", "started_at", "remaining_steps")
     forward = RUN_RANK[status] > RUN_RANK.get(run.status, 0)
     changes = _merge(run, forward, fields, status)
     return replace(run, **changes) if changes else run
@@ -120,18 +122,18 @@ def _with_step(run: Run, step_slug: str, change: Any) -> Run:
                 return run
             states[i] = updated
             return replace(run, step_states=tuple(states))
-    states.append(change(StepState(step_slug=step_slug, status="created")))
+    states.append(change(StepState(step_slug=step_slug, status=StepStatus.CREATED)))
     return replace(run, step_states=tuple(states))
 
 
 def _apply_step(step: StepState, event: StepEvent) -> StepState:
-    status = _STEP_STATUS.get(type(event), "started")
-    if status == "started":
+    status = _STEP_STATUS.get(type(event), StepStatus.STARTED)
+    if status == StepStatus.STARTED:
         fields = _present(event, "started_at", "remaining_tasks", "remaining_deps", "initial_tasks")
-    elif status == "completed":
+    elif status == StepStatus.COMPLETED:
         fields = _present(event, "output", "started_at", "completed_at")
         fields["remaining_tasks"] = 0
-    elif status == "failed":
+    elif status == StepStatus.FAILED:
         fields = _present(event, "error_message", "failed_at")
     else:
         fields = _present(event, "skip_reason", "skipped_at", "error_message")
@@ -140,7 +142,7 @@ def _apply_step(step: StepState, event: StepEvent) -> StepState:
     if not forward:  # counters describe the current status, not the event's
         fields.pop("remaining_tasks", None)
         fields.pop("remaining_deps", None)
-    elif status != "skipped":
+    elif status != StepStatus.SKIPPED:
         fields["remaining_deps"] = 0  # a step leaves "created" only once all its deps are done
     changes = _merge(step, forward, fields, status)
     return replace(step, **changes) if changes else step
@@ -149,7 +151,8 @@ def _apply_step(step: StepState, event: StepEvent) -> StepState:
 # ----------------------------------------------------------------------------------- task
 
 def _task_rank(task: StepTask) -> tuple[int, int]:
-    phase = {"queued": 0 if task.attempts_count == 0 else 2, "started": 1, "completed": 3, "failed": 3}
+    phase = {TaskStatus.QUEUED: 0 if task.attempts_count == 0 else 2, TaskStatus.STARTED: 1, TaskStatus.COMPLETED: 3,
+             TaskStatus.FAILED: 3}
     return task.attempts_count, phase.get(task.status, 0)
 
 
@@ -158,31 +161,31 @@ def _apply_task(step: StepState, event: TaskEvent, run: Run) -> StepState:
     index = next((i for i, t in enumerate(tasks) if t.task_index == event.task_index), None)
     if index is None:
         task = StepTask(flow_slug=event.flow_slug or run.flow_slug, run_id=run.run_id,
-                        step_slug=step.step_slug, task_index=event.task_index, status="queued")
+                        step_slug=step.step_slug, task_index=event.task_index, status=TaskStatus.QUEUED)
     else:
         task = tasks[index]
     attempt = event.attempt if event.attempt is not None else task.attempts_count
     fields: dict[str, Any] = {"attempts_count": attempt}
     if isinstance(event, TaskStartedEvent):
-        status, phase = "started", 1
+        status, phase = TaskStatus.STARTED, 1
         fields.update(_present(event, "started_at"))
         if event.worker_id is not None:
             fields["last_worker_id"] = event.worker_id
     elif isinstance(event, TaskCompletedEvent):
-        status, phase = "completed", 3
+        status, phase = TaskStatus.COMPLETED, 3
         fields.update(_present(event, "output", "completed_at"))
     elif isinstance(event, TaskFailedEvent) and event.will_retry:
-        status, phase = "queued", 2
+        status, phase = TaskStatus.QUEUED, 2
         fields.update(_present(event, "error_message"))
     else:
-        status, phase = "failed", 3
+        status, phase = TaskStatus.FAILED, 3
         fields.update(_present(event, "error_message", "failed_at"))
     forward = (attempt, phase) > _task_rank(task)
     if forward:
         if attempt > task.attempts_count:  # a new attempt: what the old one set no longer holds
             fields = {"started_at": None, "last_worker_id": None, **fields}
         changes = _merge(task, True, fields, status)
-        if status == "queued" and task.started_at is not None:
+        if status == TaskStatus.QUEUED and task.started_at is not None:
             changes["started_at"] = None  # back in the queue until the next attempt starts
     elif attempt == task.attempts_count:
         changes = _merge(task, False, fields)
@@ -206,14 +209,15 @@ def derive_counters(run: Run) -> Run:
     states = []
     for step in run.step_states:
         remaining = step.remaining_tasks
-        if step.status in ("started", "failed") and step.started_at is not None and step.initial_tasks is not None:
-            done = sum(1 for t in step.tasks if t.status == "completed")
+        if step.status in (StepStatus.STARTED, StepStatus.FAILED) and step.started_at is not None \
+                and step.initial_tasks is not None:
+            done = sum(1 for t in step.tasks if t.status == TaskStatus.COMPLETED)
             remaining = max(step.initial_tasks - done, 0)
         states.append(step if remaining == step.remaining_tasks else replace(step, remaining_tasks=remaining))
-    if run.status == "completed" or not states:
-        remaining_steps = 0 if run.status == "completed" else run.remaining_steps
+    if run.status == RunStatus.COMPLETED or not states:
+        remaining_steps = 0 if run.status == RunStatus.COMPLETED else run.remaining_steps
     else:
-        remaining_steps = sum(1 for s in states if s.status not in ("completed", "skipped"))
+        remaining_steps = sum(1 for s in states if s.status not in (StepStatus.COMPLETED, StepStatus.SKIPPED))
     if remaining_steps == run.remaining_steps and all(a is b for a, b in zip(states, run.step_states)):
         return run
     return replace(run, remaining_steps=remaining_steps, step_states=tuple(states))

@@ -8,12 +8,12 @@ from uuid import UUID, uuid4
 
 from pgflow.db import ClientOperation, Operation, Query, Snapshot, WaitForEvent, listen, unlisten
 from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
-from pgflow.events import Event, run_channel
-from pgflow.models import Run, StepState, StepTask
+from pgflow.events import Event, RunEvent, run_channel
+from pgflow.models import Run, RunStatus, StepState, StepTask
 from pgflow.ops.common import json_text, run_uuid, seconds_of, slug_of
 from pgflow.types import FlowRef, Json, RunId
 
-RUN_STATUSES = ("started", "completed", "failed")
+RUN_STATUSES = tuple(s.value for s in RunStatus)
 
 
 def start_flow(flow: FlowRef, input: Json, run_id: RunId | None = None) -> Operation[UUID]:
@@ -30,7 +30,7 @@ def start_flow(flow: FlowRef, input: Json, run_id: RunId | None = None) -> Opera
 
 
 def _is_finished(event: Event) -> bool:
-    return event.event_type in ("run:completed", "run:failed")
+    return isinstance(event, RunEvent) and RunStatus(event.status).is_terminal
 
 
 def start_flow_and_wait(flow: FlowRef, input: Json, timeout: float = 60.0) -> ClientOperation[Run]:
@@ -47,14 +47,14 @@ def start_flow_and_wait(flow: FlowRef, input: Json, timeout: float = 60.0) -> Cl
     yield listen(channel)
     row = yield Query.one("client_start_flow", flow_slug=slug_of(flow), input=json_text(input),
                           run_id=run_id).and_commit()
-    if row["status"] == "started":
+    if row["status"] == RunStatus.STARTED:
         yield WaitForEvent(channel, until=_is_finished, timeout=timeout)
     else:  # finished inside start_flow (every step skipped or taskless)
         yield unlisten(channel)
     run = yield from get_run_with_states(run_id)
-    if run.status == "failed":
+    if run.status == RunStatus.FAILED:
         raise RunFailed(run)
-    if run.status != "completed":
+    if run.status != RunStatus.COMPLETED:
         raise RunTimeout(run_id, timeout, run)
     return run
 

@@ -16,6 +16,8 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from pgflow.models import RunStatus
+
 RANGES = {
     "15m": timedelta(minutes=15),
     "1h": timedelta(hours=1),
@@ -23,7 +25,7 @@ RANGES = {
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
-STATUSES = ("started", "completed", "failed")
+STATUSES = tuple(s.value for s in RunStatus)
 TYPES = ("flow", "job", "scheduled")
 PAGE_SIZES = (25, 50, 100, 200)
 
@@ -75,7 +77,7 @@ class RunFilter:
 
         status = get("status")
         if status == "running":
-            status = "started"
+            status = RunStatus.STARTED.value
         if status is not None and status not in STATUSES:
             raise BadFilter(f"status={status!r} is not one of running, completed, failed")
         kind = get("type")
