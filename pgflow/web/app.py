@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from pgflow.db import first_line
 from pgflow.errors import DatabaseUnavailable, SchemaError
 from pgflow.web.auth import AuthHook, AuthMiddleware
+from pgflow.web.dashboard import Dashboard, dashboard_of
 from pgflow.web.filters import BadFilter
 from pgflow.web.render import Renderer
 from pgflow.web.store import Store, conninfo_of
@@ -27,32 +27,6 @@ from pgflow.web.store import Store, conninfo_of
 log = logging.getLogger("pgflow.web")
 
 EVENTS_PATH = "/events"
-
-
-@dataclass
-class Dashboard:
-    """What every page handler needs: the store, the templates and the settings."""
-
-    store: Store
-    renderer: Renderer
-    stale_after: timedelta
-    dead_after: timedelta
-    live: bool
-    events_client: Any = None  # the AsyncClient behind the event stream, when this app made it
-
-    async def close(self) -> None:
-        """Close the dashboard's connections (the standalone app's lifespan does it on shutdown)."""
-        await self.store.close()
-        client, self.events_client = self.events_client, None
-        if client is not None:
-            await client.close()
-
-    def page(self, request: Request, template: str, context: dict[str, Any], **kw: Any) -> Response:
-        return self.renderer.page(request, template, {"nav": template.split(".")[0], **context}, **kw)
-
-
-def dashboard_of(request: Request) -> Dashboard:
-    return request.app.state.dashboard
 
 
 def create_app(

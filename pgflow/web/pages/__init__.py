@@ -13,7 +13,7 @@ from uuid import UUID
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from pgflow.web.app import Dashboard, dashboard_of
+from pgflow.web.dashboard import Dashboard, dashboard_of
 
 WINDOWS = {
     "1h": timedelta(hours=1),
