@@ -159,7 +159,7 @@ def _named(name: str) -> str:
     return query(name) + ";"
 
 
-# --- operations (run by pgflow.db.run_sync / run_async) ------------------------------------
+# --- operations (run by pgflow.db.drive_sync / drive_async) --------------------------------
 
 
 def pgmq_state() -> Operation[tuple[str | None, str | None]]:

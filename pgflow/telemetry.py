@@ -48,7 +48,7 @@ EVENTS: dict[str, str] = {
     "task.handed_back": "an unfinished task was returned to its queue at shutdown",
     "run.completed": "a run this worker took part in completed",
     "run.failed": "a run this worker took part in failed (metadata: error_message)",
-    "db.query.start": "a database call begins (metadata: query)",
+    "db.query.start": "a database call of any caller (client, worker, scheduler, CLI, dashboard) begins (metadata: query)",
     "db.query.stop": "a database call ended (measurements: duration)",
     "db.query.exception": "a database call failed (metadata: error)",
     "db.unavailable": "the database cannot be reached; the worker retries (measurements: retry_in)",
