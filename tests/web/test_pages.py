@@ -90,6 +90,24 @@ async def test_runs_keyset_pages_walk_the_whole_history(web: httpx.AsyncClient, 
     assert run_ids_in(html_text(await web.get(newer.group(1).replace("&amp;", "&")))) == everything[:2]
 
 
+async def test_runs_keyset_pages_keep_the_filters_both_ways(web: httpx.AsyncClient, scenario: Scenario) -> None:
+    flows = run_ids_in(html_text(await web.get("/runs", params={"type": "flow"})))
+    assert len(flows) == 4  # with job runs started between the second and the newest
+    pages: list[str] = []
+    url: str | None = "/runs?type=flow&limit=1"
+    while url is not None and len(pages) < 6:
+        text = html_text(await web.get(url.replace("&amp;", "&")))
+        pages.append(text)
+        found = re.search(r'data-testid="older" href="([^"]+)"', text)
+        url = found.group(1) if found else None
+    assert [run_ids_in(p) for p in pages] == [[run_id] for run_id in flows]
+    # "newer" steps back through the flow runs only, never to the job runs between them
+    for i, page in enumerate(pages[1:]):
+        newer = re.search(r'data-testid="newer" href="([^"]+)"', page)
+        assert newer is not None
+        assert run_ids_in(html_text(await web.get(newer.group(1).replace("&amp;", "&")))) == [flows[i]]
+
+
 async def test_running_run_shows_graph_map_progress_timeline_and_tasks(web: httpx.AsyncClient, scenario: Scenario) -> None:
     text = html_text(await web.get(f"/runs/{scenario.runs['running']}"))
     assert 'data-testid="run-status"><span class="badge s-started">' in text
