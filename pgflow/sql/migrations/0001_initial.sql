@@ -983,6 +983,10 @@ $$;
 -- {"flow_slug", "run_id", "step_slug", "task_index"} - sent with the step's start_delay, plus a
 -- queued step_tasks row holding the message id. Taskless steps are left to
 -- cascade_complete_taskless_steps.
+-- Twins: _advance_runs starts the plain ready steps of many runs set-based (guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py), and _start_run_directly starts a
+-- plain run's root steps in the statement that inserts the run (guarded by
+-- tests/sql/start_flow/test_direct_start.py).
 CREATE OR REPLACE FUNCTION pgflow.start_ready_steps(run_id uuid)
 RETURNS void
 LANGUAGE sql
@@ -1130,6 +1134,8 @@ $$;
 -- messages and their queued tasks are written at once. The rows and events are those of
 -- _create_run followed by start_ready_steps (run:started, then step:started per root step); only
 -- the intermediate 'created' versions of the root step states are never written.
+-- Twin: _create_run + start_ready_steps (start_flow's general path); guarded by
+-- tests/sql/start_flow/test_direct_start.py.
 -- Returns the run id, or NULL (nothing written) when the run needs start_flow's general path: an
 -- unknown flow, a NULL input, a condition on a root step, a root map over an empty array or a
 -- non-array (start_flow then raises or takes the steps one decision at a time).
@@ -2076,6 +2082,8 @@ $$;
 -- A step of a run has just completed (its state row holds the output): emit step:completed,
 -- release its dependents and move the run on (after a leaf step, only the run itself can
 -- complete). The caller holds the run row lock.
+-- Twin: _finish_steps does the same for many steps at once (complete_tasks); guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py.
 CREATE OR REPLACE FUNCTION pgflow._on_step_completed(p_run_id uuid, p_step_slug text)
 RETURNS void
 LANGUAGE plpgsql
@@ -2116,7 +2124,14 @@ $$;
 
 
 -- 0228_function__complete_task_apply.sql
--- The state change behind complete_task (which then returns the task row).
+-- One report of a task's output, applied on its own: complete_tasks (and so complete_task)
+-- sends here every report its set-based path does not take (late, repeated, possibly violating
+-- a dependent map's type, or of a run that failed meanwhile).
+-- Twin: complete_tasks' set-based path applies clean reports; this function applies them too
+-- when a report turns clean after complete_tasks sorted it out (a requeued task claimed again
+-- meanwhile), and the two must leave the same rows and events: guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py (every outcome) and
+-- tests/sql/complete_tasks/test_same_result_as_complete_task.py.
 --
 -- Locking: the step state row first (_lock_reported_task), so sibling tasks of one step (map
 -- tasks) complete one after another with an exact remaining_tasks count; the run row only in
@@ -2195,6 +2210,8 @@ $$;
 -- although a map step maps it fails the run ('[TYPE_VIOLATION] ...').
 -- Late or repeated reports change nothing (see _lock_reported_task). Returns the task row (no
 -- row for an unknown task).
+-- One implementation: this is complete_tasks with one report (its set-based path for a clean
+-- report, _complete_task_apply for any other).
 CREATE OR REPLACE FUNCTION pgflow.complete_task(run_id uuid, step_slug text, task_index int, output jsonb)
 RETURNS SETOF pgflow.step_tasks
 LANGUAGE plpgsql
@@ -2202,8 +2219,8 @@ VOLATILE
 SET search_path = ''
 AS $$
 BEGIN
-    PERFORM pgflow._complete_task_apply(complete_task.run_id, complete_task.step_slug,
-                                        complete_task.task_index, complete_task.output);
+    PERFORM 1 FROM pgflow.complete_tasks(ARRAY[complete_task.run_id], ARRAY[complete_task.step_slug],
+                                         ARRAY[complete_task.task_index], ARRAY[complete_task.output]);
     RETURN QUERY
         SELECT t.* FROM pgflow.step_tasks AS t
          WHERE t.run_id = complete_task.run_id AND t.step_slug = complete_task.step_slug
@@ -2908,6 +2925,8 @@ CREATE INDEX idx_step_states_failed_at ON pgflow.step_states (failed_at) INCLUDE
 -- dependent moves on (_advance_runs: ready steps start; conditions, taskless steps and completion
 -- as _advance_run); a run with no step left completes.
 -- The same end state and events, per run in the same order, as one _on_step_completed per step.
+-- Twin: _on_step_completed (one step, _complete_task_apply); guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py.
 -- The caller holds the locks of the step states and of the runs.
 CREATE OR REPLACE FUNCTION pgflow._finish_steps(p_run_ids uuid[], p_step_slugs text[])
 RETURNS void
@@ -3072,19 +3091,21 @@ $$;
 
 
 -- 0703_function_complete_tasks.sql
--- Batch variant of complete_task: report many task outputs in one call (one round trip, one
--- commit), element i of each array describing one task. The result is what complete_task would
--- leave after being called for each task in turn: same rows, same events (per run in a valid
--- order: task:completed, step:completed, dependents' step:started, run:completed), messages
--- archived. Returns each reported task's status afterwards, in the order given (NULL status for
--- an unknown task).
+-- Report task outputs, many in one call (one round trip, one commit), element i of each array
+-- describing one task; complete_task is this function with one report. The result is what
+-- reporting the tasks one at a time would leave, the clean reports (below) first: same rows,
+-- same events (per run in a valid order: task:completed, step:completed, dependents'
+-- step:started, run:completed), messages archived. Returns each reported task's status
+-- afterwards, in the order given (NULL status for an unknown task).
 --
 -- Set-based where it is safe: tasks that are started, of a started step of a started run, are
 -- completed with one statement per table, whatever their number (a map step's tasks lower its
 -- remaining_tasks once per call, not once per task). Everything else - late or repeated
--- reports, outputs that may violate a dependent map's type - goes through complete_task's own
--- path, one by one. Locks: every reported step state first (ordered by run, step), then the
--- runs whose step completes (ordered by run), as complete_task does for one task.
+-- reports, outputs that may violate a dependent map's type - goes through _complete_task_apply,
+-- one by one. Locks: every reported step state first (ordered by run, step), then the runs
+-- whose step completes (ordered by run).
+-- Twin: _complete_task_apply applies one report the same way; guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py (every outcome).
 CREATE OR REPLACE FUNCTION pgflow.complete_tasks(run_ids uuid[], step_slugs text[], task_indexes int[], outputs jsonb[])
 RETURNS TABLE (run_id uuid, step_slug text, task_index int, status text)
 LANGUAGE plpgsql
@@ -3251,6 +3272,9 @@ $$;
 -- one pgmq.send_batch per queue and start delay for every task of every step, one INSERT of the
 -- queued tasks. Any other run goes through _advance_run (conditions, taskless steps, completion).
 -- The caller holds the locks of the runs.
+-- Twin: start_ready_steps (through _advance_run) starts the same steps for one run; guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py and
+-- tests/sql/complete_tasks/test_same_result_as_complete_task.py.
 CREATE OR REPLACE FUNCTION pgflow._advance_runs(p_run_ids uuid[])
 RETURNS void
 LANGUAGE plpgsql

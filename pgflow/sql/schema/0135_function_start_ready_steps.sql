@@ -4,6 +4,10 @@
 -- {"flow_slug", "run_id", "step_slug", "task_index"} - sent with the step's start_delay, plus a
 -- queued step_tasks row holding the message id. Taskless steps are left to
 -- cascade_complete_taskless_steps.
+-- Twins: _advance_runs starts the plain ready steps of many runs set-based (guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py), and _start_run_directly starts a
+-- plain run's root steps in the statement that inserts the run (guarded by
+-- tests/sql/start_flow/test_direct_start.py).
 CREATE OR REPLACE FUNCTION pgflow.start_ready_steps(run_id uuid)
 RETURNS void
 LANGUAGE sql

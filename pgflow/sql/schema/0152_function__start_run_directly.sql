@@ -4,6 +4,8 @@
 -- messages and their queued tasks are written at once. The rows and events are those of
 -- _create_run followed by start_ready_steps (run:started, then step:started per root step); only
 -- the intermediate 'created' versions of the root step states are never written.
+-- Twin: _create_run + start_ready_steps (start_flow's general path); guarded by
+-- tests/sql/start_flow/test_direct_start.py.
 -- Returns the run id, or NULL (nothing written) when the run needs start_flow's general path: an
 -- unknown flow, a NULL input, a condition on a root step, a root map over an empty array or a
 -- non-array (start_flow then raises or takes the steps one decision at a time).

@@ -1,6 +1,8 @@
 -- A step of a run has just completed (its state row holds the output): emit step:completed,
 -- release its dependents and move the run on (after a leaf step, only the run itself can
 -- complete). The caller holds the run row lock.
+-- Twin: _finish_steps does the same for many steps at once (complete_tasks); guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py.
 CREATE OR REPLACE FUNCTION pgflow._on_step_completed(p_run_id uuid, p_step_slug text)
 RETURNS void
 LANGUAGE plpgsql

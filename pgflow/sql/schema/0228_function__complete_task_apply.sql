@@ -1,4 +1,11 @@
--- The state change behind complete_task (which then returns the task row).
+-- One report of a task's output, applied on its own: complete_tasks (and so complete_task)
+-- sends here every report its set-based path does not take (late, repeated, possibly violating
+-- a dependent map's type, or of a run that failed meanwhile).
+-- Twin: complete_tasks' set-based path applies clean reports; this function applies them too
+-- when a report turns clean after complete_tasks sorted it out (a requeued task claimed again
+-- meanwhile), and the two must leave the same rows and events: guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py (every outcome) and
+-- tests/sql/complete_tasks/test_same_result_as_complete_task.py.
 --
 -- Locking: the step state row first (_lock_reported_task), so sibling tasks of one step (map
 -- tasks) complete one after another with an exact remaining_tasks count; the run row only in

@@ -6,6 +6,8 @@
 -- although a map step maps it fails the run ('[TYPE_VIOLATION] ...').
 -- Late or repeated reports change nothing (see _lock_reported_task). Returns the task row (no
 -- row for an unknown task).
+-- One implementation: this is complete_tasks with one report (its set-based path for a clean
+-- report, _complete_task_apply for any other).
 CREATE OR REPLACE FUNCTION pgflow.complete_task(run_id uuid, step_slug text, task_index int, output jsonb)
 RETURNS SETOF pgflow.step_tasks
 LANGUAGE plpgsql
@@ -13,8 +15,8 @@ VOLATILE
 SET search_path = ''
 AS $$
 BEGIN
-    PERFORM pgflow._complete_task_apply(complete_task.run_id, complete_task.step_slug,
-                                        complete_task.task_index, complete_task.output);
+    PERFORM 1 FROM pgflow.complete_tasks(ARRAY[complete_task.run_id], ARRAY[complete_task.step_slug],
+                                         ARRAY[complete_task.task_index], ARRAY[complete_task.output]);
     RETURN QUERY
         SELECT t.* FROM pgflow.step_tasks AS t
          WHERE t.run_id = complete_task.run_id AND t.step_slug = complete_task.step_slug

@@ -4,6 +4,8 @@
 -- dependent moves on (_advance_runs: ready steps start; conditions, taskless steps and completion
 -- as _advance_run); a run with no step left completes.
 -- The same end state and events, per run in the same order, as one _on_step_completed per step.
+-- Twin: _on_step_completed (one step, _complete_task_apply); guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py.
 -- The caller holds the locks of the step states and of the runs.
 CREATE OR REPLACE FUNCTION pgflow._finish_steps(p_run_ids uuid[], p_step_slugs text[])
 RETURNS void

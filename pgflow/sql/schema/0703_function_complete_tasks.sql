@@ -1,16 +1,18 @@
--- Batch variant of complete_task: report many task outputs in one call (one round trip, one
--- commit), element i of each array describing one task. The result is what complete_task would
--- leave after being called for each task in turn: same rows, same events (per run in a valid
--- order: task:completed, step:completed, dependents' step:started, run:completed), messages
--- archived. Returns each reported task's status afterwards, in the order given (NULL status for
--- an unknown task).
+-- Report task outputs, many in one call (one round trip, one commit), element i of each array
+-- describing one task; complete_task is this function with one report. The result is what
+-- reporting the tasks one at a time would leave, the clean reports (below) first: same rows,
+-- same events (per run in a valid order: task:completed, step:completed, dependents'
+-- step:started, run:completed), messages archived. Returns each reported task's status
+-- afterwards, in the order given (NULL status for an unknown task).
 --
 -- Set-based where it is safe: tasks that are started, of a started step of a started run, are
 -- completed with one statement per table, whatever their number (a map step's tasks lower its
 -- remaining_tasks once per call, not once per task). Everything else - late or repeated
--- reports, outputs that may violate a dependent map's type - goes through complete_task's own
--- path, one by one. Locks: every reported step state first (ordered by run, step), then the
--- runs whose step completes (ordered by run), as complete_task does for one task.
+-- reports, outputs that may violate a dependent map's type - goes through _complete_task_apply,
+-- one by one. Locks: every reported step state first (ordered by run, step), then the runs
+-- whose step completes (ordered by run).
+-- Twin: _complete_task_apply applies one report the same way; guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py (every outcome).
 CREATE OR REPLACE FUNCTION pgflow.complete_tasks(run_ids uuid[], step_slugs text[], task_indexes int[], outputs jsonb[])
 RETURNS TABLE (run_id uuid, step_slug text, task_index int, status text)
 LANGUAGE plpgsql

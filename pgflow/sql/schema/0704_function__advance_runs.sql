@@ -4,6 +4,9 @@
 -- one pgmq.send_batch per queue and start delay for every task of every step, one INSERT of the
 -- queued tasks. Any other run goes through _advance_run (conditions, taskless steps, completion).
 -- The caller holds the locks of the runs.
+-- Twin: start_ready_steps (through _advance_run) starts the same steps for one run; guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py and
+-- tests/sql/complete_tasks/test_same_result_as_complete_task.py.
 CREATE OR REPLACE FUNCTION pgflow._advance_runs(p_run_ids uuid[])
 RETURNS void
 LANGUAGE plpgsql
