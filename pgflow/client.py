@@ -25,7 +25,6 @@ import threading
 import types
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, ParamSpec, TypeVar, overload
-from uuid import UUID
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
@@ -38,6 +37,7 @@ from pgflow.ops import flows as flow_ops
 from pgflow.ops import health as health_ops
 from pgflow.ops import runs as run_ops
 from pgflow.ops import schedules as schedule_ops
+from pgflow.types import RunId
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -134,7 +134,7 @@ class _Methods:
         self._max_size = max_size
         self._closed = False
 
-    def _run(self, operation: Any) -> Any:  # pragma: no cover - defined by the two clients
+    def _run(self, operation: ClientOperation[Any]) -> Any:  # pragma: no cover - defined by the two clients
         raise NotImplementedError
 
     install = _shared(_install)
@@ -278,7 +278,7 @@ class AsyncClient(_Methods):
         except psycopg.Error as exc:
             raise translate_error(exc) from exc
 
-    def subscribe(self, run_id: UUID | str | None = None) -> EventFeed:
+    def subscribe(self, run_id: RunId | None = None) -> EventFeed:
         """Typed events (:mod:`pgflow.events`) of one run, or of every run when ``run_id`` is None.
 
             async with client.subscribe(run_id) as events:   # listening from here on

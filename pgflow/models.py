@@ -24,13 +24,16 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from pgflow.dsl.cron import Cron
 from pgflow.errors import ScheduleError
 
-M = TypeVar("M")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+M = TypeVar("M", bound="DataclassInstance")
 
 
 class _Status(str, Enum):
@@ -74,7 +77,7 @@ _TERMINAL = frozenset({"completed", "failed", "skipped"})
 
 
 def _pick(cls: type[M], row: dict[str, Any], **extra: Any) -> M:
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    names = {f.name for f in fields(cls)}
     values = {k: v for k, v in row.items() if k in names}
     values.update(extra)
     return cls(**values)
