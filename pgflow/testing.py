@@ -38,6 +38,7 @@ from pgflow.context import Context
 from pgflow.dsl.flow import Flow
 from pgflow.dsl.step import StepDefinition
 from pgflow.errors import InvalidInput, PgFlowError, RunFailed
+from pgflow.models import RunStatus, StepStatus, TaskStatus
 from pgflow.ops.common import json_text
 from pgflow.worker.executor import ClaimedTask, execute
 
@@ -50,7 +51,7 @@ __all__ = ["DrainResult", "InlineRun", "InlineStep", "InlineTask", "drain", "dra
 @dataclass
 class InlineTask:
     task_index: int
-    status: str = "queued"  # completed | failed
+    status: TaskStatus = TaskStatus.QUEUED
     attempts: int = 0
     output: Any = None
     error_message: str | None = None
@@ -59,7 +60,7 @@ class InlineTask:
 @dataclass
 class InlineStep:
     step_slug: str
-    status: str = "created"  # created | completed | failed | skipped
+    status: StepStatus = StepStatus.CREATED
     output: Any = None
     error_message: str | None = None
     skip_reason: str | None = None  # condition_unmet | handler_failed | dependency_skipped
@@ -78,7 +79,7 @@ class InlineRun:
     run_id: UUID
     flow_slug: str
     input: Any
-    status: str = "started"  # completed | failed
+    status: RunStatus = RunStatus.STARTED
     output: Any = None
     step_states: tuple[InlineStep, ...] = ()
 
@@ -98,7 +99,7 @@ def run_inline(flow: Flow, input: Any = None, *, raise_on_failure: bool = True) 
 async def run_inline_async(flow: Flow, input: Any = None, *, raise_on_failure: bool = True) -> InlineRun:
     """:func:`run_inline` for async tests."""
     run = await _Inline(flow, input).run()
-    if run.status == "failed" and raise_on_failure:
+    if run.status == RunStatus.FAILED and raise_on_failure:
         raise RunFailed(run)
     return run
 
@@ -118,19 +119,19 @@ class _Inline:
                     f"a JSON array, but got {_json_type(self.input)}"
                 )
         for step in self.flow.steps:
-            if self.states[step.slug].status != "created":
+            if self.states[step.slug].status != StepStatus.CREATED:
                 continue  # skipped by a cascade
             if not await self._run_step(step):
-                self.result.status = "failed"
+                self.result.status = RunStatus.FAILED
                 return self.result
-        self.result.status = "completed"
+        self.result.status = RunStatus.COMPLETED
         leaves = {s.slug: self.states[s.slug] for s in self.flow.steps if not self.flow.dependents(s.slug)}
-        outputs = {slug: st.output for slug, st in leaves.items() if st.status == "completed"}
+        outputs = {slug: st.output for slug, st in leaves.items() if st.status == StepStatus.COMPLETED}
         self.result.output = outputs or None
         return self.result
 
     def _deps_input(self, step: StepDefinition) -> dict[str, Any]:
-        return {d: self.states[d].output for d in step.depends_on if self.states[d].status == "completed"}
+        return {d: self.states[d].output for d in step.depends_on if self.states[d].status == StepStatus.COMPLETED}
 
     async def _run_step(self, step: StepDefinition) -> bool:
         """Run one step; False when the run failed."""
@@ -141,7 +142,7 @@ class _Inline:
                 step.forbidden_input_pattern is None or not contains(seen, step.forbidden_input_pattern))
             if not met:
                 if step.when_unmet == "fail":
-                    state.status, state.error_message = "failed", "Condition not met"
+                    state.status, state.error_message = StepStatus.FAILED, "Condition not met"
                     return False
                 self._skip(step, "condition_unmet", cascade=step.when_unmet == "skip-cascade")
                 return True
@@ -151,13 +152,13 @@ class _Inline:
             if not await self._run_task(step, task, item):
                 state.error_message = task.error_message
                 if step.when_exhausted == "fail":
-                    state.status = "failed"
+                    state.status = StepStatus.FAILED
                     return False
                 self._skip(step, "handler_failed", cascade=step.when_exhausted == "skip-cascade")
                 return True
         if self._type_violation(step, state.tasks):
             return False
-        state.status = "completed"
+        state.status = StepStatus.COMPLETED
         state.output = [t.output for t in state.tasks] if step.is_map else state.tasks[0].output
         return True
 
@@ -167,7 +168,7 @@ class _Inline:
         if step.is_root:
             return list(self.input)
         parent = self.states[step.depends_on[0]]
-        return list(parent.output) if parent.status == "completed" else []
+        return list(parent.output) if parent.status == StepStatus.COMPLETED else []
 
     def _type_violation(self, step: StepDefinition, tasks: list[InlineTask]) -> bool:
         """A single step that feeds a map step produced no array: its task and the step fail at once
@@ -177,9 +178,9 @@ class _Inline:
         if step.is_map or not feeds_map or isinstance(output, list):
             return False
         message = f"[TYPE_VIOLATION] Produced {_json_type(output)} instead of array"
-        tasks[0].status, tasks[0].error_message = "failed", message
+        tasks[0].status, tasks[0].error_message = TaskStatus.FAILED, message
         state = self.states[step.slug]
-        state.status, state.error_message = "failed", message
+        state.status, state.error_message = StepStatus.FAILED, message
         return True
 
     async def _run_task(self, step: StepDefinition, task: InlineTask, item: Any) -> bool:
@@ -193,19 +194,19 @@ class _Inline:
             outcome = await execute(step, claimed, ctx, step.effective_timeout(self.flow), None)
             if outcome.completed:
                 # the error of a failed earlier attempt stays, as complete_task leaves it
-                task.status, task.output = "completed", json.loads(outcome.output_json or "null")
+                task.status, task.output = TaskStatus.COMPLETED, json.loads(outcome.output_json or "null")
                 return True
-            task.status, task.error_message = "failed", outcome.error
+            task.status, task.error_message = TaskStatus.FAILED, outcome.error
         return False
 
     def _skip(self, step: StepDefinition, reason: str, cascade: bool) -> None:
         state = self.states[step.slug]
-        state.status, state.skip_reason = "skipped", reason
+        state.status, state.skip_reason = StepStatus.SKIPPED, reason
         if not cascade:
             return
         for slug in _descendants(self.flow, step.slug):
-            if self.states[slug].status == "created":
-                self.states[slug].status, self.states[slug].skip_reason = "skipped", "dependency_skipped"
+            if self.states[slug].status == StepStatus.CREATED:
+                self.states[slug].status, self.states[slug].skip_reason = StepStatus.SKIPPED, "dependency_skipped"
 
 
 def _descendants(flow: Flow, slug: str) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from pgflow import telemetry
+from pgflow.models import RunStatus
 from pgflow.worker.executor import Outcome
 from pgflow.worker.plan import StepPlan
 
@@ -64,7 +65,7 @@ class Followup:
             self._reported_runs[row["run_id"]] = None
             if len(self._reported_runs) > REMEMBERED_RUNS:
                 self._reported_runs.popitem(last=False)
-            event = "run.completed" if row["status"] == "completed" else "run.failed"
+            event = "run.completed" if row["status"] == RunStatus.COMPLETED else "run.failed"
             telemetry.execute(event, {}, {"run_id": row["run_id"], "flow_slug": row["flow_slug"],
                                           "error_message": row.get("error_message"),
                                           "worker_name": self._worker_name})

@@ -26,6 +26,7 @@ from psycopg.rows import dict_row, tuple_row
 from pgflow import telemetry
 from pgflow.db.queries import query
 from pgflow.db import Database, Stopped, is_transient
+from pgflow.models import TaskStatus
 from pgflow.worker.executor import Outcome
 
 log = logging.getLogger("pgflow.worker")
@@ -152,7 +153,7 @@ async def _read_finished_runs(cur: psycopg.AsyncCursor[Any], batch: list[Outcome
 async def _any_not_completed(reports: list[psycopg.AsyncCursor[Any]]) -> bool:
     """True when some report (``worker_report_tasks`` rows: ord, status) left its task other than completed."""
     for cur in reports:
-        if any(status != "completed" for _, status in await cur.fetchall()):
+        if any(status != TaskStatus.COMPLETED for _, status in await cur.fetchall()):
             return True
     return False
 
