@@ -227,7 +227,7 @@ class Client(_Methods):
 
 
 class AsyncClient(_Methods):
-    """The asyncio client: the same methods as :class:`Client`, each returning an awaitable."""
+    """The asyncio client: the same methods as :class:`Client`, each a coroutine function (``async def``)."""
 
     _pool_class = AsyncConnectionPool
     _pool: AsyncConnectionPool | None
