@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pgflow.models import StepStatus
 NODE_W = 184
 NODE_H = 62
 COL_GAP = 64
@@ -202,8 +203,8 @@ def gantt(order: list[str], states: dict[str, dict[str, Any]], run: dict[str, An
     rows = []
     for i, slug in enumerate(order):
         st = states.get(slug) or {}
-        status = st.get("status") or "created"
-        began = st.get("started_at") or (st.get("skipped_at") if status == "skipped" else None)
+        status = st.get("status") or StepStatus.CREATED.value
+        began = st.get("started_at") or (st.get("skipped_at") if status == StepStatus.SKIPPED else None)
         finished = st.get("completed_at") or st.get("failed_at") or st.get("skipped_at")
         row: dict[str, Any] = {"slug": slug, "status": status, "y": 20 + i * GANTT_ROW, "bar": None}
         if began is not None:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from pgflow.models import RunStatus, StepStatus
 from pgflow.web import dag
 from pgflow.web.pages import Dashboard, dashboard_of, flow_types, now_utc, window_param
 from pgflow.web.pages.overview import DURATION_SAMPLE
@@ -54,7 +55,7 @@ def history_grid(order: list[str], runs: list[dict[str, Any]], states: list[dict
         for run in columns:
             st = by_run.get(run["run_id"], {}).get(slug)
             cells.append({"run": run, "state": st, "status": st["status"] if st else None})
-        failures = sum(1 for c in cells if c["status"] == "failed")
+        failures = sum(1 for c in cells if c["status"] == RunStatus.FAILED)
         rows.append({"slug": slug, "cells": cells, "failures": failures})
     return {"columns": columns, "rows": rows}
 
@@ -99,8 +100,8 @@ async def flow_page(request: Request, flow_type: str) -> Response:
     order = [n.slug for n in sorted(graph.nodes, key=lambda n: (n.layer, n.y))]
     step_info = {s["step_slug"]: s for s in steps}
     await annotate_runs(dash, recent, await flow_types(dash))
-    failed_runs = [r for r in recent if r["status"] == "failed"]
-    errors = {s["run_id"]: s for s in states if s["status"] == "failed"}
+    failed_runs = [r for r in recent if r["status"] == RunStatus.FAILED]
+    errors = {s["run_id"]: s for s in states if s["status"] == StepStatus.FAILED}
     context = {
         "title": slug,
         "nav": "flows" if flow_type == "flow" else "jobs",

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pgflow.models import RunStatus, StepStatus
 from pgflow.web import dag
 from pgflow.web.pages import dashboard_of, now_utc, uuid_param
 
@@ -27,7 +28,8 @@ def step_rows(steps: list[dict[str, Any]], states: dict[str, dict[str, Any]],
         step = by_slug[slug]
         state = states.get(slug) or {}
         tasks = summary.get(slug) or {}
-        rows.append({**step, **state, "step_slug": slug, "status": state.get("status") or "created", "tasks": tasks,
+        rows.append({**step, **state, "step_slug": slug, "status": state.get("status") or StepStatus.CREATED.value,
+                     "tasks": tasks,
                      "end": state.get("completed_at") or state.get("failed_at") or state.get("skipped_at")})
     return rows
 
@@ -66,7 +68,7 @@ async def run_page(request: Request) -> Response:
         "older": await store.one("dashboard_run_older", **nav),
         "newer": await store.one("dashboard_run_newer", **nav),
         "duration": (run.get("completed_at") or run.get("failed_at") or now) - run["started_at"],
-        "done_steps": sum(1 for s in states.values() if s["status"] in ("completed", "skipped")),
+        "done_steps": sum(1 for s in states.values() if s["status"] in (StepStatus.COMPLETED, StepStatus.SKIPPED)),
     }
     # a finished run never changes again: only a running one listens to its events
-    return dash.page(request, "run.html", context, live=f"run:{run_id}" if run["status"] == "started" else None)
+    return dash.page(request, "run.html", context, live=f"run:{run_id}" if run["status"] == RunStatus.STARTED else None)

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pgflow.models import RunStatus
 from pgflow.web.filters import PAGE_SIZES, RANGES, RunFilter, decode_cursor, encode_cursor
 from pgflow.web.pages import Dashboard, dashboard_of, flow_types, now_utc, schedules_installed
 
@@ -62,7 +63,7 @@ async def fetch_page(dash: Dashboard, f: RunFilter, flows: dict[str, dict[str, A
 async def annotate_runs(dash: Dashboard, rows: list[dict[str, Any]], flows: dict[str, dict[str, Any]]) -> None:
     """Add each run's flow type, step count, failed step and schedule (a few index lookups)."""
     failed: dict[Any, dict[str, Any]] = {}
-    failed_ids = [r["run_id"] for r in rows if r["status"] == "failed"]
+    failed_ids = [r["run_id"] for r in rows if r["status"] == RunStatus.FAILED]
     if failed_ids:
         failed = {r["run_id"]: r for r in await dash.store.all("dashboard_failed_steps_of_runs", run_ids=failed_ids)}
     scheduled: dict[Any, dict[str, Any]] = {}
