@@ -18,8 +18,7 @@ caller's transaction, snapshots, waiting, rollback on failure. The drivers
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -30,8 +29,7 @@ Trip = tuple[Query, ...]
 """Statements sent together, answered together: one round trip."""
 
 
-@dataclass(frozen=True)
-class ConnState:
+class ConnState(NamedTuple):
     """What the plan needs to know of a connection."""
 
     autocommit: bool

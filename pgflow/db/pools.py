@@ -68,24 +68,21 @@ def new_pool(pool_class: type[P], conninfo: str, *, max_size: int, name: str, co
 
 async def connect_args(pool: Pool) -> tuple[str, dict[str, Any]]:
     """The connection string and keyword arguments ``pool`` would open a connection with now."""
-    conninfo, kwargs = _called(pool.conninfo), _called(pool.kwargs)
-    conninfo = await conninfo if inspect.isawaitable(conninfo) else conninfo
-    kwargs = await kwargs if inspect.isawaitable(kwargs) else kwargs
-    return _checked(conninfo, kwargs)
+    return _checked(*[await value if inspect.isawaitable(value) else value for value in _settings(pool)])
 
 
 def connect_args_sync(pool: Pool) -> tuple[str, dict[str, Any]]:
     """:func:`connect_args` outside an event loop: async callables raise ConfigurationError."""
-    conninfo, kwargs = _called(pool.conninfo), _called(pool.kwargs)
-    for value in (conninfo, kwargs):
-        if inspect.isawaitable(value):
+    settings = _settings(pool)
+    if any(inspect.isawaitable(value) for value in settings):
+        for value in settings:
             if inspect.iscoroutine(value):
                 value.close()  # never awaited on purpose; closing it avoids the warning
-            raise ConfigurationError(
-                "the pool's conninfo or kwargs is an async function, which cannot be called here: "
-                "pass the database URL (a string) instead of the client"
-            )
-    return _checked(conninfo, kwargs)
+        raise ConfigurationError(
+            "the pool's conninfo or kwargs is an async function, which cannot be called here: "
+            "pass the database URL (a string) instead of the client"
+        )
+    return _checked(*settings)
 
 
 def libpq_conninfo(conninfo: str, kwargs: Mapping[str, Any]) -> str:
@@ -96,8 +93,9 @@ def libpq_conninfo(conninfo: str, kwargs: Mapping[str, Any]) -> str:
     return make_conninfo(conninfo, **params)
 
 
-def _called(setting: object) -> object:
-    return setting() if callable(setting) else setting
+def _settings(pool: Pool) -> list[object]:
+    """The pool's conninfo and kwargs, each called when it is a function (maybe an awaitable)."""
+    return [setting() if callable(setting) else setting for setting in (pool.conninfo, pool.kwargs)]
 
 
 def _checked(conninfo: object, kwargs: object) -> tuple[str, dict[str, Any]]:
