@@ -13,10 +13,11 @@
         assert client.get_run(run_id).status == "completed"
 
 ``run_inline`` follows pgflow's semantics: steps in definition (topological) order, handler
-inputs as the worker gives them, outputs passed through JSON, map steps over arrays (empty
-arrays complete with ``[]``), conditions (``if_`` / ``if_not`` matched like PostgreSQL's ``@>``,
-``when_unmet``), retries up to ``max_attempts`` (without waiting out the backoff),
-``when_exhausted``, and the type violation of a step feeding a map step with a non-array. Async
+inputs as the worker gives them, outputs passed through JSON (objects in jsonb's key order), map
+steps over arrays (empty arrays complete with ``[]``), conditions (``if_`` / ``if_not`` matched
+like PostgreSQL's ``@>``, ``when_unmet``), retries up to ``max_attempts`` (without waiting out
+the backoff), ``when_exhausted``, and the type violation of a step feeding a map step with a
+non-array. Async
 handlers are awaited (with their step timeout); sync ones are called directly. It ignores
 ``start_delay``, and leaves the steps after a failure ``created``. The engine is the reference:
 tests/integration/test_inline_parity.py runs the same flows both ways and compares the outcomes.
@@ -107,7 +108,7 @@ async def run_inline_async(flow: Flow, input: Any = None, *, raise_on_failure: b
 class _Inline:
     def __init__(self, flow: Flow, input: Any) -> None:
         self.flow = flow
-        self.input = json.loads(json_text(input))  # refused as start_flow refuses it
+        self.input = _from_jsonb(json_text(input))  # refused as start_flow refuses it
         self.states = {s.slug: InlineStep(s.slug) for s in flow.steps}
         self.result = InlineRun(uuid.uuid4(), flow.slug, self.input, step_states=tuple(self.states.values()))
 
@@ -127,11 +128,12 @@ class _Inline:
         self.result.status = RunStatus.COMPLETED
         leaves = {s.slug: self.states[s.slug] for s in self.flow.steps if not self.flow.dependents(s.slug)}
         outputs = {slug: st.output for slug, st in leaves.items() if st.status == StepStatus.COMPLETED}
-        self.result.output = outputs or None
+        self.result.output = _jsonb_object(outputs.items()) or None
         return self.result
 
     def _deps_input(self, step: StepDefinition) -> dict[str, Any]:
-        return {d: self.states[d].output for d in step.depends_on if self.states[d].status == StepStatus.COMPLETED}
+        return _jsonb_object((d, self.states[d].output) for d in step.depends_on
+                             if self.states[d].status == StepStatus.COMPLETED)
 
     async def _run_step(self, step: StepDefinition) -> bool:
         """Run one step; False when the run failed."""
@@ -194,7 +196,7 @@ class _Inline:
             outcome = await execute(step, claimed, ctx, step.effective_timeout(self.flow), None)
             if outcome.completed:
                 # the error of a failed earlier attempt stays, as complete_task leaves it
-                task.status, task.output = TaskStatus.COMPLETED, json.loads(outcome.output_json or "null")
+                task.status, task.output = TaskStatus.COMPLETED, _from_jsonb(outcome.output_json or "null")
                 return True
             task.status, task.error_message = TaskStatus.FAILED, outcome.error
         return False
@@ -229,6 +231,17 @@ def contains(value: Any, pattern: Any) -> bool:
     if isinstance(value, (dict, list)):
         return False
     return _json_type(value) == _json_type(pattern) and value == pattern
+
+
+def _jsonb_object(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """An object with its keys in jsonb's order (shortest first, then by their UTF-8 bytes), the
+    order in which the worker's handlers receive them from the database."""
+    return dict(sorted(pairs, key=lambda pair: (len(pair[0].encode()), pair[0].encode())))
+
+
+def _from_jsonb(text: str) -> Any:
+    """JSON text decoded as the same value read back from a jsonb column."""
+    return json.loads(text, object_pairs_hook=_jsonb_object)
 
 
 def _json_type(value: Any) -> str:

@@ -74,6 +74,26 @@ def bottom(deps):
     return sorted(deps.items())
 
 
+# jsonb keeps object keys shortest first (then bytewise), not in insertion order: handlers see them so
+key_order = pgflow.Flow("parity_key_order", **FAST)
+
+
+@key_order.step
+def a_long_step_name(input):
+    return {"zeta": 1, "é": 2, "b": 3, "aa": 4, "a": {"yy": 1, "x": 2}}
+
+
+@key_order.step
+def z(input):
+    return list(input)
+
+
+@key_order.step(depends_on=[a_long_step_name, z])
+def orders(deps, ctx):
+    return {"deps": list(deps), "output": list(deps["a_long_step_name"]),
+            "nested": list(deps["a_long_step_name"]["a"]), "input": list(ctx.flow_input)}
+
+
 # --- maps -----------------------------------------------------------------------------------------
 
 mapped = pgflow.Flow("parity_map", **FAST)
@@ -135,6 +155,11 @@ def empty_string(input):
 @falsy.step
 def null(input):
     return None
+
+
+@falsy.step
+def one_not_true(input):
+    return {"one": 1, "true": True, "float": 1.0}
 
 
 @falsy.step
@@ -412,6 +437,7 @@ def perform_and_fail(input):
 CASES = [
     Case("chain", chain, {"n": 1}),
     Case("diamond", diamond, {"x": 3}),
+    Case("object_key_order", key_order, {"long_key": 1, "k": 2, "é": 3, "ab": 4}),
     Case("map", mapped, {"n": 4}),
     Case("map_empty", mapped, {"n": 0}),
     Case("root_map", root_map, ["a", "b", 3]),

@@ -4,11 +4,13 @@ Every case of ``tests/parity_flows.py`` runs once inline and once on a real data
 worker (all engine runs share one database and one drain, so the module takes seconds); each
 test compares one case: the run's status and output, every step's status, output, skip reason
 and error message, and the tasks (status, output, attempts, error) of each step whose tasks all
-ran to an end. The engine is the reference: when they disagree, ``pgflow/testing.py`` is wrong.
+ran to an end; values are also compared as JSON text (types and object key order included).
+The engine is the reference: when they disagree, ``pgflow/testing.py`` is wrong.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,6 +106,8 @@ def test_run_inline_ends_as_the_engine_does(case: Case, engine_runs: dict[str, p
     assert list(inline["steps"]) == list(engine["steps"]), "the steps, in step order"
     for slug, expected in engine["steps"].items():
         assert inline["steps"][slug] == expected, f"step {slug!r}"
+    # and as JSON text: == takes True for 1 and ignores the order of object keys, handlers do not
+    assert json.dumps(inline) == json.dumps(engine)
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=lambda c: c.name)
