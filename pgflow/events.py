@@ -14,6 +14,11 @@ payload. A payload that would exceed NOTIFY's size limit drops its ``input``/``o
 ``error_message`` and lists them in ``truncated``: those fields then read ``None`` (fetch them
 with ``get_run_with_states``). The field tables of docs/reference/events.md are rendered from
 these declarations (:func:`reference_tables`; ``python scripts/build_events_reference.py``).
+
+A new event: build its payload in SQL with the family's builder (``pgflow._run_event``,
+``_step_event``, ``_task_event``), declare its class here (``status`` narrowed to a ``Literal``
+of the family's status enum in :mod:`pgflow.models`), add it to ``EVENT_CLASSES``, rebuild the
+reference page, and add a sample payload to tests/unit/test_events.py.
 """
 
 from __future__ import annotations
