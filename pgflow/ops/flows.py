@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from pgflow.db import ClientOperation, Operation, Query, Snapshot
 from pgflow.errors import FlowNotFound, FlowShapeMismatch
@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from pgflow.dsl import Flow
 
 
+class CompileResult(TypedDict):
+    status: str  # compiled | verified | recompiled
+    differences: list[str]  # what differed from the stored flow (recompiled with allow_data_loss)
+
+
 def _shape_of(flow: Flow) -> dict[str, Json]:
     # compile_shape() adds the job marker that _create_flow_from_shape reads; shape() is the
     # plain FlowShape (duck-typed flows may offer only that)
@@ -23,7 +28,7 @@ def _shape_of(flow: Flow) -> dict[str, Json]:
     return shape
 
 
-def compile_flow(flow: Flow, allow_data_loss: bool = False) -> Operation[dict[str, Any]]:
+def compile_flow(flow: Flow, allow_data_loss: bool = False) -> Operation[CompileResult]:
     """Make sure the database holds ``flow`` (a Flow or Job) as defined in code.
 
     Returns ``{"status": "compiled" | "verified" | "recompiled", "differences": [...]}``.
@@ -40,7 +45,7 @@ def compile_flow(flow: Flow, allow_data_loss: bool = False) -> Operation[dict[st
         raise FlowShapeMismatch(slug, result.get("differences") or [])
     flow_type = getattr(flow, "flow_type", "flow")
     yield Query.execute("client_set_flow_type", flow_slug=slug, flow_type=flow_type).and_commit()
-    return {"status": result["status"], "differences": list(result.get("differences") or [])}
+    return CompileResult(status=result["status"], differences=list(result.get("differences") or []))
 
 
 def flow_exists(flow: FlowRef) -> Operation[bool]:

@@ -184,6 +184,22 @@ def pg_cron_job_name(slug: str) -> str:
     return f"pgflow_{slug}"
 
 
+class ScheduledRun(TypedDict):
+    """A run a schedule started (:func:`schedule_history`)."""
+
+    run_id: UUID
+    schedule_slug: str
+    tick_at: datetime  # the tick it ran for
+    catch_up_from: datetime | None  # the first missed tick it stands for (catch_up="one")
+    trigger: str  # tick | manual
+    backend: str  # builtin | pg_cron
+    flow_slug: str
+    status: str  # the run's status
+    started_at: datetime | None
+    completed_at: datetime | None
+    failed_at: datetime | None
+
+
 class PgCronState(TypedDict):
     version: str | None  # the extension's version; None: pg_cron is not installed here
     timezone: str  # the zone pg_cron reads schedules in (cron.timezone, GMT before pg_cron 1.5)
@@ -291,7 +307,7 @@ def list_schedules(now: datetime | None = None) -> Operation[list[Schedule]]:
     return [Schedule.from_row(r) for r in rows]
 
 
-def schedule_history(slug: str, limit: int = 50) -> Operation[list[dict[str, Any]]]:
+def schedule_history(slug: str, limit: int = 50) -> Operation[list[ScheduledRun]]:
     """The runs a schedule started: run id, tick, trigger and run status, newest tick first."""
     return list((yield Query.all("schedules_history", schedule_slug=slug, limit=limit)))
 
