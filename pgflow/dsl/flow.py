@@ -8,7 +8,7 @@ pass that function, its ``StepDefinition`` or its slug.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
 from pgflow.dsl import validation as v
 from pgflow.dsl.graph import check_order, step_kwargs
@@ -17,8 +17,11 @@ from pgflow.dsl.shape import build_shape, shape_json
 from pgflow.dsl.step import StepDefinition, handler_name, inspect_handler
 from pgflow.errors import FlowDefinitionError
 
+if TYPE_CHECKING:
+    from pgflow.dsl.cron import Cron
+
 F = TypeVar("F", bound=Callable[..., Any])
-StepRef = Any  # a handler registered in this flow, a StepDefinition, or a slug
+StepRef: TypeAlias = "Callable[..., Any] | StepDefinition | str"  # a handler of this flow, its definition, its slug
 
 
 class Flow:
@@ -42,7 +45,7 @@ class Flow:
         max_attempts: int | None = None,
         base_delay: int | None = None,
         timeout: int | None = None,
-        cron: Any = None,
+        cron: str | Cron | None = None,
     ) -> None:
         kind = "job" if self.flow_type == "job" else "flow"
         self.slug = v.check_slug(slug, f"a {kind}", max_length=v.MAX_FLOW_SLUG_LENGTH)
@@ -350,7 +353,7 @@ class Flow:
         return flow
 
 
-def _coerce_cron(cron: Any) -> Any:
+def _coerce_cron(cron: str | Cron | None) -> Cron | None:
     if cron is None:
         return None
     from pgflow.dsl.cron import Cron  # owned by the schedules part; imported only when used
