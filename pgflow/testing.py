@@ -18,7 +18,9 @@ steps over arrays (empty arrays complete with ``[]``), conditions (``if_`` / ``i
 like PostgreSQL's ``@>``, ``when_unmet``), retries up to ``max_attempts`` (without waiting out
 the backoff), ``when_exhausted``, and the type violation of a step feeding a map step with a
 non-array. Async
-handlers are awaited (with their step timeout); sync ones are called directly. It ignores
+handlers are awaited (with their step timeout); sync ones are called directly. ``ctx.flow_input``
+is known where a worker guarantees it (root single steps, sync handlers); an async handler
+elsewhere must ``await ctx.get_flow_input()``. It ignores
 ``start_delay``, and leaves the steps after a failure ``created``. The engine is the reference:
 tests/integration/test_inline_parity.py runs the same flows both ways and compares the outcomes.
 """
@@ -192,7 +194,8 @@ class _Inline:
             claimed = ClaimedTask(self.flow.slug, self.result.run_id, step.slug, item, 0, task.task_index,
                                   item if step.is_root and not step.is_map else None, task.attempts)
             ctx = Context(run_id=self.result.run_id, flow_slug=self.flow.slug, step_slug=step.slug,
-                          task_index=task.task_index, attempt=task.attempts, _flow_input=self.input)
+                          task_index=task.task_index, attempt=task.attempts, _load_flow_input=self._flow_input,
+                          _loop=asyncio.get_running_loop(), **self._known_flow_input(step))
             outcome = await execute(step, claimed, ctx, step.effective_timeout(self.flow), None)
             if outcome.completed:
                 # the error of a failed earlier attempt stays, as complete_task leaves it
@@ -200,6 +203,16 @@ class _Inline:
                 return True
             task.status, task.error_message = TaskStatus.FAILED, outcome.error
         return False
+
+    def _known_flow_input(self, step: StepDefinition) -> dict[str, Any]:
+        """The flow input a handler's context holds from the start, as on a worker: a root single
+        step's task carries it, and a sync handler (in a worker thread there) may load it through
+        ``ctx.flow_input``. An async handler elsewhere must ``await ctx.get_flow_input()``."""
+        known = (step.is_root and not step.is_map) or not step.is_async
+        return {"_flow_input": self.input} if known else {}
+
+    async def _flow_input(self, run_id: UUID) -> Any:
+        return self.input
 
     def _skip(self, step: StepDefinition, reason: str, cascade: bool) -> None:
         state = self.states[step.slug]

@@ -94,6 +94,41 @@ def orders(deps, ctx):
             "nested": list(deps["a_long_step_name"]["a"]), "input": list(ctx.flow_input)}
 
 
+# The flow input in a handler's context: a root single step's task carries it, sync handlers
+# load it with ctx.flow_input, async ones must await ctx.get_flow_input(). (A worker also caches
+# the input of the runs whose root single step it ran, so ctx.flow_input may work in an async
+# handler there too; flows without a root single step show the contract.)
+flow_input = pgflow.Flow("parity_flow_input", max_attempts=1, **FAST)
+
+
+@flow_input.step
+async def root_reads(input, ctx):
+    return ctx.flow_input[0]
+
+
+flow_input_map = pgflow.Flow("parity_flow_input_map", max_attempts=1, **FAST)
+
+
+@flow_input_map.map
+async def map_item(item, ctx):
+    return [item, ctx.task_index]
+
+
+@flow_input_map.step(depends_on=[map_item], when_exhausted="skip")
+async def async_reads(deps, ctx):
+    return ctx.flow_input  # the first to need the input, in an async handler: the task fails
+
+
+@flow_input_map.step(depends_on=[async_reads])
+def sync_reads(deps, ctx):
+    return ctx.flow_input
+
+
+@flow_input_map.step(depends_on=[sync_reads])
+async def async_awaits(deps, ctx):
+    return {"deps": deps, "input": await ctx.get_flow_input()}
+
+
 # --- maps -----------------------------------------------------------------------------------------
 
 mapped = pgflow.Flow("parity_map", **FAST)
@@ -437,6 +472,8 @@ def perform_and_fail(input):
 CASES = [
     Case("chain", chain, {"n": 1}),
     Case("diamond", diamond, {"x": 3}),
+    Case("flow_input_of_root_step", flow_input, ["t1"]),
+    Case("flow_input_in_context", flow_input_map, ["a", "b"]),
     Case("object_key_order", key_order, {"long_key": 1, "k": 2, "é": 3, "ab": 4}),
     Case("map", mapped, {"n": 4}),
     Case("map_empty", mapped, {"n": 0}),
