@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -252,9 +253,18 @@ def _jsonb_object(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     return dict(sorted(pairs, key=lambda pair: (len(pair[0].encode()), pair[0].encode())))
 
 
+def _jsonb_number(text: str) -> float | int:
+    """A JSON number with a fraction or an exponent, as it comes back from jsonb: ``numeric``
+    keeps the decimals written, so ``2.0`` stays a float, but ``1e+20`` has none and comes back
+    as the integer 100000000000000000000."""
+    mantissa, _, exponent = text.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2]) - int(exponent or 0)
+    return int(Decimal(text)) if decimals <= 0 else float(text)
+
+
 def _from_jsonb(text: str) -> Any:
     """JSON text decoded as the same value read back from a jsonb column."""
-    return json.loads(text, object_pairs_hook=_jsonb_object)
+    return json.loads(text, object_pairs_hook=_jsonb_object, parse_float=_jsonb_number)
 
 
 def _json_type(value: Any) -> str:

@@ -194,7 +194,7 @@ def null(input):
 
 @falsy.step
 def one_not_true(input):
-    return {"one": 1, "true": True, "float": 1.0}
+    return {"one": 1, "true": True, "float": 1.0, "big": 1e20, "bigger": 1.5e300, "small": 1e-7, "tenth": 0.1}
 
 
 @falsy.step
