@@ -416,6 +416,19 @@ def returns_a_set(input):
     return {1, 2}
 
 
+timed_out = pgflow.Flow("parity_timeout", max_attempts=1, timeout=3, **FAST)
+
+
+@timed_out.step(when_exhausted="skip")
+async def too_slow(input):
+    await asyncio.sleep(60)
+
+
+@timed_out.step(depends_on=[too_slow])
+def after_too_slow(deps):
+    return deps
+
+
 # --- a map fed a non-array ------------------------------------------------------------------------
 
 type_violation = pgflow.Flow("parity_type_violation", max_attempts=3, **FAST)
@@ -498,6 +511,7 @@ CASES = [
     Case("when_exhausted_skip_map_task", exhausted_map, [3, -1, 4]),
     Case("when_exhausted_skip_map_source", exhausted_source, {}),
     Case("unserialisable_output", unserialisable, {}),
+    Case("async_timeout", timed_out, {}),
     Case("type_violation_string", type_violation, {"value": "abc"}),
     Case("type_violation_null", type_violation, {"value": None}),
     Case("map_fed_an_array", type_violation, {"value": [1, [2]]}),
