@@ -19,7 +19,6 @@ The client opens on first use or with ``open()`` / ``with``; close it with ``clo
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import threading
 import types
@@ -84,9 +83,10 @@ class _shared(Generic[P, T]):
             return await client._run(operation(*args, **kwargs))
 
         chosen = async_method if inspect.iscoroutinefunction(owner._run) else method
-        functools.update_wrapper(chosen, operation)
+        # not functools.wraps: its __wrapped__ would lead inspect.unwrap (FastAPI's dependency
+        # analysis, for one) to the operation, a generator function, and misjudge the method
         chosen.__name__, chosen.__qualname__ = self.name, f"{owner.__qualname__}.{self.name}"
-        chosen.__module__ = owner.__module__
+        chosen.__module__, chosen.__doc__ = owner.__module__, operation.__doc__
         setattr(chosen, "__signature__", self.signature.replace(parameters=[_SELF, *self.signature.parameters.values()]))
         return chosen
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pgflow.client import CLOCK, AsyncClient, Client
+from pgflow.client import CLOCK, AsyncClient, Client, _Methods, _shared
 
 ASYNC_ONLY = {"subscribe"}
 
@@ -52,7 +52,9 @@ def test_every_shared_method_goes_through_run() -> None:
 
 
 def shared_methods(cls: type) -> dict[str, Any]:
-    return {name: getattr(cls, name) for name in public_methods(cls) if hasattr(getattr(cls, name), "__wrapped__")}
+    """Method name -> (method, operation) for the methods made from an operation."""
+    return {name: (getattr(cls, name), vars(_Methods)[name].operation) for name in public_methods(cls)
+            if isinstance(vars(_Methods).get(name), _shared)}
 
 
 def test_async_client_methods_are_coroutine_functions_on_the_class_and_on_an_instance() -> None:
@@ -76,12 +78,20 @@ def test_each_shared_method_has_its_operations_signature_and_docstring() -> None
     for cls in (Client, AsyncClient):
         methods = shared_methods(cls)
         assert len(methods) == 26, sorted(methods)
-        for name, method in methods.items():
-            operation = method.__wrapped__
+        for name, (method, operation) in methods.items():
             own = [p for p in inspect.signature(operation).parameters.values() if p.name != CLOCK]
             assert list(inspect.signature(method).parameters.values())[1:] == own, name
             assert method.__doc__ and method.__doc__ == operation.__doc__, name
             assert method.__name__ == name and method.__qualname__ == f"{cls.__name__}.{name}"
+
+
+def test_unwrapping_a_method_does_not_lead_to_its_operation() -> None:
+    """Tools that follow ``__wrapped__`` (FastAPI classifies dependencies so) must find the method,
+    not the operation, which is a generator function."""
+    for cls in (Client, AsyncClient):
+        for name, (method, _) in shared_methods(cls).items():
+            assert inspect.unwrap(method) is method, name
+            assert not inspect.isgeneratorfunction(inspect.unwrap(method)), name
 
 
 def test_the_test_clock_of_an_operation_is_not_a_client_parameter() -> None:
@@ -133,6 +143,6 @@ PUBLIC_PARAMETERS = {
 def test_public_parameters_are_unchanged() -> None:
     methods = shared_methods(Client)
     assert set(methods) == set(PUBLIC_PARAMETERS)
-    for name, method in methods.items():
+    for name, (method, _) in methods.items():
         found = [(p.name, p.kind.name, p.default) for p in list(inspect.signature(method).parameters.values())[1:]]
         assert found == PUBLIC_PARAMETERS[name], name
