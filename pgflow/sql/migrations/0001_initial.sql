@@ -80,21 +80,6 @@ AS $$
 $$;
 
 
--- 0024_function__is_terminal.sql
--- Whether a run, a step state or a task with this status is over: 'completed', 'failed' or
--- 'skipped', the statuses no transition leaves. The engine's one spelling of "the run (step)
--- is over"; "still going" is NOT pgflow._is_terminal(status). (In Python: RunStatus.is_terminal
--- and its siblings in pgflow.models.)
--- No SET clause, so that PostgreSQL inlines it into the calling statement (it never inlines a
--- function with SET): the body is SQL-standard, its names bound when it is created.
-CREATE OR REPLACE FUNCTION pgflow._is_terminal(p_status text)
-RETURNS boolean
-LANGUAGE sql
-IMMUTABLE
-PARALLEL SAFE
-RETURN p_status IN ('completed', 'failed', 'skipped');
-
-
 -- 0040_types.sql
 -- What start_tasks returns for each claimed task.
 CREATE TYPE pgflow.step_task_record AS (
@@ -328,7 +313,7 @@ CREATE TABLE pgflow.subscribers (
 );
 
 
--- 0070_function__emit.sql
+-- 0070_function_emit.sql
 -- Publish one state-change event. Every engine function calls this, so events come from the
 -- database whichever worker (Python, TypeScript, Elixir) drove the change, and NOTIFY delivers
 -- them only when the transaction commits.
@@ -545,90 +530,6 @@ END;
 $$;
 
 
--- 0076_function__run_event.sql
--- The payload of a run event for pgflow._emit, built from the run's row as the transition left
--- it: the one place that says which fields run:started, run:completed and run:failed carry
--- (docs/reference/events.md, pgflow/events.py). run:failed also names the step that failed the
--- run and its error, which the runs table does not hold.
--- No SET clause, so that PostgreSQL inlines it into the emitting statement (it never inlines a
--- function with SET): given a table's row (pgflow._run_event('run:completed', r)) it then reads
--- only the columns it names, and behind CASE WHEN v_events it is not evaluated at all. The body
--- is SQL-standard, its names bound when it is created.
-CREATE OR REPLACE FUNCTION pgflow._run_event(
-    p_event_type text, p_run pgflow.runs, p_error_message text DEFAULT NULL, p_failed_step_slug text DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE sql
-STABLE
-PARALLEL SAFE
-RETURN jsonb_build_object('event_type', p_event_type, 'run_id', p_run.run_id, 'flow_slug', p_run.flow_slug,
-                          'status', p_run.status)
-    || CASE p_event_type
-           WHEN 'run:started' THEN jsonb_build_object(
-               'input', p_run.input, 'remaining_steps', p_run.remaining_steps, 'started_at', p_run.started_at)
-           WHEN 'run:completed' THEN jsonb_build_object(
-               'output', p_run.output, 'completed_at', p_run.completed_at)
-           WHEN 'run:failed' THEN jsonb_build_object(
-               'error_message', p_error_message, 'failed_at', p_run.failed_at,
-               'failed_step_slug', p_failed_step_slug)
-       END;
-
-
--- 0077_function__step_event.sql
--- The payload of a step event for pgflow._emit, built from the step state's row as the
--- transition left it: the one place that says which fields step:started, step:completed,
--- step:failed and step:skipped carry (docs/reference/events.md, pgflow/events.py). A step
--- skipped because its task used up its attempts (skip_reason 'handler_failed') keeps the error.
--- Inlined like pgflow._run_event (no SET clause; SQL-standard body).
-CREATE OR REPLACE FUNCTION pgflow._step_event(p_event_type text, p_state pgflow.step_states)
-RETURNS jsonb
-LANGUAGE sql
-STABLE
-PARALLEL SAFE
-RETURN jsonb_build_object('event_type', p_event_type, 'run_id', p_state.run_id, 'flow_slug', p_state.flow_slug,
-                          'step_slug', p_state.step_slug, 'status', p_state.status)
-    || CASE p_event_type
-           WHEN 'step:started' THEN jsonb_build_object(
-               'started_at', p_state.started_at, 'remaining_tasks', p_state.remaining_tasks,
-               'remaining_deps', p_state.remaining_deps, 'initial_tasks', p_state.initial_tasks)
-           WHEN 'step:completed' THEN jsonb_build_object(
-               'output', p_state.output, 'started_at', p_state.started_at, 'completed_at', p_state.completed_at,
-               'remaining_tasks', p_state.remaining_tasks, 'remaining_deps', p_state.remaining_deps)
-           WHEN 'step:failed' THEN jsonb_build_object(
-               'error_message', p_state.error_message, 'failed_at', p_state.failed_at)
-           WHEN 'step:skipped' THEN jsonb_build_object(
-               'skip_reason', p_state.skip_reason, 'skipped_at', p_state.skipped_at)
-               || CASE WHEN p_state.skip_reason = 'handler_failed'
-                       THEN jsonb_build_object('error_message', p_state.error_message)
-                       ELSE '{}'::jsonb END
-       END;
-
-
--- 0078_function__task_event.sql
--- The payload of a task event for pgflow._emit, built from the task's row as the transition
--- left it: the one place that says which fields task:started, task:completed and task:failed
--- carry (docs/reference/events.md, pgflow/events.py). For task:failed, p_retry_at is when the
--- task's message becomes visible again, NULL when it will not be retried.
--- Inlined like pgflow._run_event (no SET clause; SQL-standard body).
-CREATE OR REPLACE FUNCTION pgflow._task_event(p_event_type text, p_task pgflow.step_tasks,
-                                              p_retry_at timestamptz DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE sql
-STABLE
-PARALLEL SAFE
-RETURN jsonb_build_object('event_type', p_event_type, 'run_id', p_task.run_id, 'flow_slug', p_task.flow_slug,
-                          'step_slug', p_task.step_slug, 'task_index', p_task.task_index,
-                          'status', p_task.status, 'attempt', p_task.attempts_count)
-    || CASE p_event_type
-           WHEN 'task:started' THEN jsonb_build_object(
-               'worker_id', p_task.last_worker_id, 'started_at', p_task.started_at)
-           WHEN 'task:completed' THEN jsonb_build_object(
-               'output', p_task.output, 'completed_at', p_task.completed_at)
-           WHEN 'task:failed' THEN jsonb_build_object(
-               'error_message', p_task.error_message, 'will_retry', p_retry_at IS NOT NULL,
-               'retry_at', p_retry_at, 'failed_at', coalesce(p_task.failed_at, now()))
-       END;
-
-
 -- 0100_function_set_vt_batch.sql
 -- Move the visibility time of several messages of one queue in one statement: message
 -- msg_ids[i] becomes visible vt_offsets[i] seconds from now (clock time). Returns the updated
@@ -664,7 +565,7 @@ END;
 $$;
 
 
--- 0103_function__archive_active_messages.sql
+-- 0103_function_archive_active_messages.sql
 -- Archive the pgmq messages of a run's unfinished (queued or started) tasks, of the given steps
 -- or, when p_step_slugs is NULL, of every step, so that no worker picks them up any more.
 -- Returns how many messages were archived.
@@ -681,13 +582,13 @@ AS $$
                   FROM pgflow.step_tasks AS t
                  WHERE t.run_id = p_run_id
                    AND (p_step_slugs IS NULL OR t.step_slug = ANY (p_step_slugs))
-                   AND NOT pgflow._is_terminal(t.status)
+                   AND t.status IN ('queued', 'started')
                    AND t.message_id IS NOT NULL)) AS archived
      WHERE r.run_id = p_run_id;
 $$;
 
 
--- 0104_function__release_dependents.sql
+-- 0104_function_release_dependents.sql
 -- The given steps of a run ended without producing items (skipped, or a map over an empty
 -- array): each dependent still waiting loses one dependency per such parent, and a dependent map
 -- step (it maps its only dependency's output) gets zero tasks. Dependents listed among the given
@@ -713,7 +614,7 @@ AS $$
 $$;
 
 
--- 0105_function__fail_run.sql
+-- 0105_function_fail_run.sql
 -- Fail one step and, with it, its run: the step keeps the error message, the run is marked
 -- failed at once (parallel branches are not waited for) and every message still in flight for
 -- the run is archived, so workers pick up none of its remaining tasks. Emits step:failed, then
@@ -727,33 +628,38 @@ VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
-    v_run pgflow.runs;
-    v_state pgflow.step_states;
+    v_flow_slug text;
+    v_failed_at timestamptz;
 BEGIN
     UPDATE pgflow.runs AS r
        SET status = 'failed', failed_at = now()
-     WHERE r.run_id = p_run_id AND NOT pgflow._is_terminal(r.status)
-    RETURNING r.* INTO v_run;
-    IF NOT FOUND THEN
+     WHERE r.run_id = p_run_id AND r.status = 'started'
+    RETURNING r.flow_slug, r.failed_at INTO v_flow_slug, v_failed_at;
+    IF v_flow_slug IS NULL THEN
         RETURN;
     END IF;
 
     UPDATE pgflow.step_states AS ss
-       SET status = 'failed', error_message = p_error_message, failed_at = v_run.failed_at
-     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug AND NOT pgflow._is_terminal(ss.status)
-    RETURNING ss.* INTO v_state;
+       SET status = 'failed', error_message = p_error_message, failed_at = v_failed_at
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug AND ss.status IN ('created', 'started');
     IF FOUND THEN
-        PERFORM pgflow._emit(pgflow._step_event('step:failed', v_state));
+        PERFORM pgflow._emit(jsonb_build_object(
+            'event_type', 'step:failed', 'run_id', p_run_id, 'flow_slug', v_flow_slug,
+            'step_slug', p_step_slug, 'status', 'failed',
+            'error_message', p_error_message, 'failed_at', v_failed_at));
     END IF;
 
-    PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, p_error_message, p_step_slug));
+    PERFORM pgflow._emit(jsonb_build_object(
+        'event_type', 'run:failed', 'run_id', p_run_id, 'flow_slug', v_flow_slug,
+        'status', 'failed', 'error_message', p_error_message,
+        'failed_at', v_failed_at, 'failed_step_slug', p_step_slug));
 
     PERFORM pgflow._archive_active_messages(p_run_id);
 END;
 $$;
 
 
--- 0106_function__skip_steps.sql
+-- 0106_function_skip_steps.sql
 -- Skip the given steps of a run (those not yet completed, failed or skipped) for one reason,
 -- without deciding their dependents' fate: dependents just lose a dependency, and a dependent
 -- map step gets zero tasks (pgflow._release_dependents). Archives the messages of the skipped
@@ -779,7 +685,7 @@ END;
 $$;
 
 
--- 0110_function__cascade_force_skip_steps.sql
+-- 0110_function_cascade_force_skip_steps.sql
 -- Skip a step and everything downstream of it in one go: the step itself gets skip_reason,
 -- every step that depends on it (directly or transitively) gets 'dependency_skipped'. Steps
 -- already completed, failed or skipped keep their state. Messages of the skipped steps'
@@ -818,7 +724,7 @@ END;
 $$;
 
 
--- 0115_function__unmet_condition_steps.sql
+-- 0115_function_unmet_condition_steps.sql
 -- Steps of a started run that are ready (created, no pending dependency) and whose condition is
 -- not met. The condition is checked against the run input for root steps and against
 -- {dep_slug: output} over the completed dependencies for the others (skipped dependencies are
@@ -848,7 +754,7 @@ AS $$
                    END AS input
          ) AS i
      WHERE ss.run_id = p_run_id
-       AND NOT pgflow._is_terminal(r.status)
+       AND r.status = 'started'
        AND ss.status = 'created'
        AND ss.remaining_deps = 0
        AND (s.required_input_pattern IS NOT NULL OR s.forbidden_input_pattern IS NOT NULL)
@@ -900,12 +806,12 @@ BEGIN
 
     RETURN NOT EXISTS (
         SELECT 1 FROM pgflow.runs AS r
-         WHERE r.run_id = cascade_resolve_conditions.run_id AND pgflow._is_terminal(r.status));
+         WHERE r.run_id = cascade_resolve_conditions.run_id AND r.status = 'failed');
 END;
 $$;
 
 
--- 0125_function__complete_taskless_layer.sql
+-- 0125_function_complete_taskless_layer.sql
 -- One round of cascade_complete_taskless_steps: complete every ready step of a started run that
 -- has zero tasks (a map over an empty array) with output [] (map) or null (single) and
 -- step:completed; its dependents lose a dependency and dependent maps get zero tasks too
@@ -929,10 +835,15 @@ BEGIN
                output = CASE WHEN s.step_type = 'map' THEN '[]'::jsonb END
           FROM pgflow.steps AS s, pgflow.runs AS r
          WHERE ss.run_id = p_run_id
-           AND r.run_id = p_run_id AND NOT pgflow._is_terminal(r.status)
+           AND r.run_id = p_run_id AND r.status = 'started'
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks = 0
            AND s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
-        RETURNING ss.step_slug, pgflow._emit(pgflow._step_event('step:completed', ss)) AS emitted
+        RETURNING ss.step_slug,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', 'completed', 'output', ss.output,
+                'started_at', ss.started_at, 'completed_at', ss.completed_at,
+                'remaining_tasks', 0, 'remaining_deps', 0)) AS emitted
     )
     SELECT array_agg(done.step_slug) INTO v_done FROM done;
     IF v_done IS NULL THEN
@@ -983,10 +894,6 @@ $$;
 -- {"flow_slug", "run_id", "step_slug", "task_index"} - sent with the step's start_delay, plus a
 -- queued step_tasks row holding the message id. Taskless steps are left to
 -- cascade_complete_taskless_steps.
--- Twins: _advance_runs starts the plain ready steps of many runs set-based (guarded by
--- tests/sql/complete_tasks/test_same_result_as_apply.py), and _start_run_directly starts a
--- plain run's root steps in the statement that inserts the run (guarded by
--- tests/sql/start_flow/test_direct_start.py).
 CREATE OR REPLACE FUNCTION pgflow.start_ready_steps(run_id uuid)
 RETURNS void
 LANGUAGE sql
@@ -998,10 +905,14 @@ AS $$
            SET status = 'started', started_at = now(), remaining_tasks = ss.initial_tasks
           FROM pgflow.runs AS r
          WHERE ss.run_id = start_ready_steps.run_id
-           AND r.run_id = start_ready_steps.run_id AND NOT pgflow._is_terminal(r.status)
+           AND r.run_id = start_ready_steps.run_id AND r.status = 'started'
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
         RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
-            pgflow._emit(pgflow._step_event('step:started', ss)) AS emitted
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
+                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
+                'initial_tasks', ss.initial_tasks)) AS emitted
     ),
     sent AS (
         -- one send_batch per step (its own delay); pgmq numbers a batch in array order
@@ -1045,15 +956,17 @@ AS $$
                       AND NOT EXISTS (SELECT 1 FROM pgflow.deps AS d
                                        WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug))
          WHERE r.run_id = maybe_complete_run.run_id
-           AND NOT pgflow._is_terminal(r.status)
+           AND r.status = 'started'
            AND r.remaining_steps = 0
-        RETURNING pgflow._emit(pgflow._run_event('run:completed', r)) AS emitted
+        RETURNING pgflow._emit(jsonb_build_object(
+            'event_type', 'run:completed', 'run_id', r.run_id, 'flow_slug', r.flow_slug,
+            'status', 'completed', 'output', r.output, 'completed_at', r.completed_at)) AS emitted
     )
     SELECT count(*) FROM completed;
 $$;
 
 
--- 0145_function__check_run_input.sql
+-- 0145_function_check_run_input.sql
 -- Refuse to start a run that cannot work: an unknown flow (PF001), a NULL input, or an input
 -- that is not a JSON array for a flow whose root map step maps the flow input (PF003).
 CREATE OR REPLACE FUNCTION pgflow._check_run_input(p_flow_slug text, p_input jsonb)
@@ -1094,7 +1007,7 @@ END;
 $$;
 
 
--- 0150_function__create_run.sql
+-- 0150_function_create_run.sql
 -- Insert a run of a flow and one step state per step, and emit run:started. Root steps have no
 -- pending dependency; a single step has one task, a root map step one per element of the input,
 -- a dependent map step an unknown number (NULL) until its dependency completes.
@@ -1112,7 +1025,10 @@ AS $$
           FROM pgflow.flows AS f
          WHERE f.flow_slug = p_flow_slug
         RETURNING runs.run_id, runs.flow_slug, runs.input,
-            pgflow._emit(pgflow._run_event('run:started', runs)) AS emitted
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'run:started', 'run_id', runs.run_id, 'flow_slug', runs.flow_slug,
+                'status', 'started', 'input', runs.input,
+                'remaining_steps', runs.remaining_steps, 'started_at', runs.started_at)) AS emitted
     ),
     states AS (
         INSERT INTO pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks)
@@ -1134,8 +1050,6 @@ $$;
 -- messages and their queued tasks are written at once. The rows and events are those of
 -- _create_run followed by start_ready_steps (run:started, then step:started per root step); only
 -- the intermediate 'created' versions of the root step states are never written.
--- Twin: _create_run + start_ready_steps (start_flow's general path); guarded by
--- tests/sql/start_flow/test_direct_start.py.
 -- Returns the run id, or NULL (nothing written) when the run needs start_flow's general path: an
 -- unknown flow, a NULL input, a condition on a root step, a root map over an empty array or a
 -- non-array (start_flow then raises or takes the steps one decision at a time).
@@ -1161,7 +1075,10 @@ AS $$
         SELECT coalesce(p_run_id, pgflow._new_run_id()), flow.flow_slug, p_input, flow.steps
           FROM flow
         RETURNING runs.run_id, runs.flow_slug, runs.input,
-            pgflow._emit(pgflow._run_event('run:started', runs)) AS emitted
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'run:started', 'run_id', runs.run_id, 'flow_slug', runs.flow_slug,
+                'status', 'started', 'input', runs.input,
+                'remaining_steps', runs.remaining_steps, 'started_at', runs.started_at)) AS emitted
     ),
     states AS (
         INSERT INTO pgflow.step_states AS ss
@@ -1178,7 +1095,11 @@ AS $$
                        END AS tasks
              ) AS n
         RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks, ss.status,
-            CASE WHEN ss.status = 'started' THEN pgflow._emit(pgflow._step_event('step:started', ss)) END AS emitted
+            CASE WHEN ss.status = 'started' THEN pgflow._emit(jsonb_build_object(
+                'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
+                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
+                'initial_tasks', ss.initial_tasks)) END AS emitted
     ),
     sent AS (
         -- as in start_ready_steps: one send_batch per root step (its own delay), in task order
@@ -1296,103 +1217,13 @@ END;
 $$;
 
 
--- 0168_function__start_tasks.sql
--- The claim behind start_tasks and claim_tasks (one implementation for both): claim the tasks
--- behind messages already read from the flow's queue, and give each claimed task its handler
--- input. A task is claimed when it is queued and both its run and its step are started;
--- messages without such a task give no row. A claimed task becomes 'started' (attempts_count
--- + 1, started_at, last_worker_id; the worker must be registered in pgflow.workers) with
--- task:started. Leaves the messages' visibility to the caller.
--- The handler input of each task:
---   root map step      -> the element task_index of the run input
---   dependent map step -> the element task_index of its dependency's output
---   other steps        -> {dep_slug: output} over the completed dependencies ({} for root steps)
--- flow_input is the run input for root single steps, NULL otherwise; attempt is the attempt now
--- starting. Rows come in message order.
--- Its statements run with generic plans (claim_tasks calls it on every poll; custom plans were
--- re-planned on every call).
-CREATE OR REPLACE FUNCTION pgflow._start_tasks(p_flow_slug text, p_msg_ids bigint[], p_worker_id uuid)
-RETURNS TABLE (flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint, task_index int,
-               flow_input jsonb, attempt int)
-LANGUAGE plpgsql
-VOLATILE
-SET search_path = ''
-SET plan_cache_mode = force_generic_plan
-AS $$
-DECLARE
-    v_events boolean := pgflow._events_wanted();
-BEGIN
-    RETURN QUERY
-        WITH claimed AS (
-            -- Each message id is looked up on its own (LATERAL ... OFFSET 0) and the eligible
-            -- task locked, then updated by ctid: index probes and a TID scan whatever the
-            -- planner's statistics say (on a young, never analysed table they would make it scan
-            -- every queued task). The lock re-checks the task status, so a task claimed
-            -- concurrently is skipped.
-            UPDATE pgflow.step_tasks AS t
-               SET status = 'started',
-                   attempts_count = t.attempts_count + 1,
-                   started_at = now(),
-                   last_worker_id = p_worker_id
-             WHERE t.ctid = ANY (ARRAY(
-                       SELECT task.ctid
-                         FROM unnest(p_msg_ids) AS m (msg_id)
-                        CROSS JOIN LATERAL (
-                               SELECT probe.ctid
-                                 FROM pgflow.step_tasks AS probe
-                                WHERE probe.message_id = m.msg_id
-                                  AND probe.flow_slug = p_flow_slug
-                                  AND probe.status = 'queued'
-                                  AND EXISTS (SELECT 1 FROM pgflow.runs AS r
-                                               WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))
-                                  AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
-                                               WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
-                                                 AND ss.status = 'started')
-                               OFFSET 0
-                                  FOR UPDATE) AS task))
-            RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
-                CASE WHEN v_events THEN pgflow._emit(pgflow._task_event('task:started', t)) END AS emitted
-        ),
-        items AS MATERIALIZED (
-            -- the array a map step's tasks take their elements from (the run input of a root map,
-            -- else the output of the step it maps), read and decompressed once per call, not once
-            -- per task: a 10,000-element array is large
-            SELECT m.run_id, m.step_slug,
-                   (CASE WHEN s.deps_count = 0
-                         THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = m.run_id)
-                         ELSE (SELECT parent.output
-                                 FROM pgflow.deps AS d
-                                 JOIN pgflow.step_states AS parent
-                                   ON parent.run_id = m.run_id AND parent.step_slug = d.dep_slug
-                                WHERE d.flow_slug = m.flow_slug AND d.step_slug = m.step_slug)
-                    END) || '[]'::jsonb AS elements
-              FROM (SELECT DISTINCT c.flow_slug, c.run_id, c.step_slug FROM claimed AS c) AS m
-              JOIN pgflow.steps AS s ON s.flow_slug = m.flow_slug AND s.step_slug = m.step_slug
-             WHERE s.step_type = 'map'
-        )
-        SELECT c.flow_slug, c.run_id, c.step_slug,
-               CASE WHEN s.step_type = 'map' THEN i.elements -> c.task_index
-                    WHEN s.deps_count = 0 THEN '{}'::jsonb  -- a root single step (every job): no call
-                    ELSE pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, s.deps_count) END,
-               c.message_id, c.task_index,
-               CASE WHEN s.step_type = 'single' AND s.deps_count = 0
-                    THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = c.run_id) END,
-               c.attempts_count
-          FROM claimed AS c
-          JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
-          LEFT JOIN items AS i ON i.run_id = c.run_id AND i.step_slug = c.step_slug
-         ORDER BY c.message_id;
-END;
-$$;
-
-
 -- 0170_function_start_tasks.sql
 -- Claim the tasks behind messages a worker has just read from the flow's queue, in one
--- statement: pgflow._start_tasks' claim (shared with claim_tasks: a task is claimed when it is
--- queued and both its run and its step are started, and becomes 'started' with task:started;
--- messages without such a task give no row, so the worker must accept fewer tasks than
--- messages), then each claimed message is hidden for the step's timeout (step, else flow) + 2
--- seconds.
+-- statement. A task is claimed when it is queued and both its run and its step are started;
+-- messages without such a task give no row (the worker must accept fewer tasks than messages).
+-- A claimed task becomes 'started' (attempts_count + 1, started_at, last_worker_id; the worker
+-- must be registered in pgflow.workers) with task:started, and its message is hidden for the
+-- step's timeout (step, else flow) + 2 seconds.
 -- The handler input of each task:
 --   root map step      -> the element task_index of the run input
 --   dependent map step -> the element task_index of its dependency's output
@@ -1405,24 +1236,77 @@ VOLATILE
 SET search_path = ''
 AS $$
     WITH claimed AS (
-        SELECT c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index, c.flow_input
-          FROM pgflow._start_tasks(start_tasks.flow_slug, start_tasks.msg_ids, start_tasks.worker_id) AS c
+        -- Each message id is looked up on its own (LATERAL ... OFFSET 0) and the eligible task
+        -- locked, then updated by ctid: index probes and a TID scan whatever the planner's
+        -- statistics say (on a young, never analysed table they would make it scan every queued
+        -- task). The lock re-checks the task status, so a task claimed concurrently is skipped.
+        UPDATE pgflow.step_tasks AS t
+           SET status = 'started',
+               attempts_count = t.attempts_count + 1,
+               started_at = now(),
+               last_worker_id = start_tasks.worker_id
+         WHERE t.ctid = ANY (ARRAY(
+                   SELECT task.ctid
+                     FROM unnest(start_tasks.msg_ids) AS m (msg_id)
+                    CROSS JOIN LATERAL (
+                           SELECT probe.ctid
+                             FROM pgflow.step_tasks AS probe
+                            WHERE probe.message_id = m.msg_id
+                              AND probe.flow_slug = start_tasks.flow_slug
+                              AND probe.status = 'queued'
+                              AND EXISTS (SELECT 1 FROM pgflow.runs AS r
+                                           WHERE r.run_id = probe.run_id AND r.status = 'started')
+                              AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
+                                           WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
+                                             AND ss.status = 'started')
+                           OFFSET 0
+                              FOR UPDATE) AS task))
+        RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
+                'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
+                'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
+                'started_at', t.started_at)) AS emitted
     ),
     visibility AS (
         -- hide the claimed messages for the step's timeout + 2 s; read by the final SELECT, so
         -- it always runs (an unread SELECT in WITH would be skipped)
         SELECT count(*) AS extended
-          FROM (SELECT array_agg(c.msg_id ORDER BY c.msg_id) AS ids,
-                       array_agg(coalesce(s.opt_timeout, f.opt_timeout) + 2 ORDER BY c.msg_id) AS offsets
+          FROM (SELECT array_agg(c.message_id ORDER BY c.message_id) AS ids,
+                       array_agg(coalesce(s.opt_timeout, f.opt_timeout) + 2 ORDER BY c.message_id) AS offsets
                   FROM claimed AS c
                   JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
                   JOIN pgflow.flows AS f ON f.flow_slug = c.flow_slug) AS batch
          CROSS JOIN LATERAL pgflow.set_vt_batch(start_tasks.flow_slug, batch.ids, batch.offsets)
     )
-    SELECT c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index, c.flow_input
+    SELECT c.flow_slug,
+           c.run_id,
+           c.step_slug,
+           CASE
+             WHEN s.step_type = 'map' AND s.deps_count = 0 THEN r.input -> c.task_index
+             WHEN s.step_type = 'map' THEN (
+                 SELECT parent.output -> c.task_index
+                   FROM pgflow.deps AS d
+                   JOIN pgflow.step_states AS parent
+                     ON parent.run_id = c.run_id AND parent.step_slug = d.dep_slug
+                  WHERE d.flow_slug = c.flow_slug AND d.step_slug = c.step_slug)
+             ELSE coalesce(
+                 (SELECT jsonb_object_agg(d.dep_slug, parent.output)
+                    FROM pgflow.deps AS d
+                    JOIN pgflow.step_states AS parent
+                      ON parent.run_id = c.run_id AND parent.step_slug = d.dep_slug
+                   WHERE d.flow_slug = c.flow_slug AND d.step_slug = c.step_slug
+                     AND parent.status = 'completed'),
+                 '{}'::jsonb)
+           END AS input,
+           c.message_id AS msg_id,
+           c.task_index,
+           CASE WHEN s.step_type = 'single' AND s.deps_count = 0 THEN r.input END AS flow_input
       FROM claimed AS c
+      JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
+      JOIN pgflow.runs AS r ON r.run_id = c.run_id
      CROSS JOIN visibility
-     ORDER BY c.msg_id;
+     ORDER BY c.message_id;
 $$;
 
 
@@ -2000,6 +1884,24 @@ AS $$
 $$;
 
 
+-- 0223_function__emit_task_failed.sql
+-- Emit task:failed for a task fail_task (or a type violation) just updated. `p_retry_at` is
+-- when the message becomes visible again, NULL when the task will not be retried.
+CREATE OR REPLACE FUNCTION pgflow._emit_task_failed(p_task pgflow.step_tasks, p_retry_at timestamptz)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    SELECT pgflow._emit(jsonb_build_object(
+        'event_type', 'task:failed', 'run_id', p_task.run_id, 'flow_slug', p_task.flow_slug,
+        'step_slug', p_task.step_slug, 'task_index', p_task.task_index, 'status', p_task.status,
+        'attempt', p_task.attempts_count, 'error_message', p_task.error_message,
+        'will_retry', p_retry_at IS NOT NULL, 'retry_at', p_retry_at,
+        'failed_at', coalesce(p_task.failed_at, now())))
+$$;
+
+
 -- 0224_function__fail_task_type_violation.sql
 -- A single step produced a non-array output for a dependent map step: the task fails keeping
 -- the offending output (task:failed), the step and the run fail (step:failed, run:failed,
@@ -2023,7 +1925,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task));
+    PERFORM pgflow._emit_task_failed(v_task, NULL);
     PERFORM pgflow._fail_run(p_run_id, p_step_slug, p_error_message);
     PERFORM pgmq.archive(v_task.flow_slug, v_task.message_id);
 END;
@@ -2067,7 +1969,7 @@ BEGIN
     IF v_task_status IS NULL OR v_step_status IS NULL THEN
         RETURN;
     END IF;
-    IF pgflow._is_terminal(v_run_status) OR v_step_status <> 'started' THEN
+    IF v_run_status = 'failed' OR v_step_status <> 'started' THEN
         PERFORM pgmq.archive(flow_slug, message_id);
         RETURN;
     END IF;
@@ -2082,8 +1984,6 @@ $$;
 -- A step of a run has just completed (its state row holds the output): emit step:completed,
 -- release its dependents and move the run on (after a leaf step, only the run itself can
 -- complete). The caller holds the run row lock.
--- Twin: _finish_steps does the same for many steps at once (complete_tasks); guarded by
--- tests/sql/complete_tasks/test_same_result_as_apply.py.
 CREATE OR REPLACE FUNCTION pgflow._on_step_completed(p_run_id uuid, p_step_slug text)
 RETURNS void
 LANGUAGE plpgsql
@@ -2097,7 +1997,11 @@ BEGIN
     SELECT ss.* INTO v_state
       FROM pgflow.step_states AS ss
      WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug;
-    PERFORM pgflow._emit(pgflow._step_event('step:completed', v_state));
+    PERFORM pgflow._emit(jsonb_build_object(
+        'event_type', 'step:completed', 'run_id', v_state.run_id, 'flow_slug', v_state.flow_slug,
+        'step_slug', v_state.step_slug, 'status', v_state.status, 'output', v_state.output,
+        'started_at', v_state.started_at, 'completed_at', v_state.completed_at,
+        'remaining_tasks', v_state.remaining_tasks, 'remaining_deps', v_state.remaining_deps));
     v_released := pgflow._pass_output_to_dependents(p_run_id, p_step_slug, v_state.output);
     UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
     IF v_released > 0 THEN
@@ -2119,19 +2023,12 @@ LANGUAGE sql
 VOLATILE
 SET search_path = ''
 AS $$
-    SELECT coalesce((SELECT NOT pgflow._is_terminal(r.status) FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE), false)
+    SELECT coalesce((SELECT r.status = 'started' FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE), false)
 $$;
 
 
 -- 0228_function__complete_task_apply.sql
--- One report of a task's output, applied on its own: complete_tasks (and so complete_task)
--- sends here every report its set-based path does not take (late, repeated, possibly violating
--- a dependent map's type, or of a run that failed meanwhile).
--- Twin: complete_tasks' set-based path applies clean reports; this function applies them too
--- when a report turns clean after complete_tasks sorted it out (a requeued task claimed again
--- meanwhile), and the two must leave the same rows and events: guarded by
--- tests/sql/complete_tasks/test_same_result_as_apply.py (every outcome) and
--- tests/sql/complete_tasks/test_same_result_as_complete_task.py.
+-- The state change behind complete_task (which then returns the task row).
 --
 -- Locking: the step state row first (_lock_reported_task), so sibling tasks of one step (map
 -- tasks) complete one after another with an exact remaining_tasks count; the run row only in
@@ -2177,7 +2074,10 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;  -- requeued by requeue_stalled_tasks meanwhile
     END IF;
-    PERFORM pgflow._emit(pgflow._task_event('task:completed', v_task));
+    PERFORM pgflow._emit(jsonb_build_object(
+        'event_type', 'task:completed', 'run_id', v_task.run_id, 'flow_slug', v_task.flow_slug,
+        'step_slug', v_task.step_slug, 'task_index', v_task.task_index, 'status', v_task.status,
+        'attempt', v_task.attempts_count, 'output', v_task.output, 'completed_at', v_task.completed_at));
 
     UPDATE pgflow.step_states AS ss
        SET remaining_tasks = ss.remaining_tasks - 1,
@@ -2210,8 +2110,6 @@ $$;
 -- although a map step maps it fails the run ('[TYPE_VIOLATION] ...').
 -- Late or repeated reports change nothing (see _lock_reported_task). Returns the task row (no
 -- row for an unknown task).
--- One implementation: this is complete_tasks with one report (its set-based path for a clean
--- report, _complete_task_apply for any other).
 CREATE OR REPLACE FUNCTION pgflow.complete_task(run_id uuid, step_slug text, task_index int, output jsonb)
 RETURNS SETOF pgflow.step_tasks
 LANGUAGE plpgsql
@@ -2219,8 +2117,8 @@ VOLATILE
 SET search_path = ''
 AS $$
 BEGIN
-    PERFORM 1 FROM pgflow.complete_tasks(ARRAY[complete_task.run_id], ARRAY[complete_task.step_slug],
-                                         ARRAY[complete_task.task_index], ARRAY[complete_task.output]);
+    PERFORM pgflow._complete_task_apply(complete_task.run_id, complete_task.step_slug,
+                                        complete_task.task_index, complete_task.output);
     RETURN QUERY
         SELECT t.* FROM pgflow.step_tasks AS t
          WHERE t.run_id = complete_task.run_id AND t.step_slug = complete_task.step_slug
@@ -2253,7 +2151,10 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    PERFORM pgflow._emit(pgflow._step_event('step:skipped', v_state));
+    PERFORM pgflow._emit(jsonb_build_object(
+        'event_type', 'step:skipped', 'run_id', v_state.run_id, 'flow_slug', v_state.flow_slug,
+        'step_slug', v_state.step_slug, 'status', v_state.status, 'skip_reason', v_state.skip_reason,
+        'error_message', v_state.error_message, 'skipped_at', v_state.skipped_at));
 
     PERFORM pgflow._archive_active_messages(p_run_id, ARRAY[p_step_slug]);
     UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
@@ -2316,12 +2217,12 @@ BEGIN
     IF NOT v_exhausted THEN
         v_delay := pgflow.calculate_retry_delay(v_reported.base_delay, v_task.attempts_count);
         SELECT m.vt INTO v_retry_at FROM pgmq.set_vt(v_reported.flow_slug, v_task.message_id, v_delay) AS m;
-        v_retry_at := coalesce(v_retry_at, clock_timestamp() + make_interval(secs => v_delay));
-        PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task, v_retry_at));
+        PERFORM pgflow._emit_task_failed(
+            v_task, coalesce(v_retry_at, clock_timestamp() + make_interval(secs => v_delay)));
         RETURN;
     END IF;
 
-    PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task));
+    PERFORM pgflow._emit_task_failed(v_task, NULL);
     IF v_reported.when_exhausted = 'fail' THEN
         PERFORM pgflow._fail_run(p_run_id, p_step_slug, p_error_message);
     ELSE
@@ -2382,7 +2283,7 @@ AS $$
           JOIN pgflow.flows AS f ON f.flow_slug = t.flow_slug
          WHERE t.status = 'started'
            AND t.permanently_stalled_at IS NULL
-           AND NOT pgflow._is_terminal(r.status)
+           AND r.status = 'started'
            AND ss.status = 'started'
            AND t.started_at < now() - make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 30)
            FOR UPDATE OF t SKIP LOCKED
@@ -2486,7 +2387,7 @@ END;
 $$;
 
 
--- 0261_function_prune_data_older_than.sql
+-- 0261_function_prune_data_older_than_flows.sql
 -- pgflow-py variant of prune_data_older_than: prune only the flows in `flow_slugs` (NULL = all
 -- flows) and answer what was deleted:
 -- {"runs", "step_states", "step_tasks", "messages", "archived_messages", "workers"}.
@@ -2509,7 +2410,7 @@ BEGIN
     SELECT coalesce(array_agg(r.run_id), '{}') INTO v_runs
       FROM pgflow.runs AS r
      WHERE (prune_data_older_than.flow_slugs IS NULL OR r.flow_slug = ANY (prune_data_older_than.flow_slugs))
-       AND pgflow._is_terminal(r.status)
+       AND r.status IN ('completed', 'failed')
        AND coalesce(r.completed_at, r.failed_at) < v_cutoff;
 
     SELECT jsonb_build_object(
@@ -2585,7 +2486,7 @@ AS $$
            AND t.message_id = ANY (hand_back_tasks.msg_ids)
            AND t.status = 'started'
            AND t.last_worker_id = hand_back_tasks.worker_id
-           AND r.run_id = t.run_id AND NOT pgflow._is_terminal(r.status)
+           AND r.run_id = t.run_id AND r.status = 'started'
            AND ss.run_id = t.run_id AND ss.step_slug = t.step_slug AND ss.status = 'started'
         RETURNING t.message_id
     ),
@@ -2623,8 +2524,12 @@ BEGIN
           FROM unnest(p_step_slugs, p_skip_reasons) AS given (step_slug, skip_reason)
          WHERE ss.run_id = p_run_id
            AND ss.step_slug = given.step_slug
-           AND NOT pgflow._is_terminal(ss.status)
-        RETURNING ss.step_slug, pgflow._emit(pgflow._step_event('step:skipped', ss)) AS emitted
+           AND ss.status IN ('created', 'started')
+        RETURNING ss.step_slug,
+            pgflow._emit(jsonb_build_object(
+                'event_type', 'step:skipped', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', 'skipped',
+                'skip_reason', ss.skip_reason, 'skipped_at', ss.skipped_at)) AS emitted
     )
     SELECT array_agg(skipped.step_slug) INTO v_skipped FROM skipped;
     IF v_skipped IS NOT NULL THEN
@@ -2925,8 +2830,6 @@ CREATE INDEX idx_step_states_failed_at ON pgflow.step_states (failed_at) INCLUDE
 -- dependent moves on (_advance_runs: ready steps start; conditions, taskless steps and completion
 -- as _advance_run); a run with no step left completes.
 -- The same end state and events, per run in the same order, as one _on_step_completed per step.
--- Twin: _on_step_completed (one step, _complete_task_apply); guarded by
--- tests/sql/complete_tasks/test_same_result_as_apply.py.
 -- The caller holds the locks of the step states and of the runs.
 CREATE OR REPLACE FUNCTION pgflow._finish_steps(p_run_ids uuid[], p_step_slugs text[])
 RETURNS void
@@ -2940,7 +2843,11 @@ DECLARE
     v_events boolean := pgflow._events_wanted();
 BEGIN
     IF v_events THEN
-        PERFORM pgflow._emit(pgflow._step_event('step:completed', ss))
+        PERFORM pgflow._emit(jsonb_build_object(
+                    'event_type', 'step:completed', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                    'step_slug', ss.step_slug, 'status', ss.status, 'output', ss.output,
+                    'started_at', ss.started_at, 'completed_at', ss.completed_at,
+                    'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps))
            FROM unnest(p_run_ids, p_step_slugs) AS d (run_id, step_slug)
            JOIN pgflow.step_states AS ss ON ss.run_id = d.run_id AND ss.step_slug = d.step_slug;
     END IF;
@@ -2980,12 +2887,16 @@ BEGIN
                       AND NOT EXISTS (SELECT 1 FROM pgflow.deps AS d
                                        WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug)) END
           FROM (SELECT d.run_id, count(*)::int AS steps FROM unnest(p_run_ids) AS d (run_id) GROUP BY d.run_id) AS x
-         WHERE r.run_id = x.run_id AND NOT pgflow._is_terminal(r.status)
+         WHERE r.run_id = x.run_id AND r.status = 'started'
            AND r.run_id = ANY (p_run_ids)  -- probe runs by key, never scan them
-        RETURNING CASE WHEN v_events AND r.status = 'completed'
-                       THEN pgflow._emit(pgflow._run_event('run:completed', r)) END AS emitted
+        RETURNING r.run_id, r.flow_slug, r.status, r.output, r.completed_at
     )
-    SELECT count(l.emitted) INTO v_completed FROM lowered AS l;
+    SELECT count(CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
+               'event_type', 'run:completed', 'run_id', l.run_id, 'flow_slug', l.flow_slug,
+               'status', 'completed', 'output', l.output, 'completed_at', l.completed_at)) END)
+      INTO v_completed
+      FROM lowered AS l
+     WHERE l.status = 'completed';
 
     IF v_released IS NOT NULL THEN
         PERFORM pgflow._advance_runs(v_released);
@@ -3023,7 +2934,7 @@ $$;
 -- read is pgmq.read's (FOR UPDATE SKIP LOCKED, read_ct + 1), prepared once per session and queue
 -- (pgmq.read plans its dynamic SQL on every call, which cost more than the read itself), and
 -- hides each message for its step's timeout + 2 s straight away. Messages enqueued by a
--- transaction that started after this one are left for the next call: the claim stamps
+-- transaction that started after this one are left for the next call: start_tasks stamps
 -- started_at with now(), which must not precede the task's queued_at.
 -- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
 -- starting), each carrying `messages`, how many messages were read; when none of them gave a
@@ -3039,6 +2950,7 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_ids bigint[];
+    v_events boolean := pgflow._events_wanted();
     -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
     v_read text := 'pgflow_claim_read_' || CASE WHEN octet_length(claim_tasks.queue_name) <= 45
                                                 THEN claim_tasks.queue_name ELSE md5(claim_tasks.queue_name) END;
@@ -3075,13 +2987,67 @@ BEGIN
     IF v_ids IS NULL THEN
         RETURN;
     END IF;
-    -- the claim of start_tasks (pgflow._start_tasks: same eligibility, same updates, task:started,
-    -- same inputs), without moving the messages' visibility a second time
+    -- the claim of start_tasks (same eligibility, same updates, task:started), without moving
+    -- the messages' visibility a second time
     RETURN QUERY
-        SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index,
-               c.flow_input, c.attempt
-          FROM pgflow._start_tasks(claim_tasks.queue_name, v_ids, claim_tasks.worker_id) AS c
-         ORDER BY c.msg_id;
+        WITH claimed AS (
+            UPDATE pgflow.step_tasks AS t
+               SET status = 'started',
+                   attempts_count = t.attempts_count + 1,
+                   started_at = now(),
+                   last_worker_id = claim_tasks.worker_id
+             WHERE t.ctid = ANY (ARRAY(
+                       SELECT task.ctid
+                         FROM unnest(v_ids) AS m (msg_id)
+                        CROSS JOIN LATERAL (
+                               SELECT probe.ctid
+                                 FROM pgflow.step_tasks AS probe
+                                WHERE probe.message_id = m.msg_id
+                                  AND probe.flow_slug = claim_tasks.queue_name
+                                  AND probe.status = 'queued'
+                                  AND EXISTS (SELECT 1 FROM pgflow.runs AS r
+                                               WHERE r.run_id = probe.run_id AND r.status = 'started')
+                                  AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
+                                               WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
+                                                 AND ss.status = 'started')
+                               OFFSET 0
+                                  FOR UPDATE) AS task))
+            RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
+                CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
+                    'event_type', 'task:started', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
+                    'step_slug', t.step_slug, 'task_index', t.task_index, 'status', 'started',
+                    'attempt', t.attempts_count, 'worker_id', t.last_worker_id,
+                    'started_at', t.started_at)) END AS emitted
+        ),
+        items AS MATERIALIZED (
+            -- the array a map step's tasks take their elements from (the run input of a root map,
+            -- else the output of the step it maps), read and decompressed once per call, not once
+            -- per task: a 10,000-element array is large
+            SELECT m.run_id, m.step_slug,
+                   (CASE WHEN s.deps_count = 0
+                         THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = m.run_id)
+                         ELSE (SELECT parent.output
+                                 FROM pgflow.deps AS d
+                                 JOIN pgflow.step_states AS parent
+                                   ON parent.run_id = m.run_id AND parent.step_slug = d.dep_slug
+                                WHERE d.flow_slug = m.flow_slug AND d.step_slug = m.step_slug)
+                    END) || '[]'::jsonb AS elements
+              FROM (SELECT DISTINCT c.flow_slug, c.run_id, c.step_slug FROM claimed AS c) AS m
+              JOIN pgflow.steps AS s ON s.flow_slug = m.flow_slug AND s.step_slug = m.step_slug
+             WHERE s.step_type = 'map'
+        )
+        SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug,
+               CASE WHEN s.step_type = 'map' THEN i.elements -> c.task_index
+                    WHEN s.deps_count = 0 THEN '{}'::jsonb  -- a root single step (every job): no call
+                    ELSE pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, s.deps_count) END,
+               c.message_id, c.task_index,
+               CASE WHEN s.step_type = 'single' AND s.deps_count = 0
+                    THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = c.run_id) END,
+               c.attempts_count
+          FROM claimed AS c
+          JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
+          LEFT JOIN items AS i ON i.run_id = c.run_id AND i.step_slug = c.step_slug
+         ORDER BY c.message_id;
     IF NOT FOUND THEN
         RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
                             NULL::int, NULL::jsonb, NULL::int;
@@ -3091,21 +3057,19 @@ $$;
 
 
 -- 0703_function_complete_tasks.sql
--- Report task outputs, many in one call (one round trip, one commit), element i of each array
--- describing one task; complete_task is this function with one report. The result is what
--- reporting the tasks one at a time would leave, the clean reports (below) first: same rows,
--- same events (per run in a valid order: task:completed, step:completed, dependents'
--- step:started, run:completed), messages archived. Returns each reported task's status
--- afterwards, in the order given (NULL status for an unknown task).
+-- Batch variant of complete_task: report many task outputs in one call (one round trip, one
+-- commit), element i of each array describing one task. The result is what complete_task would
+-- leave after being called for each task in turn: same rows, same events (per run in a valid
+-- order: task:completed, step:completed, dependents' step:started, run:completed), messages
+-- archived. Returns each reported task's status afterwards, in the order given (NULL status for
+-- an unknown task).
 --
 -- Set-based where it is safe: tasks that are started, of a started step of a started run, are
 -- completed with one statement per table, whatever their number (a map step's tasks lower its
 -- remaining_tasks once per call, not once per task). Everything else - late or repeated
--- reports, outputs that may violate a dependent map's type - goes through _complete_task_apply,
--- one by one. Locks: every reported step state first (ordered by run, step), then the runs
--- whose step completes (ordered by run).
--- Twin: _complete_task_apply applies one report the same way; guarded by
--- tests/sql/complete_tasks/test_same_result_as_apply.py (every outcome).
+-- reports, outputs that may violate a dependent map's type - goes through complete_task's own
+-- path, one by one. Locks: every reported step state first (ordered by run, step), then the
+-- runs whose step completes (ordered by run), as complete_task does for one task.
 CREATE OR REPLACE FUNCTION pgflow.complete_tasks(run_ids uuid[], step_slugs text[], task_indexes int[], outputs jsonb[])
 RETURNS TABLE (run_id uuid, step_slug text, task_index int, status text)
 LANGUAGE plpgsql
@@ -3161,7 +3125,7 @@ BEGIN
               JOIN pgflow.step_states AS ss ON ss.run_id = u.run_id AND ss.step_slug = u.step_slug
               JOIN pgflow.runs AS r ON r.run_id = u.run_id
               JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
-             WHERE t.status = 'started' AND ss.status = 'started' AND NOT pgflow._is_terminal(r.status)
+             WHERE t.status = 'started' AND ss.status = 'started' AND r.status = 'started'
                AND r.run_id = ANY (complete_tasks.run_ids)  -- probe runs by key, never scan them
                AND NOT (s.step_type = 'single' AND jsonb_typeof(u.output) IS DISTINCT FROM 'array'
                         AND EXISTS (SELECT 1
@@ -3172,7 +3136,7 @@ BEGIN
 
     IF v_lock_runs IS NOT NULL THEN
         -- a run that failed meanwhile sends its reports down the one-by-one path (which archives)
-        SELECT array_agg(locked.run_id) FILTER (WHERE pgflow._is_terminal(locked.status)) INTO v_gone
+        SELECT array_agg(locked.run_id) FILTER (WHERE locked.status <> 'started') INTO v_gone
           FROM (SELECT r.run_id, r.status FROM pgflow.runs AS r
                  WHERE r.run_id = ANY (v_lock_runs) ORDER BY r.run_id FOR UPDATE OF r) AS locked;
         IF v_gone IS NOT NULL THEN
@@ -3200,7 +3164,10 @@ BEGIN
                AND t.run_id = rep.run_id AND t.step_slug = rep.step_slug AND t.task_index = rep.task_index
                AND t.status = 'started'
             RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.output,
-                CASE WHEN v_events THEN pgflow._emit(pgflow._task_event('task:completed', t)) END AS emitted
+                CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
+                    'event_type', 'task:completed', 'run_id', t.run_id, 'flow_slug', t.flow_slug,
+                    'step_slug', t.step_slug, 'task_index', t.task_index, 'status', t.status,
+                    'attempt', t.attempts_count, 'output', t.output, 'completed_at', t.completed_at)) END AS emitted
         ),
         archived AS (
             SELECT count(*) AS n
@@ -3272,9 +3239,6 @@ $$;
 -- one pgmq.send_batch per queue and start delay for every task of every step, one INSERT of the
 -- queued tasks. Any other run goes through _advance_run (conditions, taskless steps, completion).
 -- The caller holds the locks of the runs.
--- Twin: start_ready_steps (through _advance_run) starts the same steps for one run; guarded by
--- tests/sql/complete_tasks/test_same_result_as_apply.py and
--- tests/sql/complete_tasks/test_same_result_as_complete_task.py.
 CREATE OR REPLACE FUNCTION pgflow._advance_runs(p_run_ids uuid[])
 RETURNS void
 LANGUAGE plpgsql
@@ -3300,7 +3264,11 @@ BEGIN
          WHERE ss.run_id = ANY (p_run_ids) AND NOT (ss.run_id = ANY (coalesce(v_full, '{}')))
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
         RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
-            CASE WHEN v_events THEN pgflow._emit(pgflow._step_event('step:started', ss)) END AS emitted
+            CASE WHEN v_events THEN pgflow._emit(jsonb_build_object(
+                'event_type', 'step:started', 'run_id', ss.run_id, 'flow_slug', ss.flow_slug,
+                'step_slug', ss.step_slug, 'status', 'started', 'started_at', ss.started_at,
+                'remaining_tasks', ss.remaining_tasks, 'remaining_deps', ss.remaining_deps,
+                'initial_tasks', ss.initial_tasks)) END AS emitted
     ),
     tasks AS (
         SELECT st.flow_slug, st.run_id, st.step_slug, i AS task_index, coalesce(s.opt_start_delay, 0) AS delay,
