@@ -40,8 +40,9 @@ async def fetch_page(dash: Dashboard, f: RunFilter, flows: dict[str, dict[str, A
         "limit": f.limit + 1,
         "cursor_at": None, "cursor_id": None, "newer": bool(f.newer),
     }
-    if f.newer or f.older:
-        params["cursor_at"], params["cursor_id"] = decode_cursor(f.newer or f.older)
+    cursor = f.newer or f.older
+    if cursor:
+        params["cursor_at"], params["cursor_id"] = decode_cursor(cursor)
     rows = await dash.store.all("dashboard_runs_page", **params)
     if f.newer:
         has_newer = len(rows) > f.limit
