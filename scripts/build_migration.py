@@ -9,12 +9,13 @@ proves that the migrations, applied in order, give the same catalog as the decla
     python scripts/build_migration.py --check
         exit 1 when 0001_initial.sql differs from the frozen file
 
-    python scripts/build_migration.py draft 0003_queue_identity --since v0.2.0
+    python scripts/build_migration.py draft 0003_queue_identity --since v0.2.0 [--force]
         write pgflow/sql/migrations/0003_queue_identity.sql with every function file added or
         changed since that git revision (in load order) and a DROP FUNCTION for every function
         file removed since; a changed table, type, index or trigger file is listed as a TODO to
         write by hand (ALTER TABLE ..., data repairs), because only a person knows how existing
-        rows must move.
+        rows must move. --force rewrites a draft made before (while the schema files still
+        change); put the hand-written part in a migration of its own, numbered before the draft.
 """
 
 from __future__ import annotations
@@ -62,11 +63,11 @@ def _signature(sql: str) -> str:
     return f"{name.strip()}({', '.join(types)})"
 
 
-def draft(name: str, since: str) -> int:
+def draft(name: str, since: str, force: bool = False) -> int:
     if not re.fullmatch(r"\d{4}_[a-z0-9_]+", name):
         raise SystemExit(f"{name!r}: name the migration NNNN_words (e.g. 0003_queue_identity)")
     target = MIGRATIONS / f"{name}.sql"
-    if target.exists():
+    if target.exists() and not force:
         raise SystemExit(f"{target.relative_to(ROOT)} exists; edit it, or pick the next number")
     changes = [line.split("\t") for line in _git("diff", "--name-status", "-M", since, "HEAD", "--", SCHEMA).splitlines()]
     drops, bodies, by_hand = [], [], []
@@ -100,6 +101,8 @@ if __name__ == "__main__":
     argv = sys.argv[1:]
     if argv == ["--check"]:
         sys.exit(check())
+    force = "--force" in argv
+    argv = [a for a in argv if a != "--force"]
     if len(argv) == 4 and argv[0] == "draft" and argv[2] == "--since":
-        sys.exit(draft(argv[1], argv[3]))
+        sys.exit(draft(argv[1], argv[3], force))
     sys.exit(__doc__)
