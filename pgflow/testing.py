@@ -15,14 +15,14 @@
 ``run_inline`` follows pgflow's semantics: steps in definition (topological) order, handler
 inputs as the worker gives them, outputs passed through JSON (objects in jsonb's key order), map
 steps over arrays (empty arrays complete with ``[]``), conditions (``if_`` / ``if_not`` matched
-like PostgreSQL's ``@>``, ``when_unmet``), retries up to ``max_attempts`` (without waiting out
-the backoff), ``when_exhausted``, and the type violation of a step feeding a map step with a
-non-array. Async
-handlers are awaited (with their step timeout); sync ones are called directly. ``ctx.flow_input``
-is known where a worker guarantees it (root single steps, sync handlers); an async handler
-elsewhere must ``await ctx.get_flow_input()``. It ignores
-``start_delay``, and leaves the steps after a failure ``created``. The engine is the reference:
-tests/integration/test_inline_parity.py runs the same flows both ways and compares the outcomes.
+like PostgreSQL's ``@>``, ``when_unmet``; settled as soon as a step is ready), retries up to
+``max_attempts`` (without waiting out the backoff), ``when_exhausted``, and the type violation of
+a step feeding a map step with a non-array. Async handlers are awaited (with their step timeout);
+sync ones are called directly. ``ctx.flow_input`` is known where a worker guarantees it (root
+single steps, sync handlers); an async handler elsewhere must ``await ctx.get_flow_input()``. It
+ignores ``start_delay``, and leaves the steps after a failure ``created``. The engine is the
+reference: tests/integration/test_inline_parity.py runs the same flows both ways and compares
+the outcomes.
 """
 
 from __future__ import annotations
@@ -122,12 +122,17 @@ class _Inline:
                     f"flow {self.flow.slug!r}: root map step {step.slug!r} maps the flow input, which must be "
                     f"a JSON array, but got {_json_type(self.input)}"
                 )
-        for step in self.flow.steps:
-            if self.states[step.slug].status != StepStatus.CREATED:
-                continue  # skipped by a cascade
-            if not await self._run_step(step):
-                self.result.status = RunStatus.FAILED
-                return self.result
+        # as the engine: the conditions of the ready steps are settled before any of them runs
+        while self._settle_conditions():
+            ready = self._ready()
+            if not ready:
+                return self._complete()
+            if not await self._run_step(ready[0]):
+                break
+        self.result.status = RunStatus.FAILED
+        return self.result
+
+    def _complete(self) -> InlineRun:
         self.result.status = RunStatus.COMPLETED
         leaves = {s.slug: self.states[s.slug] for s in self.flow.steps if not self.flow.dependents(s.slug)}
         outputs = {slug: st.output for slug, st in leaves.items() if st.status == StepStatus.COMPLETED}
@@ -138,19 +143,39 @@ class _Inline:
         return _jsonb_object((d, self.states[d].output) for d in step.depends_on
                              if self.states[d].status == StepStatus.COMPLETED)
 
-    async def _run_step(self, step: StepDefinition) -> bool:
-        """Run one step; False when the run failed."""
-        state = self.states[step.slug]
-        if step.required_input_pattern is not None or step.forbidden_input_pattern is not None:
-            seen = self.input if step.is_root else self._deps_input(step)
-            met = (step.required_input_pattern is None or contains(seen, step.required_input_pattern)) and (
-                step.forbidden_input_pattern is None or not contains(seen, step.forbidden_input_pattern))
-            if not met:
-                if step.when_unmet == "fail":
-                    state.status, state.error_message = StepStatus.FAILED, "Condition not met"
-                    return False
-                self._skip(step, "condition_unmet", cascade=step.when_unmet == "skip-cascade")
+    def _ready(self) -> list[StepDefinition]:
+        """Steps not started whose dependencies all completed or were skipped, in step order."""
+        done = (StepStatus.COMPLETED, StepStatus.SKIPPED)
+        return [s for s in self.flow.steps if self.states[s.slug].status == StepStatus.CREATED
+                and all(self.states[d].status in done for d in s.depends_on)]
+
+    def _unmet(self, step: StepDefinition) -> bool:
+        if step.required_input_pattern is None and step.forbidden_input_pattern is None:
+            return False
+        seen = self.input if step.is_root else self._deps_input(step)
+        return not ((step.required_input_pattern is None or contains(seen, step.required_input_pattern))
+                    and (step.forbidden_input_pattern is None or not contains(seen, step.forbidden_input_pattern)))
+
+    def _settle_conditions(self) -> bool:
+        """Resolve the conditions of the ready steps, repeating while skips make more steps ready,
+        as ``cascade_resolve_conditions`` does; False when an unmet condition failed the run."""
+        while True:
+            unmet = [s for s in self._ready() if self._unmet(s)]
+            failing = next((s for s in unmet if s.when_unmet == "fail"), None)
+            if failing is not None:
+                state = self.states[failing.slug]
+                state.status, state.error_message = StepStatus.FAILED, "Condition not met"
+                return False
+            if not unmet:
                 return True
+            for step in [s for s in unmet if s.when_unmet == "skip"]:
+                self._skip(step, "condition_unmet", cascade=False)
+            for step in [s for s in unmet if s.when_unmet == "skip-cascade"]:
+                self._skip(step, "condition_unmet", cascade=True)
+
+    async def _run_step(self, step: StepDefinition) -> bool:
+        """Run the tasks of one ready step; False when the run failed."""
+        state = self.states[step.slug]
         items = self._task_inputs(step)
         state.tasks = [InlineTask(i) for i in range(len(items))]
         for task, item in zip(state.tasks, items):

@@ -300,6 +300,26 @@ for i, pattern in enumerate(PATTERNS):
     patterns.add_step(f"if_{i}", lambda input: "met", if_=pattern)
     patterns.add_step(f"if_not_{i}", lambda input: "met", if_not=pattern)
 
+# Conditions are settled as soon as a step is ready, before any handler runs: the gate fails the
+# run at its start, and the first step's handler never runs.
+gate_first = pgflow.Flow("parity_gate_first", max_attempts=1, **FAST)
+
+
+@gate_first.step
+def side_effect(input):
+    boom("never runs: the run failed at its start")
+
+
+@gate_first.step(if_={"allowed": True}, when_unmet="fail")
+def gate(input):
+    return "open"
+
+
+@gate_first.step(depends_on=[side_effect])
+def later_gate_parent(deps):
+    return deps
+
+
 skipped_source = pgflow.Flow("parity_skipped_source", **FAST)
 
 
@@ -500,6 +520,7 @@ CASES = [
     Case("when_unmet_fail", condition_fail, {"kind": "regular"}),
     Case("when_unmet_fail_met", condition_fail, {"kind": "vip"}),
     Case("condition_patterns", patterns, PATTERN_INPUT),
+    Case("condition_fails_before_handlers", gate_first, {"allowed": False}),
     Case("root_condition_met", root_condition, {"go": True}),
     Case("root_condition_unmet", root_condition, {"go": False}),
     Case("condition_skips_map_source", skipped_source, {"items": [1, 2], "skip": True}),
