@@ -31,7 +31,8 @@ def engine_runs(pg_admin_url: str, template_url: str) -> Iterator[dict[str, pgfl
         with pgflow.Client(url_for(pg_admin_url, name)) as client:
             for flow in FLOWS:
                 client.compile(flow)
-            run_ids = {case.name: client.start_flow(case.flow, case.input) for case in CASES}
+            run_ids = {case.name: client.enqueue(case.flow, case.input) if isinstance(case.flow, pgflow.Job)
+                       else client.start_flow(case.flow, case.input) for case in CASES}
             drain(client, FLOWS, timeout=60)
             yield {case: client.get_run_with_states(run_id) for case, run_id in run_ids.items()}
     finally:
