@@ -25,7 +25,18 @@ from pgflow.errors import (
 from pgflow.dsl import Flow, Job, StepDefinition
 from pgflow.dsl.cron import Cron
 from pgflow.client import AsyncClient, Client
-from pgflow.models import FlowInfo, Run, Schedule, StepInfo, StepState, StepTask, WorkerInfo
+from pgflow.models import (
+    FlowInfo,
+    Run,
+    RunStatus,
+    Schedule,
+    StepInfo,
+    StepState,
+    StepStatus,
+    StepTask,
+    TaskStatus,
+    WorkerInfo,
+)
 from pgflow.context import Context
 from pgflow.worker import Worker
 from pgflow.live import EventHub, LiveClient, LiveRun
@@ -54,6 +65,7 @@ __all__ = [
     "Run",
     "RunFailed",
     "RunNotFound",
+    "RunStatus",
     "RunTimeout",
     "Schedule",
     "ScheduleError",
@@ -61,8 +73,10 @@ __all__ = [
     "StepDefinition",
     "StepInfo",
     "StepState",
+    "StepStatus",
     "StepTask",
     "TaskError",
+    "TaskStatus",
     "TaskTimeout",
     "Worker",
     "WorkerInfo",
