@@ -12,7 +12,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 
 import pgflow
 
@@ -547,10 +546,8 @@ REFUSED = [
     Case("root_map_object_input", root_map, {"not": "a list"}),
     Case("root_map_null_input", root_map, None),
     Case("input_not_json", chain, {"n": float("nan")}),
-    pytest.param(Case("input_with_nul_character", chain, {"n": 1, "text": "a\x00b"}), marks=pytest.mark.xfail(
-        strict=True, reason="the client's input check (ops.common.json_text, which run_inline shares) lets a NUL "
-                            "character through: start_flow then fails with psycopg's UntranslatableCharacter, "
-                            "not a PgFlowError, and run_inline accepts the input")),
+    Case("input_with_nul_character", chain, {"n": 1, "text": "a\x00b"}),
+    Case("input_with_lone_surrogate", chain, {"n": 1, "text": "a\ud800b"}),
 ]
 
 FLOWS = list({id(c.flow): c.flow for c in CASES}.values())

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from uuid import UUID
 
+from pgflow.db.jsonb import NotStorable, jsonb_text
 from pgflow.errors import FlowDefinitionError, InvalidInput
 from pgflow.types import FlowRef, Json, RunId
 
@@ -21,14 +21,11 @@ def slug_of(flow: FlowRef) -> str:
 
 
 def json_text(value: Json, what: str = "input") -> str:
-    """``value`` as JSON text; InvalidInput when it cannot be stored as JSON."""
+    """``value`` as JSON text; InvalidInput when jsonb cannot store it (see :mod:`pgflow.db.jsonb`)."""
     try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(
-            f"the {what} is not JSON-serialisable ({exc}); pass dicts, lists, strings, numbers, booleans "
-            f"or None, converting other values (datetimes, UUIDs, sets, objects) first"
-        ) from None
+        return jsonb_text(value)
+    except NotStorable as exc:
+        raise InvalidInput(f"the {what} {exc.reason}; {exc.fix}") from None
 
 
 def run_uuid(run_id: RunId) -> UUID:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
-import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from pgflow.context import Context
+from pgflow.db.jsonb import NotStorable, jsonb_text
 from pgflow.dsl.step import StepDefinition
 from pgflow.errors import NonSerializableOutput
 from pgflow.worker.threads import ThreadRunner
@@ -24,9 +23,6 @@ from pgflow.worker.threads import ThreadRunner
 MAX_ERROR_LENGTH = 4000
 TRACEBACK_FRAMES = 5
 
-_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # \u0000 not preceded by an escaped backslash
-
-_encode_json = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode  # one encoder, not one per call
 
 OutcomeKind = Literal["completed", "error", "timeout", "output"]
 
@@ -80,24 +76,16 @@ def handler_input(step: StepDefinition, task: ClaimedTask) -> Any:
 
 
 def encode_output(step_slug: str, output: Any) -> str:
-    """The output as JSON text; anything JSON cannot hold raises :class:`NonSerializableOutput`.
+    """The output as JSON text; anything jsonb cannot hold raises :class:`NonSerializableOutput`.
 
     Falsy values (``0``, ``False``, ``""``, ``[]``, ``{}``) are kept as they are.
     """
     try:
-        text = _encode_json(output)
-    except (TypeError, ValueError) as exc:
+        return jsonb_text(output)
+    except NotStorable as exc:
         raise NonSerializableOutput(
-            f"step {step_slug!r} returned {type(output).__name__} {_preview(output)}, which is not "
-            f"JSON-serialisable ({exc}); return dicts, lists, strings, numbers, booleans or None "
-            f"(convert dates with .isoformat(), decimals with float() or str())"
+            f"step {step_slug!r} returned {type(output).__name__} {_preview(output)}, which {exc.reason}; {exc.fix}"
         ) from None
-    if "\\u0000" in text and _NUL_ESCAPE.search(text):
-        raise NonSerializableOutput(
-            f"step {step_slug!r} returned a string with a NUL character (\\x00), which PostgreSQL's jsonb "
-            f"cannot store; remove it or encode the data (e.g. base64)"
-        )
-    return text
 
 
 def describe_error(exc: BaseException) -> str:
