@@ -41,9 +41,9 @@ from uuid import UUID
 from pgflow.context import Context
 from pgflow.dsl.flow import Flow
 from pgflow.dsl.step import StepDefinition
-from pgflow.errors import InvalidInput, PgFlowError, RunFailed
+from pgflow.errors import PgFlowError, RunFailed
 from pgflow.models import RunStatus, StepStatus, TaskStatus
-from pgflow.ops.common import json_text
+from pgflow.ops.common import check_flow_input, json_text, json_type
 from pgflow.worker.executor import ClaimedTask, execute
 
 T = TypeVar("T")
@@ -116,12 +116,7 @@ class _Inline:
         self.result = InlineRun(uuid.uuid4(), flow.slug, self.input, step_states=tuple(self.states.values()))
 
     async def run(self) -> InlineRun:
-        for step in self.flow.steps:
-            if step.is_map and step.is_root and not isinstance(self.input, list):
-                raise InvalidInput(
-                    f"flow {self.flow.slug!r}: root map step {step.slug!r} maps the flow input, which must be "
-                    f"a JSON array, but got {_json_type(self.input)}"
-                )
+        check_flow_input(self.flow, self.input)
         # as the engine: the conditions of the ready steps are settled before any of them runs
         while self._settle_conditions():
             ready = self._ready()
@@ -207,7 +202,7 @@ class _Inline:
         feeds_map = any(s.is_map and s.depends_on == (step.slug,) for s in self.flow.steps)
         if step.is_map or not feeds_map or isinstance(output, list):
             return False
-        message = f"[TYPE_VIOLATION] Produced {_json_type(output)} instead of array"
+        message = f"[TYPE_VIOLATION] Produced {json_type(output)} instead of array"
         tasks[0].status, tasks[0].error_message = TaskStatus.FAILED, message
         state = self.states[step.slug]
         state.status, state.error_message = StepStatus.FAILED, message
@@ -269,7 +264,7 @@ def contains(value: Any, pattern: Any) -> bool:
         return isinstance(value, list) and all(any(contains(v, p) for v in value) for p in pattern)
     if isinstance(value, (dict, list)):
         return False
-    return _json_type(value) == _json_type(pattern) and value == pattern
+    return json_type(value) == json_type(pattern) and value == pattern
 
 
 def _jsonb_object(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -290,18 +285,6 @@ def _jsonb_number(text: str) -> float | int:
 def _from_jsonb(text: str) -> Any:
     """JSON text decoded as the same value read back from a jsonb column."""
     return json.loads(text, object_pairs_hook=_jsonb_object, parse_float=_jsonb_number)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def _run_blocking(coro: Coroutine[Any, Any, T]) -> T:

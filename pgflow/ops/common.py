@@ -6,6 +6,8 @@ from datetime import timedelta
 from uuid import UUID
 
 from pgflow.db.jsonb import NotStorable, jsonb_text
+from pgflow.dsl.flow import Flow
+from pgflow.dsl.job import Job
 from pgflow.errors import FlowDefinitionError, InvalidInput
 from pgflow.types import FlowRef, Json, RunId
 
@@ -46,3 +48,29 @@ def seconds_of(value: float | timedelta, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInput(f"{what} must be a number of seconds or a timedelta, got {type(value).__name__} {value!r}")
     return float(value)
+
+
+def json_type(value: Json) -> str:
+    """The JSON type of a Python value as ``jsonb_typeof`` names it ('object', 'array', ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, (list, tuple)) else "object"
+
+
+def check_flow_input(flow: FlowRef, value: Json) -> None:
+    """InvalidInput, before any SQL, when ``flow`` is a definition whose root map step maps the
+    flow input and ``value`` is not a list (for a slug, start_flow's SQL checks the same)."""
+    if not isinstance(flow, Flow) or isinstance(flow, Job) or isinstance(value, (list, tuple)):
+        return  # a job has no map step
+    for step in flow.steps:
+        if step.is_map and step.is_root:
+            raise InvalidInput(
+                f"flow {flow.slug!r}: root map step {step.slug!r} maps the flow input, which must be a JSON "
+                f"array, but got {json_type(value)}; start it with a list, e.g. [1, 2, 3] (an empty list is fine)"
+            )

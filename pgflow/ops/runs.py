@@ -10,7 +10,7 @@ from pgflow.db import ClientOperation, Operation, Query, Snapshot, WaitForEvent,
 from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import Event, RunEvent, run_channel
 from pgflow.models import Run, RunStatus, StepState, StepTask
-from pgflow.ops.common import json_text, run_uuid, seconds_of, slug_of
+from pgflow.ops.common import check_flow_input, json_text, run_uuid, seconds_of, slug_of
 from pgflow.types import FlowRef, Json, RunId
 
 RUN_STATUSES = tuple(s.value for s in RunStatus)
@@ -21,6 +21,7 @@ def start_flow(flow: FlowRef, input: Json, run_id: RunId | None = None) -> Opera
 
     ``run_id`` chooses the run's id (a UUID or its text); by default the database makes one.
     """
+    check_flow_input(flow, input)
     row = yield Query.one(
         "client_start_flow",
         flow_slug=slug_of(flow), input=json_text(input), run_id=None if run_id is None else run_uuid(run_id),
@@ -42,6 +43,7 @@ def start_flow_and_wait(flow: FlowRef, input: Json, timeout: float = 60.0) -> Cl
     # the run's channel is LISTENed to in the transaction that starts the run (the driver sends
     # both in one round trip), so its run:completed / run:failed event cannot be missed
     timeout = max(0.0, seconds_of(timeout, "timeout"))
+    check_flow_input(flow, input)
     run_id = uuid4()
     channel = run_channel(run_id)
     yield listen(channel)
@@ -74,6 +76,7 @@ def enqueue(
     """
     if delay_seconds is not None and scheduled_at is not None:
         raise InvalidInput("give either delay_seconds or scheduled_at, not both")
+    check_flow_input(job, input)
     delay = None if delay_seconds is None else seconds_of(delay_seconds, "delay_seconds")
     if scheduled_at is not None:
         if not isinstance(scheduled_at, datetime):
