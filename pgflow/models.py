@@ -65,15 +65,21 @@ class StepStatus(_Status):
 
 
 class TaskStatus(_Status):
-    """The status of a task (``StepTask.status``); a failed attempt that will be retried is queued again."""
+    """The status of a task (``StepTask.status``); a failed attempt that will be retried is queued again.
+
+    A task that had not finished when its step was skipped ends ``SKIPPED``; one that had not
+    finished when its run failed ends ``CANCELLED``.
+    """
 
     QUEUED = "queued"
     STARTED = "started"
     COMPLETED = "completed"
     FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
 
 
-_TERMINAL = frozenset({"completed", "failed", "skipped"})
+_TERMINAL = frozenset({"completed", "failed", "skipped", "cancelled"})
 
 
 def _pick(cls: type[M], row: dict[str, Any], **extra: Any) -> M:

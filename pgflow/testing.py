@@ -176,7 +176,13 @@ class _Inline:
         for task, item in zip(state.tasks, items):
             if not await self._run_task(step, task, item):
                 state.error_message = task.error_message
-                if step.when_exhausted == "fail":
+                # the step's tasks that have not run end as the engine ends unfinished tasks:
+                # cancelled with the run, skipped with the step
+                fails_run = step.when_exhausted == "fail"
+                for other in state.tasks:
+                    if other.status == TaskStatus.QUEUED:
+                        other.status = TaskStatus.CANCELLED if fails_run else TaskStatus.SKIPPED
+                if fails_run:
                     state.status = StepStatus.FAILED
                     return False
                 self._skip(step, "handler_failed", cascade=step.when_exhausted == "skip-cascade")

@@ -29,6 +29,11 @@ def _step_label(state: Any) -> str:
     if state.step_type == "map" or (state.initial_tasks or 0) > 1:
         done = sum(1 for t in state.tasks if t.status == TaskStatus.COMPLETED)
         parts.append(f"{done}/{state.initial_tasks if state.initial_tasks is not None else '?'} tasks")
+    # tasks the step's skip or the run's failure ended before they finished
+    for ended in (TaskStatus.CANCELLED, TaskStatus.SKIPPED):
+        count = sum(1 for t in state.tasks if t.status == ended)
+        if count:
+            parts.append(f"{count} task{'s' if count > 1 else ''} {ended.value}")
     attempts = max((t.attempts_count for t in state.tasks), default=0)
     if attempts > 1:
         parts.append(f"{attempts} attempts")

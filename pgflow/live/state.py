@@ -5,7 +5,11 @@ The rules (the JavaScript client ``pgflow/web/static/pgflow-live.js`` follows th
 * run status:  started < completed < failed
 * step status: created < started < completed < failed = skipped
 * task: ordered by (attempt, phase) with phase queued < started < queued-for-retry <
-  completed = failed, so a retry's ``task:started`` (attempt 2) outranks the failure of attempt 1.
+  skipped = cancelled < completed = failed, so a retry's ``task:started`` (attempt 2) outranks
+  the failure of attempt 1.
+* a task's end without an event of its own: a task still queued or started in a skipped step is
+  ``skipped``, in a failed run ``cancelled`` (the engine ends them with the step or the run and
+  announces only ``step:skipped`` / ``run:failed``). Derived after every event, like the counters.
 
 An event whose status outranks the current one moves the status and sets the event's fields.
 An event of the same or a lower rank changes no status; it only fills fields that are still
@@ -71,7 +75,7 @@ def apply_event(run: Run, event: Any) -> Run:
         return run
     if updated is run:
         return run
-    derived = derive_counters(updated)
+    derived = derive_counters(derive_task_ends(updated))
     return run if derived == run else derived
 
 
@@ -150,9 +154,9 @@ def _apply_step(step: StepState, event: StepEvent) -> StepState:
 
 # ----------------------------------------------------------------------------------- task
 
-def _task_rank(task: StepTask) -> tuple[int, int]:
-    phase = {TaskStatus.QUEUED: 0 if task.attempts_count == 0 else 2, TaskStatus.STARTED: 1, TaskStatus.COMPLETED: 3,
-             TaskStatus.FAILED: 3}
+def _task_rank(task: StepTask) -> tuple[int, float]:
+    phase = {TaskStatus.QUEUED: 0 if task.attempts_count == 0 else 2, TaskStatus.STARTED: 1,
+             TaskStatus.SKIPPED: 2.5, TaskStatus.CANCELLED: 2.5, TaskStatus.COMPLETED: 3, TaskStatus.FAILED: 3}
     return task.attempts_count, phase.get(task.status, 0)
 
 
@@ -200,6 +204,26 @@ def _apply_task(step: StepState, event: TaskEvent, run: Run) -> StepState:
     else:
         tasks[index] = task
     return replace(step, tasks=tuple(tasks))
+
+
+# ------------------------------------------------------------------------------ task ends
+
+def derive_task_ends(run: Run) -> Run:
+    """Tasks still queued or started become ``skipped`` in a skipped step, ``cancelled`` in a
+    failed run: what the engine did with them when the step or the run ended."""
+    states = []
+    for step in run.step_states:
+        end = TaskStatus.SKIPPED if step.status == StepStatus.SKIPPED else \
+            TaskStatus.CANCELLED if run.status == RunStatus.FAILED else None
+        if end is None or all(t.status not in (TaskStatus.QUEUED, TaskStatus.STARTED) for t in step.tasks):
+            states.append(step)
+            continue
+        states.append(replace(step, tasks=tuple(
+            replace(t, status=end) if t.status in (TaskStatus.QUEUED, TaskStatus.STARTED) else t
+            for t in step.tasks)))
+    if all(a is b for a, b in zip(states, run.step_states)):
+        return run
+    return replace(run, step_states=tuple(states))
 
 
 # ------------------------------------------------------------------------------- counters

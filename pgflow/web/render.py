@@ -27,6 +27,7 @@ STATUS_LABELS = {
     "completed": "completed",
     "failed": "failed",
     "skipped": "skipped",
+    "cancelled": "cancelled",  # a task of a failed run
     "healthy": "healthy",
     "stale": "stale",
     "dead": "dead",
@@ -39,6 +40,7 @@ STATUS_ICONS = {
     "completed": "\u2713",  # ✓
     "failed": "\u2715",     # ✕
     "skipped": "\u21b7",    # ↷
+    "cancelled": "\u2298",  # ⊘
     "healthy": "\u2713",
     "stale": "!",
     "dead": "\u2715",

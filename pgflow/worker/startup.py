@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -89,12 +90,23 @@ def plan(
     return plans, queues
 
 
+def worker_version() -> str:
+    """What the worker writes to ``workers.pgflow_version``: ``pgflow-py/<installed version>``
+    (a TypeScript worker writes its bare package version, so the two stay apart)."""
+    try:
+        return f"pgflow-py/{importlib.metadata.version('pgflow-py')}"
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return "pgflow-py/unknown"
+
+
 async def register(db: Database, function_name: str, worker_ids: dict[str, UUID]) -> None:
-    """``track_worker_function``, then one ``pgflow.workers`` row per queue (before any claim)."""
+    """``track_worker_function`` (start mode 'process'), then one ``pgflow.workers`` row per queue
+    (before any claim)."""
     deadline = time.monotonic() + 60
     await db.fetch("worker_track_function", {"function_name": function_name}, deadline=deadline)
     await db.fetch("worker_register", {
         "function_name": function_name,
+        "pgflow_version": worker_version(),
         "worker_ids": list(worker_ids.values()),
         "queue_names": list(worker_ids),
     }, deadline=deadline)

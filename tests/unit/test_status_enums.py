@@ -19,7 +19,8 @@ def test_statuses_are_strings_that_print_as_their_value():
 def test_is_terminal_marks_the_statuses_nothing_leaves():
     assert {s for s in RunStatus if s.is_terminal} == {RunStatus.COMPLETED, RunStatus.FAILED}
     assert {s for s in StepStatus if s.is_terminal} == {StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED}
-    assert {s for s in TaskStatus if s.is_terminal} == {TaskStatus.COMPLETED, TaskStatus.FAILED}
+    assert {s for s in TaskStatus if s.is_terminal} == {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED,
+                                                       TaskStatus.CANCELLED}
 
 
 def test_run_finished_follows_is_terminal_and_rows_become_enums():

@@ -4,13 +4,15 @@
 -- name: worker_register
 -- One row per queue the worker serves (step_tasks.last_worker_id points at it). All rows of one
 -- worker process are inserted in one transaction, so they share started_at (health_check groups
--- them by function_name and started_at).
-INSERT INTO pgflow.workers (worker_id, queue_name, function_name)
-SELECT w.worker_id, w.queue_name, %(function_name)s
+-- them by function_name and started_at). pgflow_version says which worker it is
+-- ('pgflow-py/<version>'; a TypeScript worker writes its package version).
+INSERT INTO pgflow.workers (worker_id, queue_name, function_name, pgflow_version)
+SELECT w.worker_id, w.queue_name, %(function_name)s, %(pgflow_version)s
 FROM unnest(%(worker_ids)s::uuid[], %(queue_names)s::text[]) AS w(worker_id, queue_name)
 
 -- name: worker_track_function
-SELECT pgflow.track_worker_function(%(function_name)s)
+-- A long-running process, not a function a supervisor starts over HTTP: start_mode 'process'.
+SELECT pgflow.track_worker_function(%(function_name)s, 'process')
 
 -- name: worker_heartbeat
 UPDATE pgflow.workers

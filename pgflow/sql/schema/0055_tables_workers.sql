@@ -7,7 +7,10 @@ CREATE TABLE pgflow.workers (
     started_at timestamptz NOT NULL DEFAULT now(),
     deprecated_at timestamptz,
     stopped_at timestamptz,
-    last_heartbeat_at timestamptz NOT NULL DEFAULT now()
+    last_heartbeat_at timestamptz NOT NULL DEFAULT now(),
+    -- which worker registered the row: a TypeScript worker writes its package version, the
+    -- Python worker 'pgflow-py/<version>' (NULL for workers older than core 0.17.1)
+    pgflow_version text
 );
 
 CREATE INDEX idx_workers_queue_name ON pgflow.workers (queue_name);
@@ -20,5 +23,9 @@ CREATE TABLE pgflow.worker_functions (
     last_invoked_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT debounce_at_least_one_second CHECK (debounce >= interval '1 second')
+    -- 'http': a supervisor starts the function by calling it (Supabase Edge Functions);
+    -- 'process': a long-running process the operator starts (Node, Bun, the Python worker)
+    start_mode text NOT NULL DEFAULT 'http',
+    CONSTRAINT debounce_at_least_one_second CHECK (debounce >= interval '1 second'),
+    CONSTRAINT worker_functions_start_mode_check CHECK (start_mode IN ('http', 'process'))
 );

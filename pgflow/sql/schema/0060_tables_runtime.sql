@@ -11,7 +11,7 @@ CREATE TABLE pgflow.runs (
     completed_at timestamptz,
     failed_at timestamptz,
     CONSTRAINT status_is_valid CHECK (status IN ('started', 'failed', 'completed')),
-    CONSTRAINT remaining_steps_valid CHECK (remaining_steps >= 0),
+    CONSTRAINT runs_remaining_steps_check CHECK (remaining_steps >= 0),
     CONSTRAINT completed_at_or_failed_at CHECK (NOT (completed_at IS NOT NULL AND failed_at IS NOT NULL)),
     CONSTRAINT completed_at_is_after_started_at CHECK (completed_at IS NULL OR completed_at >= started_at),
     CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at)
@@ -45,12 +45,12 @@ CREATE TABLE pgflow.step_states (
     CONSTRAINT remaining_tasks_state_consistency
         CHECK (remaining_tasks IS NULL OR status NOT IN ('created', 'skipped')),
     CONSTRAINT initial_tasks_known_when_started CHECK (status <> 'started' OR initial_tasks IS NOT NULL),
-    CONSTRAINT output_only_for_completed CHECK (output IS NULL OR status = 'completed'),
+    CONSTRAINT output_only_for_completed_or_null CHECK (output IS NULL OR status = 'completed'),
     CONSTRAINT skip_reason_matches_status
         CHECK ((status = 'skipped' AND skip_reason IS NOT NULL) OR (status <> 'skipped' AND skip_reason IS NULL)),
-    CONSTRAINT remaining_deps_valid CHECK (remaining_deps >= 0),
-    CONSTRAINT initial_tasks_nonnegative CHECK (initial_tasks IS NULL OR initial_tasks >= 0),
-    CONSTRAINT completed_at_or_failed_at CHECK (
+    CONSTRAINT step_states_remaining_deps_check CHECK (remaining_deps >= 0),
+    CONSTRAINT step_states_initial_tasks_check CHECK (initial_tasks IS NULL OR initial_tasks >= 0),
+    CONSTRAINT completed_at_or_failed_at_or_skipped_at CHECK (
         (completed_at IS NOT NULL)::int + (failed_at IS NOT NULL)::int + (skipped_at IS NOT NULL)::int <= 1),
     CONSTRAINT started_at_is_after_created_at CHECK (started_at IS NULL OR started_at >= created_at),
     CONSTRAINT completed_at_is_after_started_at CHECK (completed_at IS NULL OR completed_at >= started_at),
@@ -85,9 +85,10 @@ CREATE TABLE pgflow.step_tasks (
     permanently_stalled_at timestamptz,
     PRIMARY KEY (run_id, step_slug, task_index),
     FOREIGN KEY (run_id, step_slug) REFERENCES pgflow.step_states (run_id, step_slug),
-    CONSTRAINT valid_status CHECK (status IN ('queued', 'started', 'completed', 'failed')),
-    CONSTRAINT output_valid_only_for_completed_or_failed
-        CHECK (output IS NULL OR status IN ('completed', 'failed')),
+    -- 'skipped': its step was skipped; 'cancelled': its run failed (both before it finished)
+    CONSTRAINT valid_status
+        CHECK (status IN ('queued', 'started', 'completed', 'failed', 'skipped', 'cancelled')),
+    CONSTRAINT output_valid_only_for_completed CHECK (output IS NULL OR status IN ('completed', 'failed')),
     CONSTRAINT attempts_count_nonnegative CHECK (attempts_count >= 0),
     CONSTRAINT task_index_nonnegative CHECK (task_index >= 0),
     CONSTRAINT completed_at_or_failed_at CHECK (NOT (completed_at IS NOT NULL AND failed_at IS NOT NULL)),

@@ -1,7 +1,9 @@
 -- Fail one step and, with it, its run: the step keeps the error message, the run is marked
--- failed at once (parallel branches are not waited for) and every message still in flight for
--- the run is archived, so workers pick up none of its remaining tasks. Emits step:failed, then
--- run:failed. A run that is no longer started is left alone.
+-- failed at once (parallel branches are not waited for) and every task of the run still queued
+-- or started is cancelled, its message archived, so workers pick up none of them
+-- (pgflow._end_active_tasks; the caller has already ended the task that failed, if any). Emits
+-- step:failed, then run:failed. A run that is no longer started is left alone, so a replay
+-- changes and emits nothing.
 -- Used by cascade_resolve_conditions for unmet 'fail' conditions; complete_task and fail_task
 -- may use it for their failure paths.
 CREATE OR REPLACE FUNCTION pgflow._fail_run(p_run_id uuid, p_step_slug text, p_error_message text)
@@ -32,6 +34,6 @@ BEGIN
 
     PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, p_error_message, p_step_slug));
 
-    PERFORM pgflow._archive_active_messages(p_run_id);
+    PERFORM pgflow._end_active_tasks(p_run_id, 'cancelled');
 END;
 $$;

@@ -1,8 +1,9 @@
 -- Skip the given steps of a run (those not yet completed, failed or skipped) for one reason,
 -- without deciding their dependents' fate: dependents just lose a dependency, and a dependent
--- map step gets zero tasks (pgflow._release_dependents). Archives the messages of the skipped
--- steps' unfinished tasks, counts the skipped steps off the run's remaining_steps and emits
--- step:skipped for each (pgflow._mark_steps_skipped). Returns how many steps were skipped.
+-- map step gets zero tasks (pgflow._release_dependents). The skipped steps' unfinished tasks
+-- become 'skipped' with their messages archived, the run's remaining_steps drops by the number
+-- of skipped steps, and step:skipped is emitted for each (pgflow._mark_steps_skipped). Returns
+-- how many steps were skipped.
 CREATE OR REPLACE FUNCTION pgflow._skip_steps(p_run_id uuid, p_step_slugs text[], p_skip_reason text)
 RETURNS int
 LANGUAGE plpgsql

@@ -1,7 +1,7 @@
 -- Skip a step and everything downstream of it in one go: the step itself gets skip_reason,
 -- every step that depends on it (directly or transitively) gets 'dependency_skipped'. Steps
--- already completed, failed or skipped keep their state. Messages of the skipped steps'
--- unfinished tasks are archived, the run's remaining_steps drops by the number of skipped steps,
+-- already completed, failed or skipped keep their state (so a second call changes nothing). The
+-- skipped steps' unfinished tasks become 'skipped', then their messages are archived; the run's remaining_steps drops by the number of skipped steps,
 -- and step:skipped is emitted for each (pgflow._mark_steps_skipped). Returns how many steps
 -- were skipped.
 -- Called for when_unmet / when_exhausted = 'skip-cascade'.

@@ -1,10 +1,11 @@
 -- Settle the conditions of every ready step of a run, repeating while skips make more steps
 -- ready (at most 50 rounds). For the first unmet step with when_unmet = 'fail' the step and the
--- run fail ('Condition not met', step:failed + run:failed, in-flight messages archived) and the
--- function returns false. Unmet 'skip' steps are skipped (skip_reason 'condition_unmet'; their
--- dependents lose a dependency, a dependent map gets zero tasks); unmet 'skip-cascade' steps are
--- skipped with everything downstream. Steps whose condition holds stay ready for
--- start_ready_steps. Returns true while the run can go on (false if the run is failed).
+-- run fail ('Condition not met', step:failed + run:failed, the run's unfinished tasks cancelled
+-- and their messages archived) and the function returns false. Unmet 'skip' steps are skipped
+-- (skip_reason 'condition_unmet'; their dependents lose a dependency, a dependent map gets zero
+-- tasks); unmet 'skip-cascade' steps are skipped with everything downstream. Steps whose
+-- condition holds stay ready for start_ready_steps. Returns true while the run can go on (false
+-- if the run is failed).
 CREATE OR REPLACE FUNCTION pgflow.cascade_resolve_conditions(run_id uuid)
 RETURNS boolean
 LANGUAGE plpgsql

@@ -3,7 +3,8 @@
 -- queued and both its run and its step are started, and becomes 'started' with task:started;
 -- messages without such a task give no row, so the worker must accept fewer tasks than
 -- messages), then each claimed message is hidden for the step's timeout (step, else flow) + 2
--- seconds.
+-- seconds. When a claimed task's message cannot be hidden (it is gone from the queue) the call
+-- fails ('start_tasks(): visibility updated N of M claimed messages') and claims nothing.
 -- The handler input of each task:
 --   root map step      -> the element task_index of the run input
 --   dependent map step -> the element task_index of its dependency's output
@@ -32,6 +33,12 @@ AS $$
     )
     SELECT c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index, c.flow_input
       FROM claimed AS c
-     CROSS JOIN visibility
+     CROSS JOIN visibility AS v
+     -- a claimed task whose message was not hidden (the message is gone) must not run: the
+     -- statement fails, undoing every claim and attempt of the call, with upstream's message (a
+     -- SQL function cannot RAISE; the failing cast carries it)
+     WHERE CASE WHEN v.extended = (SELECT count(*) FROM claimed) THEN true
+                ELSE format('start_tasks(): visibility updated %s of %s claimed messages',
+                            v.extended, (SELECT count(*) FROM claimed))::int4 IS NULL END
      ORDER BY c.msg_id;
 $$;

@@ -1,6 +1,6 @@
 -- A single step produced a non-array output for a dependent map step: the task fails keeping
--- the offending output (task:failed), the step and the run fail (step:failed, run:failed,
--- in-flight messages archived) and the task's own message is archived. Not retried: the
+-- the offending output (task:failed), the step and the run fail (step:failed, run:failed, the
+-- run's other unfinished tasks cancelled) and the task's own message is archived. Not retried: the
 -- same handler would produce the same type again.
 CREATE OR REPLACE FUNCTION pgflow._fail_task_type_violation(
     p_run_id uuid, p_step_slug text, p_task_index int, p_output jsonb, p_error_message text)

@@ -1,6 +1,6 @@
 -- A task of a step with when_exhausted 'skip' or 'skip-cascade' used up its attempts: the step
--- is skipped (skip_reason 'handler_failed', keeping the error message; step:skipped), the
--- messages of its other unfinished tasks are archived, and the run goes on without it -
+-- is skipped (skip_reason 'handler_failed', keeping the error message; step:skipped), its other
+-- unfinished tasks become 'skipped' with their messages archived, and the run goes on without it -
 -- dependents lose one dependency (a dependent map step gets zero tasks), or with
 -- 'skip-cascade' everything downstream is skipped too. The caller holds the run row lock.
 CREATE OR REPLACE FUNCTION pgflow._skip_failed_step(
@@ -23,7 +23,7 @@ BEGIN
     END IF;
     PERFORM pgflow._emit(pgflow._step_event('step:skipped', v_state));
 
-    PERFORM pgflow._archive_active_messages(p_run_id, ARRAY[p_step_slug]);
+    PERFORM pgflow._end_active_tasks(p_run_id, 'skipped', ARRAY[p_step_slug]);
     UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
     IF p_cascade THEN
         PERFORM pgflow._cascade_force_skip_steps(p_run_id, p_step_slug, 'handler_failed');

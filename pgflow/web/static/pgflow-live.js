@@ -98,7 +98,8 @@
   }
 
   function taskRank(task) {
-    var phase = { queued: task.attempts_count ? 2 : 0, started: 1, completed: 3, failed: 3 }[task.status] || 0;
+    var phase = { queued: task.attempts_count ? 2 : 0, started: 1, skipped: 2.5, cancelled: 2.5, completed: 3,
+                  failed: 3 }[task.status] || 0;
     return [task.attempts_count || 0, phase];
   }
 
@@ -139,6 +140,18 @@
     return merge(task, false, pick(fields, ["error_message"]));
   }
 
+  // Tasks still queued or started end with their step (skipped) or their run (cancelled): the
+  // engine announces only step:skipped / run:failed for them.
+  function deriveTaskEnds(run) {
+    (run.step_states || []).forEach(function (step) {
+      var end = step.status === "skipped" ? "skipped" : run.status === "failed" ? "cancelled" : null;
+      if (!end) return;
+      (step.tasks || []).forEach(function (t) {
+        if (t.status === "queued" || t.status === "started") t.status = end;
+      });
+    });
+  }
+
   // remaining_steps and remaining_tasks follow from the statuses (so they stay idempotent).
   function deriveCounters(run) {
     var steps = run.step_states || [];
@@ -162,7 +175,10 @@
     if (parts[0] === "run" && parts[1] in RUN_RANK) changed = applyRun(run, parts[1], payload);
     else if (parts[0] === "step" && parts[1] in STEP_RANK) changed = applyStep(run, parts[1], payload);
     else if (parts[0] === "task") changed = applyTask(run, parts[1], payload);
-    if (changed) deriveCounters(run);
+    if (changed) {
+      deriveTaskEnds(run);
+      deriveCounters(run);
+    }
     return changed;
   }
 

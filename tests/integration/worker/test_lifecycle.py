@@ -17,10 +17,11 @@ async def test_a_worker_registers_one_row_per_queue_heartbeats_and_marks_itself_
     b.perform(lambda input: 2, slug="b")
     async with running(db_url, [a, b], heartbeat_interval=0.2, name="tester") as worker:
         registered = await rows(db_url, "SELECT worker_id, queue_name, function_name, started_at, "
-                                        "last_heartbeat_at FROM pgflow.workers ORDER BY queue_name")
+                                        "last_heartbeat_at, pgflow_version FROM pgflow.workers ORDER BY queue_name")
         assert [r["queue_name"] for r in registered] == ["job_a", "job_b"]
         assert {r["worker_id"] for r in registered} == set(worker.worker_ids)
         assert {r["function_name"] for r in registered} == {"tester"}
+        assert {r["pgflow_version"] for r in registered} == {f"pgflow-py/{pgflow.__version__}"}
         assert len({r["started_at"] for r in registered}) == 1
 
         async def beaten() -> bool:
@@ -28,7 +29,8 @@ async def test_a_worker_registers_one_row_per_queue_heartbeats_and_marks_itself_
             return now[0]["t"] > registered[0]["last_heartbeat_at"]
 
         await eventually_async(beaten, timeout=5, message="the heartbeat moves last_heartbeat_at")
-        assert await rows(db_url, "SELECT function_name FROM pgflow.worker_functions") == [{"function_name": "tester"}]
+        assert await rows(db_url, "SELECT function_name, start_mode, last_invoked_at FROM pgflow.worker_functions") == [
+            {"function_name": "tester", "start_mode": "process", "last_invoked_at": None}]
     stopped = await rows(db_url, "SELECT count(*) AS n FROM pgflow.workers WHERE stopped_at IS NOT NULL")
     assert stopped == [{"n": 2}]
 

@@ -14,7 +14,7 @@ def test_completion_after_the_run_failed_changes_nothing(conn):
 
     assert returned == before[0]
     assert (task(conn, run_id, "slow"), step_state(conn, run_id, "slow"), run_row(conn, run_id)) == before
-    assert returned["status"] == "started"
+    assert returned["status"] == "cancelled"
 
 
 def test_second_completion_of_a_task_changes_nothing(conn):

@@ -18,7 +18,7 @@ def test_non_array_output_for_a_dependent_map_fails_the_run(conn):
     assert list_state["error_message"].startswith("[TYPE_VIOLATION]")
     assert step_state(conn, run_id, "each")["status"] == "created"
     assert run_row(conn, run_id)["status"] == "failed"
-    # the parallel step's message and the failed task's message are both archived
+    # the parallel step's task is cancelled; its message and the failed task's are archived
+    assert task(conn, run_id, "side")["status"] == "cancelled"
     assert queue_messages(conn, "fan") == []
     assert len(archived_messages(conn, "fan")) == 2
-    assert task(conn, run_id, "side")["status"] == "started"

@@ -31,7 +31,7 @@ def test_a_report_for_a_failed_run_only_archives_its_message(conn):
     claimed = {t["step_slug"]: t for t in read_and_start(conn, "pair", register_worker(conn, "pair"))}
     fail_task(conn, run_id, "a", 0, "boom")
     statuses = complete_batch(conn, [claimed["b"]], lambda t: 1)
-    assert statuses[0]["status"] == "started"
+    assert statuses[0]["status"] == "cancelled"
     assert task(conn, run_id, "b")["output"] is None
     assert queue_messages(conn, "pair") == []
     assert {m["msg_id"] for m in archived_messages(conn, "pair")} >= {claimed["b"]["msg_id"]}

@@ -7,7 +7,9 @@ reporting them one by one through _complete_task_apply, with the same failures (
 between, and compares what the two runs left: rows, archived messages and events. The
 scenarios cover every outcome of a report: completion, map completion, a type violation, a
 duplicate, a late report, a retry, and an exhausted task with when_exhausted fail, skip and
-skip-cascade.
+skip-cascade - and every way a task ends: completed, failed, skipped (the unfinished siblings
+of a skipped step) and cancelled (the unfinished tasks of a failed run), with late reports for
+the skipped and cancelled ones.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ def attempt_of(conn: psycopg.Connection, task: dict[str, Any]) -> int:
                       " AND task_index = %s", (task["run_id"], task["step_slug"], task["task_index"]))[0]["attempts_count"]
 
 
+def fails_index(step: str, task_index: int) -> Act:
+    """One task of a map step fails (every attempt); everything else completes."""
+    def act(task: dict[str, Any]) -> tuple[str, Any]:
+        if task["step_slug"] == step and task["task_index"] == task_index:
+            return "fail", f"{step}[{task_index}] broke"
+        return completes(task)
+    return act
+
+
 SCENARIOS: dict[str, tuple[list[Any], Any, Act]] = {
     "completion": ([("a", []), ("b", ["a"]), ("c", ["a"]), ("d", ["b", "c"])], {}, completes),
     "map_completion": ([("each", [], {"step_type": "map"}), ("total", ["each"])], [1, 2, 3], completes),
@@ -61,7 +72,16 @@ SCENARIOS: dict[str, tuple[list[Any], Any, Act]] = {
                         ("end", ["bad", "good"])], {}, fails_first("bad")),
     "exhausted_skip_cascade": ([("bad", [], {"max_attempts": 1, "when_exhausted": "skip-cascade"}), ("good", []),
                                 ("below", ["bad"]), ("end", ["good"])], {}, fails_first("bad")),
+    "skipped_map_siblings": ([("each", [], {"step_type": "map", "max_attempts": 1, "when_exhausted": "skip"}),
+                              ("after", ["each"])], [1, 2, 3], fails_index("each", 0)),
+    "cancelled_map_siblings": ([("each", [], {"step_type": "map", "max_attempts": 1}), ("other", [])], [1, 2],
+                               fails_index("each", 1)),
+    "type_violation_cancels_a_retry": ([("items", []), ("slow", [], {"max_attempts": 2, "base_delay": 60}),
+                                        ("each", ["items"], {"step_type": "map"})], {}, fails_first("slow")),
 }
+# the task statuses a scenario must reach (so that the comparison covers them)
+REACHES = {"skipped_map_siblings": "skipped", "cancelled_map_siblings": "cancelled",
+           "type_violation_cancels_a_retry": "cancelled", "exhausted_fail": "cancelled"}
 
 
 def drive(conn: psycopg.Connection, flow: str, act: Act, batched: bool) -> None:
@@ -113,3 +133,5 @@ def test_set_based_and_one_by_one_give_the_same_outcome(db_url, flow):
     assert batch_state == apply_state
     assert batch_events == apply_events
     assert batch_events, "the scenario sent no event"
+    if flow in REACHES:
+        assert REACHES[flow] in {t["status"] for t in batch_state[0]["tasks"]}

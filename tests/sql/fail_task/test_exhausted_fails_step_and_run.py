@@ -21,7 +21,7 @@ def test_last_attempt_fails_the_step_and_the_run_and_archives_its_messages(conn)
     assert queue_messages(conn, "pair") == []
     assert sorted(m["msg_id"] for m in archived_messages(conn, "pair")) == sorted(c["msg_id"] for c in claimed)
     assert step_state(conn, run_id, "after")["status"] == "created"
-    assert task(conn, run_id, "other")["status"] == "started"
+    assert task(conn, run_id, "other")["status"] == "cancelled"
 
 
 def test_one_map_task_exhausting_fails_the_whole_map_step(conn):

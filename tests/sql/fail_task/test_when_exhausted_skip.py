@@ -46,6 +46,6 @@ def test_late_completion_of_a_sibling_after_the_skip_changes_nothing(conn):
 
     [late] = complete_task(conn, run_id, "each", 1, "late")
 
-    assert (late["status"], late["output"]) == ("started", None)
+    assert (late["status"], late["output"]) == ("skipped", None)
     assert step_state(conn, run_id, "each")["status"] == "skipped"
     assert run_row(conn, run_id) == run_before

@@ -61,6 +61,19 @@ def test_tasks_of_a_failed_run_are_left_alone(conn):
     fail_task(conn, run_id, "doomed", 0, "boom")
 
     assert hand_back(conn, "pair", [claimed["hung"]["msg_id"]], worker) == 0
+    assert task(conn, run_id, "hung")["status"] == "cancelled"
+
+
+def test_a_started_task_left_in_a_failed_run_is_left_alone(conn):
+    # a task a database from before the cancellation of failed runs' tasks may still hold
+    define_flow(conn, "pair", [("doomed", [], {"max_attempts": 1}), ("hung", [])])
+    run_id = start_flow(conn, "pair", {})
+    worker = register_worker(conn, "pair")
+    claimed = {c["step_slug"]: c for c in read_and_start(conn, "pair", worker)}
+    fail_task(conn, run_id, "doomed", 0, "boom")
+    conn.execute("UPDATE pgflow.step_tasks SET status = 'started' WHERE run_id = %s AND step_slug = 'hung'", (run_id,))
+
+    assert hand_back(conn, "pair", [claimed["hung"]["msg_id"]], worker) == 0
     assert task(conn, run_id, "hung")["status"] == "started"
 
 

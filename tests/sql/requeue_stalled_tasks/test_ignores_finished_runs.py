@@ -9,4 +9,4 @@ def test_tasks_of_a_failed_run_are_not_revived(conn):
     fail_task(conn, run_id, "doomed", 0, "boom")
     age_task(conn, run_id, "hung", 3600)
     assert requeue(conn) == 0
-    assert task(conn, run_id, "hung")["status"] == "started"
+    assert task(conn, run_id, "hung")["status"] == "cancelled"

@@ -9,7 +9,8 @@ def test_registers_a_function_once_and_refreshes_it(conn):
     [again] = rows(conn, "SELECT * FROM pgflow.worker_functions")
 
     assert first["function_name"] == "resize-images" and first["enabled"] is True
-    assert first["last_invoked_at"] is not None
+    assert first["start_mode"] == "http"
+    assert first["last_invoked_at"] is None  # only a supervisor that calls the function sets it
     assert again["enabled"] is False  # the operator's choice is kept
     assert again["updated_at"] > first["updated_at"]
     assert again["created_at"] == first["created_at"]
