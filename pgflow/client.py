@@ -141,6 +141,7 @@ class _Methods:
 
     # flows (pgflow/ops/flows.py)
     compile = _shared(flow_ops.compile_flow)
+    recompile = _shared(flow_ops.recompile_flow)
     flow_exists = _shared(flow_ops.flow_exists)
     get_flow = _shared(flow_ops.get_flow)
     list_flows = _shared(flow_ops.list_flows)

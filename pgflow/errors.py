@@ -65,8 +65,9 @@ class FlowShapeMismatch(PgFlowError):
         listed = "\n".join(f"  - {d}" for d in self.differences)
         super().__init__(
             f"flow {flow_slug!r} in the database differs from the definition in code:\n{listed}\n"
-            f"Fix: give the changed flow a new slug (e.g. {flow_slug}_v2), or recompile it with "
-            f"allow_data_loss=True (`pgflow compile --allow-data-loss`), which deletes its runs."
+            f"Fix: give the changed flow a new slug (e.g. {flow_slug}_v2), or replace the stored flow, which "
+            f"deletes its runs: `pgflow flows recompile {flow_slug} MODULE[:ATTR]`, client.recompile(flow), or "
+            f"allow_data_loss=True (Worker, client.compile, `pgflow compile --allow-data-loss`)."
         )
 
 

@@ -188,6 +188,7 @@ class StepInfo:
     forbidden_input_pattern: Any = None
     when_unmet: str = "skip"
     when_exhausted: str = "fail"
+    queue_name: str = ""  # the pgmq queue its tasks go to
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> StepInfo:
@@ -204,6 +205,7 @@ class StepInfo:
             forbidden_input_pattern=row.get("forbidden_input_pattern"),
             when_unmet=row.get("when_unmet", "skip"),
             when_exhausted=row.get("when_exhausted", "fail"),
+            queue_name=row.get("queue_name") or "",
         )
 
 
@@ -218,6 +220,7 @@ class FlowInfo:
     timeout: int
     created_at: datetime | None = None
     steps: tuple[StepInfo, ...] = ()
+    queue_mode: str = "flow"  # flow: one queue, lower(flow_slug) | step: a private queue per step
 
     def dependents(self, step_slug: str) -> list[str]:
         """Slugs of the steps that depend on ``step_slug``, in step order."""
@@ -233,6 +236,7 @@ class FlowInfo:
             timeout=row["opt_timeout"],
             created_at=row.get("created_at"),
             steps=steps,
+            queue_mode=row.get("queue_mode") or "flow",
         )
 
 

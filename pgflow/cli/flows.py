@@ -1,4 +1,4 @@
-"""``pgflow flows list|show`` and ``pgflow compile``: flow definitions in the database."""
+"""``pgflow flows list|show|recompile`` and ``pgflow compile``: flow definitions in the database."""
 
 from __future__ import annotations
 
@@ -131,3 +131,32 @@ def compile_command(targets: tuple[str, ...], allow_data_loss: bool, database_ur
                     click.echo(f"            - {difference}")
     if as_json:
         echo_json(results)
+
+
+@flows.command("recompile")
+@click.argument("slug")
+@click.argument("targets", nargs=-1, required=True, metavar="MODULE[:ATTR]...")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@database_option
+@json_option
+def recompile_command(slug: str, targets: tuple[str, ...], yes: bool, database_url: str | None,
+                      as_json: bool) -> None:
+    """Replace the stored flow SLUG with its definition in code, DELETING its runs, tasks and queued
+    messages (one transaction). For a flow whose steps or queues changed: `pgflow compile` and
+    workers refuse such a flow rather than lose its runs."""
+    from pgflow.dsl import load_targets
+
+    found = [f for f in load_targets(*targets) if f.slug == slug]
+    if not found:
+        raise click.ClickException(f"no flow or job {slug!r} is defined in {', '.join(targets)}; "
+                                   "name the module that defines it")
+    if not yes:
+        click.confirm(f"Delete flow {slug!r} with all its runs and compile it anew?", abort=True, err=True)
+    with client_for(database_url) as client:
+        result = client.recompile(found[0])
+    if as_json:
+        echo_json({"flow_slug": slug, **result})
+        return
+    click.echo(f"{result['status']:<10}  {found[0].flow_type} {slug}")
+    for difference in result["differences"]:
+        click.echo(f"            - {difference}")

@@ -46,6 +46,7 @@ class Flow:
         base_delay: int | None = None,
         timeout: int | None = None,
         cron: str | Cron | None = None,
+        step_queues: bool = False,
     ) -> None:
         kind = "job" if self.flow_type == "job" else "flow"
         self.slug = v.check_slug(slug, f"a {kind}", max_length=v.MAX_FLOW_SLUG_LENGTH)
@@ -56,6 +57,8 @@ class Flow:
             timeout=v.check_option("timeout", timeout, where),
         )
         self.cron = _coerce_cron(cron)
+        # each step's tasks in a private queue (pgflow's withStepQueues(), queue mode 'step')
+        self.step_queues = bool(step_queues)
         self._steps: dict[str, StepDefinition] = {}
 
     # ----------------------------------------------------------------------------- reading
@@ -84,6 +87,26 @@ class Flow:
     def shape(self) -> dict[str, Any]:
         """pgflow's FlowShape for this flow (what ``ensure_flow_compiled`` receives)."""
         return build_shape(self.steps, self.options)
+
+    @property
+    def queue_mode(self) -> str:
+        """'step' when each step has a private queue (``step_queues=True``), else 'flow'."""
+        return "step" if self.step_queues else "flow"
+
+    def queue_routes(self) -> list[dict[str, str]]:
+        """The queue of each step in step order, ``[{"stepSlug", "queueName"}]``, as
+        ``ensure_flow_compiled`` derives it: the flow's queue ``lower(slug)``, or with
+        ``step_queues=True`` each step's own ``lower(flow__step)`` (``lower(flow__<index>)``
+        when that is longer than 47 characters)."""
+        return [{"stepSlug": s.slug,
+                 "queueName": (self._step_queue_name(s.slug, i) or "") if self.step_queues else self.slug.lower()}
+                for i, s in enumerate(self.steps)]
+
+    def _step_queue_name(self, step_slug: str, index: int) -> str | None:
+        for name in (f"{self.slug}__{step_slug}", f"{self.slug}__{index}"):
+            if len(name) <= v.MAX_QUEUE_NAME_LENGTH:
+                return name.lower()
+        return None
 
     def shape_json(self) -> str:
         """The shape as compact JSON text, identical to ``JSON.stringify`` of the TypeScript DSL's shape."""
@@ -239,6 +262,19 @@ class Flow:
                 f"{self.flow_type} {self.slug!r} already has a step named {slug!r}; step slugs must be unique "
                 f"within a flow: rename the function or pass slug='...'"
             )
+        same = next((s for s in self._steps if s.lower() == slug.lower()), None)
+        if same is not None:
+            raise FlowDefinitionError(
+                f"{where}: differs from step {same!r} only in case; step slugs must differ in more than "
+                f"case (their queues would clash): rename one of them"
+            )
+        if self.step_queues:
+            queue = self._step_queue_name(slug, len(self._steps))
+            if queue is None:
+                raise FlowDefinitionError(
+                    f"{where}: with step_queues=True each step gets a queue named {self.slug}__<step> or "
+                    f"{self.slug}__<index>, at most {v.MAX_QUEUE_NAME_LENGTH} characters; shorten the flow slug"
+                )
         if step_type not in ("single", "map"):
             raise FlowDefinitionError(f"{where}: step_type must be 'single' or 'map', got {step_type!r}")
         deps = self._resolve_deps(slug, depends_on, where)

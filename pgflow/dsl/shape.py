@@ -116,3 +116,42 @@ def js_number(value: float) -> str:
         e = n - 1
         text = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if e >= 0 else "-") + str(abs(e))
     return ("-" if value < 0 else "") + text
+
+
+_STEP_DEFAULTS: dict[str, Any] = {
+    "stepType": "single", "dependencies": [], "whenUnmet": "skip", "whenExhausted": "fail",
+    "requiredInputPattern": {"defined": False}, "forbiddenInputPattern": {"defined": False},
+}
+_STRUCTURAL = ("slug", "stepType", "dependencies", "whenUnmet", "whenExhausted",
+               "requiredInputPattern", "forbiddenInputPattern")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if isinstance(value, dict) and "defined" in value:
+        return json.dumps(value.get("value")) if value.get("defined") else "not defined"
+    return json.dumps(value)
+
+
+def describe_differences(code: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    """How the shape in code differs from the stored one, one readable line each (what
+    ``FlowShapeMismatch`` lists; the SQL function ``_compare_flow_shapes`` answers with upstream
+    pgflow's terser lines). Compares what ``_compare_flow_shapes`` compares, defaults filled in."""
+    def normal(step: dict[str, Any]) -> dict[str, Any]:
+        full = {**_STEP_DEFAULTS, **step}
+        return {**full, "dependencies": sorted(full["dependencies"])}
+
+    mine = [normal(s) for s in code.get("steps") or []]
+    theirs = [normal(s) for s in stored.get("steps") or []]
+    lines = [f"step count differs: {len(mine)} in code, {len(theirs)} in database"] if len(mine) != len(theirs) else []
+    for i in range(max(len(mine), len(theirs))):
+        if i >= len(theirs):
+            lines.append(f"step {i}: {json.dumps(mine[i]['slug'])} exists only in code")
+        elif i >= len(mine):
+            lines.append(f"step {i}: {json.dumps(theirs[i]['slug'])} exists only in the database")
+        else:
+            lines += [f"step {i} {json.dumps(mine[i]['slug'])}: {key} {_shown(mine[i][key])} in code, "
+                      f"{_shown(theirs[i][key])} in database"
+                      for key in _STRUCTURAL if mine[i][key] != theirs[i][key]]
+    return lines

@@ -13,10 +13,14 @@ from typing import Any
 
 from pgflow.errors import FlowDefinitionError
 
-SLUG_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+# letters, digits and single underscores; first a letter, last a letter or a digit ("__" is kept
+# for the queue names pgflow derives: flow__step)
+SLUG_PATTERN = re.compile(r"[a-zA-Z](?:[a-zA-Z0-9_]*[a-zA-Z0-9])?")
 MAX_SLUG_LENGTH = 128
-# A flow's slug is also its pgmq queue name; pgmq refuses queue names longer than this.
+# A flow's slug is also its pgmq queue name (lower-cased); pgmq refuses longer queue names.
 MAX_FLOW_SLUG_LENGTH = 47
+# A step's private queue (step_queues=True) is named flow__step or flow__<index>, at most 47 too.
+MAX_QUEUE_NAME_LENGTH = 47
 RESERVED_SLUGS = frozenset({"run"})
 
 CONDITION_MODES = ("fail", "skip", "skip-cascade")
@@ -30,9 +34,18 @@ def is_valid_slug(slug: object) -> bool:
     return (
         isinstance(slug, str)
         and 0 < len(slug) <= MAX_SLUG_LENGTH
-        and SLUG_PATTERN.match(slug) is not None
+        and SLUG_PATTERN.fullmatch(slug) is not None
+        and "__" not in slug
         and slug not in RESERVED_SLUGS
     )
+
+
+def suggest_slug(slug: str) -> str:
+    """A valid slug close to ``slug``: other characters become "_", runs of "_" one, and the
+    ends are trimmed to a letter (start) and a letter or digit (end)."""
+    text = re.sub(r"_+", "_", re.sub(r"[^a-zA-Z0-9]", "_", slug)).strip("_")
+    text = re.sub(r"^[0-9_]+", "", text)
+    return text or "step"
 
 
 def check_slug(slug: object, what: str, *, max_length: int = MAX_SLUG_LENGTH) -> str:
@@ -43,13 +56,11 @@ def check_slug(slug: object, what: str, *, max_length: int = MAX_SLUG_LENGTH) ->
         raise FlowDefinitionError(
             f"{slug!r} is reserved and cannot name {what}; pick another name (e.g. {slug + '_step'!r})"
         )
-    if not slug or SLUG_PATTERN.match(slug) is None:
-        suggestion = re.sub(r"[^a-zA-Z0-9_]", "_", slug)
-        if not suggestion or suggestion[0].isdigit():
-            suggestion = "_" + suggestion
+    if not slug or SLUG_PATTERN.fullmatch(slug) is None or "__" in slug:
         raise FlowDefinitionError(
-            f"invalid slug {slug!r} for {what}: a slug starts with a letter or underscore and contains "
-            f"only letters, digits and underscores (e.g. {suggestion!r})"
+            f"invalid slug {slug!r} for {what}: a slug starts with a letter, contains only letters, digits "
+            f"and single underscores (no \"__\", which pgflow keeps for queue names) and ends with a letter "
+            f"or a digit; rename it, e.g. to {suggest_slug(slug)!r}"
         )
     if len(slug) > max_length:
         raise FlowDefinitionError(

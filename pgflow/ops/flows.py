@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from pgflow.db import ClientOperation, Operation, Query, Snapshot
+from pgflow.dsl.shape import describe_differences
 from pgflow.errors import FlowNotFound, FlowShapeMismatch
 from pgflow.models import FlowInfo, StepInfo
 from pgflow.ops.common import json_text, slug_of
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 class CompileResult(TypedDict):
     status: str  # compiled | verified | recompiled
-    differences: list[str]  # what differed from the stored flow (recompiled with allow_data_loss)
+    differences: list[str]  # what differed from the stored flow (recompiled)
 
 
 def _shape_of(flow: Flow) -> dict[str, Json]:
@@ -28,24 +29,65 @@ def _shape_of(flow: Flow) -> dict[str, Json]:
     return shape
 
 
+def _differences(flow: Flow, slug: str, reported: list[str]) -> Operation[list[str]]:
+    """How the stored flow differs from ``flow``, in pgflow-py's words (the SQL answers with
+    upstream's terser lines), plus the SQL's lines about queues."""
+    stored = yield Query.scalar("client_stored_shape", flow_slug=slug)
+    routing = [d for d in reported if d.startswith(("Queue mode differs", "Step routes differ"))]
+    return describe_differences(_shape_of(flow), stored or {}) + routing
+
+
+def _ensure_compiled(flow: Flow, slug: str) -> Operation[dict[str, Any]]:
+    queue_mode = getattr(flow, "queue_mode", "flow")
+    routes = getattr(flow, "queue_routes", None)
+    route_map = json_text(routes(), "route map") if routes is not None else None
+    result: dict[str, Any] = yield Query.scalar(
+        "client_ensure_flow_compiled",
+        flow_slug=slug, shape=json_text(_shape_of(flow), "flow shape"), queue_mode=queue_mode, route_map=route_map,
+    )
+    return result
+
+
 def compile_flow(flow: Flow, allow_data_loss: bool = False) -> Operation[CompileResult]:
-    """Make sure the database holds ``flow`` (a Flow or Job) as defined in code.
+    """Make sure the database holds ``flow`` (a Flow or Job) as defined in code, with its queues.
 
     Returns ``{"status": "compiled" | "verified" | "recompiled", "differences": [...]}``.
-    When the stored flow differs, raises FlowShapeMismatch listing the differences, unless
-    ``allow_data_loss=True``: then the flow is recreated and all its runs are deleted.
+    When the stored flow differs (steps, or queues: ``step_queues``), raises FlowShapeMismatch
+    listing the differences, unless ``allow_data_loss=True``: then, in the same transaction, the
+    stored flow is deleted with all its runs (``delete_flow_and_data``) and compiled anew (what
+    :func:`recompile_flow` always does). The SQL function itself never deletes data outside a
+    local Supabase stack, as upstream pgflow since 0.16.
     """
     # one transaction: the flow type of a Job is stored with its shape
     slug = slug_of(flow)
-    result = yield Query.scalar(
-        "client_ensure_flow_compiled",
-        flow_slug=slug, shape=json_text(_shape_of(flow), "flow shape"), allow_data_loss=bool(allow_data_loss),
-    )
+    result = yield from _ensure_compiled(flow, slug)
     if result["status"] == "mismatch":
-        raise FlowShapeMismatch(slug, result.get("differences") or [])
+        differences = yield from _differences(flow, slug, list(result.get("differences") or []))
+        if not allow_data_loss:
+            raise FlowShapeMismatch(slug, differences)
+        yield Query.all("client_delete_flow_and_data", flow_slug=slug)
+        yield from _ensure_compiled(flow, slug)
+        result = {"status": "recompiled", "differences": differences}
     flow_type = getattr(flow, "flow_type", "flow")
     yield Query.execute("client_set_flow_type", flow_slug=slug, flow_type=flow_type).and_commit()
     return CompileResult(status=result["status"], differences=list(result.get("differences") or []))
+
+
+def recompile_flow(flow: Flow) -> Operation[CompileResult]:
+    """Replace the stored definition of ``flow`` with the one in code, whatever it was: in one
+    transaction the flow is deleted with all its runs, tasks and queues and compiled anew.
+    **Destructive**. Returns ``{"status": "recompiled" | "compiled", "differences": [...]}``
+    ("compiled" when nothing was stored)."""
+    slug = slug_of(flow)
+    existed = yield from flow_exists(slug)
+    differences: list[str] = []
+    if existed:
+        differences = yield from _differences(flow, slug, [])
+        yield Query.all("client_delete_flow_and_data", flow_slug=slug)
+    yield from _ensure_compiled(flow, slug)
+    flow_type = getattr(flow, "flow_type", "flow")
+    yield Query.execute("client_set_flow_type", flow_slug=slug, flow_type=flow_type).and_commit()
+    return CompileResult(status="recompiled" if existed else "compiled", differences=differences)
 
 
 def flow_exists(flow: FlowRef) -> Operation[bool]:

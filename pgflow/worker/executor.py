@@ -39,6 +39,7 @@ class ClaimedTask:
     task_index: int
     flow_input: Any
     attempt: int = 1
+    queue_name: str | None = None  # the queue its message was read from (None: the flow's queue)
 
     @property
     def key(self) -> tuple[UUID, str, int]:
@@ -49,7 +50,7 @@ class ClaimedTask:
         return cls(
             flow_slug=row["flow_slug"], run_id=row["run_id"], step_slug=row["step_slug"], input=row["input"],
             msg_id=row["msg_id"], task_index=row["task_index"], flow_input=row.get("flow_input"),
-            attempt=row.get("attempt") or 1,
+            attempt=row.get("attempt") or 1, queue_name=row.get("queue_name"),
         )
 
 

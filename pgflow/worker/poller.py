@@ -34,11 +34,14 @@ from pgflow.worker.executor import ClaimedTask
 
 @dataclass(frozen=True)
 class QueueInfo:
-    """One queue served by the worker: a flow's queue, named after the flow's slug."""
+    """One queue served by the worker: a flow's queue (``lower(flow_slug)``), or with
+    ``step_slug`` one step's private queue (a flow defined with ``step_queues=True``)."""
 
     name: str
     worker_id: UUID
     start_delays: tuple[int, ...] = ()
+    flow_slug: str = ""
+    step_slug: str | None = None
 
 
 class Slots:
@@ -81,6 +84,11 @@ class DueQueues:
     def __init__(self, queues: list[QueueInfo]) -> None:
         self.queues = {q.name: q for q in queues}
         self.order = list(self.queues)
+        # a wake-up names a queue, or a flow (all of its queues)
+        self._keys: dict[str, list[str]] = {name: [name] for name in self.order}
+        for q in queues:
+            if q.flow_slug and q.flow_slug != q.name:
+                self._keys.setdefault(q.flow_slug, []).append(q.name)
         self.names: set[str] = set(self.order)  # due now
         self.wakes: dict[str, int] = dict.fromkeys(self.order, 0)  # wake-ups per queue, ever
         self.busy = False  # a read is in progress or due (set by the poller)
@@ -88,8 +96,8 @@ class DueQueues:
         self._timers: dict[tuple[str | None, int], asyncio.TimerHandle] = {}
 
     def wake(self, queue: str | None = None) -> None:
-        """Make ``queue`` (or every queue) due for a read now."""
-        names = self.order if queue is None else [queue] if queue in self.queues else []
+        """Make ``queue`` (a queue name or a flow slug; None: every queue) due for a read now."""
+        names = self.order if queue is None else self._keys.get(queue, [])
         for name in names:
             self.names.add(name)
             self.wakes[name] += 1
@@ -233,12 +241,13 @@ class Poller:
         with telemetry.span("poll", {"queue": queue.name, "qty": qty}) as span:
             rows = await self._db.fetch(
                 "worker_claim_tasks",
-                {"flow_slug": queue.name, "qty": qty, "worker_id": queue.worker_id},
+                {"queue_name": queue.name, "qty": qty, "worker_id": queue.worker_id, "step_slug": queue.step_slug},
                 stop=self._stop, row_factory=tuple_row,
             )
             messages = rows[0][0] if rows else 0
             # columns: messages, flow_slug, run_id, step_slug, input, msg_id, task_index, flow_input, attempt
-            tasks = [ClaimedTask(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or 1) for r in rows if r[2] is not None]
+            tasks = [ClaimedTask(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or 1, queue.name)
+                     for r in rows if r[2] is not None]
             span.measurements.update(messages=messages, tasks=len(tasks))
         return tasks, messages
 

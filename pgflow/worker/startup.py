@@ -79,14 +79,16 @@ def plan(
     flows: list[Flow], stored: dict[str, FlowInfo], worker_ids: dict[str, UUID], config: WorkerConfig
 ) -> tuple[dict[tuple[str, str], StepPlan], list[QueueInfo]]:
     plans = plan_flows(flows, stored)
-    queues = [
-        QueueInfo(
-            name=flow.slug,
-            worker_id=worker_ids[flow.slug],
-            start_delays=start_delays(stored[flow.slug]),
-        )
-        for flow in flows
-    ]
+    queues: list[QueueInfo] = []
+    for flow in flows:
+        info = stored[flow.slug]
+        if info.queue_mode == "step":  # each step's private queue, claimed with its step's slug
+            queues += [QueueInfo(name=step.queue_name, worker_id=worker_ids[flow.slug],
+                                 start_delays=(step.start_delay,) if step.start_delay else (),
+                                 flow_slug=flow.slug, step_slug=step.step_slug) for step in info.steps]
+        else:
+            queues.append(QueueInfo(name=flow.slug.lower(), worker_id=worker_ids[flow.slug],
+                                    start_delays=start_delays(info), flow_slug=flow.slug))
     return plans, queues
 
 
@@ -139,6 +141,7 @@ async def hand_back(db: Database, tasks: list[ClaimedTask], worker_ids: dict[str
     the attempt not counted); ``worker_ids`` maps each queue to the id its tasks were claimed with."""
     rows = await db.fetch("worker_hand_back_tasks", {
         "flow_slugs": [t.flow_slug for t in tasks],
+        "queue_names": [t.queue_name for t in tasks],
         "msg_ids": [t.msg_id for t in tasks],
         "worker_ids": [worker_ids[t.flow_slug] for t in tasks],
     }, deadline=time.monotonic() + 10)

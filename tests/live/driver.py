@@ -42,8 +42,8 @@ class SqlDriver:
         msg_ids = [r["msg_id"] for r in await cur.fetchall()]
         if not msg_ids:
             return 0
-        cur = await self.conn.execute("SELECT * FROM pgflow.start_tasks(%s, %s, %s)",
-                                      (self.flow_slug, msg_ids, self.worker_id))
+        cur = await self.conn.execute("SELECT * FROM pgflow.start_tasks(%s, %s, %s, lower(%s))",
+                                      (self.flow_slug, msg_ids, self.worker_id, self.flow_slug))
         tasks = await cur.fetchall()
         for task in tasks:
             cur = await self.conn.execute(

@@ -84,11 +84,12 @@ def register_worker(conn: psycopg.Connection, queue: str, function_name: str = "
 
 def read_and_start(conn: psycopg.Connection, flow: str, worker_id: uuid.UUID, qty: int = 100,
                    vt: int = 60) -> list[dict[str, Any]]:
-    """Read visible messages of the flow's queue and claim their tasks with start_tasks."""
-    msg_ids = [r[0] for r in conn.execute("SELECT msg_id FROM pgmq.read(%s, %s, %s)", (flow, vt, qty))]
+    """Read visible messages of the flow's queue (lower(flow)) and claim their tasks with start_tasks."""
+    queue = flow.lower()
+    msg_ids = [r[0] for r in conn.execute("SELECT msg_id FROM pgmq.read(%s, %s, %s)", (queue, vt, qty))]
     if not msg_ids:
         return []
-    return rows(conn, "SELECT * FROM pgflow.start_tasks(%s, %s::bigint[], %s)", (flow, msg_ids, worker_id))
+    return rows(conn, "SELECT * FROM pgflow.start_tasks(%s, %s::bigint[], %s, %s)", (flow, msg_ids, worker_id, queue))
 
 
 def complete_task(conn: psycopg.Connection, run_id: uuid.UUID, step: str, task_index: int, output: Any) -> list[dict[str, Any]]:

@@ -62,7 +62,7 @@ def test_async_client_methods_are_coroutine_functions_on_the_class_and_on_an_ins
     thread, where a returned coroutine is never awaited)."""
     client = AsyncClient(dsn="postgresql://unused")  # never connects: no method is called
     names = set(public_methods(AsyncClient)) - ASYNC_ONLY
-    assert len(names) == 28, sorted(names)  # 26 operations, open and close
+    assert len(names) == 29, sorted(names)  # 27 operations, open and close
     for name in names:
         assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
         assert inspect.iscoroutinefunction(getattr(client, name)), name
@@ -77,7 +77,7 @@ def test_each_shared_method_has_its_operations_signature_and_docstring() -> None
     only the operation's test clock ``now`` is left out."""
     for cls in (Client, AsyncClient):
         methods = shared_methods(cls)
-        assert len(methods) == 26, sorted(methods)
+        assert len(methods) == 27, sorted(methods)
         for name, (method, operation) in methods.items():
             own = [p for p in inspect.signature(operation).parameters.values() if p.name != CLOCK]
             assert list(inspect.signature(method).parameters.values())[1:] == own, name
@@ -126,6 +126,7 @@ PUBLIC_PARAMETERS = {
     "list_schedules": [],
     "pause_schedule": [("slug", P, E)],
     "prune": [("older_than", P, E), ("flows", P, None)],
+    "recompile": [("flow", P, E)],
     "resume_schedule": [("slug", P, E)],
     "run_schedule_now": [("slug", P, E)],
     "schedule": [("flow", P, E), ("cron", P, E), ("input", P, None), ("timezone", P, None), ("slug", K, None),

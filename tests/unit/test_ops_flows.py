@@ -39,10 +39,26 @@ def test_compile_sends_the_shape_then_stores_the_flow_type_and_commits() -> None
     flow = two_steps()
     steps, result = play(flow_ops.compile_flow(flow), {"status": "compiled"}, 1)
     params = query(steps[0], "client_ensure_flow_compiled", "scalar")
-    assert params["flow_slug"] == "orders" and params["allow_data_loss"] is False
+    assert params["flow_slug"] == "orders" and params["queue_mode"] == "flow"
     assert json_of(params["shape"]) == flow.compile_shape()
+    assert json_of(params["route_map"]) == [{"stepSlug": "fetch", "queueName": "orders"},
+                                            {"stepSlug": "total", "queueName": "orders"}]
     assert query(steps[1], "client_set_flow_type", commits=True) == {"flow_slug": "orders", "flow_type": "flow"}
     assert result == {"status": "compiled", "differences": []}
+
+
+def test_compile_sends_step_queues_as_queue_mode_step_with_their_routes() -> None:
+    flow = pgflow.Flow("Orders", step_queues=True)
+
+    @flow.step
+    def fetch(input: object) -> int:
+        return 1
+
+    steps, _ = play(flow_ops.compile_flow(flow), {"status": "compiled"}, 1)
+    params = query(steps[0], "client_ensure_flow_compiled", "scalar")
+    assert params["queue_mode"] == "step"
+    assert json_of(params["route_map"]) == [{"stepSlug": "fetch", "queueName": "orders__fetch"}]
+    assert json_of(params["shape"]) == flow.compile_shape()  # the shape itself does not change
 
 
 def test_compile_stores_a_job_as_a_job() -> None:
@@ -52,17 +68,31 @@ def test_compile_stores_a_job_as_a_job() -> None:
     def send(input: object) -> None:
         return None
 
-    steps, _ = play(flow_ops.compile_flow(job, allow_data_loss=True), {"status": "recompiled", "differences": ["x"]}, 1)
-    assert query(steps[0], "client_ensure_flow_compiled")["allow_data_loss"] is True
+    steps, _ = play(flow_ops.compile_flow(job), {"status": "compiled"}, 1)
     assert query(steps[1], "client_set_flow_type", commits=True)["flow_type"] == "job"
 
 
-def test_compile_raises_flow_shape_mismatch_with_the_differences_and_stores_nothing_more() -> None:
+def test_compile_raises_flow_shape_mismatch_in_its_own_words_and_stores_nothing_more() -> None:
     op = flow_ops.compile_flow(two_steps())
     next(op)
+    stored = op.send({"status": "mismatch", "differences": ["Step count differs: 2 vs 1"]})
+    assert query(stored, "client_stored_shape", "scalar") == {"flow_slug": "orders"}
     with pytest.raises(FlowShapeMismatch) as mismatch:
-        op.send({"status": "mismatch", "differences": ["step 'total': dependencies differ"]})
-    assert mismatch.value.differences == ["step 'total': dependencies differ"]
+        op.send({"steps": [{"slug": "fetch"}]})
+    assert mismatch.value.differences == ["step count differs: 2 in code, 1 in database",
+                                          'step 1: "total" exists only in code']
+
+
+def test_compile_with_allow_data_loss_deletes_and_compiles_again_in_one_transaction() -> None:
+    steps, result = play(flow_ops.compile_flow(two_steps(), allow_data_loss=True),
+                         {"status": "mismatch", "differences": []}, {"steps": [{"slug": "fetch"}]}, None,
+                         {"status": "compiled"}, 1)
+    assert [s.sql for s in steps] == ["client_ensure_flow_compiled", "client_stored_shape",
+                                       "client_delete_flow_and_data", "client_ensure_flow_compiled",
+                                       "client_set_flow_type"]
+    assert not any(s.commits for s in steps[:-1])
+    assert result["status"] == "recompiled"
+    assert result["differences"] == ["step count differs: 2 in code, 1 in database", 'step 1: "total" exists only in code']
 
 
 # --- reading -------------------------------------------------------------------------------------

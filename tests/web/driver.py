@@ -43,8 +43,9 @@ class Driver:
         rows = self.conn.execute("SELECT msg_id FROM pgmq.read(%s, 30, %s)", (self.flow.slug, qty)).fetchall()
         if not rows:
             return []
-        return self.conn.execute("SELECT * FROM pgflow.start_tasks(%s, %s, %s)",
-                                 (self.flow.slug, [r["msg_id"] for r in rows], self.worker_id)).fetchall()
+        return self.conn.execute("SELECT * FROM pgflow.start_tasks(%s, %s, %s, lower(%s))",
+                                 (self.flow.slug, [r["msg_id"] for r in rows], self.worker_id,
+                                  self.flow.slug)).fetchall()
 
     def finish(self, task: dict[str, Any]) -> None:
         """Run the step's handler on the task's input and report the outcome."""

@@ -1,7 +1,11 @@
 -- Named queries of the client operations (pgflow/ops/flows.py, pgflow/ops/runs.py).
 
 -- name: client_ensure_flow_compiled
-SELECT pgflow.ensure_flow_compiled(%(flow_slug)s, %(shape)s::jsonb, %(allow_data_loss)s) AS result;
+SELECT pgflow.ensure_flow_compiled(%(flow_slug)s, %(shape)s::jsonb, %(queue_mode)s, %(route_map)s::jsonb) AS result;
+
+-- name: client_stored_shape
+-- The stored flow's FlowShape (to describe how the code differs from it).
+SELECT pgflow._get_flow_shape(%(flow_slug)s) AS shape;
 
 -- name: client_set_flow_type
 UPDATE pgflow.flows
@@ -14,7 +18,7 @@ SELECT EXISTS (SELECT 1 FROM pgflow.flows WHERE flow_slug = %(flow_slug)s) AS fo
 
 -- name: client_select_flows
 -- One flow, or every flow when flow_slug is NULL.
-SELECT flow_slug, flow_type, opt_max_attempts, opt_base_delay, opt_timeout, created_at
+SELECT flow_slug, flow_type, opt_max_attempts, opt_base_delay, opt_timeout, created_at, queue_mode
   FROM pgflow.flows
  WHERE %(flow_slug)s::text IS NULL OR flow_slug = %(flow_slug)s
  ORDER BY flow_slug;
@@ -23,7 +27,7 @@ SELECT flow_slug, flow_type, opt_max_attempts, opt_base_delay, opt_timeout, crea
 -- The steps of one flow (or of all flows) in step order, each with its dependencies.
 SELECT s.flow_slug, s.step_slug, s.step_type, s.step_index,
        s.opt_max_attempts, s.opt_base_delay, s.opt_timeout, s.opt_start_delay,
-       s.required_input_pattern, s.forbidden_input_pattern, s.when_unmet, s.when_exhausted,
+       s.required_input_pattern, s.forbidden_input_pattern, s.when_unmet, s.when_exhausted, s.queue_name,
        ARRAY(SELECT d.dep_slug FROM pgflow.deps AS d
               WHERE d.flow_slug = s.flow_slug AND d.step_slug = s.step_slug
               ORDER BY d.dep_slug) AS depends_on

@@ -25,7 +25,8 @@ SELECT pgflow.mark_worker_stopped(w.worker_id)
 FROM unnest(%(worker_ids)s::uuid[]) AS w(worker_id)
 
 -- name: worker_claim_tasks
--- Read up to qty messages and claim their tasks in one call (one round trip, one commit), see
+-- Read up to qty messages of a queue and claim their tasks in one call (one round trip, one
+-- commit; step_slug for a step's private queue, else NULL), see
 -- pgflow.claim_tasks: each message is hidden for its step's timeout + 2 s; messages whose task
 -- cannot start (already started, run failed) yield no task, so fewer tasks than messages is
 -- normal. "messages" is how many were read (no row: none). claim_tasks leaves messages enqueued
@@ -39,7 +40,7 @@ SELECT c.messages, c.flow_slug, c.run_id, c.step_slug,
        CASE WHEN c.flow_input IS NULL THEN c.input END AS input, c.msg_id, c.task_index,
        c.flow_input, c.attempt
 FROM set_config('synchronous_commit', 'off', true) AS async_commit
-CROSS JOIN pgflow.claim_tasks(%(flow_slug)s, %(qty)s, %(worker_id)s::uuid) AS c
+CROSS JOIN pgflow.claim_tasks(%(queue_name)s, %(qty)s, %(worker_id)s::uuid, %(step_slug)s) AS c
 
 -- name: worker_report_tasks
 -- Several outcomes in one statement (one round trip, one commit): the completions in one
@@ -89,13 +90,13 @@ WHERE r.run_id = ANY(%(run_ids)s::uuid[]) AND r.status <> 'started'
 
 -- name: worker_hand_back_tasks
 -- At shutdown: the tasks this worker claimed but will not finish, one pgflow.hand_back_tasks
--- call per queue (one row per task in the arrays: its flow, message and the worker id that
--- claimed it). Returns how many were handed back.
-SELECT coalesce(sum(pgflow.hand_back_tasks(g.flow_slug, g.msg_ids, g.worker_id)), 0)::int AS handed_back
-FROM (SELECT h.flow_slug, h.worker_id, array_agg(h.msg_id) AS msg_ids
-        FROM unnest(%(flow_slugs)s::text[], %(msg_ids)s::bigint[], %(worker_ids)s::uuid[])
-                 AS h(flow_slug, msg_id, worker_id)
-       GROUP BY h.flow_slug, h.worker_id) AS g
+-- call per queue (one row per task in the arrays: its flow, the queue its message was read
+-- from, the message and the worker id that claimed it). Returns how many were handed back.
+SELECT coalesce(sum(pgflow.hand_back_tasks(g.flow_slug, g.msg_ids, g.worker_id, g.queue_name)), 0)::int AS handed_back
+FROM (SELECT h.flow_slug, h.queue_name, h.worker_id, array_agg(h.msg_id) AS msg_ids
+        FROM unnest(%(flow_slugs)s::text[], %(queue_names)s::text[], %(msg_ids)s::bigint[], %(worker_ids)s::uuid[])
+                 AS h(flow_slug, queue_name, msg_id, worker_id)
+       GROUP BY h.flow_slug, h.queue_name, h.worker_id) AS g
 
 -- name: worker_requeue_stalled
 -- One sweeper per database at a time: whoever holds the lock sweeps, the others skip this round.

@@ -8,12 +8,19 @@ CREATE TABLE pgflow.flows (
     created_at timestamptz NOT NULL DEFAULT now(),
     -- pgflow-py addition (also in the Elixir port): 'flow' or 'job' (a one-step flow)
     flow_type text NOT NULL DEFAULT 'flow',
+    -- 'flow': every step's tasks go to one queue named lower(flow_slug); 'step': each step has
+    -- its own queue (steps.queue_name), provisioned only by complete compilation
+    queue_mode text NOT NULL DEFAULT 'flow',
     CONSTRAINT slug_is_valid CHECK (pgflow.is_valid_slug(flow_slug)),
     CONSTRAINT opt_max_attempts_is_nonnegative CHECK (opt_max_attempts >= 0),
     CONSTRAINT opt_base_delay_is_nonnegative CHECK (opt_base_delay >= 0),
     CONSTRAINT opt_timeout_is_positive CHECK (opt_timeout > 0),
-    CONSTRAINT flow_type_is_valid CHECK (flow_type IN ('flow', 'job'))
+    CONSTRAINT flow_type_is_valid CHECK (flow_type IN ('flow', 'job')),
+    CONSTRAINT queue_mode_is_valid CHECK (queue_mode IN ('flow', 'step'))
 );
+
+-- Slugs differing only in case would share a queue: pgmq lower-cases queue names.
+CREATE UNIQUE INDEX idx_flows_normalized_slug ON pgflow.flows (lower(flow_slug));
 
 CREATE TABLE pgflow.steps (
     flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug),
@@ -30,9 +37,14 @@ CREATE TABLE pgflow.steps (
     when_unmet text NOT NULL DEFAULT 'skip',
     when_exhausted text NOT NULL DEFAULT 'fail',
     created_at timestamptz NOT NULL DEFAULT now(),
+    -- the pgmq queue the step's tasks are sent to: lower(flow_slug) in flow mode, the step's
+    -- private queue in step mode; copied into each task (step_tasks.queue_name)
+    queue_name text NOT NULL,
     PRIMARY KEY (flow_slug, step_slug),
     UNIQUE (flow_slug, step_index),
-    CONSTRAINT slug_is_valid CHECK (pgflow.is_valid_slug(step_slug)),
+    -- upstream's (generated) name, so upstream's migrations find it
+    CONSTRAINT steps_step_slug_check CHECK (pgflow.is_valid_slug(step_slug)),
+    CONSTRAINT queue_name_is_valid CHECK (pgflow.is_valid_queue_name(queue_name)),
     CONSTRAINT step_type_is_valid CHECK (step_type IN ('single', 'map')),
     CONSTRAINT deps_count_is_nonnegative CHECK (deps_count >= 0),
     CONSTRAINT opt_max_attempts_is_nonnegative CHECK (opt_max_attempts IS NULL OR opt_max_attempts >= 0),
@@ -46,6 +58,8 @@ CREATE TABLE pgflow.steps (
     CONSTRAINT when_unmet_is_valid CHECK (when_unmet IN ('fail', 'skip', 'skip-cascade')),
     CONSTRAINT when_exhausted_is_valid CHECK (when_exhausted IN ('fail', 'skip', 'skip-cascade'))
 );
+
+CREATE UNIQUE INDEX idx_steps_normalized_slug ON pgflow.steps (flow_slug, lower(step_slug));
 
 CREATE TABLE pgflow.deps (
     flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug),

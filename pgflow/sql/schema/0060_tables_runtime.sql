@@ -83,6 +83,9 @@ CREATE TABLE pgflow.step_tasks (
     requeued_count int NOT NULL DEFAULT 0,
     last_requeued_at timestamptz,
     permanently_stalled_at timestamptz,
+    -- the queue the task's message was sent to (the step's queue_name when the task was created);
+    -- every pgmq call about the task addresses this queue
+    queue_name text NOT NULL,
     PRIMARY KEY (run_id, step_slug, task_index),
     FOREIGN KEY (run_id, step_slug) REFERENCES pgflow.step_states (run_id, step_slug),
     -- 'skipped': its step was skipped; 'cancelled': its run failed (both before it finished)
@@ -94,16 +97,19 @@ CREATE TABLE pgflow.step_tasks (
     CONSTRAINT completed_at_or_failed_at CHECK (NOT (completed_at IS NOT NULL AND failed_at IS NOT NULL)),
     CONSTRAINT started_at_is_after_queued_at CHECK (started_at IS NULL OR started_at >= queued_at),
     CONSTRAINT completed_at_is_after_started_at CHECK (completed_at IS NULL OR completed_at >= started_at),
-    CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at)
+    CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at),
+    CONSTRAINT queue_name_is_valid CHECK (pgflow.is_valid_queue_name(queue_name))
 );
 
 -- A task's life is two non-HOT updates, each inserting into every index whose predicate holds,
 -- so pgflow-py keeps only indexes some statement needs: by (run, step) the primary key serves
 -- (upstream's partial index of completed tasks and its (flow, run, step) index are left out);
--- by message only queued tasks are looked up (claims), started ones by worker (hand-back).
+-- by message the claims and hand-backs look tasks up (a message id is unique within its queue),
+-- started ones by worker (hand-back).
 -- Deleting a flow's data (delete_flow_and_data, an admin operation) scans step_tasks.
 CREATE INDEX idx_step_tasks_queued ON pgflow.step_tasks (run_id, step_slug) WHERE status = 'queued';
 CREATE INDEX idx_step_tasks_failed ON pgflow.step_tasks (run_id, step_slug) WHERE status = 'failed';
 CREATE INDEX idx_step_tasks_started_at ON pgflow.step_tasks (started_at) WHERE status = 'started';
-CREATE INDEX idx_step_tasks_queued_msg ON pgflow.step_tasks (message_id) WHERE status = 'queued';
+CREATE UNIQUE INDEX idx_step_tasks_queue_message ON pgflow.step_tasks (queue_name, message_id)
+    WHERE message_id IS NOT NULL;
 CREATE INDEX idx_step_tasks_last_worker ON pgflow.step_tasks (last_worker_id) WHERE status = 'started';

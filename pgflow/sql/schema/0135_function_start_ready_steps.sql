@@ -1,8 +1,9 @@
 -- Start every step of a started run that is ready: created, no pending dependency and a known,
 -- non-zero number of tasks. Each becomes 'started' (remaining_tasks = initial_tasks) with
--- step:started, and gets one pgmq message per task on the flow's queue -
+-- step:started, and gets one pgmq message per task on the step's queue (steps.queue_name) -
 -- {"flow_slug", "run_id", "step_slug", "task_index"} - sent with the step's start_delay, plus a
--- queued step_tasks row holding the message id. Taskless steps are left to
+-- queued step_tasks row holding the message id and that queue's name. A run that is over
+-- (completed or failed) starts nothing. Taskless steps are left to
 -- cascade_complete_taskless_steps.
 -- Twins: _advance_runs starts the plain ready steps of many runs set-based (guarded by
 -- tests/sql/complete_tasks/test_same_result_as_apply.py), and _start_run_directly starts a
@@ -26,19 +27,19 @@ AS $$
     ),
     sent AS (
         -- one send_batch per step (its own delay); pgmq numbers a batch in array order
-        SELECT st.flow_slug, st.run_id, st.step_slug, m.msg_id,
+        SELECT st.flow_slug, st.run_id, st.step_slug, s.queue_name, m.msg_id,
                (row_number() OVER (PARTITION BY st.step_slug ORDER BY m.msg_id) - 1)::int AS task_index
           FROM started AS st
           JOIN pgflow.steps AS s ON s.flow_slug = st.flow_slug AND s.step_slug = st.step_slug
          CROSS JOIN LATERAL pgmq.send_batch(
-                st.flow_slug,
+                s.queue_name,
                 ARRAY(SELECT jsonb_build_object('flow_slug', st.flow_slug, 'run_id', st.run_id,
                                                 'step_slug', st.step_slug, 'task_index', i)
                         FROM generate_series(0, st.initial_tasks - 1) AS i
                        ORDER BY i),
                 coalesce(s.opt_start_delay, 0)) AS m (msg_id)
     )
-    INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
-    SELECT sent.flow_slug, sent.run_id, sent.step_slug, sent.task_index, sent.msg_id
+    INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id, queue_name)
+    SELECT sent.flow_slug, sent.run_id, sent.step_slug, sent.task_index, sent.msg_id, sent.queue_name
       FROM sent;
 $$;

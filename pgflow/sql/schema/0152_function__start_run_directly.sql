@@ -52,12 +52,12 @@ AS $$
     ),
     sent AS (
         -- as in start_ready_steps: one send_batch per root step (its own delay), in task order
-        SELECT st.flow_slug, st.run_id, st.step_slug, m.msg_id,
+        SELECT st.flow_slug, st.run_id, st.step_slug, s.queue_name, m.msg_id,
                (row_number() OVER (PARTITION BY st.step_slug ORDER BY m.msg_id) - 1)::int AS task_index
           FROM states AS st
           JOIN pgflow.steps AS s ON s.flow_slug = st.flow_slug AND s.step_slug = st.step_slug
          CROSS JOIN LATERAL pgmq.send_batch(
-                st.flow_slug,
+                s.queue_name,
                 ARRAY(SELECT jsonb_build_object('flow_slug', st.flow_slug, 'run_id', st.run_id,
                                                 'step_slug', st.step_slug, 'task_index', i)
                         FROM generate_series(0, st.initial_tasks - 1) AS i
@@ -66,8 +66,8 @@ AS $$
          WHERE st.status = 'started'
     ),
     tasks AS (
-        INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
-        SELECT sent.flow_slug, sent.run_id, sent.step_slug, sent.task_index, sent.msg_id
+        INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id, queue_name)
+        SELECT sent.flow_slug, sent.run_id, sent.step_slug, sent.task_index, sent.msg_id, sent.queue_name
           FROM sent
     )
     SELECT run.run_id FROM run;

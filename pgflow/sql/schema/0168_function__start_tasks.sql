@@ -1,6 +1,9 @@
 -- The claim behind start_tasks and claim_tasks (one implementation for both): claim the tasks
--- behind messages already read from the flow's queue, and give each claimed task its handler
--- input. A task is claimed when it is queued and both its run and its step are started;
+-- behind messages already read from queue p_queue_name, and give each claimed task its handler
+-- input. Only tasks whose message went to that queue (step_tasks.queue_name) are considered, of
+-- flow p_flow_slug unless it is NULL (claim_tasks knows the queue only) and of step p_step_slug
+-- unless it is NULL (the callers check the queue mode's rules before calling). A task is
+-- claimed when it is queued and both its run and its step are started;
 -- messages without such a task give no row. A claimed task becomes 'started' (attempts_count
 -- + 1, started_at, last_worker_id; the worker must be registered in pgflow.workers) with
 -- task:started. Leaves the messages' visibility to the caller.
@@ -12,7 +15,8 @@
 -- starting. Rows come in message order.
 -- Its statements run with generic plans (claim_tasks calls it on every poll; custom plans were
 -- re-planned on every call).
-CREATE OR REPLACE FUNCTION pgflow._start_tasks(p_flow_slug text, p_msg_ids bigint[], p_worker_id uuid)
+CREATE OR REPLACE FUNCTION pgflow._start_tasks(
+    p_flow_slug text, p_msg_ids bigint[], p_worker_id uuid, p_queue_name text, p_step_slug text)
 RETURNS TABLE (flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint, task_index int,
                flow_input jsonb, attempt int)
 LANGUAGE plpgsql
@@ -41,8 +45,10 @@ BEGIN
                         CROSS JOIN LATERAL (
                                SELECT probe.ctid
                                  FROM pgflow.step_tasks AS probe
-                                WHERE probe.message_id = m.msg_id
-                                  AND probe.flow_slug = p_flow_slug
+                                WHERE probe.queue_name = p_queue_name
+                                  AND probe.message_id = m.msg_id
+                                  AND (p_flow_slug IS NULL OR probe.flow_slug = p_flow_slug)
+                                  AND (p_step_slug IS NULL OR probe.step_slug = p_step_slug)
                                   AND probe.status = 'queued'
                                   AND EXISTS (SELECT 1 FROM pgflow.runs AS r
                                                WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))

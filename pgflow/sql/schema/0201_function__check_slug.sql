@@ -8,8 +8,8 @@ AS $$
 BEGIN
     IF NOT pgflow.is_valid_slug(p_slug) THEN
         PERFORM pgflow._definition_error(format('invalid %s %L', p_what, p_slug),
-            'A slug starts with a letter or underscore, continues with letters, digits or underscores, '
-            || 'has at most 128 characters and is not "run".');
+            'A slug starts with a letter, continues with letters, digits and single underscores, ends with '
+            || 'a letter or a digit, has at most 128 characters and is not "run" ("__" is kept for queue names).');
     END IF;
 END;
 $$;

@@ -1,7 +1,6 @@
--- Add a step to a flow (idempotent: a step that already exists is returned unchanged).
--- Dependencies must already be steps of the flow, so steps are added in topological order
--- and step_index (the insertion order) is a valid execution order. A map step has at most
--- one dependency: the step whose output array it maps (none = it maps the run input).
+-- Add a step to a flow (idempotent: a step that already exists is returned unchanged), with the
+-- rules of pgflow._add_step. The step's queue is the flow's, lower(flow_slug). A flow with private step queues
+-- (queue_mode 'step') takes no steps one by one: compile its whole definition instead.
 CREATE OR REPLACE FUNCTION pgflow.add_step(
     flow_slug text,
     step_slug text,
@@ -22,50 +21,25 @@ VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
-    v_deps text[];
-    v_step pgflow.steps;
+    v_queue_mode text;
 BEGIN
-    -- serialize definitions of one flow (step_index is max + 1)
-    PERFORM 1 FROM pgflow.flows AS f WHERE f.flow_slug = add_step.flow_slug FOR UPDATE;
+    -- serialize definitions of one flow (step_index is max + 1), with every compiler's lock
+    PERFORM pg_advisory_xact_lock(1, hashtext(lower(add_step.flow_slug)));
+    SELECT f.queue_mode INTO v_queue_mode FROM pgflow.flows AS f WHERE f.flow_slug = add_step.flow_slug;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PF001',
             MESSAGE = format('flow %L not found', add_step.flow_slug),
             HINT = format('Create the flow first: SELECT pgflow.create_flow(%L).', add_step.flow_slug);
     END IF;
-
-    SELECT coalesce(array_agg(DISTINCT d), '{}') INTO v_deps
-    FROM unnest(coalesce(add_step.deps_slugs, '{}')) AS d;
-
-    PERFORM pgflow._check_step_definition(
-        add_step.flow_slug, add_step.step_slug, v_deps, add_step.step_type,
-        add_step.required_input_pattern, add_step.forbidden_input_pattern,
-        add_step.when_unmet, add_step.when_exhausted);
-    PERFORM pgflow._check_options(format('step %s.%s', add_step.flow_slug, add_step.step_slug),
-                                  add_step.max_attempts, add_step.base_delay, add_step.timeout,
-                                  add_step.start_delay);
-
-    SELECT s.* INTO v_step FROM pgflow.steps AS s
-    WHERE s.flow_slug = add_step.flow_slug AND s.step_slug = add_step.step_slug;
-    IF FOUND THEN
-        RETURN v_step;
+    IF v_queue_mode = 'step' THEN
+        RAISE EXCEPTION USING
+            MESSAGE = format('Flow "%s" uses per-step queues: steps cannot be added incrementally.', add_step.flow_slug),
+            DETAIL = 'A flow with private step queues is defined only by compiling its whole definition.',
+            HINT = 'Compile the complete flow (ensure_flow_compiled with queue_mode ''step'') instead.';
     END IF;
-
-    INSERT INTO pgflow.steps (flow_slug, step_slug, step_type, step_index, deps_count,
-                              opt_max_attempts, opt_base_delay, opt_timeout, opt_start_delay,
-                              required_input_pattern, forbidden_input_pattern, when_unmet, when_exhausted)
-    SELECT add_step.flow_slug, add_step.step_slug, add_step.step_type,
-           coalesce(max(s.step_index) + 1, 0), cardinality(v_deps),
-           add_step.max_attempts, add_step.base_delay, add_step.timeout, add_step.start_delay,
-           add_step.required_input_pattern, add_step.forbidden_input_pattern,
-           add_step.when_unmet, add_step.when_exhausted
-    FROM pgflow.steps AS s
-    WHERE s.flow_slug = add_step.flow_slug
-    RETURNING * INTO v_step;
-
-    INSERT INTO pgflow.deps (flow_slug, dep_slug, step_slug)
-    SELECT add_step.flow_slug, d, add_step.step_slug
-    FROM unnest(v_deps) AS d;
-
-    RETURN v_step;
+    RETURN pgflow._add_step(add_step.flow_slug, add_step.step_slug, lower(add_step.flow_slug), add_step.deps_slugs,
+                            add_step.max_attempts, add_step.base_delay, add_step.timeout, add_step.start_delay,
+                            add_step.step_type, add_step.required_input_pattern, add_step.forbidden_input_pattern,
+                            add_step.when_unmet, add_step.when_exhausted);
 END;
 $$;

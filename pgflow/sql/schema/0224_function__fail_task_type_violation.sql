@@ -22,6 +22,6 @@ BEGIN
     END IF;
     PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task));
     PERFORM pgflow._fail_run(p_run_id, p_step_slug, p_error_message);
-    PERFORM pgmq.archive(v_task.flow_slug, v_task.message_id);
+    PERFORM pgmq.archive(v_task.queue_name, v_task.message_id);
 END;
 $$;

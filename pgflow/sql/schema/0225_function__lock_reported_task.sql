@@ -1,12 +1,12 @@
 -- First step of complete_task and fail_task: lock the task's step state row (so reports of
 -- sibling tasks are applied one after another) and decide whether the report counts.
--- Returns one row - the task's flow, step settings and message - when run, step and task are
+-- Returns one row - the task's flow, step settings and message (with its queue) - when run, step and task are
 -- all 'started'. Returns nothing for an unknown task, and for a late report (the run failed or
 -- the step is no longer started: then the task's message is archived) or a task that is not
 -- started (completed already, or requeued: left alone).
 CREATE OR REPLACE FUNCTION pgflow._lock_reported_task(p_run_id uuid, p_step_slug text, p_task_index int)
 RETURNS TABLE (flow_slug text, step_type text, remaining_tasks int, message_id bigint, attempts_count int,
-               when_exhausted text, max_attempts int, base_delay int)
+               when_exhausted text, max_attempts int, base_delay int, queue_name text)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
@@ -25,8 +25,8 @@ BEGIN
      WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
        FOR UPDATE OF ss;
     -- a new statement, so it sees what earlier holders of the lock committed
-    SELECT t.status, t.message_id, t.attempts_count, r.status
-      INTO v_task_status, message_id, attempts_count, v_run_status
+    SELECT t.status, t.message_id, t.attempts_count, t.queue_name, r.status
+      INTO v_task_status, message_id, attempts_count, queue_name, v_run_status
       FROM pgflow.step_tasks AS t
       JOIN pgflow.runs AS r ON r.run_id = t.run_id
      WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index;
@@ -35,7 +35,7 @@ BEGIN
         RETURN;
     END IF;
     IF pgflow._is_terminal(v_run_status) OR v_step_status <> 'started' THEN
-        PERFORM pgmq.archive(flow_slug, message_id);
+        PERFORM pgmq.archive(queue_name, message_id);
         RETURN;
     END IF;
     IF v_task_status = 'started' THEN

@@ -31,7 +31,7 @@ BEGIN
 
     IF v_reported.remaining_tasks = 1 THEN
         IF NOT pgflow._lock_started_run(p_run_id) THEN
-            PERFORM pgmq.archive(v_reported.flow_slug, v_reported.message_id);
+            PERFORM pgmq.archive(v_reported.queue_name, v_reported.message_id);
             RETURN;
         END IF;
         IF v_reported.step_type = 'single' THEN
@@ -70,6 +70,6 @@ BEGIN
     IF v_step_status = 'completed' THEN
         PERFORM pgflow._on_step_completed(p_run_id, p_step_slug);
     END IF;
-    PERFORM pgmq.archive(v_reported.flow_slug, v_reported.message_id);
+    PERFORM pgmq.archive(v_reported.queue_name, v_reported.message_id);
 END;
 $$;

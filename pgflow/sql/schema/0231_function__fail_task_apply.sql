@@ -27,7 +27,7 @@ BEGIN
     END IF;
     v_exhausted := v_reported.attempts_count >= v_reported.max_attempts;
     IF v_exhausted AND NOT pgflow._lock_started_run(p_run_id) THEN
-        PERFORM pgmq.archive(v_reported.flow_slug, v_reported.message_id);
+        PERFORM pgmq.archive(v_reported.queue_name, v_reported.message_id);
         RETURN;
     END IF;
 
@@ -45,7 +45,7 @@ BEGIN
 
     IF NOT v_exhausted THEN
         v_delay := pgflow.calculate_retry_delay(v_reported.base_delay, v_task.attempts_count);
-        SELECT m.vt INTO v_retry_at FROM pgmq.set_vt(v_reported.flow_slug, v_task.message_id, v_delay) AS m;
+        SELECT m.vt INTO v_retry_at FROM pgmq.set_vt(v_reported.queue_name, v_task.message_id, v_delay) AS m;
         v_retry_at := coalesce(v_retry_at, clock_timestamp() + make_interval(secs => v_delay));
         PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task, v_retry_at));
         RETURN;
@@ -58,6 +58,6 @@ BEGIN
         PERFORM pgflow._skip_failed_step(p_run_id, p_step_slug, p_error_message,
                                          v_reported.when_exhausted = 'skip-cascade');
     END IF;
-    PERFORM pgmq.archive(v_reported.flow_slug, v_task.message_id);
+    PERFORM pgmq.archive(v_reported.queue_name, v_task.message_id);
 END;
 $$;

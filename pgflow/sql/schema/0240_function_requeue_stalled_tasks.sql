@@ -2,7 +2,7 @@
 -- for longer than its step's effective timeout (step option, else flow option) + 30 seconds
 -- while its run and its step are still started. A stalled task is requeued at most 3 times:
 -- back to 'queued' (started_at and last_worker_id cleared, requeued_count + 1,
--- last_requeued_at) with its message visible at once. After that it is given up: it stays
+-- last_requeued_at) with its message (in the task's queue) visible at once. After that it is given up: it stays
 -- 'started', gets permanently_stalled_at and its message is archived.
 -- Rows locked by someone else are skipped (SKIP LOCKED), so concurrent sweepers do not wait.
 -- Returns how many tasks were requeued. Run it periodically (pg_cron or the Python worker).
@@ -35,7 +35,7 @@ AS $$
          WHERE stalled.requeued_count < 3
            AND t.run_id = stalled.run_id AND t.step_slug = stalled.step_slug
            AND t.task_index = stalled.task_index
-        RETURNING t.flow_slug, t.message_id
+        RETURNING t.queue_name, t.message_id
     ),
     given_up AS (
         UPDATE pgflow.step_tasks AS t
@@ -44,23 +44,23 @@ AS $$
          WHERE stalled.requeued_count >= 3
            AND t.run_id = stalled.run_id AND t.step_slug = stalled.step_slug
            AND t.task_index = stalled.task_index
-        RETURNING t.flow_slug, t.message_id
+        RETURNING t.queue_name, t.message_id
     ),
     -- the two message statements below are read by the final SELECT, so they always run
     made_visible AS (
         SELECT count(*) AS n
-          FROM (SELECT q.flow_slug, array_agg(q.message_id) AS ids
+          FROM (SELECT q.queue_name, array_agg(q.message_id) AS ids
                   FROM requeued AS q WHERE q.message_id IS NOT NULL
-                 GROUP BY q.flow_slug) AS batch
-         CROSS JOIN LATERAL pgflow.set_vt_batch(batch.flow_slug, batch.ids,
+                 GROUP BY q.queue_name) AS batch
+         CROSS JOIN LATERAL pgflow.set_vt_batch(batch.queue_name, batch.ids,
                                                 array_fill(0, ARRAY[cardinality(batch.ids)])) AS m
     ),
     archived AS (
         SELECT count(*) AS n
-          FROM (SELECT g.flow_slug, array_agg(g.message_id) AS ids
+          FROM (SELECT g.queue_name, array_agg(g.message_id) AS ids
                   FROM given_up AS g WHERE g.message_id IS NOT NULL
-                 GROUP BY g.flow_slug) AS batch
-         CROSS JOIN LATERAL pgmq.archive(batch.flow_slug, batch.ids) AS a
+                 GROUP BY g.queue_name) AS batch
+         CROSS JOIN LATERAL pgmq.archive(batch.queue_name, batch.ids) AS a
     )
     SELECT (SELECT count(*)::int FROM requeued)
       FROM made_visible, archived

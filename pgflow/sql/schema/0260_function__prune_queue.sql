@@ -1,7 +1,8 @@
--- Prune one flow's pgmq queue: delete the still-active messages `p_msg_ids` (messages of
--- pruned runs) and the archived messages archived before `p_cutoff`. Returns
--- {"messages": n, "archived_messages": n}; zeros when the flow has no queue.
-CREATE OR REPLACE FUNCTION pgflow._prune_queue(p_flow_slug text, p_msg_ids bigint[], p_cutoff timestamptz)
+-- Prune one pgmq queue: delete the still-active messages `p_msg_ids` (messages of pruned
+-- runs' tasks, read from their queue snapshots) and the archived messages archived before
+-- `p_cutoff`. Returns {"messages": n, "archived_messages": n}; zeros when pgmq lists no such
+-- queue (in any spelling).
+CREATE OR REPLACE FUNCTION pgflow._prune_queue(p_queue_name text, p_msg_ids bigint[], p_cutoff timestamptz)
 RETURNS jsonb
 LANGUAGE plpgsql
 VOLATILE
@@ -11,11 +12,11 @@ DECLARE
     v_messages int := 0;
     v_archived int := 0;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pgmq.list_queues() AS q WHERE q.queue_name = p_flow_slug) THEN
+    IF EXISTS (SELECT 1 FROM pgmq.list_queues() AS q WHERE lower(q.queue_name) = lower(p_queue_name)) THEN
         IF cardinality(p_msg_ids) > 0 THEN
-            SELECT count(*) INTO v_messages FROM pgmq.delete(p_flow_slug, p_msg_ids);
+            SELECT count(*) INTO v_messages FROM pgmq.delete(p_queue_name, p_msg_ids);
         END IF;
-        EXECUTE format('DELETE FROM pgmq.%I WHERE archived_at < $1', pgmq.format_table_name(p_flow_slug, 'a'))
+        EXECUTE format('DELETE FROM pgmq.%I WHERE archived_at < $1', pgmq.format_table_name(p_queue_name, 'a'))
           USING p_cutoff;
         GET DIAGNOSTICS v_archived = ROW_COUNT;
     END IF;

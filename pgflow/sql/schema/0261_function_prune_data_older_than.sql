@@ -2,7 +2,7 @@
 -- flows) and answer what was deleted:
 -- {"runs", "step_states", "step_tasks", "messages", "archived_messages", "workers"}.
 -- Deleted: runs that completed or failed before now() - retention_interval, with their step
--- states, tasks and any of their messages still in the queue; archived queue messages older than
+-- states, tasks and any of their messages still in a queue; archived queue messages older than
 -- the cutoff; workers (of those flows' queues) whose last heartbeat is older than the cutoff.
 -- Started runs are never touched, however old. Keep the retention longer than any start_delay.
 CREATE OR REPLACE FUNCTION pgflow.prune_data_older_than(retention_interval interval, flow_slugs text[])
@@ -23,17 +23,25 @@ BEGIN
        AND pgflow._is_terminal(r.status)
        AND coalesce(r.completed_at, r.failed_at) < v_cutoff;
 
+    -- every queue of the selected flows: the queues their steps route to now, their default queue
+    -- (flow mode), and the queues their pruned tasks' messages went to (task snapshots)
     SELECT jsonb_build_object(
                'messages', coalesce(sum((q.pruned->>'messages')::int), 0),
                'archived_messages', coalesce(sum((q.pruned->>'archived_messages')::int), 0))
       INTO v_counts
-      FROM pgflow.flows AS f
+      FROM (SELECT s.queue_name FROM pgflow.steps AS s
+             WHERE prune_data_older_than.flow_slugs IS NULL OR s.flow_slug = ANY (prune_data_older_than.flow_slugs)
+            UNION
+            SELECT lower(f.flow_slug) FROM pgflow.flows AS f
+             WHERE f.queue_mode = 'flow'
+               AND (prune_data_older_than.flow_slugs IS NULL OR f.flow_slug = ANY (prune_data_older_than.flow_slugs))
+            UNION
+            SELECT t.queue_name FROM pgflow.step_tasks AS t WHERE t.run_id = ANY (v_runs)) AS route
      CROSS JOIN LATERAL pgflow._prune_queue(
-            f.flow_slug,
+            route.queue_name,
             ARRAY(SELECT t.message_id FROM pgflow.step_tasks AS t
-                   WHERE t.run_id = ANY (v_runs) AND t.flow_slug = f.flow_slug AND t.message_id IS NOT NULL),
-            v_cutoff) AS q(pruned)
-     WHERE prune_data_older_than.flow_slugs IS NULL OR f.flow_slug = ANY (prune_data_older_than.flow_slugs);
+                   WHERE t.run_id = ANY (v_runs) AND t.queue_name = route.queue_name AND t.message_id IS NOT NULL),
+            v_cutoff) AS q(pruned);
 
     DELETE FROM pgflow.step_tasks AS t WHERE t.run_id = ANY (v_runs);
     GET DIAGNOSTICS v_n = ROW_COUNT;

@@ -17,29 +17,29 @@ SET search_path = ''
 AS $$
 DECLARE
     v_run pgflow.runs;
-    v_msg_ids bigint[];
-    v_visible_at timestamptz[];
+    v_queue record;
 BEGIN
     SELECT * INTO v_run FROM pgflow.start_flow(p_flow_slug, p_input, p_run_id);
 
     IF p_start_at IS NOT NULL AND p_start_at > clock_timestamp() THEN
-        SELECT array_agg(t.message_id),
-               array_agg(p_start_at + make_interval(secs => coalesce(s.opt_start_delay, 0)))
-          INTO v_msg_ids, v_visible_at
-          FROM pgflow.step_tasks AS t
-          JOIN pgflow.steps AS s ON s.flow_slug = t.flow_slug AND s.step_slug = t.step_slug
-         WHERE t.run_id = v_run.run_id
-           AND t.status = 'queued'
-           AND t.message_id IS NOT NULL;
-
-        IF v_msg_ids IS NOT NULL THEN
+        -- one update per queue the run's first tasks went to (one, unless the flow has step queues)
+        FOR v_queue IN
+            SELECT t.queue_name, array_agg(t.message_id) AS msg_ids,
+                   array_agg(p_start_at + make_interval(secs => coalesce(s.opt_start_delay, 0))) AS visible_at
+              FROM pgflow.step_tasks AS t
+              JOIN pgflow.steps AS s ON s.flow_slug = t.flow_slug AND s.step_slug = t.step_slug
+             WHERE t.run_id = v_run.run_id
+               AND t.status = 'queued'
+               AND t.message_id IS NOT NULL
+             GROUP BY t.queue_name
+        LOOP
             EXECUTE format(
                 'UPDATE pgmq.%I AS q SET vt = due.visible_at '
                 'FROM unnest($1::bigint[], $2::timestamptz[]) AS due(msg_id, visible_at) '
                 'WHERE q.msg_id = due.msg_id',
-                pgmq.format_table_name(v_run.flow_slug, 'q'))
-            USING v_msg_ids, v_visible_at;
-        END IF;
+                pgmq.format_table_name(v_queue.queue_name, 'q'))
+            USING v_queue.msg_ids, v_queue.visible_at;
+        END LOOP;
     END IF;
 
     RETURN NEXT v_run;

@@ -1,5 +1,7 @@
--- Read and claim in one call (one round trip, one commit): up to `qty` visible messages of a
--- flow's queue (named after the flow), oldest first, then start_tasks' claim of their tasks. The
+-- Read and claim in one call (one round trip, one commit): up to `qty` visible messages of queue
+-- `queue_name` (a flow's queue, or with `for_step` a step's private queue), oldest first, then
+-- start_tasks' claim of their tasks, under start_tasks' queue rules (pgflow._check_claim_route:
+-- a queue no flow routes to gives nothing; a step queue needs its step's slug). The
 -- read is pgmq.read's (FOR UPDATE SKIP LOCKED, read_ct + 1), prepared once per session and queue
 -- (pgmq.read plans its dynamic SQL on every call, which cost more than the read itself), and
 -- hides each message for its step's timeout + 2 s straight away. Messages enqueued by a
@@ -9,7 +11,7 @@
 -- starting), each carrying `messages`, how many messages were read; when none of them gave a
 -- task, a single row with `messages` and NULL elsewhere; no row when the queue had nothing.
 -- Its statements run with generic plans: custom plans were re-planned on every call.
-CREATE OR REPLACE FUNCTION pgflow.claim_tasks(queue_name text, qty int, worker_id uuid)
+CREATE OR REPLACE FUNCTION pgflow.claim_tasks(queue_name text, qty int, worker_id uuid, for_step text DEFAULT NULL)
 RETURNS TABLE (messages int, flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint,
                task_index int, flow_input jsonb, attempt int)
 LANGUAGE plpgsql
@@ -20,14 +22,17 @@ AS $$
 DECLARE
     v_ids bigint[];
     -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
-    v_read text := 'pgflow_claim_read_' || CASE WHEN octet_length(claim_tasks.queue_name) <= 45
+    v_read text := 'pgflow_claim_next_' || CASE WHEN octet_length(claim_tasks.queue_name) <= 45
                                                 THEN claim_tasks.queue_name ELSE md5(claim_tasks.queue_name) END;
 BEGIN
+    IF NOT pgflow._check_claim_route(NULL, claim_tasks.queue_name, claim_tasks.for_step) THEN
+        RETURN;
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements AS p WHERE p.name = v_read) THEN
         EXECUTE format($read$
-        PREPARE %2$I (int, text) AS
+        PREPARE %2$I (int) AS
         WITH picked AS (
-            SELECT q.msg_id, q.message->>'step_slug' AS step_slug
+            SELECT q.msg_id, q.message->>'flow_slug' AS flow_slug, q.message->>'step_slug' AS step_slug
               FROM pgmq.%1$I AS q
              WHERE q.vt <= clock_timestamp() AND q.enqueued_at <= now()
              ORDER BY q.msg_id
@@ -40,7 +45,7 @@ BEGIN
                    read_ct = q.read_ct + 1,
                    last_read_at = clock_timestamp()
               FROM picked AS p
-              JOIN pgflow.flows AS f ON f.flow_slug = $2
+              JOIN pgflow.flows AS f ON f.flow_slug = p.flow_slug
               LEFT JOIN pgflow.steps AS s ON s.flow_slug = f.flow_slug AND s.step_slug = p.step_slug
              WHERE q.msg_id = p.msg_id
                -- by key: the generic plan cannot know how few rows LIMIT $1 leaves
@@ -50,7 +55,7 @@ BEGIN
         SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
         $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'), v_read);
     END IF;
-    EXECUTE format('EXECUTE %I(%s, %L)', v_read, claim_tasks.qty, claim_tasks.queue_name) INTO v_ids;
+    EXECUTE format('EXECUTE %I(%s)', v_read, claim_tasks.qty) INTO v_ids;
 
     IF v_ids IS NULL THEN
         RETURN;
@@ -60,7 +65,8 @@ BEGIN
     RETURN QUERY
         SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index,
                c.flow_input, c.attempt
-          FROM pgflow._start_tasks(claim_tasks.queue_name, v_ids, claim_tasks.worker_id) AS c
+          FROM pgflow._start_tasks(NULL, v_ids, claim_tasks.worker_id, claim_tasks.queue_name,
+                                   claim_tasks.for_step) AS c
          ORDER BY c.msg_id;
     IF NOT FOUND THEN
         RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,

@@ -106,13 +106,13 @@ BEGIN
                                                AND p.task_index = r.task_index OFFSET 0) AS k))
                AND t.run_id = rep.run_id AND t.step_slug = rep.step_slug AND t.task_index = rep.task_index
                AND t.status = 'started'
-            RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.output,
+            RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.queue_name, t.output,
                 CASE WHEN v_events THEN pgflow._emit(pgflow._task_event('task:completed', t)) END AS emitted
         ),
         archived AS (
             SELECT count(*) AS n
-              FROM (SELECT c.flow_slug, array_agg(c.message_id) AS ids FROM completed AS c GROUP BY c.flow_slug) AS q
-             CROSS JOIN LATERAL pgmq.archive(q.flow_slug, q.ids) AS a
+              FROM (SELECT c.queue_name, array_agg(c.message_id) AS ids FROM completed AS c GROUP BY c.queue_name) AS q
+             CROSS JOIN LATERAL pgmq.archive(q.queue_name, q.ids) AS a
         ),
         steps AS (
             UPDATE pgflow.step_states AS ss

@@ -1,7 +1,7 @@
 -- Batch path: move on several runs at once after their steps completed (what _advance_run does
 -- for one run). Runs whose ready steps are all plain - no condition to settle, at least one task
 -- each - have those steps started set-based: one UPDATE of the step states (step:started each),
--- one pgmq.send_batch per queue and start delay for every task of every step, one INSERT of the
+-- one pgmq.send_batch per queue (steps.queue_name) and start delay for every task of every step, one INSERT of the
 -- queued tasks. Any other run goes through _advance_run (conditions, taskless steps, completion).
 -- The caller holds the locks of the runs.
 -- Twin: start_ready_steps (through _advance_run) starts the same steps for one run; guarded by
@@ -35,8 +35,9 @@ BEGIN
             CASE WHEN v_events THEN pgflow._emit(pgflow._step_event('step:started', ss)) END AS emitted
     ),
     tasks AS (
-        SELECT st.flow_slug, st.run_id, st.step_slug, i AS task_index, coalesce(s.opt_start_delay, 0) AS delay,
-               row_number() OVER (PARTITION BY st.flow_slug, coalesce(s.opt_start_delay, 0)
+        SELECT st.flow_slug, st.run_id, st.step_slug, s.queue_name, i AS task_index,
+               coalesce(s.opt_start_delay, 0) AS delay,
+               row_number() OVER (PARTITION BY s.queue_name, coalesce(s.opt_start_delay, 0)
                                   ORDER BY st.run_id, st.step_slug, i) AS pos
           FROM started AS st
           JOIN pgflow.steps AS s ON s.flow_slug = st.flow_slug AND s.step_slug = st.step_slug
@@ -44,19 +45,19 @@ BEGIN
     ),
     sent AS (
         -- pgmq numbers a batch in array order
-        SELECT b.flow_slug, b.delay, m.msg_id, m.pos
-          FROM (SELECT t.flow_slug, t.delay,
+        SELECT b.queue_name, b.delay, m.msg_id, m.pos
+          FROM (SELECT t.queue_name, t.delay,
                        array_agg(jsonb_build_object('flow_slug', t.flow_slug, 'run_id', t.run_id,
                                                     'step_slug', t.step_slug, 'task_index', t.task_index)
                                  ORDER BY t.pos) AS msgs
                   FROM tasks AS t
-                 GROUP BY t.flow_slug, t.delay) AS b
-         CROSS JOIN LATERAL pgmq.send_batch(b.flow_slug, b.msgs, b.delay) WITH ORDINALITY AS m (msg_id, pos)
+                 GROUP BY t.queue_name, t.delay) AS b
+         CROSS JOIN LATERAL pgmq.send_batch(b.queue_name, b.msgs, b.delay) WITH ORDINALITY AS m (msg_id, pos)
     )
-    INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id)
-    SELECT t.flow_slug, t.run_id, t.step_slug, t.task_index, sent.msg_id
+    INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id, queue_name)
+    SELECT t.flow_slug, t.run_id, t.step_slug, t.task_index, sent.msg_id, t.queue_name
       FROM tasks AS t
-      JOIN sent ON sent.flow_slug = t.flow_slug AND sent.delay = t.delay AND sent.pos = t.pos;
+      JOIN sent ON sent.queue_name = t.queue_name AND sent.delay = t.delay AND sent.pos = t.pos;
 
     FOR v_run IN SELECT unnest(v_full) ORDER BY 1 LOOP
         PERFORM pgflow._advance_run(v_run);

@@ -30,7 +30,8 @@ def claim(conn: psycopg.Connection[Any], flow_slug: str, worker_id: uuid.UUID, q
     if not msg_ids:
         return []
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT * FROM pgflow.start_tasks(%s, %s, %s)", (flow_slug, msg_ids, worker_id)).fetchall()
+        return cur.execute("SELECT * FROM pgflow.start_tasks(%s, %s, %s, lower(%s))",
+                           (flow_slug, msg_ids, worker_id, flow_slug)).fetchall()
 
 
 def complete(conn: psycopg.Connection[Any], task: dict[str, Any], output: Any) -> None:

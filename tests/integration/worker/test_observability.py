@@ -173,6 +173,6 @@ async def test_drain_gives_up_after_its_timeout_when_work_is_stuck(db_url, clien
     await rows(db_url, "INSERT INTO pgflow.workers (worker_id, queue_name, function_name) "
                        "VALUES ('00000000-0000-0000-0000-000000000001', 'stuck', 'gone') RETURNING 1")
     await rows(db_url, "SELECT * FROM pgflow.start_tasks('stuck', ARRAY(SELECT msg_id FROM pgmq.read('stuck', 60, 1)), "
-                       "'00000000-0000-0000-0000-000000000001')")
+                       "'00000000-0000-0000-0000-000000000001', 'stuck')")
     with pytest.raises(pgflow.PgFlowError, match="still left after 1 s"):
         await drain_async(client, [job], timeout=1)

@@ -21,7 +21,7 @@ def test_a_requeued_task_counts_its_next_attempt(conn):
     [claimed] = read_and_start(conn, "f", worker_id)
     conn.execute("UPDATE pgflow.step_tasks SET status = 'queued', started_at = NULL WHERE run_id = %s", (run_id,))
 
-    again = conn.execute("SELECT msg_id FROM pgflow.start_tasks('f', %s, %s)",
+    again = conn.execute("SELECT msg_id FROM pgflow.start_tasks('f', %s, %s, 'f')",
                          ([claimed["msg_id"]], worker_id)).fetchall()
 
     assert again == [(claimed["msg_id"],)]

@@ -14,7 +14,7 @@ def test_a_task_claimed_by_two_workers_at_once_goes_to_one_of_them(db_url):
         [msg_id] = [r["message_id"] for r in rows(setup, "SELECT message_id FROM pgflow.step_tasks")]
         setup.commit()
 
-    claim = "SELECT msg_id FROM pgflow.start_tasks('f', %s, %s)"
+    claim = "SELECT msg_id FROM pgflow.start_tasks('f', %s, %s, 'f')"
     second_result: list = []
     with psycopg.connect(db_url) as first, psycopg.connect(db_url) as second, \
             psycopg.connect(db_url, autocommit=True) as observer:

@@ -8,7 +8,7 @@ def test_claimed_messages_stay_hidden_for_the_step_timeout_plus_two_seconds(conn
     msg_ids = [r["msg_id"] for r in rows(conn, "SELECT msg_id FROM pgmq.read('f', 1, 10)")]
 
     before = scalar(conn, "SELECT clock_timestamp()")
-    conn.execute("SELECT * FROM pgflow.start_tasks('f', %s, %s)", (msg_ids, worker_id)).fetchall()
+    conn.execute("SELECT * FROM pgflow.start_tasks('f', %s, %s, 'f')", (msg_ids, worker_id)).fetchall()
     after = scalar(conn, "SELECT clock_timestamp()")
 
     vt = {m["message"]["step_slug"]: m["vt"] for m in queue_messages(conn, "f")}

@@ -23,8 +23,8 @@ def flow_with_a() -> Flow:
 @pytest.mark.parametrize(
     ("slug", "valid"),
     [
-        ("a", True), ("_x", True), ("Step_2", True), ("x" * 128, True),
-        ("", False), ("2fast", False), ("my-step", False), ("with space", False), ("é", False),
+        ("a", True), ("Step_2", True), ("a1_b2", True), ("x" * 128, True),
+        ("", False), ("_x", False), ("x_", False), ("a__b", False), ("abc\n", False), ("2fast", False), ("my-step", False), ("with space", False), ("é", False),
         ("run", False), ("x" * 129, False), (None, False), (5, False),
     ],
 )
@@ -35,8 +35,11 @@ def test_is_valid_slug_matches_the_sql_rule(slug, valid):
 @pytest.mark.parametrize(
     ("slug", "message"),
     [
-        ("my-step", r"invalid slug 'my-step' for a step of flow 'f': a slug starts with a letter.*e.g. 'my_step'"),
-        ("2fast", r"invalid slug '2fast'.*e.g. '_2fast'"),
+        ("my-step", r"invalid slug 'my-step' for a step of flow 'f': a slug starts with a letter.*e.g. to 'my_step'"),
+        ("2fast", r"invalid slug '2fast'.*rename it, e.g. to 'fast'"),
+        ("_private", r"invalid slug '_private'.*starts with a letter.*e.g. to 'private'"),
+        ("fetch__all", r"no \"__\", which pgflow keeps for queue names.*e.g. to 'fetch_all'"),
+        ("total_", r"ends with a letter or a digit; rename it, e.g. to 'total'"),
         ("run", r"'run' is reserved and cannot name a step of flow 'f'; pick another name \(e.g. 'run_step'\)"),
         ("x" * 129, r"is 129 characters long; the limit is 128"),
     ],
