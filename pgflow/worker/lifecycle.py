@@ -221,11 +221,27 @@ class Worker:
             except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows, non-main thread
                 pass
         try:
-            await self.start()
+            if not await self._start_unless_stopped():
+                return
             await self.wait()
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
+
+    async def _start_unless_stopped(self) -> bool:
+        """Start, giving up at once when a stop is requested meanwhile (a worker that cannot reach
+        its database keeps retrying its start-up calls for up to a minute); False if it gave up."""
+        starting = asyncio.ensure_future(self.start())
+        await wait_any(_done_event(starting), self._stop_requested, timeout=None)
+        if not starting.done():
+            starting.cancel()
+            try:
+                await starting
+            except asyncio.CancelledError:
+                log.info("stopped before the worker started (%s)", self._stop_reason)
+                return False
+        starting.result()
+        return True
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if self._stop_requested.is_set():

@@ -29,7 +29,7 @@ def retrying(worker: WorkerProcess) -> None:
                message="the worker reports that it retries its start-up")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_one_signal_stops_a_worker_that_is_still_starting(unreachable_worker: WorkerProcess, sig):
     retrying(unreachable_worker)
     unreachable_worker.signal(sig)
