@@ -22,7 +22,7 @@ def test_a_task_skipped_while_the_claim_waits_is_not_returned(db_url):
             psycopg.connect(db_url, autocommit=True) as observer:
         skipper.execute("SELECT pgflow._cascade_force_skip_steps(%s, 'b', 'condition_unmet')", (run_id,))
         thread = threading.Thread(target=lambda: claimed.extend(rows(
-            claimer, "SELECT step_slug FROM pgflow.start_tasks('f', %s, %s)", (msg_ids, worker))))
+            claimer, "SELECT step_slug FROM pgflow.start_tasks('f', %s, %s, 'f')", (msg_ids, worker))))
         thread.start()
         eventually(lambda: scalar(observer, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
                                   (claimer.info.backend_pid,)) == "Lock")

@@ -17,7 +17,7 @@ def test_a_missing_message_fails_the_whole_claim(conn):
     with pytest.raises(psycopg.errors.InvalidTextRepresentation,
                        match=r"start_tasks\(\): visibility updated 1 of 2 claimed messages"):
         with conn.transaction():  # a savepoint, so the task rows can be read after the failure
-            conn.execute("SELECT * FROM pgflow.start_tasks('vis', %s, %s)", (msg_ids, worker))
+            conn.execute("SELECT * FROM pgflow.start_tasks('vis', %s, %s, 'vis')", (msg_ids, worker))
 
     tasks = rows(conn, "SELECT status, attempts_count, started_at, last_worker_id FROM pgflow.step_tasks")
     assert tasks == [{"status": "queued", "attempts_count": 0, "started_at": None, "last_worker_id": None}] * 2
