@@ -73,7 +73,7 @@ class EventHub:
 
         hub = EventHub.shared(dsn)
         async with await hub.subscribe(run_id) as events:
-            async for item in events:   # Event, RunFinished or Gap
+            async for item in events:   # Event, RunFinished or Gap; ends after RunFinished
                 ...
     """
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
-from pgflow.live.markers import Gap, Item
+from pgflow.live.markers import Gap, Item, RunFinished
 
 log = logging.getLogger("pgflow.live")
 
@@ -18,7 +18,8 @@ class Subscription:
     """Events of one run (``scope="run"``), of all runs (``"runs"``) or of all tasks (``"tasks"``).
 
     Iterate it (``async for item in sub``) or call :meth:`get`; an iteration ends when the
-    subscription or its hub is closed. With a ``callback`` the items are passed to it instead,
+    subscription or its hub is closed, and a one-run subscription also ends (and closes) right
+    after it has given out the run's :class:`RunFinished`, as ``client.subscribe(run_id)`` does. With a ``callback`` the items are passed to it instead,
     synchronously, in the hub's task: keep it short and do not block.
 
     At most ``maxsize`` items wait in the queue; when a slow reader lets it fill up, the queued
@@ -39,6 +40,7 @@ class Subscription:
         #: how many times the queue overflowed
         self.overflows = 0
         self.closed = False
+        self._run_over = False  # a one-run subscription has given out its RunFinished
         self._callback = callback
         self._queue: deque[Item] = deque()
         self._ready = asyncio.Event()
@@ -70,14 +72,21 @@ class Subscription:
     async def get(self, timeout: float | None = None) -> Item | None:
         """The next item; ``None`` once the subscription is closed and drained.
 
+        A one-run subscription is closed and drained once its ``RunFinished`` was returned.
         Raises ``TimeoutError`` (``asyncio.TimeoutError``) when nothing came within ``timeout``.
         """
+        if self._run_over:
+            await self.close()
+            return None
         while not self._queue:
             if self.closed:
                 return None
             self._ready.clear()
             await asyncio.wait_for(self._ready.wait(), timeout)
-        return self._queue.popleft()
+        item = self._queue.popleft()
+        if self.scope == "run" and isinstance(item, RunFinished):
+            self._run_over = True
+        return item
 
     def get_nowait(self) -> Item | None:
         """The next queued item, or ``None`` when nothing is queued."""

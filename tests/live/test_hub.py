@@ -221,3 +221,18 @@ async def test_closing_the_hub_leaves_none_of_its_tasks_pending(db_url):
     assert others(), "the hub runs tasks while subscribed"
     await hub.close()
     assert others() == []  # a pending Event.wait() left here is "Task was destroyed but it is pending"
+
+
+async def test_a_run_subscription_iteration_ends_after_run_finished(db_url):
+    a = uuid.uuid4()
+    async with EventHub(db_url) as hub:
+        async with await hub.subscribe(a) as sub:
+            emit(db_url, run_started(a), {"event_type": "run:completed", "run_id": str(a), "flow_slug": "f",
+                                          "status": "completed", "output": {}, "completed_at": NOW})
+
+            async def collect() -> list:
+                return [item async for item in sub]
+
+            got = await asyncio.wait_for(collect(), timeout=10)  # the realtime guide's loop ends by itself
+        assert [type(i).__name__ for i in got] == ["RunStartedEvent", "RunCompletedEvent", "RunFinished"]
+        assert sub.closed and run_channel(a) not in hub._wanted_channels()  # it left the hub
