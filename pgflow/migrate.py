@@ -172,8 +172,11 @@ def pgmq_state() -> Operation[tuple[str | None, str | None]]:
     return (f"{MIN_PGMQ[0]}.{MIN_PGMQ[1]}+" if row["has_notify_insert"] else "older than 1.8"), "sql"
 
 
-def install(pgmq: str = "auto") -> Operation[list[Migration]]:
-    """Apply what is missing. Run it inside one transaction (the executors' callers do)."""
+def install(pgmq: str = "auto", up_to: int | None = None) -> Operation[list[Migration]]:
+    """Apply what is missing. Run it inside one transaction (the executors' callers do).
+
+    ``up_to`` stops after that migration version (an older release's schema, for upgrade tests).
+    """
     yield Query("SELECT pg_advisory_xact_lock(%(key)s)", {"key": LOCK_KEY}, "none", named=False)
     version, source = yield from pgmq_state()
     if source is None and pgmq != "none":
@@ -201,7 +204,7 @@ def install(pgmq: str = "auto") -> Operation[list[Migration]]:
     done = {r["version"] for r in (yield Query.all("ledger_rows"))}
     applied = []
     for m in migrations():
-        if m.version in done:
+        if m.version in done or (up_to is not None and m.version > up_to):
             continue
         yield Query(m.sql, None, "none", named=False)
         yield Query.execute("ledger_insert", version=m.version, name=m.name, checksum=m.checksum)
