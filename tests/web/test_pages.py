@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import psycopg
 
 from tests.web.conftest import Scenario, heartbeat, html_text
 
@@ -131,6 +132,16 @@ async def test_failed_run_shows_the_error_and_attempts(web: httpx.AsyncClient, s
     assert "15 in step items" in only_items
 
 
+async def test_failed_run_shows_the_tasks_its_failure_cancelled(web: httpx.AsyncClient, scenario: Scenario) -> None:
+    with psycopg.connect(scenario.url) as conn:
+        [(cancelled,)] = conn.execute("SELECT count(*) FROM pgflow.step_tasks WHERE run_id = %s AND status = 'cancelled'",
+                                      (scenario.runs["failed"],)).fetchall()
+    assert cancelled > 0, "the scenario's failed run should leave unfinished tasks behind"
+    text = html_text(await web.get(f"/runs/{scenario.runs['failed']}", params={"tasks": "more"}))
+    assert text.count('<tr data-status="cancelled">') == cancelled
+    assert '<span class="badge s-cancelled small"><span aria-hidden="true">\u2298</span> cancelled</span>' in text
+
+
 async def test_skipped_step_and_scheduled_run(web: httpx.AsyncClient, scenario: Scenario) -> None:
     text = html_text(await web.get(f"/runs/{scenario.runs['skipped']}"))
     assert re.search(r'data-step="notify" data-status="skipped"', text)
@@ -199,8 +210,12 @@ async def test_workers_health(web: httpx.AsyncClient, scenario: Scenario) -> Non
 
 async def test_worker_page_shows_flows_served_and_recent_tasks(web: httpx.AsyncClient, scenario: Scenario) -> None:
     heartbeat(scenario.url, scenario.workers["healthy"])
+    with psycopg.connect(scenario.url) as conn:  # as a TypeScript worker of 0.17.1 registers
+        conn.execute("UPDATE pgflow.workers SET pgflow_version = '0.17.1' WHERE worker_id = %s",
+                     (scenario.workers["healthy"],))
     text = html_text(await web.get(f"/workers/{scenario.workers['healthy']}"))
     assert 'data-testid="worker-health"><span class="badge s-healthy">' in text
+    assert 'data-testid="worker-version">0.17.1<' in text
     served = text.split('data-testid="flows-served"')[1].split("</ul>")[0]
     assert "orders" in served
     tasks = text.split('data-testid="worker-tasks"')[1]
