@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import time
-import uuid
 import warnings
 from typing import Any
 
@@ -48,7 +47,7 @@ async def demo(url: str, where: str) -> int:
         async with pgflow.Worker(url, [plan_trip], max_concurrency=8, name="pgflow-demo",
                                  shutdown_timeout=5.0, scheduler=False) as worker:
             out.say(f"worker {worker.name} serving {plan_trip.slug} (concurrency 8, signal notify)")
-            run_id = uuid.uuid4()
+            run_id = await client.new_run_id()  # the database's kind of id, as start_flow makes them
             async with client.subscribe(run_id) as subscription:  # listening before the run starts
                 out.restart_clock()
                 await client.start_flow(plan_trip, INPUT, run_id=run_id)

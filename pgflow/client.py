@@ -151,6 +151,8 @@ class _Methods:
     # runs (pgflow/ops/runs.py)
     start_flow = _shared(run_ops.start_flow)
     start_flow_sync = _shared(run_ops.start_flow_and_wait)
+    new_run_id = _shared(run_ops.new_run_id)
+    find_run_id = _shared(run_ops.find_run_id)
     get_run = _shared(run_ops.get_run)
     get_run_with_states = _shared(run_ops.get_run_with_states)
     list_runs = _shared(run_ops.list_runs)

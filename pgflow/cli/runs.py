@@ -90,9 +90,10 @@ def list_command(flow_slug: str | None, status: str | None, limit: int, database
 @database_option
 @json_option
 def show_command(run_id: str, database_url: str | None, as_json: bool) -> None:
-    """A run, its input and output, and its steps as a tree."""
+    """A run, its input and output, and its steps as a tree. RUN_ID may be the whole id or its
+    first or last characters (at least 4, e.g. the 8 the dashboard and the worker's log show)."""
     with client_for(database_url) as client:
-        run = client.get_run_with_states(run_id)
+        run = client.get_run_with_states(client.find_run_id(run_id))
     if as_json:
         echo_json(run)
     else:

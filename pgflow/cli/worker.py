@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pgflow import telemetry
 from pgflow.cli.common import database_option, dsn_for, main_group
 from pgflow.dsl.loader import load_targets
+from pgflow.ops.runs import short_id
 
 TASK_EVENTS = ("task.start", "task.stop", "task.exception", "task.handed_back", "run.completed", "run.failed")
 _NAMES = {"task.start": "task.started", "task.stop": "task.completed", "task.exception": "task.failed"}
@@ -134,7 +135,7 @@ class _Printer:
 
     def _human(self, name: str, ms: dict[str, Any], md: dict[str, Any]) -> str:
         now = datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        run = str(md.get("run_id"))[:8]
+        run = short_id(md.get("run_id"))
         if name.startswith("run."):
             tail = f"  {md.get('error_message') or ''}".rstrip()
             mark = "●" if name == "run.completed" else "✗"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from uuid import UUID, uuid4
+import re
+from uuid import UUID
 
 from pgflow.db import ClientOperation, Operation, Query, Snapshot, WaitForEvent, listen, unlisten
 from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
@@ -14,6 +15,46 @@ from pgflow.ops.common import check_flow_input, json_text, run_uuid, seconds_of,
 from pgflow.types import FlowRef, Json, RunId
 
 RUN_STATUSES = tuple(s.value for s in RunStatus)
+_ID_PART = re.compile(r"^[0-9a-f-]{4,36}$")
+
+
+def short_id(value: object) -> str:
+    """The last 8 characters of an id: what the dashboard and the worker's log show. Run ids are
+    version 7 UUIDs whose first characters are the time, shared by every run of the same
+    minute or so; their random end tells them apart (and ``find_run_id`` takes it back)."""
+    return str(value)[-8:] if value else ""
+
+
+def new_run_id() -> Operation[UUID]:
+    """A new run id made by the database as ``start_flow`` makes them (a version 7 UUID: the
+    time first, so ids sort by creation); for callers that subscribe before they start a run."""
+    row = yield Query.one("client_new_run_id").and_commit()
+    run_id: UUID = row["run_id"]
+    return run_id
+
+
+def find_run_id(part: RunId) -> Operation[UUID]:
+    """The run whose id is ``part``, or starts or ends with it (at least 4 characters, e.g. the
+    last 8 that the dashboard and the worker's log show). InvalidInput when several runs match,
+    RunNotFound when none does."""
+    if isinstance(part, UUID):
+        return part
+    text = str(part).strip().lower()
+    try:
+        return UUID(text)
+    except ValueError:
+        pass
+    if not _ID_PART.match(text):
+        raise InvalidInput(f"{part!r} is not a run id: give the whole id or at least 4 of its first or last "
+                           f"characters (hex digits and dashes)")
+    rows = yield Query.all("client_find_run_ids", part=text, limit=5).and_commit()
+    if not rows:
+        raise RunNotFound(part, f"no run id starts or ends with {text!r} (the run may have been pruned)")
+    if len(rows) > 1:
+        shown = ", ".join(str(r["run_id"]) for r in rows[:4]) + (", ..." if len(rows) > 4 else "")
+        raise InvalidInput(f"{part!r} matches {len(rows)} runs ({shown}); give more characters of the id")
+    found: UUID = rows[0]["run_id"]
+    return found
 
 
 def start_flow(flow: FlowRef, input: Json, run_id: RunId | None = None) -> Operation[UUID]:
@@ -44,7 +85,7 @@ def start_flow_and_wait(flow: FlowRef, input: Json, timeout: float = 60.0) -> Cl
     # both in one round trip), so its run:completed / run:failed event cannot be missed
     timeout = max(0.0, seconds_of(timeout, "timeout"))
     check_flow_input(flow, input)
-    run_id = uuid4()
+    run_id = yield from new_run_id()  # the database's kind of id (version 7), like start_flow's
     channel = run_channel(run_id)
     yield listen(channel)
     row = yield Query.one("client_start_flow", flow_slug=slug_of(flow), input=json_text(input),

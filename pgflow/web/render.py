@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from pgflow.errors import ConfigurationError
+from pgflow.ops.runs import short_id
 
 # What each stored status is called on screen, and a glyph so the label never relies on colour.
 STATUS_LABELS = {
@@ -121,7 +122,7 @@ class Renderer:
         self.env.filters.update(
             dt=self.format_time,
             duration=format_duration,
-            short_id=lambda v: str(v)[:8] if v else "",
+            short_id=short_id,
             json=pretty_json,
             number=lambda v: f"{int(v or 0):,}",
         )

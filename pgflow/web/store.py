@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from pgflow.db import Query, connect_args_sync, drive_async, libpq_conninfo, new_pool
+from pgflow.db import ClientOperation, Query, connect_args_sync, drive_async, libpq_conninfo, new_pool
 
 
 def conninfo_of(client: Any) -> str | None:
@@ -77,7 +77,7 @@ class Store:
         if pool is not None:
             await pool.close()
 
-    async def run(self, q: Query) -> Any:
+    async def run(self, q: Query | ClientOperation[Any]) -> Any:
         pool = await self.pool()
         async with pool.connection() as conn:
             return await drive_async(conn, q)

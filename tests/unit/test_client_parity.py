@@ -62,7 +62,7 @@ def test_async_client_methods_are_coroutine_functions_on_the_class_and_on_an_ins
     thread, where a returned coroutine is never awaited)."""
     client = AsyncClient(dsn="postgresql://unused")  # never connects: no method is called
     names = set(public_methods(AsyncClient)) - ASYNC_ONLY
-    assert len(names) == 29, sorted(names)  # 27 operations, open and close
+    assert len(names) == 31, sorted(names)  # 29 operations, open and close
     for name in names:
         assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
         assert inspect.iscoroutinefunction(getattr(client, name)), name
@@ -77,7 +77,7 @@ def test_each_shared_method_has_its_operations_signature_and_docstring() -> None
     only the operation's test clock ``now`` is left out."""
     for cls in (Client, AsyncClient):
         methods = shared_methods(cls)
-        assert len(methods) == 27, sorted(methods)
+        assert len(methods) == 29, sorted(methods)
         for name, (method, operation) in methods.items():
             own = [p for p in inspect.signature(operation).parameters.values() if p.name != CLOCK]
             assert list(inspect.signature(method).parameters.values())[1:] == own, name
@@ -114,6 +114,7 @@ PUBLIC_PARAMETERS = {
     "enqueue": [("job", P, E), ("input", P, E), ("delay_seconds", P, None), ("scheduled_at", P, None)],
     "enqueue_at": [("job", P, E), ("input", P, E), ("when", P, E)],
     "enqueue_in": [("job", P, E), ("input", P, E), ("seconds", P, E)],
+    "find_run_id": [("part", P, E)],
     "flow_exists": [("flow", P, E)],
     "get_flow": [("flow", P, E)],
     "get_run": [("run_id", P, E)],
@@ -124,6 +125,7 @@ PUBLIC_PARAMETERS = {
     "list_flows": [],
     "list_runs": [("flow", P, None), ("status", P, None), ("limit", P, 50)],
     "list_schedules": [],
+    "new_run_id": [],
     "pause_schedule": [("slug", P, E)],
     "prune": [("older_than", P, E), ("flows", P, None)],
     "recompile": [("flow", P, E)],

@@ -65,8 +65,11 @@ def test_start_flow_refuses_what_is_not_a_flow() -> None:
 
 def wait_until_finished(op: object) -> tuple[str, UUID, WaitForEvent]:
     """Play the start of start_flow_and_wait up to its WaitForEvent: (channel, run id, wait)."""
-    listened = next(op)  # type: ignore[call-overload]
+    query(next(op), "client_new_run_id", "one", commits=True)  # type: ignore[call-overload]
+    made = UUID("0190a6f0-0000-7000-8000-00000000abcd")  # the database makes the id (version 7)
+    listened = op.send({"run_id": made})  # type: ignore[attr-defined]
     params = query(op.send(None), "client_start_flow", "one", commits=True)  # type: ignore[attr-defined]
+    assert params["run_id"] == made
     channel = run_channel(params["run_id"])
     assert listened == listen(channel)  # listening before the start: the end cannot be missed
     wait = op.send({"run_id": params["run_id"], "status": "started"})  # type: ignore[attr-defined]
@@ -123,6 +126,7 @@ def test_start_flow_and_wait_raises_run_timeout_when_no_end_came() -> None:
 def test_start_flow_and_wait_does_not_wait_for_a_run_that_ended_in_its_start() -> None:
     op = run_ops.start_flow_and_wait("orders", {})
     next(op)
+    op.send({"run_id": UUID("0190a6f0-0000-7000-8000-00000000abcd")})
     params = query(op.send(None), "client_start_flow", commits=True)
     assert op.send({"run_id": params["run_id"], "status": "completed"}) == unlisten(run_channel(params["run_id"]))
     reads_the_run(op.send(None), params["run_id"])

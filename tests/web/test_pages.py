@@ -25,8 +25,8 @@ async def test_overview_counts_runs_queues_and_workers(web: httpx.AsyncClient, s
     assert "item 13 is unlucky" in text and "mailbox full" in text
     queues = text.split('data-testid="queues"')[1].split("</table>")[0]
     assert "orders" in queues and "send_email" in queues
-    assert str(scenario.workers["healthy"])[:8] in text
-    assert str(scenario.workers["dead"])[:8] not in text  # only live workers on the overview
+    assert str(scenario.workers["healthy"])[-8:] in text
+    assert str(scenario.workers["dead"])[-8:] not in text  # only live workers on the overview
 
 
 async def test_overview_windows(web: httpx.AsyncClient) -> None:
@@ -204,7 +204,7 @@ async def test_workers_health(web: httpx.AsyncClient, scenario: Scenario) -> Non
     for health in ("healthy", "stale", "dead", "stopped"):
         assert f'<tr data-health="{health}">' in text, health
     only_dead = html_text(await web.get("/workers", params={"health": "dead"}))
-    assert str(scenario.workers["dead"])[:8] in only_dead and str(scenario.workers["healthy"])[:8] not in only_dead
+    assert str(scenario.workers["dead"])[-8:] in only_dead and str(scenario.workers["healthy"])[-8:] not in only_dead
     assert (await web.get("/workers", params={"health": "zombie"})).status_code == 400
 
 

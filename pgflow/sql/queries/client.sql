@@ -44,6 +44,18 @@ SELECT pgflow.delete_flow_and_data(%(flow_slug)s);
 SELECT run_id, status
   FROM pgflow.start_flow(%(flow_slug)s, %(input)s::jsonb, %(run_id)s::uuid);
 
+-- name: client_new_run_id
+-- A run id as start_flow makes one (version 7, time-ordered), for callers that listen first.
+SELECT pgflow._new_run_id() AS run_id;
+
+-- name: client_find_run_ids
+-- Runs whose id starts or ends with a fragment (lower-case hex and dashes; newest first).
+SELECT run_id
+  FROM pgflow.runs
+ WHERE run_id::text LIKE %(part)s || '%%' OR run_id::text LIKE '%%' || %(part)s
+ ORDER BY started_at DESC
+ LIMIT %(limit)s;
+
 -- name: client_start_flow_at
 -- start_at wins; else now + delay seconds (database clock); both NULL = now.
 SELECT run_id, status

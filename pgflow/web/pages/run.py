@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from pgflow.errors import InvalidInput, RunNotFound
 from pgflow.models import RunStatus, StepStatus
+from pgflow.ops.runs import find_run_id, short_id
 from pgflow.web import dag
 from pgflow.web.pages import dashboard_of, now_utc, uuid_param
 
@@ -37,6 +40,8 @@ def step_rows(steps: list[dict[str, Any]], states: dict[str, dict[str, Any]],
 async def run_page(request: Request) -> Response:
     dash = dashboard_of(request)
     store = dash.store
+    if not _is_uuid(request.path_params["run_id"]):  # the first or last characters of an id
+        return await _redirect_to_run(request)
     run_id = uuid_param(request, "run_id", "run")
     run = await store.one("dashboard_run", run_id=run_id)
     if run is None:
@@ -54,7 +59,7 @@ async def run_page(request: Request) -> Response:
         (summary.get(step_filter) or {}).get("total", 0)
     nav = {"run_id": run_id, "flow_slug": run["flow_slug"], "started_at": run["started_at"]}
     context = {
-        "title": f"Run {str(run_id)[:8]}",
+        "title": f"Run {short_id(run_id)}",
         "nav": "runs",
         "run": run,
         "graph": graph,
@@ -72,3 +77,22 @@ async def run_page(request: Request) -> Response:
     }
     # a finished run never changes again: only a running one listens to its events
     return dash.page(request, "run.html", context, live=f"run:{run_id}" if run["status"] == RunStatus.STARTED else None)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def _redirect_to_run(request: Request) -> Response:
+    """``/runs/<part>``: the one run whose id starts or ends with ``part`` (e.g. a short id)."""
+    part = request.path_params["run_id"]
+    try:
+        run_id = await dashboard_of(request).store.run(find_run_id(part))
+    except (InvalidInput, RunNotFound) as exc:
+        raise HTTPException(404, str(exc)) from None
+    root = request.scope.get("root_path", "").rstrip("/")
+    return RedirectResponse(f"{root}/runs/{run_id}" + ("?" + request.url.query if request.url.query else ""))

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pgflow.ops.runs import short_id
 from pgflow.web.pages import dashboard_of, now_utc, uuid_param
 
 HEALTHS = ("healthy", "stale", "dead", "stopped")
@@ -51,7 +52,7 @@ async def worker_page(request: Request) -> Response:
     if worker is None:
         raise HTTPException(404, f"Worker {worker_id} is not registered (it may have been pruned).")
     context = {
-        "title": f"Worker {str(worker_id)[:8]}",
+        "title": f"Worker {short_id(worker_id)}",
         "nav": "workers",
         "worker": worker,
         "tasks": await dash.store.all("dashboard_worker_tasks", worker_id=worker_id, limit=50),
