@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from pgflow.cli.common import client_for, database_option, echo_json, echo_table, json_option, main_group
+from pgflow.cli.common import client_for, database_option, echo_json, echo_table, fail, json_option, main_group
 
 
 def when(value: datetime | None) -> str:
@@ -148,8 +148,7 @@ def recompile_command(slug: str, targets: tuple[str, ...], yes: bool, database_u
 
     found = [f for f in load_targets(*targets) if f.slug == slug]
     if not found:
-        raise click.ClickException(f"no flow or job {slug!r} is defined in {', '.join(targets)}; "
-                                   "name the module that defines it")
+        fail(f"no flow or job {slug!r} is defined in {', '.join(targets)}; name the module that defines it")
     if not yes:
         click.confirm(f"Delete flow {slug!r} with all its runs and compile it anew?", abort=True, err=True)
     with client_for(database_url) as client:

@@ -162,3 +162,37 @@ def listener(url: str) -> psycopg.Connection:
     conn = psycopg.connect(url, autocommit=True)
     conn.execute("SELECT pgflow.subscribe('pgflow:events')")
     return conn
+
+
+def shape_of(steps: Iterable[StepSpec]) -> dict[str, Any]:
+    """A FlowShape for ``steps`` given as in define_flow (options: step_type, when_unmet, when_exhausted)."""
+    shape_steps = []
+    for spec in steps:
+        options = spec[2] if len(spec) > 2 else {}  # type: ignore[misc]
+        shape_steps.append({
+            "slug": spec[0], "stepType": options.get("step_type", "single"), "dependencies": sorted(spec[1]),
+            "whenUnmet": options.get("when_unmet", "skip"), "whenExhausted": options.get("when_exhausted", "fail"),
+            "requiredInputPattern": {"defined": False}, "forbiddenInputPattern": {"defined": False},
+        })
+    return {"steps": shape_steps}
+
+
+def compile_flow(conn: psycopg.Connection, flow: str, steps: Iterable[StepSpec], queue_mode: str = "flow",
+                 route_map: Any = None) -> dict[str, Any]:
+    """pgflow.ensure_flow_compiled with the shape of ``steps`` (queue_mode 'step': private step queues)."""
+    return scalar(conn, "SELECT pgflow.ensure_flow_compiled(%s, %s, %s, %s)",
+                  (flow, Jsonb(shape_of(steps)), queue_mode, None if route_map is None else Jsonb(route_map)))
+
+
+def read_and_start_step(conn: psycopg.Connection, flow: str, step: str, queue: str, worker_id: uuid.UUID,
+                        qty: int = 100) -> list[dict[str, Any]]:
+    """Read visible messages of a step's private queue and claim them with start_tasks' step selector."""
+    msg_ids = [r[0] for r in conn.execute("SELECT msg_id FROM pgmq.read(%s, 60, %s)", (queue, qty))]
+    if not msg_ids:
+        return []
+    return rows(conn, "SELECT * FROM pgflow.start_tasks(%s, %s::bigint[], %s, %s, %s)",
+                (flow, msg_ids, worker_id, queue, step))
+
+
+def listed_queues(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT queue_name FROM pgmq.list_queues() ORDER BY queue_name")]

@@ -53,3 +53,29 @@ def test_flows_list_and_show(pgflow_cli: Cli) -> None:
 
 def test_flows_show_unknown_slug_is_one_line(pgflow_cli: Cli) -> None:
     assert_one_line_error(pgflow_cli("flows", "show", "nope"), "'nope'", "compile")
+
+
+def _change_shop(project) -> None:
+    (project / "shopflows.py").write_text(
+        "import pgflow\nshop = pgflow.Flow('shop', step_queues=True)\n\n@shop.step\ndef only(input):\n    return 1\n"
+    )
+
+
+def test_flows_recompile_replaces_the_stored_flow_after_confirmation(pgflow_cli: Cli, project) -> None:
+    assert pgflow_cli("compile", "shopflows:shop").returncode == 0
+    _change_shop(project)
+    refused = pgflow_cli("flows", "recompile", "shop", "shopflows")  # no terminal: the prompt reads EOF
+    assert refused.returncode != 0 and "Delete flow 'shop'" in refused.stderr
+    assert "recompile shop" in pgflow_cli("compile", "shopflows:shop").stderr  # still the old flow
+
+    done = pgflow_cli("flows", "recompile", "shop", "shopflows", "--yes", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["flow_slug"] == "shop" and result["status"] == "recompiled"
+    assert "step count differs: 1 in code, 2 in database" in result["differences"]
+    shown = json.loads(pgflow_cli("flows", "show", "shop", "--json").stdout)
+    assert shown["queue_mode"] == "step" and [s["queue_name"] for s in shown["steps"]] == ["shop__only"]
+
+
+def test_flows_recompile_of_a_slug_the_module_does_not_define_is_one_line(pgflow_cli: Cli) -> None:
+    assert_one_line_error(pgflow_cli("flows", "recompile", "nope", "shopflows", "--yes"), "no flow or job 'nope'")
