@@ -110,6 +110,7 @@ async def run_inline_async(flow: Flow, input: Any = None, *, raise_on_failure: b
 
 class _Inline:
     def __init__(self, flow: Flow, input: Any) -> None:
+        flow.require_steps()
         self.flow = flow
         self.input = _from_jsonb(json_text(input))  # refused as start_flow refuses it
         self.states = {s.slug: InlineStep(s.slug) for s in flow.steps}

@@ -68,6 +68,19 @@ class Flow:
         """The steps in definition order (= the order the database stores and starts them)."""
         return tuple(self._steps.values())
 
+    def require_steps(self) -> None:
+        """Raise :class:`FlowDefinitionError` when the flow has no step yet. Steps are added after
+        the ``Flow(...)`` line, so this runs where a definition is used: loading it (worker, CLI),
+        compiling it, serving or running it inline (``shape()`` itself stays as TypeScript's DSL
+        gives it, ``{"steps": []}``). A flow without steps would be
+        stored, scheduled and "complete" at once with output ``null``, running nothing."""
+        if not self.steps:  # a Job without handler raises its own error here
+            raise FlowDefinitionError(
+                f"flow {self.slug!r} has no steps, so its runs would do nothing; decorate a function with "
+                f"the flow's .step (e.g. @report.step), or use pgflow.Job({self.slug!r}) with .perform for "
+                f"a single function"
+            )
+
     def get_step(self, slug: str) -> StepDefinition:
         try:
             return self._steps[slug]

@@ -39,6 +39,7 @@ def load_targets(*specs: str, add_cwd_to_path: bool = True) -> list[Flow]:
                     f"two different definitions use the slug {flow.slug!r} ({origin[flow.slug]} and {spec}); "
                     f"a slug names one flow or job: rename one of them"
                 )
+            flow.require_steps()
             origin[flow.slug] = spec
             found.append(flow)
     return found

@@ -24,6 +24,8 @@ class CompileResult(TypedDict):
 def _shape_of(flow: Flow) -> dict[str, Json]:
     # compile_shape() adds the job marker that _create_flow_from_shape reads; shape() is the
     # plain FlowShape (duck-typed flows may offer only that)
+    if hasattr(flow, "require_steps"):
+        flow.require_steps()
     build = getattr(flow, "compile_shape", None) or flow.shape
     shape: dict[str, Json] = build()
     return shape

@@ -33,6 +33,7 @@ def check_flows(flows: Iterable[Flow]) -> list[Flow]:
             raise ConfigurationError(
                 f"a worker serves pgflow.Flow and pgflow.Job objects, got {type(flow).__name__} {flow!r}"
             )
+        flow.require_steps()
         if any(f.slug == flow.slug for f in found):
             raise ConfigurationError(f"flow {flow.slug!r} is given twice; pass each flow or job once")
         found.append(flow)

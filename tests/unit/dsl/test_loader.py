@@ -132,7 +132,7 @@ def test_two_definitions_with_one_slug(pkg, tmp_path):
 
 def test_current_directory_is_searched(tmp_path, monkeypatch):
     name = f"cwd_flows_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(f"import pgflow\nf = pgflow.Flow('{name}')\n")
+    (tmp_path / f"{name}.py").write_text(f"import pgflow\nf = pgflow.Flow('{name}')\nf.step(lambda input: 1, slug='one')\n")
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
     monkeypatch.chdir(tmp_path)
     try:
