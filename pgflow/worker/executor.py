@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import reprlib
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,7 +92,13 @@ def encode_output(step_slug: str, output: Any) -> str:
 
 def describe_error(exc: BaseException) -> str:
     """``Type: message`` then a short traceback (the last frames), for ``fail_task``."""
+    if isinstance(exc, _Escaped):
+        exc = exc.original
     head = f"{type(exc).__name__}: {exc}".rstrip() if str(exc) else type(exc).__name__
+    if isinstance(exc, _STOPPING):
+        head = (f"{type(exc).__name__}: the handler raised {type(exc).__name__}({str(exc)!r}), which would stop "
+                f"the whole worker; it fails only this task. Raise an Exception to fail a task; stop a worker "
+                f"with SIGTERM or SIGINT")
     frames = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES)
     text = head + "\n" + "".join(frames).rstrip()
     text = text.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
@@ -171,7 +178,10 @@ class HandlerCall:
         if result is None:  # the usual result of a job: no encoder, no awaitable check
             self._finish(Outcome(self.task, "completed", output_json="null"))
         elif type(result) is CoroutineType or inspect.isawaitable(result):
-            future = self._future = asyncio.ensure_future(result)
+            # a coroutine runs guarded: SystemExit/KeyboardInterrupt raised in an asyncio task
+            # escape the event loop and would stop the worker (a thread's future holds them)
+            future = self._future = asyncio.ensure_future(
+                result if isinstance(result, asyncio.Future) else _guarded(result))
             future.add_done_callback(self._settled)
         else:
             self._finish(_completion(self.step.slug, result, self.task))
@@ -248,6 +258,24 @@ def _failure(exc: BaseException, task: ClaimedTask) -> Outcome:
     return Outcome(task, "error", error=describe_error(exc))
 
 
+class _Escaped(Exception):
+    """Carries a process-ending exception a handler raised out of its asyncio task (``original``)."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(original)
+        self.original = original
+
+
+_STOPPING = (SystemExit, KeyboardInterrupt, GeneratorExit)
+
+
+async def _guarded(awaitable: Any) -> Any:
+    try:
+        return await awaitable
+    except _STOPPING as exc:
+        raise _Escaped(exc) from None
+
+
 async def execute(
     step: StepDefinition,
     task: ClaimedTask,
@@ -273,6 +301,15 @@ async def execute(
     return outcome
 
 
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxlevel = 3
+_PREVIEW.maxstring = _PREVIEW.maxother = 60
+
+
 def _preview(value: Any) -> str:
-    text = repr(value)
+    """A short repr: shallow (a 5,000-deep list has no plain repr) and never raising."""
+    try:
+        text = _PREVIEW.repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ (or one recursing too deep) must not hide the error
+        text = f"<{type(value).__name__} object>"
     return text if len(text) <= 80 else text[:77] + "..."
