@@ -10,7 +10,7 @@ import click
 from pgflow.cli.common import (
     client_for, database_option, echo_json, echo_table, fail, json_option, main_group, parse_json_option,
 )
-from pgflow.cli.runs import echo_run
+from pgflow.cli.watch import follow, progress_option
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -43,22 +43,24 @@ input_option = click.option("--input", "input_text", default="{}", show_default=
 @main_group.command()
 @click.argument("slug")
 @input_option
-@click.option("--wait", is_flag=True, help="Wait for the run to finish (on its events) and show it.")
-@click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              help="With --wait: seconds to wait before giving up (the run goes on).")
+@click.option("--wait", is_flag=True,
+              help="Follow the run on its events until it ends, then show it (exit 1 if it failed).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="With --wait: give up waiting after this many seconds (the run goes on). Default: no limit.")
+@progress_option
 @database_option
 @json_option
-def start(slug: str, input_text: str, wait: bool, timeout: float, database_url: str | None, as_json: bool) -> None:
-    """Start a run of flow SLUG; print its run id (or, with --wait, the finished run)."""
+def start(slug: str, input_text: str, wait: bool, timeout: float | None, progress: bool | None,
+          database_url: str | None, as_json: bool) -> None:
+    """Start a run of flow SLUG; print its run id (or, with --wait, the run id on stderr, its
+    progress on a terminal, then the finished run). Ctrl-C stops the waiting, not the run."""
     value = parse_json_option(input_text)
-    with client_for(database_url) as client:
-        if wait:
-            run = client.start_flow_sync(slug, value, timeout=timeout)
-        else:
-            run_id = client.start_flow(slug, value)
     if wait:
-        echo_json(run) if as_json else echo_run(run)
-    elif as_json:
+        follow(database_url, None, (slug, value), timeout, as_json, progress)
+        return
+    with client_for(database_url) as client:
+        run_id = client.start_flow(slug, value)
+    if as_json:
         echo_json({"run_id": run_id})
     else:
         click.echo(str(run_id))

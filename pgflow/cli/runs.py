@@ -9,6 +9,7 @@ import click
 
 from pgflow.cli.common import client_for, database_option, echo_json, echo_table, json_option, main_group
 from pgflow.cli.flows import draw_dag, when
+from pgflow.cli.watch import follow, progress_option
 from pgflow.models import RunStatus, StepStatus, TaskStatus
 
 
@@ -83,6 +84,20 @@ def list_command(flow_slug: str | None, status: str | None, limit: int, database
         [(r.run_id, r.flow_slug, r.status, when(r.started_at), took(r), r.remaining_steps) for r in found],
         ["run id", "flow", "status", "started", "took", "steps left"],
     )
+
+
+@runs.command("watch")
+@click.argument("run_id")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="Give up waiting after this many seconds (the run goes on). Default: no limit.")
+@progress_option
+@database_option
+@json_option
+def watch_command(run_id: str, timeout: float | None, progress: bool | None, database_url: str | None,
+                  as_json: bool) -> None:
+    """Follow a run until it ends (its step events on a terminal), then show it like `runs show`;
+    exit 1 if it failed. RUN_ID may be the whole id or a unique start or end of it."""
+    follow(database_url, run_id, None, timeout, as_json, progress)
 
 
 @runs.command("show")

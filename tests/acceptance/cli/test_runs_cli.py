@@ -55,10 +55,15 @@ def test_start_wait_prints_the_finished_run(pgflow_cli: Cli, db_url: str, projec
     assert run["status"] == "completed" and run["output"] == {"add_one": 11}
 
 
-def test_start_wait_times_out_with_one_line(pgflow_cli: Cli) -> None:
+def test_start_wait_prints_the_run_id_first_and_times_out_saying_how_to_follow_the_run(pgflow_cli: Cli) -> None:
     assert pgflow_cli("compile", "shopflows:shop").returncode == 0
-    assert_one_line_error(pgflow_cli("start", "shop", "--input", '{"n": 1}', "--wait", "--timeout", "0.2"),
-                          "did not finish within 0.2 s")
+    waited = pgflow_cli("start", "shop", "--input", '{"n": 1}', "--wait", "--timeout", "0.2")
+    assert waited.returncode == 1 and "Traceback" not in waited.stderr
+    started, error = waited.stderr.strip().splitlines()
+    run_id = uuid.UUID(started.split()[1])
+    assert started == f"run {run_id} started"
+    assert error.startswith(f"error: run {run_id} did not finish within 0.2 s; it goes on")
+    assert f"pgflow runs watch {run_id}" in error and "start_flow_sync" not in error
 
 
 def test_enqueue_later_and_bad_times(pgflow_cli: Cli) -> None:
