@@ -358,7 +358,7 @@ async def drain_async(client: Any, flows: Iterable[Flow], *, timeout: float = 60
     try:
         while True:
             if worker.in_flight == 0 and worker.reporter.backlog == 0:
-                rows = await db.fetch("worker_queue_lengths", {"queue_names": [f.slug for f in flows]})
+                rows = await db.fetch("worker_queue_lengths", {"queue_names": worker.poller.queue_names})
                 if worker.in_flight == 0 and worker.reporter.backlog == 0 and not any(r["queue_length"] for r in rows):
                     break
             if time.monotonic() - started > timeout:

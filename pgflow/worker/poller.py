@@ -172,6 +172,11 @@ class Poller:
         """A read is in progress or due."""
         return self._due.busy
 
+    @property
+    def queue_names(self) -> list[str]:
+        """The pgmq queues this poller reads (a flow's queue, or each of its steps' queues)."""
+        return list(self._due.order)
+
     def interrupt(self) -> None:
         """End the loop's waits now (the worker is stopping: ``stop`` is set)."""
         self._due.resume(True)

@@ -74,9 +74,14 @@ ORDER BY n DESC, flow_slug, step_slug
 LIMIT %(limit)s
 
 -- name: dashboard_queue_metrics
-SELECT m.*, f.flow_type
+-- Each pgmq queue with the type of the flow that owns it (a flow's queue is lower(flow_slug); a
+-- step queue is named by its step's queue_name).
+SELECT m.*, (SELECT f.flow_type
+               FROM pgflow.flows AS f
+              WHERE lower(f.flow_slug) = m.queue_name
+                 OR f.flow_slug = (SELECT s.flow_slug FROM pgflow.steps AS s WHERE s.queue_name = m.queue_name LIMIT 1)
+              LIMIT 1) AS flow_type
 FROM pgmq.metrics_all() m
-LEFT JOIN pgflow.flows f ON f.flow_slug = m.queue_name
 ORDER BY m.queue_length DESC, m.queue_name
 
 -- ---------------------------------------------------------------------------------- runs

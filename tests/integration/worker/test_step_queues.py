@@ -58,3 +58,14 @@ async def test_switching_a_flow_to_step_queues_is_a_routing_mismatch(db_url, cli
     assert result["status"] == "recompiled"
     assert await rows(db_url, "SELECT step_slug, queue_name FROM pgflow.steps WHERE flow_slug = 'switching'") == [
         {"step_slug": "only", "queue_name": "switching__only"}]
+
+
+async def test_drain_waits_for_every_step_queue(db_url, client):
+    from pgflow.testing import drain_async
+
+    flow = _pipeline("drained")
+    await client.compile(flow)
+    run_id = await client.start_flow(flow, {"n": 3})
+    await drain_async(db_url, [flow], timeout=30)
+    run = await client.get_run(run_id)
+    assert run.status == "completed" and run.output == {"total": 5}
