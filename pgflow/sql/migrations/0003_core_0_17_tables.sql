@@ -121,6 +121,8 @@ ALTER TABLE pgflow.steps
 ALTER TABLE pgflow.steps DROP CONSTRAINT slug_is_valid;
 ALTER TABLE pgflow.steps ADD CONSTRAINT steps_step_slug_check CHECK (pgflow.is_valid_slug(step_slug));
 CREATE UNIQUE INDEX idx_steps_normalized_slug ON pgflow.steps (flow_slug, lower(step_slug));
+-- pgflow-py: which flow owns a queue (claim_tasks' queue rules on every poll, step-queue checks)
+CREATE INDEX idx_steps_queue_name ON pgflow.steps (queue_name);
 
 ALTER TABLE pgflow.step_tasks ADD COLUMN queue_name text;
 UPDATE pgflow.step_tasks SET queue_name = lower(flow_slug);

@@ -60,6 +60,8 @@ CREATE TABLE pgflow.steps (
 );
 
 CREATE UNIQUE INDEX idx_steps_normalized_slug ON pgflow.steps (flow_slug, lower(step_slug));
+-- pgflow-py: which flow owns a queue (claim_tasks' queue rules on every poll, step-queue checks)
+CREATE INDEX idx_steps_queue_name ON pgflow.steps (queue_name);
 
 CREATE TABLE pgflow.deps (
     flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug),
