@@ -10,6 +10,7 @@ import click
 from pgflow.cli.common import (
     client_for, database_option, echo_json, echo_table, fail, json_option, main_group, parse_json_option,
 )
+from pgflow.cli.runs import echo_run
 from pgflow.cli.watch import follow, progress_option
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -56,7 +57,7 @@ def start(slug: str, input_text: str, wait: bool, timeout: float | None, progres
     progress on a terminal, then the finished run). Ctrl-C stops the waiting, not the run."""
     value = parse_json_option(input_text)
     if wait:
-        follow(database_url, None, (slug, value), timeout, as_json, progress)
+        follow(database_url, None, (slug, value), timeout, as_json, progress, echo_run)
         return
     with client_for(database_url) as client:
         run_id = client.start_flow(slug, value)

@@ -11,6 +11,7 @@ from pgflow.cli.common import client_for, database_option, echo_json, echo_table
 from pgflow.cli.flows import draw_dag, when
 from pgflow.cli.watch import follow, progress_option
 from pgflow.models import RunStatus, StepStatus, TaskStatus
+from pgflow.ops.runs import RUN_STATUS_ALIASES
 
 
 def took(run: Any) -> str:
@@ -65,8 +66,8 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--flow", "flow_slug", default=None, help="Only runs of this flow or job.")
-@click.option("--status", type=click.Choice([s.value for s in RunStatus]), default=None,
-              help="Only runs in this status.")
+@click.option("--status", type=click.Choice([*(s.value for s in RunStatus), *RUN_STATUS_ALIASES]), default=None,
+              help="Only runs in this status (running is another word for started).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @database_option
 @json_option
@@ -97,7 +98,7 @@ def watch_command(run_id: str, timeout: float | None, progress: bool | None, dat
                   as_json: bool) -> None:
     """Follow a run until it ends (its step events on a terminal), then show it like `runs show`;
     exit 1 if it failed. RUN_ID may be the whole id or a unique start or end of it."""
-    follow(database_url, run_id, None, timeout, as_json, progress)
+    follow(database_url, run_id, None, timeout, as_json, progress, echo_run)
 
 
 @runs.command("show")

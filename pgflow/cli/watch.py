@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -98,8 +99,9 @@ async def _follow(client: Any, run_id: UUID, start: tuple[str, Any] | None, time
 
 
 def follow(database_url: str | None, run_id: str | None, start: tuple[str, Any] | None,
-           timeout: float | None, as_json: bool, progress: bool | None) -> None:
-    """Run :func:`_follow` for a CLI command, print the outcome, exit 1 if the run failed."""
+           timeout: float | None, as_json: bool, progress: bool | None, show: Callable[[Run], None]) -> None:
+    """Run :func:`_follow` for a CLI command, print the outcome (``show``: as people read it),
+    exit 1 if the run failed."""
     from pgflow.client import AsyncClient
 
     dsn = dsn_for(database_url)
@@ -124,8 +126,6 @@ def follow(database_url: str | None, run_id: str | None, start: tuple[str, Any] 
     if as_json:
         echo_json(run)
     else:
-        from pgflow.cli.runs import echo_run
-
-        echo_run(run)
+        show(run)
     if run.status == RunStatus.FAILED:
         sys.exit(1)

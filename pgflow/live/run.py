@@ -36,6 +36,7 @@ from pgflow.live.hub import EventHub
 from pgflow.live.markers import Gap, Item, RunFinished
 from pgflow.live.state import apply_event
 from pgflow.models import Run, RunStatus
+from pgflow.ops.runs import run_status_of
 
 log = logging.getLogger("pgflow.live")
 
@@ -263,12 +264,13 @@ class LiveRun:
         return self.run
 
     async def wait_for(self, status: str = "completed", timeout: float | None = None) -> Run:
-        """Wait until the run is ``status`` ("started", "completed", "failed" or "finished").
+        """Wait until the run is ``status`` ("started" or "running", "completed", "failed" or "finished").
 
         Terminal statuses return the final state (reloaded from the database). Waiting for
         "completed" raises RunFailed when the run fails; waiting for "failed" raises PgFlowError
         when it completes; RunTimeout when ``timeout`` seconds pass first.
         """
+        status = run_status_of(status)
         if status not in WAITABLE:
             raise InvalidInput(f"wait_for takes one of {', '.join(WAITABLE)}, not {status!r}")
         if status == RunStatus.STARTED:

@@ -15,6 +15,13 @@ from pgflow.ops.common import check_flow_input, json_text, run_uuid, seconds_of,
 from pgflow.types import FlowRef, Json, RunId
 
 RUN_STATUSES = tuple(s.value for s in RunStatus)
+# "running" is the dashboard's word for a started run; every place that takes a run status takes both
+RUN_STATUS_ALIASES = {"running": RunStatus.STARTED.value}
+
+
+def run_status_of(status: str) -> str:
+    """A run status as given by a person: ``"running"`` means ``"started"``; others are as they are."""
+    return RUN_STATUS_ALIASES.get(status, status)
 _ID_PART = re.compile(r"^[0-9a-f-]{4,36}$")
 
 
@@ -180,9 +187,11 @@ def get_run_with_states(run_id: RunId) -> ClientOperation[Run]:
 
 
 def list_runs(flow: FlowRef | None = None, status: str | None = None, limit: int = 50) -> Operation[list[Run]]:
-    """Runs, newest first; ``flow`` and ``status`` ("started", "completed", "failed") filter."""
+    """Runs, newest first; ``flow`` and ``status`` ("started" or "running", "completed", "failed") filter."""
+    status = None if status is None else run_status_of(status)
     if status is not None and status not in RUN_STATUSES:
-        raise InvalidInput(f"unknown run status {status!r}; a run is one of: {', '.join(RUN_STATUSES)}")
+        raise InvalidInput(f"unknown run status {status!r}; a run is one of: started (or running), "
+                           f"{', '.join(s for s in RUN_STATUSES if s != RunStatus.STARTED)}")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInput(f"limit must be a positive integer, got {limit!r}")
     rows = yield Query.all(

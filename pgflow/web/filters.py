@@ -17,6 +17,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from pgflow.models import RunStatus
+from pgflow.ops.runs import run_status_of
 
 RANGES = {
     "15m": timedelta(minutes=15),
@@ -76,10 +77,10 @@ class RunFilter:
             return value or None
 
         status = get("status")
-        if status == "running":
-            status = RunStatus.STARTED.value
+        if status is not None:
+            status = run_status_of(status)
         if status is not None and status not in STATUSES:
-            raise BadFilter(f"status={status!r} is not one of running, completed, failed")
+            raise BadFilter(f"status={status!r} is not one of running (or started), completed, failed")
         kind = get("type")
         if kind is not None and kind not in TYPES:
             raise BadFilter(f"type={kind!r} is not one of flow, job, scheduled")
