@@ -107,6 +107,8 @@ class StepTask:
     completed_at: datetime | None = None
     failed_at: datetime | None = None
     last_worker_id: UUID | None = None
+    #: queued, but its message is hidden until then (a delayed start, start delay or retry backoff)
+    due_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> StepTask:
@@ -132,6 +134,8 @@ class StepState:
     step_type: str | None = None
     depends_on: tuple[str, ...] = ()
     tasks: tuple[StepTask, ...] = ()
+    #: started, but all its tasks wait (hidden) until then: it is not running yet
+    due_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any], tasks: tuple[StepTask, ...] = ()) -> StepState:
@@ -153,6 +157,8 @@ class Run:
     completed_at: datetime | None = None
     failed_at: datetime | None = None
     step_states: tuple[StepState, ...] = ()
+    #: started, but nothing of it can run before then (enqueued for later, or waiting out a delay)
+    due_at: datetime | None = None
 
     @property
     def finished(self) -> bool:

@@ -19,6 +19,11 @@ def when(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def when_zoned(value: datetime) -> str:
+    """A moment in local time with its zone's name, for a line that stands alone."""
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def draw_dag(steps: Sequence[Any], label: Callable[[Any], str]) -> list[str]:
     """Steps (with ``.step_slug`` and ``.depends_on``, in step order) drawn as a tree.
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from pgflow.cli.common import client_for, database_option, echo_json, echo_table, json_option, main_group
-from pgflow.cli.flows import draw_dag, when
+from pgflow.cli.flows import draw_dag, when, when_zoned
 from pgflow.cli.watch import follow, progress_option
 from pgflow.models import RunStatus, StepStatus, TaskStatus
 from pgflow.ops.runs import RUN_STATUS_ALIASES
@@ -28,6 +28,8 @@ def compact(value: Any, limit: int = 60) -> str:
 
 def _step_label(state: Any) -> str:
     parts = [state.step_slug, state.status]
+    if state.due_at is not None:  # started, but its tasks wait (start delay, retry backoff)
+        parts[1] = f"waiting, due at {when_zoned(state.due_at)}"
     if state.step_type == "map" or (state.initial_tasks or 0) > 1:
         done = sum(1 for t in state.tasks if t.status == TaskStatus.COMPLETED)
         parts.append(f"{done}/{state.initial_tasks if state.initial_tasks is not None else '?'} tasks")
@@ -50,7 +52,8 @@ def _step_label(state: Any) -> str:
 
 def echo_run(run: Any) -> None:
     """A run and its steps as a tree (people's format of ``runs show`` and ``start --wait``)."""
-    click.echo(f"run {run.run_id}  {run.flow_slug}  {run.status}" + (f"  ({took(run)})" if took(run) else ""))
+    status = f"scheduled for {when_zoned(run.due_at)}" if run.due_at is not None else run.status
+    click.echo(f"run {run.run_id}  {run.flow_slug}  {status}" + (f"  ({took(run)})" if took(run) else ""))
     click.echo(f"started {when(run.started_at)}" + (f", {run.remaining_steps} steps to go" if not run.finished else ""))
     click.echo(f"input   {compact(run.input)}")
     if run.status == RunStatus.COMPLETED:

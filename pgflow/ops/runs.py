@@ -10,7 +10,8 @@ from uuid import UUID
 from pgflow.db import ClientOperation, Operation, Query, Snapshot, WaitForEvent, listen, unlisten
 from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import Event, RunEvent, run_channel
-from pgflow.models import Run, RunStatus, StepState, StepTask
+from pgflow.models import Run, RunStatus, StepState, StepTask, TaskStatus
+from pgflow.ops.due import active_tasks, due_times, with_due_times
 from pgflow.ops.common import check_flow_input, json_text, run_uuid, seconds_of, slug_of
 from pgflow.types import FlowRef, Json, RunId
 
@@ -161,7 +162,11 @@ def get_run(run_id: RunId) -> Operation[Run]:
     row = yield Query.one("client_select_run", run_id=run_id).and_commit()
     if row is None:
         raise RunNotFound(run_id)
-    return Run.from_row(row)
+    run = Run.from_row(row)
+    if run.status == RunStatus.STARTED:  # is it waiting for a delayed task? (due_at)
+        active = yield from active_tasks([run_id])
+        run = with_due_times(run, active, (yield from due_times(active)))
+    return run
 
 
 def get_run_with_states(run_id: RunId) -> ClientOperation[Run]:
@@ -183,7 +188,11 @@ def get_run_with_states(run_id: RunId) -> ClientOperation[Run]:
     for task_row in task_rows:
         tasks.setdefault(task_row["step_slug"], []).append(StepTask.from_row(task_row))
     states = tuple(StepState.from_row(r, tuple(tasks.get(r["step_slug"], ()))) for r in state_rows)
-    return Run.from_row(row, states)
+    run = Run.from_row(row, states)
+    active = [t for t in task_rows if t["status"] in (TaskStatus.QUEUED, TaskStatus.STARTED)]
+    if run.status == RunStatus.STARTED and active:  # is it waiting for a delayed task? (due_at)
+        run = with_due_times(run, active, (yield from due_times(active)))
+    return run
 
 
 def list_runs(flow: FlowRef | None = None, status: str | None = None, limit: int = 50) -> Operation[list[Run]]:

@@ -33,6 +33,7 @@ STATUS_LABELS = {
     "stale": "stale",
     "dead": "dead",
     "stopped": "stopped",
+    "scheduled": "scheduled",  # a started run or step whose tasks all wait until a later time
 }
 STATUS_ICONS = {
     "started": "\u25b6",    # ▶
@@ -46,6 +47,7 @@ STATUS_ICONS = {
     "stale": "!",
     "dead": "\u2715",
     "stopped": "\u25a0",    # ■
+    "scheduled": "\u25f7",  # ◷
 }
 JSON_LIMIT = 20_000
 

@@ -174,9 +174,21 @@ def test_enqueue_refuses_unclear_times_before_any_query(kwargs: dict[str, object
 # --- reading runs --------------------------------------------------------------------------------
 
 def test_get_run_reads_one_row() -> None:
-    steps, run = play(run_ops.get_run(str(RUN_ID)), run_row("started"))
+    steps, run = play(run_ops.get_run(str(RUN_ID)), run_row("completed"))
     assert query(steps[0], "client_select_run", "one", commits=True) == {"run_id": RUN_ID}
-    assert (run.run_id, run.status, run.step_states) == (RUN_ID, "started", ())
+    assert (run.run_id, run.status, run.step_states, run.due_at) == (RUN_ID, "completed", (), None)
+
+
+def test_get_run_of_a_started_run_asks_pgmq_when_its_queued_tasks_are_due() -> None:
+    due = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
+    task = {"run_id": RUN_ID, "step_slug": "a", "task_index": 0, "status": "queued", "queue_name": "orders",
+            "message_id": 7}
+    steps, run = play(run_ops.get_run(RUN_ID), run_row("started"), [task], [{"msg_id": 7, "due_at": due}])
+    assert query(steps[1], "client_active_tasks", "all", commits=True) == {"run_ids": [RUN_ID]}
+    assert steps[2].params == {"msg_ids": [7]} and "pgmq" in steps[2].sql.as_string(None)
+    assert run.due_at == due  # nothing of it can run before
+    steps, run = play(run_ops.get_run(RUN_ID), run_row("started"), [{**task, "status": "started"}])
+    assert len(steps) == 2 and run.due_at is None  # a task runs: no pgmq query, not delayed
 
 
 def test_get_run_raises_run_not_found_on_no_row() -> None:

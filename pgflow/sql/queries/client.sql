@@ -85,7 +85,7 @@ SELECT ss.step_slug, ss.status, ss.remaining_tasks, ss.remaining_deps, ss.initia
 
 -- name: client_select_step_tasks
 SELECT flow_slug, run_id, step_slug, task_index, status, attempts_count, message_id, error_message,
-       output, queued_at, started_at, completed_at, failed_at, last_worker_id
+       output, queued_at, started_at, completed_at, failed_at, last_worker_id, queue_name
   FROM pgflow.step_tasks
  WHERE run_id = %(run_id)s
  ORDER BY step_slug, task_index;
@@ -102,3 +102,17 @@ SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, co
 -- name: client_prune_data_older_than
 -- {"runs": n, "step_states": n, "step_tasks": n, "messages": n, "archived_messages": n, "workers": n}
 SELECT pgflow.prune_data_older_than(%(older_than)s::interval, %(flows)s::text[]) AS counts;
+
+-- name: client_active_tasks
+-- The tasks of some runs that are not over yet (queued or started), with their messages.
+SELECT run_id, step_slug, task_index, status, queue_name, message_id
+  FROM pgflow.step_tasks
+ WHERE run_id = ANY(%(run_ids)s::uuid[]) AND status IN ('queued', 'started');
+
+-- name: client_message_due_times
+-- When messages of one queue become visible, for those still hidden (a delayed start, a start
+-- delay, a retry's backoff). Read-only. {queue_table} is pgmq's table of the queue, filled in
+-- as an identifier by pgflow.ops.due.
+SELECT msg_id, vt AS due_at
+  FROM pgmq.{queue_table}
+ WHERE msg_id = ANY(%(msg_ids)s::bigint[]) AND vt > clock_timestamp();

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from pgflow.errors import InvalidInput, RunNotFound
 from pgflow.models import RunStatus, StepStatus
+from pgflow.ops.due import active_tasks, due_times, run_due_at
 from pgflow.ops.runs import find_run_id, short_id
 from pgflow.web import dag
 from pgflow.web.pages import dashboard_of, now_utc, uuid_param
@@ -46,6 +47,11 @@ async def run_page(request: Request) -> Response:
     run = await store.one("dashboard_run", run_id=run_id)
     if run is None:
         raise HTTPException(404, f"Run {run_id} does not exist (it may have been pruned).")
+    # delayed work (enqueued for later, a start delay, a retry's backoff) is not running: when is it due?
+    active = await store.run(active_tasks([run_id])) if run["status"] == RunStatus.STARTED else []
+    due = await store.run(due_times(active)) if active else {}
+    step_due = {slug: run_due_at([t for t in active if t["step_slug"] == slug], due)
+                for slug in {t["step_slug"] for t in active}}
     steps = await store.all("dashboard_flow_steps", flow_slug=run["flow_slug"])
     states = {s["step_slug"]: s for s in await store.all("dashboard_run_step_states", run_id=run_id)}
     summary = {s["step_slug"]: s for s in await store.all("dashboard_run_task_summary", run_id=run_id)}
@@ -64,7 +70,8 @@ async def run_page(request: Request) -> Response:
         "run": run,
         "graph": graph,
         "gantt": dag.gantt(order, states, run, now, summary),
-        "steps": step_rows(steps, states, summary, order),
+        "steps": [{**s, "due_at": step_due.get(s["step_slug"])} for s in step_rows(steps, states, summary, order)],
+        "run_due_at": run_due_at(active, due),
         "tasks": tasks[:task_limit],
         "tasks_truncated": len(tasks) > task_limit,
         "more_tasks": task_limit < TASK_LIMITS[1],
