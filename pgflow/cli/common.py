@@ -17,6 +17,7 @@ import psycopg
 
 from pgflow.db import first_line
 from pgflow.errors import PgFlowError
+from pgflow.textsafe import printable
 
 
 class PgflowGroup(click.Group):
@@ -34,7 +35,7 @@ class PgflowGroup(click.Group):
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {printable(message)}", err=True)
     sys.exit(code)
 
 
@@ -95,7 +96,7 @@ def echo_json(value: Any) -> None:
 
 def echo_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
     """A plain, aligned text table."""
-    text_rows = [["" if c is None else str(c) for c in row] for row in rows]
+    text_rows = [["" if c is None else printable(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row)]

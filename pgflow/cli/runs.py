@@ -11,6 +11,7 @@ from pgflow.cli.common import client_for, database_option, echo_json, echo_table
 from pgflow.cli.flows import draw_dag, when, when_zoned
 from pgflow.cli.watch import follow, progress_option
 from pgflow.models import RunStatus, StepStatus, TaskStatus
+from pgflow.textsafe import printable
 from pgflow.ops.runs import RUN_STATUS_ALIASES
 
 
@@ -53,13 +54,13 @@ def _step_label(state: Any) -> str:
 def echo_run(run: Any) -> None:
     """A run and its steps as a tree (people's format of ``runs show`` and ``start --wait``)."""
     status = f"scheduled for {when_zoned(run.due_at)}" if run.due_at is not None else run.status
-    click.echo(f"run {run.run_id}  {run.flow_slug}  {status}" + (f"  ({took(run)})" if took(run) else ""))
+    click.echo(printable(f"run {run.run_id}  {run.flow_slug}  {status}" + (f"  ({took(run)})" if took(run) else "")))
     click.echo(f"started {when(run.started_at)}" + (f", {run.remaining_steps} steps to go" if not run.finished else ""))
     click.echo(f"input   {compact(run.input)}")
     if run.status == RunStatus.COMPLETED:
         click.echo(f"output  {compact(run.output)}")
     for line in draw_dag(run.step_states, _step_label):
-        click.echo(line)
+        click.echo(printable(line))  # a step's error is the handler's text
 
 
 @main_group.group()

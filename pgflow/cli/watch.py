@@ -19,6 +19,7 @@ import click
 from pgflow import events
 from pgflow.cli.common import dsn_for, echo_json, fail
 from pgflow.models import Run, RunStatus
+from pgflow.textsafe import printable
 
 STATUS_COLOURS = {"completed": "green", "failed": "red", "skipped": "yellow", "started": "cyan",
                   "created": "white", "cancelled": "yellow", "queued": "white"}
@@ -50,6 +51,7 @@ class Progress:
     def line(self, subject: str, what: str, detail: str = "") -> None:
         if self.enabled:
             elapsed = time.monotonic() - self.started
+            detail = printable(detail)  # an error's text comes from the handler
             click.echo(f"  +{elapsed:6.2f}s  {subject:<17} {styled_status(what.ljust(10))} {detail}".rstrip(), err=True)
 
     def __call__(self, event: Any) -> None:
