@@ -23,7 +23,10 @@ def parse_duration(text: str, option: str, default_unit: str) -> timedelta:
     if not match:
         fail(f"{option} {text!r} is not a duration; write a number with a unit: 90s, 15m, 12h, 7d or 2w")
     unit = _UNITS[match[2] or default_unit]
-    return timedelta(**{unit: float(match[1])})
+    try:
+        return timedelta(**{unit: float(match[1])})
+    except OverflowError:
+        fail(f"{option} {text!r} is out of range; the longest duration is 999999999d")
 
 
 def parse_when(text: str) -> datetime:

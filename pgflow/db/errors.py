@@ -14,6 +14,7 @@ from pgflow.errors import (
     InvalidInput,
     PgFlowError,
     RunNotFound,
+    ScheduleError,
     SchemaError,
 )
 
@@ -43,7 +44,9 @@ def translate_error(exc: BaseException) -> BaseException:
 
     SQLSTATEs PF001-PF004 (raised by the engine's SQL) become FlowNotFound, RunNotFound,
     InvalidInput and FlowDefinitionError; a missing pgflow object becomes SchemaError; a
-    connection failure becomes DatabaseUnavailable.
+    connection failure becomes DatabaseUnavailable. As a safety net behind the checks made in
+    Python, a data error (SQLSTATE class 22, or a NUL refused by the driver) becomes InvalidInput
+    and a schedule's CHECK violation ScheduleError.
     """
     if isinstance(exc, PgFlowError) or not isinstance(exc, psycopg.Error):
         return exc
@@ -62,6 +65,13 @@ def translate_error(exc: BaseException) -> BaseException:
             f"the pgflow schema is missing or incomplete ({message}); "
             f"install it with `pgflow db install` or client.install()"
         )
+    if isinstance(exc, pg_errors.CheckViolation) and exc.diag.table_name == "schedules":
+        return ScheduleError(f"the schedule was refused: {message}; a schedule's slug follows the rules of a "
+                             f"flow's (letters, digits and single underscores, starting with a letter)")
+    if isinstance(exc, psycopg.DataError):
+        # values the caller passed that PostgreSQL cannot take: a NUL in text (refused by the driver,
+        # which gives no SQLSTATE), a number or interval out of range, text that is not valid...
+        return InvalidInput(f"a value passed to pgflow was refused: {message}; check the arguments of the call")
     if isinstance(exc, psycopg.OperationalError) and code is None:
         return DatabaseUnavailable(
             f"cannot reach the database: {first_line(exc)}. Check that PostgreSQL is running and that "

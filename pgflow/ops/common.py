@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from uuid import UUID
 
 from pgflow.db.jsonb import NotStorable, jsonb_text
 from pgflow.dsl.flow import Flow
 from pgflow.dsl.job import Job
-from pgflow.errors import FlowDefinitionError, InvalidInput
+from pgflow.errors import FlowDefinitionError, FlowNotFound, InvalidInput
 from pgflow.types import FlowRef, Json, RunId
 
 
 def slug_of(flow: FlowRef) -> str:
-    """The slug of a Flow or Job (anything with ``.slug``) or of a slug string."""
+    """The slug of a Flow or Job (anything with ``.slug``) or of a slug string.
+
+    A string with a NUL character names no flow (PostgreSQL text cannot hold one): FlowNotFound,
+    rather than the driver's error about the parameter.
+    """
     if isinstance(flow, str):
+        if "\x00" in flow:
+            raise FlowNotFound(flow, f"no flow has the slug {flow!r}: it contains a NUL character (\\x00), which "
+                                     f"no slug can; check where the slug came from")
         return flow
     slug = getattr(flow, "slug", None)
     if isinstance(slug, str):
@@ -41,13 +49,37 @@ def run_uuid(run_id: RunId) -> UUID:
                            f"'3f2a9c1e-0b7d-4c55-9d0e-6a1b2c3d4e5f'") from None
 
 
+# what PostgreSQL adds to a timestamp without overflowing, with room to spare (about 10,000 years)
+MAX_SECONDS = 10_000 * 365.25 * 86_400
+# the largest LIMIT (and count) PostgreSQL takes: a bigint
+MAX_COUNT = 2**63 - 1
+
+
 def seconds_of(value: float | timedelta, what: str) -> float:
-    """Seconds from a number or a timedelta."""
+    """Seconds from a number or a timedelta: a finite number within 10,000 years either way
+    (NaN, infinities and beyond would overflow PostgreSQL's intervals and timestamps)."""
     if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        seconds = value.total_seconds()
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInput(f"{what} must be a number of seconds or a timedelta, got {type(value).__name__} {value!r}")
-    return float(value)
+    else:
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int too large for a float
+            seconds = math.inf
+    if math.isnan(seconds):
+        raise InvalidInput(f"{what} must be a number of seconds, got NaN")
+    if abs(seconds) > MAX_SECONDS:
+        raise InvalidInput(f"{what} of {value!r} seconds is out of range: at most {MAX_SECONDS:.0f} s "
+                           f"(10,000 years) either way")
+    return seconds
+
+
+def count_of(value: int, what: str) -> int:
+    """A whole number >= 1 that PostgreSQL takes as a bigint (a LIMIT, a number of rows)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
+        raise InvalidInput(f"{what} must be a whole number from 1 to {MAX_COUNT}, got {value!r}")
+    return value
 
 
 def json_type(value: Json) -> str:

@@ -12,7 +12,7 @@ from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import Event, RunEvent, run_channel
 from pgflow.models import Run, RunStatus, StepState, StepTask, TaskStatus
 from pgflow.ops.due import active_tasks, due_times, with_due_times
-from pgflow.ops.common import check_flow_input, json_text, run_uuid, seconds_of, slug_of
+from pgflow.ops.common import check_flow_input, count_of, json_text, run_uuid, seconds_of, slug_of
 from pgflow.types import FlowRef, Json, RunId
 
 RUN_STATUSES = tuple(s.value for s in RunStatus)
@@ -201,8 +201,7 @@ def list_runs(flow: FlowRef | None = None, status: str | None = None, limit: int
     if status is not None and status not in RUN_STATUSES:
         raise InvalidInput(f"unknown run status {status!r}; a run is one of: started (or running), "
                            f"{', '.join(s for s in RUN_STATUSES if s != RunStatus.STARTED)}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInput(f"limit must be a positive integer, got {limit!r}")
+    count_of(limit, "limit")
     rows = yield Query.all(
         "client_select_runs", flow_slug=None if flow is None else slug_of(flow), status=status, limit=limit,
     ).and_commit()

@@ -20,9 +20,10 @@ from uuid import UUID
 from pgflow.db import Operation, Query
 from pgflow.dsl import Flow
 from pgflow.dsl.cron import Cron
+from pgflow.dsl.validation import is_valid_slug, suggest_slug
 from pgflow.errors import FlowNotFound, ScheduleError
 from pgflow.models import Schedule
-from pgflow.ops.common import json_text, slug_of
+from pgflow.ops.common import count_of, json_text, slug_of
 from pgflow.types import FlowRef, Json
 
 BACKENDS = ("builtin", "pg_cron", "auto")
@@ -139,6 +140,10 @@ def schedule(
     assert found is not None
     spec = found.replace(input=input, timezone=timezone, catch_up=catch_up)
     slug = slug or flow_slug
+    if not is_valid_slug(slug):
+        raise ScheduleError(f"invalid schedule slug {slug!r}: a schedule's slug follows the rules of a flow's "
+                            f"(letters, digits and single underscores, starting with a letter); "
+                            f"pass e.g. slug={suggest_slug(str(slug))!r}")
     if not (yield Query.scalar("schedules_flow_exists", flow_slug=flow_slug)):
         raise FlowNotFound(flow_slug)
     existing = yield Query.one("schedules_select_for_update", schedule_slug=slug)
@@ -309,6 +314,7 @@ def list_schedules(now: datetime | None = None) -> Operation[list[Schedule]]:
 
 def schedule_history(slug: str, limit: int = 50) -> Operation[list[ScheduledRun]]:
     """The runs a schedule started: run id, tick, trigger and run status, newest tick first."""
+    count_of(limit, "limit")
     return list((yield Query.all("schedules_history", schedule_slug=slug, limit=limit)))
 
 

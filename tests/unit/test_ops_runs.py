@@ -226,9 +226,10 @@ def test_list_runs_filters_by_flow_and_status() -> None:
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"status": "done"}, "unknown run status 'done'"),
-    ({"limit": 0}, "limit must be a positive integer"),
-    ({"limit": True}, "limit must be a positive integer"),
-    ({"limit": "10"}, "limit must be a positive integer"),
+    ({"limit": 0}, "limit must be a whole number from 1"),
+    ({"limit": True}, "limit must be a whole number from 1"),
+    ({"limit": "10"}, "limit must be a whole number from 1"),
+    ({"limit": 2**63}, "limit must be a whole number from 1 to 9223372036854775807"),
 ])
 def test_list_runs_refuses_bad_filters(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
