@@ -258,14 +258,17 @@ ORDER BY (w.stopped_at IS NULL) DESC, w.last_heartbeat_at DESC, w.worker_id
 LIMIT %(limit)s
 
 -- name: dashboard_worker_health_counts
+-- Worker processes per health: a process registers one row per queue, all inserted together
+-- (same function_name and started_at), so they are counted once.
 SELECT health, count(*)::bigint AS n
 FROM (
-    SELECT CASE WHEN w.stopped_at IS NOT NULL THEN 'stopped'
-                WHEN w.last_heartbeat_at >= now() - %(stale_after)s::interval THEN 'healthy'
-                WHEN w.last_heartbeat_at >= now() - %(dead_after)s::interval THEN 'stale'
+    SELECT CASE WHEN max(w.stopped_at) IS NOT NULL THEN 'stopped'
+                WHEN max(w.last_heartbeat_at) >= now() - %(stale_after)s::interval THEN 'healthy'
+                WHEN max(w.last_heartbeat_at) >= now() - %(dead_after)s::interval THEN 'stale'
                 ELSE 'dead' END AS health
     FROM pgflow.workers w
     WHERE w.last_heartbeat_at >= %(since)s
+    GROUP BY w.function_name, w.started_at
 ) h
 GROUP BY health
 

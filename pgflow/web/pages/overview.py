@@ -58,6 +58,23 @@ async def queue_metrics(request: Request) -> tuple[list[dict[str, Any]], str | N
         return [], "pgmq.metrics_all() is not available in this database (pgmq is missing or too old)."
 
 
+def worker_processes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per worker process (its rows share function_name and started_at: one per queue),
+    in the rows' order: the first row's id and health, every queue, all its tasks."""
+    processes: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["function_name"], row["started_at"])
+        if key not in processes:
+            processes[key] = {**row, "queues": [], "active_tasks": 0, "worker_ids": []}
+        process = processes[key]
+        process["queues"].append(row["queue_name"])
+        process["worker_ids"].append(row["worker_id"])
+        process["active_tasks"] += row["active_tasks"]
+    for process in processes.values():
+        process["queues"].sort()
+    return list(processes.values())
+
+
 async def overview(request: Request) -> Response:
     dash = dashboard_of(request)
     store = dash.store
@@ -74,7 +91,7 @@ async def overview(request: Request) -> Response:
     health_rows = await store.all("dashboard_worker_health_counts", since=now - timedelta(days=1),
                                   stale_after=dash.stale_after, dead_after=dash.dead_after)
     health = {r["health"]: int(r["n"]) for r in health_rows}
-    workers = await store.all("dashboard_workers", since=now - dash.dead_after, limit=10,
+    workers = await store.all("dashboard_workers", since=now - dash.dead_after, limit=50,
                               stale_after=dash.stale_after, dead_after=dash.dead_after)
     queues, queue_problem = await queue_metrics(request)
     context = {
@@ -95,6 +112,6 @@ async def overview(request: Request) -> Response:
         "queues": queues,
         "queue_problem": queue_problem,
         "health": health,
-        "workers": [w for w in workers if w["health"] in ("healthy", "stale")],
+        "workers": worker_processes([w for w in workers if w["health"] in ("healthy", "stale")]),
     }
     return dash.page(request, "overview.html", context)
