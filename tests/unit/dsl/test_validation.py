@@ -226,3 +226,26 @@ def test_a_handler_without_a_name_needs_slug():
     flow = Flow("f")
     flow.step(functools.partial(handler, ctx=None))  # a partial of a named function takes its name
     assert [s.slug for s in flow.steps] == ["handler"]
+
+
+def test_step_slugs_differing_only_in_case_are_refused():
+    flow = Flow("f")
+    flow.step(handler, slug="fetch")
+    with pytest.raises(FlowDefinitionError, match="differs from step 'fetch' only in case"):
+        flow.step(handler, slug="Fetch")
+
+
+def test_step_queues_derive_each_steps_queue_as_sql_does():
+    flow = Flow("Orders", step_queues=True)
+    flow.step(handler, slug="fetch")
+    flow.step(handler, slug="a_step_slug_long_enough_to_pass_the_limit", depends_on=["fetch"])
+    assert flow.queue_mode == "step"
+    assert flow.queue_routes() == [{"stepSlug": "fetch", "queueName": "orders__fetch"},
+                                   {"stepSlug": "a_step_slug_long_enough_to_pass_the_limit", "queueName": "orders__1"}]
+    assert Flow("plain").queue_mode == "flow"
+
+
+def test_step_queues_refuse_a_flow_slug_too_long_for_any_step_queue():
+    flow = Flow("x" * 45, step_queues=True)
+    with pytest.raises(FlowDefinitionError, match="shorten the flow slug"):
+        flow.step(handler, slug="a")
