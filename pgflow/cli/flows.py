@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
@@ -22,6 +23,16 @@ def when(value: datetime | None) -> str:
 def when_zoned(value: datetime) -> str:
     """A moment in local time with its zone's name, for a line that stands alone."""
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def when_in(value: datetime | None, zone: str) -> str:
+    """A moment in the IANA time zone ``zone``, named after the time (a schedule's own zone)."""
+    if value is None:
+        return ""
+    try:
+        return f"{value.astimezone(ZoneInfo(zone)).strftime('%Y-%m-%d %H:%M:%S')} {zone}"
+    except (ZoneInfoNotFoundError, ValueError):
+        return when_zoned(value)
 
 
 def draw_dag(steps: Sequence[Any], label: Callable[[Any], str]) -> list[str]:

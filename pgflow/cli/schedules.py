@@ -15,13 +15,14 @@ from pgflow.cli.common import (
     main_group,
     parse_json_option,
 )
-from pgflow.cli.flows import when
+from pgflow.cli.flows import when_in, when_zoned
 
 
 def _row(s: Any) -> tuple[Any, ...]:
     note = s.last_error or ""
-    return (s.slug, s.flow_slug, s.status, s.description, when(s.next_run_at), when(s.last_run_at),
-            s.backend, s.source, note)
+    # times in the schedule's own zone, named, like its description ("every day at 09:00 Europe/Berlin")
+    return (s.slug, s.flow_slug, s.status, s.description, when_in(s.next_run_at, s.timezone),
+            when_in(s.last_run_at, s.timezone), s.backend, s.source, note)
 
 
 _HEADERS = ["schedule", "flow", "status", "when", "next run", "last run", "backend", "source", "last error"]
@@ -145,7 +146,7 @@ def history_command(slug: str, limit: int, database_url: str | None, as_json: bo
         echo_json(found)
         return
     echo_table(
-        [(h["tick_at"] and when(h["tick_at"]), h["trigger"], h["run_id"], h["status"],
-          when(h["catch_up_from"]) if h["catch_up_from"] else "") for h in found],
+        [(h["tick_at"] and when_zoned(h["tick_at"]), h["trigger"], h["run_id"], h["status"],
+          when_zoned(h["catch_up_from"]) if h["catch_up_from"] else "") for h in found],
         ["tick", "trigger", "run id", "status", "catching up from"],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -36,6 +37,8 @@ def test_add_list_pause_resume_run_now_history_remove(cli):
     header, row = listed.stdout.splitlines()[:2]
     assert header.split()[:4] == ["SCHEDULE", "FLOW", "STATUS", "WHEN"]
     assert row.split()[:3] == ["tick_job", "tick_job", "active"]
+    # the next run in the schedule's own zone, named, next to the description in that zone
+    assert re.search(r"every day at 09:00 Europe/Berlin +20\d\d-\d\d-\d\d 09:00:00 Europe/Berlin ", row), row
 
     assert "paused" in cli("pause", "tick_job").stdout
     [paused] = json.loads(cli("list", "--json").stdout)
