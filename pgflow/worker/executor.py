@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import reprlib
 import traceback
 from collections.abc import Callable
@@ -21,11 +22,14 @@ from pgflow.dsl.step import StepDefinition
 from pgflow.errors import NonSerializableOutput
 from pgflow.worker.threads import ThreadRunner
 
+log = logging.getLogger("pgflow.worker")
+
 MAX_ERROR_LENGTH = 4000
 TRACEBACK_FRAMES = 5
 
 
-OutcomeKind = Literal["completed", "error", "timeout", "output"]
+OutcomeKind = Literal["completed", "error", "timeout", "output", "report"]
+ErrorDetail = Literal["traceback", "line"]  # what a failed task's stored error holds (WorkerConfig.error_detail)
 
 
 @dataclass(slots=True)
@@ -90,8 +94,9 @@ def encode_output(step_slug: str, output: Any) -> str:
         ) from None
 
 
-def describe_error(exc: BaseException) -> str:
-    """``Type: message`` then a short traceback (the last frames), for ``fail_task``."""
+def describe_error(exc: BaseException, detail: ErrorDetail = "traceback") -> str:
+    """``Type: message`` then a short traceback (the last frames), for ``fail_task``; with
+    ``detail="line"`` only ``Type: message`` (the traceback then goes to the worker's log)."""
     if isinstance(exc, _Escaped):
         exc = exc.original
     head = f"{type(exc).__name__}: {exc}".rstrip() if str(exc) else type(exc).__name__
@@ -99,8 +104,13 @@ def describe_error(exc: BaseException) -> str:
         head = (f"{type(exc).__name__}: the handler raised {type(exc).__name__}({str(exc)!r}), which would stop "
                 f"the whole worker; it fails only this task. Raise an Exception to fail a task; stop a worker "
                 f"with SIGTERM or SIGINT")
-    frames = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES)
-    text = head + "\n" + "".join(frames).rstrip()
+    if detail == "line":
+        text = head
+        log.warning("task failed (its stored error is this exception's line only, error_detail='line')",
+                    exc_info=(type(exc), exc, exc.__traceback__))
+    else:
+        frames = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES)
+        text = head + "\n" + "".join(frames).rstrip()
     text = text.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
     suffix = "\n... (truncated)"
     return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - len(suffix)] + suffix
@@ -124,10 +134,13 @@ class HandlerCall:
     with None after :meth:`cancel`. Handler errors never escape.
     """
 
-    __slots__ = ("step", "task", "on_done", "started", "_loop", "_future", "_timer", "_group", "_timeout", "_over")
+    __slots__ = ("step", "task", "on_done", "started", "_loop", "_future", "_timer", "_group", "_timeout", "_over",
+                 "_detail")
 
-    def __init__(self, step: StepDefinition, task: ClaimedTask, timeout: float, on_done: OutcomeCallback) -> None:
+    def __init__(self, step: StepDefinition, task: ClaimedTask, timeout: float, on_done: OutcomeCallback,
+                 error_detail: ErrorDetail = "traceback") -> None:
         self.step = step
+        self._detail = error_detail
         self.task = task
         self.on_done = on_done
         self._loop = asyncio.get_running_loop()
@@ -152,7 +165,7 @@ class HandlerCall:
             else:
                 result = asyncio.wrap_future(threads.submit(step.call_handler, value, ctx))
         except BaseException as exc:  # noqa: BLE001 - a handler failing at once fails its task
-            self._finish(_failure(exc, self.task))
+            self._finish(_failure(exc, self.task, self._detail))
             return
         if timer:
             self._timer = self._loop.call_at(self.started + self._timeout, self._expire)
@@ -192,7 +205,7 @@ class HandlerCall:
         try:
             result = future.result()
         except BaseException as exc:  # noqa: BLE001 - whatever the handler raised fails its task
-            self._finish(_failure(exc, self.task))
+            self._finish(_failure(exc, self.task, self._detail))
             return
         self._follow(result)  # a sync handler may return an awaitable: wait for it too
 
@@ -254,8 +267,8 @@ def _completion(step_slug: str, result: Any, task: ClaimedTask) -> Outcome:
         return Outcome(task, "output", error=f"NonSerializableOutput: {exc}")
 
 
-def _failure(exc: BaseException, task: ClaimedTask) -> Outcome:
-    return Outcome(task, "error", error=describe_error(exc))
+def _failure(exc: BaseException, task: ClaimedTask, detail: ErrorDetail = "traceback") -> Outcome:
+    return Outcome(task, "error", error=describe_error(exc, detail))
 
 
 class _Escaped(Exception):

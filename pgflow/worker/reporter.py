@@ -9,6 +9,11 @@ run go to separate statements, so two workers never lock in opposite orders. If 
 for a reason other than a lost connection, each outcome is reported on its own, so one bad task
 cannot hold back the others. Lost connections are retried until the worker's shutdown deadline
 (see :class:`pgflow.db.Database`).
+
+An outcome the database refuses on its own :data:`REPORT_TRIES` times (a trigger, a constraint, a
+statement timeout...) is reported as a failure whose error says why (``ReportRefused: ...``):
+its task fails (and is retried as its step allows) instead of staying started until it is
+requeued as stalled, run again, and refused again, forever.
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from psycopg.rows import dict_row, tuple_row
 
 from pgflow import telemetry
 from pgflow.db.queries import query
-from pgflow.db import Database, Stopped, is_transient
+from pgflow.db import Database, Stopped, first_line, is_transient
 from pgflow.models import TaskStatus
 from pgflow.worker.executor import Outcome
 
 log = logging.getLogger("pgflow.worker")
+
+REPORT_TRIES = 3  # a refused outcome is sent alone this many times before its refusal is reported
 
 Reported = Callable[[list[Outcome], list[dict[str, Any]]], None]
 
@@ -98,18 +105,40 @@ class Reporter:
             if _retried_out(exc):
                 raise
             if len(batch) == 1:
-                _log_report_failure(batch[0], exc)
-                return []
+                return await self._report_alone(batch[0], exc, tries=1)
             log.warning("reporting %d outcomes together failed (%s); reporting them one by one", len(batch), exc)
         finished: list[dict[str, Any]] = []
         for outcome in batch:
+            finished += await self._report_alone(outcome, None, tries=0)
+        return finished
+
+    async def _report_alone(self, outcome: Outcome, refused: Exception | None, tries: int) -> list[dict[str, Any]]:
+        """Report one outcome; refused :data:`REPORT_TRIES` times, report the refusal as its failure
+        (``outcome`` then becomes that failure, so the counts and events say what was stored)."""
+        while tries < REPORT_TRIES:
+            tries += 1
             try:
-                finished += await self._call("worker_report_one", [outcome])
+                return await self._call("worker_report_one", [outcome])
             except Exception as exc:
                 if _retried_out(exc):
                     raise
-                _log_report_failure(outcome, exc)
-        return finished
+                refused = exc
+        assert refused is not None
+        _log_report_failure(outcome, refused, tries)
+        for error in _refusal_errors(outcome, refused, tries):
+            instead = Outcome(outcome.task, "report", error=error, duration=outcome.duration)
+            try:
+                finished = await self._call("worker_report_one", [instead])
+            except Exception as exc:
+                if _retried_out(exc):
+                    raise
+                continue
+            outcome.kind, outcome.error, outcome.output_json = instead.kind, instead.error, None
+            return finished
+        log.error("the database refused the failure of task %s/%s[%d] run %s too; it stays started and will "
+                  "be requeued as stalled", outcome.task.flow_slug, outcome.task.step_slug, outcome.task.task_index,
+                  outcome.task.run_id)
+        return []
 
     async def _call(self, label: str, outcomes: list[Outcome]) -> list[dict[str, Any]]:
         return await self._db.call(label, lambda conn: _report_batch(conn, outcomes), stop=self._give_up)
@@ -198,8 +227,21 @@ def _rounds(batch: list[Outcome]) -> list[list[Outcome]]:
     return rounds
 
 
-def _log_report_failure(outcome: Outcome, exc: BaseException) -> None:
+def _refusal_errors(outcome: Outcome, exc: BaseException, tries: int) -> list[str]:
+    """The error to store instead of a refused outcome; then a plainer one, in case the refused
+    text itself was the trouble."""
+    what = "completion" if outcome.completed else "failure"
+    reason = first_line(exc).replace("\x00", "\\x00")[:500]
+    return [
+        f"ReportRefused: the database refused this task's {what} {tries} times ({type(exc).__name__}: {reason}); "
+        f"the task fails rather than being run again and again. Check what the handler returned "
+        f"(and the triggers or constraints on pgflow's tables); the worker's log has the details",
+        f"ReportRefused: the database refused this task's {what} {tries} times; see the worker's log",
+    ]
+
+
+def _log_report_failure(outcome: Outcome, exc: BaseException, tries: int) -> None:
     t = outcome.task
-    log.error("could not report %s of task %s/%s[%d] run %s: %s; the task stays started and will be "
-              "requeued as stalled", "completion" if outcome.completed else "failure",
-              t.flow_slug, t.step_slug, t.task_index, t.run_id, exc)
+    log.error("the database refused the %s of task %s/%s[%d] run %s %d times: %s; reporting the refusal as "
+              "the task's failure", "completion" if outcome.completed else "failure",
+              t.flow_slug, t.step_slug, t.task_index, t.run_id, tries, exc)

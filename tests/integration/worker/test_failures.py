@@ -129,7 +129,7 @@ async def test_when_exhausted_skip_lets_the_run_complete_without_the_step(db_url
 
 
 async def test_an_outcome_the_database_rejects_does_not_hold_back_the_others(db_url, client, caplog):
-    flow = pgflow.Flow("poisoned")
+    flow = pgflow.Flow("poisoned", max_attempts=2, base_delay=1)  # its retry comes after the others
 
     arrived: list[str] = []
     all_here = asyncio.Event()
@@ -162,11 +162,15 @@ async def test_an_outcome_the_database_rejects_does_not_hold_back_the_others(db_
             return [r["task_index"] for r in done] == [0, 2, 3]
 
         await eventually_async(others_done, timeout=15, message="the three good outcomes are reported")
-    stuck = await rows(db_url, "SELECT status FROM pgflow.step_tasks WHERE task_index = 1")
-    assert stuck == [{"status": "started"}]  # left for the stalled-task sweeper
+        run = await finished(client, run_id, timeout=20)
+    # the refused one fails with why (rather than being left to stall, run again and refused again)
+    assert run.status == "failed"
+    refused = run.step("each").tasks[1]
+    assert refused.status == "failed" and refused.error_message.startswith("ReportRefused: ")
+    assert refused.attempts_count == 2
+    assert "poison rejected" in refused.error_message
     assert "reporting them one by one" in caplog.text
-    assert "could not report completion of task poisoned/each[1]" in caplog.text and "poison rejected" in caplog.text
-    assert (await client.get_run(run_id)).status == "started"
+    assert "refused the completion of task poisoned/each[1]" in caplog.text and "poison rejected" in caplog.text
 
 
 async def test_the_sweep_forgets_the_subscriptions_of_killed_sessions(db_url, client):
