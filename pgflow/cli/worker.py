@@ -20,6 +20,7 @@ from pgflow import telemetry
 from pgflow.cli.common import database_option, dsn_for, main_group
 from pgflow.dsl.loader import load_targets
 from pgflow.ops.runs import short_id
+from pgflow.textsafe import PrintableFormatter, printable
 
 TASK_EVENTS = ("task.start", "task.stop", "task.exception", "task.handed_back", "run.completed", "run.failed")
 _NAMES = {"task.start": "task.started", "task.stop": "task.completed", "task.exception": "task.failed"}
@@ -46,10 +47,13 @@ _NAMES = {"task.start": "task.started", "task.stop": "task.completed", "task.exc
 @click.option("--format", "style", type=click.Choice(["auto", "human", "kv"]), default="auto", show_default=True,
               help="Task lines for people or key=value pairs (auto: human on a terminal).")
 @click.option("--quiet", "-q", is_flag=True, help="No line per task; only the banner and warnings.")
+@click.option("--error-detail", type=click.Choice(["traceback", "line"]), default="traceback", show_default=True,
+              help="What a failed task's stored error holds: the exception line and its last frames, or the "
+                   "line only (the traceback then goes to this log).")
 def worker_command(targets: tuple[str, ...], database_url: str | None, concurrency: int, batch_size: int,
                    signal: str, name: str | None, shutdown_timeout: float, heartbeat_interval: float,
                    recovery_interval: float, allow_data_loss: bool, style: str, quiet: bool,
-                   no_scheduler: bool = False) -> None:
+                   no_scheduler: bool = False, error_detail: str = "traceback") -> None:
     """Run the handlers of TARGETS: module:attribute for one flow or job, module for all in it.
 
     Stops gracefully on SIGINT/SIGTERM: in-flight tasks finish (up to --shutdown-timeout), the
@@ -64,7 +68,7 @@ def worker_command(targets: tuple[str, ...], database_url: str | None, concurren
     worker = Worker(dsn, flows, max_concurrency=concurrency, batch_size=batch_size, signal=signal, name=name,
                     shutdown_timeout=shutdown_timeout, heartbeat_interval=heartbeat_interval,
                     recovery_interval=recovery_interval, allow_data_loss=allow_data_loss,
-                    scheduler=not no_scheduler)
+                    scheduler=not no_scheduler, error_detail="line" if error_detail == "line" else "traceback")
     printer = _Printer(human)
     telemetry.attach("pgflow.cli.banner", "worker.start", lambda e, m, md: _banner(worker, dsn, flows))
     if not quiet:
@@ -81,7 +85,7 @@ def worker_command(targets: tuple[str, ...], database_url: str | None, concurren
 def _configure_logging() -> None:
     """Warnings and lifecycle messages to stderr; task lines come from the printer instead."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     logger = logging.getLogger("pgflow")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -125,12 +129,14 @@ class _Printer:
         self.human = human
 
     def __call__(self, event: str, measurements: dict[str, Any], md: dict[str, Any]) -> None:
+        if event == "task.exception" and md.get("kind") == "cancelled":
+            return  # the handler was stopped at shutdown, not failed: its task.handed_back line follows
         name = _NAMES.get(event, event)
         if self.human:
             line = self._human(name, measurements, md)
         else:
             line = self._kv(name, measurements, md)
-        click.echo(line)
+        click.echo(printable(line))  # errors are the handlers' text: no control sequence reaches the terminal
         sys.stdout.flush()
 
     def _human(self, name: str, ms: dict[str, Any], md: dict[str, Any]) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from typing import Literal
 
 from pgflow.errors import ConfigurationError
 
 SIGNALS = ("notify", "polling")
+ERROR_DETAILS = ("traceback", "line")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class WorkerConfig:
     name: str | None = None
     allow_data_loss: bool = False
     scheduler: bool = True  # run the built-in scheduler (pgflow.worker.scheduler) and sync the flows' cron=
+    error_detail: Literal["traceback", "line"] = "traceback"  # a failed task's stored error: with its frames or not
 
     def __post_init__(self) -> None:
         _positive_int("max_concurrency", self.max_concurrency)
@@ -52,6 +55,9 @@ class WorkerConfig:
             )
         if self.stale_threshold is not None:
             _positive("stale_threshold", self.stale_threshold)
+        if self.error_detail not in ERROR_DETAILS:
+            raise ConfigurationError(f"error_detail must be 'traceback' (the exception line and the last frames of "
+                                     f"its traceback) or 'line' (the exception line only), got {self.error_detail!r}")
         if self.notify_throttle_ms < 0:
             raise ConfigurationError(f"notify_throttle_ms must be >= 0, got {self.notify_throttle_ms}")
 

@@ -23,7 +23,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pgflow import telemetry
@@ -66,6 +66,7 @@ class Worker:
         name: str | None = None,
         allow_data_loss: bool = False,
         scheduler: bool = True,
+        error_detail: Literal["traceback", "line"] = "traceback",
     ) -> None:
         self.config = WorkerConfig(
             max_concurrency=max_concurrency, batch_size=batch_size, signal=signal,
@@ -74,7 +75,7 @@ class Worker:
             heartbeat_interval=heartbeat_interval,
             recovery_interval=recovery_interval, stale_threshold=stale_threshold,
             shutdown_timeout=shutdown_timeout, name=name, allow_data_loss=allow_data_loss,
-            scheduler=scheduler,
+            scheduler=scheduler, error_detail=error_detail,
         )
         self.flows: list[Flow] = startup.check_flows(flows)
         self.name = self.config.function_name

@@ -36,6 +36,7 @@ class TaskRunner:
         self._worker_name = ctx.name
         self._conninfo = ctx.conninfo
         self._database = ctx.database
+        self._error_detail = ctx.config.error_detail
         self._slots = slots
         self._submit = submit
         self._running: dict[HandlerCall, telemetry.Span | None] = {}  # call -> its task span, if begun
@@ -61,7 +62,7 @@ class TaskRunner:
             step = plan.step
             if plan.keeps_flow_input:
                 self._remember_input(task.run_id, task.flow_input)
-            call = HandlerCall(step, task, plan.timeout, self._done)
+            call = HandlerCall(step, task, plan.timeout, self._done, self._error_detail)
             self._running[call] = telemetry.begin("task", self.metadata(task)) if spans else None
             self._idle.clear()
             self.started += 1
