@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgflow.textsafe import printable
+
 Handler = Callable[[str, dict[str, Any], dict[str, Any]], None]
 
 log = logging.getLogger("pgflow.telemetry")
@@ -311,7 +313,8 @@ class _LogHandler:
     def __call__(self, event: str, measurements: dict[str, Any], metadata: dict[str, Any]) -> None:
         logger, level = self._target(event)
         if logger.isEnabledFor(level):
-            logger.log(level, _describe(event, measurements, metadata),
+            # one line, control characters escaped: errors and slugs come from handlers and callers
+            logger.log(level, printable(_describe(event, measurements, metadata)),
                        extra={"pgflow_event": event, "pgflow_metadata": metadata})
 
 

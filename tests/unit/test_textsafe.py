@@ -45,3 +45,14 @@ def test_the_log_formatter_keeps_a_record_on_one_line_and_indents_its_traceback(
     assert first == "WARNING task failed: a\\nb\\x1b"
     assert rest and all(line.startswith("  ") for line in rest)
     assert "  ValueError: boom\\r" in rest and "  INFO forged\\x1b[2J" in rest
+
+
+def test_the_default_log_handler_writes_a_failed_task_s_error_escaped(caplog):
+    from pgflow import telemetry
+
+    with caplog.at_level(logging.WARNING, logger="pgflow.task"):
+        telemetry.log_event("task.exception", {}, {"flow_slug": "f", "step_slug": "s", "task_index": 0,
+                                                   "run_id": "r", "attempt": 1, "kind": "error",
+                                                   "error": "ValueError: x\x1b]0;t\x07\r\nforged\nTraceback..."})
+    (record,) = caplog.records
+    assert record.getMessage() == "task failed (error): f/s[0] run=r attempt=1: ValueError: x\\x1b]0;t\\a\\r"
