@@ -23,19 +23,20 @@ import inspect
 import threading
 import types
 from collections.abc import Callable, Coroutine
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Generic, NoReturn, ParamSpec, TypeVar, overload
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from pgflow import migrate
 from pgflow.db import ClientOperation, Operation, connect_args, drive_async, drive_sync, new_pool, translate_error
-from pgflow.errors import ConfigurationError
+from pgflow.errors import ConfigurationError, FlowNotFound
 from pgflow.live.feed import EventFeed
 from pgflow.ops import flows as flow_ops
 from pgflow.ops import health as health_ops
 from pgflow.ops import runs as run_ops
 from pgflow.ops import schedules as schedule_ops
+from pgflow.ops.common import not_compiled_hint
 from pgflow.types import RunId
 
 __all__ = ["AsyncClient", "Client"]
@@ -76,11 +77,17 @@ class _shared(Generic[P, T]):
 
         def method(client: _Methods, /, *args: Any, **kwargs: Any) -> Any:
             check(args, kwargs)
-            return client._run(operation(*args, **kwargs))
+            try:
+                return client._run(operation(*args, **kwargs))
+            except FlowNotFound as exc:  # given a Flow object: say it was never compiled
+                _raise_with_hint(exc, args, kwargs)
 
         async def async_method(client: _Methods, /, *args: Any, **kwargs: Any) -> Any:
             check(args, kwargs)
-            return await client._run(operation(*args, **kwargs))
+            try:
+                return await client._run(operation(*args, **kwargs))
+            except FlowNotFound as exc:
+                _raise_with_hint(exc, args, kwargs)
 
         chosen = async_method if inspect.iscoroutinefunction(owner._run) else method
         # not functools.wraps: its __wrapped__ would lead inspect.unwrap (FastAPI's dependency
@@ -103,6 +110,13 @@ class _shared(Generic[P, T]):
         except KeyError:
             method = self._methods[owner] = self._method(owner)
         return method if client is None else types.MethodType(method, client)
+
+
+def _raise_with_hint(exc: FlowNotFound, args: tuple[Any, ...], kwargs: dict[str, Any]) -> NoReturn:
+    hinted = not_compiled_hint(exc, args, kwargs)
+    if hinted is exc:
+        raise exc
+    raise hinted from None
 
 
 def _install(pgmq: str = "auto") -> Operation[list[str]]:

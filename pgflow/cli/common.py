@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NoReturn
 from uuid import UUID
 
@@ -29,25 +31,36 @@ class PgflowGroup(click.Group):
         except PgFlowError as exc:
             fail(str(exc))
         except psycopg.OperationalError as exc:
-            fail(f"cannot reach the database: {first_line(exc)}")
+            from pgflow.db.dsn import dsn_source
+
+            fail(f"cannot reach the database: {first_line(exc)}; check that PostgreSQL is running and that "
+                 f"{dsn_source()} points at it")
         except psycopg.Error as exc:
             fail(f"database error: {first_line(exc)}")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"error: {printable(message)}", err=True)
+    # red on a terminal; click drops the colour when stderr is piped
+    click.echo(click.style("error:", fg="red", bold=True) + f" {printable(message)}", err=True)
     sys.exit(code)
+
+
+_OPTIONS = {"verbose": False}
 
 
 @click.group(cls=PgflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pgflow-py", prog_name="pgflow")
-def main_group() -> None:
+@click.option("--verbose", "-v", is_flag=True,
+              help="Say which database is used on every command (else once per terminal session).")
+def main_group(verbose: bool = False) -> None:
     """pgflow: workflows, background jobs and cron in PostgreSQL.
 
     The database is PGFLOW_DATABASE_URL, then DATABASE_URL, else an embedded PostgreSQL
-    kept in your user data directory (override with --database-url on each command).
+    kept in your user data directory (override with --database-url on each command;
+    `pgflow db server status|stop|start` manages the embedded one).
     """
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    _OPTIONS["verbose"] = verbose
 
 
 database_option = click.option(
@@ -60,7 +73,28 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 def dsn_for(database_url: str | None) -> str:
     from pgflow.db.dsn import resolve_dsn
 
-    return resolve_dsn(database_url, announce=True)
+    from pgflow.db.dsn import configured_dsn
+
+    embedded = not database_url and not configured_dsn()
+    return resolve_dsn(database_url, announce=embedded and (_OPTIONS["verbose"] or _first_in_terminal_session()))
+
+
+def _first_in_terminal_session() -> bool:
+    """True once per terminal session (the shell's session id), so that the embedded server's
+    location is said once, not on every command; never when stderr is not a terminal."""
+    if not sys.stderr.isatty() or not hasattr(os, "getsid"):
+        return False
+    import platformdirs
+
+    marker = Path(platformdirs.user_cache_dir("pgflow-py")) / "sessions" / str(os.getsid(0))
+    if marker.exists():
+        return False
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # cannot remember: say it every time rather than never
+    return True
 
 
 @contextmanager

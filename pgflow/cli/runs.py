@@ -9,7 +9,7 @@ import click
 
 from pgflow.cli.common import client_for, database_option, echo_json, echo_table, json_option, main_group
 from pgflow.cli.flows import draw_dag, when, when_zoned
-from pgflow.cli.watch import follow, progress_option
+from pgflow.cli.watch import follow, progress_option, styled_status
 from pgflow.models import RunStatus, StepStatus, TaskStatus
 from pgflow.textsafe import printable
 from pgflow.ops.runs import RUN_STATUS_ALIASES
@@ -53,8 +53,8 @@ def _step_label(state: Any) -> str:
 
 def echo_run(run: Any) -> None:
     """A run and its steps as a tree (people's format of ``runs show`` and ``start --wait``)."""
-    status = f"scheduled for {when_zoned(run.due_at)}" if run.due_at is not None else run.status
-    click.echo(printable(f"run {run.run_id}  {run.flow_slug}  {status}" + (f"  ({took(run)})" if took(run) else "")))
+    status = f"scheduled for {when_zoned(run.due_at)}" if run.due_at is not None else styled_status(run.status)
+    click.echo(printable(f"run {run.run_id}  {run.flow_slug}  ") + status + (f"  ({took(run)})" if took(run) else ""))
     click.echo(f"started {when(run.started_at)}" + (f", {run.remaining_steps} steps to go" if not run.finished else ""))
     click.echo(f"input   {compact(run.input)}")
     if run.status == RunStatus.COMPLETED:

@@ -7,6 +7,7 @@ import re
 import psycopg
 from psycopg import errors as pg_errors
 
+from pgflow.db.dsn import dsn_source
 from pgflow.errors import (
     DatabaseUnavailable,
     FlowDefinitionError,
@@ -34,6 +35,11 @@ def _text(exc: psycopg.Error) -> str:
     return f"{primary} ({diag.message_hint})" if diag.message_hint else primary
 
 
+def _hint_is_sql(exc: psycopg.Error) -> bool:
+    """Whether the error's hint tells how to compile a flow in SQL (pgflow.create_flow)."""
+    return "create_flow" in (exc.diag.message_hint or "")
+
+
 def _subject(message: str) -> str | None:
     found = _QUOTED.search(message)
     return found[1] if found else None
@@ -53,6 +59,10 @@ def translate_error(exc: BaseException) -> BaseException:
     code = exc.sqlstate
     message = _text(exc)
     if code == "PF001":
+        if _hint_is_sql(exc):  # the engine's hint speaks SQL; a Python caller compiles differently
+            message = (f"{exc.diag.message_primary}; check the slug, or compile the flow first: "
+                       f"`pgflow compile myapp.flows` or client.compile(flow) (a worker compiles the flows it "
+                       f"serves when it starts)")
         return FlowNotFound(_subject(message), message)
     if code == "PF002":
         return RunNotFound(_subject(message), message)
@@ -75,6 +85,6 @@ def translate_error(exc: BaseException) -> BaseException:
     if isinstance(exc, psycopg.OperationalError) and code is None:
         return DatabaseUnavailable(
             f"cannot reach the database: {first_line(exc)}. Check that PostgreSQL is running and that "
-            f"PGFLOW_DATABASE_URL (or the URL you passed) points at it"
+            f"{dsn_source()} points at it"
         )
     return exc

@@ -13,6 +13,18 @@ from pgflow.errors import FlowDefinitionError, FlowNotFound, InvalidInput
 from pgflow.types import FlowRef, Json, RunId
 
 
+def not_compiled_hint(exc: FlowNotFound, args: tuple[object, ...], kwargs: dict[str, object]) -> FlowNotFound:
+    """For a call given a Flow or Job object whose slug is not stored: a FlowNotFound that says
+    this definition was never compiled into the database, and how to compile it (else ``exc``)."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, Flow) and value.slug == exc.flow_slug:
+            return FlowNotFound(exc.flow_slug, (
+                f"the {value.flow_type} {value.slug!r} you passed is defined in Python but not compiled into this "
+                f"database; call client.compile({value.flow_type}) once (or `pgflow compile module:attr`), or start "
+                f"a worker that serves it: workers compile their flows when they start"))
+    return exc
+
+
 def slug_of(flow: FlowRef) -> str:
     """The slug of a Flow or Job (anything with ``.slug``) or of a slug string.
 

@@ -12,7 +12,8 @@ import reprlib
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import CoroutineType
+from pathlib import Path
+from types import CoroutineType, TracebackType
 from typing import Any, Literal
 from uuid import UUID
 
@@ -109,11 +110,23 @@ def describe_error(exc: BaseException, detail: ErrorDetail = "traceback") -> str
         log.warning("task failed (its stored error is this exception's line only, error_detail='line')",
                     exc_info=(type(exc), exc, exc.__traceback__))
     else:
-        frames = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-TRACEBACK_FRAMES)
+        frames = traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__), limit=-TRACEBACK_FRAMES)
         text = head + "\n" + "".join(frames).rstrip()
     text = text.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
     suffix = "\n... (truncated)"
     return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - len(suffix)] + suffix
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])  # pgflow/
+
+
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from the first frame outside pgflow on (the handler's): the worker's own
+    frames that called the handler say nothing about the failure. All of it if none is outside."""
+    first = tb
+    while first is not None and first.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        first = first.tb_next
+    return first if first is not None else tb
 
 
 def timeout_message(step_slug: str, seconds: float) -> str:
