@@ -19,7 +19,7 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -rs $(PYTEST_ARGS)  # -rs: each skipped test and why (Chromium, pg_cron)
 
 bench: venv
 	$(BIN)/pip install -q -e '.[dev,web,bench]'

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -224,6 +225,7 @@ class Worker:
         try:
             if not await self._start_unless_stopped():
                 return
+            self._say_started()
             await self.wait()
         finally:
             for sig in installed:
@@ -243,6 +245,17 @@ class Worker:
                 return False
         starting.result()
         return True
+
+    def _say_started(self) -> None:
+        """One line when ``run()`` serves: logged at INFO, or printed to stderr when the program
+        configured no logging at all (a bare ``Worker(...).run()`` would say nothing otherwise)."""
+        queues = ", ".join(self.queue_worker_ids)
+        line = (f"pgflow worker {self.name} running: {len(self.flows)} flow(s) on queue(s) {queues}, "
+                f"concurrency {self.config.max_concurrency}; SIGINT/SIGTERM (Ctrl-C) stops it")
+        if logging.getLogger("pgflow").hasHandlers():
+            log.info("%s", line)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if self._stop_requested.is_set():
