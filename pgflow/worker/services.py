@@ -13,12 +13,14 @@ import asyncio
 import logging
 import time
 from typing import Protocol
+from uuid import UUID
 
 from pgflow import telemetry
 from pgflow.worker.config import WorkerConfig
 from pgflow.worker.context import WorkerContext
 from pgflow.db import is_transient
 from pgflow.worker.scheduler import SchedulerService
+from pgflow.worker.startup import insert_worker_rows
 
 log = logging.getLogger("pgflow.worker")
 
@@ -63,10 +65,24 @@ class Heartbeat:
                                 "until the database is back; its tasks keep running", silent, exc)
                 continue
             last_beat, warned = time.monotonic(), False
+            await self._register_lost_rows(ctx, {r["worker_id"] for r in rows})
             if any(r["deprecated"] for r in rows):
                 telemetry.execute("worker.deprecated", {}, {"worker_name": ctx.name})
                 ctx.request_stop("deprecated")
                 return
+
+
+    @staticmethod
+    async def _register_lost_rows(ctx: WorkerContext, alive: set[UUID]) -> None:
+        """Rows of this worker that no longer exist (the heartbeat found none to update) are
+        inserted again: without them every claim fails on step_tasks.last_worker_id's foreign key,
+        and the worker would look alive while running nothing."""
+        lost = {queue: worker_id for queue, worker_id in ctx.worker_ids.items() if worker_id not in alive}
+        if not lost:
+            return
+        log.warning("this worker's row(s) in pgflow.workers for %s disappeared (deleted or pruned while it "
+                    "ran); registering them again", ", ".join(lost))
+        await insert_worker_rows(ctx.database, ctx.name, lost, retry=False)
 
 
 class Sweeper:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -107,12 +107,19 @@ async def register(db: Database, function_name: str, worker_ids: dict[str, UUID]
     (before any claim)."""
     deadline = time.monotonic() + 60
     await db.fetch("worker_track_function", {"function_name": function_name}, deadline=deadline)
+    await insert_worker_rows(db, function_name, worker_ids, deadline=deadline)
+
+
+async def insert_worker_rows(db: Database, function_name: str, worker_ids: Mapping[str, UUID],
+                             **options: Any) -> None:
+    """The ``pgflow.workers`` rows of ``worker_ids`` (queue -> id): at start, and again for rows
+    that disappeared while the worker runs (deleted by hand or by an over-eager prune)."""
     await db.fetch("worker_register", {
         "function_name": function_name,
         "pgflow_version": worker_version(),
         "worker_ids": list(worker_ids.values()),
         "queue_names": list(worker_ids),
-    }, deadline=deadline)
+    }, **options)
 
 
 async def enable_notify(db: Database, queues: list[QueueInfo], config: WorkerConfig) -> dict[str, int]:
