@@ -149,6 +149,8 @@ def parse_json_option(text: str | None, what: str = "--input") -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         fail(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): {text!r}")
+    except RecursionError:
+        fail(f"{what} is nested too deeply to read; flatten it (store deep structures as a string)")
 
 
 Command = Callable[..., Any]

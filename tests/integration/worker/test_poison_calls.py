@@ -88,8 +88,11 @@ def test_the_translation_of_a_schedules_check_violation_is_a_schedule_error(db_u
         (["enqueue", "later", "--in", "9999999d"], "delay_seconds of"),
         (["runs", "list", "--limit", "99999999999999999999"], "limit must be a whole number from 1 to"),
         (["start", "a\x01b\x1b[2J"], "flow 'a\\x01b\\x1b[2J' not found"),
+        (["start", "later", "--input", "[" * 5000 + "]" * 5000], "--input is nested too deeply"),
+        (["start", "later", "--input", '{"a": "\\u0000"}'], "the input contains a NUL character"),
     ],
-    ids=["enqueue-overflow", "enqueue-too-far", "runs-list-limit", "start-odd-slug"],
+    ids=["enqueue-overflow", "enqueue-too-far", "runs-list-limit", "start-odd-slug", "start-deep-input",
+         "start-nul-input"],
 )
 def test_the_cli_says_one_line_for_arguments_postgresql_cannot_take(db_url, args, says):
     with pgflow.Client(db_url) as client:
