@@ -292,13 +292,15 @@ class _Escaped(Exception):
         self.original = original
 
 
-_STOPPING = (SystemExit, KeyboardInterrupt, GeneratorExit)
+_STOPPING = (SystemExit, KeyboardInterrupt, GeneratorExit)  # described as "would stop the worker"
 
 
 async def _guarded(awaitable: Any) -> Any:
+    # only these two escape an asyncio task (GeneratorExit is kept by the task; caught here, one
+    # thrown in to close this coroutine would be swallowed)
     try:
         return await awaitable
-    except _STOPPING as exc:
+    except (SystemExit, KeyboardInterrupt) as exc:
         raise _Escaped(exc) from None
 
 
