@@ -278,6 +278,10 @@ def _completion(step_slug: str, result: Any, task: ClaimedTask) -> Outcome:
         return Outcome(task, "completed", output_json=encode_output(step_slug, result))
     except NonSerializableOutput as exc:
         return Outcome(task, "output", error=f"NonSerializableOutput: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the output's own code raised while encoded (a broken mapping...)
+        return Outcome(task, "output", error=f"NonSerializableOutput: step {step_slug!r} returned "
+                                            f"{type(result).__name__}, which raised while encoded as JSON: "
+                                            f"{describe_error(exc)}")
 
 
 def _failure(exc: BaseException, task: ClaimedTask, detail: ErrorDetail = "traceback") -> Outcome:

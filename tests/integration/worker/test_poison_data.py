@@ -101,3 +101,28 @@ async def test_a_handler_raising_system_exit_fails_its_task_and_the_worker_keeps
         # still serving after it
         later = await finished(client, await client.enqueue(job, {"n": 7}), timeout=20)
         assert later.status == "completed"
+
+
+class _Broken(dict):
+    """A mapping whose items cannot be read (its encoding raises, not a TypeError)."""
+
+    def items(self):
+        raise LookupError("this mapping cannot be read")
+
+    def __iter__(self):
+        raise LookupError("this mapping cannot be read")
+
+
+async def test_an_output_whose_encoding_raises_fails_the_task_at_once(db_url, client):
+    job = pgflow.Job("broken_out", max_attempts=1, timeout=60)
+
+    @job.perform
+    def handler(input):
+        return _Broken(a=1)
+
+    async with running(db_url, [job]):
+        run = await finished(client, await client.enqueue(job, {}), timeout=20)
+    task = run.step("broken_out").tasks[0]
+    assert task.attempts_count == 1
+    assert task.error_message.startswith("NonSerializableOutput: step 'broken_out' returned _Broken, which raised")
+    assert "LookupError: this mapping cannot be read" in task.error_message
