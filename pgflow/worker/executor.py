@@ -100,9 +100,13 @@ def describe_error(exc: BaseException, detail: ErrorDetail = "traceback") -> str
     ``detail="line"`` only ``Type: message`` (the traceback then goes to the worker's log)."""
     if isinstance(exc, _Escaped):
         exc = exc.original
-    head = f"{type(exc).__name__}: {exc}".rstrip() if str(exc) else type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ fails still fails its task
+        message = "<str() of the exception failed>"
+    head = f"{type(exc).__name__}: {message}".rstrip() if message else type(exc).__name__
     if isinstance(exc, _STOPPING):
-        head = (f"{type(exc).__name__}: the handler raised {type(exc).__name__}({str(exc)!r}), which would stop "
+        head = (f"{type(exc).__name__}: the handler raised {type(exc).__name__}({message!r}), which would stop "
                 f"the whole worker; it fails only this task. Raise an Exception to fail a task; stop a worker "
                 f"with SIGTERM or SIGINT")
     if detail == "line":
@@ -112,7 +116,8 @@ def describe_error(exc: BaseException, detail: ErrorDetail = "traceback") -> str
     else:
         frames = traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__), limit=-TRACEBACK_FRAMES)
         text = head + "\n" + "".join(frames).rstrip()
-    text = text.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
+    # PostgreSQL text cannot hold NUL, nor JSON a lone surrogate: both written as escapes
+    text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
     suffix = "\n... (truncated)"
     return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - len(suffix)] + suffix
 

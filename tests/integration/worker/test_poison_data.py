@@ -126,3 +126,28 @@ async def test_an_output_whose_encoding_raises_fails_the_task_at_once(db_url, cl
     assert task.attempts_count == 1
     assert task.error_message.startswith("NonSerializableOutput: step 'broken_out' returned _Broken, which raised")
     assert "LookupError: this mapping cannot be read" in task.error_message
+
+
+class _Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("no text for you")
+
+
+@pytest.mark.parametrize(
+    ("raised", "stored"),
+    [(ValueError("bad \ud800 text\x00"), "ValueError: bad \\ud800 text\\x00"),
+     (_Unprintable(), "_Unprintable: <str() of the exception failed>")],
+    ids=["lone-surrogate-and-nul", "str-fails"],
+)
+async def test_an_exception_whose_text_postgresql_cannot_store_still_fails_the_task_with_it(
+        db_url, client, raised, stored):
+    job = pgflow.Job("odd_error", max_attempts=1, timeout=60)
+
+    @job.perform
+    def handler(input):
+        raise raised
+
+    async with running(db_url, [job]):
+        run = await finished(client, await client.enqueue(job, {}), timeout=20)
+    task = run.step("odd_error").tasks[0]
+    assert task.attempts_count == 1 and task.error_message.startswith(stored)
