@@ -251,7 +251,7 @@ class Worker:
         configured no logging at all (a bare ``Worker(...).run()`` would say nothing otherwise)."""
         queues = ", ".join(self.queue_worker_ids)
         line = (f"pgflow worker {self.name} running: {len(self.flows)} flow(s) on queue(s) {queues}, "
-                f"concurrency {self.config.max_concurrency}; SIGINT/SIGTERM (Ctrl-C) stops it")
+                f"concurrency {self.config.max_concurrency}; Ctrl-C stops it")
         if logging.getLogger("pgflow").hasHandlers():
             log.info("%s", line)
         else:
