@@ -46,9 +46,9 @@ states AS (
     RETURNING run_id, started_at, completed_at
 )
 INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, message_id, task_index, status, attempts_count,
-                               output, queued_at, started_at, completed_at)
+                               output, queued_at, started_at, completed_at, queue_name)
 SELECT %(flow_slug)s, run_id, %(step_slug)s, -row_number() OVER () - %(first)s::bigint, 0, 'completed', 1, 'null'::jsonb,
-       started_at, started_at, completed_at
+       started_at, started_at, completed_at, lower(%(flow_slug)s)
 FROM states
 
 -- name: history_archive
