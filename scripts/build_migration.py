@@ -69,7 +69,9 @@ def draft(name: str, since: str, force: bool = False) -> int:
     target = MIGRATIONS / f"{name}.sql"
     if target.exists() and not force:
         raise SystemExit(f"{target.relative_to(ROOT)} exists; edit it, or pick the next number")
-    changes = [line.split("\t") for line in _git("diff", "--name-status", "-M", since, "HEAD", "--", SCHEMA).splitlines()]
+    # against the working tree (uncommitted edits count), plus new files git does not track yet
+    changes = [line.split("\t") for line in _git("diff", "--name-status", "-M", since, "--", SCHEMA).splitlines()]
+    changes += [["A", path] for path in _git("ls-files", "--others", "--exclude-standard", "--", SCHEMA).splitlines()]
     drops, bodies, by_hand = [], [], []
     for status, *paths in changes:
         path = paths[-1]

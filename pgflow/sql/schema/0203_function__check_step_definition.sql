@@ -25,8 +25,9 @@ BEGIN
     END IF;
     IF p_step_type = 'map' AND cardinality(p_deps) > 1 THEN
         PERFORM pgflow._definition_error(
-            format('map %s depends on %s steps (%s); a map step has at most one dependency',
-                   v_step, cardinality(p_deps), array_to_string(p_deps, ', ')),
+            -- upstream pgflow's text, which tools match on
+            format('Map step "%s" can have at most one dependency, but %s were provided: %s',
+                   p_step_slug, cardinality(p_deps), array_to_string(p_deps, ', ')),
             'Map the output array of a single step: give the map step exactly that one dependency, or none to map the run input.');
     END IF;
     IF p_step_slug = ANY (p_deps) THEN
