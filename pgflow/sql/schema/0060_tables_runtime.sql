@@ -10,12 +10,23 @@ CREATE TABLE pgflow.runs (
     started_at timestamptz NOT NULL DEFAULT now(),
     completed_at timestamptz,
     failed_at timestamptz,
+    -- pgflow-py additions (run control): a caller's idempotency key, kept while the run is
+    -- active and for idempotency_ttl after it ends (NULL = forever; start_flow_idempotent), and
+    -- the run this one retries (retry_run; no foreign key: the original may be pruned first)
+    idempotency_key text,
+    idempotency_ttl interval,
+    retry_of uuid,
     CONSTRAINT status_is_valid CHECK (status IN ('started', 'failed', 'completed')),
     CONSTRAINT runs_remaining_steps_check CHECK (remaining_steps >= 0),
     CONSTRAINT completed_at_or_failed_at CHECK (NOT (completed_at IS NOT NULL AND failed_at IS NOT NULL)),
     CONSTRAINT completed_at_is_after_started_at CHECK (completed_at IS NULL OR completed_at >= started_at),
     CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at)
 );
+
+-- One run per flow and idempotency key (start_flow_idempotent). Partial: starts without a key
+-- (the hot path) write nothing to it.
+CREATE UNIQUE INDEX idx_runs_flow_idempotency_key ON pgflow.runs (flow_slug, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 
 -- Lookups by flow or by status use idx_runs_flow_started_at / idx_runs_status_started_at
 -- (0600_dashboard_indexes.sql), whose leading column they are. Every index costs an insert on
