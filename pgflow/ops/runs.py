@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 import re
 from uuid import UUID
 
-from pgflow.db import ClientOperation, Operation, Query, Snapshot, WaitForEvent, listen, unlisten
+from pgflow.db import ClientOperation, Operation, Query, Snapshot, WaitForEvent, unlisten
 from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import Event, RunEvent, run_channel
 from pgflow.models import Run, RunStatus, StepState, StepTask, TaskStatus
-from pgflow.ops.due import active_tasks, due_times, with_due_times
+from pgflow.ops.due import due_times, with_due_times
 from pgflow.ops.common import check_flow_input, count_of, json_text, run_uuid, seconds_of, slug_of
 from pgflow.types import FlowRef, Json, RunId
 
@@ -90,14 +90,15 @@ def start_flow_and_wait(flow: FlowRef, input: Json, timeout: float = 60.0) -> Cl
     (``.run`` holds the failed run) or RunTimeout after ``timeout`` seconds (the run goes on).
     """
     # the run's channel is LISTENed to in the transaction that starts the run (the driver sends
-    # both in one round trip), so its run:completed / run:failed event cannot be missed
+    # both in one round trip), so its run:completed / run:failed event cannot be missed; the
+    # database makes the run id (version 7, like start_flow's) and passes it from one statement
+    # to the next in a transaction-local setting
     timeout = max(0.0, seconds_of(timeout, "timeout"))
     check_flow_input(flow, input)
-    run_id = yield from new_run_id()  # the database's kind of id (version 7), like start_flow's
+    yield Query("client_listen_new_run", {}, "none")
+    row = yield Query.one("client_start_new_run", flow_slug=slug_of(flow), input=json_text(input)).and_commit()
+    run_id: UUID = row["run_id"]
     channel = run_channel(run_id)
-    yield listen(channel)
-    row = yield Query.one("client_start_flow", flow_slug=slug_of(flow), input=json_text(input),
-                          run_id=run_id).and_commit()
     if row["status"] == RunStatus.STARTED:
         yield WaitForEvent(channel, until=_is_finished, timeout=timeout)
     else:  # finished inside start_flow (every step skipped or taskless)
@@ -159,12 +160,12 @@ def enqueue_at(job: FlowRef, input: Json, when: datetime) -> Operation[UUID]:
 def get_run(run_id: RunId) -> Operation[Run]:
     """One run (without step states); RunNotFound when there is none."""
     run_id = run_uuid(run_id)
-    row = yield Query.one("client_select_run", run_id=run_id).and_commit()
+    row = yield Query.one("client_select_run_with_active_tasks", run_id=run_id).and_commit()
     if row is None:
         raise RunNotFound(run_id)
     run = Run.from_row(row)
-    if run.status == RunStatus.STARTED:  # is it waiting for a delayed task? (due_at)
-        active = yield from active_tasks([run_id])
+    active = [{**t, "run_id": run_id} for t in row["active_tasks"] or ()]
+    if any(t["status"] == TaskStatus.QUEUED for t in active):  # is it waiting for delayed work? (due_at)
         run = with_due_times(run, active, (yield from due_times(active)))
     return run
 

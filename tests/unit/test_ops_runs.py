@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 import pgflow
-from pgflow.db import Snapshot, WaitForEvent, listen, unlisten
+from pgflow.db import Snapshot, WaitForEvent, unlisten
 from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import parse_event, run_channel
 from pgflow.models import Run
@@ -65,16 +65,15 @@ def test_start_flow_refuses_what_is_not_a_flow() -> None:
 
 def wait_until_finished(op: object) -> tuple[str, UUID, WaitForEvent]:
     """Play the start of start_flow_and_wait up to its WaitForEvent: (channel, run id, wait)."""
-    query(next(op), "client_new_run_id", "one", commits=True)  # type: ignore[call-overload]
-    made = UUID("0190a6f0-0000-7000-8000-00000000abcd")  # the database makes the id (version 7)
-    listened = op.send({"run_id": made})  # type: ignore[attr-defined]
-    params = query(op.send(None), "client_start_flow", "one", commits=True)  # type: ignore[attr-defined]
-    assert params["run_id"] == made
-    channel = run_channel(params["run_id"])
-    assert listened == listen(channel)  # listening before the start: the end cannot be missed
-    wait = op.send({"run_id": params["run_id"], "status": "started"})  # type: ignore[attr-defined]
+    # listening before the start, in its transaction: the end cannot be missed; the database makes
+    # the id (version 7) in the first statement and starts the run under it in the second
+    assert query(next(op), "client_listen_new_run", "none") == {}  # type: ignore[call-overload]
+    query(op.send(None), "client_start_new_run", "one", commits=True)  # type: ignore[attr-defined]
+    made = UUID("0190a6f0-0000-7000-8000-00000000abcd")
+    wait = op.send({"run_id": made, "status": "started"})  # type: ignore[attr-defined]
+    channel = run_channel(made)
     assert isinstance(wait, WaitForEvent) and wait.channel == channel
-    return channel, params["run_id"], wait
+    return channel, made, wait
 
 
 def reads_the_run(step: object, run_id: UUID) -> None:
@@ -126,10 +125,10 @@ def test_start_flow_and_wait_raises_run_timeout_when_no_end_came() -> None:
 def test_start_flow_and_wait_does_not_wait_for_a_run_that_ended_in_its_start() -> None:
     op = run_ops.start_flow_and_wait("orders", {})
     next(op)
-    op.send({"run_id": UUID("0190a6f0-0000-7000-8000-00000000abcd")})
-    params = query(op.send(None), "client_start_flow", commits=True)
-    assert op.send({"run_id": params["run_id"], "status": "completed"}) == unlisten(run_channel(params["run_id"]))
-    reads_the_run(op.send(None), params["run_id"])
+    query(op.send(None), "client_start_new_run", commits=True)
+    made = UUID("0190a6f0-0000-7000-8000-00000000abcd")
+    assert op.send({"run_id": made, "status": "completed"}) == unlisten(run_channel(made))
+    reads_the_run(op.send(None), made)
 
 
 def test_start_flow_and_wait_refuses_a_timeout_that_is_not_seconds() -> None:
@@ -174,21 +173,21 @@ def test_enqueue_refuses_unclear_times_before_any_query(kwargs: dict[str, object
 # --- reading runs --------------------------------------------------------------------------------
 
 def test_get_run_reads_one_row() -> None:
-    steps, run = play(run_ops.get_run(str(RUN_ID)), run_row("completed"))
-    assert query(steps[0], "client_select_run", "one", commits=True) == {"run_id": RUN_ID}
+    steps, run = play(run_ops.get_run(str(RUN_ID)), run_row("completed", active_tasks=None))
+    assert query(steps[0], "client_select_run_with_active_tasks", "one", commits=True) == {"run_id": RUN_ID}
     assert (run.run_id, run.status, run.step_states, run.due_at) == (RUN_ID, "completed", (), None)
 
 
 def test_get_run_of_a_started_run_asks_pgmq_when_its_queued_tasks_are_due() -> None:
     due = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
-    task = {"run_id": RUN_ID, "step_slug": "a", "task_index": 0, "status": "queued", "queue_name": "orders",
-            "message_id": 7}
-    steps, run = play(run_ops.get_run(RUN_ID), run_row("started"), [task], [{"msg_id": 7, "due_at": due}])
-    assert query(steps[1], "client_active_tasks", "all", commits=True) == {"run_ids": [RUN_ID]}
-    assert steps[2].params == {"msg_ids": [7]} and "pgmq" in steps[2].sql.as_string(None)
+    task = {"run_id": str(RUN_ID), "step_slug": "a", "task_index": 0, "status": "queued", "queue_name": "orders",
+            "message_id": 7}  # as jsonb_agg gives it
+    steps, run = play(run_ops.get_run(RUN_ID), run_row("started", active_tasks=[task]),
+                      [{"msg_id": 7, "due_at": due}])
+    assert steps[1].params == {"msg_ids": [7]} and "pgmq" in steps[1].sql.as_string(None)
     assert run.due_at == due  # nothing of it can run before
-    steps, run = play(run_ops.get_run(RUN_ID), run_row("started"), [{**task, "status": "started"}])
-    assert len(steps) == 2 and run.due_at is None  # a task runs: no pgmq query, not delayed
+    steps, run = play(run_ops.get_run(RUN_ID), run_row("started", active_tasks=[{**task, "status": "started"}]))
+    assert len(steps) == 1 and run.due_at is None  # a task runs: no pgmq query, not delayed
 
 
 def test_get_run_raises_run_not_found_on_no_row() -> None:

@@ -48,6 +48,17 @@ SELECT run_id, status
 -- A run id as start_flow makes one (version 7, time-ordered), for callers that listen first.
 SELECT pgflow._new_run_id() AS run_id;
 
+-- name: client_listen_new_run
+-- start_flow_sync, first of two statements sent together (one transaction): a new run id as
+-- start_flow makes them, kept for this transaction in the setting pgflow.new_run_id, and
+-- pgflow.subscribe (LISTEN and register) on its channel; both take effect at commit, with the run.
+SELECT pgflow.subscribe('pgflow:run:' || set_config('pgflow.new_run_id', pgflow._new_run_id()::text, true));
+
+-- name: client_start_new_run
+-- start_flow_sync, second statement: start the run under the id the first one made.
+SELECT run_id, status
+  FROM pgflow.start_flow(%(flow_slug)s, %(input)s::jsonb, current_setting('pgflow.new_run_id')::uuid);
+
 -- name: client_find_run_ids
 -- Runs whose id starts or ends with a fragment (lower-case hex and dashes; newest first).
 SELECT run_id
@@ -70,6 +81,20 @@ SELECT run_id, status
 SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at
   FROM pgflow.runs
  WHERE run_id = %(run_id)s;
+
+-- name: client_select_run_with_active_tasks
+-- get_run: the run, and (to tell whether it waits for delayed work) its tasks not over yet.
+SELECT r.run_id, r.flow_slug, r.status, r.input, r.output, r.remaining_steps, r.started_at, r.completed_at,
+       r.failed_at,
+       CASE WHEN r.status = 'started' THEN (
+           SELECT coalesce(jsonb_agg(jsonb_build_object(
+                      'run_id', t.run_id, 'step_slug', t.step_slug, 'task_index', t.task_index, 'status', t.status,
+                      'queue_name', t.queue_name, 'message_id', t.message_id)), '[]'::jsonb)
+             FROM pgflow.step_tasks AS t
+            WHERE t.run_id = r.run_id AND t.status IN ('queued', 'started'))
+       END AS active_tasks
+  FROM pgflow.runs AS r
+ WHERE r.run_id = %(run_id)s;
 
 -- name: client_select_step_states
 SELECT ss.step_slug, ss.status, ss.remaining_tasks, ss.remaining_deps, ss.initial_tasks, ss.output,

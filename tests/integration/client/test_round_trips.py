@@ -90,7 +90,9 @@ def test_the_pipeline_helper_counts_what_it_should(pool: ConnectionPool) -> None
 def test_a_one_statement_call_costs_one_round_trip(client: pgflow.Client, pool: ConnectionPool, call: str) -> None:
     flow = two_step_flow()
     client.compile(flow)
-    run_id = client.start_flow(flow, {"n": 1})
+    ended = skipped_at_once()
+    client.compile(ended)
+    run_id = client.start_flow(ended, {"go": False})  # over: nothing queued whose due time to ask pgmq
     calls: dict[str, Callable[[], Any]] = {
         "start_flow": lambda: client.start_flow(flow, {"n": 1}),
         "enqueue": lambda: client.enqueue(flow, {"n": 1}, delay_seconds=60),
@@ -101,6 +103,16 @@ def test_a_one_statement_call_costs_one_round_trip(client: pgflow.Client, pool: 
         "health_check": lambda: client.health_check(),
     }
     assert round_trips(pool, calls[call]) == 1
+
+
+@pytest.mark.parametrize("call", ["get_run", "get_run_with_states"])
+def test_reading_a_run_with_queued_tasks_asks_pgmq_when_they_are_due_in_one_more_round_trip(
+        client: pgflow.Client, pool: ConnectionPool, call: str) -> None:
+    flow = two_step_flow()
+    client.compile(flow)
+    run_id = client.enqueue(flow, {"n": 1}, delay_seconds=60)  # one queue holds its task
+    assert round_trips(pool, lambda: getattr(client, call)(run_id)) == 2
+    assert getattr(client, call)(run_id).due_at is not None
 
 
 def test_compile_costs_two_round_trips(client: pgflow.Client, pool: ConnectionPool) -> None:
