@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -18,10 +18,11 @@ from starlette.staticfiles import StaticFiles
 
 from pgflow.db import first_line
 from pgflow.errors import DatabaseUnavailable, SchemaError
-from pgflow.web.auth import AuthHook, AuthMiddleware
+from pgflow.web.auth import AuthHook
 from pgflow.web.dashboard import Dashboard, dashboard_of
 from pgflow.web.filters import BadFilter
 from pgflow.web.render import Renderer
+from pgflow.web.security import guard, inline_script_hashes, page_csp
 from pgflow.web.store import Store, conninfo_of
 
 log = logging.getLogger("pgflow.web")
@@ -34,6 +35,7 @@ def create_app(
     *,
     base_path: str = "",
     auth: AuthHook | None = None,
+    allowed_hosts: Iterable[str] | None = None,
     timezone: str = "UTC",
     title: str = "pgflow",
     refresh_interval: float = 5.0,
@@ -49,7 +51,10 @@ def create_app(
     configured database (``PGFLOW_DATABASE_URL``, ``DATABASE_URL``, else the embedded server).
     Mount it anywhere (``app.mount("/pgflow", create_app(client))``) or serve it alone; with
     ``base_path`` the app itself answers under that prefix. ``auth`` decides per request (see
-    :mod:`pgflow.web.auth`); without it, requests from beyond localhost get a loud warning.
+    :mod:`pgflow.web.auth`); without it, only requests for a loopback ``Host`` (localhost,
+    127.0.0.1, [::1]) are served, unless ``allowed_hosts`` lists more names (``"*"``: any) for a
+    dashboard behind your own proxy, and requests from beyond localhost get a loud warning. See
+    :mod:`pgflow.web.security` for the checks and headers every request goes through.
     Workers are *stale* after ``stale_after`` seconds without a heartbeat (three of pgflow's
     five-second heartbeats) and *dead* after ``dead_after``. Pages refresh live from the
     database's events, or every ``refresh_interval`` seconds when events cannot be streamed.
@@ -70,9 +75,12 @@ def create_app(
             await dash.close()
 
     routes = _routes(dash, client)
+    prefix = "/" + base_path.strip("/") if base_path.strip("/") else ""
+    csp = page_csp(inline_script_hashes(dash.renderer.env))
+    guarded = [guard(auth, allowed_hosts, csp)]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AuthMiddleware, hook=auth)],
+        middleware=[] if prefix else guarded,
         exception_handlers={
             404: _not_found, HTTPException: _http_error, BadFilter: _bad_filter,
             psycopg.OperationalError: _db_unavailable, psycopg.Error: _db_error,
@@ -81,11 +89,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.dashboard = dash
-    prefix = "/" + base_path.strip("/") if base_path.strip("/") else ""
     if not prefix:
         return app
     outer = Starlette(
         routes=[Route("/", lambda r: RedirectResponse(prefix + "/")), Mount(prefix, app=app)],
+        middleware=guarded,
         lifespan=lifespan,
     )
     outer.state.dashboard = dash
@@ -108,11 +116,11 @@ def _routes(dash: Dashboard, client: Any) -> list[BaseRoute]:
 def _event_stream(dash: Dashboard, client: Any) -> Any:
     """The Server-Sent Events app of pgflow.web.sse, on an AsyncClient (the given one, or ours)."""
     from pgflow.client import AsyncClient
-    from pgflow.web.sse import event_stream
+    from pgflow.web.sse import stream_routes
 
     if not isinstance(client, AsyncClient):
         client = dash.events_client = AsyncClient(conninfo_of(client), max_size=2)
-    return event_stream(client)
+    return Starlette(routes=stream_routes(client))  # behind the dashboard's own guard
 
 
 async def _error_page(request: Request, status: int, title: str, message: str) -> Response:

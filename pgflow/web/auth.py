@@ -1,5 +1,7 @@
 """The dashboard's auth hook and the warning for a dashboard open to the network without one.
 
+:class:`pgflow.web.security.Guard` asks the hook, for the dashboard and the stand-alone SSE app.
+
 ``auth`` is a callable taking the Starlette ``Request`` (sync or async). Its answer decides:
 
 - ``True``: the request is served;
@@ -16,14 +18,11 @@ import base64
 import hmac
 import inspect
 import ipaddress
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Union
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-
-log = logging.getLogger("pgflow.web")
 
 AuthResult = Union[bool, None, Response]
 AuthHook = Callable[[Request], Union[AuthResult, Awaitable[AuthResult]]]
@@ -32,8 +31,8 @@ WARNING = (
     "\n"
     "  !!! pgflow dashboard: NO AUTHENTICATION, and it is reachable beyond localhost ({where}).\n"
     "  !!! Anyone who can reach it sees every flow, run input and output, error and worker.\n"
-    "  !!! Pass auth=... to pgflow.web.create_app (or --basic-auth to `pgflow dashboard`),\n"
-    "  !!! or serve it on 127.0.0.1 only.\n"
+    "  !!! Pass auth=... to pgflow.web.create_app (or set $PGFLOW_DASHBOARD_BASIC_AUTH for\n"
+    "  !!! `pgflow dashboard`), or serve it on 127.0.0.1 only.\n"
 )
 
 _LOCAL_NAMES = {"localhost", "testserver", "testclient", ""}
@@ -77,39 +76,15 @@ def basic_auth(username: str, password: str, realm: str = "pgflow") -> AuthHook:
     return check
 
 
-class AuthMiddleware:
-    """Asks the hook about every HTTP request; without a hook, flags requests from the network."""
-
-    def __init__(self, app: Any, hook: AuthHook | None) -> None:
-        self.app = app
-        self.hook = hook
-        self.warned = False
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        if self.hook is None:
-            host = request.url.hostname
-            client = request.client.host if request.client else None
-            if not (is_loopback(client) and is_loopback(host)):
-                scope["pgflow_exposed_without_auth"] = True
-                if not self.warned:
-                    self.warned = True
-                    log.warning(WARNING.format(where=f"request from {client} for host {host}"))
-            await self.app(scope, receive, send)
-            return
-        verdict = self.hook(request)
-        if inspect.isawaitable(verdict):
-            verdict = await verdict
-        if verdict is True:
-            await self.app(scope, receive, send)
-            return
-        if isinstance(verdict, Response):
-            response = verdict
-        elif verdict is False:
-            response = PlainTextResponse("You are not allowed to see the pgflow dashboard.", status_code=403)
-        else:
-            response = PlainTextResponse("Log in to see the pgflow dashboard.", status_code=401)
-        await response(scope, receive, send)
+async def refusal(hook: AuthHook, request: Request) -> Response | None:
+    """None when ``hook`` lets ``request`` through, else the response refusing it."""
+    verdict = hook(request)
+    if inspect.isawaitable(verdict):
+        verdict = await verdict
+    if verdict is True:
+        return None
+    if isinstance(verdict, Response):
+        return verdict
+    if verdict is False:
+        return PlainTextResponse("You are not allowed to see the pgflow dashboard.", status_code=403)
+    return PlainTextResponse("Log in to see the pgflow dashboard.", status_code=401)

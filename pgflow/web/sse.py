@@ -1,7 +1,7 @@
 """Server-Sent Events for browsers: one run's events, or every run's, snapshot first.
 
     from pgflow.web.sse import event_stream
-    app.mount("/pgflow", event_stream(client))      # FastAPI, Starlette or any ASGI app
+    app.mount("/pgflow", event_stream(client, auth=staff_only))   # FastAPI, Starlette or any ASGI app
 
     GET /pgflow/runs/<run_id>          one run: snapshot, then its changes, then run:finished
     GET /pgflow/runs?flow=<slug>&tasks=1  every run (of one flow): snapshot, then run and step
@@ -24,6 +24,9 @@ reconnect when the server's own LISTEN connection had a gap (``reason: "resync"`
 A one-run stream ends after ``run:finished`` (the final snapshot comes just before it); the
 JavaScript client (``pgflow-live.js``) closes its EventSource then, so the browser does not
 reconnect. The all-runs stream does not end.
+
+``auth`` and ``allowed_hosts`` work as in :func:`pgflow.web.create_app` (one implementation:
+:class:`pgflow.web.security.Guard`): without a hook only loopback ``Host`` names are served.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from uuid import UUID
 
@@ -47,6 +50,8 @@ from pgflow.live.hub import EventHub
 from pgflow.live.markers import Gap
 from pgflow.live.run import Change, LiveRun, hub_for
 from pgflow.live.state import run_to_dict
+from pgflow.web.auth import AuthHook
+from pgflow.web.security import STREAM_CSP, guard
 
 Write = Callable[[str], Awaitable[None]]
 
@@ -111,13 +116,23 @@ class _EventStreamResponse:
                 await self.cleanup()
 
 
-def event_stream(client: Any, *, hub: EventHub | None = None, keepalive: float = 15.0,
-                 retry_ms: int = 2000, runs_limit: int = 50) -> Starlette:
+def event_stream(client: Any, *, auth: AuthHook | None = None, allowed_hosts: Iterable[str] | None = None,
+                 hub: EventHub | None = None, keepalive: float = 15.0, retry_ms: int = 2000,
+                 runs_limit: int = 50) -> Starlette:
     """An ASGI app streaming runs' events as SSE; mount it anywhere (see the module docstring).
 
     ``client`` is a :class:`pgflow.AsyncClient` (snapshots are read with it); ``hub`` defaults to
-    the process's shared :class:`~pgflow.live.EventHub` for the client's database.
+    the process's shared :class:`~pgflow.live.EventHub` for the client's database. ``auth`` and
+    ``allowed_hosts`` decide who is served, as for :func:`pgflow.web.create_app`.
     """
+    return Starlette(routes=stream_routes(client, hub=hub, keepalive=keepalive, retry_ms=retry_ms,
+                                          runs_limit=runs_limit),
+                     middleware=[guard(auth, allowed_hosts, STREAM_CSP)])
+
+
+def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float = 15.0,
+                  retry_ms: int = 2000, runs_limit: int = 50) -> list[Route]:
+    """The SSE routes without a guard in front: for an app that has its own (the dashboard)."""
 
     async def the_hub() -> EventHub:
         return hub if hub is not None else await hub_for(client)
@@ -196,7 +211,7 @@ def event_stream(client: Any, *, hub: EventHub | None = None, keepalive: float =
 
         return _EventStreamResponse(produce, subscription.close)
 
-    return Starlette(routes=[
+    return [
         Route("/runs/{run_id}", one_run, methods=["GET"]),
         Route("/runs", all_runs, methods=["GET"]),
-    ])
+    ]

@@ -64,7 +64,8 @@ async def test_loud_warning_when_reached_from_the_network_without_auth(
     async with serve(create_app(scenario.url)) as local:
         assert "No authentication" not in html_text(await local.get("/"))
     assert not caplog.records
-    async with serve(create_app(scenario.url), host="dashboard.example.com", client=("203.0.113.7", 5000)) as remote:
+    async with serve(create_app(scenario.url, allowed_hosts=["dashboard.example.com"]), host="dashboard.example.com",
+                     client=("203.0.113.7", 5000)) as remote:
         text = html_text(await remote.get("/"))
         assert '<div class="banner danger" role="alert">' in text and "No authentication" in text
         html_text(await remote.get("/runs"))
