@@ -128,6 +128,17 @@ class RunFailedEvent(RunEvent):
     failed_step_slug: str | None = _field("(the step whose failure failed the run)")
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunCancelledEvent(RunEvent):
+    """``cancel_run`` ended the run. It follows the run's ``run:failed`` (a cancelled run's status
+    is ``failed``, which is what a TypeScript worker sees)."""
+
+    event_type: ClassVar[str] = "run:cancelled"
+    status: Literal["failed"] = _field()
+    reason: str | None = _field("(the reason given to `cancel_run`, or null)")
+    cancelled_at: datetime = _field()
+
+
 # -------------------------------------------------------------------------------- step events
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,7 +233,7 @@ class TaskFailedEvent(TaskEvent):
 
 
 EVENT_CLASSES: tuple[type[Event], ...] = (
-    RunStartedEvent, RunCompletedEvent, RunFailedEvent,
+    RunStartedEvent, RunCompletedEvent, RunFailedEvent, RunCancelledEvent,
     StepStartedEvent, StepCompletedEvent, StepFailedEvent, StepSkippedEvent,
     TaskStartedEvent, TaskCompletedEvent, TaskFailedEvent,
 )
@@ -248,7 +259,7 @@ def parse_event(payload: str | dict[str, Any]) -> Event:
 # ------------------------------------------------------------------ reading a declared field
 
 def _own_timestamp(event: Event) -> datetime | None:
-    for name in ("skipped_at", "failed_at", "completed_at", "started_at"):
+    for name in ("cancelled_at", "skipped_at", "failed_at", "completed_at", "started_at"):
         value: datetime | None = getattr(event, name, None)
         if value is not None:
             return value

@@ -171,6 +171,28 @@ def test_a_failing_task_fails_the_run_and_cancels_the_other_tasks(ts_conn, clien
         assert worker.poll(max_poll_seconds=0) == []
 
 
+@pytest.mark.parametrize("step_queues", MODES)
+def test_reports_for_a_cancelled_run_are_ignored_as_for_a_failed_run(ts_conn, client, step_queues: bool) -> None:
+    flow, handlers = flows.failing_flow("ts_cancel", step_queues=step_queues)
+    workers = ts_workers(ts_conn, flow, step_queues)
+    run_id = client.start_flow(flow, [1, 2, 3])
+    claimed = [(worker, task) for worker in workers for task in worker.poll()]
+    assert len(claimed) == 4
+
+    ts_conn.execute("SELECT pgflow.cancel_run(%s, 'operator stop')", (run_id,))
+    before = task_rows(ts_conn, run_id)
+    for worker, task in claimed:  # in flight when the run was cancelled: each reports late
+        worker.complete(task, {"late": True})
+        worker.fail(task, "late failure")
+
+    run = client.get_run_with_states(run_id)
+    assert (run.status, run.output) == ("failed", None)
+    assert task_rows(ts_conn, run_id) == before
+    assert {t["status"] for t in before.values()} == {"cancelled"}
+    for worker in workers:  # nothing left to claim
+        assert worker.poll(max_poll_seconds=0) == []
+
+
 def test_a_flow_compiled_differently_stops_the_typescript_worker(ts_conn, client) -> None:
     flow, _ = flows.root_flow("ts_drift")
     client.compile(flow)

@@ -196,3 +196,22 @@ def read_and_start_step(conn: psycopg.Connection, flow: str, step: str, queue: s
 
 def listed_queues(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT queue_name FROM pgmq.list_queues() ORDER BY queue_name")]
+
+
+def in_thread(db_url: str, call: Any, results: list[Any]) -> tuple[Any, psycopg.Connection]:
+    """Run ``call(conn)`` on a new connection in a thread, then commit; its result or exception
+    is appended to ``results``. Returns the thread and the connection (for races on locks)."""
+    import threading
+
+    conn = psycopg.connect(db_url)
+
+    def run() -> None:
+        try:
+            results.append(call(conn))
+            conn.commit()
+        except BaseException as exc:  # reported by the test
+            results.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, conn

@@ -27,6 +27,7 @@ FIELDS = {
     "run:started": COMMON | {"input", "remaining_steps", "started_at"},
     "run:completed": COMMON | {"output", "completed_at"},
     "run:failed": COMMON | {"error_message", "failed_at", "failed_step_slug"},
+    "run:cancelled": COMMON | {"reason", "cancelled_at"},
     "step:started": STEP | {"started_at", "remaining_tasks", "remaining_deps", "initial_tasks"},
     "step:completed": STEP | {"output", "started_at", "completed_at", "remaining_tasks", "remaining_deps"},
     "step:failed": STEP | {"error_message", "failed_at"},
@@ -110,6 +111,13 @@ def type_violation(conn: psycopg.Connection) -> None:
     complete_task(conn, run_id, "s", 0, {"not": "an array"})
 
 
+def cancelled(conn: psycopg.Connection) -> None:
+    define_flow(conn, "cancel", [("x", []), ("y", ["x"])])
+    run_id = start_flow(conn, "cancel", {})
+    read_and_start(conn, "cancel", register_worker(conn, "cancel"))
+    conn.execute("SELECT pgflow.cancel_run(%s, 'enough')", (run_id,))
+
+
 SCENARIOS: dict[str, tuple[Callable[[psycopg.Connection], None], list[str]]] = {
     "batch_paths": (batch_paths, [
         "run:started", "step:started", "task:started", "task:completed", "step:completed", "step:started",
@@ -130,6 +138,8 @@ SCENARIOS: dict[str, tuple[Callable[[psycopg.Connection], None], list[str]]] = {
         "run:completed"]),
     "type_violation": (type_violation, [
         "run:started", "step:started", "task:started", "task:failed", "step:failed", "run:failed"]),
+    "cancelled": (cancelled, [
+        "run:started", "step:started", "task:started", "step:failed", "run:failed", "run:cancelled"]),
 }
 
 

@@ -1,6 +1,35 @@
 -- pgflow-py migration 0006_run_control_functions: drafted by scripts/build_migration.py from the schema files changed since e90a3f9
 
 -- TODO by hand: 0060_tables_runtime.sql changed (ALTER ..., data repairs)
+-- 0076_function__run_event.sql
+-- The payload of a run event for pgflow._emit, built from the run's row as the transition left
+-- it: the one place that says which fields run:started, run:completed, run:failed and
+-- run:cancelled carry (docs/reference/events.md, pgflow/events.py). run:failed also names the step that failed the
+-- run and its error, which the runs table does not hold.
+-- No SET clause, so that PostgreSQL inlines it into the emitting statement (it never inlines a
+-- function with SET): given a table's row (pgflow._run_event('run:completed', r)) it then reads
+-- only the columns it names, and behind CASE WHEN v_events it is not evaluated at all. The body
+-- is SQL-standard, its names bound when it is created.
+CREATE OR REPLACE FUNCTION pgflow._run_event(
+    p_event_type text, p_run pgflow.runs, p_error_message text DEFAULT NULL, p_failed_step_slug text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+RETURN jsonb_build_object('event_type', p_event_type, 'run_id', p_run.run_id, 'flow_slug', p_run.flow_slug,
+                          'status', p_run.status)
+    || CASE p_event_type
+           WHEN 'run:started' THEN jsonb_build_object(
+               'input', p_run.input, 'remaining_steps', p_run.remaining_steps, 'started_at', p_run.started_at)
+           WHEN 'run:completed' THEN jsonb_build_object(
+               'output', p_run.output, 'completed_at', p_run.completed_at)
+           WHEN 'run:failed' THEN jsonb_build_object(
+               'error_message', p_error_message, 'failed_at', p_run.failed_at,
+               'failed_step_slug', p_failed_step_slug)
+           WHEN 'run:cancelled' THEN jsonb_build_object(
+               'reason', p_run.cancel_reason, 'cancelled_at', p_run.cancelled_at)
+       END;
+
 -- 0410_function_start_flow_idempotent.sql
 -- Start a run unless one with the same idempotency key already exists for the flow (pgflow-py
 -- addition; the clients' start_flow / enqueue with idempotency_key= call it). Returns that
@@ -104,6 +133,70 @@ BEGIN
     UPDATE pgflow.runs AS r SET retry_of = p_run_id WHERE r.run_id = v_run.run_id
     RETURNING * INTO v_run;
     RETURN NEXT v_run;
+END;
+$$;
+
+-- 0430_function_cancel_run.sql
+-- Cancel a run (pgflow-py addition; client.cancel_run and `pgflow runs cancel` call it). A run
+-- that is still going ends at once: it becomes a failed run (status 'failed', failed_at) that
+-- also records cancelled_at and the reason, so a TypeScript worker or tool sees a failed run and
+-- its late complete_task / fail_task calls are ignored as for any failed run
+-- (docs/reference/compatibility.md). Its started steps fail with the message 'Run cancelled'
+-- (and the reason); steps not yet started stay 'created' and never start; every task not yet
+-- finished is cancelled and its message archived (pgflow._end_active_tasks). Emits step:failed
+-- for each started step, then run:failed (for listeners that know only upstream's events), then
+-- run:cancelled.
+-- Idempotent: a run that is already over is left as it is (cancelled = false). Raises PF002 for
+-- an unknown run.
+-- Locks: the run's started step states first (ordered by step), then the run - the order of
+-- complete_task(s) and fail_task - so a cancel racing a report waits for it, or the report
+-- waits for the cancel and then finds the run over.
+CREATE OR REPLACE FUNCTION pgflow.cancel_run(run_id uuid, reason text DEFAULT NULL)
+RETURNS TABLE (cancelled boolean, status text, cancelled_at timestamptz)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_run pgflow.runs;
+    v_state pgflow.step_states;
+    v_message text := 'Run cancelled' || coalesce(': ' || cancel_run.reason, '');
+BEGIN
+    PERFORM 1
+       FROM (SELECT 1 FROM pgflow.step_states AS ss
+              WHERE ss.run_id = cancel_run.run_id AND ss.status = 'started'
+              ORDER BY ss.step_slug FOR UPDATE OF ss) AS locked;
+
+    UPDATE pgflow.runs AS r
+       SET status = 'failed', failed_at = now(), cancelled_at = now(), cancel_reason = cancel_run.reason
+     WHERE r.run_id = cancel_run.run_id AND NOT pgflow._is_terminal(r.status)
+    RETURNING r.* INTO v_run;
+
+    IF NOT FOUND THEN
+        SELECT r.* INTO v_run FROM pgflow.runs AS r WHERE r.run_id = cancel_run.run_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF002',
+                MESSAGE = format('run %s not found', cancel_run.run_id),
+                HINT = 'check the run id (the run may have been pruned)';
+        END IF;
+        RETURN QUERY SELECT false, v_run.status, v_run.cancelled_at;
+        RETURN;
+    END IF;
+
+    FOR v_state IN
+        UPDATE pgflow.step_states AS ss
+           SET status = 'failed', error_message = v_message, failed_at = v_run.failed_at
+         WHERE ss.run_id = cancel_run.run_id AND ss.status = 'started'
+        RETURNING ss.*
+    LOOP
+        PERFORM pgflow._emit(pgflow._step_event('step:failed', v_state));
+    END LOOP;
+
+    PERFORM pgflow._end_active_tasks(cancel_run.run_id, 'cancelled');
+
+    PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, v_message));
+    PERFORM pgflow._emit(pgflow._run_event('run:cancelled', v_run));
+    RETURN QUERY SELECT true, v_run.status, v_run.cancelled_at;
 END;
 $$;
 

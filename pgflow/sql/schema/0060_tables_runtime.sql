@@ -16,11 +16,18 @@ CREATE TABLE pgflow.runs (
     idempotency_key text,
     idempotency_ttl interval,
     retry_of uuid,
+    -- pgflow-py addition (cancel_run): a cancelled run is a failed run that also records when
+    -- and why it was cancelled (a TypeScript worker only sees status 'failed')
+    cancelled_at timestamptz,
+    cancel_reason text,
     CONSTRAINT status_is_valid CHECK (status IN ('started', 'failed', 'completed')),
     CONSTRAINT runs_remaining_steps_check CHECK (remaining_steps >= 0),
     CONSTRAINT completed_at_or_failed_at CHECK (NOT (completed_at IS NOT NULL AND failed_at IS NOT NULL)),
     CONSTRAINT completed_at_is_after_started_at CHECK (completed_at IS NULL OR completed_at >= started_at),
-    CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at)
+    CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at),
+    CONSTRAINT cancelled_run_is_failed
+        CHECK (cancelled_at IS NULL OR (status = 'failed' AND failed_at IS NOT NULL)),
+    CONSTRAINT cancel_reason_only_when_cancelled CHECK (cancel_reason IS NULL OR cancelled_at IS NOT NULL)
 );
 
 -- One run per flow and idempotency key (start_flow_idempotent). Partial: starts without a key

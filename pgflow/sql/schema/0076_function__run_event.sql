@@ -1,6 +1,6 @@
 -- The payload of a run event for pgflow._emit, built from the run's row as the transition left
--- it: the one place that says which fields run:started, run:completed and run:failed carry
--- (docs/reference/events.md, pgflow/events.py). run:failed also names the step that failed the
+-- it: the one place that says which fields run:started, run:completed, run:failed and
+-- run:cancelled carry (docs/reference/events.md, pgflow/events.py). run:failed also names the step that failed the
 -- run and its error, which the runs table does not hold.
 -- No SET clause, so that PostgreSQL inlines it into the emitting statement (it never inlines a
 -- function with SET): given a table's row (pgflow._run_event('run:completed', r)) it then reads
@@ -22,4 +22,6 @@ RETURN jsonb_build_object('event_type', p_event_type, 'run_id', p_run.run_id, 'f
            WHEN 'run:failed' THEN jsonb_build_object(
                'error_message', p_error_message, 'failed_at', p_run.failed_at,
                'failed_step_slug', p_failed_step_slug)
+           WHEN 'run:cancelled' THEN jsonb_build_object(
+               'reason', p_run.cancel_reason, 'cancelled_at', p_run.cancelled_at)
        END;

@@ -3,29 +3,13 @@ started, then wait for a lock while another transaction fails the run: once they
 they see the failed run and change nothing (the task the failure cancelled stays cancelled, no
 output, no error, no second run:failed)."""
 
-import threading
 from typing import Any
 
 import psycopg
 
 from tests.helpers import eventually
-from tests.sql.helpers import (complete_task, define_flow, drain_notifies, fail_task, listener, queue_messages,
-                               read_and_start, register_worker, run_row, scalar, start_flow, step_state, task)
-
-
-def _in_thread(db_url: str, call: Any, results: list[Any]) -> tuple[threading.Thread, psycopg.Connection]:
-    conn = psycopg.connect(db_url)
-
-    def run() -> None:
-        try:
-            results.append(call(conn))
-            conn.commit()
-        except BaseException as exc:  # reported by the test
-            results.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, conn
+from tests.sql.helpers import (complete_task, define_flow, drain_notifies, fail_task, in_thread, listener,
+                               queue_messages, read_and_start, register_worker, run_row, scalar, start_flow, step_state, task)
 
 
 def test_late_callbacks_waiting_for_a_lock_while_the_run_fails_change_nothing(db_url):
@@ -46,10 +30,10 @@ def test_late_callbacks_waiting_for_a_lock_while_the_run_fails_change_nothing(db
         # a completion whose output would violate map_step's type, and a failure report
         completed: list[Any] = []
         failed: list[Any] = []
-        late_complete, complete_conn = _in_thread(
+        late_complete, complete_conn = in_thread(
             db_url, lambda c: complete_task(c, run_id, "single_step", 0, {"not": "an array"}), completed)
         eventually(lambda: waits_for_a_lock(complete_conn))
-        late_fail, fail_conn = _in_thread(
+        late_fail, fail_conn = in_thread(
             db_url, lambda c: fail_task(c, run_id, "single_step", 0, "late failure report"), failed)
         eventually(lambda: waits_for_a_lock(fail_conn))
 
