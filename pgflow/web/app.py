@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from collections.abc import Iterable
 from typing import Any
 
 import psycopg

@@ -106,7 +106,7 @@ def test_a_running_map_updates_live_until_the_run_completes(db_url: str) -> None
     with serve(db_url) as base, browser_page() as page, Driver(db_url, flows.wide) as driver:
         page.goto(f"{base}/runs/{run_id}")
         live = page.locator("#live-status")
-        page.wait_for_function("document.getElementById('live-status').dataset.state === 'live'")
+        page.wait_for_function("() => document.getElementById('live-status').dataset.state === 'live'")
         page.evaluate("window.__sameDocument = true")  # gone if the page reloads
         split = page.locator('g.node[data-step="split"]')
         work = page.locator('g.node[data-step="work"]')
@@ -115,14 +115,16 @@ def test_a_running_map_updates_live_until_the_run_completes(db_url: str) -> None
 
         for task in driver.claim():  # split: its output fans the map out to 100 tasks
             driver.finish(task)
-        page.wait_for_function("document.querySelector('g.node[data-step=\"split\"]').dataset.status === 'completed'")
-        page.wait_for_function("document.querySelector('g.node[data-step=\"work\"]').dataset.status === 'started'")
+        page.wait_for_function(
+            "() => document.querySelector('g.node[data-step=\"split\"]').dataset.status === 'completed'")
+        page.wait_for_function(
+            "() => document.querySelector('g.node[data-step=\"work\"]').dataset.status === 'started'")
         assert "map · 0/100" in work.text_content()
 
         for task in driver.claim(40):
             driver.finish(task)
         page.wait_for_function(
-            "document.querySelector('g.node[data-step=\"work\"] text.meta').textContent.includes('40/100')")
+            "() => document.querySelector('g.node[data-step=\"work\"] text.meta').textContent.includes('40/100')")
         assert page.locator('[data-testid="gantt"] g.row[data-step="work"] rect.bar.running').count() == 1
         assert page.evaluate("window.__sameDocument") is True
 
@@ -132,7 +134,7 @@ def test_a_running_map_updates_live_until_the_run_completes(db_url: str) -> None
             env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:
             page.wait_for_function(
-                "document.querySelector('[data-testid=\"run-status\"] .badge').textContent.includes('completed')",
+                "() => document.querySelector('[data-testid=\"run-status\"] .badge').textContent.includes('completed')",
                 timeout=60_000)
         finally:
             worker.send_signal(signal.SIGTERM)
@@ -147,3 +149,31 @@ def test_a_running_map_updates_live_until_the_run_completes(db_url: str) -> None
         assert page.evaluate("window.__sameDocument") is True  # fragments swapped, no reload
         assert live.get_attribute("data-state") == "off"  # the stream ended with the run
         assert worker.returncode == 0, err.decode()
+
+
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation",
+    (e) => window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + e.sourceFile));
+"""
+
+
+def test_pages_render_and_their_scripts_run_under_the_content_security_policy(scenario: Scenario) -> None:
+    paths = ["/", "/runs", f"/runs/{scenario.runs['failed']}", "/flows", "/flows/orders", "/jobs/send_email",
+             "/schedules", "/schedules/nightly_email", "/workers", f"/workers/{scenario.workers['healthy']}"]
+    with serve(scenario.url) as base, browser_page() as page:
+        page.add_init_script(CSP_WATCH)
+        for path in paths:
+            response = page.goto(base + path)
+            assert response is not None
+            csp = response.headers["content-security-policy"]
+            assert "script-src 'self' 'sha256-" in csp and "frame-ancestors 'none'" in csp
+            assert response.headers["x-frame-options"] == "DENY"
+            assert page.locator("html").get_attribute("data-theme") == "light"  # the inline theme script ran
+            page.keyboard.press("?")  # dashboard.js runs: the shortcut opens the help
+            assert page.get_by_role("dialog", name="Keyboard shortcuts").is_visible()
+            page.keyboard.press("Escape")
+            assert page.evaluate("window.__csp") == [], path
+        page.goto(f"{base}/runs/{scenario.runs['running']}")  # the live stream connects under connect-src
+        page.wait_for_function("() => document.getElementById('live-status').dataset.state === 'live'")
+        assert page.evaluate("window.__csp") == []

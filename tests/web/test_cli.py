@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import signal
 import socket
 import subprocess
@@ -64,3 +65,41 @@ def test_rejects_a_malformed_basic_auth(scenario: Scenario) -> None:
     proc = pgflow("-d", scenario.url, "--basic-auth", "just-a-user")
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1 and "--basic-auth takes USER:PASSWORD" in err.decode()
+
+
+def test_basic_auth_from_the_environment_and_allowed_hosts(scenario: Scenario) -> None:
+    # credentials in the environment, not on the command line where `ps` shows them
+    port = free_port()
+    env = {**os.environ, "PGFLOW_DASHBOARD_BASIC_AUTH": "ops:from-env"}
+    proc = subprocess.Popen([sys.executable, "-m", "pgflow", "dashboard", "-d", scenario.url, "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        denied = eventually(lambda: answer(base + "/runs"), timeout=30, interval=0.1, message="the dashboard answers")
+        assert denied.status_code == 401
+        token = base64.b64encode(b"ops:from-env").decode()
+        page = httpx.get(base + "/runs", headers={"Authorization": f"Basic {token}", "Host": "dash.example"},
+                         timeout=5)
+        assert page.status_code == 200 and "orders" in page.text  # the hook decides, whatever the host name
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    port = free_port()
+    proc = pgflow("-d", scenario.url, "--port", str(port), "--allowed-host", "dash.example")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert eventually(lambda: answer(base + "/runs"), timeout=30, interval=0.1,
+                          message="the dashboard answers").status_code == 200
+        assert httpx.get(base + "/runs", headers={"Host": "dash.example:8088"}, timeout=5).status_code == 200
+        refused = httpx.get(base + "/runs", headers={"Host": "evil.example"}, timeout=5)
+        assert refused.status_code == 403 and "orders" not in refused.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+
+
+def answer(url: str) -> httpx.Response | None:
+    try:
+        return httpx.get(url, timeout=2)
+    except httpx.TransportError:
+        return None
