@@ -32,6 +32,7 @@ from pgflow import migrate
 from pgflow.db import ClientOperation, Operation, connect_args, drive_async, drive_sync, new_pool, translate_error
 from pgflow.errors import ConfigurationError, FlowNotFound
 from pgflow.live.feed import EventFeed
+from pgflow.ops import cancel as cancel_ops
 from pgflow.ops import flows as flow_ops
 from pgflow.ops import health as health_ops
 from pgflow.ops import runs as run_ops
@@ -171,6 +172,7 @@ class _Methods:
     get_run_with_states = _shared(run_ops.get_run_with_states)
     list_runs = _shared(run_ops.list_runs)
     prune = _shared(run_ops.prune)
+    cancel_run = _shared(cancel_ops.cancel_run)  # pgflow/ops/cancel.py
 
     # jobs, and delayed runs of any flow
     enqueue = _shared(run_ops.enqueue)

@@ -22,7 +22,7 @@ and ``.is_terminal`` is the one spelling of "over: no transition leaves this sta
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -159,6 +159,20 @@ class Run:
     step_states: tuple[StepState, ...] = ()
     #: started, but nothing of it can run before then (enqueued for later, or waiting out a delay)
     due_at: datetime | None = None
+    #: set when ``cancel_run`` ended the run (its status is then ``failed``), with the reason given
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    #: the key it was started with (start_flow / enqueue ``idempotency_key=``), while it is kept
+    idempotency_key: str | None = None
+    #: how long the key is kept after the run ends (None: forever, or no key)
+    idempotency_ttl: timedelta | None = None
+    #: the run this one retries (retry_run), if any
+    retry_of: UUID | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """True when ``cancel_run`` ended the run (a cancelled run's status is ``failed``)."""
+        return self.cancelled_at is not None
 
     @property
     def finished(self) -> bool:
@@ -176,6 +190,18 @@ class Run:
     @classmethod
     def from_row(cls, row: dict[str, Any], step_states: tuple[StepState, ...] = ()) -> Run:
         return _pick(cls, row, status=RunStatus(row["status"]), step_states=step_states)
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    """What ``cancel_run`` did: ``cancelled`` is True when this call ended the run, False when the
+    run was already over (``status`` then says how it ended; ``cancelled_at`` is set when an
+    earlier cancel ended it)."""
+
+    run_id: UUID
+    cancelled: bool
+    status: RunStatus
+    cancelled_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -12,4 +12,5 @@ share every line of logic. An operation's signature and docstring are also the c
     pgflow.ops.schedules  schedule, unschedule, pause_schedule, resume_schedule, get_schedule, ...,
                           and the scheduler's fire_next_due, sync_declared_schedules
     pgflow.ops.health     health_check
+    pgflow.ops.cancel     cancel_run
 """

@@ -59,6 +59,33 @@ SELECT pgflow.subscribe('pgflow:run:' || set_config('pgflow.new_run_id', pgflow.
 SELECT run_id, status
   FROM pgflow.start_flow(%(flow_slug)s, %(input)s::jsonb, current_setting('pgflow.new_run_id')::uuid);
 
+-- name: client_start_flow_idempotent
+-- start_flow / enqueue with an idempotency key: the flow's run that holds the key, or a new one
+-- (start_at and delay as in client_start_flow_at; ttl in seconds, NULL = kept forever).
+SELECT run_id, status
+  FROM pgflow.start_flow_idempotent(
+           %(flow_slug)s,
+           %(input)s::jsonb,
+           %(key)s,
+           make_interval(secs => %(ttl)s::float8),
+           coalesce(%(start_at)s::timestamptz,
+                    clock_timestamp() + make_interval(secs => coalesce(%(delay)s::float8, 0))),
+           %(run_id)s::uuid);
+
+-- name: client_start_new_run_idempotent
+-- start_flow_sync with an idempotency key, second statement: as client_start_new_run; the
+-- run returned is the key's existing run when its id is not new_run_id.
+SELECT run_id, status, current_setting('pgflow.new_run_id')::uuid AS new_run_id
+  FROM pgflow.start_flow_idempotent(%(flow_slug)s, %(input)s::jsonb, %(key)s,
+                                    make_interval(secs => %(ttl)s::float8), NULL,
+                                    current_setting('pgflow.new_run_id')::uuid);
+
+-- name: client_select_run_status
+SELECT status FROM pgflow.runs WHERE run_id = %(run_id)s;
+
+-- name: client_retry_run
+SELECT run_id FROM pgflow.retry_run(%(run_id)s);
+
 -- name: client_find_run_ids
 -- Runs whose id starts or ends with a fragment (lower-case hex and dashes; newest first).
 SELECT run_id
@@ -78,14 +105,15 @@ SELECT run_id, status
            %(run_id)s::uuid);
 
 -- name: client_select_run
-SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at
+SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at,
+       cancelled_at, cancel_reason, idempotency_key, idempotency_ttl, retry_of
   FROM pgflow.runs
  WHERE run_id = %(run_id)s;
 
 -- name: client_select_run_with_active_tasks
 -- get_run: the run, and (to tell whether it waits for delayed work) its tasks not over yet.
 SELECT r.run_id, r.flow_slug, r.status, r.input, r.output, r.remaining_steps, r.started_at, r.completed_at,
-       r.failed_at,
+       r.failed_at, r.cancelled_at, r.cancel_reason, r.idempotency_key, r.idempotency_ttl, r.retry_of,
        CASE WHEN r.status = 'started' THEN (
            SELECT coalesce(jsonb_agg(jsonb_build_object(
                       'run_id', t.run_id, 'step_slug', t.step_slug, 'task_index', t.task_index, 'status', t.status,
@@ -117,7 +145,8 @@ SELECT flow_slug, run_id, step_slug, task_index, status, attempts_count, message
 
 -- name: client_select_runs
 -- Newest first; flow_slug and status filter when not NULL.
-SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at
+SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at,
+       cancelled_at, cancel_reason
   FROM pgflow.runs
  WHERE (%(flow_slug)s::text IS NULL OR flow_slug = %(flow_slug)s)
    AND (%(status)s::text IS NULL OR status = %(status)s)
@@ -141,3 +170,7 @@ SELECT run_id, step_slug, task_index, status, queue_name, message_id
 SELECT msg_id, vt AS due_at
   FROM pgmq.{queue_table}
  WHERE msg_id = ANY(%(msg_ids)s::bigint[]) AND vt > clock_timestamp();
+
+-- name: client_cancel_run
+-- cancel_run: cancelled (this call ended the run), the run's status and when it was cancelled.
+SELECT cancelled, status, cancelled_at FROM pgflow.cancel_run(%(run_id)s::uuid, %(reason)s::text);
