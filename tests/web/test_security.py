@@ -103,6 +103,16 @@ async def test_allowed_hosts_names_more_host_names(scenario: Scenario) -> None:
         create_app(scenario.url, allowed_hosts="dash.internal")
 
 
+async def test_a_dashboard_under_a_base_path_is_guarded_as_a_whole(scenario: Scenario) -> None:
+    async with dashboard(scenario.url, base_path="/pgflow") as (_, web):
+        for path in ("/", "/pgflow/", "/pgflow/runs", "/pgflow/static/dashboard.css"):
+            response = await web.get(path)
+            assert response.status_code in (200, 307), path
+            assert_secured(response)
+            assert (await web.get(path, headers={"Host": "evil.example"})).status_code == 403
+        assert (await web.get("/pgflow/runs", params={"flow": "\x00"})).status_code == 400
+
+
 async def test_with_an_auth_hook_the_hook_decides_whatever_the_host(scenario: Scenario) -> None:
     async with dashboard(scenario.url, auth=lambda r: r.headers.get("x-user") == "ada") as (_, web):
         assert (await web.get("/runs", headers={"Host": "dash.example", "X-User": "ada"})).status_code == 200
