@@ -56,6 +56,9 @@ def echo_run(run: Any) -> None:
     status = f"scheduled for {when_zoned(run.due_at)}" if run.due_at is not None else styled_status(run.status)
     click.echo(printable(f"run {run.run_id}  {run.flow_slug}  ") + status + (f"  ({took(run)})" if took(run) else ""))
     click.echo(f"started {when(run.started_at)}" + (f", {run.remaining_steps} steps to go" if not run.finished else ""))
+    if run.cancelled_at is not None:
+        reason = f": {run.cancel_reason}" if run.cancel_reason else ""
+        click.echo(printable(f"cancelled {when(run.cancelled_at)}{reason}"))  # the reason is a person's text
     click.echo(f"input   {compact(run.input)}")
     if run.status == RunStatus.COMPLETED:
         click.echo(f"output  {compact(run.output)}")
