@@ -3,7 +3,8 @@
 -- {"runs", "step_states", "step_tasks", "messages", "archived_messages", "workers"}.
 -- Deleted: runs that completed or failed before now() - retention_interval, with their step
 -- states, tasks and any of their messages still in a queue; archived queue messages older than
--- the cutoff; workers (of those flows' queues) whose last heartbeat is older than the cutoff.
+-- the cutoff; workers (of those flows' queues) whose last heartbeat is older than the cutoff and
+-- that stopped or have been silent for five minutes (a live worker is never pruned).
 -- Started runs are never touched, however old. Keep the retention longer than any start_delay.
 CREATE OR REPLACE FUNCTION pgflow.prune_data_older_than(retention_interval interval, flow_slugs text[])
 RETURNS jsonb
@@ -53,8 +54,11 @@ BEGIN
     GET DIAGNOSTICS v_n = ROW_COUNT;
     v_counts := v_counts || jsonb_build_object('runs', v_n);
 
+    -- never a live worker, whatever the cutoff: a worker is pruned once it stopped, or after five
+    -- minutes without a heartbeat (health_check calls it dead after one)
     DELETE FROM pgflow.workers AS w
      WHERE w.last_heartbeat_at < v_cutoff
+       AND (w.stopped_at IS NOT NULL OR w.last_heartbeat_at < clock_timestamp() - interval '5 minutes')
        AND (prune_data_older_than.flow_slugs IS NULL OR w.queue_name = ANY (prune_data_older_than.flow_slugs));
     GET DIAGNOSTICS v_n = ROW_COUNT;
     RETURN v_counts || jsonb_build_object('workers', v_n);

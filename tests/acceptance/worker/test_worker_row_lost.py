@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 
 import pgflow
 from tests.acceptance.worker.conftest import FLOWS, StartWorker
@@ -28,7 +27,6 @@ def test_a_worker_whose_row_was_deleted_registers_again_and_works(db_url, start_
     assert "registering them again" in worker.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="needs pgflow.prune_data_older_than to keep live workers (SQL, issue 21 item 1)")
 def test_prune_with_a_short_cutoff_keeps_the_rows_of_running_workers(db_url, start_worker: StartWorker):
     worker = start_worker(f"{FLOWS}:sleepy", "--heartbeat-interval", "30")  # its heartbeat is older than now()
     ready(worker)
