@@ -79,6 +79,15 @@ class RunNotFound(PgFlowError, LookupError):
         super().__init__(message or f"run {run_id} does not exist (it may have been pruned or deleted)")
 
 
+class RunStateError(PgFlowError, ValueError):
+    """The run's status does not allow the action (e.g. retrying a run that is still going or
+    completed); nothing was changed. ``.run_id`` names the run when known."""
+
+    def __init__(self, message: str, run_id: Any = None) -> None:
+        self.run_id = run_id
+        super().__init__(message)
+
+
 class InvalidInput(PgFlowError, ValueError):
     """The input cannot be given to the flow."""
 
@@ -124,3 +133,8 @@ class NonSerializableOutput(TaskError, TypeError):
 
 class TaskTimeout(TaskError, TimeoutError):
     """A handler ran past its step timeout."""
+
+
+class TaskCancelled(TaskError):
+    """Raised by ``ctx.raise_if_cancelled()`` in a handler whose run was cancelled
+    (``cancel_run``): the handler may stop; whatever it returns or raises afterwards changes nothing."""

@@ -15,6 +15,7 @@ from pgflow.errors import (
     InvalidInput,
     PgFlowError,
     RunNotFound,
+    RunStateError,
     ScheduleError,
     SchemaError,
 )
@@ -26,6 +27,7 @@ def first_line(exc: BaseException) -> str:
 
 
 _QUOTED = re.compile(r"""["']([^"']+)["']""")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MISSING_OBJECT = (pg_errors.UndefinedFunction, pg_errors.UndefinedTable, pg_errors.InvalidSchemaName)
 
 
@@ -33,6 +35,11 @@ def _text(exc: psycopg.Error) -> str:
     diag = exc.diag
     primary = diag.message_primary or first_line(exc)
     return f"{primary} ({diag.message_hint})" if diag.message_hint else primary
+
+
+def _run_id_in(message: str) -> str | None:
+    found = _UUID.search(message)
+    return found[0] if found else None
 
 
 def _hint_is_sql(exc: psycopg.Error) -> bool:
@@ -48,8 +55,8 @@ def _subject(message: str) -> str | None:
 def translate_error(exc: BaseException) -> BaseException:
     """The :mod:`pgflow.errors` exception for a database error, or ``exc`` itself.
 
-    SQLSTATEs PF001-PF004 (raised by the engine's SQL) become FlowNotFound, RunNotFound,
-    InvalidInput and FlowDefinitionError; a missing pgflow object becomes SchemaError; a
+    SQLSTATEs PF001-PF005 (raised by the engine's SQL) become FlowNotFound, RunNotFound,
+    InvalidInput, FlowDefinitionError and RunStateError; a missing pgflow object becomes SchemaError; a
     connection failure becomes DatabaseUnavailable. As a safety net behind the checks made in
     Python, a data error (SQLSTATE class 22, or a NUL refused by the driver) becomes InvalidInput
     and a schedule's CHECK violation ScheduleError.
@@ -70,6 +77,8 @@ def translate_error(exc: BaseException) -> BaseException:
         return InvalidInput(message)
     if code == "PF004":
         return FlowDefinitionError(message)
+    if code == "PF005":
+        return RunStateError(message, _run_id_in(message))
     if isinstance(exc, _MISSING_OBJECT) and "pgflow" in str(exc):
         return SchemaError(
             f"the pgflow schema is missing or incomplete ({message}); "

@@ -13,4 +13,6 @@ share every line of logic. An operation's signature and docstring are also the c
                           and the scheduler's fire_next_due, sync_declared_schedules
     pgflow.ops.health     health_check
     pgflow.ops.cancel     cancel_run
+    pgflow.ops.retry      retry_run
+    pgflow.ops.idempotency  the checks of idempotency keys (start_flow / enqueue idempotency_key=)
 """

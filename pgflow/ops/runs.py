@@ -12,6 +12,7 @@ from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import Event, RunEvent, run_channel
 from pgflow.models import Run, RunStatus, StepState, StepTask, TaskStatus
 from pgflow.ops.due import due_times, with_due_times
+from pgflow.ops.idempotency import DEFAULT_IDEMPOTENCY_TTL, check_idempotency, follow_existing_run
 from pgflow.ops.common import check_flow_input, count_of, json_text, run_uuid, seconds_of, slug_of
 from pgflow.types import FlowRef, Json, RunId
 
@@ -65,11 +66,24 @@ def find_run_id(part: RunId) -> Operation[UUID]:
     return found
 
 
-def start_flow(flow: FlowRef, input: Json, run_id: RunId | None = None) -> Operation[UUID]:
+def start_flow(
+    flow: FlowRef,
+    input: Json,
+    run_id: RunId | None = None,
+    *,
+    idempotency_key: str | None = None,
+    idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL,
+) -> Operation[UUID]:
     """Start a run of ``flow`` (Flow, Job or slug) with a JSON ``input``; returns the run id.
 
     ``run_id`` chooses the run's id (a UUID or its text); by default the database makes one.
+    ``idempotency_key`` (1-200 characters): a start of the same flow with a key that a run
+    already holds returns that run's id and starts nothing, even from concurrent processes. The
+    key is kept while the run is active and for ``idempotency_ttl`` after it ends (a timedelta or
+    seconds; default 24 hours; ``None``: forever).
     """
+    if idempotency_key is not None:
+        return (yield from _start_keyed(flow, input, idempotency_key, idempotency_ttl, run_id=run_id))
     check_flow_input(flow, input)
     row = yield Query.one(
         "client_start_flow",
@@ -79,27 +93,56 @@ def start_flow(flow: FlowRef, input: Json, run_id: RunId | None = None) -> Opera
     return run_id_
 
 
+def _start_keyed(flow: FlowRef, input: Json, key: str, ttl: float | timedelta | None, run_id: RunId | None = None,
+                 start_at: datetime | None = None, delay: float | None = None) -> Operation[UUID]:
+    key, ttl_seconds = check_idempotency(key, ttl)
+    check_flow_input(flow, input)
+    row = yield Query.one(
+        "client_start_flow_idempotent", flow_slug=slug_of(flow), input=json_text(input), key=key, ttl=ttl_seconds,
+        start_at=start_at, delay=delay, run_id=None if run_id is None else run_uuid(run_id),
+    ).and_commit()
+    run_id_: UUID = row["run_id"]
+    return run_id_
+
+
 def _is_finished(event: Event) -> bool:
     return isinstance(event, RunEvent) and RunStatus(event.status).is_terminal
 
 
-def start_flow_and_wait(flow: FlowRef, input: Json, timeout: float = 60.0) -> ClientOperation[Run]:
+def start_flow_and_wait(
+    flow: FlowRef,
+    input: Json,
+    timeout: float = 60.0,
+    *,
+    idempotency_key: str | None = None,
+    idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL,
+) -> ClientOperation[Run]:
     """Start a run and wait until it finishes; returns the completed run with its step states.
 
     Waits on the database's events (LISTEN/NOTIFY), not by polling. Raises RunFailed
     (``.run`` holds the failed run) or RunTimeout after ``timeout`` seconds (the run goes on).
+    With ``idempotency_key`` (as in :func:`start_flow`), a key's existing run is waited for
+    instead of starting a new one.
     """
     # the run's channel is LISTENed to in the transaction that starts the run (the driver sends
     # both in one round trip), so its run:completed / run:failed event cannot be missed; the
     # database makes the run id (version 7, like start_flow's) and passes it from one statement
     # to the next in a transaction-local setting
     timeout = max(0.0, seconds_of(timeout, "timeout"))
+    keyed = None if idempotency_key is None else check_idempotency(idempotency_key, idempotency_ttl)
     check_flow_input(flow, input)
     yield Query("client_listen_new_run", {}, "none")
-    row = yield Query.one("client_start_new_run", flow_slug=slug_of(flow), input=json_text(input)).and_commit()
+    if keyed is None:
+        row = yield Query.one("client_start_new_run", flow_slug=slug_of(flow), input=json_text(input)).and_commit()
+    else:
+        row = yield Query.one("client_start_new_run_idempotent", flow_slug=slug_of(flow), input=json_text(input),
+                              key=keyed[0], ttl=keyed[1]).and_commit()
     run_id: UUID = row["run_id"]
     channel = run_channel(run_id)
-    if row["status"] == RunStatus.STARTED:
+    status = row["status"]
+    if keyed is not None and run_id != row["new_run_id"]:  # the key's run, started before
+        status = yield from follow_existing_run(row["new_run_id"], run_id)
+    if status == RunStatus.STARTED:
         yield WaitForEvent(channel, until=_is_finished, timeout=timeout)
     else:  # finished inside start_flow (every step skipped or taskless)
         yield unlisten(channel)
@@ -116,13 +159,17 @@ def enqueue(
     input: Json,
     delay_seconds: float | timedelta | None = None,
     scheduled_at: datetime | None = None,
+    *,
+    idempotency_key: str | None = None,
+    idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL,
 ) -> Operation[UUID]:
     """Start a run of a job (or any flow) now, its first task visible after a delay or at a time.
 
     The run is stored at once (status "started"); workers see its first task only when it is
     due. ``scheduled_at`` must be timezone-aware (naive datetimes raise InvalidInput: the moment
     they name is ambiguous); a past time, or a delay <= 0, means now. The delay is measured on
-    the database's clock. Returns the run id.
+    the database's clock. Returns the run id. ``idempotency_key`` and ``idempotency_ttl`` as in
+    :func:`start_flow` (a key's existing run is returned whatever its due time).
     """
     if delay_seconds is not None and scheduled_at is not None:
         raise InvalidInput("give either delay_seconds or scheduled_at, not both")
@@ -139,6 +186,9 @@ def enqueue(
                 f"pass an aware datetime, e.g. datetime(2030, 1, 1, 9, 0, tzinfo=ZoneInfo('Europe/Paris')) "
                 f"or datetime.now(timezone.utc) + timedelta(hours=1)"
             )
+    if idempotency_key is not None:
+        return (yield from _start_keyed(job, input, idempotency_key, idempotency_ttl,
+                                        start_at=scheduled_at, delay=delay))
     row = yield Query.one(
         "client_start_flow_at",
         flow_slug=slug_of(job), input=json_text(input), start_at=scheduled_at, delay=delay, run_id=None,
@@ -147,14 +197,18 @@ def enqueue(
     return run_id
 
 
-def enqueue_in(job: FlowRef, input: Json, seconds: float | timedelta) -> Operation[UUID]:
+def enqueue_in(job: FlowRef, input: Json, seconds: float | timedelta, *, idempotency_key: str | None = None,
+               idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL) -> Operation[UUID]:
     """:meth:`enqueue` with its first task due ``seconds`` from now (database clock)."""
-    return (yield from enqueue(job, input, delay_seconds=seconds))
+    return (yield from enqueue(job, input, delay_seconds=seconds, idempotency_key=idempotency_key,
+                               idempotency_ttl=idempotency_ttl))
 
 
-def enqueue_at(job: FlowRef, input: Json, when: datetime) -> Operation[UUID]:
+def enqueue_at(job: FlowRef, input: Json, when: datetime, *, idempotency_key: str | None = None,
+               idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL) -> Operation[UUID]:
     """:meth:`enqueue` with its first task due at ``when`` (an aware datetime, any time zone)."""
-    return (yield from enqueue(job, input, scheduled_at=when))
+    return (yield from enqueue(job, input, scheduled_at=when, idempotency_key=idempotency_key,
+                               idempotency_ttl=idempotency_ttl))
 
 
 def get_run(run_id: RunId) -> Operation[Run]:

@@ -8,6 +8,7 @@ The only allowed differences: AsyncClient's methods are coroutine functions, and
 from __future__ import annotations
 
 import inspect
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -62,7 +63,7 @@ def test_async_client_methods_are_coroutine_functions_on_the_class_and_on_an_ins
     thread, where a returned coroutine is never awaited)."""
     client = AsyncClient(dsn="postgresql://unused")  # never connects: no method is called
     names = set(public_methods(AsyncClient)) - ASYNC_ONLY
-    assert len(names) == 31, sorted(names)  # 29 operations, open and close
+    assert len(names) == 33, sorted(names)  # 31 operations, open and close
     for name in names:
         assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
         assert inspect.iscoroutinefunction(getattr(client, name)), name
@@ -77,7 +78,7 @@ def test_each_shared_method_has_its_operations_signature_and_docstring() -> None
     only the operation's test clock ``now`` is left out."""
     for cls in (Client, AsyncClient):
         methods = shared_methods(cls)
-        assert len(methods) == 29, sorted(methods)
+        assert len(methods) == 31, sorted(methods)
         for name, (method, operation) in methods.items():
             own = [p for p in inspect.signature(operation).parameters.values() if p.name != CLOCK]
             assert list(inspect.signature(method).parameters.values())[1:] == own, name
@@ -111,9 +112,10 @@ E = inspect.Parameter.empty
 PUBLIC_PARAMETERS = {
     "compile": [("flow", P, E), ("allow_data_loss", P, False)],
     "delete_flow": [("flow", P, E)],
-    "enqueue": [("job", P, E), ("input", P, E), ("delay_seconds", P, None), ("scheduled_at", P, None)],
-    "enqueue_at": [("job", P, E), ("input", P, E), ("when", P, E)],
-    "enqueue_in": [("job", P, E), ("input", P, E), ("seconds", P, E)],
+    "cancel_run": [("run_id", P, E), ("reason", P, None)],
+    "enqueue": [("job", P, E), ("input", P, E), ("delay_seconds", P, None), ("scheduled_at", P, None), ("idempotency_key", K, None), ("idempotency_ttl", K, timedelta(hours=24))],
+    "enqueue_at": [("job", P, E), ("input", P, E), ("when", P, E), ("idempotency_key", K, None), ("idempotency_ttl", K, timedelta(hours=24))],
+    "enqueue_in": [("job", P, E), ("input", P, E), ("seconds", P, E), ("idempotency_key", K, None), ("idempotency_ttl", K, timedelta(hours=24))],
     "find_run_id": [("part", P, E)],
     "flow_exists": [("flow", P, E)],
     "get_flow": [("flow", P, E)],
@@ -130,13 +132,14 @@ PUBLIC_PARAMETERS = {
     "prune": [("older_than", P, E), ("flows", P, None)],
     "recompile": [("flow", P, E)],
     "resume_schedule": [("slug", P, E)],
+    "retry_run": [("run_id", P, E)],
     "run_schedule_now": [("slug", P, E)],
     "schedule": [("flow", P, E), ("cron", P, E), ("input", P, None), ("timezone", P, None), ("slug", K, None),
                  ("catch_up", K, None), ("backend", K, "builtin")],
     "schedule_history": [("slug", P, E), ("limit", P, 50)],
     "set_schedule_backend": [("slug", P, E), ("backend", P, E)],
-    "start_flow": [("flow", P, E), ("input", P, E), ("run_id", P, None)],
-    "start_flow_sync": [("flow", P, E), ("input", P, E), ("timeout", P, 60.0)],
+    "start_flow": [("flow", P, E), ("input", P, E), ("run_id", P, None), ("idempotency_key", K, None), ("idempotency_ttl", K, timedelta(hours=24))],
+    "start_flow_sync": [("flow", P, E), ("input", P, E), ("timeout", P, 60.0), ("idempotency_key", K, None), ("idempotency_ttl", K, timedelta(hours=24))],
     "unschedule": [("slug", P, E)],
     "upsert_flow": [("slug", P, E), ("steps", P, E), ("max_attempts", K, None), ("base_delay", K, None),
                     ("timeout", K, None)],

@@ -8,7 +8,7 @@ EXPECTED = {
     "AsyncClient", "Client", "ConfigurationError", "Context", "Cron", "DatabaseUnavailable",
     "EventHub", "Flow", "FlowDefinitionError", "FlowInfo", "FlowNotFound", "FlowShapeMismatch",
     "InvalidInput", "Job", "LiveClient", "LiveRun", "NonSerializableOutput", "PgFlowError", "Run",
-    "RunFailed", "RunNotFound", "RunStatus", "RunTimeout", "Schedule", "ScheduleError", "SchemaError", "StepDefinition",
+    "RunFailed", "RunNotFound", "RunStateError", "RunStatus", "RunTimeout", "Schedule", "ScheduleError", "SchemaError", "StepDefinition",
     "StepInfo", "StepState", "StepStatus", "StepTask", "TaskError", "TaskStatus", "TaskTimeout", "Worker", "WorkerInfo",
     "__version__",
 }

@@ -2,7 +2,8 @@
 -- `pgflow runs retry` call it): start a new run of the same flow with the same input, its
 -- retry_of naming the original, and return it. The original is left as it is; each call starts
 -- one more run. The new run has no idempotency key (the key stays with the original).
--- Only a failed or cancelled run can be retried: nothing is written otherwise.
+-- Only a failed run can be retried (a cancelled run is a failed one with cancelled_at set):
+-- nothing is written otherwise.
 -- Errors: PF002 unknown run; PF005 a run that is still going or completed ("nothing to retry");
 -- then as start_flow (PF003 when the input no longer fits the flow's definition).
 CREATE OR REPLACE FUNCTION pgflow.retry_run(p_run_id uuid)
@@ -21,7 +22,7 @@ BEGIN
             MESSAGE = format('run %s not found', p_run_id),
             HINT = 'check the run id (the run may have been pruned)';
     END IF;
-    IF v_original.status NOT IN ('failed', 'cancelled') THEN
+    IF v_original.status <> 'failed' THEN
         RAISE EXCEPTION USING ERRCODE = 'PF005',
             MESSAGE = format('nothing to retry: run %s is %s', p_run_id, v_original.status),
             HINT = CASE WHEN v_original.status = 'completed'

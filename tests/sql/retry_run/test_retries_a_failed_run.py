@@ -44,3 +44,11 @@ def test_a_retry_does_not_take_the_original_key(conn):
     conn.execute("UPDATE pgflow.runs SET idempotency_key = 'k' WHERE run_id = %s", (original,))
 
     assert run_row(conn, retry_run(conn, original))["idempotency_key"] is None
+
+
+def test_a_cancelled_run_is_retried(conn):
+    define_flow(conn, "f", [("a", [])])
+    original = start_flow(conn, "f", {"order": 1})
+    conn.execute("SELECT pgflow.cancel_run(%s, 'stop')", (original,))
+
+    assert run_row(conn, retry_run(conn, original))["retry_of"] == original
