@@ -8,7 +8,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
@@ -119,6 +119,8 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
+    if isinstance(value, timedelta):  # e.g. Run.idempotency_ttl
+        return value.total_seconds()
     if isinstance(value, (datetime, UUID, Decimal)):
         return str(value) if not isinstance(value, datetime) else value.isoformat()
     return value

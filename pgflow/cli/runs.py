@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -25,6 +26,15 @@ def took(run: Any) -> str:
 def compact(value: Any, limit: int = 60) -> str:
     text = json.dumps(value, separators=(",", ":"), default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _span(value: timedelta) -> str:
+    """A duration as the CLI's options write them: 1d, 12h, 15m, 90s."""
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:g}s"
 
 
 def _step_label(state: Any) -> str:
@@ -59,6 +69,11 @@ def echo_run(run: Any) -> None:
     if run.cancelled_at is not None:
         reason = f": {run.cancel_reason}" if run.cancel_reason else ""
         click.echo(printable(f"cancelled {when(run.cancelled_at)}{reason}"))  # the reason is a person's text
+    if run.retry_of is not None:
+        click.echo(f"retry of {run.retry_of}")
+    if run.idempotency_key is not None:
+        kept = "forever" if run.idempotency_ttl is None else f"{_span(run.idempotency_ttl)} after the run ends"
+        click.echo(printable(f"idempotency key {run.idempotency_key!r} (kept {kept})"))  # the caller's text
     click.echo(f"input   {compact(run.input)}")
     if run.status == RunStatus.COMPLETED:
         click.echo(f"output  {compact(run.output)}")
