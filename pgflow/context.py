@@ -6,6 +6,7 @@ A handler that takes two parameters receives it as ``ctx``::
     async def summarize(deps, ctx):
         flow_input = await ctx.get_flow_input()   # or ctx.flow_input in a sync handler
         if ctx.shutdown.is_set(): ...             # the worker is stopping
+        ctx.raise_if_cancelled()                  # the run was cancelled (ctx.cancelled)
 
 The flow input is loaded from ``pgflow.runs`` on first use and cached per run (root single
 steps receive it with the task, so it costs nothing there).
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from pgflow.errors import ConfigurationError, PgFlowError
+from pgflow.errors import ConfigurationError, PgFlowError, TaskCancelled
 
 _MISSING: Any = object()
 
@@ -44,6 +45,9 @@ class Context:
     _load_flow_input: FlowInputLoader | None = field(default=None, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     _pool_factory: Callable[[], Any] | None = field(default=None, repr=False)
+    # set (from the worker's loop) once the task's run is cancelled; a threading.Event, as sync
+    # handlers read it from their threads
+    _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
 
     async def get_flow_input(self) -> Any:
         """The run's input (loaded once per run, then cached)."""
@@ -85,6 +89,19 @@ class Context:
                 "no database pool in this context (pgflow.testing.run_inline runs without a database)"
             )
         return self._pool_factory()
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the worker learned that this task's run was cancelled (``cancel_run``): the
+        task's result no longer counts. Long sync handlers can poll it between pieces of work
+        (async handlers are cancelled after the worker's ``cancel_grace``)."""
+        return self._cancelled.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`pgflow.errors.TaskCancelled` when the task's run was cancelled."""
+        if self._cancelled.is_set():
+            raise TaskCancelled(f"run {self.run_id} was cancelled; task {self.step_slug}[{self.task_index}] "
+                                f"stops here (its result would change nothing)")
 
     @property
     def is_shutting_down(self) -> bool:

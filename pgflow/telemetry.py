@@ -48,6 +48,7 @@ EVENTS: dict[str, str] = {
     "task.stop": "a handler returned and its output was accepted (measurements: duration)",
     "task.exception": "a handler raised, timed out or returned a non-JSON output (metadata: kind, error)",
     "task.handed_back": "an unfinished task was returned to its queue at shutdown",
+    "task.cancelled": "the task's run was cancelled (cancel_run); what its handler did is ignored (metadata: ended)",
     "run.completed": "a run this worker took part in completed",
     "run.failed": "a run this worker took part in failed (metadata: error_message)",
     "db.query.start": "a database call of any caller (client, worker, scheduler, CLI, dashboard) begins (metadata: query)",
@@ -251,6 +252,7 @@ _LEVELS = {
     "worker.stop": logging.INFO,
     "db.available": logging.INFO,
     "sweeper.requeued": logging.INFO,
+    "task.cancelled": logging.INFO,
     "task.stop": logging.INFO,
     "run.completed": logging.INFO,
 }
@@ -268,6 +270,8 @@ def _describe(event: str, ms: dict[str, Any], md: dict[str, Any]) -> str:
         return f"task failed ({md.get('kind')}): {_task_label(md)} attempt={md.get('attempt')}: {first_line}"
     if event == "task.handed_back":
         return f"task handed back to its queue at shutdown: {_task_label(md)}"
+    if event == "task.cancelled":
+        return f"task of a cancelled run, {md.get('ended')}; result ignored: {_task_label(md)}"
     if event == "run.completed":
         return f"run completed: {md.get('flow_slug')} run={md.get('run_id')}"
     if event == "run.failed":

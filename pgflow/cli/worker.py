@@ -39,6 +39,9 @@ _NAMES = {"task.start": "task.started", "task.stop": "task.completed", "task.exc
 @click.option("--shutdown-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
               help="Seconds in-flight tasks may finish after SIGTERM before they are handed back.")
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.1), default=5.0, show_default=True)
+@click.option("--cancel-grace", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Seconds an async handler of a cancelled run may still run before it is cancelled (the "
+                   "worker learns of a cancel on its next heartbeat).")
 @click.option("--recovery-interval", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
               help="Seconds between sweeps for stalled tasks of crashed workers.")
 @click.option("--allow-data-loss", is_flag=True, help="Recompile a changed flow, deleting its runs.")
@@ -53,7 +56,7 @@ _NAMES = {"task.start": "task.started", "task.stop": "task.completed", "task.exc
 def worker_command(targets: tuple[str, ...], database_url: str | None, concurrency: int, batch_size: int,
                    signal: str, name: str | None, shutdown_timeout: float, heartbeat_interval: float,
                    recovery_interval: float, allow_data_loss: bool, style: str, quiet: bool,
-                   no_scheduler: bool = False, error_detail: str = "traceback") -> None:
+                   no_scheduler: bool = False, error_detail: str = "traceback", cancel_grace: float = 5.0) -> None:
     """Run the handlers of TARGETS: module:attribute for one flow or job, module for all in it.
 
     Stops gracefully on SIGINT/SIGTERM: in-flight tasks finish (up to --shutdown-timeout), the
@@ -66,7 +69,7 @@ def worker_command(targets: tuple[str, ...], database_url: str | None, concurren
     human = style == "human" or (style == "auto" and sys.stdout.isatty())
     _configure_logging()
     worker = Worker(dsn, flows, max_concurrency=concurrency, batch_size=batch_size, signal=signal, name=name,
-                    shutdown_timeout=shutdown_timeout, heartbeat_interval=heartbeat_interval,
+                    shutdown_timeout=shutdown_timeout, heartbeat_interval=heartbeat_interval, cancel_grace=cancel_grace,
                     recovery_interval=recovery_interval, allow_data_loss=allow_data_loss,
                     scheduler=not no_scheduler, error_detail="line" if error_detail == "line" else "traceback")
     printer = _Printer(human)

@@ -33,6 +33,7 @@ class WorkerConfig:
     recovery_interval: float = 15.0
     stale_threshold: float | None = None
     shutdown_timeout: float = 30.0
+    cancel_grace: float = 5.0  # an async handler of a cancelled run is cancelled this long after the worker learns it
     name: str | None = None
     allow_data_loss: bool = False
     scheduler: bool = True  # run the built-in scheduler (pgflow.worker.scheduler) and sync the flows' cron=
@@ -47,6 +48,7 @@ class WorkerConfig:
                      "heartbeat_interval", "recovery_interval"):
             _positive(name, getattr(self, name))
         _positive("shutdown_timeout", self.shutdown_timeout, allow_zero=True)
+        _positive("cancel_grace", self.cancel_grace, allow_zero=True)
         _positive("report_linger", self.report_linger, allow_zero=True)
         if self.max_poll_interval < self.min_poll_interval:
             raise ConfigurationError(

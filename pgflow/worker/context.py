@@ -8,7 +8,7 @@ builds it with them. (Handlers get a different object: :class:`pgflow.context.Co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from uuid import UUID
@@ -46,3 +46,7 @@ class WorkerContext:
     stopping: asyncio.Event  # set when the worker stops taking work
     wake: Callable[[str | None], None]  # make a queue (None: every queue) due for a read now
     request_stop: Callable[[str], None]  # ask the worker to stop, giving the reason
+    # the runs of the tasks in flight, and what to do once some of them were cancelled (the
+    # heartbeat asks; pgflow.worker.runner answers; wiring fills them in)
+    running_runs: Callable[[], Collection[UUID]] = tuple
+    cancel_runs: Callable[[Collection[UUID]], None] = lambda run_ids: None

@@ -153,7 +153,7 @@ class HandlerCall:
     """
 
     __slots__ = ("step", "task", "on_done", "started", "_loop", "_future", "_timer", "_group", "_timeout", "_over",
-                 "_detail")
+                 "_detail", "ctx")
 
     def __init__(self, step: StepDefinition, task: ClaimedTask, timeout: float, on_done: OutcomeCallback,
                  error_detail: ErrorDetail = "traceback") -> None:
@@ -168,6 +168,7 @@ class HandlerCall:
         self._timer: asyncio.TimerHandle | None = None
         self._group: TimeoutGroup | None = None
         self._over = False
+        self.ctx: Context | None = None  # the handler's context, if it takes one (set by start)
 
     def start(self, ctx: Context | None, threads: ThreadRunner | None, timer: bool = True) -> None:
         """Call the handler (a sync one without ``threads`` runs here and ends the call at once).
@@ -176,6 +177,7 @@ class HandlerCall:
         """
         step = self.step
         self.started = self._loop.time()
+        self.ctx = ctx
         value = handler_input(step, self.task)
         try:
             if step.is_async or threads is None:

@@ -64,6 +64,7 @@ class Worker:
         recovery_interval: float = 15.0,
         stale_threshold: float | None = None,
         shutdown_timeout: float = 30.0,
+        cancel_grace: float = 5.0,
         name: str | None = None,
         allow_data_loss: bool = False,
         scheduler: bool = True,
@@ -75,7 +76,8 @@ class Worker:
             notify_fallback_interval=notify_fallback_interval, report_linger=report_linger,
             heartbeat_interval=heartbeat_interval,
             recovery_interval=recovery_interval, stale_threshold=stale_threshold,
-            shutdown_timeout=shutdown_timeout, name=name, allow_data_loss=allow_data_loss,
+            shutdown_timeout=shutdown_timeout, cancel_grace=cancel_grace, name=name,
+            allow_data_loss=allow_data_loss,
             scheduler=scheduler, error_detail=error_detail,
         )
         self.flows: list[Flow] = startup.check_flows(flows)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 from uuid import UUID
 
@@ -48,6 +48,8 @@ class TaskRunner:
         self.shutdown = asyncio.Event()  # ctx.shutdown of every task
         self._forced = asyncio.Event()  # a forced stop: wait_idle returns at once
         self.started = 0
+        self._cancel_grace = ctx.config.cancel_grace
+        self._cancelled: dict[HandlerCall, asyncio.TimerHandle | None] = {}  # calls whose run was cancelled
 
     # ------------------------------------------------------------------ dispatch
 
@@ -78,6 +80,9 @@ class TaskRunner:
         span = self._running.pop(call, None)
         if not self._running:
             self._idle.set()
+        if self._cancelled and call in self._cancelled:  # its run was cancelled: nothing to report
+            self._ignore(call, outcome, span)
+            return
         event = "task.stop" if outcome is not None and outcome.completed else "task.exception"
         if span is not None or telemetry.wants(event):
             if span is None:
@@ -97,6 +102,38 @@ class TaskRunner:
             "task_index": task.task_index, "attempt": task.attempt, "msg_id": task.msg_id,
             "worker_id": self._worker_ids.get(task.flow_slug), "worker_name": self._worker_name,
         }
+
+    # ------------------------------------------------------------------ cancelled runs
+
+    def running_runs(self) -> set[UUID]:
+        """The runs of the tasks in flight (the heartbeat asks which of them were cancelled)."""
+        return {call.task.run_id for call in self._running}
+
+    def cancel_runs(self, run_ids: Collection[UUID]) -> None:
+        """These runs were cancelled: their handlers' results no longer count. ``ctx.cancelled``
+        turns true at once; an async handler still running after ``cancel_grace`` seconds is
+        cancelled (``asyncio.CancelledError`` at its next await); a sync one runs on (Python
+        cannot stop a thread) unless it polls ``ctx.cancelled``. Nothing is reported for them."""
+        ids = set(run_ids)
+        loop = asyncio.get_running_loop()
+        for call in list(self._running):
+            if call.task.run_id not in ids or call in self._cancelled or call.over:
+                continue
+            if call.ctx is not None:
+                call.ctx._cancelled.set()
+            self._cancelled[call] = loop.call_later(self._cancel_grace, call.cancel) if call.step.is_async else None
+
+    def _ignore(self, call: HandlerCall, outcome: Outcome | None, span: telemetry.Span | None) -> None:
+        """The end of a call whose run was cancelled: logged once (task.cancelled), never reported."""
+        timer = self._cancelled.pop(call)
+        if timer is not None:
+            timer.cancel()
+        ended = ("cancelled after the grace period" if outcome is None
+                 else "its handler returned" if outcome.completed else "its handler failed")
+        if span is not None:  # a tracer's span of it ends as cancelled
+            span.fail("cancelled", "its run was cancelled")
+            span.end(duration=call.elapsed)
+        telemetry.execute("task.cancelled", {"duration": call.elapsed}, {**self.metadata(call.task), "ended": ended})
 
     # ------------------------------------------------------------------ context
 

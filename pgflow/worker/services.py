@@ -35,7 +35,8 @@ class Service(Protocol):
 
 
 class Heartbeat:
-    """Every ``interval`` s: ``last_heartbeat_at`` of the worker's rows; stop when deprecated.
+    """Every ``interval`` s: ``last_heartbeat_at`` of the worker's rows; stop when deprecated;
+    hand the runs of tasks in flight that were cancelled meanwhile to ``ctx.cancel_runs``.
 
     While the database is unreachable it keeps trying, and warns once the last heartbeat is older
     than ``stale_threshold`` (``health_check`` then shows this worker as stale).
@@ -54,7 +55,8 @@ class Heartbeat:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                rows = await ctx.database.fetch("worker_heartbeat", {"worker_ids": worker_ids}, retry=False)
+                rows = await ctx.database.fetch(
+                    "worker_heartbeat", {"worker_ids": worker_ids, "run_ids": list(ctx.running_runs())}, retry=False)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -65,6 +67,9 @@ class Heartbeat:
                                 "until the database is back; its tasks keep running", silent, exc)
                 continue
             last_beat, warned = time.monotonic(), False
+            cancelled = rows[0]["cancelled_runs"] if rows else None
+            if cancelled:
+                ctx.cancel_runs(cancelled)
             await self._register_lost_rows(ctx, {r["worker_id"] for r in rows})
             if any(r["deprecated"] for r in rows):
                 telemetry.execute("worker.deprecated", {}, {"worker_name": ctx.name})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+import dataclasses
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -70,6 +71,7 @@ def wire(
     followup = Followup(plans, name, wake=due.wake, wake_later=due.wake_later)
     reporter = Reporter(database, followup.on_reported, linger=config.report_linger, busy=lambda: due.busy)
     runner = TaskRunner(ctx, slots, submit=reporter.submit)
+    ctx = dataclasses.replace(ctx, running_runs=runner.running_runs, cancel_runs=runner.cancel_runs)
     poller = Poller(database, config, slots, due, dispatch=runner.dispatch, stop=stopping)
     listener = Listener(database, throttles, on_notify=due.notified, on_connected=due.wake, stop=stopping) \
         if throttles else None

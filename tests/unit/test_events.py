@@ -29,6 +29,7 @@ PAYLOADS = {
     "run:started": {"status": "started", "input": {"n": 1}, "remaining_steps": 2, "started_at": TS},
     "run:completed": {"status": "completed", "output": {"b": 2}, "completed_at": TS},
     "run:failed": {"status": "failed", "error_message": "boom", "failed_at": TS, "failed_step_slug": "b"},
+    "run:cancelled": {"status": "failed", "reason": "wrong input", "cancelled_at": TS},
     "step:started": {"step_slug": "a", "status": "started", "started_at": TS, "remaining_tasks": 3,
                      "remaining_deps": 0, "initial_tasks": 3},
     "step:completed": {"step_slug": "a", "status": "completed", "output": [1, 2, 3], "started_at": TS,

@@ -15,10 +15,14 @@ FROM unnest(%(worker_ids)s::uuid[], %(queue_names)s::text[]) AS w(worker_id, que
 SELECT pgflow.track_worker_function(%(function_name)s, 'process')
 
 -- name: worker_heartbeat
+-- Also answers which runs of the worker's tasks in flight were cancelled (cancel_run), so that
+-- the worker stops their handlers: no query of its own, and none per task.
 UPDATE pgflow.workers
 SET last_heartbeat_at = clock_timestamp()
 WHERE worker_id = ANY(%(worker_ids)s::uuid[])
-RETURNING worker_id, deprecated_at IS NOT NULL AS deprecated
+RETURNING worker_id, deprecated_at IS NOT NULL AS deprecated,
+          (SELECT array_agg(r.run_id) FROM pgflow.runs AS r
+            WHERE r.run_id = ANY(%(run_ids)s::uuid[]) AND r.cancelled_at IS NOT NULL) AS cancelled_runs
 
 -- name: worker_mark_stopped
 SELECT pgflow.mark_worker_stopped(w.worker_id)

@@ -53,3 +53,34 @@ async def touch(item):
 @fanout.step(depends_on=[touch])
 def gathered(deps):
     return len(deps["touch"])
+
+
+# cancel_run while these run: an async handler that would sleep for a long time, and a sync one
+# that polls ctx.cancelled (it writes what it saw where the test reads it: the input's file)
+long_async = pgflow.Job("long_async", timeout=120)
+
+
+@long_async.perform
+async def wait_long(input, ctx):
+    try:
+        await asyncio.sleep(input["seconds"])
+    except asyncio.CancelledError:
+        with open(input["file"], "w") as out:
+            out.write("CancelledError")
+        raise
+    return {"slept": input["seconds"]}
+
+
+polling_sync = pgflow.Job("polling_sync", timeout=120)
+
+
+@polling_sync.perform
+def poll_cancelled(input, ctx):
+    deadline = time.monotonic() + input["seconds"]
+    while time.monotonic() < deadline:
+        if ctx.cancelled:
+            with open(input["file"], "w") as out:
+                out.write("ctx.cancelled")
+            ctx.raise_if_cancelled()
+        time.sleep(0.05)
+    return {"polled": input["seconds"]}
