@@ -130,8 +130,8 @@ class RunFailedEvent(RunEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class RunCancelledEvent(RunEvent):
-    """``cancel_run`` ended the run. It follows the run's ``run:failed`` (a cancelled run's status
-    is ``failed``, which is what a TypeScript worker sees)."""
+    """``cancel_run`` ended the run. The run's ``run:failed`` follows it (a cancelled run's status
+    is ``failed``, which is what a TypeScript worker sees) and stays its last event."""
 
     event_type: ClassVar[str] = "run:cancelled"
     status: Literal["failed"] = _field()

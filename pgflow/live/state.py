@@ -36,6 +36,7 @@ from uuid import UUID
 
 from pgflow.events import (
     Event,
+    RunCancelledEvent,
     RunCompletedEvent,
     RunEvent,
     RunFailedEvent,
@@ -108,6 +109,8 @@ def _apply_run(run: Run, event: RunEvent) -> Run:
         fields["remaining_steps"] = 0
     elif isinstance(event, RunFailedEvent):
         status, fields = RunStatus.FAILED, _present(event, "failed_at")
+    elif isinstance(event, RunCancelledEvent):  # a cancelled run is a failed run that says so
+        status, fields = RunStatus.FAILED, {**_present(event, "cancelled_at"), "cancel_reason": event.reason}
     else:
         status, fields = RunStatus.STARTED, _present(event, "input", "started_at", "remaining_steps")
     forward = RUN_RANK[status] > RUN_RANK.get(run.status, 0)

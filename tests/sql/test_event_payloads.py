@@ -139,7 +139,7 @@ SCENARIOS: dict[str, tuple[Callable[[psycopg.Connection], None], list[str]]] = {
     "type_violation": (type_violation, [
         "run:started", "step:started", "task:started", "task:failed", "step:failed", "run:failed"]),
     "cancelled": (cancelled, [
-        "run:started", "step:started", "task:started", "step:failed", "run:failed", "run:cancelled"]),
+        "run:started", "step:started", "task:started", "step:failed", "run:cancelled", "run:failed"]),
 }
 
 

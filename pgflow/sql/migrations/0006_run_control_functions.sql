@@ -213,8 +213,8 @@ $$;
 -- (docs/reference/compatibility.md). Its started steps fail with the message 'Run cancelled'
 -- (and the reason); steps not yet started stay 'created' and never start; every task not yet
 -- finished is cancelled and its message archived (pgflow._end_active_tasks). Emits step:failed
--- for each started step, then run:failed (for listeners that know only upstream's events), then
--- run:cancelled.
+-- for each started step, run:cancelled, then run:failed - the run's last event, as for any failed
+-- run, so listeners that know only upstream's events see the run end.
 -- Idempotent: a run that is already over is left as it is (cancelled = false). Raises PF002 for
 -- an unknown run.
 -- Locks: the run's started step states first (ordered by step), then the run - the order of
@@ -263,8 +263,8 @@ BEGIN
 
     PERFORM pgflow._end_active_tasks(cancel_run.run_id, 'cancelled');
 
-    PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, v_message));
     PERFORM pgflow._emit(pgflow._run_event('run:cancelled', v_run));
+    PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, v_message));
     RETURN QUERY SELECT true, v_run.status, v_run.cancelled_at;
 END;
 $$;

@@ -93,7 +93,8 @@ ORDER BY m.queue_length DESC, m.queue_name
 -- `matching`; NOT MATERIALIZED inlines it into both branches, so each reads the keyset index in its
 -- own direction, and the branch the direction rules out folds away.
 WITH matching AS NOT MATERIALIZED (
-    SELECT r.run_id, r.flow_slug, r.status, r.started_at, r.completed_at, r.failed_at, r.remaining_steps
+    SELECT r.run_id, r.flow_slug, r.status, r.started_at, r.completed_at, r.failed_at, r.remaining_steps,
+           r.cancelled_at
     FROM pgflow.runs r
     WHERE (%(flow_slug)s::text IS NULL OR r.flow_slug = %(flow_slug)s)
       AND (%(flow_slugs)s::text[] IS NULL OR r.flow_slug = ANY(%(flow_slugs)s::text[]))
@@ -228,7 +229,8 @@ FROM pgflow.runs
 WHERE flow_slug = %(flow_slug)s AND started_at >= %(since)s
 
 -- name: dashboard_flow_recent_runs
-SELECT r.run_id, r.flow_slug, r.status, r.started_at, r.completed_at, r.failed_at, r.remaining_steps
+SELECT r.run_id, r.flow_slug, r.status, r.started_at, r.completed_at, r.failed_at, r.remaining_steps,
+       r.cancelled_at
 FROM pgflow.runs r
 WHERE r.flow_slug = %(flow_slug)s
 ORDER BY r.started_at DESC, r.run_id DESC
@@ -330,7 +332,7 @@ SELECT DISTINCT s.flow_slug FROM pgflow.schedules s
 -- name: dashboard_schedule_history
 -- The runs a schedule started, newest tick first (index idx_scheduled_runs_schedule).
 SELECT sr.tick_at, sr.trigger, sr.catch_up_from, r.run_id, r.flow_slug, r.status, r.started_at,
-       r.completed_at, r.failed_at, r.remaining_steps
+       r.completed_at, r.failed_at, r.remaining_steps, r.cancelled_at
 FROM pgflow.scheduled_runs sr
 JOIN pgflow.runs r ON r.run_id = sr.run_id
 WHERE sr.schedule_slug = %(schedule_slug)s

@@ -149,7 +149,7 @@
     pollTimer = setInterval(refresh, refreshMs);
   }
 
-  var EVENT_TYPES = ["run:started", "run:completed", "run:failed", "step:started", "step:completed",
+  var EVENT_TYPES = ["run:started", "run:completed", "run:failed", "run:cancelled", "step:started", "step:completed",
                      "step:failed", "step:skipped", "task:started", "task:completed", "task:failed"];
 
   // body[data-live]: "run:<id>" (one run), "flow:<slug>" (runs of one flow) or "all"

@@ -29,7 +29,7 @@
   var RUN_RANK = { started: 0, completed: 1, failed: 2 };
   var STEP_RANK = { created: 0, started: 1, completed: 2, failed: 3, skipped: 3 };
   var EVENTS = [
-    "run:started", "run:completed", "run:failed",
+    "run:started", "run:completed", "run:failed", "run:cancelled",
     "step:started", "step:completed", "step:failed", "step:skipped",
     "task:started", "task:completed", "task:failed",
   ];
@@ -77,6 +77,10 @@
     var status = kind, fields;
     if (kind === "completed") fields = Object.assign(pick(p, ["output", "completed_at"]), { remaining_steps: 0 });
     else if (kind === "failed") fields = pick(p, ["failed_at"]);
+    else if (kind === "cancelled") {  // a cancelled run is a failed run that says so
+      status = "failed";
+      fields = Object.assign(pick(p, ["cancelled_at"]), { cancel_reason: p.reason == null ? null : p.reason });
+    }
     else fields = pick(p, ["input", "started_at", "remaining_steps"]);
     return merge(run, RUN_RANK[status] > (RUN_RANK[run.status] || 0), fields, status);
   }
@@ -172,7 +176,7 @@
     if (!run || !payload || payload.run_id !== run.run_id) return false;
     var parts = String(payload.event_type || "").split(":");
     var changed = false;
-    if (parts[0] === "run" && parts[1] in RUN_RANK) changed = applyRun(run, parts[1], payload);
+    if (parts[0] === "run" && (parts[1] in RUN_RANK || parts[1] === "cancelled")) changed = applyRun(run, parts[1], payload);
     else if (parts[0] === "step" && parts[1] in STEP_RANK) changed = applyStep(run, parts[1], payload);
     else if (parts[0] === "task") changed = applyTask(run, parts[1], payload);
     if (changed) {

@@ -103,7 +103,7 @@ def test_late_reports_of_a_cancelled_run_change_nothing(conn):
     assert read_and_start(conn, "cx", register_worker(conn, "cx")) == []
 
 
-def test_events_step_failed_then_run_failed_then_run_cancelled(db_url):
+def test_events_step_failed_then_run_cancelled_then_run_failed(db_url):
     with psycopg.connect(db_url) as conn, listener(db_url) as listen:
         run_id = _started_run(conn)
         conn.commit()
@@ -112,9 +112,9 @@ def test_events_step_failed_then_run_failed_then_run_cancelled(db_url):
         conn.commit()
         events = drain_notifies(listen, timeout=5, stop_after=4)
 
-    assert [e["event_type"] for e in events] == ["step:failed", "step:failed", "run:failed", "run:cancelled"]
+    assert [e["event_type"] for e in events] == ["step:failed", "step:failed", "run:cancelled", "run:failed"]
     assert sorted(e["step_slug"] for e in events[:2]) == ["first", "side"]
-    run_failed, cancelled = events[2], parse_event(events[3])
+    cancelled, run_failed = parse_event(events[2]), events[3]
     assert (run_failed["status"], run_failed["error_message"], run_failed["failed_step_slug"]) == (
         "failed", "Run cancelled: enough", None)
     assert isinstance(cancelled, RunCancelledEvent)
