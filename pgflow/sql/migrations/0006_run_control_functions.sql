@@ -4,8 +4,8 @@
 -- 0076_function__run_event.sql
 -- The payload of a run event for pgflow._emit, built from the run's row as the transition left
 -- it: the one place that says which fields run:started, run:completed, run:failed and
--- run:cancelled carry (docs/reference/events.md, pgflow/events.py). run:failed also names the step that failed the
--- run and its error, which the runs table does not hold.
+-- run:cancelled carry (docs/reference/events.md, pgflow/events.py). run:failed also names the
+-- step that failed the run and its error, which the runs table does not hold.
 -- No SET clause, so that PostgreSQL inlines it into the emitting statement (it never inlines a
 -- function with SET): given a table's row (pgflow._run_event('run:completed', r)) it then reads
 -- only the columns it names, and behind CASE WHEN v_events it is not evaluated at all. The body

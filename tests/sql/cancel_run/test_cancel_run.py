@@ -120,3 +120,18 @@ def test_events_step_failed_then_run_cancelled_then_run_failed(db_url):
     assert isinstance(cancelled, RunCancelledEvent)
     assert (cancelled.status, cancelled.reason, str(cancelled.run_id)) == ("failed", "enough", str(run_id))
     assert cancelled.cancelled_at is not None
+
+
+def test_messages_read_before_the_cancel_start_no_task_and_claim_tasks_finds_none(conn):
+    define_flow(conn, "cq", [("a", []), ("b", [])])
+    run_id = start_flow(conn, "cq", {})
+    worker = register_worker(conn, "cq")
+    msg_ids = [r[0] for r in conn.execute("SELECT msg_id FROM pgmq.read('cq', 0, 10)")]  # read, then cancelled
+    assert len(msg_ids) == 2
+    _cancel(conn, run_id)
+
+    started = rows(conn, "SELECT * FROM pgflow.start_tasks('cq', %s::bigint[], %s, 'cq')", (msg_ids, worker))
+    claimed = [r for r in rows(conn, "SELECT * FROM pgflow.claim_tasks('cq', 10, %s)", (worker,)) if r["run_id"]]
+
+    assert started == [] and claimed == []
+    assert {task(conn, run_id, s)["status"] for s in ("a", "b")} == {"cancelled"}
