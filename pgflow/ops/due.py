@@ -2,8 +2,9 @@
 
 A run enqueued for later, a step waiting out its ``start_delay`` and a task waiting out a
 retry's backoff are all stored as ``started`` / ``queued`` at once; only their pgmq message
-says when a worker can take them. :func:`with_due_times` reads it (one query per queue, only
-for tasks still queued) and fills ``due_at`` on the run, its step states and its tasks:
+says when a worker can take them. ``pgflow._task_due_times`` reads it in SQL (each queue of the
+run once, only for tasks still queued); :func:`with_due_times` fills ``due_at`` on the run, its
+step states and its tasks (``get_run`` asks ``pgflow._run_due_at`` for the run's alone):
 
 * a task's ``due_at``: its message's visibility time while that is in the future;
 * a step's: the earliest of its tasks' when it has queued tasks, all of them hidden, and none
@@ -19,10 +20,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg import sql
-
 from pgflow.db import Operation, Query
-from pgflow.db.queries import query as named_query
 from pgflow.models import Run, StepState, TaskStatus
 
 TaskKey = tuple[UUID, str, int]  # run id, step slug, task index
@@ -34,20 +32,20 @@ def active_tasks(run_ids: list[UUID]) -> Operation[list[dict[str, Any]]]:
     return rows
 
 
-def due_times(tasks: Iterable[dict[str, Any]]) -> Operation[dict[TaskKey, datetime]]:
-    """When each queued task whose message is still hidden becomes visible."""
-    by_queue: dict[str, dict[int, TaskKey]] = {}
-    for t in tasks:
-        if t["status"] == TaskStatus.QUEUED and t.get("message_id") is not None and t.get("queue_name"):
-            by_queue.setdefault(t["queue_name"], {})[t["message_id"]] = (t["run_id"], t["step_slug"], t["task_index"])
-    found: dict[TaskKey, datetime] = {}
-    for queue, messages in sorted(by_queue.items()):
-        text = sql.SQL(named_query("client_message_due_times")).format(
-            queue_table=sql.Identifier(f"q_{queue.lower()}"))  # pgmq.format_table_name(queue, 'q')
-        rows = yield Query(text, {"msg_ids": list(messages)}, "all", named=False, commits=True)
-        for row in rows:
-            found[messages[row["msg_id"]]] = row["due_at"]
-    return found
+def due_times(run_id: UUID) -> Operation[dict[TaskKey, datetime]]:
+    """When each queued task of the run whose message is still hidden becomes visible
+    (``pgflow._task_due_times``: one statement, each of the run's queues read once)."""
+    rows: list[dict[str, Any]] = yield due_times_query(run_id)
+    return due_times_of(rows)
+
+
+def due_times_query(run_id: UUID) -> Query:
+    """The query of :func:`due_times`, for a :class:`pgflow.db.Snapshot` that reads it with the run."""
+    return Query.all("client_task_due_times", run_id=run_id)
+
+
+def due_times_of(rows: Iterable[dict[str, Any]]) -> dict[TaskKey, datetime]:
+    return {(r["run_id"], r["step_slug"], r["task_index"]): r["due_at"] for r in rows}
 
 
 def run_due_at(tasks: Iterable[dict[str, Any]], due: dict[TaskKey, datetime]) -> datetime | None:

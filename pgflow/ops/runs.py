@@ -9,9 +9,9 @@ from uuid import UUID
 
 from pgflow.db import ClientOperation, Operation, Query, Snapshot, WaitForEvent, unlisten
 from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
-from pgflow.events import Event, RunEvent, run_channel
+from pgflow.events import ends_run, run_channel
 from pgflow.models import Run, RunStatus, StepState, StepTask, TaskStatus
-from pgflow.ops.due import due_times, with_due_times
+from pgflow.ops.due import due_times_of, due_times_query, with_due_times
 from pgflow.ops.idempotency import DEFAULT_IDEMPOTENCY_TTL, check_idempotency, follow_existing_run
 from pgflow.ops.common import check_flow_input, count_of, json_text, run_uuid, seconds_of, slug_of
 from pgflow.types import FlowRef, Json, RunId
@@ -105,8 +105,6 @@ def _start_keyed(flow: FlowRef, input: Json, key: str, ttl: float | timedelta | 
     return run_id_
 
 
-def _is_finished(event: Event) -> bool:
-    return isinstance(event, RunEvent) and RunStatus(event.status).is_terminal
 
 
 def start_flow_and_wait(
@@ -143,7 +141,7 @@ def start_flow_and_wait(
     if keyed is not None and run_id != row["new_run_id"]:  # the key's run, started before
         status = yield from follow_existing_run(row["new_run_id"], run_id)
     if status == RunStatus.STARTED:
-        yield WaitForEvent(channel, until=_is_finished, timeout=timeout)
+        yield WaitForEvent(channel, until=ends_run, timeout=timeout)
     else:  # finished inside start_flow (every step skipped or taskless)
         yield unlisten(channel)
     run = yield from get_run_with_states(run_id)
@@ -214,14 +212,10 @@ def enqueue_at(job: FlowRef, input: Json, when: datetime, *, idempotency_key: st
 def get_run(run_id: RunId) -> Operation[Run]:
     """One run (without step states); RunNotFound when there is none."""
     run_id = run_uuid(run_id)
-    row = yield Query.one("client_select_run_with_active_tasks", run_id=run_id).and_commit()
+    row = yield Query.one("client_select_run_with_due", run_id=run_id).and_commit()
     if row is None:
         raise RunNotFound(run_id)
-    run = Run.from_row(row)
-    active = [{**t, "run_id": run_id} for t in row["active_tasks"] or ()]
-    if any(t["status"] == TaskStatus.QUEUED for t in active):  # is it waiting for delayed work? (due_at)
-        run = with_due_times(run, active, (yield from due_times(active)))
-    return run
+    return Run.from_row(row)
 
 
 def get_run_with_states(run_id: RunId) -> ClientOperation[Run]:
@@ -232,10 +226,11 @@ def get_run_with_states(run_id: RunId) -> ClientOperation[Run]:
     never half-way.
     """
     run_id = run_uuid(run_id)
-    row, state_rows, task_rows = yield Snapshot((
+    row, state_rows, task_rows, due_rows = yield Snapshot((
         Query.one("client_select_run", run_id=run_id),
         Query.all("client_select_step_states", run_id=run_id),
         Query.all("client_select_step_tasks", run_id=run_id),
+        due_times_query(run_id),
     ))
     if row is None:
         raise RunNotFound(run_id)
@@ -246,7 +241,7 @@ def get_run_with_states(run_id: RunId) -> ClientOperation[Run]:
     run = Run.from_row(row, states)
     active = [t for t in task_rows if t["status"] in (TaskStatus.QUEUED, TaskStatus.STARTED)]
     if run.status == RunStatus.STARTED and active:  # is it waiting for a delayed task? (due_at)
-        run = with_due_times(run, active, (yield from due_times(active)))
+        run = with_due_times(run, active, due_times_of(due_rows))
     return run
 
 

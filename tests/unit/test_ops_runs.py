@@ -82,6 +82,7 @@ def reads_the_run(step: object, run_id: UUID) -> None:
         ("client_select_run", {"run_id": run_id}),
         ("client_select_step_states", {"run_id": run_id}),
         ("client_select_step_tasks", {"run_id": run_id}),
+        ("client_task_due_times", {"run_id": run_id}),  # in the same snapshot: no extra round trip
     ]
 
 
@@ -98,7 +99,7 @@ def test_start_flow_and_wait_listens_before_starting_and_returns_the_run_on_its_
     step_row = {"step_slug": "a", "status": "completed", "output": 2}
     task_row = {"flow_slug": "orders", "run_id": run_id, "step_slug": "a", "task_index": 0, "status": "completed"}
     with pytest.raises(StopIteration) as done:
-        op.send([run_row("completed", run_id, output={"a": 2}), [step_row], [task_row]])
+        op.send([run_row("completed", run_id, output={"a": 2}), [step_row], [task_row], []])
     run = done.value.value
     assert isinstance(run, Run) and (run.run_id, run.status, run.output) == (run_id, "completed", {"a": 2})
     assert [(s.step_slug, [t.task_index for t in s.tasks]) for s in run.step_states] == [("a", [0])]
@@ -109,7 +110,7 @@ def test_start_flow_and_wait_raises_run_failed_with_the_run() -> None:
     _, run_id, _ = wait_until_finished(op)
     op.send(None)
     with pytest.raises(RunFailed) as failed:
-        op.send([run_row("failed", run_id), [], []])
+        op.send([run_row("failed", run_id), [], [], []])
     assert failed.value.run.run_id == run_id
 
 
@@ -118,7 +119,7 @@ def test_start_flow_and_wait_raises_run_timeout_when_no_end_came() -> None:
     _, run_id, _ = wait_until_finished(op)
     op.send(None)  # the wait timed out
     with pytest.raises(RunTimeout) as timed_out:
-        op.send([run_row("started", run_id), [], []])
+        op.send([run_row("started", run_id), [], [], []])
     assert timed_out.value.run_id == run_id
 
 
@@ -173,21 +174,28 @@ def test_enqueue_refuses_unclear_times_before_any_query(kwargs: dict[str, object
 # --- reading runs --------------------------------------------------------------------------------
 
 def test_get_run_reads_one_row() -> None:
-    steps, run = play(run_ops.get_run(str(RUN_ID)), run_row("completed", active_tasks=None))
-    assert query(steps[0], "client_select_run_with_active_tasks", "one", commits=True) == {"run_id": RUN_ID}
+    steps, run = play(run_ops.get_run(str(RUN_ID)), run_row("completed"))
+    assert query(steps[0], "client_select_run_with_due", "one", commits=True) == {"run_id": RUN_ID}
     assert (run.run_id, run.status, run.step_states, run.due_at) == (RUN_ID, "completed", (), None)
 
 
-def test_get_run_of_a_started_run_asks_pgmq_when_its_queued_tasks_are_due() -> None:
+def test_get_run_of_a_run_waiting_for_later_says_when_it_is_due_from_the_same_row() -> None:
     due = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
-    task = {"run_id": str(RUN_ID), "step_slug": "a", "task_index": 0, "status": "queued", "queue_name": "orders",
-            "message_id": 7}  # as jsonb_agg gives it
-    steps, run = play(run_ops.get_run(RUN_ID), run_row("started", active_tasks=[task]),
-                      [{"msg_id": 7, "due_at": due}])
-    assert steps[1].params == {"msg_ids": [7]} and "pgmq" in steps[1].sql.as_string(None)
-    assert run.due_at == due  # nothing of it can run before
-    steps, run = play(run_ops.get_run(RUN_ID), run_row("started", active_tasks=[{**task, "status": "started"}]))
-    assert len(steps) == 1 and run.due_at is None  # a task runs: no pgmq query, not delayed
+    steps, run = play(run_ops.get_run(RUN_ID), run_row("started", due_at=due))
+    assert len(steps) == 1 and run.due_at == due  # pgflow._run_due_at, in the one statement
+
+
+def test_get_run_with_states_fills_due_times_of_hidden_tasks_steps_and_the_run() -> None:
+    due = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
+    op = run_ops.get_run_with_states(RUN_ID)
+    reads_the_run(next(op), RUN_ID)
+    states = [{"step_slug": "later", "status": "started"}]
+    tasks = [{"flow_slug": "orders", "run_id": RUN_ID, "step_slug": "later", "task_index": 0, "status": "queued"}]
+    with pytest.raises(StopIteration) as done:
+        op.send([run_row("started"), states, tasks,
+                 [{"run_id": RUN_ID, "step_slug": "later", "task_index": 0, "due_at": due}]])
+    run = done.value.value
+    assert (run.due_at, run.step("later").due_at, run.step("later").tasks[0].due_at) == (due, due, due)
 
 
 def test_get_run_raises_run_not_found_on_no_row() -> None:
@@ -203,7 +211,7 @@ def test_get_run_with_states_reads_one_snapshot_and_orders_tasks_under_their_ste
              for i in (0, 1)] + [{"flow_slug": "orders", "run_id": RUN_ID, "step_slug": "fetch", "task_index": 0,
                                   "status": "completed"}]
     with pytest.raises(StopIteration) as done:
-        op.send([run_row("started"), states, tasks])
+        op.send([run_row("started"), states, tasks, []])
     run = done.value.value
     assert [(s.step_slug, [t.task_index for t in s.tasks]) for s in run.step_states] == [("fetch", [0]),
                                                                                           ("each", [0, 1])]
@@ -212,7 +220,7 @@ def test_get_run_with_states_reads_one_snapshot_and_orders_tasks_under_their_ste
 
 def test_get_run_with_states_raises_run_not_found_on_no_row() -> None:
     with pytest.raises(RunNotFound):
-        play(run_ops.get_run_with_states(RUN_ID), [None, [], []])
+        play(run_ops.get_run_with_states(RUN_ID), [None, [], [], []])
 
 
 def test_list_runs_filters_by_flow_and_status() -> None:

@@ -110,17 +110,12 @@ SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, co
   FROM pgflow.runs
  WHERE run_id = %(run_id)s;
 
--- name: client_select_run_with_active_tasks
--- get_run: the run, and (to tell whether it waits for delayed work) its tasks not over yet.
+-- name: client_select_run_with_due
+-- get_run: the run, and for a started run whose work all waits for later (a delayed start, a
+-- start delay, a retry's backoff) when it is due (pgflow._run_due_at).
 SELECT r.run_id, r.flow_slug, r.status, r.input, r.output, r.remaining_steps, r.started_at, r.completed_at,
        r.failed_at, r.cancelled_at, r.cancel_reason, r.idempotency_key, r.idempotency_ttl, r.retry_of,
-       CASE WHEN r.status = 'started' THEN (
-           SELECT coalesce(jsonb_agg(jsonb_build_object(
-                      'run_id', t.run_id, 'step_slug', t.step_slug, 'task_index', t.task_index, 'status', t.status,
-                      'queue_name', t.queue_name, 'message_id', t.message_id)), '[]'::jsonb)
-             FROM pgflow.step_tasks AS t
-            WHERE t.run_id = r.run_id AND t.status IN ('queued', 'started'))
-       END AS active_tasks
+       CASE WHEN r.status = 'started' THEN pgflow._run_due_at(r.run_id) END AS due_at
   FROM pgflow.runs AS r
  WHERE r.run_id = %(run_id)s;
 
@@ -163,13 +158,10 @@ SELECT run_id, step_slug, task_index, status, queue_name, message_id
   FROM pgflow.step_tasks
  WHERE run_id = ANY(%(run_ids)s::uuid[]) AND status IN ('queued', 'started');
 
--- name: client_message_due_times
--- When messages of one queue become visible, for those still hidden (a delayed start, a start
--- delay, a retry's backoff). Read-only. {queue_table} is pgmq's table of the queue, filled in
--- as an identifier by pgflow.ops.due.
-SELECT msg_id, vt AS due_at
-  FROM pgmq.{queue_table}
- WHERE msg_id = ANY(%(msg_ids)s::bigint[]) AND vt > clock_timestamp();
+-- name: client_task_due_times
+-- When the run's queued tasks whose messages are still hidden become visible (read-only).
+SELECT %(run_id)s::uuid AS run_id, d.step_slug, d.task_index, d.due_at
+  FROM pgflow._task_due_times(%(run_id)s) AS d;
 
 -- name: client_cancel_run
 -- cancel_run: cancelled (this call ended the run), the run's status and when it was cancelled.

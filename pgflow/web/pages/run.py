@@ -49,7 +49,7 @@ async def run_page(request: Request) -> Response:
         raise HTTPException(404, f"Run {run_id} does not exist (it may have been pruned).")
     # delayed work (enqueued for later, a start delay, a retry's backoff) is not running: when is it due?
     active = await store.run(active_tasks([run_id])) if run["status"] == RunStatus.STARTED else []
-    due = await store.run(due_times(active)) if active else {}
+    due = await store.run(due_times(run_id)) if active else {}
     step_due = {slug: run_due_at([t for t in active if t["step_slug"] == slug], due)
                 for slug in {t["step_slug"] for t in active}}
     steps = await store.all("dashboard_flow_steps", flow_slug=run["flow_slug"])
