@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
 from types import NoneType, UnionType
-from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, TypeGuard, Union, get_args, get_origin, get_type_hints
 from uuid import UUID
 
 ALL_RUNS_CHANNEL = "pgflow:events"
@@ -238,6 +238,12 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     TaskStartedEvent, TaskCompletedEvent, TaskFailedEvent,
 )
 EVENT_TYPES: dict[str, type[Event]] = {cls.event_type: cls for cls in EVENT_CLASSES}
+
+
+def ends_run(event: Event) -> TypeGuard[RunCompletedEvent | RunFailedEvent]:
+    """Whether ``event`` is a run's last: ``run:completed`` or ``run:failed`` (a cancelled run's
+    ``run:cancelled`` comes just before its ``run:failed``, which carries the error)."""
+    return isinstance(event, (RunCompletedEvent, RunFailedEvent))
 
 
 def parse_event(payload: str | dict[str, Any]) -> Event:

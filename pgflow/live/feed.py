@@ -17,11 +17,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
-from pgflow.events import ALL_RUNS_CHANNEL, RunEvent, run_channel
+from pgflow.events import ALL_RUNS_CHANNEL, Event, ends_run, run_channel
 from pgflow.live.markers import Gap, Item, RunFinished
 from pgflow.live.run import hub_for, load_run
 from pgflow.live.subscription import Subscription
-from pgflow.models import RunStatus
 from pgflow.ops.common import run_uuid
 
 
@@ -72,7 +71,7 @@ class EventFeed:
                     continue
                 if isinstance(item, Gap):
                     self._finished = (await load_run(self._client, self.run_id)).finished
-                elif isinstance(item, RunEvent) and RunStatus(item.status).is_terminal:
+                elif isinstance(item, Event) and ends_run(item):
                     self._finished = True
         finally:
             if opened_here:

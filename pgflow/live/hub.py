@@ -43,7 +43,7 @@ import psycopg
 
 from pgflow.db import query, translate_error
 from pgflow.errors import DatabaseUnavailable, PgFlowError
-from pgflow.events import ALL_RUNS_CHANNEL, RunCompletedEvent, RunFailedEvent, TaskEvent, parse_event, run_channel
+from pgflow.events import ALL_RUNS_CHANNEL, TaskEvent, ends_run, parse_event, run_channel
 from pgflow.live.markers import Gap, Item, RunFinished
 from pgflow.live.reader import NotifyReader
 from pgflow.live.subscription import Subscription
@@ -368,7 +368,7 @@ class EventHub:
                         notify.channel, exc, payload)
             return
         self.publish(event)
-        if isinstance(event, (RunCompletedEvent, RunFailedEvent)):
+        if ends_run(event):
             self.publish(RunFinished.from_event(event))
 
     def publish(self, item: Item) -> None:

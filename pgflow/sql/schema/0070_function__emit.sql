@@ -56,7 +56,9 @@ BEGIN
         END IF;
     END IF;
 
-    IF v_event NOT LIKE 'task:%' AND to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL THEN
+    -- pgflow-py's own events (task:*, run:cancelled) are not broadcast: upstream's client does not know them
+    IF v_event NOT LIKE 'task:%' AND v_event <> 'run:cancelled'
+       AND to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL THEN
         EXECUTE 'SELECT realtime.send($1, $2, $3, false)'
         USING p_payload,
               CASE WHEN v_event LIKE 'step:%'
