@@ -1,6 +1,78 @@
 -- pgflow-py migration 0006_run_control_functions: drafted by scripts/build_migration.py from the schema files changed since e90a3f9
 
 -- TODO by hand: 0060_tables_runtime.sql changed (ALTER ..., data repairs)
+-- 0070_function__emit.sql
+-- Publish one state-change event. Every engine function calls this, so events come from the
+-- database whichever worker (Python, TypeScript, Elixir) drove the change, and NOTIFY delivers
+-- them only when the transaction commits.
+--
+-- Channels: 'pgflow:run:<run_id>' (one run) and 'pgflow:events' (every run), each only while
+-- some session follows it (pgflow.subscribe(), a row in pgflow.subscribers): a transaction that
+-- NOTIFYs takes a database-wide lock while it commits, which serialises concurrent workers'
+-- commits, so events nobody follows are not sent.
+-- The payload is the given object plus "ts" (clock time of the change). A payload that would
+-- not fit NOTIFY's 8000-byte limit loses its large fields ("input", "output", "error_message")
+-- and lists them in "truncated", telling the subscriber to fetch them from the tables.
+-- When a Supabase-style realtime.send(jsonb, text, text, boolean) exists, the event is also
+-- broadcast on topic 'pgflow:run:<run_id>' under pgflow's event names.
+-- Setting pgflow.events (per session, role or database): 'off' silences events; 'always' sends
+-- them on both channels whether or not anyone subscribed (for plain LISTEN clients).
+CREATE OR REPLACE FUNCTION pgflow._emit(p_payload jsonb)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_payload jsonb;
+    v_text text;
+    v_event text := p_payload->>'event_type';
+    v_topic text := 'pgflow:run:' || (p_payload->>'run_id');
+    v_mode text := coalesce(current_setting('pgflow.events', true), '');
+    v_to_run boolean := v_mode = 'always';
+    v_to_all boolean := v_mode = 'always';
+BEGIN
+    IF v_mode = 'off' THEN
+        RETURN;
+    END IF;
+    IF NOT v_to_all THEN
+        SELECT coalesce(bool_or(s.channel = v_topic), false), coalesce(bool_or(s.channel = 'pgflow:events'), false)
+          INTO v_to_run, v_to_all
+          FROM pgflow.subscribers AS s
+         WHERE s.channel IN (v_topic, 'pgflow:events');
+    END IF;
+    IF v_to_run OR v_to_all THEN
+        v_payload := p_payload || jsonb_build_object('ts', clock_timestamp());
+        v_text := v_payload::text;
+        IF octet_length(v_text) > 7900 THEN
+            v_payload := (v_payload - 'input' - 'output' - 'error_message')
+                || jsonb_build_object('truncated',
+                       (SELECT coalesce(jsonb_agg(k), '[]'::jsonb)
+                        FROM unnest(ARRAY['input', 'output', 'error_message']) AS k
+                        WHERE v_payload ? k));
+            v_text := v_payload::text;
+        END IF;
+        IF v_to_run THEN
+            PERFORM pg_notify(v_topic, v_text);
+        END IF;
+        IF v_to_all THEN
+            PERFORM pg_notify('pgflow:events', v_text);
+        END IF;
+    END IF;
+
+    -- pgflow-py's own events (task:*, run:cancelled) are not broadcast: upstream's client does not know them
+    IF v_event NOT LIKE 'task:%' AND v_event <> 'run:cancelled'
+       AND to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL THEN
+        EXECUTE 'SELECT realtime.send($1, $2, $3, false)'
+        USING p_payload,
+              CASE WHEN v_event LIKE 'step:%'
+                   THEN 'step:' || (p_payload->>'step_slug') || ':' || split_part(v_event, ':', 2)
+                   ELSE v_event END,
+              v_topic;
+    END IF;
+END;
+$$;
+
 -- 0076_function__run_event.sql
 -- The payload of a run event for pgflow._emit, built from the run's row as the transition left
 -- it: the one place that says which fields run:started, run:completed, run:failed and
@@ -266,6 +338,64 @@ BEGIN
     PERFORM pgflow._emit(pgflow._run_event('run:cancelled', v_run));
     PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, v_message));
     RETURN QUERY SELECT true, v_run.status, v_run.cancelled_at;
+END;
+$$;
+
+-- 0440_function__task_due_times.sql
+-- pgflow-py: when the queued tasks of a run that are still hidden become visible to workers - a
+-- run enqueued for later, a step waiting out its start_delay, a task waiting out a retry's
+-- backoff. Only the task's pgmq message knows (its visibility time), so each queue of the run's
+-- queued tasks is read once, by its stored queue_name. Read-only; tasks visible now are left out.
+CREATE OR REPLACE FUNCTION pgflow._task_due_times(p_run_id uuid)
+RETURNS TABLE (step_slug text, task_index int, due_at timestamptz)
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_queue record;
+BEGIN
+    FOR v_queue IN
+        SELECT t.queue_name, array_agg(t.message_id) AS message_ids
+          FROM pgflow.step_tasks AS t
+         WHERE t.run_id = p_run_id AND t.status = 'queued' AND t.message_id IS NOT NULL
+         GROUP BY t.queue_name
+    LOOP
+        RETURN QUERY EXECUTE format(
+            'SELECT t.step_slug, t.task_index, m.vt
+               FROM pgmq.%I AS m
+               JOIN pgflow.step_tasks AS t
+                 ON t.run_id = $1 AND t.queue_name = $2 AND t.message_id = m.msg_id AND t.status = ''queued''
+              WHERE m.msg_id = ANY ($3) AND m.vt > clock_timestamp()',
+            pgmq.format_table_name(v_queue.queue_name, 'q'))
+        USING p_run_id, v_queue.queue_name, v_queue.message_ids;
+    END LOOP;
+END;
+$$;
+
+-- 0441_function__run_due_at.sql
+-- pgflow-py: when a started run whose every unfinished task waits for a hidden message (see
+-- _task_due_times) can go on: the earliest of those times. NULL when some task is started or
+-- visible now (the run is running, not scheduled) or when nothing is unfinished.
+CREATE OR REPLACE FUNCTION pgflow._run_due_at(p_run_id uuid)
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_due timestamptz;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pgflow.step_tasks AS t WHERE t.run_id = p_run_id AND t.status = 'started') THEN
+        RETURN NULL;
+    END IF;
+    SELECT CASE WHEN count(*) > 0 AND count(d.due_at) = count(*) THEN min(d.due_at) END
+      INTO v_due
+      FROM pgflow.step_tasks AS t
+      LEFT JOIN pgflow._task_due_times(p_run_id) AS d
+        ON d.step_slug = t.step_slug AND d.task_index = t.task_index
+     WHERE t.run_id = p_run_id AND t.status = 'queued';
+    RETURN v_due;
 END;
 $$;
 
