@@ -138,3 +138,9 @@ class TaskTimeout(TaskError, TimeoutError):
 class TaskCancelled(TaskError):
     """Raised by ``ctx.raise_if_cancelled()`` in a handler whose run was cancelled
     (``cancel_run``): the handler may stop; whatever it returns or raises afterwards changes nothing."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s text, or its type's name when it has no text (for one-line
+    messages that wrap another error)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

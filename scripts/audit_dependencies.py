@@ -30,6 +30,8 @@ def verdict(report: dict[str, Any] | None, returncode: int, stderr: str = "") ->
         return 1, (f"pip-audit: {len(found)} known vulnerabilit{'y' if len(found) == 1 else 'ies'} in the "
                    f"installed dependencies; raise their floors in pyproject.toml:\n" + "\n".join(lines))
     audited = [d for d in deps if "skip_reason" not in d]
+    if report is None and not _unreachable(stderr):
+        return 1, f"pip-audit failed (exit {returncode}) and wrote no report: {stderr.strip()[-500:] or 'no output'}"
     if report is None or not audited:
         reason = (stderr.strip().splitlines() or ["no report"])[-1] if report is None else \
             f"none of the {len(deps)} dependencies could be looked up"
@@ -40,6 +42,15 @@ def verdict(report: dict[str, Any] | None, returncode: int, stderr: str = "") ->
     skipped = len(deps) - len(audited)
     return 0, (f"pip-audit: no known vulnerabilities in {len(audited)} dependencies"
                + (f" ({skipped} could not be looked up)" if skipped else ""))
+
+
+# what pip-audit (requests/urllib3) says when it cannot reach PyPI's JSON API
+_NETWORK_WORDS = ("ConnectionError", "Max retries exceeded", "Name or service not known", "Temporary failure in name",
+                  "timed out", "Network is unreachable", "Connection refused", "404 Client Error", "SSLError")
+
+
+def _unreachable(stderr: str) -> bool:
+    return any(word in stderr for word in _NETWORK_WORDS)
 
 
 def main() -> int:

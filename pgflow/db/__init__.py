@@ -5,7 +5,8 @@ Import the data layer's names from here (``from pgflow.db import Query, drive_sy
 """
 
 from pgflow.db.driver import drive_async, drive_sync, run_async, run_sync
-from pgflow.db.errors import first_line, translate_error
+from pgflow.db.errors import translate_error
+from pgflow.errors import first_line
 from pgflow.db.operation import ClientOperation, Operation, Query, Snapshot, WaitForEvent, listen, unlisten
 from pgflow.db.pools import (
     MAX_BACKOFF,

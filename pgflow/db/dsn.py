@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pgflow.errors import ConfigurationError
+from pgflow.errors import ConfigurationError, first_line
 
 ENV_VARS = ("PGFLOW_DATABASE_URL", "DATABASE_URL")
 
@@ -37,7 +37,7 @@ def check_dsn(dsn: str) -> str:
     try:
         conninfo_to_dict(dsn)
     except ProgrammingError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        reason = first_line(exc) if str(exc).strip() else "unreadable"
         raise ConfigurationError(
             f"{dsn_source(dsn)} is not a valid PostgreSQL URL ({reason}); write it as "
             f"postgresql://user:password@host:5432/dbname") from None

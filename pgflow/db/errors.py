@@ -18,12 +18,8 @@ from pgflow.errors import (
     RunStateError,
     ScheduleError,
     SchemaError,
+    first_line,
 )
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of ``exc``'s text, or its type's name when it has no text."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 _QUOTED = re.compile(r"""["']([^"']+)["']""")

@@ -36,7 +36,8 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from pgflow import telemetry
 from pgflow.db.driver import query_span
-from pgflow.db.errors import first_line, translate_error
+from pgflow.db.errors import translate_error
+from pgflow.errors import first_line
 from pgflow.db.queries import query
 from pgflow.errors import ConfigurationError
 

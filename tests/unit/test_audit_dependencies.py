@@ -42,3 +42,8 @@ def test_a_clean_audit_passes_and_counts_what_was_audited():
                                {"name": "anyio", "skip_reason": "Dependency not found on PyPI"}]}
     assert audit.verdict(report, 0) == (0, "pip-audit: no known vulnerabilities in 1 dependencies "
                                            "(1 could not be looked up)")
+
+
+def test_pip_audit_failing_for_another_reason_fails_the_check():
+    code, message = audit.verdict(None, 1, "Traceback (most recent call last):\nKeyError: 'dependencies'")
+    assert code == 1 and "wrote no report" in message and "KeyError" in message
