@@ -4,7 +4,7 @@ A run enqueued for later, a step waiting out its ``start_delay`` and a task wait
 retry's backoff are all stored as ``started`` / ``queued`` at once; only their pgmq message
 says when a worker can take them. ``pgflow._task_due_times`` reads it in SQL (each queue of the
 run once, only for tasks still queued); :func:`with_due_times` fills ``due_at`` on the run, its
-step states and its tasks (``get_run`` asks ``pgflow._run_due_at`` for the run's alone):
+step states and its tasks (``get_run`` asks ``pgflow._waiting_runs`` for the run's alone):
 
 * a task's ``due_at``: its message's visibility time while that is in the future;
 * a step's: the earliest of its tasks' when it has queued tasks, all of them hidden, and none

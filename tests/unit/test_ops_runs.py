@@ -182,7 +182,7 @@ def test_get_run_reads_one_row() -> None:
 def test_get_run_of_a_run_waiting_for_later_says_when_it_is_due_from_the_same_row() -> None:
     due = datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
     steps, run = play(run_ops.get_run(RUN_ID), run_row("started", due_at=due))
-    assert len(steps) == 1 and run.due_at == due  # pgflow._run_due_at, in the one statement
+    assert len(steps) == 1 and run.due_at == due  # pgflow._waiting_runs, in the one statement
 
 
 def test_get_run_with_states_fills_due_times_of_hidden_tasks_steps_and_the_run() -> None:

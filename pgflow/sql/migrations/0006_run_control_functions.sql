@@ -342,12 +342,13 @@ END;
 $$;
 
 -- 0440_function__task_due_times.sql
--- pgflow-py: when the queued tasks of a run that are still hidden become visible to workers - a
--- run enqueued for later, a step waiting out its start_delay, a task waiting out a retry's
--- backoff. Only the task's pgmq message knows (its visibility time), so each queue of the run's
--- queued tasks is read once, by its stored queue_name. Read-only; tasks visible now are left out.
-CREATE OR REPLACE FUNCTION pgflow._task_due_times(p_run_id uuid)
-RETURNS TABLE (step_slug text, task_index int, due_at timestamptz)
+-- pgflow-py: when the queued tasks of some runs (NULL: of every started run) that are still
+-- hidden become visible to workers - a run enqueued for later, a step waiting out its
+-- start_delay, a task waiting out a retry's backoff. Only the task's pgmq message knows (its
+-- visibility time), so each queue holding such tasks is read once, by its stored queue_name.
+-- Read-only; tasks visible now are left out.
+CREATE OR REPLACE FUNCTION pgflow._task_due_times(p_run_ids uuid[])
+RETURNS TABLE (run_id uuid, step_slug text, task_index int, due_at timestamptz)
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
@@ -358,44 +359,42 @@ BEGIN
     FOR v_queue IN
         SELECT t.queue_name, array_agg(t.message_id) AS message_ids
           FROM pgflow.step_tasks AS t
-         WHERE t.run_id = p_run_id AND t.status = 'queued' AND t.message_id IS NOT NULL
+          JOIN pgflow.runs AS r ON r.run_id = t.run_id AND r.status = 'started'
+         WHERE t.status = 'queued' AND t.message_id IS NOT NULL
+           AND (p_run_ids IS NULL OR t.run_id = ANY (p_run_ids))
          GROUP BY t.queue_name
     LOOP
         RETURN QUERY EXECUTE format(
-            'SELECT t.step_slug, t.task_index, m.vt
+            'SELECT t.run_id, t.step_slug, t.task_index, m.vt
                FROM pgmq.%I AS m
                JOIN pgflow.step_tasks AS t
-                 ON t.run_id = $1 AND t.queue_name = $2 AND t.message_id = m.msg_id AND t.status = ''queued''
-              WHERE m.msg_id = ANY ($3) AND m.vt > clock_timestamp()',
+                 ON t.queue_name = $1 AND t.message_id = m.msg_id AND t.status = ''queued''
+              WHERE m.msg_id = ANY ($2) AND m.vt > clock_timestamp()',
             pgmq.format_table_name(v_queue.queue_name, 'q'))
-        USING p_run_id, v_queue.queue_name, v_queue.message_ids;
+        USING v_queue.queue_name, v_queue.message_ids;
     END LOOP;
 END;
 $$;
 
--- 0441_function__run_due_at.sql
--- pgflow-py: when a started run whose every unfinished task waits for a hidden message (see
--- _task_due_times) can go on: the earliest of those times. NULL when some task is started or
--- visible now (the run is running, not scheduled) or when nothing is unfinished.
-CREATE OR REPLACE FUNCTION pgflow._run_due_at(p_run_id uuid)
-RETURNS timestamptz
-LANGUAGE plpgsql
+-- 0441_function__waiting_runs.sql
+-- pgflow-py: the started runs (of `p_run_ids`, NULL: all) whose every unfinished task waits for
+-- a hidden message (see _task_due_times), with the earliest time one becomes visible: runs
+-- scheduled for later, not running. A run with a started task, or a queued one visible now, is
+-- running and left out. The dashboard counts them apart; get_run shows the time as due_at.
+CREATE OR REPLACE FUNCTION pgflow._waiting_runs(p_run_ids uuid[])
+RETURNS TABLE (run_id uuid, due_at timestamptz)
+LANGUAGE sql
 STABLE
 SET search_path = ''
 AS $$
-DECLARE
-    v_due timestamptz;
-BEGIN
-    IF EXISTS (SELECT 1 FROM pgflow.step_tasks AS t WHERE t.run_id = p_run_id AND t.status = 'started') THEN
-        RETURN NULL;
-    END IF;
-    SELECT CASE WHEN count(*) > 0 AND count(d.due_at) = count(*) THEN min(d.due_at) END
-      INTO v_due
+    SELECT t.run_id, min(d.due_at)
       FROM pgflow.step_tasks AS t
-      LEFT JOIN pgflow._task_due_times(p_run_id) AS d
-        ON d.step_slug = t.step_slug AND d.task_index = t.task_index
-     WHERE t.run_id = p_run_id AND t.status = 'queued';
-    RETURN v_due;
-END;
+      JOIN pgflow.runs AS r ON r.run_id = t.run_id AND r.status = 'started'
+      LEFT JOIN pgflow._task_due_times(p_run_ids) AS d
+        ON d.run_id = t.run_id AND d.step_slug = t.step_slug AND d.task_index = t.task_index
+     WHERE t.status IN ('queued', 'started')
+       AND (p_run_ids IS NULL OR t.run_id = ANY (p_run_ids))
+     GROUP BY t.run_id
+    HAVING bool_and(d.due_at IS NOT NULL);
 $$;
 

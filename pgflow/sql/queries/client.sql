@@ -112,10 +112,10 @@ SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, co
 
 -- name: client_select_run_with_due
 -- get_run: the run, and for a started run whose work all waits for later (a delayed start, a
--- start delay, a retry's backoff) when it is due (pgflow._run_due_at).
+-- start delay, a retry's backoff) when it is due (pgflow._waiting_runs).
 SELECT r.run_id, r.flow_slug, r.status, r.input, r.output, r.remaining_steps, r.started_at, r.completed_at,
        r.failed_at, r.cancelled_at, r.cancel_reason, r.idempotency_key, r.idempotency_ttl, r.retry_of,
-       CASE WHEN r.status = 'started' THEN pgflow._run_due_at(r.run_id) END AS due_at
+       CASE WHEN r.status = 'started' THEN (SELECT w.due_at FROM pgflow._waiting_runs(ARRAY[r.run_id]) AS w) END AS due_at
   FROM pgflow.runs AS r
  WHERE r.run_id = %(run_id)s;
 
@@ -160,8 +160,8 @@ SELECT run_id, step_slug, task_index, status, queue_name, message_id
 
 -- name: client_task_due_times
 -- When the run's queued tasks whose messages are still hidden become visible (read-only).
-SELECT %(run_id)s::uuid AS run_id, d.step_slug, d.task_index, d.due_at
-  FROM pgflow._task_due_times(%(run_id)s) AS d;
+SELECT d.run_id, d.step_slug, d.task_index, d.due_at
+  FROM pgflow._task_due_times(ARRAY[%(run_id)s::uuid]) AS d;
 
 -- name: client_cancel_run
 -- cancel_run: cancelled (this call ended the run), the run's status and when it was cancelled.

@@ -22,7 +22,14 @@ ORDER BY f.flow_slug
 -- ---------------------------------------------------------------------------------- overview
 
 -- name: dashboard_running_count
-SELECT count(*)::bigint FROM pgflow.runs WHERE status = 'started'
+-- Started runs, and those of them whose work all waits for later (enqueued for later, a start
+-- delay, a retry's backoff: pgflow._waiting_runs reads each queue holding such tasks once).
+SELECT (SELECT count(*) FROM pgflow.runs WHERE status = 'started')::bigint AS started,
+       (SELECT count(*) FROM pgflow._waiting_runs(NULL))::bigint AS waiting
+
+-- name: dashboard_waiting_runs
+-- Of these started runs, those whose work all waits for later, with when it is due.
+SELECT w.run_id, w.due_at FROM pgflow._waiting_runs(%(run_ids)s::uuid[]) AS w
 
 -- name: dashboard_run_buckets
 -- Runs started per time bucket and status. One index-only range scan per status on

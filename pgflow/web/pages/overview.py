@@ -100,7 +100,7 @@ async def overview(request: Request) -> Response:
         "windows": list(BUCKETS),
         "counts": counts,
         "total": total,
-        "running_now": int(await store.scalar("dashboard_running_count") or 0),
+        **_running_now(await store.one("dashboard_running_count")),
         "success_rate": (counts.get("completed", 0) / finished * 100) if finished else None,
         "throughput_per_hour": counts.get("completed", 0) / (window.total_seconds() / 3600),
         "durations": durations,
@@ -115,3 +115,9 @@ async def overview(request: Request) -> Response:
         "workers": worker_processes([w for w in workers if w["health"] in ("healthy", "stale")]),
     }
     return dash.page(request, "overview.html", context)
+
+
+def _running_now(counts: dict[str, Any] | None) -> dict[str, int]:
+    """Runs running now, and started runs that only wait for later (shown apart, not as running)."""
+    started, waiting = (int(counts[k] or 0) for k in ("started", "waiting")) if counts else (0, 0)
+    return {"running_now": started - waiting, "scheduled_now": waiting}

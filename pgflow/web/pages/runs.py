@@ -62,8 +62,14 @@ async def fetch_page(dash: Dashboard, f: RunFilter, flows: dict[str, dict[str, A
 
 
 async def annotate_runs(dash: Dashboard, rows: list[dict[str, Any]], flows: dict[str, dict[str, Any]]) -> None:
-    """Add each run's flow type, step count, failed step and schedule (a few index lookups)."""
+    """Add each run's flow type, step count, failed step, schedule and, for a run whose work all
+    waits for later, when it is due (a few index lookups)."""
     failed: dict[Any, dict[str, Any]] = {}
+    waiting: dict[Any, Any] = {}
+    started_ids = [r["run_id"] for r in rows if r["status"] == RunStatus.STARTED]
+    if started_ids:
+        found_waiting = await dash.store.all("dashboard_waiting_runs", run_ids=started_ids)
+        waiting = {w["run_id"]: w["due_at"] for w in found_waiting}
     failed_ids = [r["run_id"] for r in rows if r["status"] == RunStatus.FAILED]
     if failed_ids:
         failed = {r["run_id"]: r for r in await dash.store.all("dashboard_failed_steps_of_runs", run_ids=failed_ids)}
@@ -77,6 +83,7 @@ async def annotate_runs(dash: Dashboard, rows: list[dict[str, Any]], flows: dict
         r["step_count"] = flow.get("step_count") or 0
         r["failed_step"] = failed.get(r["run_id"])
         r["schedule"] = scheduled.get(r["run_id"])
+        r["due_at"] = waiting.get(r["run_id"])
 
 
 async def runs_page(request: Request) -> Response:
