@@ -1,0 +1,103 @@
+from tests.sql.helpers import (
+    complete_task, define_flow, fail_task, read_and_start, register_worker, run_row, scalar, start_flow, step_state,
+)
+from tests.sql.resume_run.helpers import queued, resume_run
+
+ITEMS = list(range(10))
+
+
+def _map_flow(conn):
+    define_flow(conn, "m", [("items", [], {"step_type": "map"}), ("total", ["items"])], max_attempts=1)
+
+
+def _finish(conn, run_id, outputs):
+    """Claim the run's visible tasks and complete each with outputs[(step, index)](...)."""
+    worker = register_worker(conn, "m")
+    while True:
+        claimed = [t for t in read_and_start(conn, "m", worker) if t["run_id"] == run_id]
+        if not claimed:
+            return
+        for t in claimed:
+            complete_task(conn, run_id, t["step_slug"], t["task_index"], outputs(t["step_slug"], t["task_index"]))
+
+
+def _outputs(step, index):
+    return index * 10 if step == "items" else "sum"
+
+
+def test_a_map_with_9_of_10_items_completed_runs_exactly_1_new_task_and_the_clean_output(conn):
+    _map_flow(conn)
+    clean = start_flow(conn, "m", ITEMS)
+    _finish(conn, clean, _outputs)
+    assert run_row(conn, clean)["status"] == "completed"
+
+    original = start_flow(conn, "m", ITEMS)
+    worker = register_worker(conn, "m")
+    tasks = [t for t in read_and_start(conn, "m", worker) if t["run_id"] == original]
+    for t in tasks:
+        if t["task_index"] != 7:
+            complete_task(conn, original, "items", t["task_index"], t["task_index"] * 10)
+    fail_task(conn, original, "items", 7, "boom")
+    assert run_row(conn, original)["status"] == "failed"
+
+    resumed = resume_run(conn, original)
+
+    assert run_row(conn, resumed)["retry_of"] == original
+    assert queued(conn, resumed) == [("items", 7)]
+    assert step_state(conn, resumed, "items")["remaining_tasks"] == 1
+    assert scalar(conn, "SELECT count(*) FROM pgmq.q_m WHERE message->>'run_id' = %s", (str(resumed),)) == 1
+    _finish(conn, resumed, _outputs)
+    new = run_row(conn, resumed)
+    assert new["status"] == "completed"
+    assert new["output"] == run_row(conn, clean)["output"]
+    assert step_state(conn, resumed, "items")["output"] == [i * 10 for i in ITEMS]
+
+
+def test_a_chain_failed_at_b_reuses_a_and_runs_b_then_c(conn):
+    define_flow(conn, "c", [("a", []), ("b", ["a"]), ("c", ["b"])], max_attempts=1)
+    original = start_flow(conn, "c", {"x": 1})
+    worker = register_worker(conn, "c")
+    read_and_start(conn, "c", worker)
+    complete_task(conn, original, "a", 0, {"a": 1})
+    read_and_start(conn, "c", worker)
+    fail_task(conn, original, "b", 0, "boom")
+
+    resumed = resume_run(conn, original)
+
+    assert queued(conn, resumed) == [("b", 0)]
+    a = step_state(conn, resumed, "a")
+    assert (a["status"], a["output"]) == ("completed", {"a": 1})
+    assert run_row(conn, resumed)["remaining_steps"] == 2
+    claimed = read_and_start(conn, "c", worker)
+    assert [(t["step_slug"], t["input"]["a"]) for t in claimed] == [("b", {"a": 1})]
+    complete_task(conn, resumed, "b", 0, "B")
+    assert queued(conn, resumed) == [("c", 0)]
+    read_and_start(conn, "c", worker)
+    complete_task(conn, resumed, "c", 0, "C")
+    new = run_row(conn, resumed)
+    assert (new["status"], new["output"]) == ("completed", {"c": "C"})
+
+
+def test_a_cancelled_run_is_resumed(conn):
+    define_flow(conn, "c", [("a", []), ("b", ["a"])])
+    original = start_flow(conn, "c", {"x": 1})
+    read_and_start(conn, "c", register_worker(conn, "c"))
+    complete_task(conn, original, "a", 0, 1)
+    conn.execute("SELECT pgflow.cancel_run(%s, 'stop')", (original,))
+
+    resumed = resume_run(conn, original)
+
+    assert run_row(conn, resumed)["retry_of"] == original
+    assert queued(conn, resumed) == [("b", 0)]
+
+
+def test_the_original_is_left_as_it_was(conn):
+    define_flow(conn, "c", [("a", [])], max_attempts=1)
+    original = start_flow(conn, "c", {})
+    read_and_start(conn, "c", register_worker(conn, "c"))
+    fail_task(conn, original, "a", 0, "boom")
+    before = run_row(conn, original)
+
+    resume_run(conn, original)
+
+    assert run_row(conn, original) == before
