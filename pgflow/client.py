@@ -35,6 +35,7 @@ from pgflow.live.feed import EventFeed
 from pgflow.ops import cancel as cancel_ops
 from pgflow.ops import flows as flow_ops
 from pgflow.ops import health as health_ops
+from pgflow.ops import resume as resume_ops
 from pgflow.ops import retry as retry_ops
 from pgflow.ops import runs as run_ops
 from pgflow.ops import schedules as schedule_ops
@@ -175,6 +176,7 @@ class _Methods:
     prune = _shared(run_ops.prune)
     cancel_run = _shared(cancel_ops.cancel_run)  # pgflow/ops/cancel.py
     retry_run = _shared(retry_ops.retry_run)  # pgflow/ops/retry.py
+    resume_run = _shared(resume_ops.resume_run)  # pgflow/ops/resume.py
 
     # jobs, and delayed runs of any flow
     enqueue = _shared(run_ops.enqueue)

@@ -166,7 +166,7 @@ class Run:
     idempotency_key: str | None = None
     #: how long the key is kept after the run ends (None: forever, or no key)
     idempotency_ttl: timedelta | None = None
-    #: the run this one retries (retry_run), if any
+    #: the run this one retries or resumes (retry_run, resume_run), if any
     retry_of: UUID | None = None
 
     @property

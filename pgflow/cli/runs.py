@@ -70,7 +70,7 @@ def echo_run(run: Any) -> None:
         reason = f": {run.cancel_reason}" if run.cancel_reason else ""
         click.echo(printable(f"cancelled {when(run.cancelled_at)}{reason}"))  # the reason is a person's text
     if run.retry_of is not None:
-        click.echo(f"retry of {run.retry_of}")
+        click.echo(f"retry of {run.retry_of}")  # a retry_run or a resume_run
     if run.idempotency_key is not None:
         kept = "forever" if run.idempotency_ttl is None else f"{_span(run.idempotency_ttl)} after the run ends"
         click.echo(printable(f"idempotency key {run.idempotency_key!r} (kept {kept})"))  # the caller's text

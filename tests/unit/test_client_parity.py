@@ -63,7 +63,7 @@ def test_async_client_methods_are_coroutine_functions_on_the_class_and_on_an_ins
     thread, where a returned coroutine is never awaited)."""
     client = AsyncClient(dsn="postgresql://unused")  # never connects: no method is called
     names = set(public_methods(AsyncClient)) - ASYNC_ONLY
-    assert len(names) == 33, sorted(names)  # 31 operations, open and close
+    assert len(names) == 34, sorted(names)  # 32 operations, open and close
     for name in names:
         assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
         assert inspect.iscoroutinefunction(getattr(client, name)), name
@@ -78,7 +78,7 @@ def test_each_shared_method_has_its_operations_signature_and_docstring() -> None
     only the operation's test clock ``now`` is left out."""
     for cls in (Client, AsyncClient):
         methods = shared_methods(cls)
-        assert len(methods) == 31, sorted(methods)
+        assert len(methods) == 32, sorted(methods)
         for name, (method, operation) in methods.items():
             own = [p for p in inspect.signature(operation).parameters.values() if p.name != CLOCK]
             assert list(inspect.signature(method).parameters.values())[1:] == own, name
@@ -132,6 +132,7 @@ PUBLIC_PARAMETERS = {
     "prune": [("older_than", P, E), ("flows", P, None)],
     "recompile": [("flow", P, E)],
     "resume_schedule": [("slug", P, E)],
+    "resume_run": [("run_id", P, E), ("force", P, False)],
     "retry_run": [("run_id", P, E)],
     "run_schedule_now": [("slug", P, E)],
     "schedule": [("flow", P, E), ("cron", P, E), ("input", P, None), ("timezone", P, None), ("slug", K, None),

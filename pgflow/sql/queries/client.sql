@@ -86,6 +86,9 @@ SELECT status FROM pgflow.runs WHERE run_id = %(run_id)s;
 -- name: client_retry_run
 SELECT run_id FROM pgflow.retry_run(%(run_id)s);
 
+-- name: client_resume_run
+SELECT run_id FROM pgflow.resume_run(%(run_id)s, %(force)s);
+
 -- name: client_find_run_ids
 -- Runs whose id starts or ends with a fragment (lower-case hex and dashes; newest first).
 SELECT run_id
