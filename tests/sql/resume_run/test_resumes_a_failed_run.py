@@ -1,5 +1,8 @@
+import psycopg
+
 from tests.sql.helpers import (
-    complete_task, define_flow, fail_task, read_and_start, register_worker, run_row, scalar, start_flow, step_state,
+    complete_task, define_flow, drain_notifies, fail_task, listener, read_and_start, register_worker, run_row, scalar,
+    start_flow, step_state,
 )
 from tests.sql.resume_run.helpers import queued, resume_run
 
@@ -101,3 +104,51 @@ def test_the_original_is_left_as_it_was(conn):
     resume_run(conn, original)
 
     assert run_row(conn, original) == before
+
+
+def test_a_dependent_map_partly_done_reruns_only_its_failed_item_and_the_steps_after_it(conn):
+    define_flow(conn, "d", [("a", []), ("b", ["a"], {"step_type": "map"}), ("c", ["b"])], max_attempts=1)
+    original = start_flow(conn, "d", {})
+    worker = register_worker(conn, "d")
+    read_and_start(conn, "d", worker)
+    complete_task(conn, original, "a", 0, ["x", "y", "z"])
+    read_and_start(conn, "d", worker)
+    complete_task(conn, original, "b", 0, "X")
+    complete_task(conn, original, "b", 2, "Z")
+    fail_task(conn, original, "b", 1, "boom")
+
+    resumed = resume_run(conn, original)
+
+    assert queued(conn, resumed) == [("b", 1)]
+    [claimed] = read_and_start(conn, "d", worker)
+    assert (claimed["step_slug"], claimed["task_index"], claimed["input"]) == ("b", 1, "y")
+    complete_task(conn, resumed, "b", 1, "Y")
+    assert step_state(conn, resumed, "b")["output"] == ["X", "Y", "Z"]
+    [claimed] = read_and_start(conn, "d", worker)
+    assert claimed["input"]["b"] == ["X", "Y", "Z"]
+    complete_task(conn, resumed, "c", 0, "done")
+    assert run_row(conn, resumed)["output"] == {"c": "done"}
+
+
+def test_reused_steps_emit_step_completed_and_the_queued_ones_step_started(db_url):
+    with psycopg.connect(db_url) as conn, listener(db_url) as listen:
+        define_flow(conn, "ev", [("a", []), ("b", ["a"])], max_attempts=1)
+        original = start_flow(conn, "ev", {})
+        worker = register_worker(conn, "ev")
+        read_and_start(conn, "ev", worker)
+        complete_task(conn, original, "a", 0, 1)
+        read_and_start(conn, "ev", worker)
+        fail_task(conn, original, "b", 0, "boom")
+        conn.commit()
+        drain_notifies(listen, timeout=2)
+
+        resumed = resume_run(conn, original)
+        conn.commit()
+        events = drain_notifies(listen, timeout=5, stop_after=3)
+
+        assert [(e["event_type"], e.get("step_slug")) for e in events] == [
+            ("run:started", None), ("step:completed", "a"), ("step:started", "b")]
+        assert {e["run_id"] for e in events} == {str(resumed)}
+        assert events[1]["output"] == 1
+        assert scalar(conn, "SELECT count(*) FROM pgflow.step_tasks WHERE run_id = %s AND message_id IS NULL",
+                      (resumed,)) == 1  # a's copied task: no message sent
