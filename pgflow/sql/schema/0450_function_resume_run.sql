@@ -8,8 +8,8 @@
 -- copied (no message is sent), and its dependents are released as after a normal completion.
 -- Then the run goes on as start_flow's does (conditions, taskless steps, ready steps); a map
 -- step that the original had partly done gets all its tasks, and those whose item completed in
--- the original are completed at once with its output (their messages archived), so only the
--- rest is worked on. The tasks left are ordinary queued tasks: any worker runs them.
+-- the original are completed at once with its output (task:completed; their messages archived),
+-- so only the rest is worked on. The tasks left are ordinary queued tasks: any worker runs them.
 -- The original is left as it is; each call starts one more run.
 -- Only a failed run can be resumed (a cancelled run is a failed one with cancelled_at set).
 -- Shape check: when the flow's steps are no longer the steps the original run has states for
@@ -116,7 +116,7 @@ BEGIN
                  WHERE t.run_id = v_run_id AND t.step_slug = v_step.step_slug
                    AND o.run_id = p_run_id AND o.step_slug = v_step.step_slug
                    AND o.task_index = t.task_index AND o.status = 'completed'
-                RETURNING t.queue_name, t.message_id
+                RETURNING t.queue_name, t.message_id, pgflow._emit(pgflow._task_event('task:completed', t)) AS emitted
             ),
             archived AS (
                 SELECT count(pgmq.archive(d.queue_name, d.message_id)) AS n FROM done AS d

@@ -152,3 +152,23 @@ def test_reused_steps_emit_step_completed_and_the_queued_ones_step_started(db_ur
         assert events[1]["output"] == 1
         assert scalar(conn, "SELECT count(*) FROM pgflow.step_tasks WHERE run_id = %s AND message_id IS NULL",
                       (resumed,)) == 1  # a's copied task: no message sent
+
+
+def test_the_items_a_partly_done_map_reuses_emit_task_completed(db_url):
+    with psycopg.connect(db_url) as conn, listener(db_url) as listen:
+        define_flow(conn, "pm", [("items", [], {"step_type": "map"})], max_attempts=1)
+        original = start_flow(conn, "pm", [1, 2, 3])
+        worker = register_worker(conn, "pm")
+        read_and_start(conn, "pm", worker)
+        complete_task(conn, original, "items", 0, "one")
+        complete_task(conn, original, "items", 2, "three")
+        fail_task(conn, original, "items", 1, "boom")
+        conn.commit()
+        drain_notifies(listen, timeout=2)
+
+        resume_run(conn, original)
+        conn.commit()
+        events = drain_notifies(listen, timeout=5, stop_after=4)
+
+        assert [e["event_type"] for e in events] == ["run:started", "step:started", "task:completed", "task:completed"]
+        assert sorted((e["task_index"], e["output"]) for e in events[2:]) == [(0, "one"), (2, "three")]
