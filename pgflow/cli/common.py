@@ -39,9 +39,14 @@ class PgflowGroup(click.Group):
             fail(f"database error: {first_line(exc)}")
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    # red on a terminal; click drops the colour when stderr is piped
+def echo_error(message: str) -> None:
+    """``error: <message>`` on stderr, control characters escaped; red on a terminal (click drops
+    the colour when stderr is piped)."""
     click.echo(click.style("error:", fg="red", bold=True) + f" {printable(message)}", err=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    echo_error(message)
     sys.exit(code)
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import click
 
-from pgflow.cli.common import client_for, database_option, echo_json, json_option
+from pgflow.cli.common import client_for, database_option, echo_error, echo_json, json_option
 from pgflow.cli.runs import runs
 from pgflow.cli.watch import styled_status
 from pgflow.errors import PgFlowError
-from pgflow.textsafe import printable
 
 
 @runs.command("cancel")
@@ -35,8 +34,7 @@ def cancel_command(run_ids: tuple[str, ...], reason: str | None, database_url: s
                 result = client.cancel_run(client.find_run_id(given), reason=reason)
             except PgFlowError as exc:
                 failed = True
-                click.echo(click.style("error:", fg="red", bold=True) + f" {printable(given)}: {printable(str(exc))}",
-                           err=True)
+                echo_error(f"{given}: {exc}")
                 continue
             results.append(result)
             if not as_json:

@@ -67,11 +67,9 @@ def compile_flow(flow: Flow, allow_data_loss: bool = False) -> Operation[Compile
         differences = yield from _differences(flow, slug, list(result.get("differences") or []))
         if not allow_data_loss:
             raise FlowShapeMismatch(slug, differences)
-        yield Query.all("client_delete_flow_and_data", flow_slug=slug)
-        yield from _ensure_compiled(flow, slug)
+        yield from _replace_flow(flow, slug)
         result = {"status": "recompiled", "differences": differences}
-    flow_type = getattr(flow, "flow_type", "flow")
-    yield Query.execute("client_set_flow_type", flow_slug=slug, flow_type=flow_type).and_commit()
+    yield from _store_flow_type(flow, slug)
     return CompileResult(status=result["status"], differences=list(result.get("differences") or []))
 
 
@@ -85,11 +83,23 @@ def recompile_flow(flow: Flow) -> Operation[CompileResult]:
     differences: list[str] = []
     if existed:
         differences = yield from _differences(flow, slug, [])
-        yield Query.all("client_delete_flow_and_data", flow_slug=slug)
+        yield from _replace_flow(flow, slug)
+    else:
+        yield from _ensure_compiled(flow, slug)
+    yield from _store_flow_type(flow, slug)
+    return CompileResult(status="recompiled" if existed else "compiled", differences=differences)
+
+
+def _replace_flow(flow: Flow, slug: str) -> Operation[None]:
+    """Delete the stored flow with its runs, tasks and queues, and compile ``flow`` anew."""
+    yield Query.all("client_delete_flow_and_data", flow_slug=slug)
     yield from _ensure_compiled(flow, slug)
+
+
+def _store_flow_type(flow: Flow, slug: str) -> Operation[None]:
+    """Record whether the flow is a job, ending the compile's transaction."""
     flow_type = getattr(flow, "flow_type", "flow")
     yield Query.execute("client_set_flow_type", flow_slug=slug, flow_type=flow_type).and_commit()
-    return CompileResult(status="recompiled" if existed else "compiled", differences=differences)
 
 
 def flow_exists(flow: FlowRef) -> Operation[bool]:

@@ -237,6 +237,36 @@ BEGIN
 END;
 $$;
 
+-- 0415_function__run_to_rerun.sql
+-- The run that retry_run or resume_run (p_action: 'retry', 'resume') starts again, locked: it
+-- must exist (PF002) and have failed - a cancelled run is a failed one with cancelled_at set -
+-- (PF005 "nothing to <action>" for a run still going or completed, with what to do instead).
+CREATE OR REPLACE FUNCTION pgflow._run_to_rerun(p_run_id uuid, p_action text)
+RETURNS pgflow.runs
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_run pgflow.runs;
+BEGIN
+    SELECT * INTO v_run FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF002',
+            MESSAGE = format('run %s not found', p_run_id),
+            HINT = 'check the run id (the run may have been pruned)';
+    END IF;
+    IF v_run.status <> 'failed' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF005',
+            MESSAGE = format('nothing to %s: run %s is %s', p_action, p_run_id, v_run.status),
+            HINT = CASE WHEN v_run.status = 'completed'
+                        THEN 'a completed run has its output; start a new run to run the flow again'
+                        ELSE format('the run is still going; wait for it to end, or cancel it, then %s', p_action) END;
+    END IF;
+    RETURN v_run;
+END;
+$$;
+
 -- 0420_function_retry_run.sql
 -- Retry a run that ended without completing (pgflow-py addition; client.retry_run and
 -- `pgflow runs retry` call it): start a new run of the same flow with the same input, its
@@ -256,19 +286,7 @@ DECLARE
     v_original pgflow.runs;
     v_run pgflow.runs;
 BEGIN
-    SELECT * INTO v_original FROM pgflow.runs AS r WHERE r.run_id = p_run_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PF002',
-            MESSAGE = format('run %s not found', p_run_id),
-            HINT = 'check the run id (the run may have been pruned)';
-    END IF;
-    IF v_original.status <> 'failed' THEN
-        RAISE EXCEPTION USING ERRCODE = 'PF005',
-            MESSAGE = format('nothing to retry: run %s is %s', p_run_id, v_original.status),
-            HINT = CASE WHEN v_original.status = 'completed'
-                        THEN 'a completed run has its output; start a new run to run the flow again'
-                        ELSE 'the run is still going; wait for it to end, or cancel it, then retry' END;
-    END IF;
+    v_original := pgflow._run_to_rerun(p_run_id, 'retry');
 
     SELECT * INTO v_run FROM pgflow.start_flow(v_original.flow_slug, v_original.input);
     UPDATE pgflow.runs AS r SET retry_of = p_run_id WHERE r.run_id = v_run.run_id
@@ -435,19 +453,7 @@ DECLARE
     v_changed text[];
     v_done int;
 BEGIN
-    SELECT * INTO v_original FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PF002',
-            MESSAGE = format('run %s not found', p_run_id),
-            HINT = 'check the run id (the run may have been pruned)';
-    END IF;
-    IF v_original.status <> 'failed' THEN
-        RAISE EXCEPTION USING ERRCODE = 'PF005',
-            MESSAGE = format('nothing to resume: run %s is %s', p_run_id, v_original.status),
-            HINT = CASE WHEN v_original.status = 'completed'
-                        THEN 'a completed run has its output; start a new run to run the flow again'
-                        ELSE 'the run is still going; wait for it to end, or cancel it, then resume' END;
-    END IF;
+    v_original := pgflow._run_to_rerun(p_run_id, 'resume');
 
     -- the shape check: steps of the flow now vs the steps the original run has states for
     SELECT array_agg(x.step_slug ORDER BY x.step_slug) INTO v_changed

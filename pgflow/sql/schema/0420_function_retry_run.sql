@@ -16,19 +16,7 @@ DECLARE
     v_original pgflow.runs;
     v_run pgflow.runs;
 BEGIN
-    SELECT * INTO v_original FROM pgflow.runs AS r WHERE r.run_id = p_run_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PF002',
-            MESSAGE = format('run %s not found', p_run_id),
-            HINT = 'check the run id (the run may have been pruned)';
-    END IF;
-    IF v_original.status <> 'failed' THEN
-        RAISE EXCEPTION USING ERRCODE = 'PF005',
-            MESSAGE = format('nothing to retry: run %s is %s', p_run_id, v_original.status),
-            HINT = CASE WHEN v_original.status = 'completed'
-                        THEN 'a completed run has its output; start a new run to run the flow again'
-                        ELSE 'the run is still going; wait for it to end, or cancel it, then retry' END;
-    END IF;
+    v_original := pgflow._run_to_rerun(p_run_id, 'retry');
 
     SELECT * INTO v_run FROM pgflow.start_flow(v_original.flow_slug, v_original.input);
     UPDATE pgflow.runs AS r SET retry_of = p_run_id WHERE r.run_id = v_run.run_id

@@ -34,19 +34,7 @@ DECLARE
     v_changed text[];
     v_done int;
 BEGIN
-    SELECT * INTO v_original FROM pgflow.runs AS r WHERE r.run_id = p_run_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PF002',
-            MESSAGE = format('run %s not found', p_run_id),
-            HINT = 'check the run id (the run may have been pruned)';
-    END IF;
-    IF v_original.status <> 'failed' THEN
-        RAISE EXCEPTION USING ERRCODE = 'PF005',
-            MESSAGE = format('nothing to resume: run %s is %s', p_run_id, v_original.status),
-            HINT = CASE WHEN v_original.status = 'completed'
-                        THEN 'a completed run has its output; start a new run to run the flow again'
-                        ELSE 'the run is still going; wait for it to end, or cancel it, then resume' END;
-    END IF;
+    v_original := pgflow._run_to_rerun(p_run_id, 'resume');
 
     -- the shape check: steps of the flow now vs the steps the original run has states for
     SELECT array_agg(x.step_slug ORDER BY x.step_slug) INTO v_changed
