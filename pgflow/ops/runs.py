@@ -85,6 +85,7 @@ def start_flow(
     if idempotency_key is not None:
         return (yield from _start_keyed(flow, input, idempotency_key, idempotency_ttl, run_id=run_id))
     check_flow_input(flow, input)
+    yield from start_options()
     row = yield Query.one(
         "client_start_flow",
         flow_slug=slug_of(flow), input=json_text(input), run_id=None if run_id is None else run_uuid(run_id),
@@ -93,10 +94,23 @@ def start_flow(
     return run_id_
 
 
+def start_options(**options: Json) -> Operation[None]:
+    """Send the options given (not None) of the run that the next statement starts.
+
+    They fill pgflow-py's own columns of ``pgflow.runs`` through ``pgflow._run_options()`` in SQL,
+    so upstream's ``start_flow`` keeps its signature; ``start_flow`` clears them once the run
+    exists. No options, no statement: a start without them costs nothing more.
+    """
+    given = {name: value for name, value in options.items() if value is not None}
+    if given:
+        yield Query("client_set_run_options", {"options": json_text(given)}, "none")
+
+
 def _start_keyed(flow: FlowRef, input: Json, key: str, ttl: float | timedelta | None, run_id: RunId | None = None,
                  start_at: datetime | None = None, delay: float | None = None) -> Operation[UUID]:
     key, ttl_seconds = check_idempotency(key, ttl)
     check_flow_input(flow, input)
+    yield from start_options()
     row = yield Query.one(
         "client_start_flow_idempotent", flow_slug=slug_of(flow), input=json_text(input), key=key, ttl=ttl_seconds,
         start_at=start_at, delay=delay, run_id=None if run_id is None else run_uuid(run_id),
@@ -130,6 +144,7 @@ def start_flow_and_wait(
     keyed = None if idempotency_key is None else check_idempotency(idempotency_key, idempotency_ttl)
     check_flow_input(flow, input)
     yield Query("client_listen_new_run", {}, "none")
+    yield from start_options()
     if keyed is None:
         row = yield Query.one("client_start_new_run", flow_slug=slug_of(flow), input=json_text(input)).and_commit()
     else:
@@ -187,6 +202,7 @@ def enqueue(
     if idempotency_key is not None:
         return (yield from _start_keyed(job, input, idempotency_key, idempotency_ttl,
                                         start_at=scheduled_at, delay=delay))
+    yield from start_options()
     row = yield Query.one(
         "client_start_flow_at",
         flow_slug=slug_of(job), input=json_text(input), start_at=scheduled_at, delay=delay, run_id=None,

@@ -22,6 +22,7 @@ INLINED = {
     "_run_event": "run event payload builder, inlined into the emitting statement so it reads only the columns it names",
     "_step_event": "step event payload builder, inlined like _run_event (set-based emits in _advance_runs, _finish_steps)",
     "_task_event": "task event payload builder, inlined like _run_event (claim_tasks, complete_tasks)",
+    "_run_options": "read once per run insert (_create_run, _start_run_directly): one setting, no call overhead",
 }
 
 FUNCTIONS = """

@@ -169,3 +169,7 @@ SELECT d.run_id, d.step_slug, d.task_index, d.due_at
 -- name: client_cancel_run
 -- cancel_run: cancelled (this call ended the run), the run's status and when it was cancelled.
 SELECT cancelled, status, cancelled_at FROM pgflow.cancel_run(%(run_id)s::uuid, %(reason)s::text);
+
+-- name: client_set_run_options
+-- The options of the run the next statement starts (pgflow._run_options); start_flow clears them.
+SELECT set_config('pgflow.run_options', %(options)s, true);

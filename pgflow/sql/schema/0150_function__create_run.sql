@@ -2,6 +2,8 @@
 -- pending dependency; a single step has one task, a root map step one per element of the input,
 -- a dependent map step an unknown number (NULL) until its dependency completes.
 -- Returns the run id. The input must already be checked (pgflow._check_run_input).
+-- pgflow-py's own run columns come from pgflow._run_options() (the caller's options, or NULL).
+-- Twin of the run insert in _start_run_directly: a column set here is set there the same way.
 CREATE OR REPLACE FUNCTION pgflow._create_run(p_flow_slug text, p_input jsonb, p_run_id uuid)
 RETURNS uuid
 LANGUAGE sql
@@ -13,6 +15,7 @@ AS $$
         SELECT coalesce(p_run_id, pgflow._new_run_id()), f.flow_slug, p_input,
                (SELECT count(*) FROM pgflow.steps AS s WHERE s.flow_slug = f.flow_slug)
           FROM pgflow.flows AS f
+         CROSS JOIN (SELECT pgflow._run_options() AS o) AS options
          WHERE f.flow_slug = p_flow_slug
         RETURNING runs.run_id, runs.flow_slug, runs.input,
             pgflow._emit(pgflow._run_event('run:started', runs)) AS emitted

@@ -30,6 +30,8 @@ AS $$
         INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps)
         SELECT coalesce(p_run_id, pgflow._new_run_id()), flow.flow_slug, p_input, flow.steps
           FROM flow
+         -- pgflow-py's own run columns: as in _create_run (its twin)
+         CROSS JOIN (SELECT pgflow._run_options() AS o) AS options
         RETURNING runs.run_id, runs.flow_slug, runs.input,
             pgflow._emit(pgflow._run_event('run:started', runs)) AS emitted
     ),
