@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,14 +34,17 @@ from pgflow.db.pools import connect_args
 from pgflow.errors import InvalidInput, PgFlowError, RunFailed, RunTimeout
 from pgflow.events import Event
 from pgflow.live.hub import EventHub
+from pgflow.live.index import RunState
 from pgflow.live.markers import Gap, Item, RunFinished
-from pgflow.live.state import apply_event
 from pgflow.models import Run, RunStatus
 from pgflow.ops.runs import run_status_of
 
 log = logging.getLogger("pgflow.live")
 
 WAITABLE = (*(s.value for s in RunStatus), "finished")
+
+#: how many changes wait for a slow ``async for`` loop before they are coalesced into one
+CHANGE_BUFFER = 1_000
 
 
 @dataclass(frozen=True)
@@ -90,11 +94,12 @@ class LiveRun:
         self.run_id = UUID(str(run_id))
         self.hub = hub
         self.reload_on_finish = reload_on_finish
-        self._run: Run | None = None
+        self._state: RunState | None = None
         self._buffer: list[Item] | None = None
         self._subscription: Any = None
         self._callbacks: list[Callable[[Change], Any]] = [on_change] if on_change else []
-        self._queues: list[asyncio.Queue[Change | None]] = []
+        self._queues: list[_Changes] = []
+        self._listeners: list[Callable[[str, Item | None], Any]] = []
         self._changed = asyncio.Event()
         self._finished: RunFinished | None = None
         self._reload_reasons: set[str] = set()
@@ -127,9 +132,16 @@ class LiveRun:
     @property
     def run(self) -> Run:
         """The current state of the run (a new frozen ``Run`` after every change)."""
-        if self._run is None:
+        if self._state is None:
             raise PgFlowError("this LiveRun has not loaded its run yet; use `await LiveRun.open(client, run_id)`")
-        return self._run
+        return self._state.to_run()
+
+    @property
+    def state(self) -> RunState:
+        """The indexed state behind :attr:`run` (reading it builds no ``Run``)."""
+        if self._state is None:
+            raise PgFlowError("this LiveRun has not loaded its run yet; use `await LiveRun.open(client, run_id)`")
+        return self._state
 
     @property
     def status(self) -> str:
@@ -158,17 +170,16 @@ class LiveRun:
         if isinstance(item, Gap):
             self._reload("resync")
             return False
-        if self._run is None or not isinstance(item, Event) or isinstance(item, RunFinished):
+        state = self._state
+        if state is None or not isinstance(item, Event) or isinstance(item, RunFinished):
             return False
-        before = self._run
-        after = apply_event(before, item)
-        if after is before:
+        was_finished = state.finished
+        if not state.apply(item):
             return False
-        self._run = after
-        self._emit(Change("event", after, item))
+        self._emit("event", item)
         if item.truncated:
             self._reload("resync")  # its large fields were left out of the NOTIFY payload
-        if after.finished and not before.finished:
+        if state.finished and not was_finished:
             if self.reload_on_finish:
                 self._reload("finished")
             else:
@@ -177,18 +188,18 @@ class LiveRun:
 
     def _install(self, snapshot: Run, kind: str) -> None:
         buffered, self._buffer = self._buffer or [], None
-        self._run = snapshot
-        self._emit(Change(kind, snapshot))
+        self._state = RunState(snapshot)
+        self._emit(kind)
         for item in buffered:
             self._handle(item)
-        if self._run.finished and self._finished is None and not self._reload_reasons:
+        if self._state.finished and self._finished is None and not self._reload_reasons:
             self._finish()
 
     def _finish(self) -> None:
         self._finished = RunFinished.from_run(self.run)
-        self._emit(Change("finished", self.run, self._finished))
+        self._emit("finished", self._finished)
         for queue in self._queues:
-            queue.put_nowait(None)
+            queue.end()
 
     # ------------------------------------------------------------------ reload
     def _reload(self, reason: str) -> None:
@@ -231,11 +242,26 @@ class LiveRun:
         self._callbacks.append(callback)
         return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
 
-    def _emit(self, change: Change) -> None:
+    def listen(self, listener: Callable[[str, Item | None], Any]) -> Callable[[], None]:
+        """Call ``listener(kind, event)`` after each change, without building a ``Run`` for it
+        (read :attr:`state` or :attr:`run` when needed): the cheap way to follow a big run.
+        Returns a function that removes the listener."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, kind: str, event: Item | None = None) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+        for listener in list(self._listeners):
+            try:
+                listener(kind, event)
+            except Exception:
+                log.exception("pgflow LiveRun %s: a listener raised", self.run_id)
+        if not self._queues and not self._callbacks:
+            return
+        change = Change(kind, self.run, event)
         for queue in self._queues:
-            queue.put_nowait(change)
+            queue.put(change, self._state)
         for callback in list(self._callbacks):
             try:
                 result = callback(change)
@@ -289,7 +315,7 @@ class LiveRun:
         if self._finished is not None:
             yield Change("finished", self.run, self._finished)
             return
-        queue: asyncio.Queue[Change | None] = asyncio.Queue()
+        queue = _Changes(CHANGE_BUFFER)
         self._queues.append(queue)
         try:
             yield Change("snapshot", self.run)
@@ -305,7 +331,7 @@ class LiveRun:
             return
         self._closed = True
         for queue in self._queues:
-            queue.put_nowait(None)
+            queue.end()
         self._changed.set()
         if self._reload_task is not None and not self._reload_task.done():
             self._reload_task.cancel()
@@ -314,10 +340,38 @@ class LiveRun:
             await self._subscription.close()
 
     async def __aenter__(self) -> LiveRun:
-        if self._run is None:
+        if self._state is None:
             await self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+
+
+class _Changes:
+    """The changes waiting for one ``async for`` loop: at most ``maxsize``; a loop that falls
+    further behind gets one ``"resync"`` change with the current run instead of the backlog."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.items: deque[Change | None] = deque()
+        self.ready = asyncio.Event()
+
+    def put(self, change: Change, state: RunState | None) -> None:
+        if len(self.items) >= self.maxsize and state is not None:
+            self.items.clear()
+            if change.kind != "finished":
+                change = Change("resync", state.to_run())
+        self.items.append(change)
+        self.ready.set()
+
+    def end(self) -> None:
+        self.items.append(None)
+        self.ready.set()
+
+    async def get(self) -> Change | None:
+        while not self.items:
+            self.ready.clear()
+            await self.ready.wait()
+        return self.items.popleft()

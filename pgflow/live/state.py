@@ -166,11 +166,23 @@ def _task_rank(task: StepTask) -> tuple[int, float]:
 def _apply_task(step: StepState, event: TaskEvent, run: Run) -> StepState:
     tasks = list(step.tasks)
     index = next((i for i, t in enumerate(tasks) if t.task_index == event.task_index), None)
+    task = apply_task_event(tasks[index] if index is not None else None, event, run, step.step_slug)
+    if task is None:
+        return step
     if index is None:
-        task = StepTask(flow_slug=event.flow_slug or run.flow_slug, run_id=run.run_id,
-                        step_slug=step.step_slug, task_index=event.task_index, status=TaskStatus.QUEUED)
+        tasks.append(task)
+        tasks.sort(key=lambda t: t.task_index)
     else:
-        task = tasks[index]
+        tasks[index] = task
+    return replace(step, tasks=tuple(tasks))
+
+
+def apply_task_event(task: StepTask | None, event: TaskEvent, run: Run, step_slug: str) -> StepTask | None:
+    """The task (``None``: not seen yet) with ``event`` applied; ``None`` when nothing changes."""
+    known = task is not None
+    if task is None:
+        task = StepTask(flow_slug=event.flow_slug or run.flow_slug, run_id=run.run_id,
+                        step_slug=step_slug, task_index=event.task_index, status=TaskStatus.QUEUED)
     attempt = event.attempt if event.attempt is not None else task.attempts_count
     fields: dict[str, Any] = {"attempts_count": attempt}
     if isinstance(event, TaskStartedEvent):
@@ -198,15 +210,32 @@ def _apply_task(step: StepState, event: TaskEvent, run: Run) -> StepState:
         changes = _merge(task, False, fields)
     else:
         changes = _merge(task, False, {"error_message": fields.get("error_message")})
-    if not changes and index is not None:
-        return step
-    task = replace(task, **changes)
-    if index is None:
-        tasks.append(task)
-        tasks.sort(key=lambda t: t.task_index)
-    else:
-        tasks[index] = task
-    return replace(step, tasks=tuple(tasks))
+    if not changes and known:
+        return None
+    return replace(task, **changes) if changes else task
+
+
+def task_end(step: StepState, run: Run) -> TaskStatus | None:
+    """What a task still queued or started becomes: ``skipped`` in a skipped step, ``cancelled``
+    in a failed run (the engine ends them with the step or the run), else ``None``."""
+    return TaskStatus.SKIPPED if step.status == StepStatus.SKIPPED else \
+        TaskStatus.CANCELLED if run.status == RunStatus.FAILED else None
+
+
+def remaining_tasks(step: StepState, completed: int) -> int | None:
+    """A step's ``remaining_tasks`` given how many of its tasks completed."""
+    if step.status in (StepStatus.STARTED, StepStatus.FAILED) and step.started_at is not None \
+            and step.initial_tasks is not None:
+        return max(step.initial_tasks - completed, 0)
+    return step.remaining_tasks
+
+
+def remaining_steps(run: Run, steps: Any) -> int:
+    """A run's ``remaining_steps`` given its step states (any iterable of them)."""
+    if run.status == RunStatus.COMPLETED:
+        return 0
+    counted = [s.status not in (StepStatus.COMPLETED, StepStatus.SKIPPED) for s in steps]
+    return sum(counted) if counted else run.remaining_steps
 
 
 # ------------------------------------------------------------------------------ task ends
@@ -216,8 +245,7 @@ def derive_task_ends(run: Run) -> Run:
     failed run: what the engine did with them when the step or the run ended."""
     states = []
     for step in run.step_states:
-        end = TaskStatus.SKIPPED if step.status == StepStatus.SKIPPED else \
-            TaskStatus.CANCELLED if run.status == RunStatus.FAILED else None
+        end = task_end(step, run)
         if end is None or all(t.status not in (TaskStatus.QUEUED, TaskStatus.STARTED) for t in step.tasks):
             states.append(step)
             continue
@@ -235,19 +263,12 @@ def derive_counters(run: Run) -> Run:
     """``remaining_steps`` and each step's ``remaining_tasks`` recomputed from the states."""
     states = []
     for step in run.step_states:
-        remaining = step.remaining_tasks
-        if step.status in (StepStatus.STARTED, StepStatus.FAILED) and step.started_at is not None \
-                and step.initial_tasks is not None:
-            done = sum(1 for t in step.tasks if t.status == TaskStatus.COMPLETED)
-            remaining = max(step.initial_tasks - done, 0)
+        remaining = remaining_tasks(step, sum(1 for t in step.tasks if t.status == TaskStatus.COMPLETED))
         states.append(step if remaining == step.remaining_tasks else replace(step, remaining_tasks=remaining))
-    if run.status == RunStatus.COMPLETED or not states:
-        remaining_steps = 0 if run.status == RunStatus.COMPLETED else run.remaining_steps
-    else:
-        remaining_steps = sum(1 for s in states if s.status not in (StepStatus.COMPLETED, StepStatus.SKIPPED))
-    if remaining_steps == run.remaining_steps and all(a is b for a, b in zip(states, run.step_states)):
+    left = remaining_steps(run, states)
+    if left == run.remaining_steps and all(a is b for a, b in zip(states, run.step_states)):
         return run
-    return replace(run, remaining_steps=remaining_steps, step_states=tuple(states))
+    return replace(run, remaining_steps=left, step_states=tuple(states))
 
 
 # ---------------------------------------------------------------------------------- JSON

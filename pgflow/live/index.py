@@ -1,0 +1,201 @@
+"""``RunState``: a run's live state indexed by step and task, so applying an event costs O(1).
+
+:func:`pgflow.live.state.apply_event` is a pure function on a frozen :class:`~pgflow.models.Run`:
+every task event copies its step's task tuple, finds the task by scanning, and recomputes the
+derived fields over every task. Fine for a few tasks; for a 10,000-item map it is quadratic.
+``RunState`` applies the same rules (it calls the same per-run, per-step and per-task functions)
+to dictionaries keyed by step slug and task index, keeps each step's completed-task count, and
+builds a ``Run`` only when asked (:meth:`to_run`, cached until the next change; only the steps
+that changed are rebuilt).
+
+    state = RunState(snapshot)
+    changed = state.apply(event)      # True when the event changed something
+    run = state.to_run()              # equal to folding apply_event over the same events
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from pgflow.events import Event, RunEvent, StepEvent, TaskEvent
+from pgflow.live.state import (
+    _apply_run,
+    _apply_step,
+    apply_task_event,
+    remaining_steps,
+    remaining_tasks,
+    task_end,
+)
+from pgflow.models import Run, RunStatus, StepState, StepStatus, StepTask, TaskStatus
+
+_OPEN = (TaskStatus.QUEUED, TaskStatus.STARTED)
+
+
+class RunState:
+    """A run's state, indexed; see the module docstring. Not thread-safe: one event loop."""
+
+    def __init__(self, run: Run) -> None:
+        self.run_id = run.run_id
+        #: bumped on every change
+        self.version = 0
+        self._head = replace(run, step_states=())
+        self._steps: dict[str, StepState] = {}
+        self._tasks: dict[str, dict[int, StepTask]] = {}
+        self._completed: dict[str, int] = {}
+        self._unsorted: set[str] = set()
+        self._built: dict[str, StepState] = {}  # steps with their tasks, until they change
+        self._run: Run | None = run
+        for step in run.step_states:
+            self._steps[step.step_slug] = replace(step, tasks=())
+            tasks = {t.task_index: t for t in step.tasks}
+            self._tasks[step.step_slug] = tasks
+            self._completed[step.step_slug] = sum(1 for t in step.tasks if t.status == TaskStatus.COMPLETED)
+            self._built[step.step_slug] = step
+            if list(tasks) != sorted(tasks):
+                self._unsorted.add(step.step_slug)
+        self._derive_all()
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def status(self) -> str:
+        return self._head.status
+
+    @property
+    def finished(self) -> bool:
+        return self._head.finished
+
+    def task_count(self) -> int:
+        return sum(len(t) for t in self._tasks.values())
+
+    def step_progress(self, step_slug: str) -> dict[str, Any]:
+        """One step's status and task counts: what a progress view needs, without the tasks."""
+        step = self._steps[step_slug]
+        counts: dict[str, int] = {}
+        for task in self._tasks[step_slug].values():
+            counts[task.status] = counts.get(task.status, 0) + 1
+        return {"run_id": str(self.run_id), "step_slug": step_slug, "status": step.status,
+                "initial_tasks": step.initial_tasks, "remaining_tasks": step.remaining_tasks, "tasks": counts}
+
+    def to_run(self) -> Run:
+        """The state as a frozen ``Run`` (the same object until the next change)."""
+        if self._run is None:
+            states = []
+            for slug, step in self._steps.items():
+                built = self._built.get(slug)
+                if built is None:
+                    tasks = self._tasks[slug]
+                    if slug in self._unsorted:
+                        ordered = tuple(tasks[i] for i in sorted(tasks))
+                        self._tasks[slug] = {t.task_index: t for t in ordered}
+                        self._unsorted.discard(slug)
+                    else:
+                        ordered = tuple(tasks.values())
+                    built = self._built[slug] = replace(step, tasks=ordered)
+                states.append(built)
+            self._run = replace(self._head, step_states=tuple(states))
+        return self._run
+
+    # ----------------------------------------------------------------- applying
+    def apply(self, event: Any) -> bool:
+        """Apply one event (as :func:`~pgflow.live.state.apply_event`); True when it changed the state."""
+        if not isinstance(event, Event) or event.run_id != self.run_id:
+            return False
+        if isinstance(event, RunEvent):
+            changed = self._apply_run(event)
+        elif isinstance(event, StepEvent):
+            changed = self._apply_step(event)
+        elif isinstance(event, TaskEvent):
+            changed = self._apply_task(event)
+        else:
+            return False
+        if changed:
+            self.version += 1
+            self._run = None
+        return changed
+
+    def _apply_run(self, event: RunEvent) -> bool:
+        head = _apply_run(self._head, event)
+        if head is self._head:
+            return False
+        failed_now = head.status == RunStatus.FAILED and self._head.status != RunStatus.FAILED
+        self._head = head
+        if failed_now:
+            for slug in self._steps:
+                self._end_open_tasks(slug)
+        self._derive_run()
+        return True
+
+    def _step(self, slug: str) -> StepState:
+        step = self._steps.get(slug)
+        if step is None:
+            step = self._steps[slug] = StepState(step_slug=slug, status=StepStatus.CREATED)
+            self._tasks[slug] = {}
+            self._completed[slug] = 0
+        return step
+
+    def _apply_step(self, event: StepEvent) -> bool:
+        known = event.step_slug in self._steps
+        step = self._step(event.step_slug)
+        updated = _apply_step(step, event)
+        if updated is step and known:
+            return False
+        self._set_step(updated)
+        self._end_open_tasks(updated.step_slug)
+        self._derive_step(updated.step_slug)
+        self._derive_run()
+        return True
+
+    def _apply_task(self, event: TaskEvent) -> bool:
+        known = event.step_slug in self._steps
+        step = self._step(event.step_slug)
+        tasks = self._tasks[step.step_slug]
+        before = tasks.get(event.task_index)
+        task = apply_task_event(before, event, self._head, step.step_slug)
+        if task is None:  # a known task the event does not change
+            return False
+        end = task_end(step, self._head)
+        if end is not None and task.status in _OPEN:
+            task = replace(task, status=end)
+        if before is None and tasks and event.task_index < next(reversed(tasks)):
+            self._unsorted.add(step.step_slug)
+        tasks[event.task_index] = task
+        self._completed[step.step_slug] += (task.status == TaskStatus.COMPLETED) - (
+            before is not None and before.status == TaskStatus.COMPLETED)
+        self._built.pop(step.step_slug, None)
+        self._derive_step(step.step_slug)
+        if not known:
+            self._derive_run()
+        return True
+
+    # ----------------------------------------------------------------- deriving
+    def _set_step(self, step: StepState) -> None:
+        self._steps[step.step_slug] = step
+        self._built.pop(step.step_slug, None)
+
+    def _end_open_tasks(self, slug: str) -> None:
+        end = task_end(self._steps[slug], self._head)
+        if end is None:
+            return
+        tasks = self._tasks[slug]
+        for index, task in tasks.items():
+            if task.status in _OPEN:
+                tasks[index] = replace(task, status=end)
+                self._built.pop(slug, None)
+
+    def _derive_step(self, slug: str) -> None:
+        step = self._steps[slug]
+        left = remaining_tasks(step, self._completed[slug])
+        if left != step.remaining_tasks:
+            self._set_step(replace(step, remaining_tasks=left))
+
+    def _derive_run(self) -> None:
+        left = remaining_steps(self._head, self._steps.values())
+        if left != self._head.remaining_steps:
+            self._head = replace(self._head, remaining_steps=left)
+
+    def _derive_all(self) -> None:
+        for slug in self._steps:
+            self._end_open_tasks(slug)
+            self._derive_step(slug)
+        self._derive_run()  # to_run() stays the snapshot itself until an event changes something
