@@ -32,6 +32,7 @@ from pgflow import migrate
 from pgflow.db import ClientOperation, Operation, connect_args, drive_async, drive_sync, new_pool, translate_error
 from pgflow.errors import ConfigurationError, FlowNotFound
 from pgflow.live.feed import EventFeed
+from pgflow.ops import bulk as bulk_ops
 from pgflow.ops import cancel as cancel_ops
 from pgflow.ops import flows as flow_ops
 from pgflow.ops import health as health_ops
@@ -177,6 +178,9 @@ class _Methods:
     cancel_run = _shared(cancel_ops.cancel_run)  # pgflow/ops/cancel.py
     retry_run = _shared(retry_ops.retry_run)  # pgflow/ops/retry.py
     resume_run = _shared(resume_ops.resume_run)  # pgflow/ops/resume.py
+    cancel_runs = _shared(bulk_ops.cancel_runs)  # pgflow/ops/bulk.py
+    retry_runs = _shared(bulk_ops.retry_runs)
+    resume_runs = _shared(bulk_ops.resume_runs)
 
     # jobs, and delayed runs of any flow
     enqueue = _shared(run_ops.enqueue)

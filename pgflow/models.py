@@ -168,6 +168,12 @@ class Run:
     idempotency_ttl: timedelta | None = None
     #: the run this one retries or resumes (retry_run, resume_run), if any
     retry_of: UUID | None = None
+    #: how it started again the run ``retry_of`` names: "retry" or "resume" (None for runs
+    #: started again before pgflow-py recorded it)
+    retry_kind: str | None = None
+    #: the runs that retry or resume this one, oldest first (read by get_run and
+    #: get_run_with_states; empty from list_runs)
+    retried_by: tuple[UUID, ...] = ()
 
     @property
     def cancelled(self) -> bool:
@@ -189,7 +195,8 @@ class Run:
 
     @classmethod
     def from_row(cls, row: dict[str, Any], step_states: tuple[StepState, ...] = ()) -> Run:
-        return _pick(cls, row, status=RunStatus(row["status"]), step_states=step_states)
+        return _pick(cls, row, status=RunStatus(row["status"]), step_states=step_states,
+                     retried_by=tuple(row.get("retried_by") or ()))
 
 
 @dataclass(frozen=True)
@@ -202,6 +209,30 @@ class CancelResult:
     cancelled: bool
     status: RunStatus
     cancelled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk operation (``cancel_runs``, ``retry_runs``, ``resume_runs``) did, or with
+    ``dry_run`` would do: ``run_ids`` the runs acted on, newest first; ``new_run_ids`` the new run
+    of each of them for retry and resume (same order); ``not_done`` the runs that matched but
+    were left as they were, each with why (ended meanwhile, a changed flow, ...)."""
+
+    action: str
+    dry_run: bool
+    run_ids: tuple[UUID, ...] = ()
+    new_run_ids: tuple[UUID, ...] = ()
+    not_done: tuple[tuple[UUID, str], ...] = ()
+
+    @property
+    def count(self) -> int:
+        """How many runs were (or, in a dry run, would be) acted on."""
+        return len(self.run_ids)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """True when no run matched the filter (or none could be acted on)."""
+        return not self.run_ids
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,13 @@ from pgflow.models import Run, RunStatus, StepState, StepTask, TaskStatus
 from pgflow.ops.due import due_times_of, due_times_query, with_due_times
 from pgflow.ops.idempotency import DEFAULT_IDEMPOTENCY_TTL, check_idempotency, follow_existing_run
 from pgflow.ops.common import check_flow_input, count_of, json_text, run_uuid, seconds_of, slug_of
+from pgflow.ops.run_filter import filter_params
+# the run statuses a person may give, defined with the filter (re-exported: the CLI and web use them)
+from pgflow.ops.run_filter import RUN_STATUS_ALIASES as RUN_STATUS_ALIASES
+from pgflow.ops.run_filter import RUN_STATUSES as RUN_STATUSES
+from pgflow.ops.run_filter import run_status_of as run_status_of
 from pgflow.types import FlowRef, Json, RunId
 
-RUN_STATUSES = tuple(s.value for s in RunStatus)
-# "running" is the dashboard's word for a started run; every place that takes a run status takes both
-RUN_STATUS_ALIASES = {"running": RunStatus.STARTED.value}
-
-
-def run_status_of(status: str) -> str:
-    """A run status as given by a person: ``"running"`` means ``"started"``; others are as they are."""
-    return RUN_STATUS_ALIASES.get(status, status)
 _ID_PART = re.compile(r"^[0-9a-f-]{4,36}$")
 
 
@@ -261,16 +258,16 @@ def get_run_with_states(run_id: RunId) -> ClientOperation[Run]:
     return run
 
 
-def list_runs(flow: FlowRef | None = None, status: str | None = None, limit: int = 50) -> Operation[list[Run]]:
-    """Runs, newest first; ``flow`` and ``status`` ("started" or "running", "completed", "failed") filter."""
-    status = None if status is None else run_status_of(status)
-    if status is not None and status not in RUN_STATUSES:
-        raise InvalidInput(f"unknown run status {status!r}; a run is one of: started (or running), "
-                           f"{', '.join(s for s in RUN_STATUSES if s != RunStatus.STARTED)}")
+def list_runs(flow: FlowRef | None = None, status: str | None = None, limit: int = 50, *,
+              since: datetime | timedelta | None = None, until: datetime | timedelta | None = None,
+              input_match: Json | None = None) -> Operation[list[Run]]:
+    """Runs, newest first. Filters: ``flow``, ``status`` ("started" or "running", "completed",
+    "failed"), ``since`` / ``until`` (started at or after / before: an aware datetime, or a
+    timedelta meaning that long ago) and ``input_match`` (JSON the input contains, e.g.
+    ``{"customer": 7}``). The bulk operations (``cancel_runs``, ...) take the same filters."""
+    params = filter_params(flow, status, since, until, input_match)
     count_of(limit, "limit")
-    rows = yield Query.all(
-        "client_select_runs", flow_slug=None if flow is None else slug_of(flow), status=status, limit=limit,
-    ).and_commit()
+    rows = yield Query.all("client_select_runs", **params, limit=limit).and_commit()
     return [Run.from_row(r) for r in rows]
 
 

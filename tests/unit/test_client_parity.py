@@ -63,7 +63,7 @@ def test_async_client_methods_are_coroutine_functions_on_the_class_and_on_an_ins
     thread, where a returned coroutine is never awaited)."""
     client = AsyncClient(dsn="postgresql://unused")  # never connects: no method is called
     names = set(public_methods(AsyncClient)) - ASYNC_ONLY
-    assert len(names) == 34, sorted(names)  # 32 operations, open and close
+    assert len(names) == 37, sorted(names)  # 35 operations, open and close
     for name in names:
         assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
         assert inspect.iscoroutinefunction(getattr(client, name)), name
@@ -78,7 +78,7 @@ def test_each_shared_method_has_its_operations_signature_and_docstring() -> None
     only the operation's test clock ``now`` is left out."""
     for cls in (Client, AsyncClient):
         methods = shared_methods(cls)
-        assert len(methods) == 32, sorted(methods)
+        assert len(methods) == 35, sorted(methods)
         for name, (method, operation) in methods.items():
             own = [p for p in inspect.signature(operation).parameters.values() if p.name != CLOCK]
             assert list(inspect.signature(method).parameters.values())[1:] == own, name
@@ -113,6 +113,9 @@ PUBLIC_PARAMETERS = {
     "compile": [("flow", P, E), ("allow_data_loss", P, False)],
     "delete_flow": [("flow", P, E)],
     "cancel_run": [("run_id", P, E), ("reason", P, None)],
+    "cancel_runs": [("flow", P, None), ("status", P, None), ("since", K, None), ("until", K, None),
+                    ("input_match", K, None), ("reason", K, None), ("dry_run", K, False), ("limit", K, None),
+                    ("batch_size", K, 200)],
     "enqueue": [("job", P, E), ("input", P, E), ("delay_seconds", P, None), ("scheduled_at", P, None), ("idempotency_key", K, None), ("idempotency_ttl", K, timedelta(hours=24))],
     "enqueue_at": [("job", P, E), ("input", P, E), ("when", P, E), ("idempotency_key", K, None), ("idempotency_ttl", K, timedelta(hours=24))],
     "enqueue_in": [("job", P, E), ("input", P, E), ("seconds", P, E), ("idempotency_key", K, None), ("idempotency_ttl", K, timedelta(hours=24))],
@@ -125,7 +128,8 @@ PUBLIC_PARAMETERS = {
     "health_check": [("stale_after", P, 15.0), ("dead_after", P, 60.0), ("include_stopped", K, False)],
     "install": [("pgmq", P, "auto")],
     "list_flows": [],
-    "list_runs": [("flow", P, None), ("status", P, None), ("limit", P, 50)],
+    "list_runs": [("flow", P, None), ("status", P, None), ("limit", P, 50), ("since", K, None), ("until", K, None),
+                  ("input_match", K, None)],
     "list_schedules": [],
     "new_run_id": [],
     "pause_schedule": [("slug", P, E)],
@@ -134,6 +138,12 @@ PUBLIC_PARAMETERS = {
     "resume_schedule": [("slug", P, E)],
     "resume_run": [("run_id", P, E), ("force", P, False)],
     "retry_run": [("run_id", P, E)],
+    "retry_runs": [("flow", P, None), ("status", P, None), ("since", K, None), ("until", K, None),
+                   ("input_match", K, None), ("again", K, False), ("dry_run", K, False), ("limit", K, None),
+                   ("batch_size", K, 200)],
+    "resume_runs": [("flow", P, None), ("status", P, None), ("since", K, None), ("until", K, None),
+                    ("input_match", K, None), ("force", K, False), ("again", K, False), ("dry_run", K, False),
+                    ("limit", K, None), ("batch_size", K, 200)],
     "run_schedule_now": [("slug", P, E)],
     "schedule": [("flow", P, E), ("cron", P, E), ("input", P, None), ("timezone", P, None), ("slug", K, None),
                  ("catch_up", K, None), ("backend", K, "builtin")],

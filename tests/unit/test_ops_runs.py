@@ -226,7 +226,7 @@ def test_get_run_with_states_raises_run_not_found_on_no_row() -> None:
 def test_list_runs_filters_by_flow_and_status() -> None:
     steps, runs = play(run_ops.list_runs(pgflow.Flow("orders"), "failed", 10), [run_row("failed")])
     assert query(steps[0], "client_select_runs", "all", commits=True) == {
-        "flow_slug": "orders", "status": "failed", "limit": 10}
+        "flow_slug": "orders", "status": "failed", "since": None, "until": None, "input": None, "limit": 10}
     assert [r.status for r in runs] == ["failed"]
     assert query(first(run_ops.list_runs()), "client_select_runs", commits=True)["flow_slug"] is None
 

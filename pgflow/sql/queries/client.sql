@@ -109,7 +109,9 @@ SELECT run_id, status
 
 -- name: client_select_run
 SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at,
-       cancelled_at, cancel_reason, idempotency_key, idempotency_ttl, retry_of
+       cancelled_at, cancel_reason, idempotency_key, idempotency_ttl, retry_of, retry_kind,
+       ARRAY(SELECT n.run_id FROM pgflow.runs AS n WHERE n.retry_of = %(run_id)s
+              ORDER BY n.started_at, n.run_id) AS retried_by
   FROM pgflow.runs
  WHERE run_id = %(run_id)s;
 
@@ -118,6 +120,9 @@ SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, co
 -- start delay, a retry's backoff) when it is due (pgflow._waiting_runs).
 SELECT r.run_id, r.flow_slug, r.status, r.input, r.output, r.remaining_steps, r.started_at, r.completed_at,
        r.failed_at, r.cancelled_at, r.cancel_reason, r.idempotency_key, r.idempotency_ttl, r.retry_of,
+       r.retry_kind,
+       ARRAY(SELECT n.run_id FROM pgflow.runs AS n WHERE n.retry_of = r.run_id
+              ORDER BY n.started_at, n.run_id) AS retried_by,
        CASE WHEN r.status = 'started' THEN (SELECT w.due_at FROM pgflow._waiting_runs(ARRAY[r.run_id]) AS w) END AS due_at
   FROM pgflow.runs AS r
  WHERE r.run_id = %(run_id)s;
@@ -142,14 +147,11 @@ SELECT flow_slug, run_id, step_slug, task_index, status, attempts_count, message
  ORDER BY step_slug, task_index;
 
 -- name: client_select_runs
--- Newest first; flow_slug and status filter when not NULL.
+-- Newest first; the filter of pgflow._select_runs (each NULL filters nothing).
 SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at,
-       cancelled_at, cancel_reason
-  FROM pgflow.runs
- WHERE (%(flow_slug)s::text IS NULL OR flow_slug = %(flow_slug)s)
-   AND (%(status)s::text IS NULL OR status = %(status)s)
- ORDER BY started_at DESC, run_id
- LIMIT %(limit)s;
+       cancelled_at, cancel_reason, idempotency_key, idempotency_ttl, retry_of, retry_kind
+  FROM pgflow._select_runs(%(flow_slug)s::text, %(status)s::text, %(since)s::timestamptz, %(until)s::timestamptz,
+                           %(input)s::jsonb, NULL, NULL, %(limit)s::int);
 
 -- name: client_prune_data_older_than
 -- {"runs": n, "step_states": n, "step_tasks": n, "messages": n, "archived_messages": n, "workers": n}

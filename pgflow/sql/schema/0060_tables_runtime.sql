@@ -20,6 +20,14 @@ CREATE TABLE pgflow.runs (
     -- and why it was cancelled (a TypeScript worker only sees status 'failed')
     cancelled_at timestamptz,
     cancel_reason text,
+    -- pgflow-py addition (lineage): how this run started again the run retry_of names,
+    -- 'retry' (retry_run: a clean run) or 'resume' (resume_run: reusing what the original
+    -- completed); NULL for runs started again before the column existed
+    retry_kind text,
+    -- pgflow-py addition (tracing): the W3C trace context current where the run was started
+    -- ({"traceparent": ..., "tracestate": ...}; NULL without OpenTelemetry), so each task's span
+    -- continues that trace in whichever worker runs it. Not in the message nor the input.
+    trace_context jsonb,
     CONSTRAINT status_is_valid CHECK (status IN ('started', 'failed', 'completed')),
     CONSTRAINT runs_remaining_steps_check CHECK (remaining_steps >= 0),
     CONSTRAINT completed_at_or_failed_at CHECK (NOT (completed_at IS NOT NULL AND failed_at IS NOT NULL)),
@@ -27,13 +35,19 @@ CREATE TABLE pgflow.runs (
     CONSTRAINT failed_at_is_after_started_at CHECK (failed_at IS NULL OR failed_at >= started_at),
     CONSTRAINT cancelled_run_is_failed
         CHECK (cancelled_at IS NULL OR (status = 'failed' AND failed_at IS NOT NULL)),
-    CONSTRAINT cancel_reason_only_when_cancelled CHECK (cancel_reason IS NULL OR cancelled_at IS NOT NULL)
+    CONSTRAINT cancel_reason_only_when_cancelled CHECK (cancel_reason IS NULL OR cancelled_at IS NOT NULL),
+    CONSTRAINT retry_kind_is_valid
+        CHECK (retry_kind IS NULL OR (retry_kind IN ('retry', 'resume') AND retry_of IS NOT NULL))
 );
 
 -- One run per flow and idempotency key (start_flow_idempotent). Partial: starts without a key
 -- (the hot path) write nothing to it.
 CREATE UNIQUE INDEX idx_runs_flow_idempotency_key ON pgflow.runs (flow_slug, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
+
+-- The runs that retry or resume a run (bulk retry_runs / resume_runs skip runs already started
+-- again; the run page lists them). Partial: runs that are not retries write nothing to it.
+CREATE INDEX idx_runs_retry_of ON pgflow.runs (retry_of) WHERE retry_of IS NOT NULL;
 
 -- Lookups by flow or by status use idx_runs_flow_started_at / idx_runs_status_started_at
 -- (0600_dashboard_indexes.sql), whose leading column they are. Every index costs an insert on

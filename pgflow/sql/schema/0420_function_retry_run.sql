@@ -1,7 +1,7 @@
 -- Retry a run that ended without completing (pgflow-py addition; client.retry_run and
 -- `pgflow runs retry` call it): start a new run of the same flow with the same input, its
--- retry_of naming the original, and return it. The original is left as it is; each call starts
--- one more run. The new run has no idempotency key (the key stays with the original).
+-- retry_of naming the original (retry_kind 'retry'), and return it. The original is left as
+-- it is; each call starts one more run. The new run has no idempotency key (the key stays with the original).
 -- Only a failed run can be retried (a cancelled run is a failed one with cancelled_at set):
 -- nothing is written otherwise.
 -- Errors: PF002 unknown run; PF005 a run that is still going or completed ("nothing to retry");
@@ -19,7 +19,7 @@ BEGIN
     v_original := pgflow._run_to_rerun(p_run_id, 'retry');
 
     SELECT * INTO v_run FROM pgflow.start_flow(v_original.flow_slug, v_original.input);
-    UPDATE pgflow.runs AS r SET retry_of = p_run_id WHERE r.run_id = v_run.run_id
+    UPDATE pgflow.runs AS r SET retry_of = p_run_id, retry_kind = 'retry' WHERE r.run_id = v_run.run_id
     RETURNING * INTO v_run;
     RETURN NEXT v_run;
 END;

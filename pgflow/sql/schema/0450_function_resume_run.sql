@@ -1,6 +1,6 @@
 -- Resume a run that ended without completing (pgflow-py addition; client.resume_run and
 -- `pgflow runs resume` call it): start a new run of the same flow with the same input, its
--- retry_of naming the original (one lineage column for retries and resumes), that reuses the
+-- retry_of naming the original (retry_kind 'resume' tells it from a retry), that reuses the
 -- output of every step the original completed and of every completed item of a map step it
 -- left unfinished, and queues only what is missing. Returns the new run.
 -- A step is reused when it completed in the original and every step it depends on is reused;
@@ -52,7 +52,7 @@ BEGIN
 
     PERFORM pgflow._check_run_input(v_original.flow_slug, v_original.input);
     v_run_id := pgflow._create_run(v_original.flow_slug, v_original.input, NULL);
-    UPDATE pgflow.runs AS r SET retry_of = p_run_id WHERE r.run_id = v_run_id;
+    UPDATE pgflow.runs AS r SET retry_of = p_run_id, retry_kind = 'resume' WHERE r.run_id = v_run_id;
 
     -- reuse the completed steps whose dependencies are all reused (dependencies come first)
     FOR v_step IN
