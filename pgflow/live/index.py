@@ -42,7 +42,7 @@ class RunState:
         self._head = replace(run, step_states=())
         self._steps: dict[str, StepState] = {}
         self._tasks: dict[str, dict[int, StepTask]] = {}
-        self._completed: dict[str, int] = {}
+        self._counts: dict[str, dict[str, int]] = {}  # per step: tasks by status
         self._unsorted: set[str] = set()
         self._built: dict[str, StepState] = {}  # steps with their tasks, until they change
         self._run: Run | None = run
@@ -50,7 +50,9 @@ class RunState:
             self._steps[step.step_slug] = replace(step, tasks=())
             tasks = {t.task_index: t for t in step.tasks}
             self._tasks[step.step_slug] = tasks
-            self._completed[step.step_slug] = sum(1 for t in step.tasks if t.status == TaskStatus.COMPLETED)
+            counts = self._counts[step.step_slug] = {}
+            for task in step.tasks:
+                counts[task.status] = counts.get(task.status, 0) + 1
             self._built[step.step_slug] = step
             if list(tasks) != sorted(tasks):
                 self._unsorted.add(step.step_slug)
@@ -68,14 +70,16 @@ class RunState:
     def task_count(self) -> int:
         return sum(len(t) for t in self._tasks.values())
 
+    def task_counts(self, step_slug: str) -> dict[str, int]:
+        """How many of a step's tasks are in each status (kept as events arrive: O(1))."""
+        return {status: n for status, n in self._counts.get(step_slug, {}).items() if n}
+
     def step_progress(self, step_slug: str) -> dict[str, Any]:
         """One step's status and task counts: what a progress view needs, without the tasks."""
         step = self._steps[step_slug]
-        counts: dict[str, int] = {}
-        for task in self._tasks[step_slug].values():
-            counts[task.status] = counts.get(task.status, 0) + 1
         return {"run_id": str(self.run_id), "step_slug": step_slug, "status": step.status,
-                "initial_tasks": step.initial_tasks, "remaining_tasks": step.remaining_tasks, "tasks": counts}
+                "initial_tasks": step.initial_tasks, "remaining_tasks": step.remaining_tasks,
+                "tasks": self.task_counts(step_slug)}
 
     def to_run(self) -> Run:
         """The state as a frozen ``Run`` (the same object until the next change)."""
@@ -131,7 +135,7 @@ class RunState:
         if step is None:
             step = self._steps[slug] = StepState(step_slug=slug, status=StepStatus.CREATED)
             self._tasks[slug] = {}
-            self._completed[slug] = 0
+            self._counts[slug] = {}
         return step
 
     def _apply_step(self, event: StepEvent) -> bool:
@@ -159,9 +163,7 @@ class RunState:
             task = replace(task, status=end)
         if before is None and tasks and event.task_index < next(reversed(tasks)):
             self._unsorted.add(step.step_slug)
-        tasks[event.task_index] = task
-        self._completed[step.step_slug] += (task.status == TaskStatus.COMPLETED) - (
-            before is not None and before.status == TaskStatus.COMPLETED)
+        self._put(step.step_slug, task, before)
         self._built.pop(step.step_slug, None)
         self._derive_step(step.step_slug)
         if not known:
@@ -178,14 +180,20 @@ class RunState:
         if end is None:
             return
         tasks = self._tasks[slug]
-        for index, task in tasks.items():
-            if task.status in _OPEN:
-                tasks[index] = replace(task, status=end)
-                self._built.pop(slug, None)
+        for task in [t for t in tasks.values() if t.status in _OPEN]:
+            self._put(slug, replace(task, status=end), task)
+
+    def _put(self, slug: str, task: StepTask, before: StepTask | None) -> None:
+        self._tasks[slug][task.task_index] = task
+        counts = self._counts[slug]
+        if before is not None:
+            counts[before.status] -= 1
+        counts[task.status] = counts.get(task.status, 0) + 1
+        self._built.pop(slug, None)
 
     def _derive_step(self, slug: str) -> None:
         step = self._steps[slug]
-        left = remaining_tasks(step, self._completed[slug])
+        left = remaining_tasks(step, self._counts[slug].get(TaskStatus.COMPLETED, 0))
         if left != step.remaining_tasks:
             self._set_step(replace(step, remaining_tasks=left))
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from uuid import UUID
@@ -48,8 +49,9 @@ from starlette.types import Receive, Scope, Send
 from pgflow.errors import RunNotFound
 from pgflow.live.hub import EventHub
 from pgflow.live.markers import Gap
-from pgflow.live.run import Change, LiveRun, hub_for
+from pgflow.live.run import hub_for
 from pgflow.live.state import run_to_dict
+from pgflow.live.viewers import MODES, SharedRuns, capped_payload
 from pgflow.web.auth import AuthHook
 from pgflow.web.security import STREAM_CSP, guard
 
@@ -62,6 +64,10 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, default=str, separators=(",", ":"))
 
 
+def _snapshot(reason: str, run_json: str) -> str:
+    return f'{{"reason":{_dumps(reason)},"run":{run_json}}}'
+
+
 class _Stream:
     """Numbered SSE messages of one connection."""
 
@@ -71,8 +77,12 @@ class _Stream:
         self._count = 0
 
     async def message(self, event: str, data: Any) -> None:
+        await self.text(event, _dumps(data))
+
+    async def text(self, event: str, data: str) -> None:
+        """A message whose data is JSON text already."""
         self._count += 1
-        await self._write(f"id: {self._token}:{self._count}\nevent: {event}\ndata: {_dumps(data)}\n\n")
+        await self._write(f"id: {self._token}:{self._count}\nevent: {event}\ndata: {data}\n\n")
 
     async def comment(self, text: str) -> None:
         await self._write(f": {text}\n\n")
@@ -118,7 +128,7 @@ class _EventStreamResponse:
 
 def event_stream(client: Any, *, auth: AuthHook | None = None, allowed_hosts: Iterable[str] | None = None,
                  hub: EventHub | None = None, keepalive: float = 15.0, retry_ms: int = 2000,
-                 runs_limit: int = 50) -> Starlette:
+                 runs_limit: int = 50, progress_interval: float = 0.5) -> Starlette:
     """An ASGI app streaming runs' events as SSE; mount it anywhere (see the module docstring).
 
     ``client`` is a :class:`pgflow.AsyncClient` (snapshots are read with it); ``hub`` defaults to
@@ -126,54 +136,65 @@ def event_stream(client: Any, *, auth: AuthHook | None = None, allowed_hosts: It
     ``allowed_hosts`` decide who is served, as for :func:`pgflow.web.create_app`.
     """
     return Starlette(routes=stream_routes(client, hub=hub, keepalive=keepalive, retry_ms=retry_ms,
-                                          runs_limit=runs_limit),
+                                          runs_limit=runs_limit, progress_interval=progress_interval),
                      middleware=[guard(auth, allowed_hosts, STREAM_CSP)])
 
 
 def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float = 15.0,
-                  retry_ms: int = 2000, runs_limit: int = 50) -> list[Route]:
+                  retry_ms: int = 2000, runs_limit: int = 50, progress_interval: float = 0.5) -> list[Route]:
     """The SSE routes without a guard in front: for an app that has its own (the dashboard)."""
 
     async def the_hub() -> EventHub:
         return hub if hub is not None else await hub_for(client)
+
+    runs = SharedRuns(client, hub)
 
     async def one_run(request: Request) -> Response | _EventStreamResponse:
         try:
             run_id = UUID(request.path_params["run_id"])
         except ValueError:
             return JSONResponse({"error": "not a run id: a run id is a UUID"}, status_code=400)
+        mode = request.query_params.get("tasks") or "tasks"
+        if mode not in MODES:
+            return JSONResponse({"error": f"tasks= takes {' or '.join(MODES)}, not {mode!r}"}, status_code=400)
         resumed = request.headers.get("last-event-id") is not None
-        changes: asyncio.Queue[Change] = asyncio.Queue()
-        live = LiveRun(client, run_id, hub=await the_hub(), on_change=changes.put_nowait)
+        if runs.hub is None:
+            runs.hub = await the_hub()
         try:
-            await live.start()
+            viewer = await runs.view(run_id, mode)
         except RunNotFound as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
 
         async def produce(write: Write) -> None:
             stream = _Stream(write)
             await stream.retry(retry_ms)
-            first = True
+            await stream.text("snapshot", _snapshot("resumed" if resumed else "initial", await viewer.snapshot()))
+            last_progress = 0.0
             while True:
                 try:
-                    change = await asyncio.wait_for(changes.get(), keepalive)
+                    await viewer.wait(keepalive)
                 except asyncio.TimeoutError:
                     await stream.comment("keep-alive")
                     continue
-                if change.kind == "resync" and change.run.finished:
-                    continue  # the final snapshot follows with "finished"
-                if change.kind in ("snapshot", "resync"):
-                    reason = ("resumed" if resumed else "initial") if first else "resync"
-                    first = False
-                    await stream.message("snapshot", {"reason": reason, "run": run_to_dict(change.run)})
-                elif change.kind == "event" and change.event is not None:
-                    await stream.message(change.event.event_type, change.event.raw)
-                elif change.kind == "finished" and change.event is not None:
-                    await stream.message("snapshot", {"reason": "finished", "run": run_to_dict(change.run)})
-                    await stream.message("run:finished", change.event.raw)
+                while True:  # the backlog; a viewer far behind gets one snapshot instead
+                    if viewer.snapshot_due is not None:
+                        reason = viewer.snapshot_due
+                        await stream.text("snapshot", _snapshot(reason, await viewer.snapshot()))
+                    elif (item := viewer.take()) is not None:
+                        await stream.text(*item)
+                    else:
+                        break
+                if viewer.dirty:
+                    await asyncio.sleep(max(0.0, last_progress + progress_interval - time.monotonic()))
+                    last_progress = time.monotonic()
+                    for text in viewer.progress():
+                        await stream.text("step:progress", text)
+                if viewer.finished is not None and not viewer.items and viewer.snapshot_due is None:
+                    await stream.text("snapshot", _snapshot("finished", await viewer.snapshot()))
+                    await stream.text("run:finished", capped_payload(viewer.finished.raw, runs.field_limit))
                     return
 
-        return _EventStreamResponse(produce, live.close)
+        return _EventStreamResponse(produce, viewer.close)
 
     async def all_runs(request: Request) -> _EventStreamResponse:
         flow = request.query_params.get("flow") or None

@@ -1,0 +1,251 @@
+"""Many viewers of one run for the cost of one: the shared state behind the one-run SSE stream.
+
+Every viewer of a run (a browser tab on ``/runs/<id>``) used to keep its own ``LiveRun`` and an
+unbounded queue; a 10,000-item map cost each viewer quadratic CPU and a viewer that stopped
+reading grew the process without bound. Here:
+
+* :class:`SharedRuns` keeps **one** :class:`~pgflow.live.LiveRun` per run for all its viewers
+  (its :class:`~pgflow.live.index.RunState` applies an event in O(1)), encodes each event's
+  JSON once for everybody, and each snapshot once per state version (off the event loop).
+* A :class:`Viewer` holds at most ``maxsize`` messages (default :data:`VIEWER_BUFFER`). A viewer
+  that falls further behind drops its backlog and is sent **one fresh snapshot** instead: the
+  current state, which contains every change the dropped messages made. Memory per stalled
+  viewer is therefore bounded by ``maxsize`` queued references to shared event texts (each at
+  most one NOTIFY payload, 8,000 bytes), plus the one snapshot its connection may be writing.
+* A viewer in ``"progress"`` mode does not receive task events at all: it receives each map
+  step's task counts (``step:progress``) at most every ``progress_interval`` seconds, and its
+  snapshots carry ``task_counts`` per step instead of the tasks. That is what a dashboard page
+  needs, and it costs the same for a 10-item and a 10,000-item map.
+
+Large fields (``input``, ``output``, ``error_message``) longer than ``field_limit`` bytes of
+JSON are left out of snapshots: the value becomes ``null`` and the object gets
+``"truncated": {"<field>": <bytes>}``. Read them with ``client.get_run_with_states``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections import deque
+from typing import Any
+from uuid import UUID
+
+from pgflow.events import TaskEvent
+from pgflow.live.hub import EventHub
+from pgflow.live.markers import Item
+from pgflow.live.run import LiveRun
+from pgflow.live.state import jsonable
+from pgflow.models import Run
+
+#: messages waiting for one viewer before it gets a fresh snapshot instead of its backlog
+VIEWER_BUFFER = 1_000
+#: bytes of JSON above which a snapshot leaves a field out (``truncated``)
+FIELD_LIMIT = 16_384
+LARGE_FIELDS = ("input", "output", "error_message")
+MODES = ("tasks", "progress")
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, default=str, separators=(",", ":"))
+
+
+def _fields(obj: Any, skip: str, limit: int) -> dict[str, Any]:
+    data = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != skip}
+    truncated = {}
+    for name in LARGE_FIELDS:
+        value = data.get(name)
+        if value is None or (isinstance(value, str) and len(value) <= limit // 4):
+            continue
+        size = len(dumps(jsonable(value)).encode())
+        if size > limit:
+            data[name] = None
+            truncated[name] = size
+    data = jsonable(data)
+    if truncated:
+        data["truncated"] = truncated
+    return data
+
+
+def encode_run(run: Run, counts: dict[str, dict[str, int]] | None = None, limit: int = FIELD_LIMIT) -> str:
+    """A run's snapshot JSON, large fields capped; with ``counts`` (progress mode) each step
+    carries ``task_counts`` instead of its tasks."""
+    data = _fields(run, "step_states", limit)
+    steps = []
+    for step in run.step_states:
+        entry = _fields(step, "tasks", limit)
+        if counts is None:
+            entry["tasks"] = [_fields(task, "", limit) for task in step.tasks]
+        else:
+            entry["tasks"] = []
+            entry["task_counts"] = counts.get(step.step_slug, {})
+        steps.append(entry)
+    data["step_states"] = steps
+    return dumps(data)
+
+
+def capped_payload(raw: dict[str, Any], limit: int = FIELD_LIMIT) -> str:
+    """An event payload as JSON with its large fields capped like a snapshot's."""
+    text = dumps(raw)
+    if len(text) <= limit:
+        return text
+    data = dict(raw)
+    truncated = {}
+    for name in LARGE_FIELDS:
+        if data.get(name) is not None and len(size := dumps(data[name])) > limit:
+            data[name] = None
+            truncated[name] = len(size)
+    if truncated:
+        data["truncated"] = truncated
+    return dumps(data)
+
+
+class Viewer:
+    """One viewer's bounded backlog; see the module docstring. Read it with :meth:`wait` and
+    :meth:`take`; close it with :meth:`close`."""
+
+    def __init__(self, shared: _SharedRun, mode: str, maxsize: int) -> None:
+        self.shared = shared
+        self.mode = mode
+        self.maxsize = maxsize
+        self.items: deque[tuple[str, str]] = deque()
+        self.dirty: set[str] = set()  # progress mode: steps whose task counts changed
+        self.snapshot_due: str | None = None
+        self.finished: Item | None = None
+        #: how many times this viewer fell so far behind that its backlog was replaced
+        self.overflows = 0
+        self.ready = asyncio.Event()
+
+    @property
+    def state(self) -> Any:
+        return self.shared.live.state
+
+    def _event(self, event: Item, text: str) -> None:
+        if self.snapshot_due is not None:
+            return  # the snapshot that is due holds it
+        if self.mode == "progress" and isinstance(event, TaskEvent):
+            self.dirty.add(event.step_slug)
+        elif len(self.items) >= self.maxsize:
+            self.items.clear()
+            self.dirty.clear()
+            self.snapshot_due = "overflow"
+            self.overflows += 1
+        else:
+            self.items.append((event.event_type, text))
+        self.ready.set()
+
+    def _resync(self) -> None:
+        if self.state.finished:
+            return  # the final snapshot follows with "finished"
+        self.items.clear()
+        self.dirty.clear()
+        self.snapshot_due = "resync"
+        self.ready.set()
+
+    def _finish(self, item: Item | None) -> None:
+        self.finished = item
+        self.ready.set()
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until there is something to send (``TimeoutError`` after ``timeout`` seconds)."""
+        if not (self.items or self.snapshot_due or self.finished or self.dirty):
+            self.ready.clear()
+            await asyncio.wait_for(self.ready.wait(), timeout)
+
+    def take(self) -> tuple[str, str] | None:
+        """The next queued message (event name, JSON text), or None."""
+        return self.items.popleft() if self.items else None
+
+    def progress(self) -> list[str]:
+        """The ``step:progress`` payloads of the steps whose counts changed since the last call."""
+        dirty, self.dirty = self.dirty, set()
+        return [dumps(self.state.step_progress(slug)) for slug in sorted(dirty)]
+
+    async def snapshot(self) -> str:
+        """The current state as snapshot JSON (shared by every viewer of the same mode and version)."""
+        self.snapshot_due = None
+        return await self.shared.snapshot(self.mode)
+
+    async def close(self) -> None:
+        await self.shared.leave(self)
+
+
+class _SharedRun:
+    def __init__(self, owner: SharedRuns, live: LiveRun) -> None:
+        self.owner = owner
+        self.live = live
+        self.viewers: set[Viewer] = set()
+        self.started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._encoded: dict[str, tuple[Any, int, asyncio.Future[str]]] = {}
+        live.listen(self._changed)
+
+    def _changed(self, kind: str, event: Item | None) -> None:
+        if kind == "event" and event is not None:
+            text = capped_payload(event.raw, self.owner.field_limit)
+            for viewer in self.viewers:
+                viewer._event(event, text)
+        elif kind == "resync":
+            for viewer in self.viewers:
+                viewer._resync()
+        elif kind == "finished":
+            for viewer in self.viewers:
+                viewer._finish(event)
+
+    def snapshot(self, mode: str) -> asyncio.Future[str]:
+        state = self.live.state
+        cached = self._encoded.get(mode)
+        if cached is not None and cached[0] is state and cached[1] == state.version:
+            return cached[2]
+        run = state.to_run()  # the steps that changed are rebuilt here; encoding runs in a thread
+        counts = {s.step_slug: state.task_counts(s.step_slug) for s in run.step_states} if mode == "progress" else None
+        future = asyncio.ensure_future(asyncio.to_thread(encode_run, run, counts, self.owner.field_limit))
+        self._encoded[mode] = (state, state.version, future)
+        return future
+
+    async def leave(self, viewer: Viewer) -> None:
+        self.viewers.discard(viewer)
+        if not self.viewers and self.owner._runs.get(self.live.run_id) is self:
+            del self.owner._runs[self.live.run_id]
+            await self.live.close()
+
+
+class SharedRuns:
+    """The live runs that viewers of one app are watching, one :class:`LiveRun` per run."""
+
+    def __init__(self, client: Any, hub: EventHub | None = None, *, maxsize: int = VIEWER_BUFFER,
+                 field_limit: int = FIELD_LIMIT) -> None:
+        self.client = client
+        self.hub = hub
+        self.maxsize = maxsize
+        self.field_limit = field_limit
+        self._runs: dict[UUID, _SharedRun] = {}
+
+    def watched(self) -> int:
+        """How many runs have viewers now."""
+        return len(self._runs)
+
+    async def view(self, run_id: UUID, mode: str = "tasks") -> Viewer:
+        """A new viewer of ``run_id``; raises ``RunNotFound`` for an unknown run."""
+        if mode not in MODES:
+            raise ValueError(f"mode is one of {', '.join(MODES)}, not {mode!r}")
+        shared = self._runs.get(run_id)
+        if shared is None:
+            shared = self._runs[run_id] = _SharedRun(self, LiveRun(self.client, run_id, hub=self.hub))
+            try:
+                await shared.live.start()
+            except BaseException as exc:
+                del self._runs[run_id]
+                shared.started.set_exception(exc)
+                shared.started.exception()  # retrieved: the other waiters re-raise it
+                raise
+            shared.started.set_result(None)
+        else:
+            await asyncio.shield(shared.started)
+        viewer = Viewer(shared, mode, self.maxsize)
+        shared.viewers.add(viewer)
+        if shared.live.finished:
+            viewer._finish(shared.live._finished)
+        return viewer
+
+
+__all__ = ["FIELD_LIMIT", "VIEWER_BUFFER", "SharedRuns", "Viewer", "encode_run"]
