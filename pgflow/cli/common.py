@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -104,7 +105,10 @@ def _first_in_terminal_session() -> bool:
 
 @contextmanager
 def connect(database_url: str | None) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(dsn_for(database_url)) as conn:
+    from pgflow.db.dsn import connect_options
+
+    dsn = dsn_for(database_url)
+    with psycopg.connect(dsn, **connect_options(dsn)) as conn:
         yield conn
 
 
@@ -147,6 +151,22 @@ def echo_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
     if not text_rows:
         click.echo("(none)")
+
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str, option: str, default_unit: str) -> timedelta:
+    """``90``, ``90s``, ``15m``, ``12h``, ``7d``, ``2w`` (a bare number is in ``default_unit``)."""
+    match = DURATION.match(text)
+    if not match:
+        fail(f"{option} {text!r} is not a duration; write a number with a unit: 90s, 15m, 12h, 7d or 2w")
+    unit = _UNITS[match[2] or default_unit]
+    try:
+        return timedelta(**{unit: float(match[1])})
+    except OverflowError:
+        fail(f"{option} {text!r} is out of range; the longest duration is 999999999d")
 
 
 def parse_json_option(text: str | None, what: str = "--input") -> Any:

@@ -9,16 +9,33 @@ are, in every case.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 from uuid import UUID
 
 import click
 
+from pgflow.cli.bulk import bulk, given_filters
 from pgflow.cli.common import client_for, echo_error, echo_json
 from pgflow.client import Client
 from pgflow.errors import PgFlowError, RunStateError
 
 NOT_AGAIN = 3  # some run could not be started again (RunStateError); the others were
+
+
+def rerun_or_bulk(action: str, run_ids: tuple[str, ...], options: dict[str, Any], database_url: str | None,
+                  as_json: bool, start_again: Callable[[Client, UUID], UUID], key: str,
+                  bulk_act: Callable[..., Any]) -> NoReturn:
+    """``rerun`` the RUN_IDs given, or the bulk action on the runs the filter options match."""
+    filters = given_filters(options)
+    if run_ids and filters:
+        raise click.UsageError("give RUN_IDs or filters (--flow, --status, --since, --until, --input-match), "
+                               "not both")
+    if run_ids:
+        rerun(run_ids, database_url, as_json, start_again, key)
+    if filters is None:
+        raise click.UsageError(f"give the RUN_IDs to {action}, or filters that choose them (--flow, --status, "
+                               f"--since, --until, --input-match)")
+    bulk(action, options, database_url, as_json, bulk_act)
 
 
 def rerun(run_ids: tuple[str, ...], database_url: str | None, as_json: bool,

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
 import click
 
 from pgflow.cli.common import (
-    client_for, database_option, echo_json, echo_table, fail, json_option, main_group, parse_json_option,
+    client_for, database_option, echo_json, echo_table, fail, json_option, main_group, parse_duration,
+    parse_json_option,
 )
 from pgflow.cli.runs import echo_run
 from pgflow.cli.watch import follow, progress_option
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str, option: str, default_unit: str) -> timedelta:
-    """``90``, ``90s``, ``15m``, ``12h``, ``7d``, ``2w`` (a bare number is in ``default_unit``)."""
-    match = _DURATION.match(text)
-    if not match:
-        fail(f"{option} {text!r} is not a duration; write a number with a unit: 90s, 15m, 12h, 7d or 2w")
-    unit = _UNITS[match[2] or default_unit]
-    try:
-        return timedelta(**{unit: float(match[1])})
-    except OverflowError:
-        fail(f"{option} {text!r} is out of range; the longest duration is 999999999d")
-
 
 def parse_when(text: str) -> datetime:
     """An ISO 8601 time with a time zone (``2030-01-01T09:00:00+01:00`` or ``...Z``)."""
@@ -44,6 +29,28 @@ input_option = click.option("--input", "input_text", default="{}", show_default=
                             help="The run's input as JSON.")
 
 
+def idempotency_options(command: Any) -> Any:
+    """--idempotency-key and --idempotency-ttl of ``start`` and ``enqueue``."""
+    command = click.option("--idempotency-ttl", "idempotency_ttl", default=None, metavar="DURATION",
+                           help="How long the key is kept after the run ends: 90s, 15m, 12h, 7d, or 'forever' "
+                                "(default 24h).")(command)
+    return click.option("--idempotency-key", "idempotency_key", default=None, metavar="KEY",
+                        help="Start no new run if a run of this flow holds KEY (1-200 characters): print that "
+                             "run's id instead.")(command)
+
+
+def idempotency_kwargs(key: str | None, ttl: str | None) -> dict[str, Any]:
+    """The client's idempotency arguments for the options (none when no key is given)."""
+    if key is None:
+        if ttl is not None:
+            fail("--idempotency-ttl needs --idempotency-key")
+        return {}
+    if ttl is None:
+        return {"idempotency_key": key}
+    return {"idempotency_key": key,
+            "idempotency_ttl": None if ttl.strip().lower() == "forever" else parse_duration(ttl, "--idempotency-ttl", "s")}
+
+
 @main_group.command()
 @click.argument("slug")
 @input_option
@@ -52,18 +59,24 @@ input_option = click.option("--input", "input_text", default="{}", show_default=
 @click.option("--timeout", type=click.FloatRange(min=0), default=None,
               help="With --wait: give up waiting after this many seconds (the run goes on). Default: no limit.")
 @progress_option
+@idempotency_options
 @database_option
 @json_option
 def start(slug: str, input_text: str, wait: bool, timeout: float | None, progress: bool | None,
-          database_url: str | None, as_json: bool) -> None:
+          idempotency_key: str | None, idempotency_ttl: str | None, database_url: str | None, as_json: bool) -> None:
     """Start a run of flow SLUG; print its run id (or, with --wait, the run id on stderr, its
-    progress on a terminal, then the finished run). Ctrl-C stops the waiting, not the run."""
+    progress on a terminal, then the finished run). Ctrl-C stops the waiting, not the run.
+    With --idempotency-key, a run of SLUG that holds the key is returned (and followed) instead."""
     value = parse_json_option(input_text)
-    if wait:
+    keyed = idempotency_kwargs(idempotency_key, idempotency_ttl)
+    if wait and not keyed:
         follow(database_url, None, (slug, value), timeout, as_json, progress, echo_run)
         return
     with client_for(database_url) as client:
-        run_id = client.start_flow(slug, value)
+        run_id = client.start_flow(slug, value, **keyed)
+    if wait:  # the key's run, new or not: follow it (a run already over is shown at once)
+        follow(database_url, str(run_id), None, timeout, as_json, progress, echo_run)
+        return
     if as_json:
         echo_json({"run_id": run_id})
     else:
@@ -77,18 +90,21 @@ def start(slug: str, input_text: str, wait: bool, timeout: float | None, progres
               help="Make the first task due after this long: seconds, or 90s, 15m, 12h, 7d.")
 @click.option("--at", "at", default=None, metavar="ISO",
               help="Make the first task due at this time, with a time zone (2030-01-01T09:00:00+01:00).")
+@idempotency_options
 @database_option
 @json_option
-def enqueue(slug: str, input_text: str, delay: str | None, at: str | None, database_url: str | None,
-            as_json: bool) -> None:
-    """Enqueue a run of job (or flow) SLUG, now or later; print its run id."""
+def enqueue(slug: str, input_text: str, delay: str | None, at: str | None, idempotency_key: str | None,
+            idempotency_ttl: str | None, database_url: str | None, as_json: bool) -> None:
+    """Enqueue a run of job (or flow) SLUG, now or later; print its run id. With
+    --idempotency-key, a run of SLUG that holds the key is printed instead of a new one."""
     if delay is not None and at is not None:
         fail("give --in or --at, not both")
     value = parse_json_option(input_text)
     seconds = parse_duration(delay, "--in", "s") if delay is not None else None
     moment = parse_when(at) if at is not None else None
+    keyed = idempotency_kwargs(idempotency_key, idempotency_ttl)
     with client_for(database_url) as client:
-        run_id = client.enqueue(slug, value, delay_seconds=seconds, scheduled_at=moment)
+        run_id = client.enqueue(slug, value, delay_seconds=seconds, scheduled_at=moment, **keyed)
     if as_json:
         echo_json({"run_id": run_id, "scheduled_at": moment, "delay_seconds": seconds and seconds.total_seconds()})
     else:

@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
+from pgflow.cli.bulk import filter_kwargs, filter_options
 from pgflow.cli.common import client_for, database_option, echo_json, echo_table, json_option, main_group
 from pgflow.cli.flows import draw_dag, when, when_zoned
 from pgflow.cli.watch import follow, progress_option, styled_status
 from pgflow.models import RunStatus, StepStatus, TaskStatus
 from pgflow.textsafe import printable
-from pgflow.ops.runs import RUN_STATUS_ALIASES
 
 
 def took(run: Any) -> str:
@@ -69,8 +69,10 @@ def echo_run(run: Any) -> None:
     if run.cancelled_at is not None:
         reason = f": {run.cancel_reason}" if run.cancel_reason else ""
         click.echo(printable(f"cancelled {when(run.cancelled_at)}{reason}"))  # the reason is a person's text
-    if run.retry_of is not None:
-        click.echo(f"retry of {run.retry_of}")  # a retry_run or a resume_run
+    if run.retry_of is not None:  # a retry_run or a resume_run (retry_kind None: started again before 0007)
+        click.echo(f"{'resume' if run.retry_kind == 'resume' else 'retry'} of {run.retry_of}")
+    for again in run.retried_by:
+        click.echo(f"started again as {again}")
     if run.idempotency_key is not None:
         kept = "forever" if run.idempotency_ttl is None else f"{_span(run.idempotency_ttl)} after the run ends"
         click.echo(printable(f"idempotency key {run.idempotency_key!r} (kept {kept})"))  # the caller's text
@@ -87,19 +89,18 @@ def runs() -> None:
 
 
 @runs.command("list")
-@click.option("--flow", "flow_slug", default=None, help="Only runs of this flow or job.")
-@click.option("--status", type=click.Choice([*(s.value for s in RunStatus), *RUN_STATUS_ALIASES]), default=None,
-              help="Only runs in this status (running is another word for started).")
+@filter_options
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @database_option
 @json_option
-def list_command(flow_slug: str | None, status: str | None, limit: int, database_url: str | None,
-                 as_json: bool) -> None:
-    """Runs, newest first."""
+def list_command(flow_slug: str | None, status: str | None, since: str | None, until: str | None,
+                 input_match: str | None, limit: int, database_url: str | None, as_json: bool) -> None:
+    """Runs, newest first. The filters are those `runs cancel|retry|resume` take."""
+    filters = filter_kwargs(flow_slug, status, since, until, input_match)
     with client_for(database_url) as client:
         if flow_slug is not None:
             client.get_flow(flow_slug)  # an unknown slug is an error, not an empty list
-        found = client.list_runs(flow=flow_slug, status=status, limit=limit)
+        found = client.list_runs(**filters, limit=limit)
     if as_json:
         echo_json(found)
         return

@@ -23,7 +23,7 @@ def test_resume_prints_the_new_run_and_exit_codes(pgflow_cli: Cli) -> None:
     [resumed] = json.loads(done.stdout)
     assert resumed["run_id"] == str(cancelled)
     shown = pgflow_cli("runs", "show", resumed["resume_run_id"])
-    assert shown.returncode == 0 and f"retry of {cancelled}" in shown.stdout
+    assert shown.returncode == 0 and f"resume of {cancelled}" in shown.stdout
 
     some = pgflow_cli("runs", "resume", str(going), str(cancelled), "--force")
     assert some.returncode == 3, some.stderr
