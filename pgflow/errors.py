@@ -4,6 +4,7 @@ Every error a user can meet derives from :class:`PgFlowError`; each message says
 
     PgFlowError
     ├── ConfigurationError          bad settings, no database reachable
+    │   └── MissingExtra            an optional library is not installed (names the extra)
     ├── DatabaseUnavailable         the database cannot be reached (after retries)
     ├── SchemaError                 the pgflow schema is missing, incomplete or drifted
     ├── FlowDefinitionError         an invalid flow or job definition (bad slug, cycle, options)
@@ -30,6 +31,14 @@ class PgFlowError(Exception):
 
 class ConfigurationError(PgFlowError):
     """A setting is missing or wrong."""
+
+
+class MissingExtra(ConfigurationError, ImportError):
+    """An optional library a feature needs is not installed; the message names the extra."""
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        super().__init__(f"{feature} needs {module}, which is not installed: pip install 'pgflow-py[{extra}]'")
+        self.extra = extra
 
 
 class DatabaseUnavailable(PgFlowError):

@@ -48,6 +48,7 @@ EVENTS: dict[str, str] = {
     "task.stop": "a handler returned and its output was accepted (measurements: duration)",
     "task.exception": "a handler raised, timed out or returned a non-JSON output (metadata: kind, error)",
     "task.handed_back": "an unfinished task was returned to its queue at shutdown",
+    "task.reported": "the task's outcome was stored (measurements: duration of the report, batch; metadata: outcome)",
     "task.cancelled": "the task's run was cancelled (cancel_run); what its handler did is ignored (metadata: ended)",
     "run.completed": "a run this worker took part in completed",
     "run.failed": "a run this worker took part in failed (metadata: error_message)",
@@ -335,39 +336,54 @@ attach_default_logger()
 
 # --------------------------------------------------------------------------- OpenTelemetry
 
+_activate: Callable[[int], Any] | None = None  # the tracer's "make this span current", if any
+
+
+class _Nothing:
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NOTHING = _Nothing()
+
+
+def activate(span: Span | None) -> Any:
+    """A context manager making ``span`` current for an attached tracer while the body runs (the
+    worker starts each handler inside it, so the handler's own spans are children of its task's);
+    a shared no-op when no tracer is attached or ``span`` is None."""
+    if _activate is None or span is None:
+        return _NOTHING
+    return _activate(span.metadata["span_id"])
+
+
 def attach_opentelemetry(tracer: Any = None, spans: Iterable[str] = SPANS) -> None:
-    """Turn spans into OpenTelemetry spans (needs the ``opentelemetry-api`` package).
+    """Turn spans into OpenTelemetry spans (needs ``pip install 'pgflow-py[otel]'``).
 
     ``tracer`` defaults to ``opentelemetry.trace.get_tracer("pgflow")``. Each ``X.start`` opens a
-    span named ``pgflow.X`` whose attributes are the metadata; ``X.stop`` ends it, ``X.exception``
-    marks it as an error first.
+    span named ``pgflow.X`` (``pgflow.task <flow>.<step>``, ``pgflow.poll <queue>``,
+    ``pgflow.db.query <query>``) whose attributes are the metadata; ``X.stop`` ends it,
+    ``X.exception`` marks it as an error first. A task's span continues the trace stored with
+    its run (see :mod:`pgflow.tracing`). Raises :class:`pgflow.errors.MissingExtra` without
+    OpenTelemetry.
     """
-    try:
-        from opentelemetry import trace
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("attach_opentelemetry needs opentelemetry-api: pip install opentelemetry-api") from exc
-    tracer = tracer or trace.get_tracer("pgflow")
-    open_spans: dict[int, Any] = {}
+    global _activate
+    from pgflow.tracing import Bridge
 
-    def attributes(md: dict[str, Any]) -> dict[str, Any]:
-        return {f"pgflow.{k}": v if isinstance(v, (bool, int, float, str)) else str(v)
-                for k, v in md.items() if v is not None}
-
-    def handler(event: str, measurements: dict[str, Any], metadata: dict[str, Any]) -> None:
-        name, _, phase = event.rpartition(".")
-        key = metadata.get("span_id")
-        if key is None:
-            return
-        if phase == "start":
-            open_spans[key] = tracer.start_span(f"pgflow.{name}", attributes=attributes(metadata))
-            return
-        otel_span = open_spans.pop(key, None)
-        if otel_span is None:
-            return
-        if phase == "exception":
-            otel_span.set_status(trace.Status(trace.StatusCode.ERROR, str(metadata.get("error"))))
-        otel_span.set_attributes({f"pgflow.{k}": v for k, v in measurements.items() if isinstance(v, (int, float))})
-        otel_span.end()
-
+    bridge = Bridge(tracer)
     patterns = [f"{s}.{phase}" for s in spans for phase in ("start", "stop", "exception")]
-    attach("pgflow.opentelemetry", patterns, handler)
+    if "task" in spans:
+        patterns.append("task.reported")
+    attach("pgflow.opentelemetry", patterns, bridge)
+    _activate = bridge.activate
+
+
+def detach_opentelemetry() -> None:
+    """Stop making OpenTelemetry spans."""
+    global _activate
+    _activate = None
+    detach("pgflow.opentelemetry")

@@ -18,6 +18,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgflow import telemetry
 from pgflow.cli.common import database_option, dsn_for, main_group
+from pgflow.cli.logformat import JsonFormatter, JsonLines, echo_json_line
 from pgflow.dsl.loader import load_targets
 from pgflow.ops.runs import short_id
 from pgflow.textsafe import PrintableFormatter, printable
@@ -53,10 +54,17 @@ _NAMES = {"task.start": "task.started", "task.stop": "task.completed", "task.exc
 @click.option("--error-detail", type=click.Choice(["traceback", "line"]), default="traceback", show_default=True,
               help="What a failed task's stored error holds: the exception line and its last frames, or the "
                    "line only (the traceback then goes to this log).")
+@click.option("--otel", is_flag=True,
+              help="Send spans to OpenTelemetry (the tracer provider your flows module or opentelemetry-instrument "
+                   "set up): each task continues the trace of the code that started its run.")
+@click.option("--log-format", "log_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: every line (task lines and log records) is a JSON object with run, step and task ids "
+                   "and the trace id.")
 def worker_command(targets: tuple[str, ...], database_url: str | None, concurrency: int, batch_size: int,
                    signal: str, name: str | None, shutdown_timeout: float, heartbeat_interval: float,
                    recovery_interval: float, allow_data_loss: bool, style: str, quiet: bool,
-                   no_scheduler: bool = False, error_detail: str = "traceback", cancel_grace: float = 5.0) -> None:
+                   no_scheduler: bool = False, error_detail: str = "traceback", cancel_grace: float = 5.0,
+                   otel: bool = False, log_format: str = "text") -> None:
     """Run the handlers of TARGETS: module:attribute for one flow or job, module for all in it.
 
     Stops gracefully on SIGINT/SIGTERM: in-flight tasks finish (up to --shutdown-timeout), the
@@ -67,13 +75,17 @@ def worker_command(targets: tuple[str, ...], database_url: str | None, concurren
     flows = load_targets(*targets)
     dsn = dsn_for(database_url)
     human = style == "human" or (style == "auto" and sys.stdout.isatty())
-    _configure_logging()
+    _configure_logging(log_format == "json")
+    if otel:
+        telemetry.attach_opentelemetry()
     worker = Worker(dsn, flows, max_concurrency=concurrency, batch_size=batch_size, signal=signal, name=name,
                     shutdown_timeout=shutdown_timeout, heartbeat_interval=heartbeat_interval, cancel_grace=cancel_grace,
                     recovery_interval=recovery_interval, allow_data_loss=allow_data_loss,
                     scheduler=not no_scheduler, error_detail="line" if error_detail == "line" else "traceback")
-    printer = _Printer(human)
-    telemetry.attach("pgflow.cli.banner", "worker.start", lambda e, m, md: _banner(worker, dsn, flows))
+    json_lines = log_format == "json"
+    printer = JsonLines() if json_lines else _Printer(human)
+    telemetry.attach("pgflow.cli.banner", "worker.start",
+                     printer if json_lines else lambda e, m, md: _banner(worker, dsn, flows))
     if not quiet:
         telemetry.attach("pgflow.cli.tasks", list(TASK_EVENTS), printer)
     try:
@@ -81,14 +93,19 @@ def worker_command(targets: tuple[str, ...], database_url: str | None, concurren
     finally:
         telemetry.detach("pgflow.cli.banner")
         telemetry.detach("pgflow.cli.tasks")
+    if json_lines:
+        echo_json_line("worker.stopped", worker_name=worker.name, completed=worker.completed, failed=worker.failed,
+                       handed_back=worker.handed_back)
+        return
     click.echo(f"worker {worker.name} stopped: {worker.completed} completed, {worker.failed} failed, "
                f"{worker.handed_back} handed back")
 
 
-def _configure_logging() -> None:
+def _configure_logging(json_lines: bool = False) -> None:
     """Warnings and lifecycle messages to stderr; task lines come from the printer instead."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    handler.setFormatter(JsonFormatter() if json_lines
+                         else PrintableFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     logger = logging.getLogger("pgflow")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -19,6 +19,7 @@ from pgflow.ops.run_filter import filter_params
 from pgflow.ops.run_filter import RUN_STATUS_ALIASES as RUN_STATUS_ALIASES
 from pgflow.ops.run_filter import RUN_STATUSES as RUN_STATUSES
 from pgflow.ops.run_filter import run_status_of as run_status_of
+from pgflow.tracing import capture as capture_trace_context
 from pgflow.types import FlowRef, Json, RunId
 
 _ID_PART = re.compile(r"^[0-9a-f-]{4,36}$")
@@ -99,6 +100,9 @@ def start_options(**options: Json) -> Operation[None]:
     exists. No options, no statement: a start without them costs nothing more.
     """
     given = {name: value for name, value in options.items() if value is not None}
+    trace_context = capture_trace_context()  # None unless an OpenTelemetry span is current
+    if trace_context is not None:
+        given["trace_context"] = trace_context
     if given:
         yield Query("client_set_run_options", {"options": json_text(given)}, "none")
 

@@ -46,6 +46,7 @@ class ClaimedTask:
     flow_input: Any
     attempt: int = 1
     queue_name: str | None = None  # the queue its message was read from (None: the flow's queue)
+    trace_context: Any = None  # its run's W3C trace context, read only when a tracer wants task spans
 
     @property
     def key(self) -> tuple[UUID, str, int]:

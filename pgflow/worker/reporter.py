@@ -80,6 +80,7 @@ class Reporter:
             if self._linger and not self._closing and len(self._pending) < self._max_batch // 2 and self._busy():
                 await asyncio.sleep(self._linger)
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch:]
+            began = asyncio.get_running_loop().time()
             try:
                 finished = await self._report(batch)
             except (Stopped, psycopg.Error, OSError) as exc:
@@ -90,6 +91,8 @@ class Reporter:
                     return
                 raise
             self.reported += len(batch)
+            if telemetry.wants("task.reported"):
+                _traced_reports(batch, asyncio.get_running_loop().time() - began)
             self._on_reported(batch, finished)
 
     def close(self, timeout: float) -> None:
@@ -245,3 +248,13 @@ def _log_report_failure(outcome: Outcome, exc: BaseException, tries: int) -> Non
     log.error("the database refused the %s of task %s/%s[%d] run %s %d times: %s; reporting the refusal as "
               "the task's failure", "completion" if outcome.completed else "failure",
               t.flow_slug, t.step_slug, t.task_index, t.run_id, tries, exc)
+
+
+def _traced_reports(batch: list[Outcome], duration: float) -> None:
+    """``task.reported`` for each outcome of a stored batch (a tracer's complete/fail spans)."""
+    for outcome in batch:
+        task = outcome.task
+        telemetry.execute("task.reported", {"duration": duration, "batch": len(batch)}, {
+            "flow_slug": task.flow_slug, "step_slug": task.step_slug, "run_id": task.run_id,
+            "task_index": task.task_index, "attempt": task.attempt,
+            "outcome": "completed" if outcome.completed else "failed"})

@@ -65,10 +65,11 @@ class TaskRunner:
             if plan.keeps_flow_input:
                 self._remember_input(task.run_id, task.flow_input)
             call = HandlerCall(step, task, plan.timeout, self._done, self._error_detail)
-            self._running[call] = telemetry.begin("task", self.metadata(task)) if spans else None
+            span = self._running[call] = telemetry.begin("task", self.metadata(task)) if spans else None
             self._idle.clear()
             self.started += 1
-            call.start(self._context(task, plan.root_single) if step.takes_context else None, threads, timer=False)
+            with telemetry.activate(span):  # a tracer's task span is current for the handler
+                call.start(self._context(task, plan.root_single) if step.takes_context else None, threads, timer=False)
             if not call.over:
                 timed.setdefault(plan.timeout, []).append(call)
         for calls in timed.values():
@@ -97,11 +98,14 @@ class TaskRunner:
             self._submit(outcome)
 
     def metadata(self, task: ClaimedTask) -> dict[str, Any]:
-        return {
+        found = {
             "flow_slug": task.flow_slug, "step_slug": task.step_slug, "run_id": task.run_id,
             "task_index": task.task_index, "attempt": task.attempt, "msg_id": task.msg_id,
             "worker_id": self._worker_ids.get(task.flow_slug), "worker_name": self._worker_name,
         }
+        if task.trace_context is not None:
+            found["trace_context"] = task.trace_context
+        return found
 
     # ------------------------------------------------------------------ cancelled runs
 
@@ -164,8 +168,11 @@ class TaskRunner:
         """The pool handlers reach as ``ctx.pool``: no connection until a handler asks for one."""
         from psycopg_pool import AsyncConnectionPool
 
+        from pgflow.db.dsn import connect_options
+
         self._user_pool = AsyncConnectionPool(
-            self._conninfo, min_size=0, max_size=4, open=False, kwargs={"autocommit": True},
+            self._conninfo, min_size=0, max_size=4, open=False,
+            kwargs={"autocommit": True, **connect_options(self._conninfo)},
             name=f"pgflow-handlers-{self._worker_name}",
         )
         await self._user_pool.open()

@@ -23,7 +23,7 @@ ROOT = Path(pgflow.__file__).parent
 
 # top-level module or package of pgflow -> its layer (1 is the bottom)
 LAYERS: dict[str, int] = {
-    "errors": 1, "telemetry": 1, "events": 1, "types": 1, "sql": 1, "textsafe": 1,
+    "errors": 1, "telemetry": 1, "tracing": 1, "events": 1, "types": 1, "sql": 1, "textsafe": 1,
     "dsl": 2, "db": 2, "context": 2,
     "models": 3,  # what the client returns: built from rows, a schedule's Cron from dsl
     "migrate": 4, "ops": 4,
@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
 ALLOWED_SIDEWAYS = {
     ("events", "errors"), ("telemetry", "errors"), ("types", "errors"),  # the leaf of leaves
     ("telemetry", "textsafe"),  # log records print handlers' errors escaped
+    ("telemetry", "tracing"), ("tracing", "errors"),  # attach_opentelemetry's bridge; MissingExtra
     ("client", "live"),  # AsyncClient.subscribe returns a live feed
     ("testing", "worker"),  # run_inline calls handlers as the worker does; drain runs a real Worker
     ("__main__", "cli"),  # python -m pgflow is the command

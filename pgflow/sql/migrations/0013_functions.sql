@@ -2,6 +2,284 @@
 
 -- TODO by hand: 0060_tables_runtime.sql changed (ALTER ..., data repairs)
 -- TODO by hand: 0068_tables_run_actions.sql changed (ALTER ..., data repairs)
+-- TODO by hand: 0058_tables_flow_control.sql changed (ALTER ..., data repairs)
+-- TODO by hand: 0064_tables_waits.sql changed (ALTER ..., data repairs)
+-- 0127_function__wake_time.sql
+-- pgflow-py addition (durable waits): a sleep step's wake time. Without p_at_path: p_started +
+-- p_seconds. With it: the time found at that path of the step's input (an ISO 8601 text or
+-- seconds since 1970) + p_seconds; NULL when there is nothing there or it is not a time (the
+-- step then fails with the value it got; see _start_wait_steps). A time in the past is kept:
+-- the step completes at once.
+CREATE OR REPLACE FUNCTION pgflow._wake_time(p_at_path text[], p_input jsonb, p_started timestamptz, p_seconds int)
+RETURNS timestamptz
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_value jsonb;
+BEGIN
+    IF p_at_path IS NULL THEN
+        RETURN p_started + make_interval(secs => p_seconds);
+    END IF;
+    v_value := p_input #> p_at_path;
+    IF v_value IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(v_value) = 'number' THEN
+        RETURN to_timestamp((v_value #>> '{}')::double precision) + make_interval(secs => p_seconds);
+    END IF;
+    IF jsonb_typeof(v_value) <> 'string' OR lower(v_value #>> '{}') IN ('now', 'today', 'tomorrow', 'yesterday', 'epoch', 'infinity', '-infinity') THEN
+        RETURN NULL;
+    END IF;
+    RETURN (v_value #>> '{}')::timestamptz + make_interval(secs => p_seconds);
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END;
+$$;
+
+-- 0128_function__fail_wait.sql
+-- pgflow-py addition (durable waits): a waiting task fails for good with p_error_message (a
+-- signal that timed out, a sleep without a wake time, a child run that failed or could not
+-- start). Retry rules do not apply: the task fails at once (task:failed, will_retry false) and
+-- the step's when_exhausted decides as for a task out of attempts - 'fail' fails the step and
+-- the run (_fail_run), 'skip' / 'skip-cascade' skip the step (_skip_failed_step). Locks the step
+-- state, then the run. Returns false, changing nothing but dropping the wait, when the wait is
+-- gone or its run is over.
+CREATE OR REPLACE FUNCTION pgflow._fail_wait(p_run_id uuid, p_step_slug text, p_task_index int, p_error_message text)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_when_exhausted text;
+    v_task pgflow.step_tasks;
+BEGIN
+    SELECT s.when_exhausted INTO v_when_exhausted
+      FROM pgflow.step_states AS ss
+      JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
+       FOR UPDATE OF ss;
+    IF NOT pgflow._lock_started_run(p_run_id) THEN
+        DELETE FROM pgflow.waits AS w
+         WHERE w.run_id = p_run_id AND w.step_slug = p_step_slug AND w.task_index = p_task_index;
+        RETURN false;
+    END IF;
+    DELETE FROM pgflow.waits AS w
+     WHERE w.run_id = p_run_id AND w.step_slug = p_step_slug AND w.task_index = p_task_index;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    UPDATE pgflow.step_tasks AS t
+       SET status = 'failed', started_at = now(), failed_at = now(), error_message = p_error_message,
+           attempts_count = t.attempts_count + 1
+     WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index
+       AND t.status = 'queued' AND t.message_id IS NULL
+    RETURNING t.* INTO v_task;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM pgflow._emit(pgflow._task_event('task:failed', v_task));
+    IF v_when_exhausted = 'fail' THEN
+        PERFORM pgflow._fail_run(p_run_id, p_step_slug, p_error_message);
+    ELSE
+        PERFORM pgflow._skip_failed_step(p_run_id, p_step_slug, p_error_message, v_when_exhausted = 'skip-cascade');
+    END IF;
+    RETURN true;
+END;
+$$;
+
+-- 0129_function__end_wait.sql
+-- pgflow-py addition (durable waits): a waiting task's wait is over with p_output (a signal's
+-- payload, a sleep's wake time, a signal's default on timeout, a child run's output). The task
+-- starts (attempt 1; no task:started: no worker ran it) and completes through the path of a
+-- worker's report (_complete_task_apply: task:completed, the step completes with its outputs,
+-- dependents start, the run completes). Locks as that path does: the step state, then the run.
+-- Returns false, changing nothing but dropping the wait, when the wait is gone (ended before)
+-- or its run is over (cancelled, failed meanwhile).
+CREATE OR REPLACE FUNCTION pgflow._end_wait(p_run_id uuid, p_step_slug text, p_task_index int, p_output jsonb)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    PERFORM 1 FROM pgflow.step_states AS ss
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
+       FOR UPDATE;
+    IF NOT pgflow._lock_started_run(p_run_id) THEN
+        DELETE FROM pgflow.waits AS w
+         WHERE w.run_id = p_run_id AND w.step_slug = p_step_slug AND w.task_index = p_task_index;
+        RETURN false;
+    END IF;
+    DELETE FROM pgflow.waits AS w
+     WHERE w.run_id = p_run_id AND w.step_slug = p_step_slug AND w.task_index = p_task_index;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    UPDATE pgflow.step_tasks AS t
+       SET status = 'started', started_at = now(), attempts_count = t.attempts_count + 1
+     WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug AND t.task_index = p_task_index
+       AND t.status = 'queued' AND t.message_id IS NULL;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM pgflow._complete_task_apply(p_run_id, p_step_slug, p_task_index, p_output);
+    RETURN true;
+END;
+$$;
+
+-- 0133_function__start_wait_steps.sql
+-- pgflow-py addition (durable waits): start the ready waiting steps of a run (signal, sleep and
+-- subflow steps, listed in pgflow.wait_steps); start_ready_steps calls it after starting the
+-- plain ones. Each becomes 'started' (step:started) with its tasks - one for a single step, one
+-- per element for a map of subflows - queued WITHOUT a queue message, so no worker, Python or
+-- TypeScript, ever claims them, and one pgflow.waits row per task: a signal step waits until its
+-- timeout (NULL: none), a sleep step until its wake time, a subflow task for its child run.
+-- Then, in the same transaction: a signal kept for the step is delivered, a wake time already
+-- past completes the step, a wake time that is not a timestamp fails it, and each subflow task
+-- starts its child run (pgflow._start_child_run). The caller holds the run row lock.
+CREATE OR REPLACE FUNCTION pgflow._start_wait_steps(p_run_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_started text[];
+    v_wait record;
+BEGIN
+    WITH started AS (
+        UPDATE pgflow.step_states AS ss
+           SET status = 'started', started_at = now(), remaining_tasks = ss.initial_tasks
+          FROM pgflow.runs AS r, pgflow.wait_steps AS w
+         WHERE ss.run_id = p_run_id AND r.run_id = p_run_id AND NOT pgflow._is_terminal(r.status)
+           AND w.flow_slug = ss.flow_slug AND w.step_slug = ss.step_slug
+           AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
+        RETURNING ss.flow_slug, ss.step_slug, ss.initial_tasks, ss.started_at, w.wait_kind,
+            w.timeout_seconds, w.at_path, w.sleep_seconds, r.input AS run_input,
+            pgflow._emit(pgflow._step_event('step:started', ss)) AS emitted
+    ),
+    tasks AS (
+        INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, queue_name)
+        SELECT st.flow_slug, p_run_id, st.step_slug, i, s.queue_name
+          FROM started AS st
+          JOIN pgflow.steps AS s ON s.flow_slug = st.flow_slug AND s.step_slug = st.step_slug
+         CROSS JOIN generate_series(0, st.initial_tasks - 1) AS i
+        RETURNING step_tasks.step_slug, step_tasks.task_index
+    ),
+    waits AS (
+        INSERT INTO pgflow.waits (run_id, step_slug, task_index, wait_kind, since, due_at)
+        SELECT p_run_id, t.step_slug, t.task_index, st.wait_kind, st.started_at,
+               CASE st.wait_kind
+                   WHEN 'signal' THEN st.started_at + make_interval(secs => st.timeout_seconds)
+                   WHEN 'sleep' THEN pgflow._wake_time(
+                       st.at_path,
+                       CASE WHEN st.at_path IS NOT NULL
+                            THEN pgflow._wait_input(st.flow_slug, p_run_id, st.step_slug, st.run_input) END,
+                       st.started_at, st.sleep_seconds)
+               END
+          FROM tasks AS t
+          JOIN started AS st ON st.step_slug = t.step_slug
+        RETURNING waits.step_slug
+    )
+    SELECT array_agg(DISTINCT waits.step_slug) INTO v_started FROM waits;
+
+    IF v_started IS NULL THEN
+        RETURN;
+    END IF;
+    -- what happens at once, in step order then task order (each call below does nothing when a
+    -- nested start - a completed wait starting the next steps - has done it already)
+    FOR v_wait IN
+        SELECT w.step_slug, w.task_index, w.wait_kind, w.due_at, ws.at_path, sig.payload,
+               CASE WHEN w.wait_kind = 'sleep' AND w.due_at IS NULL
+                    THEN pgflow._wait_input(r.flow_slug, p_run_id, w.step_slug, r.input) #> ws.at_path
+               END AS at_value
+          FROM pgflow.waits AS w
+          JOIN pgflow.runs AS r ON r.run_id = w.run_id
+          JOIN pgflow.wait_steps AS ws ON ws.flow_slug = r.flow_slug AND ws.step_slug = w.step_slug
+          JOIN pgflow.steps AS s ON s.flow_slug = r.flow_slug AND s.step_slug = w.step_slug
+          LEFT JOIN pgflow.signals AS sig
+                 ON sig.run_id = w.run_id AND sig.step_slug = w.step_slug AND sig.delivered_at IS NULL
+         WHERE w.run_id = p_run_id AND w.step_slug = ANY (v_started)
+         ORDER BY s.step_index, w.task_index
+    LOOP
+        IF v_wait.wait_kind = 'signal' AND v_wait.payload IS NOT NULL THEN
+            UPDATE pgflow.signals AS sig SET delivered_at = now()
+             WHERE sig.run_id = p_run_id AND sig.step_slug = v_wait.step_slug;
+            PERFORM pgflow._end_wait(p_run_id, v_wait.step_slug, v_wait.task_index, v_wait.payload);
+        ELSIF v_wait.wait_kind = 'sleep' AND v_wait.due_at IS NULL THEN
+            PERFORM pgflow._fail_wait(p_run_id, v_wait.step_slug, v_wait.task_index, format(
+                'sleep step %L: its input has no time at %s (got %s); put an ISO 8601 timestamp such as '
+                '"2026-01-31T09:00:00Z" (or seconds since 1970) there, or sleep for a fixed duration',
+                v_wait.step_slug, array_to_string(v_wait.at_path, '.'), coalesce(v_wait.at_value::text, 'nothing')));
+        ELSIF v_wait.wait_kind = 'sleep' AND v_wait.due_at <= now() THEN
+            PERFORM pgflow._end_wait(p_run_id, v_wait.step_slug, v_wait.task_index,
+                                     jsonb_build_object('slept_until', v_wait.due_at));
+        ELSIF v_wait.wait_kind = 'subflow' THEN
+            PERFORM pgflow._start_child_run(p_run_id, v_wait.step_slug, v_wait.task_index);
+        END IF;
+    END LOOP;
+END;
+$$;
+
+-- 0135_function_start_ready_steps.sql
+-- Start every step of a started run that is ready: created, no pending dependency and a known,
+-- non-zero number of tasks. Each becomes 'started' (remaining_tasks = initial_tasks) with
+-- step:started, and gets one pgmq message per task on the step's queue (steps.queue_name) -
+-- {"flow_slug", "run_id", "step_slug", "task_index"} - sent with the step's start_delay, plus a
+-- queued step_tasks row holding the message id and that queue's name. A run that is over
+-- (completed or failed) starts nothing. Taskless steps are left to
+-- cascade_complete_taskless_steps.
+-- pgflow-py: a waiting step (pgflow.wait_steps: signal, sleep, subflow) gets no message; it
+-- starts in pgflow._start_wait_steps, called last.
+-- Twins: _advance_runs starts the plain ready steps of many runs set-based (guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py), and _start_run_directly starts a
+-- plain run's root steps in the statement that inserts the run (guarded by
+-- tests/sql/start_flow/test_direct_start.py).
+CREATE OR REPLACE FUNCTION pgflow.start_ready_steps(run_id uuid)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH started AS (
+        UPDATE pgflow.step_states AS ss
+           SET status = 'started', started_at = now(), remaining_tasks = ss.initial_tasks
+          FROM pgflow.runs AS r
+         WHERE ss.run_id = start_ready_steps.run_id
+           AND r.run_id = start_ready_steps.run_id AND NOT pgflow._is_terminal(r.status)
+           AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
+           AND NOT EXISTS (SELECT 1 FROM pgflow.wait_steps AS w
+                            WHERE w.flow_slug = ss.flow_slug AND w.step_slug = ss.step_slug)
+        RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
+            pgflow._emit(pgflow._step_event('step:started', ss)) AS emitted
+    ),
+    sent AS (
+        -- one send_batch per step (its own delay); pgmq numbers a batch in array order
+        SELECT st.flow_slug, st.run_id, st.step_slug, s.queue_name, m.msg_id,
+               (row_number() OVER (PARTITION BY st.step_slug ORDER BY m.msg_id) - 1)::int AS task_index
+          FROM started AS st
+          JOIN pgflow.steps AS s ON s.flow_slug = st.flow_slug AND s.step_slug = st.step_slug
+         CROSS JOIN LATERAL pgmq.send_batch(
+                s.queue_name,
+                ARRAY(SELECT jsonb_build_object('flow_slug', st.flow_slug, 'run_id', st.run_id,
+                                                'step_slug', st.step_slug, 'task_index', i)
+                        FROM generate_series(0, st.initial_tasks - 1) AS i
+                       ORDER BY i),
+                coalesce(s.opt_start_delay, 0)) AS m (msg_id)
+    )
+    INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id, queue_name)
+    SELECT sent.flow_slug, sent.run_id, sent.step_slug, sent.task_index, sent.msg_id, sent.queue_name
+      FROM sent;
+    -- pgflow-py: the waiting steps (signal, sleep, subflow) start without messages; only flows
+    -- that have some look further
+    SELECT pgflow._start_wait_steps(start_ready_steps.run_id)
+     WHERE EXISTS (SELECT 1 FROM pgflow.runs AS r JOIN pgflow.wait_steps AS w ON w.flow_slug = r.flow_slug
+                    WHERE r.run_id = start_ready_steps.run_id);
+$$;
+
 -- 0149_function__run_options.sql
 -- The options of the run about to be created in this transaction (pgflow-py addition): a jsonb
 -- object whose keys fill pgflow-py's own columns of pgflow.runs (priority, concurrency key, trace
@@ -31,10 +309,13 @@ VOLATILE
 SET search_path = ''
 AS $$
     WITH run AS (
-        INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps, trace_context)
+        INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps, trace_context,
+                                 signal_key, parent_run_id, parent_step_slug, parent_task_index)
         SELECT coalesce(p_run_id, pgflow._new_run_id()), f.flow_slug, p_input,
                (SELECT count(*) FROM pgflow.steps AS s WHERE s.flow_slug = f.flow_slug),
-               options.o -> 'trace_context'
+               options.o -> 'trace_context',
+               options.o ->> 'signal_key', (options.o ->> 'parent_run_id')::uuid,
+               options.o ->> 'parent_step_slug', (options.o ->> 'parent_task_index')::int
           FROM pgflow.flows AS f
          CROSS JOIN (SELECT pgflow._run_options() AS o) AS options
          WHERE f.flow_slug = p_flow_slug
@@ -63,8 +344,8 @@ $$;
 -- Twin: _create_run + start_ready_steps (start_flow's general path); guarded by
 -- tests/sql/start_flow/test_direct_start.py.
 -- Returns the run id, or NULL (nothing written) when the run needs start_flow's general path: an
--- unknown flow, a NULL input, a condition on a root step, a root map over an empty array or a
--- non-array (start_flow then raises or takes the steps one decision at a time).
+-- unknown flow, a NULL input, a condition on a root step, a waiting root step (pgflow-py), a
+-- root map over an empty array or a non-array (start_flow then raises or takes the steps one decision at a time).
 CREATE OR REPLACE FUNCTION pgflow._start_run_directly(p_flow_slug text, p_input jsonb, p_run_id uuid)
 RETURNS uuid
 LANGUAGE sql
@@ -74,18 +355,24 @@ AS $$
     WITH flow AS (
         SELECT s.flow_slug, count(*) AS steps
           FROM pgflow.steps AS s
+          -- a waiting root step (pgflow-py) starts through start_ready_steps (_start_wait_steps)
+          LEFT JOIN pgflow.wait_steps AS w ON w.flow_slug = s.flow_slug AND w.step_slug = s.step_slug
          WHERE s.flow_slug = p_flow_slug AND p_input IS NOT NULL
          GROUP BY s.flow_slug
         HAVING bool_and(s.deps_count > 0
                         OR (s.required_input_pattern IS NULL AND s.forbidden_input_pattern IS NULL
+                            AND w.step_slug IS NULL
                             AND (s.step_type = 'single'
                                  OR CASE WHEN jsonb_typeof(p_input) = 'array'
                                          THEN jsonb_array_length(p_input) > 0 ELSE false END)))
     ),
     run AS (
-        INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps, trace_context)
+        INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps, trace_context,
+                                 signal_key, parent_run_id, parent_step_slug, parent_task_index)
         SELECT coalesce(p_run_id, pgflow._new_run_id()), flow.flow_slug, p_input, flow.steps,
-               options.o -> 'trace_context'
+               options.o -> 'trace_context',
+               options.o ->> 'signal_key', (options.o ->> 'parent_run_id')::uuid,
+               options.o ->> 'parent_step_slug', (options.o ->> 'parent_task_index')::int
           FROM flow
          -- pgflow-py's own run columns: as in _create_run (its twin)
          CROSS JOIN (SELECT pgflow._run_options() AS o) AS options
@@ -166,6 +453,225 @@ BEGIN
     END IF;
 
     RETURN QUERY SELECT * FROM pgflow.runs AS r WHERE r.run_id = v_run_id;
+END;
+$$;
+
+-- 0166_function__admit_claims.sql
+-- Flow control at claim time (pgflow-py addition), called by pgflow._start_tasks only for a
+-- flow that has a pgflow.flow_controls row: which of the tasks behind messages p_msg_ids (read
+-- from queue p_queue_name) may start now. A paused flow starts none. Otherwise, under the
+-- flow's claim lock (transaction-level advisory lock (3, hashtext(flow_slug)), taken only for
+-- limited flows, so concurrent claims of one limited flow by any workers are serialised), the
+-- flow's running tasks (status 'started': slots come from task state, a killed worker's task
+-- holds its slot until it is requeued) are counted, in all and per step, and the queued tasks
+-- are admitted in message order while the flow's max_running and their step's max_running
+-- leave room. A refused task is not started: its message becomes visible again 250 ms later,
+-- so no worker spins on it and a TypeScript worker reads it again on a later poll.
+-- Returns the admitted message ids; messages without a queued task are not returned (the claim
+-- gives them no row either way) and their visibility is left alone.
+CREATE OR REPLACE FUNCTION pgflow._admit_claims(p_flow_slug text, p_msg_ids bigint[], p_queue_name text)
+RETURNS bigint[]
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_control pgflow.flow_controls;
+    v_flow_max int;
+    v_step_max int;
+    v_running int := 0;
+    v_by_step jsonb := '{}';
+    v_step_running int;
+    v_task record;
+    v_admitted bigint[] := '{}';
+    v_refused bigint[] := '{}';
+BEGIN
+    SELECT c.* INTO v_control FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug;
+    IF NOT FOUND OR (v_control.paused_at IS NULL AND v_control.limits = '{}') THEN
+        RETURN p_msg_ids;
+    END IF;
+    v_flow_max := (v_control.limits->>'max_running')::int;
+    IF v_control.paused_at IS NULL THEN
+        PERFORM pg_advisory_xact_lock(3, hashtext(p_flow_slug));
+        -- a statement after the lock: it sees every claim its previous holders committed
+        SELECT coalesce(sum(running.n), 0)::int, coalesce(jsonb_object_agg(running.step_slug, running.n), '{}')
+          INTO v_running, v_by_step
+          FROM (SELECT t.step_slug, count(*)::int AS n
+                  FROM pgflow.step_tasks AS t
+                 WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
+                 GROUP BY t.step_slug) AS running;
+    END IF;
+    FOR v_task IN
+        SELECT t.message_id, t.step_slug
+          FROM unnest(p_msg_ids) AS m (msg_id)
+          JOIN pgflow.step_tasks AS t ON t.queue_name = p_queue_name AND t.message_id = m.msg_id
+         WHERE t.status = 'queued' AND t.flow_slug = p_flow_slug
+         ORDER BY m.msg_id
+    LOOP
+        v_step_max := (v_control.limits #>> ARRAY['steps', v_task.step_slug, 'max_running'])::int;
+        v_step_running := coalesce((v_by_step->>v_task.step_slug)::int, 0);
+        IF v_control.paused_at IS NULL
+           AND (v_flow_max IS NULL OR v_running < v_flow_max)
+           AND (v_step_max IS NULL OR v_step_running < v_step_max) THEN
+            v_admitted := v_admitted || v_task.message_id;
+            v_running := v_running + 1;
+            v_by_step := jsonb_set(v_by_step, ARRAY[v_task.step_slug], to_jsonb(v_step_running + 1));
+        ELSE
+            v_refused := v_refused || v_task.message_id;
+        END IF;
+    END LOOP;
+    IF cardinality(v_refused) > 0 THEN
+        EXECUTE format('UPDATE pgmq.%I SET vt = clock_timestamp() + interval ''250 milliseconds'' '
+                       'WHERE msg_id = ANY ($1)', pgmq.format_table_name(p_queue_name, 'q'))
+          USING v_refused;
+    END IF;
+    RETURN v_admitted;
+END;
+$$;
+
+-- 0168_function__start_tasks.sql
+-- The claim behind start_tasks and claim_tasks (one implementation for both): claim the tasks
+-- behind messages already read from queue p_queue_name, and give each claimed task its handler
+-- input. Only tasks whose message went to that queue (step_tasks.queue_name) are considered, of
+-- flow p_flow_slug unless it is NULL (claim_tasks knows the queue only) and of step p_step_slug
+-- unless it is NULL (the callers check the queue mode's rules before calling). A task is
+-- claimed when it is queued and both its run and its step are started, and - for a flow under
+-- flow control (paused or limited) - admitted by pgflow._admit_claims (a refused task's message
+-- is made visible again shortly); messages without such a task give no row. A claimed task becomes 'started' (attempts_count
+-- + 1, started_at, last_worker_id; the worker must be registered in pgflow.workers) with
+-- task:started. Leaves the messages' visibility to the caller.
+-- The handler input of each task:
+--   root map step      -> the element task_index of the run input
+--   dependent map step -> the element task_index of its dependency's output
+--   other steps        -> {dep_slug: output} over the completed dependencies ({} for root steps)
+-- flow_input is the run input for root single steps, NULL otherwise; attempt is the attempt now
+-- starting. Rows come in message order.
+-- Its statements run with generic plans (claim_tasks calls it on every poll; custom plans were
+-- re-planned on every call).
+CREATE OR REPLACE FUNCTION pgflow._start_tasks(
+    p_flow_slug text, p_msg_ids bigint[], p_worker_id uuid, p_queue_name text, p_step_slug text)
+RETURNS TABLE (flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint, task_index int,
+               flow_input jsonb, attempt int)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_events boolean := pgflow._events_wanted();
+    v_msg_ids bigint[] := p_msg_ids;
+    v_controlled text;
+BEGIN
+    -- flow control: only a flow with a pgflow.flow_controls row (paused or limited) has its
+    -- tasks admitted by pgflow._admit_claims; any other flow pays this one index probe
+    SELECT fc.flow_slug INTO v_controlled
+      FROM pgflow.flow_controls AS fc
+     WHERE fc.flow_slug = coalesce(p_flow_slug, (SELECT s.flow_slug FROM pgflow.steps AS s
+                                                  WHERE s.queue_name = p_queue_name LIMIT 1));
+    IF v_controlled IS NOT NULL THEN
+        v_msg_ids := pgflow._admit_claims(v_controlled, p_msg_ids, p_queue_name);
+    END IF;
+    RETURN QUERY
+        WITH claimed AS (
+            -- Each message id is looked up on its own (LATERAL ... OFFSET 0) and the eligible
+            -- task locked, then updated by ctid: index probes and a TID scan whatever the
+            -- planner's statistics say (on a young, never analysed table they would make it scan
+            -- every queued task). The lock re-checks the task status, so a task claimed
+            -- concurrently is skipped.
+            UPDATE pgflow.step_tasks AS t
+               SET status = 'started',
+                   attempts_count = t.attempts_count + 1,
+                   started_at = now(),
+                   last_worker_id = p_worker_id
+             WHERE t.ctid = ANY (ARRAY(
+                       SELECT task.ctid
+                         FROM unnest(v_msg_ids) AS m (msg_id)
+                        CROSS JOIN LATERAL (
+                               SELECT probe.ctid
+                                 FROM pgflow.step_tasks AS probe
+                                WHERE probe.queue_name = p_queue_name
+                                  AND probe.message_id = m.msg_id
+                                  AND (p_flow_slug IS NULL OR probe.flow_slug = p_flow_slug)
+                                  AND (p_step_slug IS NULL OR probe.step_slug = p_step_slug)
+                                  AND probe.status = 'queued'
+                                  AND EXISTS (SELECT 1 FROM pgflow.runs AS r
+                                               WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))
+                                  AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
+                                               WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
+                                                 AND ss.status = 'started')
+                               OFFSET 0
+                                  FOR UPDATE) AS task))
+            RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
+                CASE WHEN v_events THEN pgflow._emit(pgflow._task_event('task:started', t)) END AS emitted
+        ),
+        items AS MATERIALIZED (
+            -- the array a map step's tasks take their elements from (the run input of a root map,
+            -- else the output of the step it maps), read and decompressed once per call, not once
+            -- per task: a 10,000-element array is large
+            SELECT m.run_id, m.step_slug,
+                   (CASE WHEN s.deps_count = 0
+                         THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = m.run_id)
+                         ELSE (SELECT parent.output
+                                 FROM pgflow.deps AS d
+                                 JOIN pgflow.step_states AS parent
+                                   ON parent.run_id = m.run_id AND parent.step_slug = d.dep_slug
+                                WHERE d.flow_slug = m.flow_slug AND d.step_slug = m.step_slug)
+                    END) || '[]'::jsonb AS elements
+              FROM (SELECT DISTINCT c.flow_slug, c.run_id, c.step_slug FROM claimed AS c) AS m
+              JOIN pgflow.steps AS s ON s.flow_slug = m.flow_slug AND s.step_slug = m.step_slug
+             WHERE s.step_type = 'map'
+        )
+        SELECT c.flow_slug, c.run_id, c.step_slug,
+               CASE WHEN s.step_type = 'map' THEN i.elements -> c.task_index
+                    WHEN s.deps_count = 0 THEN '{}'::jsonb  -- a root single step (every job): no call
+                    ELSE pgflow._task_input(c.flow_slug, c.run_id, c.step_slug, s.deps_count) END,
+               c.message_id, c.task_index,
+               CASE WHEN s.step_type = 'single' AND s.deps_count = 0
+                    THEN (SELECT r.input FROM pgflow.runs AS r WHERE r.run_id = c.run_id) END,
+               c.attempts_count
+          FROM claimed AS c
+          JOIN pgflow.steps AS s ON s.flow_slug = c.flow_slug AND s.step_slug = c.step_slug
+          LEFT JOIN items AS i ON i.run_id = c.run_id AND i.step_slug = c.step_slug
+         ORDER BY c.message_id;
+END;
+$$;
+
+-- 0169_function__claim_room.sql
+-- How many messages claim_tasks may read from queue p_queue_name now (pgflow-py flow control),
+-- so that a limited or paused flow's backlog is not read only to be refused:
+--   NULL - the queue's flow has no flow-wide limit (no flow control row, or step limits only):
+--          read as many as asked; pgflow._start_tasks' admission does the rest;
+--   0    - the flow is paused, or its running tasks fill its max_running: read nothing;
+--   n    - max_running minus the running tasks (taking the flow's claim lock, as
+--          pgflow._admit_claims, which counts again under it).
+CREATE OR REPLACE FUNCTION pgflow._claim_room(p_queue_name text)
+RETURNS int
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_control pgflow.flow_controls;
+    v_max int;
+    v_running int;
+BEGIN
+    SELECT c.* INTO v_control
+      FROM pgflow.flow_controls AS c
+     WHERE c.flow_slug = (SELECT s.flow_slug FROM pgflow.steps AS s WHERE s.queue_name = p_queue_name LIMIT 1);
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF v_control.paused_at IS NOT NULL THEN
+        RETURN 0;
+    END IF;
+    v_max := (v_control.limits->>'max_running')::int;
+    IF v_max IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM pg_advisory_xact_lock(3, hashtext(v_control.flow_slug));
+    SELECT count(*)::int INTO v_running
+      FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_control.flow_slug AND t.status = 'started';
+    RETURN greatest(v_max - v_running, 0);
 END;
 $$;
 
@@ -411,5 +917,673 @@ BEGIN
         RETURN NEXT;
     END LOOP;
 END;
+$$;
+
+-- 0460_function__check_flow_limits.sql
+-- Check a flow's limits (flow control, pgflow-py addition) and return them tidied: keys whose
+-- value is JSON null are dropped, and so are steps left without limits. The form is
+--   {"max_running": n, "steps": {"<step_slug>": {"max_running": n}}}
+-- where every n is a whole number from 1 to 2147483647 and every step is one of the flow's.
+-- Raises PF003 naming the option, the flow (and the step) for anything else.
+CREATE OR REPLACE FUNCTION pgflow._check_flow_limits(p_flow_slug text, p_limits jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_limits jsonb;
+    v_item record;
+    v_where text;
+BEGIN
+    IF jsonb_typeof(p_limits) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF003',
+            MESSAGE = format('the limits of flow %L must be a JSON object, got %s', p_flow_slug,
+                             coalesce(jsonb_typeof(p_limits), 'NULL')),
+            HINT = 'For example {"max_running": 3, "steps": {"charge": {"max_running": 1}}}.';
+    END IF;
+    v_limits := jsonb_strip_nulls(p_limits);
+    IF v_limits ? 'steps' AND jsonb_typeof(v_limits->'steps') <> 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF003',
+            MESSAGE = format('"steps" in the limits of flow %L must be a JSON object of step slugs, got %s',
+                             p_flow_slug, jsonb_typeof(v_limits->'steps')),
+            HINT = 'For example {"steps": {"charge": {"max_running": 1}}}.';
+    END IF;
+    FOR v_item IN
+        SELECT NULL::text AS step_slug, e.key, e.value
+          FROM jsonb_each(v_limits - 'steps') AS e
+        UNION ALL
+        SELECT s.key, e.key, e.value
+          FROM jsonb_each(coalesce(v_limits->'steps', '{}')) AS s
+         CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(s.value) = 'object' THEN s.value
+                                            ELSE jsonb_build_object('', s.value) END) AS e
+    LOOP
+        v_where := CASE WHEN v_item.step_slug IS NULL THEN format('flow %L', p_flow_slug)
+                        ELSE format('step %L of flow %L', v_item.step_slug, p_flow_slug) END;
+        IF v_item.step_slug IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM pgflow.steps AS st
+                WHERE st.flow_slug = p_flow_slug AND st.step_slug = v_item.step_slug) THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('flow %L has no step %L to limit', p_flow_slug, v_item.step_slug),
+                HINT = 'Name one of the flow''s steps (pgflow.steps), or leave the step out.';
+        END IF;
+        IF v_item.key = '' THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('the limits of %s must be a JSON object, got %s', v_where,
+                                 jsonb_typeof(v_item.value)),
+                HINT = 'For example {"max_running": 1}.';
+        END IF;
+        IF v_item.key <> 'max_running' THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('unknown limit %L for %s', v_item.key, v_where),
+                HINT = CASE WHEN v_item.step_slug IS NULL THEN 'The limits are: max_running, steps.'
+                            ELSE 'A step''s limit is: max_running.' END;
+        END IF;
+        IF jsonb_typeof(v_item.value) <> 'number' OR v_item.value::numeric <> trunc(v_item.value::numeric)
+           OR v_item.value::numeric < 1 OR v_item.value::numeric > 2147483647 THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('%s of %s must be a whole number of at least 1, got %s', v_item.key, v_where,
+                                 v_item.value),
+                HINT = 'To let the tasks run without a limit, remove it (set it to null).';
+        END IF;
+    END LOOP;
+    -- steps left without limits go
+    RETURN CASE WHEN (SELECT count(*) FROM jsonb_each(coalesce(v_limits->'steps', '{}')) AS s
+                       WHERE s.value <> '{}') = 0
+                THEN v_limits - 'steps'
+                ELSE jsonb_set(v_limits, '{steps}',
+                               (SELECT jsonb_object_agg(s.key, s.value)
+                                  FROM jsonb_each(v_limits->'steps') AS s WHERE s.value <> '{}')) END;
+END;
+$$;
+
+-- 0460_function__set_wait_steps.sql
+-- pgflow-py addition (durable waits): store which steps of a flow wait and how, replacing what
+-- was stored (Client.compile calls it after ensure_flow_compiled, in the same transaction).
+-- p_waits is an array of {"step_slug", "wait_kind", "timeout_seconds", "on_timeout",
+-- "timeout_output", "early_signals", "at_path", "sleep_seconds", "child_flow_slug",
+-- "input_path"} (absent keys take the table's defaults). Runs already waiting keep their waits;
+-- a step that stops waiting runs a handler from its next start on.
+-- Errors: PF001 unknown flow; PF004 a step the flow does not have, or a wait the table refuses.
+CREATE OR REPLACE FUNCTION pgflow._set_wait_steps(p_flow_slug text, p_waits jsonb)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_missing text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pgflow.flows AS f WHERE f.flow_slug = p_flow_slug) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF001', MESSAGE = format('flow %L not found', p_flow_slug),
+            HINT = 'compile the flow first';
+    END IF;
+    SELECT w ->> 'step_slug' INTO v_missing
+      FROM jsonb_array_elements(coalesce(p_waits, '[]')) AS w
+     WHERE NOT EXISTS (SELECT 1 FROM pgflow.steps AS s
+                        WHERE s.flow_slug = p_flow_slug AND s.step_slug = w ->> 'step_slug')
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF004',
+            MESSAGE = format('flow %L has no step %L to make a waiting step', p_flow_slug, v_missing),
+            HINT = 'compile the flow as defined in code (its steps and its waits come from one definition)';
+    END IF;
+
+    DELETE FROM pgflow.wait_steps AS ws WHERE ws.flow_slug = p_flow_slug;
+    INSERT INTO pgflow.wait_steps (flow_slug, step_slug, wait_kind, timeout_seconds, on_timeout, timeout_output,
+                                   early_signals, at_path, sleep_seconds, child_flow_slug, input_path)
+    SELECT p_flow_slug, w.step_slug, w.wait_kind, w.timeout_seconds, coalesce(w.on_timeout, 'fail'),
+           w.timeout_output, coalesce(w.early_signals, 'keep'), w.at_path, coalesce(w.sleep_seconds, 0),
+           w.child_flow_slug, w.input_path
+      FROM jsonb_to_recordset(coalesce(p_waits, '[]')) AS w (
+               step_slug text, wait_kind text, timeout_seconds int, on_timeout text, timeout_output jsonb,
+               early_signals text, at_path text[], sleep_seconds int, child_flow_slug text, input_path text[]);
+EXCEPTION WHEN check_violation OR not_null_violation OR invalid_text_representation THEN
+    RAISE EXCEPTION USING ERRCODE = 'PF004',
+        MESSAGE = format('flow %L: a waiting step is not valid (%s)', p_flow_slug, SQLERRM),
+        HINT = 'define waiting steps with the DSL (flow.signal, flow.sleep, flow.sleep_until, flow.subflow)';
+END;
+$$;
+
+-- 0461_function__flow_control_row.sql
+-- The flow control row of flow p_flow_slug, created (empty) when missing and locked until the
+-- transaction ends, for the functions that change it (set_flow_limits, pause_flow, resume_flow,
+-- _declare_flow_limits). Raises PF001 for an unknown flow.
+CREATE OR REPLACE FUNCTION pgflow._flow_control_row(p_flow_slug text)
+RETURNS pgflow.flow_controls
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_row pgflow.flow_controls;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pgflow.flows AS f WHERE f.flow_slug = p_flow_slug) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF001',
+            MESSAGE = format('flow %L not found', p_flow_slug),
+            HINT = 'Check the slug (pgflow flows list), or compile the flow first.';
+    END IF;
+    INSERT INTO pgflow.flow_controls AS c (flow_slug) VALUES (p_flow_slug) ON CONFLICT (flow_slug) DO NOTHING;
+    SELECT c.* INTO v_row FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug FOR UPDATE;
+    RETURN v_row;
+END;
+$$;
+
+-- 0461_function_signal.sql
+-- pgflow-py addition (durable waits): send a signal to a signal step of a run. Its payload
+-- becomes the step's output (dependents receive it as any step's output). Outcomes, returned
+-- as {"run_id", "step_slug", "outcome", "received_at"}:
+--   'delivered' - the step was waiting: it completes now (task:completed, step:completed, the
+--                 next steps start) in this transaction;
+--   'kept'      - the step is not waiting yet: the signal is kept and delivered when it starts
+--                 (a step with early_signals 'reject' raises PF005 instead);
+--   'duplicate' - a signal for this run and step came first (received_at is its time): the
+--                 first one wins, this one changes nothing.
+-- Errors: PF002 unknown run; PF003 a NULL payload, a step the flow does not have or one that is
+-- not a signal step; PF005 the run is over, or the step no longer waits (timed out, skipped).
+-- Locks the step state, then the run (the order of complete_task and cancel_run).
+CREATE OR REPLACE FUNCTION pgflow.signal(run_id uuid, step_slug text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_flow_slug text;
+    v_kind text;
+    v_early text;
+    v_step_status text;
+    v_run_status text;
+    v_first pgflow.signals;
+    v_signals text;
+BEGIN
+    IF signal.payload IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF003',
+            MESSAGE = format('the signal for step %L has no payload', signal.step_slug),
+            HINT = 'send a JSON value (''null''::jsonb for none)';
+    END IF;
+    SELECT r.flow_slug INTO v_flow_slug FROM pgflow.runs AS r WHERE r.run_id = signal.run_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF002', MESSAGE = format('run %s not found', signal.run_id),
+            HINT = 'check the run id (the run may have been pruned)';
+    END IF;
+    SELECT ws.wait_kind, ws.early_signals INTO v_kind, v_early
+      FROM pgflow.wait_steps AS ws
+     WHERE ws.flow_slug = v_flow_slug AND ws.step_slug = signal.step_slug;
+    IF v_kind IS DISTINCT FROM 'signal' THEN
+        SELECT string_agg(format('%L', ws.step_slug), ', ' ORDER BY s.step_index) INTO v_signals
+          FROM pgflow.wait_steps AS ws
+          JOIN pgflow.steps AS s ON s.flow_slug = ws.flow_slug AND s.step_slug = ws.step_slug
+         WHERE ws.flow_slug = v_flow_slug AND ws.wait_kind = 'signal';
+        RAISE EXCEPTION USING ERRCODE = 'PF003',
+            MESSAGE = format('step %L of flow %L %s', signal.step_slug, v_flow_slug,
+                             CASE WHEN v_kind IS NOT NULL THEN format('is a %s step, not a signal step', v_kind)
+                                  WHEN EXISTS (SELECT 1 FROM pgflow.steps AS s
+                                                WHERE s.flow_slug = v_flow_slug AND s.step_slug = signal.step_slug)
+                                  THEN 'is not a signal step (a worker runs its handler)'
+                                  ELSE 'does not exist' END),
+            HINT = coalesce(format('its signal steps: %s', v_signals), format('flow %L has no signal step', v_flow_slug));
+    END IF;
+
+    SELECT ss.status INTO v_step_status
+      FROM pgflow.step_states AS ss
+     WHERE ss.run_id = signal.run_id AND ss.step_slug = signal.step_slug
+       FOR UPDATE;
+    SELECT sig.* INTO v_first
+      FROM pgflow.signals AS sig
+     WHERE sig.run_id = signal.run_id AND sig.step_slug = signal.step_slug;
+    IF FOUND THEN
+        RETURN jsonb_build_object('run_id', signal.run_id, 'step_slug', signal.step_slug,
+                                  'outcome', 'duplicate', 'received_at', v_first.received_at);
+    END IF;
+    SELECT r.status INTO v_run_status FROM pgflow.runs AS r WHERE r.run_id = signal.run_id;
+    IF pgflow._is_terminal(v_run_status) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF005',
+            MESSAGE = format('run %s is %s: a signal can no longer change it', signal.run_id, v_run_status),
+            HINT = 'signal a run that is still going (retry_run or resume_run start it again)';
+    END IF;
+    IF v_step_status = 'created' AND v_early = 'reject' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF005',
+            MESSAGE = format('step %L of run %s does not wait yet (the steps it depends on are not done)',
+                             signal.step_slug, signal.run_id),
+            HINT = 'this step refuses early signals (early_signals=''reject''); send it again once it waits';
+    END IF;
+    IF v_step_status NOT IN ('created', 'started') THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF005',
+            MESSAGE = format('step %L of run %s no longer waits: it is %s', signal.step_slug, signal.run_id,
+                             v_step_status),
+            HINT = 'a signal step that timed out or was skipped takes no signal';
+    END IF;
+
+    INSERT INTO pgflow.signals (run_id, step_slug, payload, delivered_at)
+    VALUES (signal.run_id, signal.step_slug, signal.payload,
+            CASE WHEN v_step_status = 'started' THEN now() END)
+    RETURNING * INTO v_first;
+    IF v_step_status = 'started' THEN
+        PERFORM pgflow._end_wait(signal.run_id, signal.step_slug, 0, signal.payload);
+    END IF;
+    RETURN jsonb_build_object('run_id', signal.run_id, 'step_slug', signal.step_slug,
+                              'outcome', CASE WHEN v_step_status = 'started' THEN 'delivered' ELSE 'kept' END,
+                              'received_at', v_first.received_at);
+END;
+$$;
+
+-- 0462_function__drop_idle_flow_control.sql
+-- Delete flow p_flow_slug's flow control row when it controls nothing (no limits, not paused,
+-- no limits declared by code), so the flow's claims take the fast path again.
+CREATE OR REPLACE FUNCTION pgflow._drop_idle_flow_control(p_flow_slug text)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    DELETE FROM pgflow.flow_controls AS c
+     WHERE c.flow_slug = p_flow_slug AND c.limits = '{}' AND c.paused_at IS NULL
+       AND coalesce(c.declared, '{}') = '{}';
+$$;
+
+-- 0462_function_signal_by_key.sql
+-- pgflow-py addition (durable waits): pgflow.signal for the run of p_flow_slug started with
+-- p_signal_key (run option signal_key; e.g. an order id, for a webhook that knows its own id
+-- but not the run's). The run still going takes it; when none is, the latest run with the key
+-- (so a late signal is reported as a duplicate, or refused because that run is over).
+-- Errors: PF002 no run of the flow has the key; PF005 several runs still going share it (send
+-- by run id); then as pgflow.signal.
+CREATE OR REPLACE FUNCTION pgflow.signal_by_key(flow_slug text, signal_key text, step_slug text, payload jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_runs uuid[];
+    v_run_id uuid;
+BEGIN
+    SELECT array_agg(r.run_id ORDER BY r.started_at DESC) INTO v_runs
+      FROM pgflow.runs AS r
+     WHERE r.flow_slug = signal_by_key.flow_slug AND r.signal_key = signal_by_key.signal_key
+       AND r.status = 'started';
+    IF cardinality(v_runs) > 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF005',
+            MESSAGE = format('%s runs of flow %L still going have signal key %L (%s)', cardinality(v_runs),
+                             signal_by_key.flow_slug, signal_by_key.signal_key, array_to_string(v_runs[1:3], ', ')),
+            HINT = 'send the signal by run id, or start one run per key (idempotency_key= does that)';
+    END IF;
+    v_run_id := v_runs[1];
+    IF v_run_id IS NULL THEN
+        SELECT r.run_id INTO v_run_id
+          FROM pgflow.runs AS r
+         WHERE r.flow_slug = signal_by_key.flow_slug AND r.signal_key = signal_by_key.signal_key
+         ORDER BY r.started_at DESC
+         LIMIT 1;
+    END IF;
+    IF v_run_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF002',
+            MESSAGE = format('no run of flow %L has signal key %L', signal_by_key.flow_slug, signal_by_key.signal_key),
+            HINT = 'start the run with signal_key=... (or send the signal by run id)';
+    END IF;
+    RETURN pgflow.signal(v_run_id, signal_by_key.step_slug, signal_by_key.payload);
+END;
+$$;
+
+-- 0463_function_set_flow_limits.sql
+-- Change a flow's limits at runtime (pgflow-py addition; client.set_limits and
+-- `pgflow flows limits` call it). `limits` is merged into the limits in force: a key given
+-- replaces its value, a key set to JSON null removes that limit, keys left out stay; under
+-- "steps" each step's limits merge the same way ({"steps": {"a": null}} removes all of step a's).
+-- The result is checked by pgflow._check_flow_limits (PF003) and applies to the next claim. It
+-- lasts until the flow's code declares different limits (pgflow._declare_flow_limits).
+-- Returns the limits now in force. PF001 for an unknown flow.
+CREATE OR REPLACE FUNCTION pgflow.set_flow_limits(flow_slug text, limits jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_row pgflow.flow_controls := pgflow._flow_control_row(set_flow_limits.flow_slug);
+    v_limits jsonb;
+    v_steps jsonb;
+    v_step record;
+BEGIN
+    IF jsonb_typeof(set_flow_limits.limits) IS DISTINCT FROM 'object' THEN
+        PERFORM pgflow._check_flow_limits(set_flow_limits.flow_slug, set_flow_limits.limits);
+    END IF;
+    v_limits := v_row.limits || (set_flow_limits.limits - 'steps');
+    IF jsonb_typeof(set_flow_limits.limits->'steps') = 'object' THEN
+        v_steps := coalesce(v_row.limits->'steps', '{}');
+        FOR v_step IN SELECT s.key, s.value FROM jsonb_each(set_flow_limits.limits->'steps') AS s LOOP
+            v_steps := jsonb_set(v_steps, ARRAY[v_step.key],
+                                 CASE WHEN jsonb_typeof(v_step.value) = 'null' THEN '{}'::jsonb
+                                      WHEN jsonb_typeof(v_step.value) = 'object'
+                                      THEN coalesce(v_steps->v_step.key, '{}') || v_step.value
+                                      ELSE v_step.value END);
+        END LOOP;
+        v_limits := jsonb_set(v_limits, '{steps}', v_steps);
+    ELSIF set_flow_limits.limits ? 'steps' THEN
+        v_limits := jsonb_set(v_limits, '{steps}', set_flow_limits.limits->'steps');
+    END IF;
+    v_limits := pgflow._check_flow_limits(set_flow_limits.flow_slug, v_limits);
+    UPDATE pgflow.flow_controls AS c SET limits = v_limits, updated_at = now()
+     WHERE c.flow_slug = set_flow_limits.flow_slug;
+    PERFORM pgflow._drop_idle_flow_control(set_flow_limits.flow_slug);
+    RETURN v_limits;
+END;
+$$;
+
+-- 0463_function_wake_due_steps.sql
+-- pgflow-py addition (durable waits): end the waits that are due - sleep steps whose wake time
+-- came (they complete with {"slept_until": <wake time>}) and signal steps whose timeout passed
+-- (on_timeout 'fail': the step fails with no retry, when_exhausted applies; 'default': it
+-- completes with its default output). At most p_limit waits per call, oldest first; a step
+-- another transaction holds is left for the next call (SKIP LOCKED), so concurrent callers do
+-- not wait for each other. Every Python worker's sweeper calls it about once a second; pg_cron
+-- can too. Returns how many waits it ended.
+CREATE OR REPLACE FUNCTION pgflow.wake_due_steps(p_limit int DEFAULT 1000)
+RETURNS int
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_due record;
+    v_wait record;
+    v_ended int := 0;
+BEGIN
+    FOR v_due IN
+        SELECT w.run_id, w.step_slug, w.task_index
+          FROM pgflow.waits AS w
+         WHERE w.due_at <= now()
+         ORDER BY w.due_at
+         LIMIT p_limit
+    LOOP
+        PERFORM 1 FROM pgflow.step_states AS ss
+         WHERE ss.run_id = v_due.run_id AND ss.step_slug = v_due.step_slug
+           FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            CONTINUE;
+        END IF;
+        SELECT w.wait_kind, w.due_at, w.since, ws.on_timeout, ws.timeout_output
+          INTO v_wait
+          FROM pgflow.waits AS w
+          JOIN pgflow.runs AS r ON r.run_id = w.run_id
+          LEFT JOIN pgflow.wait_steps AS ws ON ws.flow_slug = r.flow_slug AND ws.step_slug = w.step_slug
+         WHERE w.run_id = v_due.run_id AND w.step_slug = v_due.step_slug AND w.task_index = v_due.task_index
+           AND w.due_at <= now();
+        IF NOT FOUND THEN
+            CONTINUE;  -- ended by a signal meanwhile
+        END IF;
+        IF v_wait.wait_kind = 'sleep' THEN
+            PERFORM pgflow._end_wait(v_due.run_id, v_due.step_slug, v_due.task_index,
+                                     jsonb_build_object('slept_until', v_wait.due_at));
+        ELSIF v_wait.on_timeout = 'default' THEN
+            PERFORM pgflow._end_wait(v_due.run_id, v_due.step_slug, v_due.task_index,
+                                     coalesce(v_wait.timeout_output, 'null'::jsonb));
+        ELSE
+            PERFORM pgflow._fail_wait(v_due.run_id, v_due.step_slug, v_due.task_index, format(
+                'Timed out: no signal for step %L within %s (waiting since %s)', v_due.step_slug,
+                justify_interval(date_trunc('second', v_wait.due_at - v_wait.since)),
+                to_char(v_wait.since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')));
+        END IF;
+        v_ended := v_ended + 1;
+    END LOOP;
+    RETURN v_ended;
+END;
+$$;
+
+-- 0464_function__declare_flow_limits.sql
+-- The limits a flow's code declares (Flow(max_running=...), step(max_running=...)), recorded when
+-- the flow is compiled (pgflow-py's compile_flow; a TypeScript compiler never calls it). They
+-- replace the limits in force only when they differ from what the code declared last time, so a
+-- runtime change (set_flow_limits) survives redeploys of unchanged code and is replaced by a
+-- deploy that changes the limits. Checked like set_flow_limits (PF003). Returns the limits in
+-- force. PF001 for an unknown flow.
+CREATE OR REPLACE FUNCTION pgflow._declare_flow_limits(p_flow_slug text, p_declared jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_declared jsonb := pgflow._check_flow_limits(p_flow_slug, coalesce(p_declared, '{}'));
+    v_row pgflow.flow_controls;
+BEGIN
+    SELECT c.* INTO v_row FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug;
+    IF NOT FOUND AND v_declared = '{}' THEN
+        RETURN '{}'::jsonb;  -- nothing declared, nothing stored: no write
+    END IF;
+    v_row := pgflow._flow_control_row(p_flow_slug);
+    IF v_row.declared IS DISTINCT FROM v_declared THEN
+        UPDATE pgflow.flow_controls AS c SET limits = v_declared, declared = v_declared, updated_at = now()
+         WHERE c.flow_slug = p_flow_slug
+        RETURNING c.* INTO v_row;
+        PERFORM pgflow._drop_idle_flow_control(p_flow_slug);
+    END IF;
+    RETURN v_row.limits;
+END;
+$$;
+
+-- 0465_function_pause_flow.sql
+-- Pause a flow (pgflow-py addition; client.pause_flow, `pgflow flows pause`, the dashboard): from
+-- the next claim on, no task of the flow is claimed, by any worker (start_tasks and claim_tasks
+-- both pass through pgflow._start_tasks); tasks already running finish and report as usual, runs
+-- can still be started (their tasks wait in the queue). Idempotent: pausing a paused flow keeps
+-- its first paused_at and reason. Returns when the flow was paused. PF001 for an unknown flow.
+CREATE OR REPLACE FUNCTION pgflow.pause_flow(flow_slug text, reason text DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_row pgflow.flow_controls := pgflow._flow_control_row(pause_flow.flow_slug);
+BEGIN
+    IF v_row.paused_at IS NULL THEN
+        UPDATE pgflow.flow_controls AS c SET paused_at = now(), pause_reason = pause_flow.reason, updated_at = now()
+         WHERE c.flow_slug = pause_flow.flow_slug
+        RETURNING c.* INTO v_row;
+    END IF;
+    RETURN v_row.paused_at;
+END;
+$$;
+
+-- 0466_function_resume_flow.sql
+-- Resume a paused flow (pgflow-py addition; client.resume_flow, `pgflow flows resume`, the
+-- dashboard): its queued tasks are claimed again from the next read on, in queue order. Returns
+-- whether the flow was paused. PF001 for an unknown flow.
+CREATE OR REPLACE FUNCTION pgflow.resume_flow(flow_slug text)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_row pgflow.flow_controls := pgflow._flow_control_row(resume_flow.flow_slug);
+BEGIN
+    UPDATE pgflow.flow_controls AS c SET paused_at = NULL, pause_reason = NULL, updated_at = now()
+     WHERE c.flow_slug = resume_flow.flow_slug;
+    PERFORM pgflow._drop_idle_flow_control(resume_flow.flow_slug);
+    RETURN v_row.paused_at IS NOT NULL;
+END;
+$$;
+
+-- 0702_function_claim_tasks.sql
+-- Read and claim in one call (one round trip, one commit): up to `qty` visible messages of queue
+-- `queue_name` (a flow's queue, or with `for_step` a step's private queue), oldest first, then
+-- start_tasks' claim of their tasks, under start_tasks' queue rules (pgflow._check_claim_route:
+-- a queue no flow routes to gives nothing; a step queue needs its step's slug). The
+-- read is pgmq.read's (FOR UPDATE SKIP LOCKED, read_ct + 1), prepared once per session and queue
+-- (pgmq.read plans its dynamic SQL on every call, which cost more than the read itself), and
+-- hides each message for its step's timeout + 2 s straight away. Messages enqueued by a
+-- transaction that started after this one are left for the next call: the claim stamps
+-- started_at with now(), which must not precede the task's queued_at.
+-- Flow control (pgflow._claim_room): a paused flow, or one whose running tasks fill its
+-- max_running, reads nothing; one with less room than `qty` reads only that many.
+-- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
+-- starting), each carrying `messages`, how many messages were read; when none of them gave a
+-- task, or flow control held work back, also a row with `messages` (0 when nothing was read)
+-- and NULL elsewhere; no row when the queue had nothing.
+-- Its statements run with generic plans: custom plans were re-planned on every call.
+CREATE OR REPLACE FUNCTION pgflow.claim_tasks(queue_name text, qty int, worker_id uuid, for_step text DEFAULT NULL)
+RETURNS TABLE (messages int, flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint,
+               task_index int, flow_input jsonb, attempt int)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_ids bigint[];
+    v_room int;
+    -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
+    v_read text := 'pgflow_claim_next_' || CASE WHEN octet_length(claim_tasks.queue_name) <= 45
+                                                THEN claim_tasks.queue_name ELSE md5(claim_tasks.queue_name) END;
+BEGIN
+    IF NOT pgflow._check_claim_route(NULL, claim_tasks.queue_name, claim_tasks.for_step) THEN
+        RETURN;
+    END IF;
+    -- flow control: a paused flow, or one whose max_running is reached, reads nothing (a row with
+    -- messages 0 says so); one with room reads at most that many
+    v_room := pgflow._claim_room(claim_tasks.queue_name);
+    IF v_room = 0 THEN
+        RETURN QUERY SELECT 0, NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
+                            NULL::int, NULL::jsonb, NULL::int;
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements AS p WHERE p.name = v_read) THEN
+        EXECUTE format($read$
+        PREPARE %2$I (int) AS
+        WITH picked AS (
+            SELECT q.msg_id, q.message->>'flow_slug' AS flow_slug, q.message->>'step_slug' AS step_slug
+              FROM pgmq.%1$I AS q
+             WHERE q.vt <= clock_timestamp() AND q.enqueued_at <= now()
+             ORDER BY q.msg_id
+             LIMIT $1
+               FOR UPDATE SKIP LOCKED
+        ),
+        hidden AS (
+            UPDATE pgmq.%1$I AS q
+               SET vt = clock_timestamp() + make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 2),
+                   read_ct = q.read_ct + 1,
+                   last_read_at = clock_timestamp()
+              FROM picked AS p
+              JOIN pgflow.flows AS f ON f.flow_slug = p.flow_slug
+              LEFT JOIN pgflow.steps AS s ON s.flow_slug = f.flow_slug AND s.step_slug = p.step_slug
+             WHERE q.msg_id = p.msg_id
+               -- by key: the generic plan cannot know how few rows LIMIT $1 leaves
+               AND q.msg_id = ANY (ARRAY(SELECT p2.msg_id FROM picked AS p2))
+            RETURNING q.msg_id
+        )
+        SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
+        $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'), v_read);
+    END IF;
+    EXECUTE format('EXECUTE %I(%s)', v_read, least(claim_tasks.qty, coalesce(v_room, claim_tasks.qty))) INTO v_ids;
+
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+    -- the claim of start_tasks (pgflow._start_tasks: same eligibility, same updates, task:started,
+    -- same inputs), without moving the messages' visibility a second time
+    RETURN QUERY
+        SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index,
+               c.flow_input, c.attempt
+          FROM pgflow._start_tasks(NULL, v_ids, claim_tasks.worker_id, claim_tasks.queue_name,
+                                   claim_tasks.for_step) AS c
+         ORDER BY c.msg_id;
+    -- no task, or flow control held some back (fewer read than asked, or refused): a row
+    -- without a task tells the worker to look at the queue again shortly
+    IF NOT FOUND OR v_room < claim_tasks.qty THEN
+        RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
+                            NULL::int, NULL::jsonb, NULL::int;
+    END IF;
+END;
+$$;
+
+-- 0704_function__advance_runs.sql
+-- Batch path: move on several runs at once after their steps completed (what _advance_run does
+-- for one run). Runs whose ready steps are all plain - no condition to settle, at least one task
+-- each, not a waiting step (pgflow-py) - have those steps started set-based: one UPDATE of the step states (step:started each),
+-- one pgmq.send_batch per queue (steps.queue_name) and start delay for every task of every step, one INSERT of the
+-- queued tasks. Any other run goes through _advance_run (conditions, taskless steps, completion).
+-- The caller holds the locks of the runs.
+-- Twin: start_ready_steps (through _advance_run) starts the same steps for one run; guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py and
+-- tests/sql/complete_tasks/test_same_result_as_complete_task.py.
+CREATE OR REPLACE FUNCTION pgflow._advance_runs(p_run_ids uuid[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_full uuid[];
+    v_run uuid;
+    v_events boolean := pgflow._events_wanted();
+BEGIN
+    SELECT array_agg(DISTINCT ss.run_id) INTO v_full
+      FROM pgflow.step_states AS ss
+      JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
+     WHERE ss.run_id = ANY (p_run_ids)
+       AND ss.status = 'created' AND ss.remaining_deps = 0
+       AND (s.required_input_pattern IS NOT NULL OR s.forbidden_input_pattern IS NOT NULL
+            OR ss.initial_tasks IS NULL OR ss.initial_tasks = 0
+            -- pgflow-py: a waiting step (signal, sleep, subflow) starts in start_ready_steps
+            OR EXISTS (SELECT 1 FROM pgflow.wait_steps AS w
+                        WHERE w.flow_slug = ss.flow_slug AND w.step_slug = ss.step_slug));
+
+    WITH started AS (
+        UPDATE pgflow.step_states AS ss
+           SET status = 'started', started_at = now(), remaining_tasks = ss.initial_tasks
+         WHERE ss.run_id = ANY (p_run_ids) AND NOT (ss.run_id = ANY (coalesce(v_full, '{}')))
+           AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
+        RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
+            CASE WHEN v_events THEN pgflow._emit(pgflow._step_event('step:started', ss)) END AS emitted
+    ),
+    tasks AS (
+        SELECT st.flow_slug, st.run_id, st.step_slug, s.queue_name, i AS task_index,
+               coalesce(s.opt_start_delay, 0) AS delay,
+               row_number() OVER (PARTITION BY s.queue_name, coalesce(s.opt_start_delay, 0)
+                                  ORDER BY st.run_id, st.step_slug, i) AS pos
+          FROM started AS st
+          JOIN pgflow.steps AS s ON s.flow_slug = st.flow_slug AND s.step_slug = st.step_slug
+         CROSS JOIN generate_series(0, st.initial_tasks - 1) AS i
+    ),
+    sent AS (
+        -- pgmq numbers a batch in array order
+        SELECT b.queue_name, b.delay, m.msg_id, m.pos
+          FROM (SELECT t.queue_name, t.delay,
+                       array_agg(jsonb_build_object('flow_slug', t.flow_slug, 'run_id', t.run_id,
+                                                    'step_slug', t.step_slug, 'task_index', t.task_index)
+                                 ORDER BY t.pos) AS msgs
+                  FROM tasks AS t
+                 GROUP BY t.queue_name, t.delay) AS b
+         CROSS JOIN LATERAL pgmq.send_batch(b.queue_name, b.msgs, b.delay) WITH ORDINALITY AS m (msg_id, pos)
+    )
+    INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id, queue_name)
+    SELECT t.flow_slug, t.run_id, t.step_slug, t.task_index, sent.msg_id, t.queue_name
+      FROM tasks AS t
+      JOIN sent ON sent.queue_name = t.queue_name AND sent.delay = t.delay AND sent.pos = t.pos;
+
+    FOR v_run IN SELECT unnest(v_full) ORDER BY 1 LOOP
+        PERFORM pgflow._advance_run(v_run);
+    END LOOP;
+END;
+$$;
+
+-- 0705_function__wait_input.sql
+-- pgflow-py addition (durable waits): the input of a waiting step, as a handler of a single step
+-- would get it: the run's input for a root step, {dep_slug: output} of its dependencies
+-- otherwise (pgflow._task_input). A sleep step reads its wake time in it, a subflow step its
+-- child's input.
+CREATE OR REPLACE FUNCTION pgflow._wait_input(p_flow_slug text, p_run_id uuid, p_step_slug text, p_run_input jsonb)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT CASE WHEN s.deps_count = 0 THEN p_run_input
+                ELSE pgflow._task_input(p_flow_slug, p_run_id, p_step_slug, s.deps_count) END
+      FROM pgflow.steps AS s
+     WHERE s.flow_slug = p_flow_slug AND s.step_slug = p_step_slug
 $$;
 

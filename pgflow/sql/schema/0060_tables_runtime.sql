@@ -24,6 +24,13 @@ CREATE TABLE pgflow.runs (
     -- 'retry' (retry_run: a clean run) or 'resume' (resume_run: reusing what the original
     -- completed); NULL for runs started again before the column existed
     retry_kind text,
+    -- pgflow-py addition (waits): the key a signal can name this run by instead of its id
+    -- (signal_by_key; e.g. an order id a webhook knows), and for a child run of a subflow step
+    -- the parent run, step and task that wait for it (no foreign key: pruning goes run by run)
+    signal_key text,
+    parent_run_id uuid,
+    parent_step_slug text,
+    parent_task_index int,
     -- pgflow-py addition (tracing): the W3C trace context current where the run was started
     -- ({"traceparent": ..., "tracestate": ...}; NULL without OpenTelemetry), so each task's span
     -- continues that trace in whichever worker runs it. Not in the message nor the input.
@@ -48,6 +55,11 @@ CREATE UNIQUE INDEX idx_runs_flow_idempotency_key ON pgflow.runs (flow_slug, ide
 -- The runs that retry or resume a run (bulk retry_runs / resume_runs skip runs already started
 -- again; the run page lists them). Partial: runs that are not retries write nothing to it.
 CREATE INDEX idx_runs_retry_of ON pgflow.runs (retry_of) WHERE retry_of IS NOT NULL;
+
+-- A signal by key finds its run (signal_by_key); a parent finds its child runs (cancel, resume,
+-- the run page). Partial: runs without either write nothing to them.
+CREATE INDEX idx_runs_signal_key ON pgflow.runs (flow_slug, signal_key) WHERE signal_key IS NOT NULL;
+CREATE INDEX idx_runs_parent_run_id ON pgflow.runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
 
 -- Lookups by flow or by status use idx_runs_flow_started_at / idx_runs_status_started_at
 -- (0600_dashboard_indexes.sql), whose leading column they are. Every index costs an insert on

@@ -7,8 +7,8 @@
 -- Twin: _create_run + start_ready_steps (start_flow's general path); guarded by
 -- tests/sql/start_flow/test_direct_start.py.
 -- Returns the run id, or NULL (nothing written) when the run needs start_flow's general path: an
--- unknown flow, a NULL input, a condition on a root step, a root map over an empty array or a
--- non-array (start_flow then raises or takes the steps one decision at a time).
+-- unknown flow, a NULL input, a condition on a root step, a waiting root step (pgflow-py), a
+-- root map over an empty array or a non-array (start_flow then raises or takes the steps one decision at a time).
 CREATE OR REPLACE FUNCTION pgflow._start_run_directly(p_flow_slug text, p_input jsonb, p_run_id uuid)
 RETURNS uuid
 LANGUAGE sql
@@ -18,17 +18,24 @@ AS $$
     WITH flow AS (
         SELECT s.flow_slug, count(*) AS steps
           FROM pgflow.steps AS s
+          -- a waiting root step (pgflow-py) starts through start_ready_steps (_start_wait_steps)
+          LEFT JOIN pgflow.wait_steps AS w ON w.flow_slug = s.flow_slug AND w.step_slug = s.step_slug
          WHERE s.flow_slug = p_flow_slug AND p_input IS NOT NULL
          GROUP BY s.flow_slug
         HAVING bool_and(s.deps_count > 0
                         OR (s.required_input_pattern IS NULL AND s.forbidden_input_pattern IS NULL
+                            AND w.step_slug IS NULL
                             AND (s.step_type = 'single'
                                  OR CASE WHEN jsonb_typeof(p_input) = 'array'
                                          THEN jsonb_array_length(p_input) > 0 ELSE false END)))
     ),
     run AS (
-        INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps)
-        SELECT coalesce(p_run_id, pgflow._new_run_id()), flow.flow_slug, p_input, flow.steps
+        INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps, trace_context,
+                                 signal_key, parent_run_id, parent_step_slug, parent_task_index)
+        SELECT coalesce(p_run_id, pgflow._new_run_id()), flow.flow_slug, p_input, flow.steps,
+               options.o -> 'trace_context',
+               options.o ->> 'signal_key', (options.o ->> 'parent_run_id')::uuid,
+               options.o ->> 'parent_step_slug', (options.o ->> 'parent_task_index')::int
           FROM flow
          -- pgflow-py's own run columns: as in _create_run (its twin)
          CROSS JOIN (SELECT pgflow._run_options() AS o) AS options

@@ -62,41 +62,38 @@ def test_every_event_of_the_worker_is_documented():
 
 
 def test_opentelemetry_spans_follow_pgflow_spans():
-    pytest.importorskip("opentelemetry")
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    class Recorded:
-        def __init__(self, name: str, attributes: dict[str, Any]) -> None:
-            self.name, self.attributes, self.status, self.ended = name, dict(attributes), None, False
-
-        def set_status(self, status: Any) -> None:
-            self.status = status
-
-        def set_attributes(self, attributes: dict[str, Any]) -> None:
-            self.attributes.update(attributes)
-
-        def end(self) -> None:
-            self.ended = True
-
-    class Tracer:
-        spans: list[Recorded] = []
-
-        def start_span(self, name: str, attributes: dict[str, Any]) -> Recorded:
-            self.spans.append(Recorded(name, attributes))
-            return self.spans[-1]
-
-    tracer = Tracer()
-    telemetry.attach_opentelemetry(tracer, spans=["demo.job"])
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    telemetry.attach_opentelemetry(provider.get_tracer("pgflow"), spans=["demo.job"])
     try:
         with telemetry.span("demo.job", {"flow_slug": "f"}):
             pass
         with telemetry.span("demo.job", {"flow_slug": "g"}) as span:
             span.fail("error", "boom")
     finally:
-        telemetry.detach("pgflow.opentelemetry")
-    ok, failed = tracer.spans
-    assert ok.name == "pgflow.demo.job" and ok.ended and ok.status is None
+        telemetry.detach_opentelemetry()
+    ok, failed = memory.get_finished_spans()
+    assert ok.name == "pgflow.demo.job" and ok.status.status_code.name == "UNSET"
     assert ok.attributes["pgflow.flow_slug"] == "f" and "pgflow.duration" in ok.attributes
-    assert failed.ended and failed.status.status_code.name == "ERROR"
+    assert failed.status.status_code.name == "ERROR" and failed.attributes["error.type"] == "error"
+    assert "pgflow.opentelemetry" not in telemetry.attached()
+
+
+def test_attach_opentelemetry_without_the_library_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from pgflow.errors import MissingExtra, PgFlowError
+
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)  # what an absent package looks like to import
+    with pytest.raises(MissingExtra, match=r"pip install 'pgflow-py\[otel\]'") as raised:
+        telemetry.attach_opentelemetry()
+    assert isinstance(raised.value, PgFlowError) and "pgflow.opentelemetry" not in telemetry.attached()
 
 
 def test_wants_asks_a_handler_that_can_decline_events():
