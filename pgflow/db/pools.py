@@ -1,7 +1,8 @@
 """The connection pools: the clients' and the dashboard's, and the worker's retrying one.
 
 * :func:`new_pool` makes the psycopg_pool a client or the dashboard opens: autocommit
-  connections, after a probe that fails fast with the reason (the pool alone would retry until
+  connections (without prepared statements behind a pooler, :func:`pgflow.db.dsn.connect_options`),
+  after a probe that fails fast with the reason (the pool alone would retry until
   its timeout).
 * :func:`connect_args` reads what a user's psycopg_pool connects with, for the extra connections
   pgflow opens beside it: the event hub's LISTEN connection and the dashboard's read-only pool
@@ -36,6 +37,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from pgflow import telemetry
 from pgflow.db.driver import query_span
+from pgflow.db.dsn import connect_options
 from pgflow.db.errors import translate_error
 from pgflow.errors import first_line
 from pgflow.db.queries import query
@@ -59,12 +61,13 @@ def new_pool(pool_class: type[P], conninfo: str, *, max_size: int, name: str, co
     with the reason (:class:`pgflow.errors.DatabaseUnavailable`). It blocks: from async code,
     call it in a thread (``asyncio.to_thread``); then open the pool (``pool.open(wait=True)``).
     """
+    options = connect_options(conninfo)
     try:
-        psycopg.connect(conninfo, connect_timeout=connect_timeout).close()
+        psycopg.connect(conninfo, connect_timeout=connect_timeout, **options).close()
     except psycopg.Error as exc:
         raise translate_error(exc) from exc
     return pool_class(conninfo, min_size=1, max_size=max_size, open=False, configure=configure,
-                      kwargs={"autocommit": True}, name=name)
+                      kwargs={"autocommit": True, **options}, name=name)
 
 
 async def connect_args(pool: Pool) -> tuple[str, dict[str, Any]]:
@@ -148,7 +151,8 @@ class Database:
 
     async def connect(self) -> psycopg.AsyncConnection[Any]:
         conn = await psycopg.AsyncConnection.connect(
-            self.conninfo, autocommit=True, connect_timeout=5, application_name=self.application_name
+            self.conninfo, autocommit=True, connect_timeout=5, application_name=self.application_name,
+            **connect_options(self.conninfo),
         )
         conn.adapters.register_loader("jsonb", JsonbTextLoader)
         return conn

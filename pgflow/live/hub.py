@@ -42,7 +42,7 @@ from uuid import UUID
 import psycopg
 
 from pgflow.db import query, translate_error
-from pgflow.errors import DatabaseUnavailable, PgFlowError
+from pgflow.errors import ConfigurationError, DatabaseUnavailable, PgFlowError
 from pgflow.events import ALL_RUNS_CHANNEL, TaskEvent, ends_run, parse_event, run_channel
 from pgflow.live.markers import Gap, Item, RunFinished
 from pgflow.live.reader import NotifyReader
@@ -253,10 +253,16 @@ class EventHub:
     async def _main(self) -> None:
         delay = self.reconnect_delay
         lost_at: datetime | None = None
+        try:
+            conninfo = _listen_conninfo(self.conninfo)
+        except ConfigurationError as exc:  # behind a pooler without a direct URL: say so, at once
+            self.last_error = exc
+            self._fail_waiters(exc)
+            return
         while not self._closed and self._task is asyncio.current_task():
             try:
                 options = {**self.connect_kwargs, "autocommit": True}
-                conn = await psycopg.AsyncConnection.connect(self.conninfo, **options)
+                conn = await psycopg.AsyncConnection.connect(conninfo, **options)
             except (psycopg.Error, OSError) as exc:
                 self.last_error = exc
                 if not self._ever_connected:
@@ -390,3 +396,14 @@ class EventHub:
         for sub in self._subscribers():
             sub._deliver(gap)
 
+
+def _listen_conninfo(conninfo: str) -> str:
+    """The direct connection to LISTEN on (PGFLOW_DIRECT_URL when ``conninfo`` goes through a pooler)."""
+    from pgflow.db.dsn import DIRECT_URL_VAR, listen_conninfo
+
+    direct = listen_conninfo(conninfo)
+    if direct is None:
+        raise ConfigurationError(
+            "live events need LISTEN, which does not work through a transaction-mode connection pooler: "
+            f"set {DIRECT_URL_VAR} to a direct connection to the database")
+    return direct

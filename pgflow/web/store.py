@@ -57,6 +57,10 @@ class Store:
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         conn.prepare_threshold = None
+        from pgflow.db.dsn import through_pooler
+
+        if through_pooler(self.conninfo):  # session settings would land on connections the pooler shares
+            return  # (read-only there comes from the dashboard's role: pgflow db grant ROLE --as dashboard)
         await drive_async(conn, Query.execute("dashboard_session_setup", statement_timeout=str(self._timeout_ms)))
 
     async def pool(self) -> AsyncConnectionPool:

@@ -18,6 +18,7 @@ unfinished ones back to their queues (another worker takes them at once); report
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -34,7 +35,7 @@ from pgflow.worker import startup
 from pgflow.worker.config import WorkerConfig
 from pgflow.worker.context import WorkerContext, WorkerState
 from pgflow.db import Database
-from pgflow.worker.listener import Listener
+from pgflow.worker.listener import Listener, listen_database
 from pgflow.worker.plan import StepPlan
 from pgflow.worker.poller import Poller, wait_any
 from pgflow.worker.reporter import Reporter
@@ -171,11 +172,14 @@ class Worker:
         stored = await startup.compile_flows(db, self.flows, self.config.allow_data_loss)
         plans, queues = startup.plan(self.flows, stored, self.queue_worker_ids, self.config)
         await startup.register(db, self.name, self.queue_worker_ids)
+        listen_db = listen_database(db) if self.config.signal == "notify" else None
+        if listen_db is None and self.config.signal == "notify":  # behind a pooler without a direct URL
+            self.config = dataclasses.replace(self.config, signal="polling")
         throttles = await startup.enable_notify(db, queues, self.config) if self.config.signal == "notify" else {}
         self._parts = parts = wire(
             database=db, config=self.config, name=self.name, conninfo=conninfo, flows=self.flows,
             worker_ids=self.queue_worker_ids, plans=plans, queues=queues, throttles=throttles,
-            stopping=self.stopping, request_stop=self.request_stop,
+            stopping=self.stopping, request_stop=self.request_stop, listen_database=listen_db,
         )
         await parts.runner.open_pool()
         self._spawn("reporter", parts.reporter.run())

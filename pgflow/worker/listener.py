@@ -5,6 +5,10 @@ pgmq's ``enable_notify_insert(queue, throttle_ms)`` adds a trigger that sends
 window, delivered on commit). The listener turns each notification into a read of that queue.
 If the connection drops it reconnects with backoff and makes every queue due, since
 notifications sent meanwhile are lost; the poller's fallback interval covers the rest.
+
+Behind a transaction-mode pooler LISTEN does not work (the session that listens is handed to other
+clients between transactions): :func:`listen_database` gives the listener a connection to
+``PGFLOW_DIRECT_URL`` instead, or None when there is none, and the worker then polls.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from pgflow.db import MAX_BACKOFF, Database, is_transient
+from pgflow.db.dsn import DIRECT_URL_VAR, listen_conninfo
 from pgflow.worker.poller import wait_any
 
 log = logging.getLogger("pgflow.worker")
@@ -25,6 +30,17 @@ log = logging.getLogger("pgflow.worker")
 def insert_channel(queue_name: str) -> str:
     """The channel pgmq notifies for inserts into ``queue_name`` (its table name is lower-cased)."""
     return f"pgmq.q_{queue_name.lower()}.INSERT"
+
+
+def listen_database(db: Database) -> Database | None:
+    """Where the listener connects: ``db`` itself, a direct connection when ``db``'s URL goes
+    through a pooler, or None (logged once: the worker polls) when no direct URL is configured."""
+    target = listen_conninfo(db.conninfo)
+    if target is None:
+        log.warning("the database URL goes through a connection pooler, where LISTEN does not work: polling "
+                    "for new tasks instead; set %s to a direct connection to be notified", DIRECT_URL_VAR)
+        return None
+    return db if target == db.conninfo else Database(target, size=1, application_name=db.application_name)
 
 
 class Listener:

@@ -60,6 +60,7 @@ def wire(
     throttles: dict[str, int],
     stopping: asyncio.Event,
     request_stop: Callable[[str], None],
+    listen_database: Database | None = None,
 ) -> Parts:
     """Build the components; ``throttles`` (queue -> ms) is empty unless the signal is ``notify``."""
     slots = Slots(config.max_concurrency)
@@ -73,6 +74,6 @@ def wire(
     runner = TaskRunner(ctx, slots, submit=reporter.submit)
     ctx = dataclasses.replace(ctx, running_runs=runner.running_runs, cancel_runs=runner.cancel_runs)
     poller = Poller(database, config, slots, due, dispatch=runner.dispatch, stop=stopping)
-    listener = Listener(database, throttles, on_notify=due.notified, on_connected=due.wake, stop=stopping) \
+    listener = Listener(listen_database or database, throttles, on_notify=due.notified, on_connected=due.wake, stop=stopping) \
         if throttles else None
     return Parts(ctx, slots, due, followup, reporter, runner, poller, listener)

