@@ -919,84 +919,6 @@ BEGIN
 END;
 $$;
 
--- 0460_function__check_flow_limits.sql
--- Check a flow's limits (flow control, pgflow-py addition) and return them tidied: keys whose
--- value is JSON null are dropped, and so are steps left without limits. The form is
---   {"max_running": n, "steps": {"<step_slug>": {"max_running": n}}}
--- where every n is a whole number from 1 to 2147483647 and every step is one of the flow's.
--- Raises PF003 naming the option, the flow (and the step) for anything else.
-CREATE OR REPLACE FUNCTION pgflow._check_flow_limits(p_flow_slug text, p_limits jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql
-STABLE
-SET search_path = ''
-AS $$
-DECLARE
-    v_limits jsonb;
-    v_item record;
-    v_where text;
-BEGIN
-    IF jsonb_typeof(p_limits) IS DISTINCT FROM 'object' THEN
-        RAISE EXCEPTION USING ERRCODE = 'PF003',
-            MESSAGE = format('the limits of flow %L must be a JSON object, got %s', p_flow_slug,
-                             coalesce(jsonb_typeof(p_limits), 'NULL')),
-            HINT = 'For example {"max_running": 3, "steps": {"charge": {"max_running": 1}}}.';
-    END IF;
-    v_limits := jsonb_strip_nulls(p_limits);
-    IF v_limits ? 'steps' AND jsonb_typeof(v_limits->'steps') <> 'object' THEN
-        RAISE EXCEPTION USING ERRCODE = 'PF003',
-            MESSAGE = format('"steps" in the limits of flow %L must be a JSON object of step slugs, got %s',
-                             p_flow_slug, jsonb_typeof(v_limits->'steps')),
-            HINT = 'For example {"steps": {"charge": {"max_running": 1}}}.';
-    END IF;
-    FOR v_item IN
-        SELECT NULL::text AS step_slug, e.key, e.value
-          FROM jsonb_each(v_limits - 'steps') AS e
-        UNION ALL
-        SELECT s.key, e.key, e.value
-          FROM jsonb_each(coalesce(v_limits->'steps', '{}')) AS s
-         CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(s.value) = 'object' THEN s.value
-                                            ELSE jsonb_build_object('', s.value) END) AS e
-    LOOP
-        v_where := CASE WHEN v_item.step_slug IS NULL THEN format('flow %L', p_flow_slug)
-                        ELSE format('step %L of flow %L', v_item.step_slug, p_flow_slug) END;
-        IF v_item.step_slug IS NOT NULL AND NOT EXISTS (
-               SELECT 1 FROM pgflow.steps AS st
-                WHERE st.flow_slug = p_flow_slug AND st.step_slug = v_item.step_slug) THEN
-            RAISE EXCEPTION USING ERRCODE = 'PF003',
-                MESSAGE = format('flow %L has no step %L to limit', p_flow_slug, v_item.step_slug),
-                HINT = 'Name one of the flow''s steps (pgflow.steps), or leave the step out.';
-        END IF;
-        IF v_item.key = '' THEN
-            RAISE EXCEPTION USING ERRCODE = 'PF003',
-                MESSAGE = format('the limits of %s must be a JSON object, got %s', v_where,
-                                 jsonb_typeof(v_item.value)),
-                HINT = 'For example {"max_running": 1}.';
-        END IF;
-        IF v_item.key <> 'max_running' THEN
-            RAISE EXCEPTION USING ERRCODE = 'PF003',
-                MESSAGE = format('unknown limit %L for %s', v_item.key, v_where),
-                HINT = CASE WHEN v_item.step_slug IS NULL THEN 'The limits are: max_running, steps.'
-                            ELSE 'A step''s limit is: max_running.' END;
-        END IF;
-        IF jsonb_typeof(v_item.value) <> 'number' OR v_item.value::numeric <> trunc(v_item.value::numeric)
-           OR v_item.value::numeric < 1 OR v_item.value::numeric > 2147483647 THEN
-            RAISE EXCEPTION USING ERRCODE = 'PF003',
-                MESSAGE = format('%s of %s must be a whole number of at least 1, got %s', v_item.key, v_where,
-                                 v_item.value),
-                HINT = 'To let the tasks run without a limit, remove it (set it to null).';
-        END IF;
-    END LOOP;
-    -- steps left without limits go
-    RETURN CASE WHEN (SELECT count(*) FROM jsonb_each(coalesce(v_limits->'steps', '{}')) AS s
-                       WHERE s.value <> '{}') = 0
-                THEN v_limits - 'steps'
-                ELSE jsonb_set(v_limits, '{steps}',
-                               (SELECT jsonb_object_agg(s.key, s.value)
-                                  FROM jsonb_each(v_limits->'steps') AS s WHERE s.value <> '{}')) END;
-END;
-$$;
-
 -- 0460_function__set_wait_steps.sql
 -- pgflow-py addition (durable waits): store which steps of a flow wait and how, replacing what
 -- was stored (Client.compile calls it after ensure_flow_compiled, in the same transaction).
@@ -1042,30 +964,6 @@ EXCEPTION WHEN check_violation OR not_null_violation OR invalid_text_representat
     RAISE EXCEPTION USING ERRCODE = 'PF004',
         MESSAGE = format('flow %L: a waiting step is not valid (%s)', p_flow_slug, SQLERRM),
         HINT = 'define waiting steps with the DSL (flow.signal, flow.sleep, flow.sleep_until, flow.subflow)';
-END;
-$$;
-
--- 0461_function__flow_control_row.sql
--- The flow control row of flow p_flow_slug, created (empty) when missing and locked until the
--- transaction ends, for the functions that change it (set_flow_limits, pause_flow, resume_flow,
--- _declare_flow_limits). Raises PF001 for an unknown flow.
-CREATE OR REPLACE FUNCTION pgflow._flow_control_row(p_flow_slug text)
-RETURNS pgflow.flow_controls
-LANGUAGE plpgsql
-VOLATILE
-SET search_path = ''
-AS $$
-DECLARE
-    v_row pgflow.flow_controls;
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pgflow.flows AS f WHERE f.flow_slug = p_flow_slug) THEN
-        RAISE EXCEPTION USING ERRCODE = 'PF001',
-            MESSAGE = format('flow %L not found', p_flow_slug),
-            HINT = 'Check the slug (pgflow flows list), or compile the flow first.';
-    END IF;
-    INSERT INTO pgflow.flow_controls AS c (flow_slug) VALUES (p_flow_slug) ON CONFLICT (flow_slug) DO NOTHING;
-    SELECT c.* INTO v_row FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug FOR UPDATE;
-    RETURN v_row;
 END;
 $$;
 
@@ -1168,20 +1066,6 @@ BEGIN
 END;
 $$;
 
--- 0462_function__drop_idle_flow_control.sql
--- Delete flow p_flow_slug's flow control row when it controls nothing (no limits, not paused,
--- no limits declared by code), so the flow's claims take the fast path again.
-CREATE OR REPLACE FUNCTION pgflow._drop_idle_flow_control(p_flow_slug text)
-RETURNS void
-LANGUAGE sql
-VOLATILE
-SET search_path = ''
-AS $$
-    DELETE FROM pgflow.flow_controls AS c
-     WHERE c.flow_slug = p_flow_slug AND c.limits = '{}' AND c.paused_at IS NULL
-       AND coalesce(c.declared, '{}') = '{}';
-$$;
-
 -- 0462_function_signal_by_key.sql
 -- pgflow-py addition (durable waits): pgflow.signal for the run of p_flow_slug started with
 -- p_signal_key (run option signal_key; e.g. an order id, for a webhook that knows its own id
@@ -1226,7 +1110,184 @@ BEGIN
 END;
 $$;
 
--- 0463_function_set_flow_limits.sql
+-- 0463_function_wake_due_steps.sql
+-- pgflow-py addition (durable waits): end the waits that are due - sleep steps whose wake time
+-- came (they complete with {"slept_until": <wake time>}) and signal steps whose timeout passed
+-- (on_timeout 'fail': the step fails with no retry, when_exhausted applies; 'default': it
+-- completes with its default output). At most p_limit waits per call, oldest first; a step
+-- another transaction holds is left for the next call (SKIP LOCKED), so concurrent callers do
+-- not wait for each other. Every Python worker's sweeper calls it about once a second; pg_cron
+-- can too. Returns how many waits it ended.
+CREATE OR REPLACE FUNCTION pgflow.wake_due_steps(p_limit int DEFAULT 1000)
+RETURNS int
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_due record;
+    v_wait record;
+    v_ended int := 0;
+BEGIN
+    FOR v_due IN
+        SELECT w.run_id, w.step_slug, w.task_index
+          FROM pgflow.waits AS w
+         WHERE w.due_at <= now()
+         ORDER BY w.due_at
+         LIMIT p_limit
+    LOOP
+        PERFORM 1 FROM pgflow.step_states AS ss
+         WHERE ss.run_id = v_due.run_id AND ss.step_slug = v_due.step_slug
+           FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            CONTINUE;
+        END IF;
+        SELECT w.wait_kind, w.due_at, w.since, ws.on_timeout, ws.timeout_output, ws.timeout_seconds
+          INTO v_wait
+          FROM pgflow.waits AS w
+          JOIN pgflow.runs AS r ON r.run_id = w.run_id
+          LEFT JOIN pgflow.wait_steps AS ws ON ws.flow_slug = r.flow_slug AND ws.step_slug = w.step_slug
+         WHERE w.run_id = v_due.run_id AND w.step_slug = v_due.step_slug AND w.task_index = v_due.task_index
+           AND w.due_at <= now();
+        IF NOT FOUND THEN
+            CONTINUE;  -- ended by a signal meanwhile
+        END IF;
+        IF v_wait.wait_kind = 'sleep' THEN
+            PERFORM pgflow._end_wait(v_due.run_id, v_due.step_slug, v_due.task_index,
+                                     jsonb_build_object('slept_until', v_wait.due_at));
+        ELSIF v_wait.on_timeout = 'default' THEN
+            PERFORM pgflow._end_wait(v_due.run_id, v_due.step_slug, v_due.task_index,
+                                     coalesce(v_wait.timeout_output, 'null'::jsonb));
+        ELSE
+            PERFORM pgflow._fail_wait(v_due.run_id, v_due.step_slug, v_due.task_index, format(
+                'Timed out: no signal for step %L within %s (waiting since %s)', v_due.step_slug,
+                justify_interval(coalesce(make_interval(secs => v_wait.timeout_seconds),
+                                         date_trunc('second', v_wait.due_at - v_wait.since))),
+                to_char(v_wait.since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')));
+        END IF;
+        v_ended := v_ended + 1;
+    END LOOP;
+    RETURN v_ended;
+END;
+$$;
+
+-- 0480_function__check_flow_limits.sql
+-- Check a flow's limits (flow control, pgflow-py addition) and return them tidied: keys whose
+-- value is JSON null are dropped, and so are steps left without limits. The form is
+--   {"max_running": n, "steps": {"<step_slug>": {"max_running": n}}}
+-- where every n is a whole number from 1 to 2147483647 and every step is one of the flow's.
+-- Raises PF003 naming the option, the flow (and the step) for anything else.
+CREATE OR REPLACE FUNCTION pgflow._check_flow_limits(p_flow_slug text, p_limits jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_limits jsonb;
+    v_item record;
+    v_where text;
+BEGIN
+    IF jsonb_typeof(p_limits) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF003',
+            MESSAGE = format('the limits of flow %L must be a JSON object, got %s', p_flow_slug,
+                             coalesce(jsonb_typeof(p_limits), 'NULL')),
+            HINT = 'For example {"max_running": 3, "steps": {"charge": {"max_running": 1}}}.';
+    END IF;
+    v_limits := jsonb_strip_nulls(p_limits);
+    IF v_limits ? 'steps' AND jsonb_typeof(v_limits->'steps') <> 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF003',
+            MESSAGE = format('"steps" in the limits of flow %L must be a JSON object of step slugs, got %s',
+                             p_flow_slug, jsonb_typeof(v_limits->'steps')),
+            HINT = 'For example {"steps": {"charge": {"max_running": 1}}}.';
+    END IF;
+    FOR v_item IN
+        SELECT NULL::text AS step_slug, e.key, e.value
+          FROM jsonb_each(v_limits - 'steps') AS e
+        UNION ALL
+        SELECT s.key, e.key, e.value
+          FROM jsonb_each(coalesce(v_limits->'steps', '{}')) AS s
+         CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(s.value) = 'object' THEN s.value
+                                            ELSE jsonb_build_object('', s.value) END) AS e
+    LOOP
+        v_where := CASE WHEN v_item.step_slug IS NULL THEN format('flow %L', p_flow_slug)
+                        ELSE format('step %L of flow %L', v_item.step_slug, p_flow_slug) END;
+        IF v_item.step_slug IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM pgflow.steps AS st
+                WHERE st.flow_slug = p_flow_slug AND st.step_slug = v_item.step_slug) THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('flow %L has no step %L to limit', p_flow_slug, v_item.step_slug),
+                HINT = 'Name one of the flow''s steps (pgflow.steps), or leave the step out.';
+        END IF;
+        IF v_item.key = '' THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('the limits of %s must be a JSON object, got %s', v_where,
+                                 jsonb_typeof(v_item.value)),
+                HINT = 'For example {"max_running": 1}.';
+        END IF;
+        IF v_item.key <> 'max_running' THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('unknown limit %L for %s', v_item.key, v_where),
+                HINT = CASE WHEN v_item.step_slug IS NULL THEN 'The limits are: max_running, steps.'
+                            ELSE 'A step''s limit is: max_running.' END;
+        END IF;
+        IF jsonb_typeof(v_item.value) <> 'number' OR v_item.value::numeric <> trunc(v_item.value::numeric)
+           OR v_item.value::numeric < 1 OR v_item.value::numeric > 2147483647 THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('%s of %s must be a whole number of at least 1, got %s', v_item.key, v_where,
+                                 v_item.value),
+                HINT = 'To let the tasks run without a limit, remove it (set it to null).';
+        END IF;
+    END LOOP;
+    -- steps left without limits go
+    RETURN CASE WHEN (SELECT count(*) FROM jsonb_each(coalesce(v_limits->'steps', '{}')) AS s
+                       WHERE s.value <> '{}') = 0
+                THEN v_limits - 'steps'
+                ELSE jsonb_set(v_limits, '{steps}',
+                               (SELECT jsonb_object_agg(s.key, s.value)
+                                  FROM jsonb_each(v_limits->'steps') AS s WHERE s.value <> '{}')) END;
+END;
+$$;
+
+-- 0481_function__flow_control_row.sql
+-- The flow control row of flow p_flow_slug, created (empty) when missing and locked until the
+-- transaction ends, for the functions that change it (set_flow_limits, pause_flow, resume_flow,
+-- _declare_flow_limits). Raises PF001 for an unknown flow.
+CREATE OR REPLACE FUNCTION pgflow._flow_control_row(p_flow_slug text)
+RETURNS pgflow.flow_controls
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_row pgflow.flow_controls;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pgflow.flows AS f WHERE f.flow_slug = p_flow_slug) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF001',
+            MESSAGE = format('flow %L not found', p_flow_slug),
+            HINT = 'Check the slug (pgflow flows list), or compile the flow first.';
+    END IF;
+    INSERT INTO pgflow.flow_controls AS c (flow_slug) VALUES (p_flow_slug) ON CONFLICT (flow_slug) DO NOTHING;
+    SELECT c.* INTO v_row FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug FOR UPDATE;
+    RETURN v_row;
+END;
+$$;
+
+-- 0482_function__drop_idle_flow_control.sql
+-- Delete flow p_flow_slug's flow control row when it controls nothing (no limits, not paused,
+-- no limits declared by code), so the flow's claims take the fast path again.
+CREATE OR REPLACE FUNCTION pgflow._drop_idle_flow_control(p_flow_slug text)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    DELETE FROM pgflow.flow_controls AS c
+     WHERE c.flow_slug = p_flow_slug AND c.limits = '{}' AND c.paused_at IS NULL
+       AND coalesce(c.declared, '{}') = '{}';
+$$;
+
+-- 0483_function_set_flow_limits.sql
 -- Change a flow's limits at runtime (pgflow-py addition; client.set_limits and
 -- `pgflow flows limits` call it). `limits` is merged into the limits in force: a key given
 -- replaces its value, a key set to JSON null removes that limit, keys left out stay; under
@@ -1271,67 +1332,7 @@ BEGIN
 END;
 $$;
 
--- 0463_function_wake_due_steps.sql
--- pgflow-py addition (durable waits): end the waits that are due - sleep steps whose wake time
--- came (they complete with {"slept_until": <wake time>}) and signal steps whose timeout passed
--- (on_timeout 'fail': the step fails with no retry, when_exhausted applies; 'default': it
--- completes with its default output). At most p_limit waits per call, oldest first; a step
--- another transaction holds is left for the next call (SKIP LOCKED), so concurrent callers do
--- not wait for each other. Every Python worker's sweeper calls it about once a second; pg_cron
--- can too. Returns how many waits it ended.
-CREATE OR REPLACE FUNCTION pgflow.wake_due_steps(p_limit int DEFAULT 1000)
-RETURNS int
-LANGUAGE plpgsql
-VOLATILE
-SET search_path = ''
-AS $$
-DECLARE
-    v_due record;
-    v_wait record;
-    v_ended int := 0;
-BEGIN
-    FOR v_due IN
-        SELECT w.run_id, w.step_slug, w.task_index
-          FROM pgflow.waits AS w
-         WHERE w.due_at <= now()
-         ORDER BY w.due_at
-         LIMIT p_limit
-    LOOP
-        PERFORM 1 FROM pgflow.step_states AS ss
-         WHERE ss.run_id = v_due.run_id AND ss.step_slug = v_due.step_slug
-           FOR UPDATE SKIP LOCKED;
-        IF NOT FOUND THEN
-            CONTINUE;
-        END IF;
-        SELECT w.wait_kind, w.due_at, w.since, ws.on_timeout, ws.timeout_output
-          INTO v_wait
-          FROM pgflow.waits AS w
-          JOIN pgflow.runs AS r ON r.run_id = w.run_id
-          LEFT JOIN pgflow.wait_steps AS ws ON ws.flow_slug = r.flow_slug AND ws.step_slug = w.step_slug
-         WHERE w.run_id = v_due.run_id AND w.step_slug = v_due.step_slug AND w.task_index = v_due.task_index
-           AND w.due_at <= now();
-        IF NOT FOUND THEN
-            CONTINUE;  -- ended by a signal meanwhile
-        END IF;
-        IF v_wait.wait_kind = 'sleep' THEN
-            PERFORM pgflow._end_wait(v_due.run_id, v_due.step_slug, v_due.task_index,
-                                     jsonb_build_object('slept_until', v_wait.due_at));
-        ELSIF v_wait.on_timeout = 'default' THEN
-            PERFORM pgflow._end_wait(v_due.run_id, v_due.step_slug, v_due.task_index,
-                                     coalesce(v_wait.timeout_output, 'null'::jsonb));
-        ELSE
-            PERFORM pgflow._fail_wait(v_due.run_id, v_due.step_slug, v_due.task_index, format(
-                'Timed out: no signal for step %L within %s (waiting since %s)', v_due.step_slug,
-                justify_interval(date_trunc('second', v_wait.due_at - v_wait.since)),
-                to_char(v_wait.since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')));
-        END IF;
-        v_ended := v_ended + 1;
-    END LOOP;
-    RETURN v_ended;
-END;
-$$;
-
--- 0464_function__declare_flow_limits.sql
+-- 0484_function__declare_flow_limits.sql
 -- The limits a flow's code declares (Flow(max_running=...), step(max_running=...)), recorded when
 -- the flow is compiled (pgflow-py's compile_flow; a TypeScript compiler never calls it). They
 -- replace the limits in force only when they differ from what the code declared last time, so a
@@ -1363,7 +1364,7 @@ BEGIN
 END;
 $$;
 
--- 0465_function_pause_flow.sql
+-- 0485_function_pause_flow.sql
 -- Pause a flow (pgflow-py addition; client.pause_flow, `pgflow flows pause`, the dashboard): from
 -- the next claim on, no task of the flow is claimed, by any worker (start_tasks and claim_tasks
 -- both pass through pgflow._start_tasks); tasks already running finish and report as usual, runs
@@ -1387,7 +1388,7 @@ BEGIN
 END;
 $$;
 
--- 0466_function_resume_flow.sql
+-- 0486_function_resume_flow.sql
 -- Resume a paused flow (pgflow-py addition; client.resume_flow, `pgflow flows resume`, the
 -- dashboard): its queued tasks are claimed again from the next read on, in queue order. Returns
 -- whether the flow was paused. PF001 for an unknown flow.

@@ -3,8 +3,9 @@
 -- input. Only tasks whose message went to that queue (step_tasks.queue_name) are considered, of
 -- flow p_flow_slug unless it is NULL (claim_tasks knows the queue only) and of step p_step_slug
 -- unless it is NULL (the callers check the queue mode's rules before calling). A task is
--- claimed when it is queued and both its run and its step are started;
--- messages without such a task give no row. A claimed task becomes 'started' (attempts_count
+-- claimed when it is queued and both its run and its step are started, and - for a flow under
+-- flow control (paused or limited) - admitted by pgflow._admit_claims (a refused task's message
+-- is made visible again shortly); messages without such a task give no row. A claimed task becomes 'started' (attempts_count
 -- + 1, started_at, last_worker_id; the worker must be registered in pgflow.workers) with
 -- task:started. Leaves the messages' visibility to the caller.
 -- The handler input of each task:
@@ -26,7 +27,18 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_events boolean := pgflow._events_wanted();
+    v_msg_ids bigint[] := p_msg_ids;
+    v_controlled text;
 BEGIN
+    -- flow control: only a flow with a pgflow.flow_controls row (paused or limited) has its
+    -- tasks admitted by pgflow._admit_claims; any other flow pays this one index probe
+    SELECT fc.flow_slug INTO v_controlled
+      FROM pgflow.flow_controls AS fc
+     WHERE fc.flow_slug = coalesce(p_flow_slug, (SELECT s.flow_slug FROM pgflow.steps AS s
+                                                  WHERE s.queue_name = p_queue_name LIMIT 1));
+    IF v_controlled IS NOT NULL THEN
+        v_msg_ids := pgflow._admit_claims(v_controlled, p_msg_ids, p_queue_name);
+    END IF;
     RETURN QUERY
         WITH claimed AS (
             -- Each message id is looked up on its own (LATERAL ... OFFSET 0) and the eligible
@@ -41,7 +53,7 @@ BEGIN
                    last_worker_id = p_worker_id
              WHERE t.ctid = ANY (ARRAY(
                        SELECT task.ctid
-                         FROM unnest(p_msg_ids) AS m (msg_id)
+                         FROM unnest(v_msg_ids) AS m (msg_id)
                         CROSS JOIN LATERAL (
                                SELECT probe.ctid
                                  FROM pgflow.step_tasks AS probe

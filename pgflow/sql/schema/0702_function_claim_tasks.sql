@@ -7,9 +7,12 @@
 -- hides each message for its step's timeout + 2 s straight away. Messages enqueued by a
 -- transaction that started after this one are left for the next call: the claim stamps
 -- started_at with now(), which must not precede the task's queued_at.
+-- Flow control (pgflow._claim_room): a paused flow, or one whose running tasks fill its
+-- max_running, reads nothing; one with less room than `qty` reads only that many.
 -- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
 -- starting), each carrying `messages`, how many messages were read; when none of them gave a
--- task, a single row with `messages` and NULL elsewhere; no row when the queue had nothing.
+-- task, or flow control held work back, also a row with `messages` (0 when nothing was read)
+-- and NULL elsewhere; no row when the queue had nothing.
 -- Its statements run with generic plans: custom plans were re-planned on every call.
 CREATE OR REPLACE FUNCTION pgflow.claim_tasks(queue_name text, qty int, worker_id uuid, for_step text DEFAULT NULL)
 RETURNS TABLE (messages int, flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint,
@@ -21,11 +24,20 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_ids bigint[];
+    v_room int;
     -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
     v_read text := 'pgflow_claim_next_' || CASE WHEN octet_length(claim_tasks.queue_name) <= 45
                                                 THEN claim_tasks.queue_name ELSE md5(claim_tasks.queue_name) END;
 BEGIN
     IF NOT pgflow._check_claim_route(NULL, claim_tasks.queue_name, claim_tasks.for_step) THEN
+        RETURN;
+    END IF;
+    -- flow control: a paused flow, or one whose max_running is reached, reads nothing (a row with
+    -- messages 0 says so); one with room reads at most that many
+    v_room := pgflow._claim_room(claim_tasks.queue_name);
+    IF v_room = 0 THEN
+        RETURN QUERY SELECT 0, NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
+                            NULL::int, NULL::jsonb, NULL::int;
         RETURN;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements AS p WHERE p.name = v_read) THEN
@@ -55,7 +67,7 @@ BEGIN
         SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
         $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'), v_read);
     END IF;
-    EXECUTE format('EXECUTE %I(%s)', v_read, claim_tasks.qty) INTO v_ids;
+    EXECUTE format('EXECUTE %I(%s)', v_read, least(claim_tasks.qty, coalesce(v_room, claim_tasks.qty))) INTO v_ids;
 
     IF v_ids IS NULL THEN
         RETURN;
@@ -68,7 +80,9 @@ BEGIN
           FROM pgflow._start_tasks(NULL, v_ids, claim_tasks.worker_id, claim_tasks.queue_name,
                                    claim_tasks.for_step) AS c
          ORDER BY c.msg_id;
-    IF NOT FOUND THEN
+    -- no task, or flow control held some back (fewer read than asked, or refused): a row
+    -- without a task tells the worker to look at the queue again shortly
+    IF NOT FOUND OR v_room < claim_tasks.qty THEN
         RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
                             NULL::int, NULL::jsonb, NULL::int;
     END IF;

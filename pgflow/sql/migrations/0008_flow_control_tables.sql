@@ -1,0 +1,19 @@
+-- pgflow-py migration 0008_flow_control_tables: the table of flow control (pause and limits,
+-- enforced at claim time), written by hand; the generated 0013_functions adds its functions and
+-- the claim's changes.
+
+-- ============================================================================================
+-- Flow control: one row per flow that is paused or limited (no row = the claim's fast path)
+-- ============================================================================================
+
+CREATE TABLE pgflow.flow_controls (
+    flow_slug text PRIMARY KEY REFERENCES pgflow.flows (flow_slug) ON DELETE CASCADE,
+    limits jsonb NOT NULL DEFAULT '{}',
+    declared jsonb,
+    paused_at timestamptz,
+    pause_reason text,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT limits_is_object CHECK (jsonb_typeof(limits) = 'object'),
+    CONSTRAINT declared_is_object CHECK (declared IS NULL OR jsonb_typeof(declared) = 'object'),
+    CONSTRAINT pause_reason_only_when_paused CHECK (pause_reason IS NULL OR paused_at IS NOT NULL)
+);

@@ -1,0 +1,21 @@
+-- Flow control (pgflow-py addition): per flow, whether its tasks may be claimed now (pause) and
+-- the limits every claim respects (start_tasks and claim_tasks, through pgflow._start_tasks).
+-- No row = no flow control: the claim's fast path reads nothing else. A row whose flow is
+-- deleted goes with it.
+CREATE TABLE pgflow.flow_controls (
+    flow_slug text PRIMARY KEY REFERENCES pgflow.flows (flow_slug) ON DELETE CASCADE,
+    -- the limits in force, checked by pgflow._check_flow_limits:
+    -- {"max_running": n, "steps": {"<step_slug>": {"max_running": n}}}; {} = none
+    limits jsonb NOT NULL DEFAULT '{}',
+    -- the limits the flow's code declared when it was last compiled: a compile replaces `limits`
+    -- only when the code's limits differ from these, so a runtime change (set_flow_limits)
+    -- lasts until the code's limits change
+    declared jsonb,
+    -- set while the flow is paused: no task of it is claimed (running tasks finish)
+    paused_at timestamptz,
+    pause_reason text,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT limits_is_object CHECK (jsonb_typeof(limits) = 'object'),
+    CONSTRAINT declared_is_object CHECK (declared IS NULL OR jsonb_typeof(declared) = 'object'),
+    CONSTRAINT pause_reason_only_when_paused CHECK (pause_reason IS NULL OR paused_at IS NOT NULL)
+);
