@@ -224,6 +224,10 @@ class SharedRuns:
         """How many runs have viewers now."""
         return len(self._runs)
 
+    def viewers_of(self, run_id: UUID) -> list[Viewer]:
+        shared = self._runs.get(run_id)
+        return list(shared.viewers) if shared is not None else []
+
     async def view(self, run_id: UUID, mode: str = "tasks") -> Viewer:
         """A new viewer of ``run_id``; raises ``RunNotFound`` for an unknown run."""
         if mode not in MODES:

@@ -8,8 +8,17 @@
                                        events (task events too with tasks=1)
 
 Each stream starts with ``event: snapshot`` whose data is ``{"reason": ..., "run": {...}}``
-(one run, with step states and tasks) or ``{"reason": ..., "runs": [...]}`` (the newest runs,
-without step states). The other messages are named after the event (``run:started``,
+(one run, with step states and tasks; fields over 16 kB of JSON left out and named in
+``truncated``) or ``{"reason": ..., "runs": [...]}`` (the newest runs: metadata only, no
+input, output or step states). ``/runs/<run_id>?tasks=progress`` sends no task events: each
+map step's task counts come as ``step:progress`` at most every ``progress_interval`` seconds,
+and its snapshots carry ``task_counts`` per step instead of the tasks.
+
+Falling behind: a one-run stream keeps at most 1,000 messages for a client that does not read
+(a background tab, a slow proxy); beyond that it drops them and sends one fresh snapshot
+(``reason: "overflow"``) when the client reads again. The all-runs stream does the same after
+1,000 events (``reason: "resync"``). So a stalled client costs bounded memory, and a client far
+behind receives the current state rather than every intermediate event. The other messages are named after the event (``run:started``,
 ``step:completed``, ``task:failed``, ``run:finished``...) and carry its payload as JSON (see
 docs/reference/events.md). A comment line (``: keep-alive``) is sent after ``keepalive``
 seconds of silence so proxies keep the connection open.
@@ -49,9 +58,10 @@ from starlette.types import Receive, Scope, Send
 from pgflow.errors import RunNotFound
 from pgflow.live.hub import EventHub
 from pgflow.live.markers import Gap
-from pgflow.live.run import hub_for
-from pgflow.live.state import run_to_dict
-from pgflow.live.viewers import MODES, SharedRuns, capped_payload
+from pgflow.db import Query
+from pgflow.live.run import _is_async, hub_for
+from pgflow.live.state import jsonable
+from pgflow.live.viewers import MODES, VIEWER_BUFFER, SharedRuns, capped_payload
 from pgflow.web.auth import AuthHook
 from pgflow.web.security import STREAM_CSP, guard
 
@@ -128,26 +138,31 @@ class _EventStreamResponse:
 
 def event_stream(client: Any, *, auth: AuthHook | None = None, allowed_hosts: Iterable[str] | None = None,
                  hub: EventHub | None = None, keepalive: float = 15.0, retry_ms: int = 2000,
-                 runs_limit: int = 50, progress_interval: float = 0.5) -> Starlette:
+                 runs_limit: int = 50, progress_interval: float = 0.5,
+                 viewers: SharedRuns | None = None) -> Starlette:
     """An ASGI app streaming runs' events as SSE; mount it anywhere (see the module docstring).
 
     ``client`` is a :class:`pgflow.AsyncClient` (snapshots are read with it); ``hub`` defaults to
     the process's shared :class:`~pgflow.live.EventHub` for the client's database. ``auth`` and
-    ``allowed_hosts`` decide who is served, as for :func:`pgflow.web.create_app`.
+    ``allowed_hosts`` decide who is served, as for :func:`pgflow.web.create_app`. ``viewers``: a
+    :class:`~pgflow.live.viewers.SharedRuns` of your own (its ``maxsize`` bounds each client's
+    backlog) to inspect or tune.
     """
     return Starlette(routes=stream_routes(client, hub=hub, keepalive=keepalive, retry_ms=retry_ms,
-                                          runs_limit=runs_limit, progress_interval=progress_interval),
+                                          runs_limit=runs_limit, progress_interval=progress_interval,
+                                          viewers=viewers),
                      middleware=[guard(auth, allowed_hosts, STREAM_CSP)])
 
 
 def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float = 15.0,
-                  retry_ms: int = 2000, runs_limit: int = 50, progress_interval: float = 0.5) -> list[Route]:
+                  retry_ms: int = 2000, runs_limit: int = 50, progress_interval: float = 0.5,
+                  viewers: SharedRuns | None = None) -> list[Route]:
     """The SSE routes without a guard in front: for an app that has its own (the dashboard)."""
 
     async def the_hub() -> EventHub:
         return hub if hub is not None else await hub_for(client)
 
-    runs = SharedRuns(client, hub)
+    runs = viewers if viewers is not None else SharedRuns(client, hub)
 
     async def one_run(request: Request) -> Response | _EventStreamResponse:
         try:
@@ -200,7 +215,7 @@ def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float 
         flow = request.query_params.get("flow") or None
         tasks = request.query_params.get("tasks", "") in ("1", "true", "yes")
         resumed = request.headers.get("last-event-id") is not None
-        items: asyncio.Queue[Any] = asyncio.Queue(maxsize=10_000)
+        items: asyncio.Queue[Any] = asyncio.Queue(maxsize=VIEWER_BUFFER)
 
         def receive(item: Any) -> None:
             if items.full():  # a slow browser: drop the backlog, send a fresh snapshot instead
@@ -212,8 +227,9 @@ def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float 
         subscription = await (await the_hub()).subscribe_all(tasks=tasks, callback=receive)
 
         async def snapshot(stream: _Stream, reason: str) -> None:
-            runs = await client.list_runs(flow=flow, limit=runs_limit)
-            await stream.message("snapshot", {"reason": reason, "runs": [run_to_dict(r) for r in runs]})
+            query = Query.all("live_recent_runs", flow_slug=flow, limit=runs_limit)
+            rows = await (client._run(query) if _is_async(client) else asyncio.to_thread(client._run, query))
+            await stream.message("snapshot", {"reason": reason, "runs": [jsonable(r) for r in rows]})
 
         async def produce(write: Write) -> None:
             stream = _Stream(write)

@@ -20,11 +20,20 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Run ``app`` in this event loop on 127.0.0.1; yields its base URL; stops it afterwards."""
+async def serving(app: Any, send_buffer: int | None = None) -> AsyncIterator[str]:
+    """Run ``app`` in this event loop on 127.0.0.1; yields its base URL; stops it afterwards.
+    ``send_buffer``: the kernel send buffer of its connections, in bytes (small: a client that
+    does not read blocks the server's writes soon, as over a real network)."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.ensure_future(server.serve())
+    sockets = None
+    if send_buffer is not None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)  # inherited by accepted sockets
+        listener.bind(("127.0.0.1", port))
+        sockets = [listener]
+    task = asyncio.ensure_future(server.serve(sockets=sockets))
     for _ in range(500):
         if server.started:
             break

@@ -20,3 +20,13 @@ SELECT pgflow.unsubscribe(%(channel)s)
 
 -- name: live_ping
 SELECT 1
+
+-- name: live_recent_runs
+-- The newest runs (of one flow when flow_slug is not NULL) for the all-runs SSE snapshot:
+-- metadata only, never input or output (a page reads statuses, not payloads).
+SELECT run_id, flow_slug, status, remaining_steps, started_at, completed_at, failed_at,
+       cancelled_at, left(cancel_reason, 500) AS cancel_reason, retry_of
+  FROM pgflow.runs
+ WHERE %(flow_slug)s::text IS NULL OR flow_slug = %(flow_slug)s::text
+ ORDER BY started_at DESC, run_id DESC
+ LIMIT %(limit)s::int

@@ -1,0 +1,131 @@
+"""The SSE streams at scale: shared per-run state, bounded backlogs, progress mode, lean snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import httpx
+
+from pgflow.live import run_to_dict
+from pgflow.live.viewers import SharedRuns
+from pgflow.web.sse import event_stream
+from tests.helpers import eventually_async
+from tests.live.driver import SqlDriver
+from tests.live.flows import maps
+from tests.live.sse_client import Message, messages, serving
+from tests.live.test_sse import next_message
+
+
+async def soon(predicate) -> None:
+    async def check() -> bool:
+        return bool(predicate())
+    await eventually_async(check)
+
+
+async def test_a_client_that_stops_reading_keeps_at_most_its_bound_then_gets_a_fresh_snapshot(client, db_url):
+    items = list(range(1, 301))
+    run_id = await client.start_flow(maps, {"items": items})
+    viewers = SharedRuns(client, maxsize=20)
+    async with serving(event_stream(client, viewers=viewers), send_buffer=4096) as base:
+        host, port = base.removeprefix("http://").split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, (host, int(port)))
+        await loop.sock_sendall(sock, f"GET /runs/{run_id} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        await soon(lambda: len(viewers.viewers_of(run_id)) == 1)
+        (viewer,) = viewers.viewers_of(run_id)
+        peak = 0
+
+        async def watch_backlog() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, len(viewer.items))
+                await asyncio.sleep(0)
+
+        watcher = asyncio.ensure_future(watch_backlog())
+        async with SqlDriver(db_url, maps) as driver:  # ~900 task events while the client reads nothing
+            await driver.drain()
+        await soon(lambda: viewer.finished is not None)
+        watcher.cancel()
+        assert peak <= 20 and len(viewer.items) <= 20
+        received = b""
+        while b"event: run:finished" not in received:  # now it reads: the stream still ends exactly
+            chunk = await asyncio.wait_for(loop.sock_recv(sock, 65536), 10)
+            assert chunk, "the server closed the stream early"
+            received += chunk
+        sock.close()
+    text = received.decode()
+    assert viewer.overflows >= 1 and '"reason":"overflow"' in text
+    final = [block for block in text.split("\n\n") if '"reason":"finished"' in block][-1]
+    data = json.loads(final.split("data: ", 1)[1].split("\r\n")[0].split("\n")[0])
+    assert data["run"] == run_to_dict(await client.get_run_with_states(run_id))
+    await soon(lambda: viewers.watched() == 0)
+
+
+async def test_viewers_of_one_run_share_one_live_run_and_each_ends_in_the_final_state(client, db_url):
+    run_id = await client.start_flow(maps, {"items": [1, 2, 3]})
+    viewers = SharedRuns(client)
+    async with serving(event_stream(client, viewers=viewers)) as base, httpx.AsyncClient(timeout=10) as http:
+        async with http.stream("GET", f"{base}/runs/{run_id}") as one, \
+                http.stream("GET", f"{base}/runs/{run_id}") as two:
+            streams = [messages(r) for r in (one, two)]
+            firsts = [await next_message(s) for s in streams]
+            assert [m.data["reason"] for m in firsts] == ["initial", "initial"]
+            assert viewers.watched() == 1 and len(viewers.viewers_of(run_id)) == 2
+            async with SqlDriver(db_url, maps) as driver:
+                await driver.drain()
+            ends = [[m async for m in s if isinstance(m, Message)] for s in streams]
+    in_db = run_to_dict(await client.get_run_with_states(run_id))
+    for got in ends:
+        assert got[-1].event == "run:finished" and got[-2].data["run"] == in_db
+    await soon(lambda: viewers.watched() == 0)
+
+
+async def test_progress_mode_sends_task_counts_instead_of_task_events(client, db_url):
+    run_id = await client.start_flow(maps, {"items": list(range(1, 41))})
+    app = event_stream(client, progress_interval=0.05)
+    async with serving(app) as base, httpx.AsyncClient(timeout=10) as http:
+        async with http.stream("GET", f"{base}/runs/{run_id}?tasks=progress") as response:
+            stream = messages(response)
+            first = await next_message(stream)
+            assert all(s["tasks"] == [] and "task_counts" in s for s in first.data["run"]["step_states"])
+            async with SqlDriver(db_url, maps) as driver:
+                await driver.drain()
+            got = [first] + [m async for m in stream if isinstance(m, Message)]
+        bad = await http.get(f"{base}/runs/{run_id}?tasks=some")
+    names = [m.event for m in got]
+    assert not [n for n in names if n.startswith("task:")]
+    progress = [m.data for m in got if m.event == "step:progress"]
+    assert "double" in {p["step_slug"] for p in progress}
+    assert len(progress) < 40  # coalesced, not one per task event
+    final = got[-2].data["run"]
+    assert {s["step_slug"]: s["task_counts"] for s in final["step_states"]}["double"] == {"completed": 40}
+    assert bad.status_code == 400 and "progress" in bad.json()["error"]
+
+
+async def test_large_fields_are_left_out_of_snapshots_and_named(client, db_url):
+    run_id = await client.start_flow(maps, {"items": [1], "padding": "x" * 40_000})
+    async with serving(event_stream(client)) as base, httpx.AsyncClient(timeout=10) as http:
+        async with http.stream("GET", f"{base}/runs/{run_id}") as response:
+            first = await next_message(messages(response))
+    run = first.data["run"]
+    assert run["input"] is None and run["truncated"]["input"] > 40_000
+    assert run["step_states"][0]["step_slug"] == "split"
+
+
+async def test_the_all_runs_snapshot_carries_no_payloads_whatever_their_size(client, db_url):
+    for n in range(3):
+        await client.start_flow(maps, {"items": [n], "padding": "y" * 1_000_000})
+    async with serving(event_stream(client)) as base, httpx.AsyncClient(timeout=10) as http:
+        async with http.stream("GET", f"{base}/runs") as response:
+            lines = response.aiter_lines()
+            while not (line := await anext(lines)).startswith("data: "):
+                pass
+    assert len(line) < 100_000
+    runs = json.loads(line[6:])["runs"]
+    assert len(runs) == 3 and all("input" not in r and "output" not in r for r in runs)
+    assert {r["status"] for r in runs} == {"started"} and all(r["flow_slug"] == "live_map" for r in runs)
