@@ -1,9 +1,33 @@
 -- pgflow-py migration 0013_functions: drafted by scripts/build_migration.py from the schema files changed since 7afcf22
 
+-- TODO by hand: 0058_tables_flow_control.sql changed (ALTER ..., data repairs)
 -- TODO by hand: 0060_tables_runtime.sql changed (ALTER ..., data repairs)
 -- TODO by hand: 0068_tables_run_actions.sql changed (ALTER ..., data repairs)
--- TODO by hand: 0058_tables_flow_control.sql changed (ALTER ..., data repairs)
 -- TODO by hand: 0064_tables_waits.sql changed (ALTER ..., data repairs)
+-- 0126_function__take_wait.sql
+-- pgflow-py addition (durable waits): the first part of ending a wait (_end_wait, _fail_wait):
+-- lock the step state, then the run (the lock order of complete_task and cancel_run), and
+-- delete the task's pgflow.waits row. True when the wait was there and its run is still going;
+-- false otherwise (the wait ended before, or the run is over: then its row is dropped).
+CREATE OR REPLACE FUNCTION pgflow._take_wait(p_run_id uuid, p_step_slug text, p_task_index int)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_going boolean;
+BEGIN
+    PERFORM 1 FROM pgflow.step_states AS ss
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
+       FOR UPDATE;
+    v_going := pgflow._lock_started_run(p_run_id);
+    DELETE FROM pgflow.waits AS w
+     WHERE w.run_id = p_run_id AND w.step_slug = p_step_slug AND w.task_index = p_task_index;
+    RETURN FOUND AND v_going;
+END;
+$$;
+
 -- 0127_function__wake_time.sql
 -- pgflow-py addition (durable waits): a sleep step's wake time. Without p_at_path: p_started +
 -- p_seconds. With it: the time found at that path of the step's input (an ISO 8601 text or
@@ -44,8 +68,8 @@ $$;
 -- start). Retry rules do not apply: the task fails at once (task:failed, will_retry false) and
 -- the step's when_exhausted decides as for a task out of attempts - 'fail' fails the step and
 -- the run (_fail_run), 'skip' / 'skip-cascade' skip the step (_skip_failed_step). Locks the step
--- state, then the run. Returns false, changing nothing but dropping the wait, when the wait is
--- gone or its run is over.
+-- state, then the run (pgflow._take_wait). Returns false, changing nothing but dropping the
+-- wait, when the wait is gone or its run is over.
 CREATE OR REPLACE FUNCTION pgflow._fail_wait(p_run_id uuid, p_step_slug text, p_task_index int, p_error_message text)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -56,21 +80,13 @@ DECLARE
     v_when_exhausted text;
     v_task pgflow.step_tasks;
 BEGIN
+    IF NOT pgflow._take_wait(p_run_id, p_step_slug, p_task_index) THEN
+        RETURN false;
+    END IF;
     SELECT s.when_exhausted INTO v_when_exhausted
       FROM pgflow.step_states AS ss
       JOIN pgflow.steps AS s ON s.flow_slug = ss.flow_slug AND s.step_slug = ss.step_slug
-     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
-       FOR UPDATE OF ss;
-    IF NOT pgflow._lock_started_run(p_run_id) THEN
-        DELETE FROM pgflow.waits AS w
-         WHERE w.run_id = p_run_id AND w.step_slug = p_step_slug AND w.task_index = p_task_index;
-        RETURN false;
-    END IF;
-    DELETE FROM pgflow.waits AS w
-     WHERE w.run_id = p_run_id AND w.step_slug = p_step_slug AND w.task_index = p_task_index;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug;
     UPDATE pgflow.step_tasks AS t
        SET status = 'failed', started_at = now(), failed_at = now(), error_message = p_error_message,
            attempts_count = t.attempts_count + 1
@@ -95,7 +111,8 @@ $$;
 -- payload, a sleep's wake time, a signal's default on timeout, a child run's output). The task
 -- starts (attempt 1; no task:started: no worker ran it) and completes through the path of a
 -- worker's report (_complete_task_apply: task:completed, the step completes with its outputs,
--- dependents start, the run completes). Locks as that path does: the step state, then the run.
+-- dependents start, the run completes). Locks as that path does: the step state, then the run
+-- (pgflow._take_wait).
 -- Returns false, changing nothing but dropping the wait, when the wait is gone (ended before)
 -- or its run is over (cancelled, failed meanwhile).
 CREATE OR REPLACE FUNCTION pgflow._end_wait(p_run_id uuid, p_step_slug text, p_task_index int, p_output jsonb)
@@ -105,17 +122,7 @@ VOLATILE
 SET search_path = ''
 AS $$
 BEGIN
-    PERFORM 1 FROM pgflow.step_states AS ss
-     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
-       FOR UPDATE;
-    IF NOT pgflow._lock_started_run(p_run_id) THEN
-        DELETE FROM pgflow.waits AS w
-         WHERE w.run_id = p_run_id AND w.step_slug = p_step_slug AND w.task_index = p_task_index;
-        RETURN false;
-    END IF;
-    DELETE FROM pgflow.waits AS w
-     WHERE w.run_id = p_run_id AND w.step_slug = p_step_slug AND w.task_index = p_task_index;
-    IF NOT FOUND THEN
+    IF NOT pgflow._take_wait(p_run_id, p_step_slug, p_task_index) THEN
         RETURN false;
     END IF;
     UPDATE pgflow.step_tasks AS t

@@ -5,6 +5,8 @@
 -- queued step_tasks row holding the message id and that queue's name. A run that is over
 -- (completed or failed) starts nothing. Taskless steps are left to
 -- cascade_complete_taskless_steps.
+-- pgflow-py: a waiting step (pgflow.wait_steps: signal, sleep, subflow) gets no message; it
+-- starts in pgflow._start_wait_steps, called last.
 -- Twins: _advance_runs starts the plain ready steps of many runs set-based (guarded by
 -- tests/sql/complete_tasks/test_same_result_as_apply.py), and _start_run_directly starts a
 -- plain run's root steps in the statement that inserts the run (guarded by
@@ -22,6 +24,8 @@ AS $$
          WHERE ss.run_id = start_ready_steps.run_id
            AND r.run_id = start_ready_steps.run_id AND NOT pgflow._is_terminal(r.status)
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
+           AND NOT EXISTS (SELECT 1 FROM pgflow.wait_steps AS w
+                            WHERE w.flow_slug = ss.flow_slug AND w.step_slug = ss.step_slug)
         RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks,
             pgflow._emit(pgflow._step_event('step:started', ss)) AS emitted
     ),
@@ -42,4 +46,9 @@ AS $$
     INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id, queue_name)
     SELECT sent.flow_slug, sent.run_id, sent.step_slug, sent.task_index, sent.msg_id, sent.queue_name
       FROM sent;
+    -- pgflow-py: the waiting steps (signal, sleep, subflow) start without messages; only flows
+    -- that have some look further
+    SELECT pgflow._start_wait_steps(start_ready_steps.run_id)
+     WHERE EXISTS (SELECT 1 FROM pgflow.runs AS r JOIN pgflow.wait_steps AS w ON w.flow_slug = r.flow_slug
+                    WHERE r.run_id = start_ready_steps.run_id);
 $$;

@@ -1,6 +1,6 @@
 -- Batch path: move on several runs at once after their steps completed (what _advance_run does
 -- for one run). Runs whose ready steps are all plain - no condition to settle, at least one task
--- each - have those steps started set-based: one UPDATE of the step states (step:started each),
+-- each, not a waiting step (pgflow-py) - have those steps started set-based: one UPDATE of the step states (step:started each),
 -- one pgmq.send_batch per queue (steps.queue_name) and start delay for every task of every step, one INSERT of the
 -- queued tasks. Any other run goes through _advance_run (conditions, taskless steps, completion).
 -- The caller holds the locks of the runs.
@@ -24,7 +24,10 @@ BEGIN
      WHERE ss.run_id = ANY (p_run_ids)
        AND ss.status = 'created' AND ss.remaining_deps = 0
        AND (s.required_input_pattern IS NOT NULL OR s.forbidden_input_pattern IS NOT NULL
-            OR ss.initial_tasks IS NULL OR ss.initial_tasks = 0);
+            OR ss.initial_tasks IS NULL OR ss.initial_tasks = 0
+            -- pgflow-py: a waiting step (signal, sleep, subflow) starts in start_ready_steps
+            OR EXISTS (SELECT 1 FROM pgflow.wait_steps AS w
+                        WHERE w.flow_slug = ss.flow_slug AND w.step_slug = ss.step_slug));
 
     WITH started AS (
         UPDATE pgflow.step_states AS ss
