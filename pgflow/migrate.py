@@ -22,6 +22,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pgflow.db import Operation, Query
+from pgflow.errors import ConfigurationError
 
 MIN_PGMQ = (1, 8)
 LOCK_KEY = 7_401_505_283  # pg_advisory_xact_lock key for migrations ("pgflow" in spirit)
@@ -212,6 +213,22 @@ def install(pgmq: str = "auto", up_to: int | None = None) -> Operation[list[Migr
     fingerprint = yield from catalog()
     yield Query.execute("ledger_store_catalog", catalog=Jsonb(fingerprint))
     return applied
+
+
+GRANT_KINDS = ("worker", "client", "dashboard")
+
+
+def grant(role: str, kind: str) -> Operation[None]:
+    """Give ``role`` (an existing role) what a ``kind`` of user needs: ``worker`` (every row and
+    function, no DDL), ``client`` (read, start and change runs; no DELETE, not the worker's sweep)
+    or ``dashboard`` (read only). Run it as the role that installed pgflow, again after upgrades."""
+    if kind not in GRANT_KINDS:
+        raise ConfigurationError(f"unknown kind of role {kind!r}: use one of {', '.join(GRANT_KINDS)}")
+    if not (yield Query.scalar("grant_role_exists", role=role)):
+        raise ConfigurationError(f"there is no role {role!r}: create it first (CREATE ROLE ... LOGIN PASSWORD ...), "
+                                 "then grant it")
+    yield Query.one("grant_setup", role=role, kind=kind)
+    yield Query(_named("grant_privileges"), None, "none", named=False)
 
 
 def catalog() -> Operation[dict[str, str]]:

@@ -1,4 +1,4 @@
-"""``pgflow db``: install, status, check and print the schema."""
+"""``pgflow db``: install, status, check and print the schema; grant roles."""
 
 from __future__ import annotations
 
@@ -69,6 +69,25 @@ def check(database_url: str | None) -> None:
     for p in st.problems:
         click.echo(f"  - {p}", err=True)
     fail("run `pgflow db install` to apply missing migrations; drifted objects were changed by hand", code=2)
+
+
+@db.command()
+@database_option
+@click.argument("role")
+@click.option("--as", "kind", type=click.Choice(list(migrate.GRANT_KINDS)), required=True,
+              help="worker: every row and function, no DDL; client: read, start and change runs (no DELETE); "
+                   "dashboard: read only.")
+def grant(database_url: str | None, role: str, kind: str) -> None:
+    """Grant an existing ROLE what a worker, a client or the dashboard needs (run as the installing role)."""
+    from pgflow.errors import PgFlowError
+
+    try:
+        with connect(database_url) as conn:
+            with conn.transaction():
+                run_sync(conn, migrate.grant(role, kind))
+    except PgFlowError as exc:
+        fail(str(exc))
+    click.echo(f"granted {role} what a {kind} needs")
 
 
 @db.command()

@@ -105,3 +105,49 @@ BEGIN
     END IF;
 END
 $pgflow_install$
+
+-- name: grant_role_exists
+SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %(role)s)
+
+-- name: grant_setup
+SELECT set_config('pgflow.grant_role', %(role)s, true), set_config('pgflow.grant_as', %(kind)s, true)
+
+-- name: grant_privileges
+-- What each kind of role may do (pgflow db grant ROLE --as KIND; docs/guides/operations.md):
+--   dashboard  read every table; run the functions that act with the caller's rights (the table
+--              privileges then stop any write) and get_run_with_states; nothing else
+--   client     the dashboard's, and start, cancel, retry and schedule runs: INSERT and UPDATE on the
+--              tables, every function but the worker's sweep (requeue_stalled_tasks); no DELETE
+--   worker     everything on the rows of pgflow's and pgmq's tables and every function, and TRIGGER
+--              (pgmq's insert notifications are a trigger on each queue table); no other DDL
+-- Future tables and functions of the installing role (new queues, new migrations) are covered by
+-- ALTER DEFAULT PRIVILEGES. The role and kind come from grant_setup (a DO block takes no parameters).
+DO $grant$
+DECLARE
+    r text := current_setting('pgflow.grant_role');
+    k text := current_setting('pgflow.grant_as');
+    f regprocedure;
+    writes text := CASE k WHEN 'worker' THEN 'SELECT, INSERT, UPDATE, DELETE, TRIGGER'
+                          WHEN 'client' THEN 'SELECT, INSERT, UPDATE' ELSE 'SELECT' END;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA pgflow, pgmq TO %I', r);
+    EXECUTE format('GRANT %s ON ALL TABLES IN SCHEMA pgflow, pgmq TO %I', writes, r);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA pgflow, pgmq GRANT %s ON TABLES TO %I', writes, r);
+    EXECUTE format('GRANT %s ON ALL SEQUENCES IN SCHEMA pgflow, pgmq TO %I',
+                   CASE k WHEN 'dashboard' THEN 'SELECT' ELSE 'SELECT, USAGE, UPDATE' END, r);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA pgflow, pgmq GRANT %s ON SEQUENCES TO %I',
+                   CASE k WHEN 'dashboard' THEN 'SELECT' ELSE 'SELECT, USAGE, UPDATE' END, r);
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        WHERE p.pronamespace IN ('pgflow'::regnamespace, 'pgmq'::regnamespace) AND p.prokind = 'f'
+          AND (k = 'worker' OR NOT p.prosecdef
+               OR p.oid = 'pgflow.get_run_with_states(uuid)'::regprocedure
+               OR (k = 'client' AND p.proname <> 'requeue_stalled_tasks'))
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, r);
+    END LOOP;
+    IF k = 'worker' THEN
+        EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA pgflow, pgmq GRANT EXECUTE ON FUNCTIONS TO %I', r);
+    END IF;
+END
+$grant$
