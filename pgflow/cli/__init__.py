@@ -18,6 +18,7 @@ from pgflow.cli import runs_cancel as _runs_cancel  # noqa: F401,E402
 from pgflow.cli import runs_retry as _runs_retry  # noqa: F401,E402
 from pgflow.cli import runs_resume as _runs_resume  # noqa: F401,E402
 from pgflow.cli import worker as _worker  # noqa: F401,E402
+from pgflow.cli import metrics as _metrics  # noqa: F401,E402
 from pgflow.cli import schedules as _schedules  # noqa: F401,E402
 
 

@@ -18,7 +18,9 @@ from starlette.staticfiles import StaticFiles
 
 from pgflow.db import first_line
 from pgflow.errors import DatabaseUnavailable, SchemaError
+from pgflow.web.actions import Actions
 from pgflow.web.auth import AuthHook
+from pgflow.web.metrics import metrics_route
 from pgflow.web.dashboard import Dashboard, dashboard_of
 from pgflow.web.filters import BadFilter
 from pgflow.web.render import Renderer
@@ -44,6 +46,8 @@ def create_app(
     dead_after: float = 60.0,
     query_timeout: float = 10.0,
     pool_size: int = 4,
+    allow_actions: bool | None = None,
+    secret: str | bytes | None = None,
 ) -> Starlette:
     """The dashboard as an ASGI app.
 
@@ -58,6 +62,9 @@ def create_app(
     Workers are *stale* after ``stale_after`` seconds without a heartbeat (three of pgflow's
     five-second heartbeats) and *dead* after ``dead_after``. Pages refresh live from the
     database's events, or every ``refresh_interval`` seconds when events cannot be streamed.
+    Actions (cancel, retry, resume; see :mod:`pgflow.web.actions`) are on with an ``auth`` hook
+    (``allow_actions=False`` turns them off), and without one only with ``allow_actions=True``
+    for requests from this machine; ``secret`` signs their CSRF tokens (default: random per process).
     """
     dash = Dashboard(
         store=Store(conninfo_of(client), max_size=pool_size, query_timeout=query_timeout),
@@ -74,6 +81,8 @@ def create_app(
         finally:
             await dash.close()
 
+    dash.actions = Actions(conninfo=lambda: dash.store.conninfo, has_auth=auth is not None, allow=allow_actions,
+                           secret=secret.encode() if isinstance(secret, str) else (secret or b""))
     routes = _routes(dash, client)
     prefix = "/" + base_path.strip("/") if base_path.strip("/") else ""
     csp = page_csp(inline_script_hashes(dash.renderer.env))
@@ -101,11 +110,14 @@ def create_app(
 
 
 def _routes(dash: Dashboard, client: Any) -> list[BaseRoute]:
+    from pgflow.web import actions, run_actions  # noqa: F401 - run_actions declares the run-control actions
     from pgflow.web.pages import flows, overview, run, runs, schedules, workers
 
     routes: list[BaseRoute] = [
         *overview.routes(), *runs.routes(), *run.routes(), *flows.routes(), *schedules.routes(), *workers.routes(),
+        *actions.routes(),
         Mount("/static", app=StaticFiles(packages=[("pgflow.web", "static")]), name="static"),
+        metrics_route(dash.store),
     ]
     if dash.live:
         routes.append(Mount(EVENTS_PATH, app=_event_stream(dash, client), name="events"))
