@@ -35,6 +35,9 @@ def when_in(value: datetime | None, zone: str) -> str:
         return when_zoned(value)
 
 
+MAX_INDENT = 40
+
+
 def draw_dag(steps: Sequence[Any], label: Callable[[Any], str]) -> list[str]:
     """Steps (with ``.step_slug`` and ``.depends_on``, in step order) drawn as a tree.
 
@@ -50,22 +53,24 @@ def draw_dag(steps: Sequence[Any], label: Callable[[Any], str]) -> list[str]:
     roots = [s.step_slug for s in steps if not s.depends_on]
     lines: list[str] = []
     drawn: set[str] = set()
-
-    def walk(slug: str, prefix: str, last: bool) -> None:
+    # iterative (a chain of 1,000 steps is 1,000 levels deep); past MAX_INDENT levels the
+    # indentation stops growing, so each line stays short
+    stack = [(root, "", i == len(roots) - 1, 0) for i, root in reversed(list(enumerate(roots)))]
+    while stack:
+        slug, prefix, last, depth = stack.pop()
         branch = "└── " if last else "├── "
         step = by_slug[slug]
         if slug in drawn:
             lines.append(f"{prefix}{branch}{slug} (see above)")
-            return
+            continue
         drawn.add(slug)
         needs = f"  [needs {', '.join(step.depends_on)}]" if len(step.depends_on) > 1 else ""
         lines.append(f"{prefix}{branch}{label(step)}{needs}")
         below = children[slug]
-        for i, child in enumerate(below):
-            walk(child, prefix + ("    " if last else "│   "), i == len(below) - 1)
-
-    for i, root in enumerate(roots):
-        walk(root, "", i == len(roots) - 1)
+        inner = prefix + ("    " if last else "│   ") if depth < MAX_INDENT else prefix
+        if depth == MAX_INDENT and below:
+            lines.append(f"{prefix}    ⋮ (deeper steps are not indented further)")
+        stack.extend((child, inner, i == len(below) - 1, depth + 1) for i, child in reversed(list(enumerate(below))))
     return lines
 
 

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
 from pgflow.dsl import validation as v
 from pgflow.dsl.graph import check_order, step_kwargs
-from pgflow.dsl.options import FlowOptions
+from pgflow.dsl.options import FlowLimits, FlowOptions
 from pgflow.dsl.shape import build_shape, shape_json
 from pgflow.dsl.step import StepDefinition, handler_name, inspect_handler
+from pgflow.dsl.waits import WaitingSteps, WaitSpec
 from pgflow.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 StepRef: TypeAlias = "Callable[..., Any] | StepDefinition | str"  # a handler of this flow, its definition, its slug
 
 
-class Flow:
+class Flow(WaitingSteps):
     """A workflow: steps with dependencies, run by workers from a pgmq queue named after it.
 
         order = pgflow.Flow("process_order", max_attempts=3)
@@ -47,6 +48,7 @@ class Flow:
         timeout: int | None = None,
         cron: str | Cron | None = None,
         step_queues: bool = False,
+        max_running: int | None = None,
     ) -> None:
         kind = "job" if self.flow_type == "job" else "flow"
         self.slug = v.check_slug(slug, f"a {kind}", max_length=v.MAX_FLOW_SLUG_LENGTH)
@@ -56,6 +58,7 @@ class Flow:
             base_delay=v.check_option("base_delay", base_delay, where),
             timeout=v.check_option("timeout", timeout, where),
         )
+        self.limits = FlowLimits(max_running=v.check_option("max_running", max_running, where))
         self.cron = _coerce_cron(cron)
         # each step's tasks in a private queue (pgflow's withStepQueues(), queue mode 'step')
         self.step_queues = bool(step_queues)
@@ -134,13 +137,24 @@ class Flow:
             shape["flowType"] = self.flow_type
         return shape
 
+    def declared_limits(self) -> dict[str, Any]:
+        """The flow control its code declares, as ``pgflow._declare_flow_limits`` takes it:
+        ``{"max_running": n, "steps": {slug: {"max_running": n}}}``, without what is unset."""
+        limits: dict[str, Any] = {}
+        if self.limits.max_running is not None:
+            limits["max_running"] = self.limits.max_running
+        steps = {s.slug: {"max_running": s.max_running} for s in self._steps.values() if s.max_running is not None}
+        if steps:
+            limits["steps"] = steps
+        return limits
+
     def to_upsert_steps(self) -> list[dict[str, Any]]:
         """The steps as plain dicts (the format of ``Client.upsert_flow`` and ``Flow.from_steps``)."""
         rows = []
         for step in self.steps:
             row: dict[str, Any] = {"slug": step.slug, "deps": list(step.depends_on), "step_type": step.step_type}
             for key in ("max_attempts", "base_delay", "timeout", "start_delay",
-                        "required_input_pattern", "forbidden_input_pattern"):
+                        "required_input_pattern", "forbidden_input_pattern", "max_running"):
                 if getattr(step, key) is not None:
                     row[key] = getattr(step, key)
             row["when_unmet"] = step.when_unmet
@@ -164,7 +178,8 @@ class Flow:
         """Define a single step (decorator), or look one up by slug: ``flow.step("validate")``.
 
         ``@flow.step`` or ``@flow.step(depends_on=[...], slug=..., max_attempts=..., base_delay=...,
-        timeout=..., start_delay=..., if_={...}, if_not={...}, when_unmet=..., when_exhausted=...)``.
+        timeout=..., start_delay=..., if_={...}, if_not={...}, when_unmet=..., when_exhausted=...,
+        max_running=...)`` (``max_running``: at most that many of the step's tasks running at once).
         Also callable directly: ``flow.step(handler, depends_on=[...])``.
         """
         if isinstance(target, str):
@@ -216,7 +231,7 @@ class Flow:
 
     _STEP_KEYWORDS = frozenset({
         "slug", "depends_on", "max_attempts", "base_delay", "timeout", "start_delay",
-        "if_", "if_not", "when_unmet", "when_exhausted",
+        "if_", "if_not", "when_unmet", "when_exhausted", "max_running",
     })
 
     def _add(self, handler: Any, options: dict[str, Any], *, step_type: str, returns_array: bool = False) -> None:
@@ -266,6 +281,8 @@ class Flow:
         when_unmet: str = "skip",
         when_exhausted: str = "fail",
         returns_array: bool = False,
+        max_running: int | None = None,
+        wait: WaitSpec | None = None,
     ) -> StepDefinition:
         """Validate and append one step; the decorators and ``from_steps`` all end here."""
         v.check_slug(slug, f"a step of {self.flow_type} {self.slug!r}")
@@ -274,6 +291,11 @@ class Flow:
             raise FlowDefinitionError(
                 f"{self.flow_type} {self.slug!r} already has a step named {slug!r}; step slugs must be unique "
                 f"within a flow: rename the function or pass slug='...'"
+            )
+        if len(self._steps) >= v.MAX_STEPS:
+            raise FlowDefinitionError(
+                f"{where}: {self.flow_type} {self.slug!r} already has {v.MAX_STEPS} steps, the most a flow can "
+                f"have; do many similar units of work as one map step (one task per item), or split the flow"
             )
         same = next((s for s in self._steps if s.lower() == slug.lower()), None)
         if same is not None:
@@ -315,6 +337,8 @@ class Flow:
             takes_context=takes_context,
             returns_array=returns_array,
             index=len(self._steps),
+            wait=wait,
+            max_running=v.check_option("max_running", max_running, where),
         )
         self._steps[slug] = definition
         return definition

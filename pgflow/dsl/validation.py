@@ -21,12 +21,15 @@ MAX_SLUG_LENGTH = 128
 MAX_FLOW_SLUG_LENGTH = 47
 # A step's private queue (step_queues=True) is named flow__step or flow__<index>, at most 47 too.
 MAX_QUEUE_NAME_LENGTH = 47
+# Steps per flow (pgflow._add_step refuses more too): a flow is a graph a person reads; many
+# similar units of work are one map step, not many steps. Keeps live views and layouts bounded.
+MAX_STEPS = 1_000
 RESERVED_SLUGS = frozenset({"run"})
 
 CONDITION_MODES = ("fail", "skip", "skip-cascade")
 
 # option name -> smallest allowed value (pgflow's DSL rules, stricter than the SQL checks)
-OPTION_MINIMUMS = {"max_attempts": 1, "base_delay": 1, "timeout": 3, "start_delay": 0}
+OPTION_MINIMUMS = {"max_attempts": 1, "base_delay": 1, "timeout": 3, "start_delay": 0, "max_running": 1}
 
 
 def is_valid_slug(slug: object) -> bool:

@@ -63,21 +63,25 @@ class Graph:
 
 
 def _layers(steps: list[dict[str, Any]]) -> dict[str, int]:
+    """Each step's column: one after its deepest dependency (iterative: chains of any length)."""
     known = {s["step_slug"] for s in steps}
     deps = {s["step_slug"]: [d for d in (s.get("deps") or []) if d in known] for s in steps}
     layer: dict[str, int] = {}
-
-    def depth(slug: str, seen: tuple[str, ...] = ()) -> int:
-        if slug in layer:
-            return layer[slug]
-        if slug in seen:  # a cycle cannot be stored, but never loop forever on bad data
-            return 0
-        value = 1 + max((depth(d, seen + (slug,)) for d in deps[slug]), default=-1)
-        layer[slug] = value
-        return value
-
     for s in steps:
-        depth(s["step_slug"])
+        stack, entered = [s["step_slug"]], set()
+        while stack:
+            slug = stack[-1]
+            if slug in layer:
+                stack.pop()
+                continue
+            pending = [d for d in deps[slug] if d not in layer and d not in entered]
+            if pending and slug not in entered:
+                entered.add(slug)
+                stack.extend(pending)
+                continue
+            # a cycle cannot be stored, but never loop forever on bad data: unplaced deps count as 0
+            layer[slug] = 1 + max((layer.get(d, 0) for d in deps[slug]), default=-1)
+            stack.pop()
     # a root step that only feeds later steps sits just before its first dependent, so its
     # edges do not cross the columns in between
     dependents: dict[str, list[str]] = {slug: [] for slug in deps}
@@ -91,7 +95,8 @@ def _layers(steps: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _order(columns: list[list[Node]], by_slug: dict[str, Node]) -> None:
-    """Barycentre sweeps: place each step near the average row of its dependencies/dependents."""
+    """Barycentre sweeps: place each step near the average row of its dependencies/dependents.
+    Each sweep costs O(steps + edges): the rows of the columns already placed are kept, not rebuilt."""
     dependents: dict[str, list[str]] = {n.slug: [] for n in by_slug.values()}
     for n in by_slug.values():
         for d in n.deps:
@@ -102,20 +107,22 @@ def _order(columns: list[list[Node]], by_slug: dict[str, Node]) -> None:
         return {n.slug: i for i, n in enumerate(col)}
 
     for _ in range(3):
+        placed = position(columns[0]) if columns else {}
         for i in range(1, len(columns)):
-            prev = position(columns[i - 1]) if i else {}
-            all_pos = {s: p for c in columns[:i] for s, p in position(c).items()}
+            prev = position(columns[i - 1])
             columns[i].sort(key=lambda n: (
-                sum(all_pos.get(d, 0) for d in n.deps) / max(len(n.deps), 1) if n.deps else 0,
+                sum(placed.get(d, 0) for d in n.deps) / max(len(n.deps), 1) if n.deps else 0,
                 prev.get(n.slug, 0),
             ))
+            placed.update(position(columns[i]))
+        placed = position(columns[-1]) if columns else {}
         for i in range(len(columns) - 2, -1, -1):
-            nxt = {s: p for c in columns[i + 1:] for s, p in position(c).items()}
             current = position(columns[i])
             columns[i].sort(key=lambda n: (
-                sum(nxt.get(d, 0) for d in dependents[n.slug]) / len(dependents[n.slug])
+                sum(placed.get(d, 0) for d in dependents[n.slug]) / len(dependents[n.slug])
                 if dependents[n.slug] else current[n.slug],
             ))
+            placed.update(position(columns[i]))
 
 
 def layout(steps: list[dict[str, Any]], states: dict[str, dict[str, Any]] | None = None,

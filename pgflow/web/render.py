@@ -13,9 +13,11 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import anyio
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+from starlette.types import Receive, Scope, Send
 
 from pgflow.errors import ConfigurationError
 from pgflow.ops.runs import short_id
@@ -169,9 +171,27 @@ class Renderer:
             "live": live,
             "exposed_without_auth": request.scope.get("pgflow_exposed_without_auth", False),
         }
-        html = self.env.get_template(template).render(full)
         headers = {"Cache-Control": "no-store", "Vary": "X-Pgflow-Fragment"}
-        return HTMLResponse(html, status_code=status_code, headers=headers)
+        return RenderedInThread(self.env.get_template(template), full, status_code=status_code, headers=headers)
+
+
+class RenderedInThread(HTMLResponse):
+    """An HTML page whose template is rendered in a worker thread when the response is sent, so a
+    big page (a flow of 1,000 steps, a run of a large map) never holds up the event loop and the
+    other requests behind it. ``body`` is empty until then."""
+
+    def __init__(self, template: Any, context: dict[str, Any], *, status_code: int = 200,
+                 headers: dict[str, str] | None = None) -> None:
+        self.template = template
+        self.context = context
+        super().__init__(b"", status_code=status_code, headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        html: str = await anyio.to_thread.run_sync(self.template.render, self.context)
+        self.body = html.encode(self.charset)
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+        self.raw_headers.append((b"content-length", str(len(self.body)).encode("latin-1")))
+        await super().__call__(scope, receive, send)
 
 
 def window_choices() -> dict[str, timedelta]:

@@ -3,8 +3,8 @@
 -- already exists is returned unchanged). Dependencies must already be steps of the flow, so
 -- steps are added in topological order and step_index (the insertion order) is a valid execution
 -- order. A map step has at most one dependency: the step whose output array it maps (none = it
--- maps the run input). Step slugs of a flow differ in more than case. The caller holds the
--- flow's advisory lock.
+-- maps the run input). Step slugs of a flow differ in more than case. A flow has at most 1,000
+-- steps (pgflow-py's cap; upstream has none). The caller holds the flow's advisory lock.
 CREATE OR REPLACE FUNCTION pgflow._add_step(
     p_flow_slug text,
     p_step_slug text,
@@ -53,6 +53,12 @@ BEGIN
     WHERE s.flow_slug = p_flow_slug AND s.step_slug = p_step_slug;
     IF FOUND THEN
         RETURN v_step;
+    END IF;
+
+    IF (SELECT count(*) FROM pgflow.steps AS s WHERE s.flow_slug = p_flow_slug) >= 1000 THEN
+        PERFORM pgflow._definition_error(
+            format('flow %s already has 1000 steps, the most a flow can have: step %s is refused', p_flow_slug, p_step_slug),
+            'Do many similar units of work as one map step (one task per item), or split the flow.');
     END IF;
 
     INSERT INTO pgflow.steps (flow_slug, step_slug, queue_name, step_type, step_index, deps_count,
