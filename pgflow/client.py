@@ -34,12 +34,14 @@ from pgflow.errors import ConfigurationError, FlowNotFound
 from pgflow.live.feed import EventFeed
 from pgflow.ops import bulk as bulk_ops
 from pgflow.ops import cancel as cancel_ops
+from pgflow.ops import flow_control as flow_control_ops
 from pgflow.ops import flows as flow_ops
 from pgflow.ops import health as health_ops
 from pgflow.ops import resume as resume_ops
 from pgflow.ops import retry as retry_ops
 from pgflow.ops import runs as run_ops
 from pgflow.ops import schedules as schedule_ops
+from pgflow.ops import waits as wait_ops
 from pgflow.ops.common import not_compiled_hint
 from pgflow.types import RunId
 
@@ -181,6 +183,14 @@ class _Methods:
     cancel_runs = _shared(bulk_ops.cancel_runs)  # pgflow/ops/bulk.py
     retry_runs = _shared(bulk_ops.retry_runs)
     resume_runs = _shared(bulk_ops.resume_runs)
+    signal = _shared(wait_ops.signal)  # pgflow/ops/waits.py
+    signal_by_key = _shared(wait_ops.signal_by_key)
+
+    # flow control (pgflow/ops/flow_control.py, docs/guides/flow-control.md)
+    pause_flow = _shared(flow_control_ops.pause_flow)
+    resume_flow = _shared(flow_control_ops.resume_flow)
+    set_limits = _shared(flow_control_ops.set_limits)
+    get_flow_control = _shared(flow_control_ops.get_flow_control)
 
     # jobs, and delayed runs of any flow
     enqueue = _shared(run_ops.enqueue)

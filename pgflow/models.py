@@ -212,6 +212,23 @@ class CancelResult:
 
 
 @dataclass(frozen=True)
+class SignalResult:
+    """What a signal did (``Client.signal``, ``Client.signal_by_key``): ``outcome`` is
+    'delivered' (the step was waiting and completed with the payload), 'kept' (the step does not
+    wait yet; it gets the signal when it does) or 'duplicate' (a signal came first and won; this
+    one changed nothing - ``received_at`` is the first one's time)."""
+
+    run_id: UUID
+    step_slug: str
+    outcome: str
+    received_at: datetime
+
+    @property
+    def duplicate(self) -> bool:
+        return self.outcome == "duplicate"
+
+
+@dataclass(frozen=True)
 class BulkResult:
     """What a bulk operation (``cancel_runs``, ``retry_runs``, ``resume_runs``) did, or with
     ``dry_run`` would do: ``run_ids`` the runs acted on, newest first; ``new_run_ids`` the new run
@@ -367,4 +384,44 @@ class Schedule:
             last_tick_at=row["last_tick_at"], last_run_at=row["last_run_at"], last_run_id=row["last_run_id"],
             last_error=row["last_error"], orphaned_at=row["orphaned_at"], runs_count=int(row.get("runs_count") or 0),
             created_at=row["created_at"], updated_at=row["updated_at"],
+        )
+
+
+@dataclass(frozen=True)
+class FlowControl:
+    """A flow's flow control (``client.get_flow_control``, ``set_limits``, ``pause_flow``,
+    ``resume_flow``): its limits, whether it is paused, and what it runs and has queued now."""
+
+    flow_slug: str
+    max_running: int | None = None  # at most this many of its tasks running at once (None: no limit)
+    step_limits: dict[str, int] | None = None  # step slug -> max_running of that step's tasks
+    paused_at: datetime | None = None
+    pause_reason: str | None = None
+    running: int = 0  # tasks running now (status started), in all
+    running_by_step: dict[str, int] | None = None
+    queued: int = 0  # tasks waiting to be claimed (status queued)
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
+    @property
+    def limits(self) -> dict[str, Any]:
+        """The limits as ``pgflow.set_flow_limits`` takes them: ``{"max_running": n, "steps": {...}}``."""
+        limits: dict[str, Any] = {}
+        if self.max_running is not None:
+            limits["max_running"] = self.max_running
+        if self.step_limits:
+            limits["steps"] = {slug: {"max_running": n} for slug, n in self.step_limits.items()}
+        return limits
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> FlowControl:
+        limits = row["limits"] or {}
+        steps = {slug: int(v["max_running"]) for slug, v in (limits.get("steps") or {}).items() if "max_running" in v}
+        by_step = {slug: int(n) for slug, n in (row["running"] or {}).items()}
+        return cls(
+            flow_slug=row["flow_slug"], max_running=limits.get("max_running"), step_limits=steps,
+            paused_at=row["paused_at"], pause_reason=row["pause_reason"], running=sum(by_step.values()),
+            running_by_step=by_step, queued=int(row["queued"] or 0),
         )

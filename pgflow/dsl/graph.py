@@ -22,6 +22,7 @@ _KEYS = {
     "base_delay": "base_delay",
     "timeout": "timeout",
     "start_delay": "start_delay",
+    "max_running": "max_running",
     "required_input_pattern": "if_",
     "if_": "if_",
     "forbidden_input_pattern": "if_not",

@@ -23,6 +23,15 @@ class FlowOptions:
     timeout: int | None = None
 
 
+@dataclass(frozen=True)
+class FlowLimits:
+    """Flow control the code declares: at most ``max_running`` of the flow's tasks running at once
+    across all workers (None: no limit). Not part of the flow's shape: changing it needs no
+    recompile; compiling records it (``pgflow._declare_flow_limits``)."""
+
+    max_running: int | None = None
+
+
 class HasOptions(Protocol):
     """What a step needs of its flow to know its effective options: a ``Flow`` or a ``Job``."""
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pgflow.dsl.options import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, HasOptions
+from pgflow.dsl.waits import WaitSpec
 from pgflow.errors import FlowDefinitionError
 
 StepType = Literal["single", "map"]
@@ -43,6 +44,8 @@ class StepDefinition:
     # pgflow-py additions
     returns_array: bool = False  # defined with @flow.array: its output feeds a map step
     index: int = 0  # position in the flow (definition order)
+    wait: WaitSpec | None = None  # a waiting step (flow.signal, .sleep, .sleep_until, .subflow): no handler
+    max_running: int | None = None  # flow control: at most this many of its tasks running at once
 
     def __hash__(self) -> int:
         return hash((self.slug, self.depends_on, self.step_type, self.index))

@@ -10,6 +10,7 @@ from pgflow.dsl.shape import describe_differences
 from pgflow.errors import FlowNotFound, FlowShapeMismatch
 from pgflow.models import FlowInfo, StepInfo
 from pgflow.ops.common import json_text, slug_of
+from pgflow.ops.flow_control import declare_limits
 from pgflow.types import FlowRef, Json
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ def compile_flow(flow: Flow, allow_data_loss: bool = False) -> Operation[Compile
             raise FlowShapeMismatch(slug, differences)
         yield from _replace_flow(flow, slug)
         result = {"status": "recompiled", "differences": differences}
+    yield from _declare_limits(flow, slug)
+    yield from _store_waits(flow, slug)
     yield from _store_flow_type(flow, slug)
     return CompileResult(status=result["status"], differences=list(result.get("differences") or []))
 
@@ -86,6 +89,8 @@ def recompile_flow(flow: Flow) -> Operation[CompileResult]:
         yield from _replace_flow(flow, slug)
     else:
         yield from _ensure_compiled(flow, slug)
+    yield from _declare_limits(flow, slug)
+    yield from _store_waits(flow, slug)
     yield from _store_flow_type(flow, slug)
     return CompileResult(status="recompiled" if existed else "compiled", differences=differences)
 
@@ -94,6 +99,19 @@ def _replace_flow(flow: Flow, slug: str) -> Operation[None]:
     """Delete the stored flow with its runs, tasks and queues, and compile ``flow`` anew."""
     yield Query.all("client_delete_flow_and_data", flow_slug=slug)
     yield from _ensure_compiled(flow, slug)
+
+
+def _declare_limits(flow: Flow, slug: str) -> Operation[None]:
+    """Record the flow control its code declares (``max_running=``; not part of the shape, so a
+    change needs no recompile): it replaces the limits in force only when the code changed it."""
+    declared = getattr(flow, "declared_limits", None)  # duck-typed flows declare none
+    yield from declare_limits(slug, declared() if declared is not None else {})
+
+
+def _store_waits(flow: Flow, slug: str) -> Operation[None]:
+    """Record which steps wait (signal, sleep, subflow) and how; the shape has them as plain steps."""
+    rows = getattr(flow, "wait_rows", None)  # duck-typed flows have none
+    yield Query.execute("client_set_wait_steps", flow_slug=slug, waits=json_text(rows() if rows else [], "waits"))
 
 
 def _store_flow_type(flow: Flow, slug: str) -> Operation[None]:

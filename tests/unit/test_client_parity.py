@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pgflow.client import CLOCK, AsyncClient, Client, _Methods, _shared
+from pgflow.ops.flow_control import KEEP
 
 ASYNC_ONLY = {"subscribe"}
 
@@ -63,7 +64,7 @@ def test_async_client_methods_are_coroutine_functions_on_the_class_and_on_an_ins
     thread, where a returned coroutine is never awaited)."""
     client = AsyncClient(dsn="postgresql://unused")  # never connects: no method is called
     names = set(public_methods(AsyncClient)) - ASYNC_ONLY
-    assert len(names) == 37, sorted(names)  # 35 operations, open and close
+    assert len(names) == 41, sorted(names)  # 39 operations, open and close
     for name in names:
         assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
         assert inspect.iscoroutinefunction(getattr(client, name)), name
@@ -78,7 +79,7 @@ def test_each_shared_method_has_its_operations_signature_and_docstring() -> None
     only the operation's test clock ``now`` is left out."""
     for cls in (Client, AsyncClient):
         methods = shared_methods(cls)
-        assert len(methods) == 35, sorted(methods)
+        assert len(methods) == 39, sorted(methods)
         for name, (method, operation) in methods.items():
             own = [p for p in inspect.signature(operation).parameters.values() if p.name != CLOCK]
             assert list(inspect.signature(method).parameters.values())[1:] == own, name
@@ -113,6 +114,10 @@ PUBLIC_PARAMETERS = {
     "compile": [("flow", P, E), ("allow_data_loss", P, False)],
     "delete_flow": [("flow", P, E)],
     "cancel_run": [("run_id", P, E), ("reason", P, None)],
+    "pause_flow": [("flow", P, E), ("reason", P, None)],
+    "resume_flow": [("flow", P, E)],
+    "set_limits": [("flow", P, E), ("max_running", K, KEEP), ("steps", K, None)],
+    "get_flow_control": [("flow", P, E)],
     "cancel_runs": [("flow", P, None), ("status", P, None), ("since", K, None), ("until", K, None),
                     ("input_match", K, None), ("reason", K, None), ("dry_run", K, False), ("limit", K, None),
                     ("batch_size", K, 200)],

@@ -35,15 +35,20 @@ def step_row(flow: str, slug: str, index: int, deps: list[str] | None = None) ->
 
 # --- compile -------------------------------------------------------------------------------------
 
+# what a compile stores after the shape, in one transaction that the last one commits
+STORED_AFTER_COMPILE = ["flow_control_declare_limits", "client_set_wait_steps", "client_set_flow_type"]
+AFTER_COMPILE = ({}, 0, 1)  # their replies
+
 def test_compile_sends_the_shape_then_stores_the_flow_type_and_commits() -> None:
     flow = two_steps()
-    steps, result = play(flow_ops.compile_flow(flow), {"status": "compiled"}, 1)
+    steps, result = play(flow_ops.compile_flow(flow), {"status": "compiled"}, *AFTER_COMPILE)
     params = query(steps[0], "client_ensure_flow_compiled", "scalar")
     assert params["flow_slug"] == "orders" and params["queue_mode"] == "flow"
     assert json_of(params["shape"]) == flow.compile_shape()
     assert json_of(params["route_map"]) == [{"stepSlug": "fetch", "queueName": "orders"},
                                             {"stepSlug": "total", "queueName": "orders"}]
-    assert query(steps[1], "client_set_flow_type", commits=True) == {"flow_slug": "orders", "flow_type": "flow"}
+    assert json_of(query(steps[1], "flow_control_declare_limits", "scalar")["limits"]) == {}
+    assert query(steps[-1], "client_set_flow_type", commits=True) == {"flow_slug": "orders", "flow_type": "flow"}
     assert result == {"status": "compiled", "differences": []}
 
 
@@ -54,7 +59,7 @@ def test_compile_sends_step_queues_as_queue_mode_step_with_their_routes() -> Non
     def fetch(input: object) -> int:
         return 1
 
-    steps, _ = play(flow_ops.compile_flow(flow), {"status": "compiled"}, 1)
+    steps, _ = play(flow_ops.compile_flow(flow), {"status": "compiled"}, *AFTER_COMPILE)
     params = query(steps[0], "client_ensure_flow_compiled", "scalar")
     assert params["queue_mode"] == "step"
     assert json_of(params["route_map"]) == [{"stepSlug": "fetch", "queueName": "orders__fetch"}]
@@ -68,8 +73,21 @@ def test_compile_stores_a_job_as_a_job() -> None:
     def send(input: object) -> None:
         return None
 
-    steps, _ = play(flow_ops.compile_flow(job), {"status": "compiled"}, 1)
-    assert query(steps[1], "client_set_flow_type", commits=True)["flow_type"] == "job"
+    steps, _ = play(flow_ops.compile_flow(job), {"status": "compiled"}, *AFTER_COMPILE)
+    assert query(steps[-1], "client_set_flow_type", commits=True)["flow_type"] == "job"
+
+
+def test_compile_declares_the_limits_the_code_sets_outside_the_shape() -> None:
+    flow = pgflow.Flow("orders", max_running=20)
+
+    @flow.step(max_running=2)
+    def fetch(input: object) -> int:
+        return 1
+
+    steps, _ = play(flow_ops.compile_flow(flow), {"status": "compiled"}, *AFTER_COMPILE)
+    declared = query(steps[1], "flow_control_declare_limits", "scalar")
+    assert json_of(declared["limits"]) == {"max_running": 20, "steps": {"fetch": {"max_running": 2}}}
+    assert "maxRunning" not in json_of(query(steps[0], "client_ensure_flow_compiled")["shape"])["steps"][0]
 
 
 def test_compile_raises_flow_shape_mismatch_in_its_own_words_and_stores_nothing_more() -> None:
@@ -86,10 +104,10 @@ def test_compile_raises_flow_shape_mismatch_in_its_own_words_and_stores_nothing_
 def test_compile_with_allow_data_loss_deletes_and_compiles_again_in_one_transaction() -> None:
     steps, result = play(flow_ops.compile_flow(two_steps(), allow_data_loss=True),
                          {"status": "mismatch", "differences": []}, {"steps": [{"slug": "fetch"}]}, None,
-                         {"status": "compiled"}, 1)
+                         {"status": "compiled"}, *AFTER_COMPILE)
     assert [s.sql for s in steps] == ["client_ensure_flow_compiled", "client_stored_shape",
                                        "client_delete_flow_and_data", "client_ensure_flow_compiled",
-                                       "client_set_flow_type"]
+                                       *STORED_AFTER_COMPILE]
     assert not any(s.commits for s in steps[:-1])
     assert result["status"] == "recompiled"
     assert result["differences"] == ["step count differs: 2 in code, 1 in database", 'step 1: "total" exists only in code']
@@ -148,18 +166,20 @@ STEPS = [{"slug": "a"}, {"slug": "b", "deps": ["a"], "step_type": "map"}]
 
 
 def test_upsert_flow_compiles_a_new_slug() -> None:
-    steps, result = play(flow_ops.upsert_flow("tenant", STEPS, max_attempts=4), False, {"status": "compiled"}, 1)
-    assert [s.sql for s in steps] == ["client_flow_exists", "client_ensure_flow_compiled", "client_set_flow_type"]
+    steps, result = play(flow_ops.upsert_flow("tenant", STEPS, max_attempts=4), False, {"status": "compiled"},
+                         *AFTER_COMPILE)
+    assert [s.sql for s in steps] == ["client_flow_exists", "client_ensure_flow_compiled", *STORED_AFTER_COMPILE]
     shape = json_of(steps[1].params["shape"])
     assert [s["slug"] for s in shape["steps"]] == ["a", "b"] and shape["options"]["maxAttempts"] == 4
     assert result == {"status": "compiled"}
 
 
 def test_upsert_flow_replaces_an_existing_slug_in_the_same_transaction() -> None:
-    steps, result = play(flow_ops.upsert_flow("tenant", STEPS), True, [], {"status": "compiled"}, 1)
+    steps, result = play(flow_ops.upsert_flow("tenant", STEPS), True, [], {"status": "compiled"}, *AFTER_COMPILE)
     assert [(s.sql, s.commits) for s in steps] == [
         ("client_flow_exists", False), ("client_delete_flow_and_data", False),
-        ("client_ensure_flow_compiled", False), ("client_set_flow_type", True)]
+        ("client_ensure_flow_compiled", False),
+        *[(name, name == "client_set_flow_type") for name in STORED_AFTER_COMPILE]]
     assert result == {"status": "recompiled"}
 
 

@@ -1,0 +1,101 @@
+"""Flow control: pause and resume a flow, change its limits, read them (docs/guides/flow-control.md).
+
+The limits are enforced by the database at claim time (``pgflow._admit_claims``), whichever worker
+claims; these operations only change what the claims read, so they apply from the next claim on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from pgflow.db import ClientOperation, Operation, Query
+from pgflow.errors import FlowNotFound, InvalidInput
+from pgflow.models import FlowControl
+from pgflow.ops.common import json_text, slug_of
+from pgflow.types import FlowRef
+
+
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final = _Keep()  # set_limits: leave this limit as it is
+
+
+def get_flow_control(flow: FlowRef) -> ClientOperation[FlowControl]:
+    """The flow's limits, whether it is paused, and its running and queued tasks now.
+    FlowNotFound for an unknown flow."""
+    slug = slug_of(flow)
+    row = yield Query.one("flow_control_state", flow_slug=slug)
+    if row is None:
+        raise FlowNotFound(slug)
+    return FlowControl.from_row(row)
+
+
+def set_limits(
+    flow: FlowRef,
+    *,
+    max_running: int | None | _Keep = KEEP,
+    steps: Mapping[str, int | None] | None = None,
+) -> ClientOperation[FlowControl]:
+    """Change a flow's limits at runtime, from the next claim on, for every worker.
+
+    ``max_running``: at most that many of the flow's tasks running at once (None removes the
+    limit; left out, it stays). ``steps``: ``{step_slug: max_running}`` for single steps (None
+    removes that step's limit; steps left out keep theirs). Lasts until the flow's code declares
+    different limits (a deploy that changes ``max_running=`` in code wins). InvalidInput for a
+    limit below 1 or an unknown step, FlowNotFound for an unknown flow.
+    """
+    slug = slug_of(flow)
+    limits: dict[str, Any] = {}
+    if not isinstance(max_running, _Keep):
+        limits["max_running"] = _limit(max_running, f"max_running of flow {slug!r}")
+    if steps is not None:
+        if not isinstance(steps, Mapping):
+            raise InvalidInput(f"steps must map step slugs to a max_running (or None), got {type(steps).__name__}")
+        limits["steps"] = {step: None if n is None else {"max_running": _limit(n, f"max_running of step {step!r} "
+                                                                                 f"of flow {slug!r}")}
+                           for step, n in steps.items()}
+    yield Query.scalar("flow_control_set_limits", flow_slug=slug, limits=json_text(limits, "limits"))
+    return (yield from _state_after(slug))
+
+
+def pause_flow(flow: FlowRef, reason: str | None = None) -> ClientOperation[FlowControl]:
+    """Stop every worker (Python or TypeScript) claiming the flow's tasks, from the next claim on:
+    running tasks finish, new runs can start and their tasks wait. Persisted; idempotent (a second
+    pause keeps the first time and reason). FlowNotFound for an unknown flow."""
+    slug = slug_of(flow)
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInput(f"reason must be a string or None, got {type(reason).__name__}")
+    yield Query.scalar("flow_control_pause", flow_slug=slug, reason=reason)
+    return (yield from _state_after(slug))
+
+
+def resume_flow(flow: FlowRef) -> ClientOperation[FlowControl]:
+    """Let workers claim the flow's tasks again, in queue order. Resuming a flow that is not paused
+    changes nothing. FlowNotFound for an unknown flow."""
+    slug = slug_of(flow)
+    yield Query.scalar("flow_control_resume", flow_slug=slug)
+    return (yield from _state_after(slug))
+
+
+def declare_limits(slug: str, limits: dict[str, Any]) -> Operation[None]:
+    """Record the limits a flow's code declares (compile_flow); see ``pgflow._declare_flow_limits``."""
+    yield Query.scalar("flow_control_declare_limits", flow_slug=slug, limits=json_text(limits, "limits"))
+
+
+def _state_after(slug: str) -> ClientOperation[FlowControl]:
+    row = yield Query.one("flow_control_state", flow_slug=slug).and_commit()
+    if row is None:
+        raise FlowNotFound(slug)
+    return FlowControl.from_row(row)
+
+
+def _limit(value: object, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"{what} must be a whole number of at least 1 (or None for no limit), got {value!r}")
+    return value

@@ -1,0 +1,88 @@
+"""client.pause_flow / resume_flow / set_limits / get_flow_control, and the limits a flow's code
+declares (compile): what a user does with flow control, through both clients."""
+
+from __future__ import annotations
+
+import pytest
+
+import pgflow
+from pgflow.models import FlowControl
+
+from .conftest import Api, two_step_flow
+
+
+async def test_pause_and_resume_persist_and_say_so(api: Api) -> None:
+    flow = two_step_flow()
+    await api.compile(flow)
+
+    paused = await api.pause_flow(flow, reason="incident 42")
+    assert isinstance(paused, FlowControl)
+    assert (paused.paused, paused.pause_reason) == (True, "incident 42")
+    assert (await api.get_flow_control(flow.slug)).paused_at == paused.paused_at
+
+    resumed = await api.resume_flow(flow.slug)
+    assert (resumed.paused, resumed.paused_at, resumed.pause_reason) == (False, None, None)
+
+
+async def test_set_limits_merges_and_none_removes(api: Api) -> None:
+    flow = two_step_flow()
+    await api.compile(flow)
+
+    state = await api.set_limits(flow, max_running=5, steps={"double": 1})
+    assert (state.max_running, state.step_limits) == (5, {"double": 1})
+    state = await api.set_limits(flow, steps={"add_one": 2})
+    assert (state.max_running, state.step_limits) == (5, {"double": 1, "add_one": 2})
+    state = await api.set_limits(flow, max_running=None, steps={"double": None})
+    assert state.limits == {"steps": {"add_one": {"max_running": 2}}}
+
+
+async def test_get_flow_control_counts_running_and_queued_tasks(api: Api) -> None:
+    flow = two_step_flow()
+    await api.compile(flow)
+    for n in range(3):
+        await api.start_flow(flow, {"n": n})
+    state = await api.get_flow_control(flow)
+    assert (state.running, state.queued, state.max_running, state.paused) == (0, 3, None, False)
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"max_running": 0}, "max_running of flow '{slug}' must be a whole number of at least 1"),
+    ({"max_running": -1}, "max_running of flow '{slug}' must be a whole number of at least 1"),
+    ({"max_running": True}, "max_running of flow '{slug}'"),
+    ({"steps": {"double": 0}}, "max_running of step 'double' of flow '{slug}'"),
+    ({"steps": {"nope": 1}}, "flow '{slug}' has no step 'nope'"),
+])
+async def test_bad_limits_raise_invalid_input_naming_the_option_and_the_flow(api: Api, kwargs: dict, words: str) -> None:
+    flow = two_step_flow()
+    await api.compile(flow)
+    with pytest.raises(pgflow.InvalidInput, match=words.format(slug=flow.slug)):
+        await api.set_limits(flow, **kwargs)
+    assert (await api.get_flow_control(flow)).limits == {}
+
+
+@pytest.mark.parametrize("method", ["pause_flow", "resume_flow", "get_flow_control"])
+async def test_an_unknown_flow_is_flow_not_found(api: Api, method: str) -> None:
+    with pytest.raises(pgflow.FlowNotFound, match="nope"):
+        await getattr(api, method)("nope")
+    with pytest.raises(pgflow.FlowNotFound, match="nope"):
+        await api.set_limits("nope", max_running=1)
+
+
+async def test_code_limits_apply_at_compile_and_a_runtime_change_lasts_until_the_code_changes(api: Api) -> None:
+    def define(max_running: int) -> pgflow.Flow:
+        flow = pgflow.Flow("limited_import", max_running=max_running)
+
+        @flow.step(max_running=1)
+        def fetch(input):
+            return input
+
+        return flow
+
+    await api.compile(define(3))
+    assert (await api.get_flow_control("limited_import")).limits == {
+        "max_running": 3, "steps": {"fetch": {"max_running": 1}}}
+    await api.set_limits("limited_import", max_running=10)
+    await api.compile(define(3))  # the same code deployed again: the runtime change stays
+    assert (await api.get_flow_control("limited_import")).max_running == 10
+    await api.compile(define(4))  # changed code wins, with no recompile (limits are not in the shape)
+    assert (await api.get_flow_control("limited_import")).max_running == 4
