@@ -28,7 +28,7 @@ LAYERS: dict[str, int] = {
     "models": 3,  # what the client returns: built from rows, a schedule's Cron from dsl
     "migrate": 4, "ops": 4,
     "live": 5, "worker": 5, "client": 5, "testing": 5, "metrics": 5,
-    "web": 6, "cli": 6, "__init__": 6, "__main__": 6, "pytest_plugin": 6,
+    "web": 6, "cli": 6, "__init__": 6, "__main__": 6, "pytest_plugin": 6, "contrib": 6,
 }
 
 # (importer, imported): imports between two packages of one layer, each a decision of the architecture
@@ -40,6 +40,7 @@ ALLOWED_SIDEWAYS = {
     ("testing", "worker"),  # run_inline calls handlers as the worker does; drain runs a real Worker
     ("__main__", "cli"),  # python -m pgflow is the command
     ("cli", "web"),  # pgflow dashboard serves the web app
+    ("contrib", "web"), ("contrib", "cli"),  # framework integrations mount the dashboard, wrap commands
 }
 
 
