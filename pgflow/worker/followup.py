@@ -29,11 +29,13 @@ class Followup:
         worker_name: str,
         wake: Callable[[str], None],
         wake_later: Callable[[float, str], None],
+        freed: Callable[[str], None] | None = None,
     ) -> None:
         self._plans = plans
         self._worker_name = worker_name
         self._wake = wake
         self._wake_later = wake_later
+        self._freed = freed  # a slot of the task's queue is free (flow control)
         self._reported_runs: OrderedDict[UUID, None] = OrderedDict()
         self.completed = 0  # tasks reported completed / failed to the database
         self.failed = 0
@@ -46,10 +48,12 @@ class Followup:
                 self.completed += 1
             else:
                 self.failed += 1
+            queue = outcome.task.flow_slug
+            if self._freed is not None:
+                self._freed(queue)
             plan = plans.get((outcome.task.flow_slug, outcome.task.step_slug))
             if plan is None:
                 continue
-            queue = outcome.task.flow_slug
             if outcome.completed:
                 if plan.has_dependents:
                     self._wake(queue)

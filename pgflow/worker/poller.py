@@ -10,7 +10,10 @@ Queues become due:
 - ``notify``: when pgmq's insert trigger notifies (see :mod:`pgflow.worker.listener`), and all
   of them every ``notify_fallback_interval``;
 - either way: at once after this worker completes a task whose step has dependents, and at
-  the moment a retry or a ``start_delay`` it knows of makes a message visible.
+  the moment a retry or a ``start_delay`` it knows of makes a message visible;
+- flow control: a read that the database held work back from (a paused or limited flow: a row
+  without a task) makes its queue due again after ``RECHECK_AFTER``, when a refused message is
+  visible again, and at once when this worker finishes one of that queue's tasks (a slot freed).
 
 The next read never waits for the slowest task of the previous batch: it waits only for a free slot.
 """
@@ -30,6 +33,9 @@ from pgflow import telemetry
 from pgflow.worker.config import WorkerConfig
 from pgflow.db import Database, Stopped
 from pgflow.worker.executor import ClaimedTask
+
+# a message refused by flow control is visible again after 250 ms (pgflow._admit_claims)
+RECHECK_AFTER = 0.3
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class DueQueues:
                 self._keys.setdefault(q.flow_slug, []).append(q.name)
         self.names: set[str] = set(self.order)  # due now
         self.wakes: dict[str, int] = dict.fromkeys(self.order, 0)  # wake-ups per queue, ever
+        self.held_back: set[str] = set()  # queues whose last read flow control held work back from
         self.busy = False  # a read is in progress or due (set by the poller)
         self._waiter: asyncio.Future[bool] | None = None  # the poller's idle wait, resolved by a wake-up
         self._timers: dict[tuple[str | None, int], asyncio.TimerHandle] = {}
@@ -116,6 +123,23 @@ class DueQueues:
             self.wake(queue)
 
         self._timers[key] = loop.call_later(max(delay, 0.0), fire)
+
+    def hold(self, queue: str, held_back: bool) -> None:
+        """Flow control held work back from the last read of ``queue`` (or not): read it again
+        once refused messages are visible, or sooner when :meth:`freed`."""
+        if held_back:
+            self.held_back.add(queue)
+            self.wake_later(RECHECK_AFTER, queue)
+        else:
+            self.held_back.discard(queue)
+
+    def freed(self, queue: str) -> None:
+        """A task of ``queue`` (a queue name or a flow slug) finished here: its slot is free, so a
+        queue held back by flow control is read again now."""
+        for name in self._keys.get(queue, []):
+            if name in self.held_back:
+                self.held_back.discard(name)
+                self.wake(name)
 
     def notified(self, queue: str, throttle_ms: int) -> None:
         """pgmq notified an insert: read now, again once its throttle window has passed (inserts
@@ -231,8 +255,9 @@ class Poller:
                 break
             qty = min(self._config.batch_size, free)
             wakes = due.wakes[name]
-            tasks, messages = await self._claim(due.queues[name], qty)
+            tasks, messages, held_back = await self._claim(due.queues[name], qty)
             self.reads += 1
+            due.hold(name, held_back)
             if messages < qty and due.wakes[name] == wakes:
                 # drained, and no wake-up came during the read (its messages may be newer than the read)
                 due.names.discard(name)
@@ -242,7 +267,7 @@ class Poller:
                 self._dispatch(tasks)
         return found
 
-    async def _claim(self, queue: QueueInfo, qty: int) -> tuple[list[ClaimedTask], int]:
+    async def _claim(self, queue: QueueInfo, qty: int) -> tuple[list[ClaimedTask], int, bool]:
         with telemetry.span("poll", {"queue": queue.name, "qty": qty}) as span:
             rows = await self._db.fetch(
                 "worker_claim_tasks",
@@ -256,7 +281,8 @@ class Poller:
             tasks = [ClaimedTask(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or 1, queue.name, r[9])
                      for r in rows if r[2] is not None]
             span.measurements.update(messages=messages, tasks=len(tasks))
-        return tasks, messages
+        # a row without a task: messages that gave none, or flow control held work back
+        return tasks, messages, len(tasks) < len(rows)
 
 
 async def wait_any(event: asyncio.Event, stop: asyncio.Event, timeout: float | None = None) -> bool:

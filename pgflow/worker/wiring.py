@@ -69,7 +69,7 @@ def wire(
         database=database, config=config, name=name, conninfo=conninfo, flows=tuple(flows),
         worker_ids=worker_ids, plans=plans, stopping=stopping, wake=due.wake, request_stop=request_stop,
     )
-    followup = Followup(plans, name, wake=due.wake, wake_later=due.wake_later)
+    followup = Followup(plans, name, wake=due.wake, wake_later=due.wake_later, freed=due.freed)
     reporter = Reporter(database, followup.on_reported, linger=config.report_linger, busy=lambda: due.busy)
     runner = TaskRunner(ctx, slots, submit=reporter.submit)
     ctx = dataclasses.replace(ctx, running_runs=runner.running_runs, cancel_runs=runner.cancel_runs)

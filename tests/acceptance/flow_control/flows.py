@@ -1,0 +1,58 @@
+"""Flows served by ``pgflow worker`` processes in the flow-control tests. Each handler counts
+itself in the probe table while it runs (``running``, and the highest value seen, ``peak``), in
+the database: the workers are separate processes."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import psycopg
+
+import pgflow
+
+PROBE_TABLE = """
+CREATE TABLE IF NOT EXISTS probe (
+    flow text PRIMARY KEY, running int NOT NULL DEFAULT 0, peak int NOT NULL DEFAULT 0,
+    started int NOT NULL DEFAULT 0, finished int NOT NULL DEFAULT 0)
+"""
+
+_local = threading.local()
+
+
+def _conn() -> psycopg.Connection[Any]:
+    conn = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        conn = _local.conn = psycopg.connect(os.environ["PGFLOW_DATABASE_URL"], autocommit=True)
+    return conn
+
+
+def probe(flow: str, seconds: float) -> None:
+    """Count this handler as running in ``flow`` for ``seconds``."""
+    conn = _conn()
+    conn.execute("UPDATE probe SET running = running + 1, peak = greatest(peak, running + 1), "
+                 "started = started + 1 WHERE flow = %s", (flow,))
+    try:
+        time.sleep(seconds)
+    finally:
+        conn.execute("UPDATE probe SET running = running - 1, finished = finished + 1 WHERE flow = %s", (flow,))
+
+
+# at most 3 tasks at once across every worker; the item is how long a task takes
+limited = pgflow.Flow("limited", max_running=3, max_attempts=3, timeout=3)
+
+
+@limited.map
+def work(item: float) -> None:
+    probe("limited", item)
+
+
+# no limit: paused and resumed
+pausable = pgflow.Job("pausable", max_attempts=1)
+
+
+@pausable.perform
+def tick(input: dict[str, Any]) -> None:
+    probe("pausable", 0)
