@@ -14,9 +14,11 @@ from pgflow.cli.common import main_group
 from pgflow.cli import db as _db  # noqa: F401,E402
 from pgflow.cli import dashboard as _dashboard  # noqa: F401,E402
 from pgflow.cli import flows as _flows, run_commands as _run_commands, runs as _runs  # noqa: F401,E402
+from pgflow.cli import flows_control as _flows_control  # noqa: F401,E402
 from pgflow.cli import runs_cancel as _runs_cancel  # noqa: F401,E402
 from pgflow.cli import runs_retry as _runs_retry  # noqa: F401,E402
 from pgflow.cli import runs_resume as _runs_resume  # noqa: F401,E402
+from pgflow.cli import runs_signal as _runs_signal  # noqa: F401,E402
 from pgflow.cli import worker as _worker  # noqa: F401,E402
 from pgflow.cli import metrics as _metrics  # noqa: F401,E402
 from pgflow.cli import schedules as _schedules  # noqa: F401,E402

@@ -15,7 +15,8 @@ from pgflow.dsl.graph import check_order, step_kwargs
 from pgflow.dsl.options import FlowLimits, FlowOptions
 from pgflow.dsl.shape import build_shape, shape_json
 from pgflow.dsl.step import StepDefinition, handler_name, inspect_handler
-from pgflow.dsl.waits import WaitingSteps, WaitSpec
+from pgflow.dsl.wait_spec import WaitSpec
+from pgflow.dsl.waits import WaitingSteps
 from pgflow.errors import FlowDefinitionError
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pgflow.dsl.options import DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, HasOptions
-from pgflow.dsl.waits import WaitSpec
+from pgflow.dsl.wait_spec import WaitSpec
 from pgflow.errors import FlowDefinitionError
 
 StepType = Literal["single", "map"]

@@ -15,6 +15,7 @@ from pgflow.ops.due import due_times_of, due_times_query, with_due_times
 from pgflow.ops.idempotency import DEFAULT_IDEMPOTENCY_TTL, check_idempotency, follow_existing_run
 from pgflow.ops.common import check_flow_input, count_of, json_text, run_uuid, seconds_of, slug_of
 from pgflow.ops.run_filter import filter_params
+from pgflow.ops.waits import check_signal_key
 # the run statuses a person may give, defined with the filter (re-exported: the CLI and web use them)
 from pgflow.ops.run_filter import RUN_STATUS_ALIASES as RUN_STATUS_ALIASES
 from pgflow.ops.run_filter import RUN_STATUSES as RUN_STATUSES
@@ -71,6 +72,7 @@ def start_flow(
     *,
     idempotency_key: str | None = None,
     idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL,
+    signal_key: str | None = None,
 ) -> Operation[UUID]:
     """Start a run of ``flow`` (Flow, Job or slug) with a JSON ``input``; returns the run id.
 
@@ -78,12 +80,14 @@ def start_flow(
     ``idempotency_key`` (1-200 characters): a start of the same flow with a key that a run
     already holds returns that run's id and starts nothing, even from concurrent processes. The
     key is kept while the run is active and for ``idempotency_ttl`` after it ends (a timedelta or
-    seconds; default 24 hours; ``None``: forever).
+    seconds; default 24 hours; ``None``: forever). ``signal_key`` (1-200 characters): a key that
+    signals can name the run by instead of its id (``Client.signal_by_key``), e.g. an order id.
     """
     if idempotency_key is not None:
-        return (yield from _start_keyed(flow, input, idempotency_key, idempotency_ttl, run_id=run_id))
+        return (yield from _start_keyed(flow, input, idempotency_key, idempotency_ttl, run_id=run_id,
+                                        signal_key=signal_key))
     check_flow_input(flow, input)
-    yield from start_options()
+    yield from start_options(signal_key=check_signal_key(signal_key))
     row = yield Query.one(
         "client_start_flow",
         flow_slug=slug_of(flow), input=json_text(input), run_id=None if run_id is None else run_uuid(run_id),
@@ -108,10 +112,11 @@ def start_options(**options: Json) -> Operation[None]:
 
 
 def _start_keyed(flow: FlowRef, input: Json, key: str, ttl: float | timedelta | None, run_id: RunId | None = None,
-                 start_at: datetime | None = None, delay: float | None = None) -> Operation[UUID]:
+                 start_at: datetime | None = None, delay: float | None = None,
+                 signal_key: str | None = None) -> Operation[UUID]:
     key, ttl_seconds = check_idempotency(key, ttl)
     check_flow_input(flow, input)
-    yield from start_options()
+    yield from start_options(signal_key=check_signal_key(signal_key))
     row = yield Query.one(
         "client_start_flow_idempotent", flow_slug=slug_of(flow), input=json_text(input), key=key, ttl=ttl_seconds,
         start_at=start_at, delay=delay, run_id=None if run_id is None else run_uuid(run_id),

@@ -46,6 +46,8 @@ def plan_flows(flows: list[Flow], stored: dict[str, FlowInfo]) -> dict[tuple[str
         stored_steps = {s.step_slug: s for s in info.steps}
         steps = flow.steps
         for step in steps:
+            if step.wait is not None:  # a signal, sleep or subflow step: the database ends it, no task is claimed
+                continue
             if step.handler is None:
                 raise ConfigurationError(
                     f"step {step.slug!r} of {flow.flow_type} {flow.slug!r} has no handler, so a worker cannot "

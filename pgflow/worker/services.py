@@ -26,6 +26,8 @@ log = logging.getLogger("pgflow.worker")
 
 # pg_try_advisory_xact_lock key for the stalled-task sweeper (one sweep per database at a time)
 SWEEPER_LOCK_KEY = 7_401_505_284
+# seconds between two wake_due_steps() calls (sleeps and signal timeouts end at most this late)
+WAKE_INTERVAL = 1.0
 
 
 class Service(Protocol):
@@ -108,10 +110,29 @@ class Sweeper:
                 ctx.wake(None)
 
 
+class Waker:
+    """Every ``interval`` s: ``wake_due_steps()`` - sleeps that are due complete, signals that
+    timed out fail or take their default. Every worker runs it (the SQL skips what another
+    caller holds), so waits end on time while any worker is up."""
+
+    name = "waker"
+
+    def __init__(self, interval: float = WAKE_INTERVAL) -> None:
+        self.interval = interval
+
+    async def run(self, ctx: WorkerContext) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            rows = await ctx.database.fetch("worker_wake_due_steps", {}, retry=False)
+            if rows and rows[0]["woken"]:  # steps that woke may have started others: look at the queues
+                ctx.wake(None)
+
+
 def default_services(config: WorkerConfig) -> list[Service]:
     """The services every worker runs."""
     return [
         Heartbeat(config.heartbeat_interval, config.effective_stale_threshold),
         Sweeper(config.recovery_interval),
+        Waker(),
         *([SchedulerService()] if config.scheduler else []),
     ]

@@ -64,7 +64,7 @@ def test_async_client_methods_are_coroutine_functions_on_the_class_and_on_an_ins
     thread, where a returned coroutine is never awaited)."""
     client = AsyncClient(dsn="postgresql://unused")  # never connects: no method is called
     names = set(public_methods(AsyncClient)) - ASYNC_ONLY
-    assert len(names) == 41, sorted(names)  # 39 operations, open and close
+    assert len(names) == 43, sorted(names)  # 41 operations, open and close
     for name in names:
         assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
         assert inspect.iscoroutinefunction(getattr(client, name)), name
@@ -79,7 +79,7 @@ def test_each_shared_method_has_its_operations_signature_and_docstring() -> None
     only the operation's test clock ``now`` is left out."""
     for cls in (Client, AsyncClient):
         methods = shared_methods(cls)
-        assert len(methods) == 39, sorted(methods)
+        assert len(methods) == 41, sorted(methods)
         for name, (method, operation) in methods.items():
             own = [p for p in inspect.signature(operation).parameters.values() if p.name != CLOCK]
             assert list(inspect.signature(method).parameters.values())[1:] == own, name
@@ -154,7 +154,9 @@ PUBLIC_PARAMETERS = {
                  ("catch_up", K, None), ("backend", K, "builtin")],
     "schedule_history": [("slug", P, E), ("limit", P, 50)],
     "set_schedule_backend": [("slug", P, E), ("backend", P, E)],
-    "start_flow": [("flow", P, E), ("input", P, E), ("run_id", P, None), ("idempotency_key", K, None), ("idempotency_ttl", K, timedelta(hours=24))],
+    "signal": [("run_id", P, E), ("step", P, E), ("payload", P, None)],
+    "signal_by_key": [("flow", P, E), ("key", P, E), ("step", P, E), ("payload", P, None)],
+    "start_flow": [("flow", P, E), ("input", P, E), ("run_id", P, None), ("idempotency_key", K, None), ("idempotency_ttl", K, timedelta(hours=24)), ("signal_key", K, None)],
     "start_flow_sync": [("flow", P, E), ("input", P, E), ("timeout", P, 60.0), ("idempotency_key", K, None), ("idempotency_ttl", K, timedelta(hours=24))],
     "unschedule": [("slug", P, E)],
     "upsert_flow": [("slug", P, E), ("steps", P, E), ("max_attempts", K, None), ("base_delay", K, None),
