@@ -1,0 +1,45 @@
+"""``pgflow flows pause|resume|limits``: flow control from the command line."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import Cli
+
+
+def test_pause_resume_and_limits(pgflow_cli: Cli) -> None:
+    assert pgflow_cli("compile", "shopflows:shop").returncode == 0
+
+    paused = pgflow_cli("flows", "pause", "shop", "--reason", "incident 42")
+    assert paused.returncode == 0, paused.stderr
+    assert paused.stdout.startswith("shop: paused since ") and ": incident 42" in paused.stdout
+
+    limited = pgflow_cli("flows", "limits", "shop", "--max-running", "3", "--step", "double=1", "--json")
+    assert limited.returncode == 0, limited.stderr
+    state = json.loads(limited.stdout)
+    assert (state["paused"], state["limits"]) == (True, {"max_running": 3, "steps": {"double": {"max_running": 1}}})
+
+    resumed = pgflow_cli("flows", "resume", "shop")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.splitlines() == ["shop: claiming", "  running 0 (max 3), queued 0",
+                                           "  step double: running 0 (max 1)"]
+
+    cleared = pgflow_cli("flows", "limits", "shop", "--max-running", "none", "--step", "double=none")
+    assert cleared.stdout.splitlines() == ["shop: claiming", "  running 0 (no limit), queued 0"]
+
+
+def test_bad_limits_and_unknown_flows_exit_1_with_one_line(pgflow_cli: Cli) -> None:
+    assert pgflow_cli("compile", "shopflows:shop").returncode == 0
+
+    zero = pgflow_cli("flows", "limits", "shop", "--max-running", "0")
+    assert zero.returncode == 1
+    assert "max_running of flow 'shop' must be a whole number of at least 1" in zero.stderr
+
+    step = pgflow_cli("flows", "limits", "shop", "--step", "nope=1")
+    assert step.returncode == 1 and "flow 'shop' has no step 'nope'" in step.stderr
+
+    unknown = pgflow_cli("flows", "pause", "nope")
+    assert unknown.returncode == 1 and "nope" in unknown.stderr and "Traceback" not in unknown.stderr
+
+    words = pgflow_cli("flows", "limits", "shop", "--max-running", "lots")
+    assert words.returncode == 2 and "--max-running takes a whole number" in words.stderr
