@@ -4,6 +4,56 @@
 -- TODO by hand: 0060_tables_runtime.sql changed (ALTER ..., data repairs)
 -- TODO by hand: 0064_tables_waits.sql changed (ALTER ..., data repairs)
 -- TODO by hand: 0068_tables_run_actions.sql changed (ALTER ..., data repairs)
+-- 0105_function__fail_run.sql
+-- Fail one step and, with it, its run: the step keeps the error message, the run is marked
+-- failed at once (parallel branches are not waited for) and every task of the run still queued
+-- or started is cancelled, its message archived, so workers pick up none of them
+-- (pgflow._end_active_tasks; the caller has already ended the task that failed, if any). Emits
+-- step:failed, then run:failed. A run that is no longer started is left alone, so a replay
+-- changes and emits nothing.
+-- Used by cascade_resolve_conditions for unmet 'fail' conditions; complete_task and fail_task
+-- may use it for their failure paths.
+CREATE OR REPLACE FUNCTION pgflow._fail_run(p_run_id uuid, p_step_slug text, p_error_message text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_run pgflow.runs;
+    v_state pgflow.step_states;
+BEGIN
+    UPDATE pgflow.runs AS r
+       SET status = 'failed', failed_at = now()
+     WHERE r.run_id = p_run_id AND NOT pgflow._is_terminal(r.status)
+    RETURNING r.* INTO v_run;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+
+    UPDATE pgflow.step_states AS ss
+       SET status = 'failed', error_message = p_error_message, failed_at = v_run.failed_at
+     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug AND NOT pgflow._is_terminal(ss.status)
+    RETURNING ss.* INTO v_state;
+    IF FOUND THEN
+        PERFORM pgflow._emit(pgflow._step_event('step:failed', v_state));
+    END IF;
+
+    PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, p_error_message, p_step_slug));
+
+    PERFORM pgflow._end_active_tasks(p_run_id, 'cancelled');
+
+    -- pgflow-py (subflows): the run's children still going are cancelled, and a child run fails
+    -- its parent's task
+    PERFORM pgflow.cancel_run(c.run_id, 'its parent run failed')
+       FROM pgflow.runs AS c
+      WHERE c.parent_run_id = p_run_id AND c.status = 'started';
+    IF v_run.parent_run_id IS NOT NULL THEN
+        PERFORM pgflow._on_child_run_ended(p_run_id);
+    END IF;
+END;
+$$;
+
 -- 0126_function__take_wait.sql
 -- pgflow-py addition (durable waits): the first part of ending a wait (_end_wait, _fail_wait):
 -- lock the step state, then the run (the lock order of complete_task and cancel_run), and
@@ -134,6 +184,127 @@ BEGIN
     END IF;
     PERFORM pgflow._complete_task_apply(p_run_id, p_step_slug, p_task_index, p_output);
     RETURN true;
+END;
+$$;
+
+-- 0131_function__start_child_run.sql
+-- pgflow-py addition (subflows): start the child run of one task of a subflow step (from
+-- _start_wait_steps). The child is a run of wait_steps.child_flow_slug that records its parent
+-- run, step and task (runs.parent_*, set through the run options); its input is the task's
+-- input - the step's input for a single step (at input_path, when set), one element of the
+-- mapped array for a map step. The task's wait then names the child (waits.child_run_id), and
+-- the child's end completes or fails the task (pgflow._on_child_run_ended). A child that ends
+-- inside its own start (every step taskless or skipped) ends the task at once. The task fails,
+-- with no retry, when the child cannot start: an unknown flow, an input the child refuses, or
+-- more than 10 levels of subflows.
+CREATE OR REPLACE FUNCTION pgflow._start_child_run(p_run_id uuid, p_step_slug text, p_task_index int)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_run pgflow.runs;
+    v_child_flow text;
+    v_input jsonb;
+    v_depth int;
+    v_child pgflow.runs;
+BEGIN
+    SELECT r.* INTO v_run FROM pgflow.runs AS r WHERE r.run_id = p_run_id;
+    SELECT ws.child_flow_slug,
+           CASE WHEN s.step_type = 'map'
+                THEN (CASE WHEN s.deps_count = 0 THEN v_run.input
+                           ELSE (SELECT dep.output FROM pgflow.deps AS d
+                                   JOIN pgflow.step_states AS dep
+                                     ON dep.run_id = p_run_id AND dep.step_slug = d.dep_slug
+                                  WHERE d.flow_slug = s.flow_slug AND d.step_slug = s.step_slug) END)
+                     -> p_task_index
+                ELSE coalesce(pgflow._wait_input(s.flow_slug, p_run_id, s.step_slug, v_run.input)
+                              #> ws.input_path,
+                              CASE WHEN ws.input_path IS NULL
+                                   THEN pgflow._wait_input(s.flow_slug, p_run_id, s.step_slug, v_run.input) END)
+           END
+      INTO v_child_flow, v_input
+      FROM pgflow.wait_steps AS ws
+      JOIN pgflow.steps AS s ON s.flow_slug = ws.flow_slug AND s.step_slug = ws.step_slug
+     WHERE ws.flow_slug = v_run.flow_slug AND ws.step_slug = p_step_slug;
+
+    WITH RECURSIVE up AS (
+        SELECT r.parent_run_id, 1 AS depth FROM pgflow.runs AS r WHERE r.run_id = p_run_id
+        UNION ALL
+        SELECT r.parent_run_id, up.depth + 1
+          FROM up JOIN pgflow.runs AS r ON r.run_id = up.parent_run_id
+         WHERE up.depth <= 10
+    )
+    SELECT max(up.depth) INTO v_depth FROM up;
+    IF v_depth > 10 THEN
+        PERFORM pgflow._fail_wait(p_run_id, p_step_slug, p_task_index, format(
+            'subflow step %L: a child run of flow %L would be more than 10 levels of subflows deep',
+            p_step_slug, v_child_flow));
+        RETURN;
+    END IF;
+    IF v_input IS NULL THEN
+        PERFORM pgflow._fail_wait(p_run_id, p_step_slug, p_task_index, format(
+            'subflow step %L: its input has nothing at the child''s input path', p_step_slug));
+        RETURN;
+    END IF;
+
+    BEGIN
+        PERFORM set_config('pgflow.run_options', jsonb_build_object(
+            'parent_run_id', p_run_id, 'parent_step_slug', p_step_slug, 'parent_task_index', p_task_index)::text, true);
+        SELECT c.* INTO v_child FROM pgflow.start_flow(v_child_flow, v_input) AS c;
+    EXCEPTION WHEN sqlstate 'PF001' OR sqlstate 'PF003' THEN
+        PERFORM set_config('pgflow.run_options', '', true);
+        PERFORM pgflow._fail_wait(p_run_id, p_step_slug, p_task_index, format(
+            'subflow step %L could not start a run of flow %L: %s', p_step_slug, v_child_flow, SQLERRM));
+        RETURN;
+    END;
+
+    UPDATE pgflow.waits AS w SET child_run_id = v_child.run_id
+     WHERE w.run_id = p_run_id AND w.step_slug = p_step_slug AND w.task_index = p_task_index;
+    IF pgflow._is_terminal(v_child.status) THEN
+        PERFORM pgflow._on_child_run_ended(v_child.run_id);
+    END IF;
+END;
+$$;
+
+-- 0132_function__on_child_run_ended.sql
+-- pgflow-py addition (subflows): a child run ended (maybe_complete_run, _fail_run and cancel_run
+-- call it for runs that have a parent, in the transaction that ends them): the parent's task
+-- that waits for it completes with the child's output, or fails with the child's error (no
+-- retry; the parent step's when_exhausted applies). Does nothing when the parent no longer waits
+-- for this child (the parent is over, or the task ended before). Returns whether it ended the
+-- parent's task.
+CREATE OR REPLACE FUNCTION pgflow._on_child_run_ended(p_child_run_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_child pgflow.runs;
+    v_error text;
+BEGIN
+    SELECT r.* INTO v_child FROM pgflow.runs AS r WHERE r.run_id = p_child_run_id;
+    IF v_child.parent_run_id IS NULL OR NOT EXISTS (
+        SELECT 1 FROM pgflow.waits AS w
+         WHERE w.run_id = v_child.parent_run_id AND w.step_slug = v_child.parent_step_slug
+           AND w.task_index = v_child.parent_task_index AND w.child_run_id = p_child_run_id) THEN
+        RETURN false;
+    END IF;
+    IF v_child.status = 'completed' THEN
+        RETURN pgflow._end_wait(v_child.parent_run_id, v_child.parent_step_slug, v_child.parent_task_index,
+                                coalesce(v_child.output, 'null'::jsonb));
+    END IF;
+    SELECT ss.step_slug || ': ' || coalesce(ss.error_message, 'failed') INTO v_error
+      FROM pgflow.step_states AS ss
+     WHERE ss.run_id = p_child_run_id AND ss.status = 'failed'
+     ORDER BY ss.failed_at, ss.step_slug
+     LIMIT 1;
+    RETURN pgflow._fail_wait(v_child.parent_run_id, v_child.parent_step_slug, v_child.parent_task_index, format(
+        'child run %s of flow %L %s: %s', p_child_run_id, v_child.flow_slug,
+        CASE WHEN v_child.cancelled_at IS NOT NULL THEN 'was cancelled' ELSE 'failed' END,
+        coalesce(v_error, v_child.cancel_reason, 'no step error')));
 END;
 $$;
 
@@ -285,6 +456,38 @@ AS $$
     SELECT pgflow._start_wait_steps(start_ready_steps.run_id)
      WHERE EXISTS (SELECT 1 FROM pgflow.runs AS r JOIN pgflow.wait_steps AS w ON w.flow_slug = r.flow_slug
                     WHERE r.run_id = start_ready_steps.run_id);
+$$;
+
+-- 0140_function_maybe_complete_run.sql
+-- Complete a started run once no step is left (remaining_steps = 0). Its output is an object
+-- of the outputs of its completed leaf steps (steps nothing depends on; skipped leaves are left
+-- out; null when there is none). Emits run:completed. Does nothing otherwise. A child run of a
+-- subflow step (pgflow-py) then ends its parent's task (pgflow._on_child_run_ended).
+CREATE OR REPLACE FUNCTION pgflow.maybe_complete_run(run_id uuid)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH completed AS (
+        UPDATE pgflow.runs AS r
+           SET status = 'completed',
+               completed_at = now(),
+               output = (
+                   SELECT jsonb_object_agg(ss.step_slug, ss.output)
+                     FROM pgflow.step_states AS ss
+                    WHERE ss.run_id = r.run_id
+                      AND ss.status = 'completed'
+                      AND NOT EXISTS (SELECT 1 FROM pgflow.deps AS d
+                                       WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug))
+         WHERE r.run_id = maybe_complete_run.run_id
+           AND NOT pgflow._is_terminal(r.status)
+           AND r.remaining_steps = 0
+        RETURNING r.parent_run_id, r.run_id, pgflow._emit(pgflow._run_event('run:completed', r)) AS emitted
+    )
+    -- pgflow-py: a child run of a subflow step completes its parent's task in this transaction
+    SELECT count(CASE WHEN c.parent_run_id IS NOT NULL THEN pgflow._on_child_run_ended(c.run_id) END)
+      FROM completed AS c;
 $$;
 
 -- 0149_function__run_options.sql
@@ -791,6 +994,79 @@ BEGIN
     UPDATE pgflow.runs AS r SET retry_of = p_run_id, retry_kind = 'retry' WHERE r.run_id = v_run.run_id
     RETURNING * INTO v_run;
     RETURN NEXT v_run;
+END;
+$$;
+
+-- 0430_function_cancel_run.sql
+-- Cancel a run (pgflow-py addition; client.cancel_run and `pgflow runs cancel` call it). A run
+-- that is still going ends at once: it becomes a failed run (status 'failed', failed_at) that
+-- also records cancelled_at and the reason, so a TypeScript worker or tool sees a failed run and
+-- its late complete_task / fail_task calls are ignored as for any failed run
+-- (docs/reference/compatibility.md). Its started steps fail with the message 'Run cancelled'
+-- (and the reason); steps not yet started stay 'created' and never start; every task not yet
+-- finished is cancelled and its message archived (pgflow._end_active_tasks). Emits step:failed
+-- for each started step, run:cancelled, then run:failed - the run's last event, as for any failed
+-- run, so listeners that know only upstream's events see the run end.
+-- Idempotent: a run that is already over is left as it is (cancelled = false). Raises PF002 for
+-- an unknown run.
+-- Locks: the run's started step states first (ordered by step), then the run - the order of
+-- complete_task(s) and fail_task - so a cancel racing a report waits for it, or the report
+-- waits for the cancel and then finds the run over.
+CREATE OR REPLACE FUNCTION pgflow.cancel_run(run_id uuid, reason text DEFAULT NULL)
+RETURNS TABLE (cancelled boolean, status text, cancelled_at timestamptz)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_run pgflow.runs;
+    v_state pgflow.step_states;
+    v_message text := 'Run cancelled' || coalesce(': ' || cancel_run.reason, '');
+BEGIN
+    PERFORM 1
+       FROM (SELECT 1 FROM pgflow.step_states AS ss
+              WHERE ss.run_id = cancel_run.run_id AND ss.status = 'started'
+              ORDER BY ss.step_slug FOR UPDATE OF ss) AS locked;
+
+    UPDATE pgflow.runs AS r
+       SET status = 'failed', failed_at = now(), cancelled_at = now(), cancel_reason = cancel_run.reason
+     WHERE r.run_id = cancel_run.run_id AND NOT pgflow._is_terminal(r.status)
+    RETURNING r.* INTO v_run;
+
+    IF NOT FOUND THEN
+        SELECT r.* INTO v_run FROM pgflow.runs AS r WHERE r.run_id = cancel_run.run_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF002',
+                MESSAGE = format('run %s not found', cancel_run.run_id),
+                HINT = 'check the run id (the run may have been pruned)';
+        END IF;
+        RETURN QUERY SELECT false, v_run.status, v_run.cancelled_at;
+        RETURN;
+    END IF;
+
+    FOR v_state IN
+        UPDATE pgflow.step_states AS ss
+           SET status = 'failed', error_message = v_message, failed_at = v_run.failed_at
+         WHERE ss.run_id = cancel_run.run_id AND ss.status = 'started'
+        RETURNING ss.*
+    LOOP
+        PERFORM pgflow._emit(pgflow._step_event('step:failed', v_state));
+    END LOOP;
+
+    PERFORM pgflow._end_active_tasks(cancel_run.run_id, 'cancelled');
+
+    PERFORM pgflow._emit(pgflow._run_event('run:cancelled', v_run));
+    PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, v_message));
+
+    -- pgflow-py (subflows): cancelling a run cancels its children still going; a cancelled
+    -- child fails its parent's task
+    PERFORM pgflow.cancel_run(c.run_id, 'its parent run was cancelled')
+       FROM pgflow.runs AS c
+      WHERE c.parent_run_id = cancel_run.run_id AND c.status = 'started';
+    IF v_run.parent_run_id IS NOT NULL THEN
+        PERFORM pgflow._on_child_run_ended(cancel_run.run_id);
+    END IF;
+    RETURN QUERY SELECT true, v_run.status, v_run.cancelled_at;
 END;
 $$;
 
@@ -1496,6 +1772,88 @@ BEGIN
      WHERE c.flow_slug = resume_flow.flow_slug;
     PERFORM pgflow._drop_idle_flow_control(resume_flow.flow_slug);
     RETURN v_row.paused_at IS NOT NULL;
+END;
+$$;
+
+-- 0700_function__finish_steps.sql
+-- Batch path (complete_tasks): steps of runs that have just completed (their state rows hold
+-- status 'completed' and the output). For all of them at once: step:completed, their outputs
+-- passed to the dependents, remaining_steps of each run lowered; then each run with a released
+-- dependent moves on (_advance_runs: ready steps start; conditions, taskless steps and completion
+-- as _advance_run); a run with no step left completes.
+-- The same end state and events, per run in the same order, as one _on_step_completed per step.
+-- Twin: _on_step_completed (one step, _complete_task_apply); guarded by
+-- tests/sql/complete_tasks/test_same_result_as_apply.py.
+-- The caller holds the locks of the step states and of the runs.
+CREATE OR REPLACE FUNCTION pgflow._finish_steps(p_run_ids uuid[], p_step_slugs text[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_released uuid[];
+    v_children uuid[];
+    v_completed int;
+    v_events boolean := pgflow._events_wanted();
+BEGIN
+    IF v_events THEN
+        PERFORM pgflow._emit(pgflow._step_event('step:completed', ss))
+           FROM unnest(p_run_ids, p_step_slugs) AS d (run_id, step_slug)
+           JOIN pgflow.step_states AS ss ON ss.run_id = d.run_id AND ss.step_slug = d.step_slug;
+    END IF;
+
+    -- every dependent loses one dependency per completed parent; a dependent map step (one
+    -- parent) learns its task count from the parent's array
+    WITH released AS (
+        UPDATE pgflow.step_states AS child
+           SET remaining_deps = child.remaining_deps - x.parents,
+               initial_tasks = coalesce(x.map_tasks, child.initial_tasks)
+          FROM (SELECT parent.run_id, d.step_slug, count(*)::int AS parents,
+                       max(CASE WHEN s.step_type = 'map' AND jsonb_typeof(parent.output) = 'array'
+                                THEN jsonb_array_length(parent.output) END) AS map_tasks
+                  FROM unnest(p_run_ids, p_step_slugs) AS done (run_id, step_slug)
+                  JOIN pgflow.step_states AS parent
+                    ON parent.run_id = done.run_id AND parent.step_slug = done.step_slug
+                  JOIN pgflow.deps AS d ON d.flow_slug = parent.flow_slug AND d.dep_slug = parent.step_slug
+                  JOIN pgflow.steps AS s ON s.flow_slug = d.flow_slug AND s.step_slug = d.step_slug
+                 GROUP BY parent.run_id, d.step_slug) AS x
+         WHERE child.run_id = x.run_id AND child.step_slug = x.step_slug AND child.status = 'created'
+        RETURNING child.run_id
+    )
+    SELECT array_agg(DISTINCT released.run_id) INTO v_released FROM released;
+
+    -- each run loses its completed steps; a run left with none completes in the same update
+    -- (what maybe_complete_run does: output = the completed leaf steps' outputs, run:completed)
+    WITH lowered AS (
+        UPDATE pgflow.runs AS r
+           SET remaining_steps = r.remaining_steps - x.steps,
+               status = CASE WHEN r.remaining_steps = x.steps THEN 'completed' ELSE r.status END,
+               completed_at = CASE WHEN r.remaining_steps = x.steps THEN now() ELSE r.completed_at END,
+               output = CASE WHEN r.remaining_steps > x.steps THEN r.output ELSE (
+                   SELECT jsonb_object_agg(ss.step_slug, ss.output)
+                     FROM pgflow.step_states AS ss
+                    WHERE ss.run_id = r.run_id
+                      AND ss.status = 'completed'
+                      AND NOT EXISTS (SELECT 1 FROM pgflow.deps AS d
+                                       WHERE d.flow_slug = ss.flow_slug AND d.dep_slug = ss.step_slug)) END
+          FROM (SELECT d.run_id, count(*)::int AS steps FROM unnest(p_run_ids) AS d (run_id) GROUP BY d.run_id) AS x
+         WHERE r.run_id = x.run_id AND NOT pgflow._is_terminal(r.status)
+           AND r.run_id = ANY (p_run_ids)  -- probe runs by key, never scan them
+        RETURNING CASE WHEN v_events AND r.status = 'completed'
+                       THEN pgflow._emit(pgflow._run_event('run:completed', r)) END AS emitted,
+                  CASE WHEN r.status = 'completed' AND r.parent_run_id IS NOT NULL THEN r.run_id END AS child
+    )
+    SELECT count(l.emitted), array_agg(l.child) FILTER (WHERE l.child IS NOT NULL)
+      INTO v_completed, v_children
+      FROM lowered AS l;
+    -- pgflow-py: a completed child run of a subflow step ends its parent's task (as in
+    -- maybe_complete_run)
+    PERFORM pgflow._on_child_run_ended(c.run_id) FROM unnest(v_children) AS c (run_id);
+
+    IF v_released IS NOT NULL THEN
+        PERFORM pgflow._advance_runs(v_released);
+    END IF;
 END;
 $$;
 

@@ -35,5 +35,14 @@ BEGIN
     PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, p_error_message, p_step_slug));
 
     PERFORM pgflow._end_active_tasks(p_run_id, 'cancelled');
+
+    -- pgflow-py (subflows): the run's children still going are cancelled, and a child run fails
+    -- its parent's task
+    PERFORM pgflow.cancel_run(c.run_id, 'its parent run failed')
+       FROM pgflow.runs AS c
+      WHERE c.parent_run_id = p_run_id AND c.status = 'started';
+    IF v_run.parent_run_id IS NOT NULL THEN
+        PERFORM pgflow._on_child_run_ended(p_run_id);
+    END IF;
 END;
 $$;

@@ -57,6 +57,15 @@ BEGIN
 
     PERFORM pgflow._emit(pgflow._run_event('run:cancelled', v_run));
     PERFORM pgflow._emit(pgflow._run_event('run:failed', v_run, v_message));
+
+    -- pgflow-py (subflows): cancelling a run cancels its children still going; a cancelled
+    -- child fails its parent's task
+    PERFORM pgflow.cancel_run(c.run_id, 'its parent run was cancelled')
+       FROM pgflow.runs AS c
+      WHERE c.parent_run_id = cancel_run.run_id AND c.status = 'started';
+    IF v_run.parent_run_id IS NOT NULL THEN
+        PERFORM pgflow._on_child_run_ended(cancel_run.run_id);
+    END IF;
     RETURN QUERY SELECT true, v_run.status, v_run.cancelled_at;
 END;
 $$;

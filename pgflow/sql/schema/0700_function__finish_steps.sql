@@ -15,6 +15,7 @@ SET search_path = ''
 AS $$
 DECLARE
     v_released uuid[];
+    v_children uuid[];
     v_completed int;
     v_events boolean := pgflow._events_wanted();
 BEGIN
@@ -62,9 +63,15 @@ BEGIN
          WHERE r.run_id = x.run_id AND NOT pgflow._is_terminal(r.status)
            AND r.run_id = ANY (p_run_ids)  -- probe runs by key, never scan them
         RETURNING CASE WHEN v_events AND r.status = 'completed'
-                       THEN pgflow._emit(pgflow._run_event('run:completed', r)) END AS emitted
+                       THEN pgflow._emit(pgflow._run_event('run:completed', r)) END AS emitted,
+                  CASE WHEN r.status = 'completed' AND r.parent_run_id IS NOT NULL THEN r.run_id END AS child
     )
-    SELECT count(l.emitted) INTO v_completed FROM lowered AS l;
+    SELECT count(l.emitted), array_agg(l.child) FILTER (WHERE l.child IS NOT NULL)
+      INTO v_completed, v_children
+      FROM lowered AS l;
+    -- pgflow-py: a completed child run of a subflow step ends its parent's task (as in
+    -- maybe_complete_run)
+    PERFORM pgflow._on_child_run_ended(c.run_id) FROM unnest(v_children) AS c (run_id);
 
     IF v_released IS NOT NULL THEN
         PERFORM pgflow._advance_runs(v_released);
