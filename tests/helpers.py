@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -44,3 +45,12 @@ async def eventually_async(check: Callable[[], Awaitable[T]], timeout: float = 1
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout} s: {message or check}; last: {last!r}")
         await asyncio.sleep(interval)
+
+
+def iso(text: str) -> datetime:
+    """``datetime.fromisoformat`` that reads PostgreSQL's short fractions (``10:00:00.5``) on
+    Python 3.10 too (pgflow.events parses event times the same way)."""
+    from pgflow.events import _ts
+
+    value: datetime = _ts(text)
+    return value

@@ -9,6 +9,7 @@ import asyncio
 import inspect
 import logging
 import reprlib
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -297,7 +298,8 @@ def _failure(exc: BaseException, task: ClaimedTask, detail: ErrorDetail = "trace
 
 
 class _Escaped(Exception):
-    """Carries a process-ending exception a handler raised out of its asyncio task (``original``)."""
+    """Carries an exception a handler raised out of its asyncio task (``original``): a process-ending one,
+    or on Python 3.10 a CancelledError with a message."""
 
     def __init__(self, original: BaseException) -> None:
         super().__init__(original)
@@ -314,6 +316,10 @@ async def _guarded(awaitable: Any) -> Any:
         return await awaitable
     except (SystemExit, KeyboardInterrupt) as exc:
         raise _Escaped(exc) from None
+    except asyncio.CancelledError as exc:
+        if exc.args and sys.version_info < (3, 11):  # the handler's own (the worker cancels without a
+            raise _Escaped(exc) from None             # message): 3.10's task would drop its message
+        raise
 
 
 async def execute(

@@ -13,12 +13,13 @@ import pgflow
 from pgflow.errors import FlowNotFound, ScheduleError
 from pgflow.ops import schedules as schedule_ops
 from tests.unit.ops_steps import first, json_of, play, query
+from tests.helpers import iso
 
 RUN_ID = UUID("3f2a9c1e-0b7d-4c55-9d0e-6a1b2c3d4e5f")
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return iso(text).replace(tzinfo=timezone.utc)
 
 
 def schedule_row(slug: str = "nightly", **overrides: Any) -> dict[str, Any]:

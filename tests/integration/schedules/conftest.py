@@ -11,13 +11,14 @@ import pytest
 import pgflow
 from pgflow.db import drive_sync
 from pgflow.ops.flows import compile_flow
+from tests.helpers import iso
 
 UTC = timezone.utc
 
 
 def at(text: str) -> datetime:
     """An aware datetime from ISO text (UTC when no offset is given)."""
-    value = datetime.fromisoformat(text)
+    value = iso(text)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

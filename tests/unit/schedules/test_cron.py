@@ -8,13 +8,14 @@ import pytest
 
 import pgflow
 from pgflow import Cron, ScheduleError
+from tests.helpers import iso
 
 UTC = timezone.utc
 BERLIN = "Europe/Berlin"
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+    return iso(text).astimezone(UTC)
 
 
 def local(cron: Cron, ticks: list[datetime]) -> list[str]:

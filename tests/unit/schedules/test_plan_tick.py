@@ -6,10 +6,11 @@ from datetime import datetime, timezone
 
 from pgflow import Cron
 from pgflow.ops.schedules import TickPlan, plan_tick
+from tests.helpers import iso
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return iso(text).replace(tzinfo=timezone.utc)
 
 
 EVERY_5 = Cron("*/5 * * * *")
