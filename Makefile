@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test venv bench
+.PHONY: demo test venv bench matrix
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: venv
 test: venv
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -rs $(PYTEST_ARGS)  # -rs: each skipped test and why (Chromium, pg_cron)
+
+matrix: venv  # slices of the suite on PostgreSQL 14-17, Python 3.10/3.12/3.13 and through PgBouncer
+	bash scripts/test_matrix.sh
 
 bench: venv
 	$(BIN)/pip install -q -e '.[dev,web,bench]'

@@ -28,6 +28,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgflow.db import run_sync
 from pgflow import migrate
+from tests.production.pgbouncer import session_pooler  # noqa: F401 - a fixture (PGFLOW_TEST_POOLER, pooler tests)
 
 TEMPLATE = "pgflow_test_template"
 
@@ -107,11 +108,20 @@ def drop_database(pg_admin_url: str, name: str) -> None:
 
 
 @pytest.fixture
-def db_url(pg_admin_url: str, template_url: str) -> Iterator[str]:
-    """A fresh database with the pgflow schema installed, dropped after the test."""
+def db_url(pg_admin_url: str, template_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database with the pgflow schema installed, dropped after the test.
+
+    With ``PGFLOW_TEST_POOLER=1`` the URL goes through a PgBouncer in transaction mode
+    (PGFLOW_POOLER and PGFLOW_DIRECT_URL set as a deployment behind one would set them).
+    """
     name = create_database(pg_admin_url)
     try:
-        yield url_for(pg_admin_url, name)
+        url = url_for(pg_admin_url, name)
+        if os.environ.get("PGFLOW_TEST_POOLER"):
+            from tests.production.pgbouncer import pooled
+
+            url = pooled(request, url)
+        yield url
     finally:
         drop_database(pg_admin_url, name)
 

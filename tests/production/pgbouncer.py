@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,28 @@ def require_pgbouncer() -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"CI=true but {MISSING}", pytrace=False)
     pytest.skip(MISSING)
+
+
+@pytest.fixture(scope="session")
+def session_pooler(pg_admin_url: str) -> Iterator[PgBouncer]:
+    """One PgBouncer for the session (``PGFLOW_TEST_POOLER=1``: every ``db_url`` goes through it)."""
+    require_pgbouncer()
+    pooler = PgBouncer(pg_admin_url)
+    pooler.start()
+    try:
+        yield pooler
+    finally:
+        pooler.stop()
+
+
+def pooled(request: pytest.FixtureRequest, direct_url: str) -> str:
+    """``direct_url``'s database through the session's pooler, with the environment a deployment
+    behind a pooler has: PGFLOW_POOLER=transaction and PGFLOW_DIRECT_URL (for LISTEN)."""
+    pooler: PgBouncer = request.getfixturevalue("session_pooler")
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv("PGFLOW_POOLER", "transaction")
+    monkeypatch.setenv("PGFLOW_DIRECT_URL", direct_url)
+    return pooler.url(conninfo_to_dict(direct_url)["dbname"])
 
 
 def free_port() -> int:
@@ -72,13 +95,14 @@ class PgBouncer:
             "ignore_startup_parameters = extra_float_digits,options\n"
             f"logfile = {self.root / 'pgbouncer.log'}\n"
         )
-        command = [str(BINARY), str(self.root / "pgbouncer.ini")]
-        if os.geteuid() == 0:
+        switch: dict[str, object] = {}
+        if os.geteuid() == 0:  # Popen switches user itself: its pid is pgbouncer's, to stop it by
             user = pwd.getpwnam(RUN_AS)
             for path in (self.root, *self.root.iterdir()):
                 os.chown(path, user.pw_uid, user.pw_gid)
-            command = ["runuser", "-u", RUN_AS, "--", *command]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            switch = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        self.process = subprocess.Popen([str(BINARY), str(self.root / "pgbouncer.ini")], **switch,  # type: ignore[call-overload]
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -102,7 +126,7 @@ class PgBouncer:
         if self.process is not None:
             pid = self.process.pid
             try:
-                os.kill(pid, signal.SIGINT)
+                os.kill(pid, signal.SIGTERM)  # immediate shutdown
             except ProcessLookupError:
                 pass
             try:

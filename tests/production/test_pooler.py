@@ -17,35 +17,29 @@ import pgflow
 from pgflow import events
 from pgflow.db.dsn import connect_options, listen_conninfo, through_pooler
 from tests.integration.worker.conftest import finished, running
-from tests.production.pgbouncer import PgBouncer, require_pgbouncer
-
-
-@pytest.fixture(scope="module")
-def bouncer(pg_admin_url: str) -> Iterator[PgBouncer]:
-    require_pgbouncer()
-    pooler = PgBouncer(pg_admin_url)
-    pooler.start()
-    try:
-        yield pooler
-    finally:
-        pooler.stop()
+from tests.conftest import create_database, drop_database, url_for
+from tests.production.pgbouncer import PgBouncer
 
 
 @pytest.fixture
-def pooled_url(db_url: str, bouncer: PgBouncer, monkeypatch: pytest.MonkeyPatch) -> str:
+def db_url(pg_admin_url: str, template_url: str) -> Iterator[str]:
+    """A direct URL to a fresh installed database (these tests put the pooler in front themselves)."""
+    name = create_database(pg_admin_url)
+    try:
+        yield url_for(pg_admin_url, name)
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def pooled_url(db_url: str, session_pooler: PgBouncer, monkeypatch: pytest.MonkeyPatch) -> str:
     """``db_url``'s database through the pooler, declared as pooled (PGFLOW_POOLER), no direct URL."""
     monkeypatch.setenv("PGFLOW_POOLER", "transaction")
     monkeypatch.delenv("PGFLOW_DIRECT_URL", raising=False)
-    return bouncer.url(conninfo_to_dict(db_url)["dbname"])
+    return session_pooler.url(conninfo_to_dict(db_url)["dbname"])
 
 
-def backends_seen(url: str, times: int) -> set[int]:
-    """The server backends ``times`` autocommit statements of one client connection ran on."""
-    with psycopg.connect(url, autocommit=True, **connect_options(url)) as conn:
-        return {conn.execute("SELECT pg_backend_pid()").fetchone()[0] for _ in range(times)}
-
-
-def test_the_pooler_shares_server_connections_per_transaction(pooled_url, bouncer):
+def test_the_pooler_shares_server_connections_per_transaction(pooled_url):
     # the set-up is real transaction pooling: two clients, each holding a transaction open, need two
     # server connections; once both commit, the next transaction of either may run on the other's
     with psycopg.connect(pooled_url, **connect_options(pooled_url)) as a, \
