@@ -70,6 +70,7 @@ def basic_auth(username: str, password: str, realm: str = "pgflow") -> AuthHook:
             except ValueError:
                 given = b""
             if hmac.compare_digest(given, expected):
+                request.state.user = username  # who acts, for the audit of dashboard actions
                 return True
         return PlainTextResponse("Log in to see the pgflow dashboard.", status_code=401, headers=challenge)
 

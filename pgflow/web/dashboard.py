@@ -23,6 +23,7 @@ class Dashboard:
     dead_after: timedelta
     live: bool
     events_client: Any = None  # the AsyncClient behind the event stream, when this app made it
+    actions: Any = None  # pgflow.web.actions.Actions: who may act, and the writable connections
 
     async def close(self) -> None:
         """Close the dashboard's connections (the standalone app's lifespan does it on shutdown)."""
@@ -30,6 +31,8 @@ class Dashboard:
         client, self.events_client = self.events_client, None
         if client is not None:
             await client.close()
+        if self.actions is not None:
+            await self.actions.close()
 
     def page(self, request: Request, template: str, context: dict[str, Any], **kw: Any) -> Response:
         return self.renderer.page(request, template, {"nav": template.split(".")[0], **context}, **kw)

@@ -15,9 +15,19 @@ SELECT run_id, done, new_run_id, message
   FROM pgflow._act_on_runs(%(action)s::text, %(run_ids)s::uuid[], %(reason)s::text, %(force)s::boolean);
 
 -- name: actions_record
--- One audit row of a dashboard action.
+-- The audit rows of one dashboard action: one per run or flow it touched (arrays of one length).
 INSERT INTO pgflow.run_actions (actor, action, run_id, flow_slug, outcome, detail, new_run_id)
-VALUES (%(actor)s, %(action)s, %(run_id)s::uuid, %(flow_slug)s, %(outcome)s, %(detail)s, %(new_run_id)s::uuid);
+SELECT %(actor)s::text, %(action)s::text, u.run_id, u.flow_slug, u.outcome, u.detail, u.new_run_id
+  FROM unnest(%(run_ids)s::uuid[], %(flow_slugs)s::text[], %(outcomes)s::text[], %(details)s::text[],
+              %(new_run_ids)s::uuid[]) AS u(run_id, flow_slug, outcome, detail, new_run_id);
+
+-- name: actions_retries_of_run
+-- The runs that retry or resume a run, oldest first (the run page's lineage).
+SELECT run_id, retry_kind, status, started_at, cancelled_at
+  FROM pgflow.runs
+ WHERE retry_of = %(run_id)s::uuid
+ ORDER BY started_at, run_id
+ LIMIT 50;
 
 -- name: actions_of_run
 -- The audit rows of a run, newest first (the run page).

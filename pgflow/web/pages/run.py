@@ -16,6 +16,7 @@ from pgflow.ops.due import active_tasks, due_times, run_due_at
 from pgflow.ops.runs import find_run_id, short_id
 from pgflow.web import dag
 from pgflow.web.pages import dashboard_of, now_utc, uuid_param
+from pgflow.web.run_actions import run_controls
 
 TASK_LIMITS = (50, 500)  # tasks shown by default / with ?tasks=more
 
@@ -81,6 +82,7 @@ async def run_page(request: Request) -> Response:
         "newer": await store.one("dashboard_run_newer", **nav),
         "duration": (run.get("completed_at") or run.get("failed_at") or now) - run["started_at"],
         "done_steps": sum(1 for s in states.values() if s["status"] in (StepStatus.COMPLETED, StepStatus.SKIPPED)),
+        **await run_controls(request, run),  # lineage, actions and their audit (pgflow.web.run_actions)
     }
     # a finished run never changes again: only a running one listens to its events
     return dash.page(request, "run.html", context, live=f"run:{run_id}" if run["status"] == RunStatus.STARTED else None)

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from pgflow.models import RunStatus
 from pgflow.web.filters import PAGE_SIZES, RANGES, RunFilter, decode_cursor, encode_cursor
+from pgflow.web.run_actions import bulk_controls
 from pgflow.web.pages import Dashboard, dashboard_of, flow_types, now_utc, schedules_installed
 
 
@@ -99,6 +100,7 @@ async def runs_page(request: Request) -> Response:
         "page_sizes": PAGE_SIZES,
         "page": page,
         "has_schedules": await schedules_installed(dash),
+        **bulk_controls(request, f),  # bulk cancel / retry / resume (pgflow.web.run_actions)
     }
     # live refresh only on the first page: deeper pages would shift under the reader
     return dash.page(request, "runs.html", context, live=None if page["paged"] else "all")
