@@ -196,7 +196,8 @@ $$;
 -- the child's end completes or fails the task (pgflow._on_child_run_ended). A child that ends
 -- inside its own start (every step taskless or skipped) ends the task at once. The task fails,
 -- with no retry, when the child cannot start: an unknown flow, an input the child refuses, or
--- more than 10 levels of subflows.
+-- more than 10 levels of subflows. Under resume_run (setting pgflow.resuming), a task whose item
+-- completed in the original run starts no child: resume_run reuses that child's output.
 CREATE OR REPLACE FUNCTION pgflow._start_child_run(p_run_id uuid, p_step_slug text, p_task_index int)
 RETURNS void
 LANGUAGE plpgsql
@@ -210,6 +211,15 @@ DECLARE
     v_depth int;
     v_child pgflow.runs;
 BEGIN
+    -- resume_run of a run whose item completed: no new child; resume_run completes the task with
+    -- the original's output
+    IF EXISTS (SELECT 1 FROM pgflow.step_tasks AS o
+                WHERE o.run_id = nullif(current_setting('pgflow.resuming', true), '')::uuid
+                  AND o.step_slug = p_step_slug AND o.task_index = p_task_index AND o.status = 'completed') THEN
+        DELETE FROM pgflow.waits AS w
+         WHERE w.run_id = p_run_id AND w.step_slug = p_step_slug AND w.task_index = p_task_index;
+        RETURN;
+    END IF;
     SELECT r.* INTO v_run FROM pgflow.runs AS r WHERE r.run_id = p_run_id;
     SELECT ws.child_flow_slug,
            CASE WHEN s.step_type = 'map'
@@ -1158,7 +1168,11 @@ BEGIN
 
     IF pgflow.cascade_resolve_conditions(v_run_id) THEN
         PERFORM pgflow.cascade_complete_taskless_steps(v_run_id);
+        -- pgflow-py (subflows): a subflow task whose item completed in the original starts no
+        -- child run (pgflow._start_child_run reads this); the loop below completes it
+        PERFORM set_config('pgflow.resuming', p_run_id::text, true);
         PERFORM pgflow.start_ready_steps(v_run_id);
+        PERFORM set_config('pgflow.resuming', '', true);
 
         -- map steps the original left unfinished: complete the items it had completed
         FOR v_step IN

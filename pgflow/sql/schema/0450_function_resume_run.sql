@@ -85,7 +85,11 @@ BEGIN
 
     IF pgflow.cascade_resolve_conditions(v_run_id) THEN
         PERFORM pgflow.cascade_complete_taskless_steps(v_run_id);
+        -- pgflow-py (subflows): a subflow task whose item completed in the original starts no
+        -- child run (pgflow._start_child_run reads this); the loop below completes it
+        PERFORM set_config('pgflow.resuming', p_run_id::text, true);
         PERFORM pgflow.start_ready_steps(v_run_id);
+        PERFORM set_config('pgflow.resuming', '', true);
 
         -- map steps the original left unfinished: complete the items it had completed
         FOR v_step IN

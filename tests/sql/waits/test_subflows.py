@@ -99,3 +99,25 @@ def test_depth_beyond_ten_fails_the_step(conn):
     assert depth == 10
     assert run_row(conn, run_id)["status"] == "failed"  # the deepest failure went up the chain
     assert "more than 10 levels" in step_state(conn, run_id, "sub")["error_message"]
+
+
+def test_resume_of_the_parent_reruns_only_the_failed_child(conn):
+    _child_flow(conn)
+    define_waiting_flow(conn, "parent", [("each", [], {"step_type": "map"})],
+                        {"each": {"wait_kind": "subflow", "child_flow_slug": "child"}})
+    run_id = start_flow(conn, "parent", [1, 2, 3])
+    children = _children(conn, run_id)
+    worker = register_worker(conn, "child")
+    read_and_start(conn, "child", worker)
+    complete_task(conn, children[0]["run_id"], "work", 0, "a")
+    complete_task(conn, children[2]["run_id"], "work", 0, "c")
+    fail_task(conn, children[1]["run_id"], "work", 0, "boom")
+    assert run_row(conn, run_id)["status"] == "failed"
+
+    resumed = row(conn, "SELECT run_id FROM pgflow.resume_run(%s)", (run_id,))["run_id"]
+    [again] = _children(conn, resumed)
+    assert (again["parent_task_index"], again["input"]) == (1, 2)
+    assert rows(conn, "SELECT task_index FROM pgflow.waits WHERE run_id = %s", (resumed,)) == [{"task_index": 1}]
+    read_and_start(conn, "child", worker)
+    complete_task(conn, again["run_id"], "work", 0, "b")
+    assert run_row(conn, resumed)["output"] == {"each": [{"work": "a"}, {"work": "b"}, {"work": "c"}]}
