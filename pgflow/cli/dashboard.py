@@ -25,8 +25,11 @@ DEFAULT_PORT = 8088
                    "e.g. behind your own authenticating proxy. Only loopback names are served otherwise.")
 @click.option("--refresh", default=5.0, show_default=True, type=float,
               help="Seconds between refreshes when live events cannot be streamed.")
+@click.option("--allow-actions", is_flag=True,
+              help="Without --basic-auth, offer cancel / retry / resume buttons to requests from this machine "
+                   "(refused with a --host beyond loopback). With --basic-auth they are on anyway.")
 def dashboard(database_url: str | None, host: str, port: int, base_path: str, timezone: str,
-              basic_auth: str | None, allowed_hosts: tuple[str, ...], refresh: float) -> None:
+              basic_auth: str | None, allowed_hosts: tuple[str, ...], refresh: float, allow_actions: bool) -> None:
     """Serve the read-only web dashboard (needs pgflow-py[web])."""
     try:
         import uvicorn
@@ -43,8 +46,11 @@ def dashboard(database_url: str | None, host: str, port: int, base_path: str, ti
         if not sep or not user or not password:
             fail("--basic-auth takes USER:PASSWORD (both non-empty)")
         auth = basic_auth_hook(user, password)
+    if allow_actions and auth is None and is_exposed_bind(host):
+        fail(f"--allow-actions without --basic-auth works only on a loopback --host (not {host}): anyone who reaches "
+             "the dashboard could cancel runs; set $PGFLOW_DASHBOARD_BASIC_AUTH, or listen on 127.0.0.1")
     app = create_app(dsn_for(database_url), base_path=base_path, auth=auth, timezone=timezone,
-                     refresh_interval=refresh, allowed_hosts=allowed_hosts or None)
+                     refresh_interval=refresh, allowed_hosts=allowed_hosts or None, allow_actions=allow_actions or None)
     if auth is None and is_exposed_bind(host):
         click.secho(WARNING.format(where=f"listening on {host}:{port}"), fg="red", bold=True, err=True)
         if not allowed_hosts:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from pgflow import telemetry
 from pgflow.db import Operation, Query
 from pgflow.errors import InvalidInput
 from pgflow.models import BulkResult, RunStatus
@@ -65,8 +66,11 @@ def _bulk(action: str, params: dict[str, Any], *, dry_run: bool, limit: int | No
         if len(rows) < size:
             break
         cursor = (rows[-1]["started_at"], rows[-1]["run_id"])
-    return BulkResult(action=action, dry_run=dry_run, run_ids=tuple(acted), new_run_ids=tuple(new),
-                      not_done=tuple(not_done))
+    result = BulkResult(action=action, dry_run=dry_run, run_ids=tuple(acted), new_run_ids=tuple(new),
+                        not_done=tuple(not_done))
+    telemetry.execute("runs.bulk", {"count": result.count, "not_done": len(not_done)},
+                      {"action": action, "dry_run": dry_run, "filter": {k: v for k, v in params.items() if v is not None}})
+    return result
 
 
 def cancel_runs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pgflow import telemetry
 from pgflow.db import Operation, Query
 from pgflow.errors import InvalidInput, RunNotFound
 from pgflow.models import CancelResult, RunStatus
@@ -24,5 +25,8 @@ def cancel_run(run_id: RunId, reason: str | None = None) -> Operation[CancelResu
     row = yield Query.one("client_cancel_run", run_id=run_id, reason=reason).and_commit()
     if row is None:  # cancel_run always answers one row; PF002 is translated to RunNotFound
         raise RunNotFound(run_id)
-    return CancelResult(run_id=run_id, cancelled=bool(row["cancelled"]), status=RunStatus(row["status"]),
-                        cancelled_at=row["cancelled_at"])
+    result = CancelResult(run_id=run_id, cancelled=bool(row["cancelled"]), status=RunStatus(row["status"]),
+                          cancelled_at=row["cancelled_at"])
+    telemetry.execute("run.cancel", {}, {"run_id": run_id, "cancelled": result.cancelled,
+                                         "status": result.status.value, "reason": reason})
+    return result

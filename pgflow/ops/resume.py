@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from pgflow import telemetry
 from pgflow.db import Operation, Query
 from pgflow.ops.common import run_uuid
 from pgflow.types import RunId
@@ -20,6 +21,8 @@ def resume_run(run_id: RunId, force: bool = False) -> Operation[UUID]:
     when the flow's steps changed since the original ran (``force=True`` resumes anyway, reusing
     the steps that are still there), with nothing changed.
     """
-    row = yield Query.one("client_resume_run", run_id=run_uuid(run_id), force=bool(force)).and_commit()
+    original = run_uuid(run_id)
+    row = yield Query.one("client_resume_run", run_id=original, force=bool(force)).and_commit()
     new_run_id: UUID = row["run_id"]
+    telemetry.execute("run.resume", {}, {"run_id": original, "new_run_id": new_run_id, "force": bool(force)})
     return new_run_id

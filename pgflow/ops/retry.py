@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from pgflow import telemetry
 from pgflow.db import Operation, Query
 from pgflow.ops.common import run_uuid
 from pgflow.types import RunId
@@ -18,6 +19,8 @@ def retry_run(run_id: RunId) -> Operation[UUID]:
     run that is still going or completed, with nothing changed; InvalidInput when the input no
     longer fits the flow's definition.
     """
-    row = yield Query.one("client_retry_run", run_id=run_uuid(run_id)).and_commit()
+    original = run_uuid(run_id)
+    row = yield Query.one("client_retry_run", run_id=original).and_commit()
     new_run_id: UUID = row["run_id"]
+    telemetry.execute("run.retry", {}, {"run_id": original, "new_run_id": new_run_id})
     return new_run_id

@@ -109,3 +109,29 @@ async def test_bad_filters_are_refused_before_anything_changes(api: Api) -> None
     with pytest.raises(pgflow.InvalidInput, match="batch_size"):
         await api.cancel_runs(flow, batch_size=0)
     assert (await api.get_run(run_id)).status == "started"
+
+
+async def test_each_action_emits_a_telemetry_event(api: Api, db_url: str) -> None:
+    from pgflow import telemetry
+
+    seen: list[tuple[str, dict, dict]] = []
+    telemetry.attach("test-run-control", ["run.cancel", "run.retry", "run.resume", "runs.bulk"],
+                     lambda event, ms, md: seen.append((event, ms, md)))
+    try:
+        flow = two_step_flow()
+        await api.compile(flow)
+        first = await api.start_flow(flow, {"n": 1})
+        await api.start_flow(flow, {"n": 2})
+        await api.cancel_run(first, reason="why")
+        retried = await api.retry_run(first)
+        resumed = await api.resume_run(first)
+        await api.cancel_runs(flow, dry_run=True)
+    finally:
+        telemetry.detach("test-run-control")
+
+    assert [e for e, _, _ in seen] == ["run.cancel", "run.retry", "run.resume", "runs.bulk"]
+    assert seen[0][2] == {"run_id": first, "cancelled": True, "status": "failed", "reason": "why"}
+    assert (seen[1][2]["new_run_id"], seen[2][2]["new_run_id"]) == (retried, resumed)
+    bulk_ms, bulk_md = seen[3][1], seen[3][2]
+    assert bulk_ms == {"count": 3, "not_done": 0}  # second, and the retry and the resume, all running
+    assert (bulk_md["action"], bulk_md["dry_run"], bulk_md["filter"]["flow_slug"]) == ("cancel", True, flow.slug)
