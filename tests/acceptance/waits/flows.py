@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pgflow
@@ -77,3 +78,26 @@ reminder.sleep_until("wait_a_bit", depends_on=[signup], at="signup.remind_at")
 @reminder.step(depends_on=["wait_a_bit"])
 def remind(deps):
     return {"reminded": True, "slept_until": deps["wait_a_bit"]["slept_until"]}
+
+
+# a map of subflows: one child run per item; the item named in "fail" fails while the file
+# "while" names exists
+item_flow = pgflow.Flow("item_flow", max_attempts=1)
+
+
+@item_flow.step
+def handle(input):
+    if input["n"] == input.get("fail") and os.path.exists(input["while"]):
+        raise RuntimeError(f"item {input['n']} failed")
+    return input["n"] * 10
+
+
+batch = pgflow.Flow("batch_flow")
+
+
+@batch.array
+def items(input):
+    return [{"n": n, "fail": input["fail"], "while": input["while"]} for n in range(input["count"])]
+
+
+batch.subflow(item_flow, slug="each", array=items)
