@@ -101,3 +101,13 @@ def items(input):
 
 
 batch.subflow(item_flow, slug="each", array=items)
+
+
+# 1,000 runs wait on this at once in the hidden-failure check
+gate = pgflow.Flow("gate_flow")
+gate.signal("opened")
+
+
+@gate.step(depends_on=["opened"])
+def pass_through(deps):
+    return deps["opened"]
