@@ -48,11 +48,10 @@ for version in $PG_VERSIONS; do
 done
 
 for version in $PY_VERSIONS; do
-  interpreter=$(command -v "python$version" || true)
-  if [ -z "$interpreter" ]; then
-    interpreter=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/python 2>/dev/null | sort -V | tail -1)
-  fi
-  if [ -z "$interpreter" ] || [ ! -x "$interpreter" ]; then
+  # pyenv's own build first (its shims on the PATH may refuse a version not selected), then the PATH
+  interpreter=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/python 2>/dev/null | sort -V | tail -1)
+  [ -n "$interpreter" ] || interpreter=$(command -v "python$version" || true)
+  if [ -z "$interpreter" ] || ! "$interpreter" -c 'import sys' 2>/dev/null; then
     skipped+=("Python $version: no interpreter on the PATH or in pyenv (pyenv install $version)")
     continue
   fi

@@ -163,3 +163,25 @@ def test_granting_a_missing_role_or_kind_says_what_to_do(db_url):
         grant(db_url, "nobody_here", "worker")
     with pytest.raises(pgflow.ConfigurationError, match="unknown kind of role 'admin': use one of worker, client"):
         grant(db_url, "postgres", "admin")
+
+
+def test_a_typescript_worker_runs_its_sql_sequence_as_a_worker_role(db_url, roles):
+    # the TypeScript worker's exact calls (tests/compat): verify its flow, register, read, start,
+    # complete, heartbeat, stop; the flow compiled by the owner in the deploy
+    from tests.compat import flows
+    from tests.compat.ts_worker import TsWorkerSql, work
+
+    flow, handlers = flows.map_flow("TsRole", step_queues=False)
+    with pgflow.Client(db_url) as owner:
+        owner.compile(flow)
+    grant(db_url, roles["worker"], "worker")
+    with psycopg.connect(as_role(db_url, roles["worker"]), autocommit=True) as ts_conn, \
+            pgflow.Client(db_url) as client:
+        worker = TsWorkerSql(ts_conn, flow.slug, flow.shape())
+        assert worker.start()["status"] == "verified"
+        run_id = client.start_flow(flow, [1, 2, 3])
+        work([worker], handlers, lambda: client.get_run(run_id).finished)
+        assert worker.heartbeat() is False  # the UPDATE went through; not told to stop
+        worker.stop()
+        run = client.get_run_with_states(run_id)
+    assert run.status == "completed" and run.output == {"total": 14}
