@@ -157,7 +157,7 @@ def start_flow(flow: FlowRef, input: Json, *, scheduled_at: datetime | None = No
             return started
         # a savepoint of Django's own makes its transaction begin (the start then joins it, and
         # not commits it), and a failed start leaves the rest of the transaction usable
-        savepoint = transaction.savepoint(using=alias)
+        savepoint = getattr(transaction, "savepoint_create", transaction.savepoint)(using=alias)  # 6.1 renamed it
         try:
             run_id: UUID = drive_sync(connection.connection, operation)
         except BaseException:

@@ -31,9 +31,17 @@ def _env(pg_admin_url: str, **more: str) -> dict[str, str]:
     return env
 
 
-def test_the_projects_pytest_django_suite_passes(pg_admin_url: str) -> None:
-    env = _env(pg_admin_url, SHOP_DATABASE_NAME=f"shop_{uuid.uuid4().hex[:8]}")
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:pgflow"],
+# this venv's Python with the django-tasks backport; and, when PGFLOW_TEST_DJANGO6_PYTHON names the
+# python of a Python 3.12+ venv with Django 6, pytest-django and pgflow-py installed, Django's own
+# django.tasks there (docs/guides/django.md)
+PYTHONS = [(sys.executable, "1")] + [(os.environ["PGFLOW_TEST_DJANGO6_PYTHON"], "0")] * bool(
+    os.environ.get("PGFLOW_TEST_DJANGO6_PYTHON"))
+
+
+@pytest.mark.parametrize(("python", "backport"), PYTHONS, ids=["backport", "django6"][:len(PYTHONS)])
+def test_the_projects_pytest_django_suite_passes(pg_admin_url: str, python: str, backport: str) -> None:
+    env = _env(pg_admin_url, SHOP_DATABASE_NAME=f"shop_{uuid.uuid4().hex[:8]}", SHOP_TASKS_BACKPORT=backport)
+    done = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:pgflow"],
                           cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "5 passed" in done.stdout, done.stdout[-2000:]
