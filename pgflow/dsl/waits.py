@@ -25,13 +25,16 @@ _NO_DEFAULT: Any = object()
 _MAX_SECONDS = 2**31 - 1  # the int columns of pgflow.wait_steps
 
 
-def duration_seconds(value: timedelta | float | int | None, what: str, where: str, *, allow_zero: bool = True) -> int | None:
+def duration_seconds(value: timedelta | float | int | None, what: str, where: str, *, allow_zero: bool = True,
+                     allow_negative: bool = False) -> int | None:
     """Whole seconds of a duration given as a timedelta or a number of seconds."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (timedelta, int, float)):
         raise FlowDefinitionError(f"{where}: {what} must be a timedelta or a number of seconds, got {value!r}")
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if allow_negative and seconds < 0:
+        return -(duration_seconds(-seconds, what, where) or 0)
     if not math.isfinite(seconds) or seconds > _MAX_SECONDS:
         raise FlowDefinitionError(f"{where}: {what} must be at most {_MAX_SECONDS} seconds (68 years), got {value!r}")
     if seconds < 0 or (seconds == 0 and not allow_zero):
@@ -120,11 +123,11 @@ class WaitingSteps:
     def sleep_until(self, slug: Any = None, /, *, at: str | list[str], depends_on: Iterable[Any] | Any = (),
                     offset: timedelta | float = 0, **options: Any) -> Any:
         """A step that completes at the time found at the field path ``at`` of its input (an ISO
-        8601 text or seconds since 1970) plus ``offset``: ``at="signup.remind_at"`` reads the output
-        of the dependency ``signup``; a root step reads the flow input. A time in the past
-        completes it at once; a missing or unreadable time fails it, naming what it found."""
+        8601 text or seconds since 1970) plus ``offset`` (negative: before it). ``at="signup.remind_at"``
+        reads the output of the dependency ``signup``; a root step reads the flow input. A time in
+        the past completes it at once; a missing or unreadable time fails it, naming what it found."""
         where = f"sleep_until step {slug if isinstance(slug, str) else ''!r} of flow {self.slug!r}"
-        spec = WaitSpec("sleep", at=field_path(at, "at", where), seconds=duration_seconds(offset, "offset", where) or 0)
+        spec = WaitSpec("sleep", at=field_path(at, "at", where), seconds=duration_seconds(offset, "offset", where, allow_negative=True) or 0)
         return self._waiting(slug, spec, depends_on, options)
 
     def subflow(self, child: Any, /, *, slug: str | None = None, depends_on: Iterable[Any] | Any = (),

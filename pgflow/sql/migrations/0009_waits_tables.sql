@@ -51,7 +51,8 @@ CREATE TABLE pgflow.wait_steps (
     CONSTRAINT on_timeout_is_valid CHECK (on_timeout IN ('fail', 'default')),
     CONSTRAINT early_signals_is_valid CHECK (early_signals IN ('keep', 'reject')),
     CONSTRAINT timeout_seconds_is_positive CHECK (timeout_seconds IS NULL OR timeout_seconds > 0),
-    CONSTRAINT sleep_seconds_is_nonnegative CHECK (sleep_seconds >= 0),
+    -- a fixed sleep lasts 0 s or more; an offset after at_path may be negative (3 days before)
+    CONSTRAINT sleep_seconds_is_nonnegative CHECK (sleep_seconds >= 0 OR at_path IS NOT NULL),
     CONSTRAINT subflow_names_its_flow CHECK ((wait_kind = 'subflow') = (child_flow_slug IS NOT NULL))
 );
 
