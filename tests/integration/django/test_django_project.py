@@ -34,8 +34,8 @@ def _env(pg_admin_url: str, **more: str) -> dict[str, str]:
 # this venv's Python with the django-tasks backport; and, when PGFLOW_TEST_DJANGO6_PYTHON names the
 # python of a Python 3.12+ venv with Django 6, pytest-django and pgflow-py installed, Django's own
 # django.tasks there (docs/guides/django.md)
-PYTHONS = [(sys.executable, "1")] + [(os.environ["PGFLOW_TEST_DJANGO6_PYTHON"], "0")] * bool(
-    os.environ.get("PGFLOW_TEST_DJANGO6_PYTHON"))
+DJANGO6 = os.environ.get("PGFLOW_TEST_DJANGO6_PYTHON")
+PYTHONS = [(sys.executable, "1"), *([(DJANGO6, "0")] if DJANGO6 else [])]
 
 
 @pytest.mark.parametrize(("python", "backport"), PYTHONS, ids=["backport", "django6"][:len(PYTHONS)])
