@@ -78,6 +78,21 @@ def _state(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> Conn
     return ConnState(conn.autocommit, conn.info.transaction_status, psycopg.Pipeline.is_supported())
 
 
+def _refuse_wait_through_pooler(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any],
+                                request: WaitForEvent) -> None:
+    """A wait's LISTEN cannot hear anything through a transaction-mode pooler (the session that
+    listened serves other clients once the transaction commits): say so instead of timing out."""
+    from pgflow.db.dsn import DIRECT_URL_VAR, through_pooler
+    from pgflow.errors import ConfigurationError
+
+    if through_pooler(conn.info.dsn):
+        subject = request.channel.rsplit(":", 1)[-1]
+        raise ConfigurationError(
+            f"waiting for run {subject} needs LISTEN, which does not work through a transaction-mode "
+            f"connection pooler; the run was started: follow it with client.subscribe(run_id) (it listens "
+            f"on {DIRECT_URL_VAR}), or give this client a direct URL to wait with")
+
+
 @overload
 def drive_sync(conn: psycopg.Connection[Any], op: ClientOperation[T], *, label: str | None = None) -> T: ...
 @overload
@@ -96,6 +111,7 @@ def drive_sync(conn: psycopg.Connection[Any], op: ClientOperation[T] | Query, *,
                         reply: Any = exchange_sync(conn, request)
                     elif isinstance(request, WaitForEvent):
                         reply = None
+                        _refuse_wait_through_pooler(conn, request)
                         with closing(conn.notifies(timeout=request.timeout)) as notifies:
                             for notify in notifies:
                                 if (reply := request.match(notify.payload)) is not None:
@@ -133,6 +149,7 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], op: ClientOperation[T]
                         reply: Any = await exchange_async(conn, request)
                     elif isinstance(request, WaitForEvent):
                         reply = None
+                        _refuse_wait_through_pooler(conn, request)
                         async with aclosing(conn.notifies(timeout=request.timeout)) as notifies:
                             async for notify in notifies:
                                 if (reply := request.match(notify.payload)) is not None:

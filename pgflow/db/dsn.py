@@ -81,6 +81,7 @@ def resolve_dsn(dsn: str | None = None, *, announce: bool = False) -> str:
 def through_pooler(conninfo: str) -> bool:
     """Whether connections to ``conninfo`` go through a transaction-mode pooler.
 
+    The URL of ``PGFLOW_DIRECT_URL`` (same host, port and database) never is.
     ``PGFLOW_POOLER=transaction`` (or ``on``) says so and ``PGFLOW_POOLER=off`` says not;
     otherwise a URL is taken as pooled when ``PGFLOW_DIRECT_URL`` is set (a direct URL only means
     something beside a pooled one) or when its port is PgBouncer's 6432 or Supabase's 6543.
@@ -89,6 +90,9 @@ def through_pooler(conninfo: str) -> bool:
     from psycopg.conninfo import conninfo_to_dict
 
     setting = os.environ.get(POOLER_VAR, "").strip().lower()
+    direct = os.environ.get(DIRECT_URL_VAR)
+    if direct and _same_target(conninfo, direct):  # the direct URL itself
+        return False
     if setting in _ON:
         return True
     if setting in _OFF:
@@ -96,7 +100,7 @@ def through_pooler(conninfo: str) -> bool:
     if setting:
         raise ConfigurationError(f"{POOLER_VAR}={setting!r} is not understood: set it to 'transaction' when "
                                  "the database URL goes through a transaction-mode pooler, or 'off' when not")
-    if os.environ.get(DIRECT_URL_VAR):
+    if direct:
         return True
     try:
         port = conninfo_to_dict(conninfo).get("port") or os.environ.get("PGPORT")
@@ -118,3 +122,16 @@ def listen_conninfo(conninfo: str) -> str | None:
         return conninfo
     direct = os.environ.get(DIRECT_URL_VAR)
     return check_dsn(direct) if direct else None
+
+
+def _same_target(a: str, b: str) -> bool:
+    """Whether two URLs reach the same host, port and database (unreadable ones never do)."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        first, second = conninfo_to_dict(a), conninfo_to_dict(b)
+    except ProgrammingError:
+        return False
+    keys = ("host", "hostaddr", "port", "dbname")
+    return all(str(first.get(k) or "") == str(second.get(k) or "") for k in keys)

@@ -65,6 +65,9 @@ def test_a_pooled_url_is_recognised(monkeypatch):
     monkeypatch.setenv("PGFLOW_DIRECT_URL", "host=db port=5432 dbname=app")
     assert through_pooler("host=db port=5433 dbname=app")
     assert listen_conninfo("host=db port=5433 dbname=app") == "host=db port=5432 dbname=app"
+    assert not through_pooler("postgresql://u:secret@db:5432/app")  # the direct URL itself
+    monkeypatch.setenv("PGFLOW_POOLER", "transaction")
+    assert not through_pooler("host=db port=5432 dbname=app user=u")
     monkeypatch.setenv("PGFLOW_POOLER", "off")
     assert not through_pooler("host=db port=6432 dbname=app")
     assert connect_options("host=db port=6432 dbname=app") == {}
@@ -173,3 +176,19 @@ def test_schedules_through_the_pooler(pooled_url):
         for n in range(8):  # more than psycopg's prepare threshold
             client.schedule(job, "*/5 * * * *", {"n": n}, slug=f"every_five_{n}")
         assert len(client.list_schedules()) == 8
+
+
+def test_start_flow_sync_through_the_pooler_says_how_to_wait_instead_of_timing_out(pooled_url):
+    flow = pgflow.Flow("pooled_sync")
+
+    @flow.step
+    def echo(input):
+        return input
+
+    with pgflow.Client(pooled_url) as client:
+        client.compile(flow)
+        with pytest.raises(pgflow.ConfigurationError, match="needs LISTEN, which does not work through a "
+                           "transaction-mode connection pooler; the run was started: follow it with "
+                           r"client.subscribe\(run_id\)"):
+            client.start_flow_sync(flow, {}, timeout=600)
+        assert [run.status for run in client.list_runs(flow="pooled_sync")] == ["started"]
