@@ -192,3 +192,30 @@ def test_start_flow_sync_through_the_pooler_says_how_to_wait_instead_of_timing_o
                            r"client.subscribe\(run_id\)"):
             client.start_flow_sync(flow, {}, timeout=600)
         assert [run.status for run in client.list_runs(flow="pooled_sync")] == ["started"]
+
+
+async def test_the_dashboard_through_the_pooler_leaves_no_session_state_behind(pooled_url):
+    import httpx
+
+    from pgflow.web import create_app
+
+    flow = pgflow.Flow("pooled_dashboard")
+
+    @flow.step
+    def echo(input):
+        return input
+
+    async with pgflow.AsyncClient(pooled_url) as client:
+        await client.compile(flow)
+        run_id = await client.start_flow(flow, {})
+    app = create_app(pooled_url, timezone="UTC")
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as web:
+            pages = [await web.get(path) for path in ("/", f"/runs/{run_id}", "/", "/runs")]
+    finally:
+        await app.state.dashboard.close()
+    assert [page.status_code for page in pages] == [200, 200, 200, 200]
+    # its connections' session settings would have reached whoever gets those server connections next
+    with psycopg.connect(pooled_url, autocommit=True, **connect_options(pooled_url)) as conn:
+        seen = {conn.execute("SHOW default_transaction_read_only").fetchone()[0] for _ in range(10)}
+    assert seen == {"off"}
