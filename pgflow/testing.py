@@ -32,10 +32,11 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 from uuid import UUID
 
 from pgflow.context import Context
@@ -47,8 +48,10 @@ from pgflow.ops.common import check_flow_input, json_text, json_type
 from pgflow.worker.executor import ClaimedTask, execute
 
 T = TypeVar("T")
+NO_SIGNAL: Any = object()  # what a run_inline signals callback returns for "no signal (yet)"
+Signals = Union[Mapping[str, Any], Callable[[str, Any], Any], None]
 
-__all__ = ["DrainResult", "InlineRun", "InlineStep", "InlineTask", "drain", "drain_async", "run_inline",
+__all__ = ["NO_SIGNAL", "DrainResult", "InlineRun", "InlineStep", "InlineTask", "drain", "drain_async", "run_inline",
            "run_inline_async"]
 
 
@@ -94,24 +97,34 @@ class InlineRun:
         raise KeyError(f"run has no step {step_slug!r} (steps: {', '.join(s.step_slug for s in self.step_states)})")
 
 
-def run_inline(flow: Flow, input: Any = None, *, raise_on_failure: bool = True) -> InlineRun:
+def run_inline(flow: Flow, input: Any = None, *, raise_on_failure: bool = True, signals: Signals = None) -> InlineRun:
     """Run ``flow`` in this process without a database; raises :class:`pgflow.RunFailed` when the
-    run fails (unless ``raise_on_failure=False``). Usable from sync and async code alike."""
-    return _run_blocking(run_inline_async(flow, input, raise_on_failure=raise_on_failure))
+    run fails (unless ``raise_on_failure=False``). Usable from sync and async code alike.
+
+    Waiting steps: a signal step takes ``signals[step_slug]`` (a dict given up front), or what
+    ``signals(step_slug, step_input)`` returns (a callback; :data:`NO_SIGNAL` for none). Without a
+    signal it times out at once: it completes with its ``default=``, or fails (``when_exhausted``
+    applies); a signal step with neither a timeout nor a signal raises. Sleeps complete at once on
+    a virtual clock (their output names the time they would wake), subflows run their child flow
+    inline (with the same ``signals``)."""
+    return _run_blocking(run_inline_async(flow, input, raise_on_failure=raise_on_failure, signals=signals))
 
 
-async def run_inline_async(flow: Flow, input: Any = None, *, raise_on_failure: bool = True) -> InlineRun:
+async def run_inline_async(flow: Flow, input: Any = None, *, raise_on_failure: bool = True,
+                           signals: Signals = None) -> InlineRun:
     """:func:`run_inline` for async tests."""
-    run = await _Inline(flow, input).run()
+    run = await _Inline(flow, input, signals).run()
     if run.status == RunStatus.FAILED and raise_on_failure:
         raise RunFailed(run)
     return run
 
 
 class _Inline:
-    def __init__(self, flow: Flow, input: Any) -> None:
+    def __init__(self, flow: Flow, input: Any, signals: Signals = None) -> None:
         flow.require_steps()
         self.flow = flow
+        self.signals = signals
+        self.clock = datetime.now(timezone.utc)  # virtual time: sleeps move it on
         self.input = _from_jsonb(json_text(input))  # refused as start_flow refuses it
         self.states = {s.slug: InlineStep(s.slug) for s in flow.steps}
         self.result = InlineRun(uuid.uuid4(), flow.slug, self.input, step_states=tuple(self.states.values()))
@@ -216,6 +229,14 @@ class _Inline:
         return True
 
     async def _run_task(self, step: StepDefinition, task: InlineTask, item: Any) -> bool:
+        if step.wait is not None:
+            task.attempts = 1
+            try:
+                task.output = _from_jsonb(json_text(await self._wait(step, item)))
+                task.status = TaskStatus.COMPLETED
+            except _WaitFailed as failed:
+                task.status, task.error_message = TaskStatus.FAILED, str(failed)
+            return task.status == TaskStatus.COMPLETED
         max_attempts = step.effective_max_attempts(self.flow)
         while task.attempts < max_attempts:
             task.attempts += 1
@@ -231,6 +252,41 @@ class _Inline:
                 return True
             task.status, task.error_message = TaskStatus.FAILED, outcome.error
         return False
+
+    async def _wait(self, step: StepDefinition, item: Any) -> Any:
+        """The output of a waiting step's task, as the database would end its wait."""
+        wait = step.wait
+        assert wait is not None
+        if wait.kind == "subflow":
+            child_input = _at(item, wait.input) if wait.input is not None else item
+            child = await _Inline(wait.child, child_input, self.signals).run()
+            if child.status != RunStatus.COMPLETED:
+                failed = next((s for s in child.step_states if s.status == StepStatus.FAILED), None)
+                raise _WaitFailed(f"child run of flow {wait.child.slug!r} failed: "
+                                  f"{failed.step_slug if failed else ''}: {failed.error_message if failed else ''}")
+            return child.output
+        if wait.kind == "sleep":
+            at = _at(item, wait.at) if wait.at is not None else self.clock
+            try:
+                when = datetime.fromtimestamp(at, timezone.utc) if isinstance(at, (int, float)) else (
+                    at if isinstance(at, datetime) else datetime.fromisoformat(str(at).replace("Z", "+00:00")))
+            except (TypeError, ValueError, OverflowError):
+                raise _WaitFailed(f"sleep step {step.slug!r}: its input has no time at "
+                                  f"{'.'.join(wait.at or ())} (got {json.dumps(at)})") from None
+            when += timedelta(seconds=wait.seconds)
+            self.clock = max(self.clock, when)
+            return {"slept_until": when.isoformat()}
+        payload = self.signals(step.slug, item) if callable(self.signals) else (self.signals or {}).get(
+            step.slug, NO_SIGNAL)
+        if payload is not NO_SIGNAL:
+            return payload
+        if wait.has_default:
+            return wait.default
+        if wait.timeout is None:
+            raise PgFlowError(f"run_inline: signal step {step.slug!r} got no signal and has no timeout, so the run "
+                              f"would wait forever; pass signals={{{step.slug!r}: <payload>}}")
+        self.clock += timedelta(seconds=wait.timeout)
+        raise _WaitFailed(f"Timed out: no signal for step {step.slug!r} within {timedelta(seconds=wait.timeout)}")
 
     def _known_flow_input(self, step: StepDefinition) -> dict[str, Any]:
         """The flow input a handler's context holds from the start, as on a worker: a root single
@@ -250,6 +306,17 @@ class _Inline:
         for slug in _descendants(self.flow, step.slug):
             if self.states[slug].status == StepStatus.CREATED:
                 self.states[slug].status, self.states[slug].skip_reason = StepStatus.SKIPPED, "dependency_skipped"
+
+
+class _WaitFailed(Exception):
+    """A waiting step's task fails (no retry): a signal timed out, a sleep without a time, a child
+    run that failed."""
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def _descendants(flow: Flow, slug: str) -> list[str]:
