@@ -59,6 +59,9 @@ async def run_page(request: Request) -> Response:
     step_filter = request.query_params.get("step") or None
     task_limit = TASK_LIMITS[1] if request.query_params.get("tasks") == "more" else TASK_LIMITS[0]
     tasks = await store.all("dashboard_run_tasks", run_id=run_id, step_slug=step_filter, limit=task_limit + 1)
+    waits: dict[str, list[dict[str, Any]]] = {}  # waiting steps: what they wait for, their child runs
+    for wait in await store.all("dashboard_run_waits", run_id=run_id):
+        waits.setdefault(wait["step_slug"], []).append(wait)
     now = now_utc()
     graph = dag.layout(steps, states, summary)
     order = [n.slug for n in sorted(graph.nodes, key=lambda n: (n.layer, n.y))]
@@ -71,7 +74,8 @@ async def run_page(request: Request) -> Response:
         "run": run,
         "graph": graph,
         "gantt": dag.gantt(order, states, run, now, summary),
-        "steps": [{**s, "due_at": step_due.get(s["step_slug"])} for s in step_rows(steps, states, summary, order)],
+        "steps": [{**s, "due_at": step_due.get(s["step_slug"]), "waits": waits.get(s["step_slug"], [])}
+                  for s in step_rows(steps, states, summary, order)],
         "run_due_at": run_due_at(active, due),
         "tasks": tasks[:task_limit],
         "tasks_truncated": len(tasks) > task_limit,
