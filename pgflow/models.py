@@ -174,6 +174,8 @@ class Run:
     #: the runs that retry or resume this one, oldest first (read by get_run and
     #: get_run_with_states; empty from list_runs)
     retried_by: tuple[UUID, ...] = ()
+    #: higher is claimed first within its flow (start_flow / enqueue ``priority=``; 0 by default)
+    priority: int = 0
 
     @property
     def cancelled(self) -> bool:

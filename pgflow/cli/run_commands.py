@@ -39,6 +39,12 @@ def idempotency_options(command: Any) -> Any:
                              "run's id instead.")(command)
 
 
+def priority_option(command: Any) -> Any:
+    """--priority of ``start`` and ``enqueue``."""
+    return click.option("--priority", type=click.IntRange(0, 1000), default=None, metavar="0-1000",
+                        help="Claim this run's tasks before those of lower-priority runs of the flow (default 0).")(command)
+
+
 def idempotency_kwargs(key: str | None, ttl: str | None) -> dict[str, Any]:
     """The client's idempotency arguments for the options (none when no key is given)."""
     if key is None:
@@ -60,15 +66,19 @@ def idempotency_kwargs(key: str | None, ttl: str | None) -> dict[str, Any]:
               help="With --wait: give up waiting after this many seconds (the run goes on). Default: no limit.")
 @progress_option
 @idempotency_options
+@priority_option
 @database_option
 @json_option
 def start(slug: str, input_text: str, wait: bool, timeout: float | None, progress: bool | None,
-          idempotency_key: str | None, idempotency_ttl: str | None, database_url: str | None, as_json: bool) -> None:
+          idempotency_key: str | None, idempotency_ttl: str | None, priority: int | None, database_url: str | None,
+          as_json: bool) -> None:
     """Start a run of flow SLUG; print its run id (or, with --wait, the run id on stderr, its
     progress on a terminal, then the finished run). Ctrl-C stops the waiting, not the run.
     With --idempotency-key, a run of SLUG that holds the key is returned (and followed) instead."""
     value = parse_json_option(input_text)
     keyed = idempotency_kwargs(idempotency_key, idempotency_ttl)
+    if priority is not None:
+        keyed["priority"] = priority
     if wait and not keyed:
         follow(database_url, None, (slug, value), timeout, as_json, progress, echo_run)
         return
@@ -91,10 +101,11 @@ def start(slug: str, input_text: str, wait: bool, timeout: float | None, progres
 @click.option("--at", "at", default=None, metavar="ISO",
               help="Make the first task due at this time, with a time zone (2030-01-01T09:00:00+01:00).")
 @idempotency_options
+@priority_option
 @database_option
 @json_option
 def enqueue(slug: str, input_text: str, delay: str | None, at: str | None, idempotency_key: str | None,
-            idempotency_ttl: str | None, database_url: str | None, as_json: bool) -> None:
+            idempotency_ttl: str | None, priority: int | None, database_url: str | None, as_json: bool) -> None:
     """Enqueue a run of job (or flow) SLUG, now or later; print its run id. With
     --idempotency-key, a run of SLUG that holds the key is printed instead of a new one."""
     if delay is not None and at is not None:
@@ -104,7 +115,7 @@ def enqueue(slug: str, input_text: str, delay: str | None, at: str | None, idemp
     moment = parse_when(at) if at is not None else None
     keyed = idempotency_kwargs(idempotency_key, idempotency_ttl)
     with client_for(database_url) as client:
-        run_id = client.enqueue(slug, value, delay_seconds=seconds, scheduled_at=moment, **keyed)
+        run_id = client.enqueue(slug, value, delay_seconds=seconds, scheduled_at=moment, priority=priority, **keyed)
     if as_json:
         echo_json({"run_id": run_id, "scheduled_at": moment, "delay_seconds": seconds and seconds.total_seconds()})
     else:

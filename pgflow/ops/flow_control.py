@@ -22,6 +22,7 @@ class _Keep:
 
 
 KEEP: Final = _Keep()  # set_limits: leave this limit as it is
+MAX_PRIORITY: Final = 1000  # runs.priority's CHECK
 
 
 def get_flow_control(flow: FlowRef) -> ClientOperation[FlowControl]:
@@ -83,7 +84,18 @@ def resume_flow(flow: FlowRef) -> ClientOperation[FlowControl]:
 
 def declare_limits(slug: str, limits: dict[str, Any]) -> Operation[None]:
     """Record the limits a flow's code declares (compile_flow); see ``pgflow._declare_flow_limits``."""
-    yield Query.scalar("flow_control_declare_limits", flow_slug=slug, limits=json_text(limits, "limits"))
+    # its result is not read: it goes in one round trip with the compile's next statement
+    yield Query("flow_control_declare_limits", {"flow_slug": slug, "limits": json_text(limits, "limits")}, "none")
+
+
+def check_priority(priority: object) -> int | None:
+    """A run's priority as given to start_flow / enqueue: None (the default lane, 0) or 0-1000."""
+    if priority is None:
+        return None
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
+        raise InvalidInput(f"priority must be a whole number from 0 (the default) to {MAX_PRIORITY}, higher "
+                           f"claimed first, got {priority!r}")
+    return priority
 
 
 def _state_after(slug: str) -> ClientOperation[FlowControl]:

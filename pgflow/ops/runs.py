@@ -12,6 +12,7 @@ from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import ends_run, run_channel
 from pgflow.models import Run, RunStatus, StepState, StepTask, TaskStatus
 from pgflow.ops.due import due_times_of, due_times_query, with_due_times
+from pgflow.ops.flow_control import check_priority
 from pgflow.ops.idempotency import DEFAULT_IDEMPOTENCY_TTL, check_idempotency, follow_existing_run
 from pgflow.ops.common import check_flow_input, count_of, json_text, run_uuid, seconds_of, slug_of
 from pgflow.ops.run_filter import filter_params
@@ -73,6 +74,7 @@ def start_flow(
     idempotency_key: str | None = None,
     idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL,
     signal_key: str | None = None,
+    priority: int | None = None,
 ) -> Operation[UUID]:
     """Start a run of ``flow`` (Flow, Job or slug) with a JSON ``input``; returns the run id.
 
@@ -82,12 +84,14 @@ def start_flow(
     key is kept while the run is active and for ``idempotency_ttl`` after it ends (a timedelta or
     seconds; default 24 hours; ``None``: forever). ``signal_key`` (1-200 characters): a key that
     signals can name the run by instead of its id (``Client.signal_by_key``), e.g. an order id.
+    ``priority`` (0-1000, default 0): a Python worker claims the flow's tasks of higher-priority
+    runs first; equal priorities keep queue order (docs/guides/flow-control.md).
     """
     if idempotency_key is not None:
         return (yield from _start_keyed(flow, input, idempotency_key, idempotency_ttl, run_id=run_id,
-                                        signal_key=signal_key))
+                                        signal_key=signal_key, priority=priority))
     check_flow_input(flow, input)
-    yield from start_options(signal_key=check_signal_key(signal_key))
+    yield from start_options(signal_key=check_signal_key(signal_key), priority=check_priority(priority))
     row = yield Query.one(
         "client_start_flow",
         flow_slug=slug_of(flow), input=json_text(input), run_id=None if run_id is None else run_uuid(run_id),
@@ -113,10 +117,10 @@ def start_options(**options: Json) -> Operation[None]:
 
 def _start_keyed(flow: FlowRef, input: Json, key: str, ttl: float | timedelta | None, run_id: RunId | None = None,
                  start_at: datetime | None = None, delay: float | None = None,
-                 signal_key: str | None = None) -> Operation[UUID]:
+                 signal_key: str | None = None, priority: int | None = None) -> Operation[UUID]:
     key, ttl_seconds = check_idempotency(key, ttl)
     check_flow_input(flow, input)
-    yield from start_options(signal_key=check_signal_key(signal_key))
+    yield from start_options(signal_key=check_signal_key(signal_key), priority=check_priority(priority))
     row = yield Query.one(
         "client_start_flow_idempotent", flow_slug=slug_of(flow), input=json_text(input), key=key, ttl=ttl_seconds,
         start_at=start_at, delay=delay, run_id=None if run_id is None else run_uuid(run_id),
@@ -181,6 +185,7 @@ def enqueue(
     *,
     idempotency_key: str | None = None,
     idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL,
+    priority: int | None = None,
 ) -> Operation[UUID]:
     """Start a run of a job (or any flow) now, its first task visible after a delay or at a time.
 
@@ -188,7 +193,8 @@ def enqueue(
     due. ``scheduled_at`` must be timezone-aware (naive datetimes raise InvalidInput: the moment
     they name is ambiguous); a past time, or a delay <= 0, means now. The delay is measured on
     the database's clock. Returns the run id. ``idempotency_key`` and ``idempotency_ttl`` as in
-    :func:`start_flow` (a key's existing run is returned whatever its due time).
+    :func:`start_flow` (a key's existing run is returned whatever its due time); ``priority`` as
+    in :func:`start_flow`.
     """
     if delay_seconds is not None and scheduled_at is not None:
         raise InvalidInput("give either delay_seconds or scheduled_at, not both")
@@ -207,8 +213,8 @@ def enqueue(
             )
     if idempotency_key is not None:
         return (yield from _start_keyed(job, input, idempotency_key, idempotency_ttl,
-                                        start_at=scheduled_at, delay=delay))
-    yield from start_options()
+                                        start_at=scheduled_at, delay=delay, priority=priority))
+    yield from start_options(priority=check_priority(priority))
     row = yield Query.one(
         "client_start_flow_at",
         flow_slug=slug_of(job), input=json_text(input), start_at=scheduled_at, delay=delay, run_id=None,
@@ -218,17 +224,19 @@ def enqueue(
 
 
 def enqueue_in(job: FlowRef, input: Json, seconds: float | timedelta, *, idempotency_key: str | None = None,
-               idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL) -> Operation[UUID]:
+               idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL,
+               priority: int | None = None) -> Operation[UUID]:
     """:meth:`enqueue` with its first task due ``seconds`` from now (database clock)."""
     return (yield from enqueue(job, input, delay_seconds=seconds, idempotency_key=idempotency_key,
-                               idempotency_ttl=idempotency_ttl))
+                               idempotency_ttl=idempotency_ttl, priority=priority))
 
 
 def enqueue_at(job: FlowRef, input: Json, when: datetime, *, idempotency_key: str | None = None,
-               idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL) -> Operation[UUID]:
+               idempotency_ttl: float | timedelta | None = DEFAULT_IDEMPOTENCY_TTL,
+               priority: int | None = None) -> Operation[UUID]:
     """:meth:`enqueue` with its first task due at ``when`` (an aware datetime, any time zone)."""
     return (yield from enqueue(job, input, scheduled_at=when, idempotency_key=idempotency_key,
-                               idempotency_ttl=idempotency_ttl))
+                               idempotency_ttl=idempotency_ttl, priority=priority))
 
 
 def get_run(run_id: RunId) -> Operation[Run]:

@@ -37,7 +37,7 @@ def step_row(flow: str, slug: str, index: int, deps: list[str] | None = None) ->
 
 # what a compile stores after the shape, in one transaction that the last one commits
 STORED_AFTER_COMPILE = ["flow_control_declare_limits", "client_set_wait_steps", "client_set_flow_type"]
-AFTER_COMPILE = ({}, 0, 1)  # their replies
+AFTER_COMPILE = (None, 0, 1)  # their replies
 
 def test_compile_sends_the_shape_then_stores_the_flow_type_and_commits() -> None:
     flow = two_steps()
@@ -47,7 +47,7 @@ def test_compile_sends_the_shape_then_stores_the_flow_type_and_commits() -> None
     assert json_of(params["shape"]) == flow.compile_shape()
     assert json_of(params["route_map"]) == [{"stepSlug": "fetch", "queueName": "orders"},
                                             {"stepSlug": "total", "queueName": "orders"}]
-    assert json_of(query(steps[1], "flow_control_declare_limits", "scalar")["limits"]) == {}
+    assert json_of(query(steps[1], "flow_control_declare_limits", "none")["limits"]) == {}
     assert query(steps[-1], "client_set_flow_type", commits=True) == {"flow_slug": "orders", "flow_type": "flow"}
     assert result == {"status": "compiled", "differences": []}
 
@@ -85,7 +85,7 @@ def test_compile_declares_the_limits_the_code_sets_outside_the_shape() -> None:
         return 1
 
     steps, _ = play(flow_ops.compile_flow(flow), {"status": "compiled"}, *AFTER_COMPILE)
-    declared = query(steps[1], "flow_control_declare_limits", "scalar")
+    declared = query(steps[1], "flow_control_declare_limits", "none")
     assert json_of(declared["limits"]) == {"max_running": 20, "steps": {"fetch": {"max_running": 2}}}
     assert "maxRunning" not in json_of(query(steps[0], "client_ensure_flow_compiled")["shape"])["steps"][0]
 

@@ -1,6 +1,6 @@
 -- pgflow-py migration 0008_flow_control_tables: the table of flow control (pause and limits,
--- enforced at claim time), written by hand; the generated 0013_functions adds its functions and
--- the claim's changes.
+-- enforced at claim time) and the runs' priority, written by hand; the generated 0013_functions
+-- adds its functions and the claim's changes.
 
 -- ============================================================================================
 -- Flow control: one row per flow that is paused or limited (no row = the claim's fast path)
@@ -17,3 +17,15 @@ CREATE TABLE pgflow.flow_controls (
     CONSTRAINT declared_is_object CHECK (declared IS NULL OR jsonb_typeof(declared) = 'object'),
     CONSTRAINT pause_reason_only_when_paused CHECK (pause_reason IS NULL OR paused_at IS NOT NULL)
 );
+
+-- ============================================================================================
+-- Priorities: runs.priority (0 = the default lane, existing runs included), and the started
+-- runs above it by flow (claim_tasks reads their queued tasks first)
+-- ============================================================================================
+
+ALTER TABLE pgflow.runs
+    ADD COLUMN priority int NOT NULL DEFAULT 0,
+    ADD CONSTRAINT priority_is_in_range CHECK (priority BETWEEN 0 AND 1000);
+
+CREATE INDEX idx_runs_prioritized ON pgflow.runs (flow_slug, priority DESC, started_at)
+    WHERE priority > 0 AND status = 'started';

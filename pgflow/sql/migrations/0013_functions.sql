@@ -530,12 +530,13 @@ SET search_path = ''
 AS $$
     WITH run AS (
         INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps, trace_context,
-                                 signal_key, parent_run_id, parent_step_slug, parent_task_index)
+                                 signal_key, parent_run_id, parent_step_slug, parent_task_index, priority)
         SELECT coalesce(p_run_id, pgflow._new_run_id()), f.flow_slug, p_input,
                (SELECT count(*) FROM pgflow.steps AS s WHERE s.flow_slug = f.flow_slug),
                options.o -> 'trace_context',
                options.o ->> 'signal_key', (options.o ->> 'parent_run_id')::uuid,
-               options.o ->> 'parent_step_slug', (options.o ->> 'parent_task_index')::int
+               options.o ->> 'parent_step_slug', (options.o ->> 'parent_task_index')::int,
+               coalesce((options.o ->> 'priority')::int, 0)
           FROM pgflow.flows AS f
          CROSS JOIN (SELECT pgflow._run_options() AS o) AS options
          WHERE f.flow_slug = p_flow_slug
@@ -588,11 +589,12 @@ AS $$
     ),
     run AS (
         INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps, trace_context,
-                                 signal_key, parent_run_id, parent_step_slug, parent_task_index)
+                                 signal_key, parent_run_id, parent_step_slug, parent_task_index, priority)
         SELECT coalesce(p_run_id, pgflow._new_run_id()), flow.flow_slug, p_input, flow.steps,
                options.o -> 'trace_context',
                options.o ->> 'signal_key', (options.o ->> 'parent_run_id')::uuid,
-               options.o ->> 'parent_step_slug', (options.o ->> 'parent_task_index')::int
+               options.o ->> 'parent_step_slug', (options.o ->> 'parent_task_index')::int,
+               coalesce((options.o ->> 'priority')::int, 0)
           FROM flow
          -- pgflow-py's own run columns: as in _create_run (its twin)
          CROSS JOIN (SELECT pgflow._run_options() AS o) AS options
@@ -857,41 +859,111 @@ END;
 $$;
 
 -- 0169_function__claim_room.sql
--- How many messages claim_tasks may read from queue p_queue_name now (pgflow-py flow control),
--- so that a limited or paused flow's backlog is not read only to be refused:
+-- What claim_tasks may read from queue p_queue_name now (pgflow-py flow control and priorities):
+-- room, how many messages:
 --   NULL - the queue's flow has no flow-wide limit (no flow control row, or step limits only):
 --          read as many as asked; pgflow._start_tasks' admission does the rest;
 --   0    - the flow is paused, or its running tasks fill its max_running: read nothing;
 --   n    - max_running minus the running tasks (taking the flow's claim lock, as
---          pgflow._admit_claims, which counts again under it).
-CREATE OR REPLACE FUNCTION pgflow._claim_room(p_queue_name text)
-RETURNS int
+--          pgflow._admit_claims, which counts again under it);
+-- prioritized_flow, the queue's flow when it has started runs with a priority above 0 (their
+-- tasks are read first, pgflow._read_prioritized), else NULL. Both come from index probes; a
+-- flow with neither flow control nor priorities pays those and nothing else.
+CREATE OR REPLACE FUNCTION pgflow._claim_room(p_queue_name text, OUT room int, OUT prioritized_flow text)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
+    v_flow text;
     v_control pgflow.flow_controls;
     v_max int;
-    v_running int;
 BEGIN
-    SELECT c.* INTO v_control
-      FROM pgflow.flow_controls AS c
-     WHERE c.flow_slug = (SELECT s.flow_slug FROM pgflow.steps AS s WHERE s.queue_name = p_queue_name LIMIT 1);
+    SELECT s.flow_slug INTO v_flow FROM pgflow.steps AS s WHERE s.queue_name = p_queue_name LIMIT 1;
+    IF EXISTS (SELECT 1 FROM pgflow.runs AS r
+                WHERE r.flow_slug = v_flow AND r.priority > 0 AND r.status = 'started') THEN
+        prioritized_flow := v_flow;
+    END IF;
+    SELECT c.* INTO v_control FROM pgflow.flow_controls AS c WHERE c.flow_slug = v_flow;
     IF NOT FOUND THEN
-        RETURN NULL;
+        RETURN;
     END IF;
     IF v_control.paused_at IS NOT NULL THEN
-        RETURN 0;
+        room := 0;
+        RETURN;
     END IF;
     v_max := (v_control.limits->>'max_running')::int;
     IF v_max IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM pg_advisory_xact_lock(3, hashtext(v_flow));
+    SELECT greatest(v_max - count(*), 0)::int INTO room
+      FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_flow AND t.status = 'started';
+END;
+$$;
+
+-- 0171_function__read_prioritized.sql
+-- claim_tasks' read of a flow with prioritized runs (pgflow-py): up to p_qty visible messages of
+-- queue p_queue_name whose tasks belong to started runs of flow p_flow_slug with a priority
+-- above 0, highest priority first, then oldest run, then queue order; each read as pgmq.read
+-- does (FOR UPDATE SKIP LOCKED, read_ct + 1) and hidden for its step's timeout + 2 s, as
+-- claim_tasks' own read (its twin for the default lane; tests/sql/flow_control/test_priorities.py
+-- checks both hide and count alike). Returns the message ids (NULL: none).
+-- Planned on each call (dynamic SQL per queue): only flows with prioritized runs pay it.
+CREATE OR REPLACE FUNCTION pgflow._read_prioritized(p_flow_slug text, p_queue_name text, p_qty int)
+RETURNS bigint[]
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_candidates bigint[];
+    v_ids bigint[];
+BEGIN
+    v_candidates := ARRAY(
+        SELECT t.message_id
+          FROM (SELECT r.run_id, r.priority, r.started_at
+                  FROM pgflow.runs AS r
+                 WHERE r.flow_slug = p_flow_slug AND r.priority > 0 AND r.status = 'started'
+                 ORDER BY r.priority DESC, r.started_at
+                 LIMIT p_qty * 4) AS r
+         CROSS JOIN LATERAL (
+               SELECT q.message_id
+                 FROM pgflow.step_tasks AS q
+                WHERE q.run_id = r.run_id AND q.status = 'queued'
+                  AND q.queue_name = p_queue_name AND q.message_id IS NOT NULL
+                ORDER BY q.message_id
+                LIMIT p_qty * 4) AS t
+         ORDER BY r.priority DESC, r.started_at, t.message_id
+         LIMIT p_qty * 4);
+    IF cardinality(v_candidates) = 0 THEN
         RETURN NULL;
     END IF;
-    PERFORM pg_advisory_xact_lock(3, hashtext(v_control.flow_slug));
-    SELECT count(*)::int INTO v_running
-      FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_control.flow_slug AND t.status = 'started';
-    RETURN greatest(v_max - v_running, 0);
+    EXECUTE format($read$
+        WITH picked AS (
+            SELECT q.msg_id, q.message->>'flow_slug' AS flow_slug, q.message->>'step_slug' AS step_slug
+              FROM pgmq.%1$I AS q
+             WHERE q.msg_id = ANY ($1) AND q.vt <= clock_timestamp() AND q.enqueued_at <= now()
+             ORDER BY array_position($1, q.msg_id)
+             LIMIT $2
+               FOR UPDATE SKIP LOCKED
+        ),
+        hidden AS (
+            UPDATE pgmq.%1$I AS q
+               SET vt = clock_timestamp() + make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 2),
+                   read_ct = q.read_ct + 1,
+                   last_read_at = clock_timestamp()
+              FROM picked AS p
+              JOIN pgflow.flows AS f ON f.flow_slug = p.flow_slug
+              LEFT JOIN pgflow.steps AS s ON s.flow_slug = f.flow_slug AND s.step_slug = p.step_slug
+             WHERE q.msg_id = p.msg_id
+            RETURNING q.msg_id
+        )
+        SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
+        $read$, pgmq.format_table_name(p_queue_name, 'q'))
+      INTO v_ids
+      USING v_candidates, p_qty;
+    RETURN v_ids;
 END;
 $$;
 
@@ -1882,7 +1954,9 @@ $$;
 -- transaction that started after this one are left for the next call: the claim stamps
 -- started_at with now(), which must not precede the task's queued_at.
 -- Flow control (pgflow._claim_room): a paused flow, or one whose running tasks fill its
--- max_running, reads nothing; one with less room than `qty` reads only that many.
+-- max_running, reads nothing; one with less room than `qty` reads only that many. Priorities:
+-- while the flow has started runs with a priority above 0, their visible messages are read
+-- first, highest priority first (pgflow._read_prioritized), and the rest from the queue in order.
 -- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
 -- starting), each carrying `messages`, how many messages were read; when none of them gave a
 -- task, or flow control held work back, also a row with `messages` (0 when nothing was read)
@@ -1899,6 +1973,9 @@ AS $$
 DECLARE
     v_ids bigint[];
     v_room int;
+    v_prioritized text;
+    v_qty int;
+    v_read_ids bigint[];
     -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
     v_read text := 'pgflow_claim_next_' || CASE WHEN octet_length(claim_tasks.queue_name) <= 45
                                                 THEN claim_tasks.queue_name ELSE md5(claim_tasks.queue_name) END;
@@ -1908,7 +1985,7 @@ BEGIN
     END IF;
     -- flow control: a paused flow, or one whose max_running is reached, reads nothing (a row with
     -- messages 0 says so); one with room reads at most that many
-    v_room := pgflow._claim_room(claim_tasks.queue_name);
+    SELECT cr.room, cr.prioritized_flow INTO v_room, v_prioritized FROM pgflow._claim_room(claim_tasks.queue_name) AS cr;
     IF v_room = 0 THEN
         RETURN QUERY SELECT 0, NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
                             NULL::int, NULL::jsonb, NULL::int;
@@ -1941,7 +2018,15 @@ BEGIN
         SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
         $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'), v_read);
     END IF;
-    EXECUTE format('EXECUTE %I(%s)', v_read, least(claim_tasks.qty, coalesce(v_room, claim_tasks.qty))) INTO v_ids;
+    v_qty := least(claim_tasks.qty, coalesce(v_room, claim_tasks.qty));
+    -- priorities: the tasks of the flow's prioritized runs first, then the queue in order
+    IF v_prioritized IS NOT NULL THEN
+        v_ids := pgflow._read_prioritized(v_prioritized, claim_tasks.queue_name, v_qty);
+    END IF;
+    IF coalesce(cardinality(v_ids), 0) < v_qty THEN
+        EXECUTE format('EXECUTE %I(%s)', v_read, v_qty - coalesce(cardinality(v_ids), 0)) INTO v_read_ids;
+        v_ids := CASE WHEN v_ids IS NULL THEN v_read_ids ELSE v_ids || coalesce(v_read_ids, '{}') END;
+    END IF;
 
     IF v_ids IS NULL THEN
         RETURN;

@@ -24,6 +24,9 @@ CREATE TABLE pgflow.runs (
     -- 'retry' (retry_run: a clean run) or 'resume' (resume_run: reusing what the original
     -- completed); NULL for runs started again before the column existed
     retry_kind text,
+    -- pgflow-py addition (flow control): higher is claimed first within the flow by the Python
+    -- worker's claim_tasks (equal priorities keep queue order); 0 = the default lane
+    priority int NOT NULL DEFAULT 0,
     -- pgflow-py addition (waits): the key a signal can name this run by instead of its id
     -- (signal_by_key; e.g. an order id a webhook knows), and for a child run of a subflow step
     -- the parent run, step and task that wait for it (no foreign key: pruning goes run by run)
@@ -44,13 +47,19 @@ CREATE TABLE pgflow.runs (
         CHECK (cancelled_at IS NULL OR (status = 'failed' AND failed_at IS NOT NULL)),
     CONSTRAINT cancel_reason_only_when_cancelled CHECK (cancel_reason IS NULL OR cancelled_at IS NOT NULL),
     CONSTRAINT retry_kind_is_valid
-        CHECK (retry_kind IS NULL OR (retry_kind IN ('retry', 'resume') AND retry_of IS NOT NULL))
+        CHECK (retry_kind IS NULL OR (retry_kind IN ('retry', 'resume') AND retry_of IS NOT NULL)),
+    CONSTRAINT priority_is_in_range CHECK (priority BETWEEN 0 AND 1000)
 );
 
 -- One run per flow and idempotency key (start_flow_idempotent). Partial: starts without a key
 -- (the hot path) write nothing to it.
 CREATE UNIQUE INDEX idx_runs_flow_idempotency_key ON pgflow.runs (flow_slug, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
+
+-- Started runs with a priority above the default, by flow and priority (claim_tasks reads their
+-- queued tasks first). Partial: runs of the default lane write nothing to it.
+CREATE INDEX idx_runs_prioritized ON pgflow.runs (flow_slug, priority DESC, started_at)
+    WHERE priority > 0 AND status = 'started';
 
 -- The runs that retry or resume a run (bulk retry_runs / resume_runs skip runs already started
 -- again; the run page lists them). Partial: runs that are not retries write nothing to it.

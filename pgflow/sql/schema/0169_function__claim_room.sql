@@ -1,37 +1,42 @@
--- How many messages claim_tasks may read from queue p_queue_name now (pgflow-py flow control),
--- so that a limited or paused flow's backlog is not read only to be refused:
+-- What claim_tasks may read from queue p_queue_name now (pgflow-py flow control and priorities):
+-- room, how many messages:
 --   NULL - the queue's flow has no flow-wide limit (no flow control row, or step limits only):
 --          read as many as asked; pgflow._start_tasks' admission does the rest;
 --   0    - the flow is paused, or its running tasks fill its max_running: read nothing;
 --   n    - max_running minus the running tasks (taking the flow's claim lock, as
---          pgflow._admit_claims, which counts again under it).
-CREATE OR REPLACE FUNCTION pgflow._claim_room(p_queue_name text)
-RETURNS int
+--          pgflow._admit_claims, which counts again under it);
+-- prioritized_flow, the queue's flow when it has started runs with a priority above 0 (their
+-- tasks are read first, pgflow._read_prioritized), else NULL. Both come from index probes; a
+-- flow with neither flow control nor priorities pays those and nothing else.
+CREATE OR REPLACE FUNCTION pgflow._claim_room(p_queue_name text, OUT room int, OUT prioritized_flow text)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
+    v_flow text;
     v_control pgflow.flow_controls;
     v_max int;
-    v_running int;
 BEGIN
-    SELECT c.* INTO v_control
-      FROM pgflow.flow_controls AS c
-     WHERE c.flow_slug = (SELECT s.flow_slug FROM pgflow.steps AS s WHERE s.queue_name = p_queue_name LIMIT 1);
+    SELECT s.flow_slug INTO v_flow FROM pgflow.steps AS s WHERE s.queue_name = p_queue_name LIMIT 1;
+    IF EXISTS (SELECT 1 FROM pgflow.runs AS r
+                WHERE r.flow_slug = v_flow AND r.priority > 0 AND r.status = 'started') THEN
+        prioritized_flow := v_flow;
+    END IF;
+    SELECT c.* INTO v_control FROM pgflow.flow_controls AS c WHERE c.flow_slug = v_flow;
     IF NOT FOUND THEN
-        RETURN NULL;
+        RETURN;
     END IF;
     IF v_control.paused_at IS NOT NULL THEN
-        RETURN 0;
+        room := 0;
+        RETURN;
     END IF;
     v_max := (v_control.limits->>'max_running')::int;
     IF v_max IS NULL THEN
-        RETURN NULL;
+        RETURN;
     END IF;
-    PERFORM pg_advisory_xact_lock(3, hashtext(v_control.flow_slug));
-    SELECT count(*)::int INTO v_running
-      FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_control.flow_slug AND t.status = 'started';
-    RETURN greatest(v_max - v_running, 0);
+    PERFORM pg_advisory_xact_lock(3, hashtext(v_flow));
+    SELECT greatest(v_max - count(*), 0)::int INTO room
+      FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_flow AND t.status = 'started';
 END;
 $$;

@@ -8,7 +8,9 @@
 -- transaction that started after this one are left for the next call: the claim stamps
 -- started_at with now(), which must not precede the task's queued_at.
 -- Flow control (pgflow._claim_room): a paused flow, or one whose running tasks fill its
--- max_running, reads nothing; one with less room than `qty` reads only that many.
+-- max_running, reads nothing; one with less room than `qty` reads only that many. Priorities:
+-- while the flow has started runs with a priority above 0, their visible messages are read
+-- first, highest priority first (pgflow._read_prioritized), and the rest from the queue in order.
 -- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
 -- starting), each carrying `messages`, how many messages were read; when none of them gave a
 -- task, or flow control held work back, also a row with `messages` (0 when nothing was read)
@@ -25,6 +27,9 @@ AS $$
 DECLARE
     v_ids bigint[];
     v_room int;
+    v_prioritized text;
+    v_qty int;
+    v_read_ids bigint[];
     -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
     v_read text := 'pgflow_claim_next_' || CASE WHEN octet_length(claim_tasks.queue_name) <= 45
                                                 THEN claim_tasks.queue_name ELSE md5(claim_tasks.queue_name) END;
@@ -34,7 +39,7 @@ BEGIN
     END IF;
     -- flow control: a paused flow, or one whose max_running is reached, reads nothing (a row with
     -- messages 0 says so); one with room reads at most that many
-    v_room := pgflow._claim_room(claim_tasks.queue_name);
+    SELECT cr.room, cr.prioritized_flow INTO v_room, v_prioritized FROM pgflow._claim_room(claim_tasks.queue_name) AS cr;
     IF v_room = 0 THEN
         RETURN QUERY SELECT 0, NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
                             NULL::int, NULL::jsonb, NULL::int;
@@ -67,7 +72,15 @@ BEGIN
         SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
         $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'), v_read);
     END IF;
-    EXECUTE format('EXECUTE %I(%s)', v_read, least(claim_tasks.qty, coalesce(v_room, claim_tasks.qty))) INTO v_ids;
+    v_qty := least(claim_tasks.qty, coalesce(v_room, claim_tasks.qty));
+    -- priorities: the tasks of the flow's prioritized runs first, then the queue in order
+    IF v_prioritized IS NOT NULL THEN
+        v_ids := pgflow._read_prioritized(v_prioritized, claim_tasks.queue_name, v_qty);
+    END IF;
+    IF coalesce(cardinality(v_ids), 0) < v_qty THEN
+        EXECUTE format('EXECUTE %I(%s)', v_read, v_qty - coalesce(cardinality(v_ids), 0)) INTO v_read_ids;
+        v_ids := CASE WHEN v_ids IS NULL THEN v_read_ids ELSE v_ids || coalesce(v_read_ids, '{}') END;
+    END IF;
 
     IF v_ids IS NULL THEN
         RETURN;

@@ -43,3 +43,15 @@ def test_bad_limits_and_unknown_flows_exit_1_with_one_line(pgflow_cli: Cli) -> N
 
     words = pgflow_cli("flows", "limits", "shop", "--max-running", "lots")
     assert words.returncode == 2 and "--max-running takes a whole number" in words.stderr
+
+
+def test_start_and_enqueue_take_a_priority(pgflow_cli: Cli) -> None:
+    assert pgflow_cli("compile", "shopflows:shop", "shopflows:mailer").returncode == 0
+    started = pgflow_cli("start", "shop", "--input", '{"n": 1}', "--priority", "5")
+    assert started.returncode == 0, started.stderr
+    shown = pgflow_cli("runs", "show", started.stdout.strip(), "--json")
+    assert json.loads(shown.stdout)["priority"] == 5
+    enqueued = pgflow_cli("enqueue", "mailer", "--input", "{}", "--priority", "2")
+    assert enqueued.returncode == 0, enqueued.stderr
+    too_high = pgflow_cli("enqueue", "mailer", "--input", "{}", "--priority", "1001")
+    assert too_high.returncode == 2 and "--priority" in too_high.stderr

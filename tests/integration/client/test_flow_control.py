@@ -3,6 +3,7 @@ declares (compile): what a user does with flow control, through both clients."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 import pgflow
@@ -86,3 +87,17 @@ async def test_code_limits_apply_at_compile_and_a_runtime_change_lasts_until_the
     assert (await api.get_flow_control("limited_import")).max_running == 10
     await api.compile(define(4))  # changed code wins, with no recompile (limits are not in the shape)
     assert (await api.get_flow_control("limited_import")).max_running == 4
+
+
+async def test_a_priority_is_stored_on_the_run_and_checked(api: Api, db_url: str) -> None:
+    flow = two_step_flow()
+    await api.compile(flow)
+    run_id = await api.start_flow(flow, {"n": 1}, priority=7)
+    job_run = await api.enqueue(flow, {"n": 2}, priority=3)
+    with psycopg.connect(db_url) as conn:
+        stored = dict(conn.execute("SELECT run_id, priority FROM pgflow.runs").fetchall())
+    assert (stored[run_id], stored[job_run]) == (7, 3)
+    assert (await api.get_run(run_id)).priority == 7
+    for bad in (-1, 1001, 2.5, True):
+        with pytest.raises(pgflow.InvalidInput, match="priority must be a whole number from 0"):
+            await api.start_flow(flow, {"n": 1}, priority=bad)
