@@ -67,11 +67,13 @@ def idempotency_kwargs(key: str | None, ttl: str | None) -> dict[str, Any]:
 @progress_option
 @idempotency_options
 @priority_option
+@click.option("--signal-key", "signal_key", default=None, metavar="KEY",
+              help="A key that signals can name the run by (`pgflow runs signal --flow SLUG --key KEY STEP`).")
 @database_option
 @json_option
 def start(slug: str, input_text: str, wait: bool, timeout: float | None, progress: bool | None,
-          idempotency_key: str | None, idempotency_ttl: str | None, priority: int | None, database_url: str | None,
-          as_json: bool) -> None:
+          idempotency_key: str | None, idempotency_ttl: str | None, priority: int | None, signal_key: str | None,
+          database_url: str | None, as_json: bool) -> None:
     """Start a run of flow SLUG; print its run id (or, with --wait, the run id on stderr, its
     progress on a terminal, then the finished run). Ctrl-C stops the waiting, not the run.
     With --idempotency-key, a run of SLUG that holds the key is returned (and followed) instead."""
@@ -79,6 +81,8 @@ def start(slug: str, input_text: str, wait: bool, timeout: float | None, progres
     keyed = idempotency_kwargs(idempotency_key, idempotency_ttl)
     if priority is not None:
         keyed["priority"] = priority
+    if signal_key is not None:
+        keyed["signal_key"] = signal_key
     if wait and not keyed:
         follow(database_url, None, (slug, value), timeout, as_json, progress, echo_run)
         return

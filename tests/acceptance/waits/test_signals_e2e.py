@@ -10,6 +10,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 import pgflow
+from tests.acceptance.waits.flows import payment
 from tests.acceptance.worker.conftest import ROOT, StartWorker
 from tests.acceptance.worker.test_worker_cli import ready
 from tests.helpers import eventually
@@ -104,3 +105,15 @@ def test_sleep_until_a_time_from_the_step_before(db_url, start_worker: StartWork
         output = client.get_run(run_id).output["remind"]
         assert output["reminded"] is True
         assert datetime.fromisoformat(output["slept_until"]) == datetime.fromisoformat(at)
+
+
+def test_cli_start_with_a_signal_key_then_an_early_signal_is_kept(db_url):
+    with pgflow.Client(db_url) as client:
+        client.compile(payment)
+    started = _cli(db_url, "start", "payment_flow", "--input", '{"order": "o-18"}', "--signal-key", "o-18")
+    assert started.returncode == 0, started.stderr
+    sent = _cli(db_url, "runs", "signal", "--flow", "payment_flow", "--key", "o-18", "paid", "--payload", "{")
+    assert sent.returncode == 1 and "--payload is not valid JSON" in sent.stderr
+    sent = _cli(db_url, "runs", "signal", "--flow", "payment_flow", "--key", "o-18", "paid", "--payload", "3")
+    assert sent.returncode == 0 and sent.stdout.startswith("kept:"), sent.stderr
+    assert sent.stdout.split()[4] == started.stdout.strip()  # "kept: step 'paid' of run <id> ..."
