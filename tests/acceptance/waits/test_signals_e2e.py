@@ -116,4 +116,4 @@ def test_cli_start_with_a_signal_key_then_an_early_signal_is_kept(db_url):
     assert sent.returncode == 1 and "--payload is not valid JSON" in sent.stderr
     sent = _cli(db_url, "runs", "signal", "--flow", "payment_flow", "--key", "o-18", "paid", "--payload", "3")
     assert sent.returncode == 0 and sent.stdout.startswith("kept:"), sent.stderr
-    assert sent.stdout.split()[4] == started.stdout.strip()  # "kept: step 'paid' of run <id> ..."
+    assert sent.stdout.split()[5] == started.stdout.strip()  # "kept: step 'paid' of run <id> ..."
