@@ -23,11 +23,12 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.core import Bench, Results, Settings
 from benchmarks.env import describe, start_server
-from benchmarks.scenarios import client, flows, footprint, jobs, latency
+from benchmarks.scenarios import client, flow_control, flows, footprint, jobs, latency
 
-SCENARIOS = {"jobs": jobs, "flows": flows, "latency": latency, "client": client, "footprint": footprint}
+SCENARIOS = {"jobs": jobs, "flows": flows, "latency": latency, "client": client, "footprint": footprint,
+             "flow_control": flow_control}
 TITLES = {"jobs": "1. Jobs", "flows": "2. Flows", "latency": "3. Latency", "client": "4. Client costs",
-          "footprint": "5. Footprint"}
+          "footprint": "5. Footprint", "flow_control": "7. Flow control"}
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 RESULTS = Path(__file__).resolve().parent / "results" / "last-run.json"
@@ -96,6 +97,7 @@ def render(results: Results) -> str:
         "latency": lambda: latency.render(results),
         "client": lambda: client.render(results, s.get("client_concurrency", 8)),
         "footprint": lambda: footprint.render(results, tuple(s.get("history", (0,)))),
+        "flow_control": lambda: flow_control.render(results, processes),
     }
     sections = [(TITLES[name], intro(SCENARIOS[name]), tables[name]()) for name in chosen]
     target_rows = report.targets(results, processes, tuple(s.get("history", (0,))))

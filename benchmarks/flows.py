@@ -1,6 +1,7 @@
 """The flows and jobs the benchmarks run: no-op handlers, so only the engine is measured.
 
     bench_job       one step (a job)
+    bench_tenant_b  the same, a second tenant's flow (flow control's fairness scenario)
     bench_chain     a -> b -> c
     bench_diamond   a -> (b, c) -> d
     bench_map       one map step over the flow input (a list)
@@ -22,6 +23,14 @@ bench_job = pgflow.Job("bench_job")
 
 @bench_job.perform
 async def job_noop(input):  # type: ignore[no-untyped-def]
+    return None
+
+
+bench_tenant_b = pgflow.Job("bench_tenant_b")
+
+
+@bench_tenant_b.perform
+async def tenant_b_noop(input):  # type: ignore[no-untyped-def]
     return None
 
 
@@ -83,5 +92,5 @@ async def latency_probe(input):  # type: ignore[no-untyped-def]
     return None
 
 
-FLOWS = {f.slug: f for f in (bench_job, bench_chain, bench_diamond, bench_map, bench_latency)}
+FLOWS = {f.slug: f for f in (bench_job, bench_chain, bench_diamond, bench_map, bench_latency, bench_tenant_b)}
 TASKS_PER_RUN = {"bench_job": 1, "bench_chain": 3, "bench_diamond": 4, "bench_latency": 1}

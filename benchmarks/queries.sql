@@ -97,3 +97,26 @@ FROM pg_stat_statements
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 ORDER BY total_exec_time + total_plan_time DESC
 LIMIT %(top)s
+
+-- name: flow_control_set_limit
+SELECT pgflow.set_flow_limits(%(flow_slug)s, jsonb_build_object('max_running', %(max_running)s::int))
+
+-- name: flow_control_clear_runs
+-- Between fairness measurements: forget the runs of the previous one (their queues are empty).
+DELETE FROM pgflow.step_tasks;
+DELETE FROM pgflow.step_states;
+DELETE FROM pgflow.runs;
+
+-- name: flow_control_prioritize_tenant
+UPDATE pgflow.runs SET priority = %(priority)s WHERE input->>'tenant' = %(tenant)s AND status = 'started'
+
+-- name: flow_control_tenant_waits
+-- p50 and p95 of how long the tenant's tasks waited in the queue (claimed at minus queued at).
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t.started_at - t.queued_at)),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM t.started_at - t.queued_at))
+  FROM pgflow.step_tasks AS t
+  JOIN pgflow.runs AS r ON r.run_id = t.run_id
+ WHERE r.input->>'tenant' = %(tenant)s
+
+-- name: flow_control_limit_of
+SELECT (limits->>'max_running')::int FROM pgflow.flow_controls WHERE flow_slug = %(flow_slug)s

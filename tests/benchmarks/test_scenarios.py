@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.core import Bench, Results, Settings
 from benchmarks.env import Server
-from benchmarks.scenarios import client, flows, footprint, jobs, latency
+from benchmarks.scenarios import client, flow_control, flows, footprint, jobs, latency
 from benchmarks.scenarios.jobs import available_systems
 
 TINY = Settings.tiny()
@@ -89,3 +89,13 @@ def test_profile_reports_cpu_per_job_of_workers_and_server(pg_admin_url):
     assert wal > 500  # a job's life writes WAL: its task and message rows change, the run completes
     # the test server does not preload pg_stat_statements; the benchmark server does
     assert len(lines) == 2 or lines[1].split()[:2] == ["calls", "exec"]
+
+
+def test_flow_control_measures_limits_and_tenant_b_waits(bench):
+    flow_control.run(bench)
+    no_failures(bench.results)
+    assert measured(bench.results) == (
+        {flow_control.limit_key(v, 1) for v in flow_control.LIMITS}
+        | {flow_control.fairness_key(v, p) for v in flow_control.FAIRNESS for p in flow_control.PERCENTILES})
+    tables = flow_control.render(bench.results, TINY.processes)
+    assert "limit never reached / none" in tables[0].markdown() and "B's wait p95" in tables[1].markdown()

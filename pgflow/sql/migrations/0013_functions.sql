@@ -1807,7 +1807,8 @@ BEGIN
         RETURN '{}'::jsonb;  -- nothing declared, nothing stored: no write
     END IF;
     v_row := pgflow._flow_control_row(p_flow_slug);
-    IF v_row.declared IS DISTINCT FROM v_declared THEN
+    -- never declared (NULL: set at runtime only) counts as declaring nothing
+    IF coalesce(v_row.declared, '{}') IS DISTINCT FROM v_declared THEN
         UPDATE pgflow.flow_controls AS c SET limits = v_declared, declared = v_declared, updated_at = now()
          WHERE c.flow_slug = p_flow_slug
         RETURNING c.* INTO v_row;

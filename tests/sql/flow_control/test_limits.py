@@ -53,6 +53,11 @@ def test_declared_limits_apply_and_a_runtime_change_outlives_an_unchanged_redepl
     assert _declare(flow, {"max_running": 4}) == {"max_running": 4}  # changed code: it wins
 
 
+def test_a_runtime_limit_survives_code_that_declares_none(flow):
+    _set(flow, {"max_running": 7})
+    assert _declare(flow, {}) == {"max_running": 7}
+
+
 def test_declaring_nothing_for_an_uncontrolled_flow_writes_nothing(flow):
     assert _declare(flow, {}) == {}
     assert scalar(flow, "SELECT count(*) FROM pgflow.flow_controls") == 0
