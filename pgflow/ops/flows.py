@@ -111,7 +111,9 @@ def _declare_limits(flow: Flow, slug: str) -> Operation[None]:
 def _store_waits(flow: Flow, slug: str) -> Operation[None]:
     """Record which steps wait (signal, sleep, subflow) and how; the shape has them as plain steps."""
     rows = getattr(flow, "wait_rows", None)  # duck-typed flows have none
-    yield Query.execute("client_set_wait_steps", flow_slug=slug, waits=json_text(rows() if rows else [], "waits"))
+    # no result to read: it goes with the next statement (no round trip of its own)
+    yield Query("client_set_wait_steps", {"flow_slug": slug, "waits": json_text(rows() if rows else [], "waits")},
+                "none")
 
 
 def _store_flow_type(flow: Flow, slug: str) -> Operation[None]:
