@@ -111,6 +111,7 @@ def create_app(
 
 def _routes(dash: Dashboard, client: Any) -> list[BaseRoute]:
     from pgflow.web import actions, run_actions  # noqa: F401 - run_actions declares the run-control actions
+    from pgflow.web import flow_control  # noqa: F401 - declares pause_flow / resume_flow
     from pgflow.web.pages import flows, overview, run, runs, schedules, workers
 
     routes: list[BaseRoute] = [

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from pgflow.models import RunStatus, StepStatus
 from pgflow.web import dag
+from pgflow.web.flow_control import flow_controls
 from pgflow.web.pages import Dashboard, dashboard_of, flow_types, now_utc, window_param
 from pgflow.web.pages.overview import DURATION_SAMPLE
 from pgflow.web.pages.runs import annotate_runs
@@ -119,5 +120,6 @@ async def flow_page(request: Request, flow_type: str) -> Response:
         "window_name": window_name,
         "windows": ["1h", "24h", "7d", "30d"],
         "schedules": await schedules_of_flow(dash, slug),
+        **await flow_controls(request, slug),  # pause, limits, slots (pgflow.web.flow_control)
     }
     return dash.page(request, "flow.html" if flow_type == "flow" else "job.html", context, live=f"flow:{slug}")
