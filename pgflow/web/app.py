@@ -83,6 +83,7 @@ def create_app(
 
     dash.actions = Actions(conninfo=lambda: dash.store.conninfo, has_auth=auth is not None, allow=allow_actions,
                            secret=secret.encode() if isinstance(secret, str) else (secret or b""))
+    dash.renderer.env.globals["actions_on"] = dash.actions.enabled  # the footer says whether pages can act
     routes = _routes(dash, client)
     prefix = "/" + base_path.strip("/") if base_path.strip("/") else ""
     csp = page_csp(inline_script_hashes(dash.renderer.env))

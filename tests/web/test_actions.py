@@ -63,7 +63,7 @@ async def test_without_auth_or_allow_actions_there_are_no_actions(db_url: str) -
     [run_id] = await _started(db_url, "no_actions")
     async with _web(db_url) as web:
         page = (await web.get(f"/runs/{run_id}")).text
-        assert 'data-action="cancel"' not in page
+        assert 'data-action="cancel"' not in page and "· read-only ·" in page
         assert (await web.get(f"/actions/cancel?target={run_id}")).status_code == 403
         refused = await web.post("/actions/cancel", data={"target": str(run_id), "csrf": "x"})
         assert refused.status_code == 403 and "turned off" in refused.text
@@ -77,6 +77,7 @@ async def test_allow_actions_on_loopback_confirm_then_post_with_the_token(db_url
     async with _web(db_url, allow_actions=True) as web:
         page = (await web.get(f"/runs/{run_id}")).text
         assert f'href="/actions/cancel?target={run_id}"' in page and 'data-action="retry"' not in page
+        assert "· actions on ·" in page
         confirm = await web.get(f"/actions/cancel?target={run_id}")
         assert confirm.status_code == 200 and "Cancel run" in confirm.text
         fields = _form(confirm.text)
