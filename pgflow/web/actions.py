@@ -46,7 +46,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from pgflow import telemetry
-from pgflow.db import Operation, Query, drive_async, new_pool
+from pgflow.db import ClientOperation, Operation, Query, drive_async, new_pool
 from pgflow.errors import PgFlowError, RunStateError
 from pgflow.web.auth import is_loopback
 from pgflow.web.dashboard import dashboard_of
@@ -89,7 +89,7 @@ class Preview:
     possible: bool = True
 
 
-Perform = Callable[[str, Mapping[str, str]], Operation[list[Outcome]]]
+Perform = Callable[[str, Mapping[str, str]], ClientOperation[list[Outcome]]]
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class Action:
     shown: Callable[[Mapping[str, Any]], bool] = lambda row: True
     fields: tuple[Field, ...] = ()
     danger: bool = False
-    preview: Callable[[str], Operation[Preview]] | None = None
+    preview: Callable[[str], ClientOperation[Preview]] | None = None
 
 
 ACTIONS: dict[str, Action] = {}
