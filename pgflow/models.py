@@ -176,6 +176,10 @@ class Run:
     retried_by: tuple[UUID, ...] = ()
     #: higher is claimed first within its flow (start_flow / enqueue ``priority=``; 0 by default)
     priority: int = 0
+    #: why flow control keeps its queued tasks from being claimed now ("paused: ...",
+    #: "concurrency limit: flow max_running 3 (3 running)", ...; read by get_run and
+    #: get_run_with_states), else None
+    held_by: str | None = None
 
     @property
     def cancelled(self) -> bool:

@@ -1306,17 +1306,21 @@ STABLE
 SET search_path = ''
 AS $$
 BEGIN
-    RETURN QUERY
-    SELECT r.*
-      FROM pgflow.runs AS r
-     WHERE (p_flow_slug IS NULL OR r.flow_slug = p_flow_slug)
-       AND (p_status IS NULL OR r.status = p_status)
-       AND (p_since IS NULL OR r.started_at >= p_since)
-       AND (p_until IS NULL OR r.started_at < p_until)
-       AND (p_input IS NULL OR r.input @> p_input)
-       AND (p_before_started_at IS NULL OR (r.started_at, r.run_id) < (p_before_started_at, p_before_run_id))
-     ORDER BY r.started_at DESC, r.run_id DESC
-     LIMIT p_limit;
+    -- one fixed text, planned on each call with the values bound (EXECUTE ... USING), so a
+    -- filter left NULL folds away and the index that fits (by flow, by status, by time) is used;
+    -- a cached generic plan could not drop the "IS NULL OR" branches
+    RETURN QUERY EXECUTE
+    'SELECT r.*
+       FROM pgflow.runs AS r
+      WHERE ($1 IS NULL OR r.flow_slug = $1)
+        AND ($2 IS NULL OR r.status = $2)
+        AND ($3 IS NULL OR r.started_at >= $3)
+        AND ($4 IS NULL OR r.started_at < $4)
+        AND ($5 IS NULL OR r.input @> $5)
+        AND ($6 IS NULL OR (r.started_at, r.run_id) < ($6, $7))
+      ORDER BY r.started_at DESC, r.run_id DESC
+      LIMIT $8'
+    USING p_flow_slug, p_status, p_since, p_until, p_input, p_before_started_at, p_before_run_id, p_limit;
 END;
 $$;
 
@@ -1859,6 +1863,64 @@ BEGIN
      WHERE c.flow_slug = resume_flow.flow_slug;
     PERFORM pgflow._drop_idle_flow_control(resume_flow.flow_slug);
     RETURN v_row.paused_at IS NOT NULL;
+END;
+$$;
+
+-- 0487_function__run_held_by.sql
+-- Why flow control holds a started run back (pgflow-py; get_run's Run.held_by), or NULL: the
+-- run has queued tasks with a message (its delays, if any, are over or not the point: due_at
+-- says those) that its flow's flow control keeps from being claimed -
+--   'paused[: <reason>]'                                   the flow is paused;
+--   'concurrency limit: flow max_running <n> (<r> running)' the flow's slots are all taken;
+--   'concurrency limit: step <slug> max_running <n> (<r> running)' the slots of a step it waits in.
+-- A run of a flow without flow control costs one index probe.
+CREATE OR REPLACE FUNCTION pgflow._run_held_by(p_run_id uuid)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_control pgflow.flow_controls;
+    v_steps text[];
+    v_max int;
+    v_running int;
+    v_step text;
+BEGIN
+    SELECT c.* INTO v_control
+      FROM pgflow.runs AS r JOIN pgflow.flow_controls AS c ON c.flow_slug = r.flow_slug
+     WHERE r.run_id = p_run_id AND r.status = 'started';
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT array_agg(DISTINCT t.step_slug ORDER BY t.step_slug) INTO v_steps
+      FROM pgflow.step_tasks AS t
+     WHERE t.run_id = p_run_id AND t.status = 'queued' AND t.message_id IS NOT NULL;
+    IF v_steps IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF v_control.paused_at IS NOT NULL THEN
+        RETURN 'paused' || coalesce(': ' || v_control.pause_reason, '');
+    END IF;
+    v_max := (v_control.limits->>'max_running')::int;
+    IF v_max IS NOT NULL THEN
+        SELECT count(*)::int INTO v_running
+          FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_control.flow_slug AND t.status = 'started';
+        IF v_running >= v_max THEN
+            RETURN format('concurrency limit: flow max_running %s (%s running)', v_max, v_running);
+        END IF;
+    END IF;
+    FOREACH v_step IN ARRAY v_steps LOOP
+        v_max := (v_control.limits #>> ARRAY['steps', v_step, 'max_running'])::int;
+        CONTINUE WHEN v_max IS NULL;
+        SELECT count(*)::int INTO v_running
+          FROM pgflow.step_tasks AS t
+         WHERE t.flow_slug = v_control.flow_slug AND t.step_slug = v_step AND t.status = 'started';
+        IF v_running >= v_max THEN
+            RETURN format('concurrency limit: step %s max_running %s (%s running)', v_step, v_max, v_running);
+        END IF;
+    END LOOP;
+    RETURN NULL;
 END;
 $$;
 

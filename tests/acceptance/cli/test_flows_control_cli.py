@@ -55,3 +55,11 @@ def test_start_and_enqueue_take_a_priority(pgflow_cli: Cli) -> None:
     assert enqueued.returncode == 0, enqueued.stderr
     too_high = pgflow_cli("enqueue", "mailer", "--input", "{}", "--priority", "1001")
     assert too_high.returncode == 2 and "--priority" in too_high.stderr
+
+
+def test_runs_show_says_why_a_run_waits(pgflow_cli: Cli) -> None:
+    assert pgflow_cli("compile", "shopflows:shop").returncode == 0
+    assert pgflow_cli("flows", "pause", "shop", "--reason", "maintenance").returncode == 0
+    run_id = pgflow_cli("start", "shop", "--input", '{"n": 1}').stdout.strip()
+    shown = pgflow_cli("runs", "show", run_id)
+    assert shown.returncode == 0 and "waiting: paused: maintenance" in shown.stdout

@@ -101,3 +101,25 @@ async def test_a_priority_is_stored_on_the_run_and_checked(api: Api, db_url: str
     for bad in (-1, 1001, 2.5, True):
         with pytest.raises(pgflow.InvalidInput, match="priority must be a whole number from 0"):
             await api.start_flow(flow, {"n": 1}, priority=bad)
+
+
+async def test_get_run_says_when_flow_control_holds_a_run_back(api: Api, db_url: str) -> None:
+    flow = two_step_flow()
+    await api.compile(flow)
+    run_id = await api.start_flow(flow, {"n": 1})
+    assert (await api.get_run(run_id)).held_by is None
+
+    await api.pause_flow(flow, reason="incident 9")
+    assert (await api.get_run(run_id)).held_by == "paused: incident 9"
+    assert (await api.get_run_with_states(run_id)).held_by == "paused: incident 9"
+
+    await api.resume_flow(flow)
+    await api.set_limits(flow, max_running=1)
+    with psycopg.connect(db_url) as conn:  # another run's task holds the only slot
+        other = conn.execute("SELECT run_id FROM pgflow.start_flow(%s, '{\"n\": 2}')", (flow.slug,)).fetchone()[0]
+        conn.execute("UPDATE pgflow.step_tasks SET status = 'started', started_at = now() WHERE run_id = %s", (other,))
+    assert (await api.get_run(run_id)).held_by == "concurrency limit: flow max_running 1 (1 running)"
+    await api.set_limits(flow, max_running=None, steps={"double": 1})
+    assert (await api.get_run(run_id)).held_by == "concurrency limit: step double max_running 1 (1 running)"
+    await api.set_limits(flow, steps={"double": 2})
+    assert (await api.get_run(run_id)).held_by is None
