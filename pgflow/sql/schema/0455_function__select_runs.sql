@@ -21,16 +21,20 @@ STABLE
 SET search_path = ''
 AS $$
 BEGIN
-    RETURN QUERY
-    SELECT r.*
-      FROM pgflow.runs AS r
-     WHERE (p_flow_slug IS NULL OR r.flow_slug = p_flow_slug)
-       AND (p_status IS NULL OR r.status = p_status)
-       AND (p_since IS NULL OR r.started_at >= p_since)
-       AND (p_until IS NULL OR r.started_at < p_until)
-       AND (p_input IS NULL OR r.input @> p_input)
-       AND (p_before_started_at IS NULL OR (r.started_at, r.run_id) < (p_before_started_at, p_before_run_id))
-     ORDER BY r.started_at DESC, r.run_id DESC
-     LIMIT p_limit;
+    -- one fixed text, planned on each call with the values bound (EXECUTE ... USING), so a
+    -- filter left NULL folds away and the index that fits (by flow, by status, by time) is used;
+    -- a cached generic plan could not drop the "IS NULL OR" branches
+    RETURN QUERY EXECUTE
+    'SELECT r.*
+       FROM pgflow.runs AS r
+      WHERE ($1 IS NULL OR r.flow_slug = $1)
+        AND ($2 IS NULL OR r.status = $2)
+        AND ($3 IS NULL OR r.started_at >= $3)
+        AND ($4 IS NULL OR r.started_at < $4)
+        AND ($5 IS NULL OR r.input @> $5)
+        AND ($6 IS NULL OR (r.started_at, r.run_id) < ($6, $7))
+      ORDER BY r.started_at DESC, r.run_id DESC
+      LIMIT $8'
+    USING p_flow_slug, p_status, p_since, p_until, p_input, p_before_started_at, p_before_run_id, p_limit;
 END;
 $$;
