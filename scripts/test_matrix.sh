@@ -8,7 +8,7 @@
 #                            newest 15.x, which .ci/run installs anyway for pg_cron)
 #   Python 3.10 3.12 3.13    unit tests, worker end to end, the client (a venv per version in .venvs/,
 #                            interpreters from pyenv or the PATH)
-#   PgBouncer                worker end to end, the client and schedules with every database URL
+#   PgBouncer                worker end to end, the client, schedules and the worker's scheduler with every database URL
 #                            through a PgBouncer in transaction mode (PGFLOW_TEST_POOLER=1)
 #
 # A version whose binaries or interpreter cannot be had is skipped and said so at the end; a failing
@@ -25,7 +25,7 @@ PY_SLICE=(tests/unit tests/integration/worker/test_flows.py tests/integration/cl
 # not through the pooler: start_flow_sync waits with LISTEN on its own connection (give it the direct
 # URL, docs/guides/operations.md); round trips and lock waits are counted on server sessions
 POOLER_SLICE=(tests/integration/worker/test_flows.py tests/integration/client tests/integration/schedules/test_client.py
-              --deselect tests/integration/client/test_start_flow_sync.py
+              tests/integration/schedules/test_worker.py -k "not start_flow_sync"
               --deselect tests/integration/client/test_round_trips.py
               --deselect tests/integration/client/test_snapshot.py)
 PYTEST=(-q -p no:cacheprovider -rs)
