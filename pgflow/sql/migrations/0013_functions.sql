@@ -678,6 +678,27 @@ BEGIN
 END;
 $$;
 
+-- 0165_function__rate_room.sql
+-- Rate limits (pgflow-py flow control) as GCRA, the "generic cell rate algorithm": a rate
+-- {"count": n, "per": seconds} lets a start happen every per/n seconds on average, with a
+-- tolerance of up to 0.4 s worth of starts (never more than n) so that a worker polling a few
+-- times a second loses no start, while no period sees a burst at its edge. p_tat is the
+-- scope's "theoretical arrival time" (epoch seconds; NULL: never started), p_now the time now.
+-- Returns how many starts the rate allows now (0: none until tat - tolerance).
+-- pgflow._admit_claims admits by it and moves tat by per/n per start; pgflow._claim_room reads
+-- no more messages than it allows.
+CREATE OR REPLACE FUNCTION pgflow._rate_room(p_rate jsonb, p_tat float8, p_now float8)
+RETURNS int
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT CASE WHEN g.t > p_now + g.tau THEN 0 ELSE floor((p_now + g.tau - g.t) / g.step)::int + 1 END
+      FROM (SELECT s.step, least((s.n - 1) * s.step, 0.4) AS tau, greatest(coalesce(p_tat, p_now), p_now) AS t
+              FROM (SELECT (p_rate->>'per')::float8 / (p_rate->>'count')::float8 AS step,
+                           (p_rate->>'count')::float8 AS n) AS s) AS g;
+$$;
+
 -- 0166_function__admit_claims.sql
 -- Flow control at claim time (pgflow-py addition), called by pgflow._start_tasks only for a
 -- flow that has a pgflow.flow_controls row: which of the tasks behind messages p_msg_ids (read
@@ -686,9 +707,12 @@ $$;
 -- limited flows, so concurrent claims of one limited flow by any workers are serialised), the
 -- flow's running tasks (status 'started': slots come from task state, a killed worker's task
 -- holds its slot until it is requeued) are counted, in all and per step, and the queued tasks
--- are admitted in message order while the flow's max_running and their step's max_running
--- leave room. A refused task is not started: its message becomes visible again 250 ms later,
--- so no worker spins on it and a TypeScript worker reads it again on a later poll.
+-- are admitted in message order while the flow's and their step's max_running leave room and
+-- the flow's and their step's rate_limit allow a start (GCRA, pgflow._rate_room; the scopes'
+-- theoretical arrival times are kept in pgflow.flow_rate_state and move only for admitted
+-- tasks). A refused task is not started: its message becomes visible again 250 ms later (a
+-- rate-limited one when the rate next allows a start), so no worker spins on it and a
+-- TypeScript worker reads it again on a later poll.
 -- Returns the admitted message ids; messages without a queued task are not returned (the claim
 -- gives them no row either way) and their visibility is left alone.
 CREATE OR REPLACE FUNCTION pgflow._admit_claims(p_flow_slug text, p_msg_ids bigint[], p_queue_name text)
@@ -699,29 +723,44 @@ SET search_path = ''
 AS $$
 DECLARE
     v_control pgflow.flow_controls;
+    v_limits jsonb;
     v_flow_max int;
     v_step_max int;
     v_running int := 0;
     v_by_step jsonb := '{}';
     v_step_running int;
+    v_now float8 := extract(epoch FROM clock_timestamp());
+    v_tats jsonb := '{}';  -- scope ('' = the flow, else a step) -> tat (epoch seconds)
+    v_rated boolean;
+    v_rate jsonb;
+    v_scope text;
+    v_blocked_until float8;
+    v_ok boolean;
     v_task record;
     v_admitted bigint[] := '{}';
     v_refused bigint[] := '{}';
+    v_refused_until float8[] := '{}';
 BEGIN
     SELECT c.* INTO v_control FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug;
     IF NOT FOUND OR (v_control.paused_at IS NULL AND v_control.limits = '{}') THEN
         RETURN p_msg_ids;
     END IF;
-    v_flow_max := (v_control.limits->>'max_running')::int;
+    v_limits := v_control.limits;
+    v_flow_max := (v_limits->>'max_running')::int;
+    v_rated := v_limits ? 'rate_limit' OR jsonb_path_exists(v_limits, '$.steps.*.rate_limit');
     IF v_control.paused_at IS NULL THEN
         PERFORM pg_advisory_xact_lock(3, hashtext(p_flow_slug));
-        -- a statement after the lock: it sees every claim its previous holders committed
+        -- statements after the lock: they see every claim its previous holders committed
         SELECT coalesce(sum(running.n), 0)::int, coalesce(jsonb_object_agg(running.step_slug, running.n), '{}')
           INTO v_running, v_by_step
           FROM (SELECT t.step_slug, count(*)::int AS n
                   FROM pgflow.step_tasks AS t
                  WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
                  GROUP BY t.step_slug) AS running;
+        IF v_rated THEN
+            SELECT coalesce(jsonb_object_agg(r.step_slug, extract(epoch FROM r.tat)), '{}') INTO v_tats
+              FROM pgflow.flow_rate_state AS r WHERE r.flow_slug = p_flow_slug;
+        END IF;
     END IF;
     FOR v_task IN
         SELECT t.message_id, t.step_slug
@@ -730,22 +769,54 @@ BEGIN
          WHERE t.status = 'queued' AND t.flow_slug = p_flow_slug
          ORDER BY m.msg_id
     LOOP
-        v_step_max := (v_control.limits #>> ARRAY['steps', v_task.step_slug, 'max_running'])::int;
+        v_step_max := (v_limits #>> ARRAY['steps', v_task.step_slug, 'max_running'])::int;
         v_step_running := coalesce((v_by_step->>v_task.step_slug)::int, 0);
-        IF v_control.paused_at IS NULL
-           AND (v_flow_max IS NULL OR v_running < v_flow_max)
-           AND (v_step_max IS NULL OR v_step_running < v_step_max) THEN
+        v_ok := v_control.paused_at IS NULL
+                AND (v_flow_max IS NULL OR v_running < v_flow_max)
+                AND (v_step_max IS NULL OR v_step_running < v_step_max);
+        v_blocked_until := NULL;
+        IF v_ok AND v_rated THEN
+            FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
+                v_rate := CASE WHEN v_scope = '' THEN v_limits->'rate_limit'
+                               ELSE v_limits #> ARRAY['steps', v_scope, 'rate_limit'] END;
+                IF v_rate IS NOT NULL AND pgflow._rate_room(v_rate, (v_tats->>v_scope)::float8, v_now) < 1 THEN
+                    v_ok := false;
+                    -- the rate allows the next start once tat - tolerance is reached
+                    v_blocked_until := greatest(coalesce(v_blocked_until, 0),
+                        (v_tats->>v_scope)::float8 - least(((v_rate->>'count')::float8 - 1)
+                            * (v_rate->>'per')::float8 / (v_rate->>'count')::float8, 0.4));
+                END IF;
+            END LOOP;
+        END IF;
+        IF v_ok THEN
             v_admitted := v_admitted || v_task.message_id;
             v_running := v_running + 1;
             v_by_step := jsonb_set(v_by_step, ARRAY[v_task.step_slug], to_jsonb(v_step_running + 1));
+            IF v_rated THEN
+                FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
+                    v_rate := CASE WHEN v_scope = '' THEN v_limits->'rate_limit'
+                                   ELSE v_limits #> ARRAY['steps', v_scope, 'rate_limit'] END;
+                    CONTINUE WHEN v_rate IS NULL;
+                    v_tats := jsonb_set(v_tats, ARRAY[v_scope], to_jsonb(
+                        greatest(coalesce((v_tats->>v_scope)::float8, v_now), v_now)
+                        + (v_rate->>'per')::float8 / (v_rate->>'count')::float8));
+                END LOOP;
+            END IF;
         ELSE
             v_refused := v_refused || v_task.message_id;
+            v_refused_until := v_refused_until || CASE WHEN v_blocked_until IS NULL THEN v_now + 0.25
+                                                       ELSE greatest(v_now + 0.05, v_blocked_until) END;
         END IF;
     END LOOP;
     IF cardinality(v_refused) > 0 THEN
-        EXECUTE format('UPDATE pgmq.%I SET vt = clock_timestamp() + interval ''250 milliseconds'' '
-                       'WHERE msg_id = ANY ($1)', pgmq.format_table_name(p_queue_name, 'q'))
-          USING v_refused;
+        EXECUTE format('UPDATE pgmq.%I AS q SET vt = to_timestamp(r.until) FROM unnest($1, $2) AS r (msg_id, until) '
+                       'WHERE q.msg_id = r.msg_id', pgmq.format_table_name(p_queue_name, 'q'))
+          USING v_refused, v_refused_until;
+    END IF;
+    IF v_rated AND cardinality(v_admitted) > 0 THEN
+        INSERT INTO pgflow.flow_rate_state AS r (flow_slug, step_slug, tat)
+        SELECT p_flow_slug, t.key, to_timestamp(t.value::float8) FROM jsonb_each_text(v_tats) AS t
+        ON CONFLICT (flow_slug, step_slug) DO UPDATE SET tat = excluded.tat;
     END IF;
     RETURN v_admitted;
 END;
@@ -865,7 +936,8 @@ $$;
 --          read as many as asked; pgflow._start_tasks' admission does the rest;
 --   0    - the flow is paused, or its running tasks fill its max_running: read nothing;
 --   n    - max_running minus the running tasks (taking the flow's claim lock, as
---          pgflow._admit_claims, which counts again under it);
+--          pgflow._admit_claims, which counts again under it), and at most the starts the flow's
+--          rate_limit allows now (pgflow._rate_room);
 -- prioritized_flow, the queue's flow when it has started runs with a priority above 0 (their
 -- tasks are read first, pgflow._read_prioritized), else NULL. Both come from index probes; a
 -- flow with neither flow control nor priorities pays those and nothing else.
@@ -893,12 +965,20 @@ BEGIN
         RETURN;
     END IF;
     v_max := (v_control.limits->>'max_running')::int;
-    IF v_max IS NULL THEN
+    IF v_max IS NULL AND NOT v_control.limits ? 'rate_limit' THEN
         RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(3, hashtext(v_flow));
-    SELECT greatest(v_max - count(*), 0)::int INTO room
-      FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_flow AND t.status = 'started';
+    IF v_max IS NOT NULL THEN
+        SELECT greatest(v_max - count(*), 0)::int INTO room
+          FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_flow AND t.status = 'started';
+    END IF;
+    IF v_control.limits ? 'rate_limit' THEN
+        SELECT least(room, pgflow._rate_room(v_control.limits->'rate_limit', extract(epoch FROM
+                   (SELECT r.tat FROM pgflow.flow_rate_state AS r WHERE r.flow_slug = v_flow AND r.step_slug = '')),
+                   extract(epoch FROM clock_timestamp())))
+          INTO room;
+    END IF;
 END;
 $$;
 
@@ -1631,8 +1711,10 @@ $$;
 -- 0480_function__check_flow_limits.sql
 -- Check a flow's limits (flow control, pgflow-py addition) and return them tidied: keys whose
 -- value is JSON null are dropped, and so are steps left without limits. The form is
---   {"max_running": n, "steps": {"<step_slug>": {"max_running": n}}}
--- where every n is a whole number from 1 to 2147483647 and every step is one of the flow's.
+--   {"max_running": n, "rate_limit": {"count": n, "per": seconds},
+--    "steps": {"<step_slug>": {"max_running": n, "rate_limit": {...}}}}
+-- where every n is a whole number from 1 to 2147483647, per a number of seconds above 0 (at
+-- most a day), and every step is one of the flow's.
 -- Raises PF003 naming the option, the flow (and the step) for anything else.
 CREATE OR REPLACE FUNCTION pgflow._check_flow_limits(p_flow_slug text, p_limits jsonb)
 RETURNS jsonb
@@ -1682,11 +1764,25 @@ BEGIN
                                  jsonb_typeof(v_item.value)),
                 HINT = 'For example {"max_running": 1}.';
         END IF;
-        IF v_item.key <> 'max_running' THEN
+        IF v_item.key NOT IN ('max_running', 'rate_limit') THEN
             RAISE EXCEPTION USING ERRCODE = 'PF003',
                 MESSAGE = format('unknown limit %L for %s', v_item.key, v_where),
-                HINT = CASE WHEN v_item.step_slug IS NULL THEN 'The limits are: max_running, steps.'
-                            ELSE 'A step''s limit is: max_running.' END;
+                HINT = CASE WHEN v_item.step_slug IS NULL THEN 'The limits are: max_running, rate_limit, steps.'
+                            ELSE 'A step''s limits are: max_running, rate_limit.' END;
+        END IF;
+        IF v_item.key = 'rate_limit' THEN
+            IF jsonb_typeof(v_item.value) <> 'object' OR (v_item.value - 'count' - 'per') <> '{}'
+               OR jsonb_typeof(v_item.value->'count') IS DISTINCT FROM 'number'
+               OR jsonb_typeof(v_item.value->'per') IS DISTINCT FROM 'number'
+               OR (v_item.value->>'count')::numeric <> trunc((v_item.value->>'count')::numeric)
+               OR (v_item.value->>'count')::numeric NOT BETWEEN 1 AND 2147483647
+               OR (v_item.value->>'per')::numeric <= 0 OR (v_item.value->>'per')::numeric > 86400 THEN
+                RAISE EXCEPTION USING ERRCODE = 'PF003',
+                    MESSAGE = format('rate_limit of %s must be {"count": a whole number of at least 1, "per": '
+                                     'seconds above 0 (at most 86400)}, got %s', v_where, v_item.value),
+                    HINT = 'For example {"count": 10, "per": 1} for 10 starts a second.';
+            END IF;
+            CONTINUE;
         END IF;
         IF jsonb_typeof(v_item.value) <> 'number' OR v_item.value::numeric <> trunc(v_item.value::numeric)
            OR v_item.value::numeric < 1 OR v_item.value::numeric > 2147483647 THEN
