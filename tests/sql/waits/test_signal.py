@@ -134,3 +134,23 @@ def test_root_signal_step_waits_from_the_start(conn):
     assert queue_messages(conn, "gate") == []
     signal(conn, run_id, "go", 1)
     assert [m["message"]["step_slug"] for m in queue_messages(conn, "gate")] == ["after"]
+
+
+def test_signal_by_a_key_two_running_runs_share_is_refused(conn):
+    _approval_flow(conn)
+    for _ in range(2):
+        conn.execute("SELECT set_config('pgflow.run_options', '{\"signal_key\": \"dup\"}', true)")
+        start_flow(conn, "order", {})
+    with pytest.raises(psycopg.Error) as raised:
+        scalar(conn, "SELECT pgflow.signal_by_key('order', 'dup', 'approval', '1')")
+    assert raised.value.sqlstate == "PF005" and "2 runs of flow 'order' still going" in str(raised.value)
+
+
+def test_signal_by_key_of_a_finished_run_goes_to_the_latest(conn):
+    _approval_flow(conn)
+    conn.execute("SELECT set_config('pgflow.run_options', '{\"signal_key\": \"old\"}', true)")
+    run_id = start_flow(conn, "order", {})
+    signal(conn, run_id, "approval", "first")
+    conn.execute("SELECT pgflow.cancel_run(%s)", (run_id,))
+    result = scalar(conn, "SELECT pgflow.signal_by_key('order', 'old', 'approval', '2')")
+    assert (result["run_id"], result["outcome"]) == (str(run_id), "duplicate")
