@@ -401,6 +401,8 @@ class FlowControl:
     flow_slug: str
     max_running: int | None = None  # at most this many of its tasks running at once (None: no limit)
     step_limits: dict[str, int] | None = None  # step slug -> max_running of that step's tasks
+    rate_limit: tuple[int, float] | None = None  # at most count task starts per seconds (smoothed)
+    step_rate_limits: dict[str, tuple[int, float]] | None = None
     paused_at: datetime | None = None
     pause_reason: str | None = None
     running: int = 0  # tasks running now (status started), in all
@@ -417,17 +419,30 @@ class FlowControl:
         limits: dict[str, Any] = {}
         if self.max_running is not None:
             limits["max_running"] = self.max_running
-        if self.step_limits:
-            limits["steps"] = {slug: {"max_running": n} for slug, n in self.step_limits.items()}
+        if self.rate_limit is not None:
+            limits["rate_limit"] = {"count": self.rate_limit[0], "per": self.rate_limit[1]}
+        steps: dict[str, dict[str, Any]] = {}
+        for slug, n in (self.step_limits or {}).items():
+            steps.setdefault(slug, {})["max_running"] = n
+        for slug, (count, per) in (self.step_rate_limits or {}).items():
+            steps.setdefault(slug, {})["rate_limit"] = {"count": count, "per": per}
+        if steps:
+            limits["steps"] = steps
         return limits
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FlowControl:
         limits = row["limits"] or {}
         steps = {slug: int(v["max_running"]) for slug, v in (limits.get("steps") or {}).items() if "max_running" in v}
+        rates = {slug: _rate_of(v["rate_limit"]) for slug, v in (limits.get("steps") or {}).items() if "rate_limit" in v}
         by_step = {slug: int(n) for slug, n in (row["running"] or {}).items()}
         return cls(
             flow_slug=row["flow_slug"], max_running=limits.get("max_running"), step_limits=steps,
+            rate_limit=_rate_of(limits["rate_limit"]) if "rate_limit" in limits else None, step_rate_limits=rates,
             paused_at=row["paused_at"], pause_reason=row["pause_reason"], running=sum(by_step.values()),
             running_by_step=by_step, queued=int(row["queued"] or 0),
         )
+
+
+def _rate_of(rate: dict[str, Any]) -> tuple[int, float]:
+    return int(rate["count"]), float(rate["per"])

@@ -21,6 +21,17 @@ def _limit(text: str, what: str) -> int | None:
         raise click.BadParameter(f"{what} takes a whole number of at least 1, or 'none' to remove it; got {text!r}")
 
 
+def _rate(text: str, what: str) -> tuple[int, float] | None:
+    """A rate given on the command line: COUNT/SECONDS (10/1, 100/60), or ``none`` to remove it."""
+    if text.strip().lower() == "none":
+        return None
+    count, sep, seconds = text.partition("/")
+    try:
+        return int(count), float(seconds or "1")
+    except ValueError:
+        raise click.BadParameter(f"{what} takes COUNT/SECONDS (10/1 for 10 starts a second), or 'none'; got {text!r}")
+
+
 def _echo_state(state: FlowControl, as_json: bool) -> None:
     if as_json:
         echo_json({**vars(state), "paused": state.paused, "limits": state.limits})
@@ -31,10 +42,16 @@ def _echo_state(state: FlowControl, as_json: bool) -> None:
     else:
         click.echo(f"{state.flow_slug}: claiming")
     limit = "no limit" if state.max_running is None else f"max {state.max_running}"
-    click.echo(f"  running {state.running} ({limit}), queued {state.queued}")
+    rate = "" if state.rate_limit is None else f", at most {state.rate_limit[0]} starts per {state.rate_limit[1]:g} s"
+    click.echo(f"  running {state.running} ({limit}){rate}, queued {state.queued}")
     running = state.running_by_step or {}
-    for step, n in sorted((state.step_limits or {}).items()):
-        click.echo(f"  step {step}: running {running.get(step, 0)} (max {n})")
+    for step in sorted(set(state.step_limits or {}) | set(state.step_rate_limits or {})):
+        n = (state.step_limits or {}).get(step)
+        step_rate = (state.step_rate_limits or {}).get(step)
+        parts = [f"running {running.get(step, 0)}" + (f" (max {n})" if n is not None else "")]
+        if step_rate is not None:
+            parts.append(f"at most {step_rate[0]} starts per {step_rate[1]:g} s")
+        click.echo(f"  step {step}: " + ", ".join(parts))
 
 
 @flows.command("pause")
@@ -63,26 +80,36 @@ def resume_command(slug: str, database_url: str | None, as_json: bool) -> None:
 @click.argument("slug")
 @click.option("--max-running", default=None, metavar="N|none",
               help="At most N of the flow's tasks running at once across all workers ('none': no limit).")
+@click.option("--rate", default=None, metavar="COUNT/SECONDS|none",
+              help="At most COUNT task starts per SECONDS, smoothed (10/1: 10 a second; 'none': no limit).")
 @click.option("--step", "steps", multiple=True, metavar="STEP=N|none",
               help="At most N of that step's tasks running at once (repeatable; 'none' removes it).")
+@click.option("--step-rate", "step_rates", multiple=True, metavar="STEP=COUNT/SECONDS|none",
+              help="At most COUNT starts of that step's tasks per SECONDS (repeatable; 'none' removes it).")
 @database_option
 @json_option
-def limits_command(slug: str, max_running: str | None, steps: tuple[str, ...], database_url: str | None,
-                   as_json: bool) -> None:
+def limits_command(slug: str, max_running: str | None, rate: str | None, steps: tuple[str, ...],
+                   step_rates: tuple[str, ...], database_url: str | None, as_json: bool) -> None:
     """Show a flow's limits, running and queued tasks; with --max-running / --step, change the
     limits first (at once, for every worker, until the flow's code declares different ones)."""
-    step_limits: dict[str, int | None] = {}
-    for given in steps:
-        step, sep, value = given.partition("=")
-        if not sep or not step:
-            raise click.BadParameter(f"--step takes STEP=N or STEP=none, got {given!r}")
-        step_limits[step] = _limit(value, f"--step {step}")
+    step_limits: dict[str, dict[str, Any]] = {}
+    for option, values in (("--step", steps), ("--step-rate", step_rates)):
+        for given in values:
+            step, sep, value = given.partition("=")
+            if not sep or not step:
+                raise click.BadParameter(f"{option} takes STEP=VALUE or STEP=none, got {given!r}")
+            if option == "--step":
+                step_limits.setdefault(step, {})["max_running"] = _limit(value, f"--step {step}")
+            else:
+                step_limits.setdefault(step, {})["rate_limit"] = _rate(value, f"--step-rate {step}")
     with client_for(database_url) as client:
-        if max_running is None and not step_limits:
+        if max_running is None and rate is None and not step_limits:
             state = client.get_flow_control(slug)
         else:
             changes: dict[str, Any] = {"steps": step_limits or None}
             if max_running is not None:
                 changes["max_running"] = _limit(max_running, "--max-running")
+            if rate is not None:
+                changes["rate_limit"] = _rate(rate, "--rate")
             state = client.set_limits(slug, **changes)
     _echo_state(state, as_json)

@@ -50,6 +50,7 @@ class Flow(WaitingSteps):
         cron: str | Cron | None = None,
         step_queues: bool = False,
         max_running: int | None = None,
+        rate_limit: tuple[int, float] | None = None,
     ) -> None:
         kind = "job" if self.flow_type == "job" else "flow"
         self.slug = v.check_slug(slug, f"a {kind}", max_length=v.MAX_FLOW_SLUG_LENGTH)
@@ -59,7 +60,8 @@ class Flow(WaitingSteps):
             base_delay=v.check_option("base_delay", base_delay, where),
             timeout=v.check_option("timeout", timeout, where),
         )
-        self.limits = FlowLimits(max_running=v.check_option("max_running", max_running, where))
+        self.limits = FlowLimits(max_running=v.check_option("max_running", max_running, where),
+                                 rate_limit=v.check_rate(rate_limit, where))
         self.cron = _coerce_cron(cron)
         # each step's tasks in a private queue (pgflow's withStepQueues(), queue mode 'step')
         self.step_queues = bool(step_queues)
@@ -140,11 +142,11 @@ class Flow(WaitingSteps):
 
     def declared_limits(self) -> dict[str, Any]:
         """The flow control its code declares, as ``pgflow._declare_flow_limits`` takes it:
-        ``{"max_running": n, "steps": {slug: {"max_running": n}}}``, without what is unset."""
-        limits: dict[str, Any] = {}
-        if self.limits.max_running is not None:
-            limits["max_running"] = self.limits.max_running
-        steps = {s.slug: {"max_running": s.max_running} for s in self._steps.values() if s.max_running is not None}
+        ``{"max_running": n, "rate_limit": {"count": n, "per": s}, "steps": {slug: {...}}}``, without
+        what is unset."""
+        limits: dict[str, Any] = _limits_of(self.limits.max_running, self.limits.rate_limit)
+        steps = {s.slug: _limits_of(s.max_running, s.rate_limit) for s in self._steps.values()
+                 if s.max_running is not None or s.rate_limit is not None}
         if steps:
             limits["steps"] = steps
         return limits
@@ -232,7 +234,7 @@ class Flow(WaitingSteps):
 
     _STEP_KEYWORDS = frozenset({
         "slug", "depends_on", "max_attempts", "base_delay", "timeout", "start_delay",
-        "if_", "if_not", "when_unmet", "when_exhausted", "max_running",
+        "if_", "if_not", "when_unmet", "when_exhausted", "max_running", "rate_limit",
     })
 
     def _add(self, handler: Any, options: dict[str, Any], *, step_type: str, returns_array: bool = False) -> None:
@@ -284,6 +286,7 @@ class Flow(WaitingSteps):
         returns_array: bool = False,
         max_running: int | None = None,
         wait: WaitSpec | None = None,
+        rate_limit: tuple[int, float] | None = None,
     ) -> StepDefinition:
         """Validate and append one step; the decorators and ``from_steps`` all end here."""
         v.check_slug(slug, f"a step of {self.flow_type} {self.slug!r}")
@@ -340,6 +343,7 @@ class Flow(WaitingSteps):
             index=len(self._steps),
             wait=wait,
             max_running=v.check_option("max_running", max_running, where),
+            rate_limit=v.check_rate(rate_limit, where),
         )
         self._steps[slug] = definition
         return definition
@@ -425,6 +429,16 @@ class Flow(WaitingSteps):
         for row in rows:
             flow.add_step(row.pop("slug"), None, **row)
         return flow
+
+
+def _limits_of(max_running: int | None, rate_limit: tuple[int, float] | None) -> dict[str, Any]:
+    """The flow control of a flow or a step as ``pgflow._declare_flow_limits`` takes it."""
+    limits: dict[str, Any] = {}
+    if max_running is not None:
+        limits["max_running"] = max_running
+    if rate_limit is not None:
+        limits["rate_limit"] = {"count": rate_limit[0], "per": rate_limit[1]}
+    return limits
 
 
 def _coerce_cron(cron: str | Cron | None) -> Cron | None:

@@ -26,10 +26,11 @@ class FlowOptions:
 @dataclass(frozen=True)
 class FlowLimits:
     """Flow control the code declares: at most ``max_running`` of the flow's tasks running at once
-    across all workers (None: no limit). Not part of the flow's shape: changing it needs no
+    across all workers, at most ``rate_limit=(count, seconds)`` starts (None: no limit). Not part of the flow's shape: changing it needs no
     recompile; compiling records it (``pgflow._declare_flow_limits``)."""
 
     max_running: int | None = None
+    rate_limit: tuple[int, float] | None = None  # at most count starts per this many seconds (smoothed)
 
 
 class HasOptions(Protocol):

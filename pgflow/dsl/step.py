@@ -46,6 +46,7 @@ class StepDefinition:
     index: int = 0  # position in the flow (definition order)
     wait: WaitSpec | None = None  # a waiting step (flow.signal, .sleep, .sleep_until, .subflow): no handler
     max_running: int | None = None  # flow control: at most this many of its tasks running at once
+    rate_limit: tuple[int, float] | None = None  # flow control: at most count starts per seconds
 
     def __hash__(self) -> int:
         return hash((self.slug, self.depends_on, self.step_type, self.index))

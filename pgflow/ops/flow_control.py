@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from pgflow.db import ClientOperation, Operation, Query
+from pgflow.db import Operation, Query
 from pgflow.errors import FlowNotFound, InvalidInput
 from pgflow.models import FlowControl
 from pgflow.ops.common import json_text, slug_of
@@ -25,7 +25,7 @@ KEEP: Final = _Keep()  # set_limits: leave this limit as it is
 MAX_PRIORITY: Final = 1000  # runs.priority's CHECK
 
 
-def get_flow_control(flow: FlowRef) -> ClientOperation[FlowControl]:
+def get_flow_control(flow: FlowRef) -> Operation[FlowControl]:
     """The flow's limits, whether it is paused, and its running and queued tasks now.
     FlowNotFound for an unknown flow."""
     slug = slug_of(flow)
@@ -39,31 +39,31 @@ def set_limits(
     flow: FlowRef,
     *,
     max_running: int | None | _Keep = KEEP,
-    steps: Mapping[str, int | None] | None = None,
-) -> ClientOperation[FlowControl]:
+    rate_limit: tuple[int, float] | None | _Keep = KEEP,
+    steps: Mapping[str, int | Mapping[str, Any] | None] | None = None,
+) -> Operation[FlowControl]:
     """Change a flow's limits at runtime, from the next claim on, for every worker.
 
-    ``max_running``: at most that many of the flow's tasks running at once (None removes the
-    limit; left out, it stays). ``steps``: ``{step_slug: max_running}`` for single steps (None
-    removes that step's limit; steps left out keep theirs). Lasts until the flow's code declares
-    different limits (a deploy that changes ``max_running=`` in code wins). InvalidInput for a
-    limit below 1 or an unknown step, FlowNotFound for an unknown flow.
+    ``max_running``: at most that many of the flow's tasks running at once; ``rate_limit``:
+    ``(count, seconds)``, at most count task starts per that many seconds, smoothed (None removes
+    a limit; left out, it stays). ``steps``: ``{step_slug: max_running}``, or ``{step_slug:
+    {"max_running": n, "rate_limit": (count, seconds)}}`` (None removes that step's limits; steps
+    and keys left out keep theirs). Lasts until the flow's code declares different limits (a
+    deploy that changes ``max_running=`` / ``rate_limit=`` in code wins). InvalidInput for a
+    limit below 1, a rate period of 0 or an unknown step, FlowNotFound for an unknown flow.
     """
     slug = slug_of(flow)
-    limits: dict[str, Any] = {}
-    if not isinstance(max_running, _Keep):
-        limits["max_running"] = _limit(max_running, f"max_running of flow {slug!r}")
+    limits: dict[str, Any] = _scope_limits(max_running, rate_limit, f"flow {slug!r}")
     if steps is not None:
         if not isinstance(steps, Mapping):
-            raise InvalidInput(f"steps must map step slugs to a max_running (or None), got {type(steps).__name__}")
-        limits["steps"] = {step: None if n is None else {"max_running": _limit(n, f"max_running of step {step!r} "
-                                                                                 f"of flow {slug!r}")}
-                           for step, n in steps.items()}
+            raise InvalidInput(f"steps must map step slugs to a max_running, a dict of limits or None, "
+                               f"got {type(steps).__name__}")
+        limits["steps"] = {step: _step_limits(given, f"step {step!r} of flow {slug!r}") for step, given in steps.items()}
     yield Query.scalar("flow_control_set_limits", flow_slug=slug, limits=json_text(limits, "limits"))
     return (yield from _state_after(slug))
 
 
-def pause_flow(flow: FlowRef, reason: str | None = None) -> ClientOperation[FlowControl]:
+def pause_flow(flow: FlowRef, reason: str | None = None) -> Operation[FlowControl]:
     """Stop every worker (Python or TypeScript) claiming the flow's tasks, from the next claim on:
     running tasks finish, new runs can start and their tasks wait. Persisted; idempotent (a second
     pause keeps the first time and reason). FlowNotFound for an unknown flow."""
@@ -74,7 +74,7 @@ def pause_flow(flow: FlowRef, reason: str | None = None) -> ClientOperation[Flow
     return (yield from _state_after(slug))
 
 
-def resume_flow(flow: FlowRef) -> ClientOperation[FlowControl]:
+def resume_flow(flow: FlowRef) -> Operation[FlowControl]:
     """Let workers claim the flow's tasks again, in queue order. Resuming a flow that is not paused
     changes nothing. FlowNotFound for an unknown flow."""
     slug = slug_of(flow)
@@ -98,11 +98,41 @@ def check_priority(priority: object) -> int | None:
     return priority
 
 
-def _state_after(slug: str) -> ClientOperation[FlowControl]:
+def _state_after(slug: str) -> Operation[FlowControl]:
     row = yield Query.one("flow_control_state", flow_slug=slug).and_commit()
     if row is None:
         raise FlowNotFound(slug)
     return FlowControl.from_row(row)
+
+
+def _scope_limits(max_running: object, rate_limit: object, where: str) -> dict[str, Any]:
+    limits: dict[str, Any] = {}
+    if not isinstance(max_running, _Keep):
+        limits["max_running"] = _limit(max_running, f"max_running of {where}")
+    if not isinstance(rate_limit, _Keep):
+        limits["rate_limit"] = _rate(rate_limit, f"rate_limit of {where}")
+    return limits
+
+
+def _step_limits(given: object, where: str) -> dict[str, Any] | None:
+    if given is None:
+        return None
+    if isinstance(given, Mapping):
+        unknown = set(given) - {"max_running", "rate_limit"}
+        if unknown:
+            raise InvalidInput(f"unknown limit(s) {', '.join(sorted(map(str, unknown)))} for {where}; "
+                               f"a step's limits are max_running and rate_limit")
+        return _scope_limits(given.get("max_running", KEEP), given.get("rate_limit", KEEP), where)
+    return {"max_running": _limit(given, f"max_running of {where}")}
+
+
+def _rate(value: object, what: str) -> dict[str, float] | None:
+    if value is None:
+        return None
+    if (not isinstance(value, (tuple, list)) or len(value) != 2 or isinstance(value[0], bool)
+            or not isinstance(value[0], int) or isinstance(value[1], bool) or not isinstance(value[1], (int, float))):
+        raise InvalidInput(f"{what} must be (count, seconds), e.g. (10, 1.0) for 10 starts a second, got {value!r}")
+    return {"count": value[0], "per": value[1]}  # the database checks the ranges and names the flow
 
 
 def _limit(value: object, what: str) -> int | None:

@@ -116,7 +116,7 @@ PUBLIC_PARAMETERS = {
     "cancel_run": [("run_id", P, E), ("reason", P, None)],
     "pause_flow": [("flow", P, E), ("reason", P, None)],
     "resume_flow": [("flow", P, E)],
-    "set_limits": [("flow", P, E), ("max_running", K, KEEP), ("steps", K, None)],
+    "set_limits": [("flow", P, E), ("max_running", K, KEEP), ("rate_limit", K, KEEP), ("steps", K, None)],
     "get_flow_control": [("flow", P, E)],
     "cancel_runs": [("flow", P, None), ("status", P, None), ("since", K, None), ("until", K, None),
                     ("input_match", K, None), ("reason", K, None), ("dry_run", K, False), ("limit", K, None),

@@ -18,6 +18,13 @@ CREATE TABLE pgflow.flow_controls (
     CONSTRAINT pause_reason_only_when_paused CHECK (pause_reason IS NULL OR paused_at IS NOT NULL)
 );
 
+CREATE TABLE pgflow.flow_rate_state (
+    flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug) ON DELETE CASCADE,
+    step_slug text NOT NULL,
+    tat timestamptz NOT NULL,
+    PRIMARY KEY (flow_slug, step_slug)
+);
+
 -- ============================================================================================
 -- Priorities: runs.priority (0 = the default lane, existing runs included), and the started
 -- runs above it by flow (claim_tasks reads their queued tasks first)

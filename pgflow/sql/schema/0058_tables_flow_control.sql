@@ -5,7 +5,8 @@
 CREATE TABLE pgflow.flow_controls (
     flow_slug text PRIMARY KEY REFERENCES pgflow.flows (flow_slug) ON DELETE CASCADE,
     -- the limits in force, checked by pgflow._check_flow_limits:
-    -- {"max_running": n, "steps": {"<step_slug>": {"max_running": n}}}; {} = none
+    -- {"max_running": n, "rate_limit": {"count": n, "per": seconds},
+    --  "steps": {"<step_slug>": {"max_running": n, "rate_limit": {...}}}}; {} = none
     limits jsonb NOT NULL DEFAULT '{}',
     -- the limits the flow's code declared when it was last compiled: a compile replaces `limits`
     -- only when the code's limits differ from these, so a runtime change (set_flow_limits)
@@ -18,4 +19,13 @@ CREATE TABLE pgflow.flow_controls (
     CONSTRAINT limits_is_object CHECK (jsonb_typeof(limits) = 'object'),
     CONSTRAINT declared_is_object CHECK (declared IS NULL OR jsonb_typeof(declared) = 'object'),
     CONSTRAINT pause_reason_only_when_paused CHECK (pause_reason IS NULL OR paused_at IS NOT NULL)
+);
+
+-- GCRA state of the flow's rate limits (pgflow._admit_claims): per scope ('' = the flow, else a
+-- step), the theoretical arrival time of its next start; moved only by admitted starts.
+CREATE TABLE pgflow.flow_rate_state (
+    flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug) ON DELETE CASCADE,
+    step_slug text NOT NULL,
+    tat timestamptz NOT NULL,
+    PRIMARY KEY (flow_slug, step_slug)
 );

@@ -5,9 +5,12 @@
 -- limited flows, so concurrent claims of one limited flow by any workers are serialised), the
 -- flow's running tasks (status 'started': slots come from task state, a killed worker's task
 -- holds its slot until it is requeued) are counted, in all and per step, and the queued tasks
--- are admitted in message order while the flow's max_running and their step's max_running
--- leave room. A refused task is not started: its message becomes visible again 250 ms later,
--- so no worker spins on it and a TypeScript worker reads it again on a later poll.
+-- are admitted in message order while the flow's and their step's max_running leave room and
+-- the flow's and their step's rate_limit allow a start (GCRA, pgflow._rate_room; the scopes'
+-- theoretical arrival times are kept in pgflow.flow_rate_state and move only for admitted
+-- tasks). A refused task is not started: its message becomes visible again 250 ms later (a
+-- rate-limited one when the rate next allows a start), so no worker spins on it and a
+-- TypeScript worker reads it again on a later poll.
 -- Returns the admitted message ids; messages without a queued task are not returned (the claim
 -- gives them no row either way) and their visibility is left alone.
 CREATE OR REPLACE FUNCTION pgflow._admit_claims(p_flow_slug text, p_msg_ids bigint[], p_queue_name text)
@@ -18,29 +21,44 @@ SET search_path = ''
 AS $$
 DECLARE
     v_control pgflow.flow_controls;
+    v_limits jsonb;
     v_flow_max int;
     v_step_max int;
     v_running int := 0;
     v_by_step jsonb := '{}';
     v_step_running int;
+    v_now float8 := extract(epoch FROM clock_timestamp());
+    v_tats jsonb := '{}';  -- scope ('' = the flow, else a step) -> tat (epoch seconds)
+    v_rated boolean;
+    v_rate jsonb;
+    v_scope text;
+    v_blocked_until float8;
+    v_ok boolean;
     v_task record;
     v_admitted bigint[] := '{}';
     v_refused bigint[] := '{}';
+    v_refused_until float8[] := '{}';
 BEGIN
     SELECT c.* INTO v_control FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug;
     IF NOT FOUND OR (v_control.paused_at IS NULL AND v_control.limits = '{}') THEN
         RETURN p_msg_ids;
     END IF;
-    v_flow_max := (v_control.limits->>'max_running')::int;
+    v_limits := v_control.limits;
+    v_flow_max := (v_limits->>'max_running')::int;
+    v_rated := v_limits ? 'rate_limit' OR jsonb_path_exists(v_limits, '$.steps.*.rate_limit');
     IF v_control.paused_at IS NULL THEN
         PERFORM pg_advisory_xact_lock(3, hashtext(p_flow_slug));
-        -- a statement after the lock: it sees every claim its previous holders committed
+        -- statements after the lock: they see every claim its previous holders committed
         SELECT coalesce(sum(running.n), 0)::int, coalesce(jsonb_object_agg(running.step_slug, running.n), '{}')
           INTO v_running, v_by_step
           FROM (SELECT t.step_slug, count(*)::int AS n
                   FROM pgflow.step_tasks AS t
                  WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
                  GROUP BY t.step_slug) AS running;
+        IF v_rated THEN
+            SELECT coalesce(jsonb_object_agg(r.step_slug, extract(epoch FROM r.tat)), '{}') INTO v_tats
+              FROM pgflow.flow_rate_state AS r WHERE r.flow_slug = p_flow_slug;
+        END IF;
     END IF;
     FOR v_task IN
         SELECT t.message_id, t.step_slug
@@ -49,22 +67,54 @@ BEGIN
          WHERE t.status = 'queued' AND t.flow_slug = p_flow_slug
          ORDER BY m.msg_id
     LOOP
-        v_step_max := (v_control.limits #>> ARRAY['steps', v_task.step_slug, 'max_running'])::int;
+        v_step_max := (v_limits #>> ARRAY['steps', v_task.step_slug, 'max_running'])::int;
         v_step_running := coalesce((v_by_step->>v_task.step_slug)::int, 0);
-        IF v_control.paused_at IS NULL
-           AND (v_flow_max IS NULL OR v_running < v_flow_max)
-           AND (v_step_max IS NULL OR v_step_running < v_step_max) THEN
+        v_ok := v_control.paused_at IS NULL
+                AND (v_flow_max IS NULL OR v_running < v_flow_max)
+                AND (v_step_max IS NULL OR v_step_running < v_step_max);
+        v_blocked_until := NULL;
+        IF v_ok AND v_rated THEN
+            FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
+                v_rate := CASE WHEN v_scope = '' THEN v_limits->'rate_limit'
+                               ELSE v_limits #> ARRAY['steps', v_scope, 'rate_limit'] END;
+                IF v_rate IS NOT NULL AND pgflow._rate_room(v_rate, (v_tats->>v_scope)::float8, v_now) < 1 THEN
+                    v_ok := false;
+                    -- the rate allows the next start once tat - tolerance is reached
+                    v_blocked_until := greatest(coalesce(v_blocked_until, 0),
+                        (v_tats->>v_scope)::float8 - least(((v_rate->>'count')::float8 - 1)
+                            * (v_rate->>'per')::float8 / (v_rate->>'count')::float8, 0.4));
+                END IF;
+            END LOOP;
+        END IF;
+        IF v_ok THEN
             v_admitted := v_admitted || v_task.message_id;
             v_running := v_running + 1;
             v_by_step := jsonb_set(v_by_step, ARRAY[v_task.step_slug], to_jsonb(v_step_running + 1));
+            IF v_rated THEN
+                FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
+                    v_rate := CASE WHEN v_scope = '' THEN v_limits->'rate_limit'
+                                   ELSE v_limits #> ARRAY['steps', v_scope, 'rate_limit'] END;
+                    CONTINUE WHEN v_rate IS NULL;
+                    v_tats := jsonb_set(v_tats, ARRAY[v_scope], to_jsonb(
+                        greatest(coalesce((v_tats->>v_scope)::float8, v_now), v_now)
+                        + (v_rate->>'per')::float8 / (v_rate->>'count')::float8));
+                END LOOP;
+            END IF;
         ELSE
             v_refused := v_refused || v_task.message_id;
+            v_refused_until := v_refused_until || CASE WHEN v_blocked_until IS NULL THEN v_now + 0.25
+                                                       ELSE greatest(v_now + 0.05, v_blocked_until) END;
         END IF;
     END LOOP;
     IF cardinality(v_refused) > 0 THEN
-        EXECUTE format('UPDATE pgmq.%I SET vt = clock_timestamp() + interval ''250 milliseconds'' '
-                       'WHERE msg_id = ANY ($1)', pgmq.format_table_name(p_queue_name, 'q'))
-          USING v_refused;
+        EXECUTE format('UPDATE pgmq.%I AS q SET vt = to_timestamp(r.until) FROM unnest($1, $2) AS r (msg_id, until) '
+                       'WHERE q.msg_id = r.msg_id', pgmq.format_table_name(p_queue_name, 'q'))
+          USING v_refused, v_refused_until;
+    END IF;
+    IF v_rated AND cardinality(v_admitted) > 0 THEN
+        INSERT INTO pgflow.flow_rate_state AS r (flow_slug, step_slug, tat)
+        SELECT p_flow_slug, t.key, to_timestamp(t.value::float8) FROM jsonb_each_text(v_tats) AS t
+        ON CONFLICT (flow_slug, step_slug) DO UPDATE SET tat = excluded.tat;
     END IF;
     RETURN v_admitted;
 END;

@@ -4,7 +4,8 @@
 --          read as many as asked; pgflow._start_tasks' admission does the rest;
 --   0    - the flow is paused, or its running tasks fill its max_running: read nothing;
 --   n    - max_running minus the running tasks (taking the flow's claim lock, as
---          pgflow._admit_claims, which counts again under it);
+--          pgflow._admit_claims, which counts again under it), and at most the starts the flow's
+--          rate_limit allows now (pgflow._rate_room);
 -- prioritized_flow, the queue's flow when it has started runs with a priority above 0 (their
 -- tasks are read first, pgflow._read_prioritized), else NULL. Both come from index probes; a
 -- flow with neither flow control nor priorities pays those and nothing else.
@@ -32,11 +33,19 @@ BEGIN
         RETURN;
     END IF;
     v_max := (v_control.limits->>'max_running')::int;
-    IF v_max IS NULL THEN
+    IF v_max IS NULL AND NOT v_control.limits ? 'rate_limit' THEN
         RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(3, hashtext(v_flow));
-    SELECT greatest(v_max - count(*), 0)::int INTO room
-      FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_flow AND t.status = 'started';
+    IF v_max IS NOT NULL THEN
+        SELECT greatest(v_max - count(*), 0)::int INTO room
+          FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_flow AND t.status = 'started';
+    END IF;
+    IF v_control.limits ? 'rate_limit' THEN
+        SELECT least(room, pgflow._rate_room(v_control.limits->'rate_limit', extract(epoch FROM
+                   (SELECT r.tat FROM pgflow.flow_rate_state AS r WHERE r.flow_slug = v_flow AND r.step_slug = '')),
+                   extract(epoch FROM clock_timestamp())))
+          INTO room;
+    END IF;
 END;
 $$;

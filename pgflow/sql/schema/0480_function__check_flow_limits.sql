@@ -1,7 +1,9 @@
 -- Check a flow's limits (flow control, pgflow-py addition) and return them tidied: keys whose
 -- value is JSON null are dropped, and so are steps left without limits. The form is
---   {"max_running": n, "steps": {"<step_slug>": {"max_running": n}}}
--- where every n is a whole number from 1 to 2147483647 and every step is one of the flow's.
+--   {"max_running": n, "rate_limit": {"count": n, "per": seconds},
+--    "steps": {"<step_slug>": {"max_running": n, "rate_limit": {...}}}}
+-- where every n is a whole number from 1 to 2147483647, per a number of seconds above 0 (at
+-- most a day), and every step is one of the flow's.
 -- Raises PF003 naming the option, the flow (and the step) for anything else.
 CREATE OR REPLACE FUNCTION pgflow._check_flow_limits(p_flow_slug text, p_limits jsonb)
 RETURNS jsonb
@@ -51,11 +53,25 @@ BEGIN
                                  jsonb_typeof(v_item.value)),
                 HINT = 'For example {"max_running": 1}.';
         END IF;
-        IF v_item.key <> 'max_running' THEN
+        IF v_item.key NOT IN ('max_running', 'rate_limit') THEN
             RAISE EXCEPTION USING ERRCODE = 'PF003',
                 MESSAGE = format('unknown limit %L for %s', v_item.key, v_where),
-                HINT = CASE WHEN v_item.step_slug IS NULL THEN 'The limits are: max_running, steps.'
-                            ELSE 'A step''s limit is: max_running.' END;
+                HINT = CASE WHEN v_item.step_slug IS NULL THEN 'The limits are: max_running, rate_limit, steps.'
+                            ELSE 'A step''s limits are: max_running, rate_limit.' END;
+        END IF;
+        IF v_item.key = 'rate_limit' THEN
+            IF jsonb_typeof(v_item.value) <> 'object' OR (v_item.value - 'count' - 'per') <> '{}'
+               OR jsonb_typeof(v_item.value->'count') IS DISTINCT FROM 'number'
+               OR jsonb_typeof(v_item.value->'per') IS DISTINCT FROM 'number'
+               OR (v_item.value->>'count')::numeric <> trunc((v_item.value->>'count')::numeric)
+               OR (v_item.value->>'count')::numeric NOT BETWEEN 1 AND 2147483647
+               OR (v_item.value->>'per')::numeric <= 0 OR (v_item.value->>'per')::numeric > 86400 THEN
+                RAISE EXCEPTION USING ERRCODE = 'PF003',
+                    MESSAGE = format('rate_limit of %s must be {"count": a whole number of at least 1, "per": '
+                                     'seconds above 0 (at most 86400)}, got %s', v_where, v_item.value),
+                    HINT = 'For example {"count": 10, "per": 1} for 10 starts a second.';
+            END IF;
+            CONTINUE;
         END IF;
         IF jsonb_typeof(v_item.value) <> 'number' OR v_item.value::numeric <> trunc(v_item.value::numeric)
            OR v_item.value::numeric < 1 OR v_item.value::numeric > 2147483647 THEN

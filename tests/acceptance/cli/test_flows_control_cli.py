@@ -63,3 +63,15 @@ def test_runs_show_says_why_a_run_waits(pgflow_cli: Cli) -> None:
     run_id = pgflow_cli("start", "shop", "--input", '{"n": 1}').stdout.strip()
     shown = pgflow_cli("runs", "show", run_id)
     assert shown.returncode == 0 and "waiting: paused: maintenance" in shown.stdout
+
+
+def test_rate_limits_from_the_command_line(pgflow_cli: Cli) -> None:
+    assert pgflow_cli("compile", "shopflows:shop").returncode == 0
+    limited = pgflow_cli("flows", "limits", "shop", "--rate", "10/1", "--step-rate", "double=3/60")
+    assert limited.returncode == 0, limited.stderr
+    assert limited.stdout.splitlines() == ["shop: claiming", "  running 0 (no limit), at most 10 starts per 1 s, queued 0",
+                                           "  step double: running 0, at most 3 starts per 60 s"]
+    zero = pgflow_cli("flows", "limits", "shop", "--rate", "10/0")
+    assert zero.returncode == 1 and "rate_limit of flow 'shop' must be" in zero.stderr
+    cleared = pgflow_cli("flows", "limits", "shop", "--rate", "none", "--step-rate", "double=none", "--json")
+    assert json.loads(cleared.stdout)["limits"] == {}

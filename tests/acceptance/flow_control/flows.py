@@ -56,3 +56,12 @@ pausable = pgflow.Job("pausable", max_attempts=1)
 @pausable.perform
 def tick(input: dict[str, Any]) -> None:
     probe("pausable", 0)
+
+
+# at most 20 starts a second across every worker
+rated = pgflow.Job("rated", rate_limit=(20, 1.0), max_attempts=1)
+
+
+@rated.perform
+def call_api(input: dict[str, Any]) -> None:
+    return None

@@ -103,3 +103,23 @@ def test_pause_stops_claims_within_a_second_and_resume_restarts_them(db_url, sta
         eventually(lambda: all(client.get_run(r).finished for r in run_ids[-3:]), timeout=60,
                    message="the runs finish after resume")
     eventually(lambda: _probe(db_url, "pausable")["finished"] == 300, timeout=60, message="every job ran")
+
+
+def test_a_rate_limit_of_20_a_second_starts_200_in_10_seconds_across_workers(db_url, start_worker):
+    workers = [start_worker(f"{FLOWS}:rated", "--quiet", name=f"r{i}") for i in range(2)]
+    for worker in workers:
+        _ready(worker)
+    with psycopg.connect(db_url, autocommit=True) as conn:  # 400 runs, more than 10 s of work
+        conn.execute("SELECT pgflow.start_flow('rated', '{}') FROM generate_series(1, 400)")
+
+    def starts() -> tuple[Any, Any, int]:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            return conn.execute(
+                "SELECT min(started_at), max(started_at), count(*) FILTER (WHERE started_at < "
+                "(SELECT min(started_at) FROM pgflow.step_tasks WHERE flow_slug = 'rated') + interval '10 s') "
+                "FROM pgflow.step_tasks WHERE flow_slug = 'rated' AND started_at IS NOT NULL").fetchone()
+
+    first, last, in_ten_seconds = eventually(
+        lambda: (s := starts())[1] is not None and (s[1] - s[0]).total_seconds() >= 10.5 and s,
+        timeout=60, interval=0.5, message="the workers start tasks for more than 10 s")
+    assert 190 <= in_ten_seconds <= 210, in_ten_seconds

@@ -123,3 +123,22 @@ async def test_get_run_says_when_flow_control_holds_a_run_back(api: Api, db_url:
     assert (await api.get_run(run_id)).held_by == "concurrency limit: step double max_running 1 (1 running)"
     await api.set_limits(flow, steps={"double": 2})
     assert (await api.get_run(run_id)).held_by is None
+
+
+async def test_rate_limits_from_code_and_at_runtime(api: Api) -> None:
+    job = pgflow.Job("rated_job", rate_limit=(20, 1.0))
+
+    @job.perform
+    def call_api(input):
+        return input
+
+    await api.compile(job)
+    assert (await api.get_flow_control(job)).rate_limit == (20, 1.0)
+    state = await api.set_limits(job, rate_limit=(5, 60), steps={"rated_job": {"rate_limit": (1, 2.5)}})
+    assert (state.rate_limit, state.step_rate_limits) == ((5, 60.0), {"rated_job": (1, 2.5)})
+    with pytest.raises(pgflow.InvalidInput, match="rate_limit of flow 'rated_job' must be"):
+        await api.set_limits(job, rate_limit=(10, 0))
+    with pytest.raises(pgflow.InvalidInput, match=r"rate_limit of flow 'rated_job' must be \(count, seconds\)"):
+        await api.set_limits(job, rate_limit=10)
+    state = await api.set_limits(job, rate_limit=None, steps={"rated_job": None})
+    assert state.limits == {}
