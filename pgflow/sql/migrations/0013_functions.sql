@@ -1968,7 +1968,8 @@ $$;
 -- says those) that its flow's flow control keeps from being claimed -
 --   'paused[: <reason>]'                                   the flow is paused;
 --   'concurrency limit: flow max_running <n> (<r> running)' the flow's slots are all taken;
---   'concurrency limit: step <slug> max_running <n> (<r> running)' the slots of a step it waits in.
+--   'concurrency limit: step <slug> max_running <n> (<r> running)' the slots of a step it waits in;
+--   'rate limit: flow|step <slug> <count> per <per> s'      the rate allows no start right now.
 -- A run of a flow without flow control costs one index probe.
 CREATE OR REPLACE FUNCTION pgflow._run_held_by(p_run_id uuid)
 RETURNS text
@@ -2006,7 +2007,23 @@ BEGIN
             RETURN format('concurrency limit: flow max_running %s (%s running)', v_max, v_running);
         END IF;
     END IF;
+    IF v_control.limits ? 'rate_limit' AND pgflow._rate_room(v_control.limits->'rate_limit',
+           (SELECT extract(epoch FROM r.tat) FROM pgflow.flow_rate_state AS r
+             WHERE r.flow_slug = v_control.flow_slug AND r.step_slug = ''),
+           extract(epoch FROM clock_timestamp())) < 1 THEN
+        RETURN format('rate limit: flow %s per %s s', v_control.limits #>> '{rate_limit,count}',
+                      v_control.limits #>> '{rate_limit,per}');
+    END IF;
     FOREACH v_step IN ARRAY v_steps LOOP
+        IF v_control.limits #> ARRAY['steps', v_step, 'rate_limit'] IS NOT NULL
+           AND pgflow._rate_room(v_control.limits #> ARRAY['steps', v_step, 'rate_limit'],
+                   (SELECT extract(epoch FROM r.tat) FROM pgflow.flow_rate_state AS r
+                     WHERE r.flow_slug = v_control.flow_slug AND r.step_slug = v_step),
+                   extract(epoch FROM clock_timestamp())) < 1 THEN
+            RETURN format('rate limit: step %s %s per %s s', v_step,
+                          v_control.limits #>> ARRAY['steps', v_step, 'rate_limit', 'count'],
+                          v_control.limits #>> ARRAY['steps', v_step, 'rate_limit', 'per']);
+        END IF;
         v_max := (v_control.limits #>> ARRAY['steps', v_step, 'max_running'])::int;
         CONTINUE WHEN v_max IS NULL;
         SELECT count(*)::int INTO v_running

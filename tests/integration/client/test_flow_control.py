@@ -123,6 +123,10 @@ async def test_get_run_says_when_flow_control_holds_a_run_back(api: Api, db_url:
     assert (await api.get_run(run_id)).held_by == "concurrency limit: step double max_running 1 (1 running)"
     await api.set_limits(flow, steps={"double": 2})
     assert (await api.get_run(run_id)).held_by is None
+    await api.set_limits(flow, rate_limit=(1, 3600))
+    with psycopg.connect(db_url) as conn:  # the rate's next start is an hour away
+        conn.execute("INSERT INTO pgflow.flow_rate_state VALUES (%s, '', now() + interval '1 hour')", (flow.slug,))
+    assert (await api.get_run(run_id)).held_by == "rate limit: flow 1 per 3600 s"
 
 
 async def test_rate_limits_from_code_and_at_runtime(api: Api) -> None:
