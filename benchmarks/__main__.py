@@ -23,12 +23,13 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.core import Bench, Results, Settings
 from benchmarks.env import describe, start_server
-from benchmarks.scenarios import client, flow_control, flows, footprint, jobs, latency
+from benchmarks.scenarios import client, flow_control, flows, footprint, jobs, latency, live
 
 SCENARIOS = {"jobs": jobs, "flows": flows, "latency": latency, "client": client, "footprint": footprint,
-             "flow_control": flow_control}
+             "flow_control": flow_control, "live": live}
 TITLES = {"jobs": "1. Jobs", "flows": "2. Flows", "latency": "3. Latency", "client": "4. Client costs",
-          "footprint": "5. Footprint", "flow_control": "7. Flow control"}
+          "footprint": "5. Footprint", "flow_control": "7. Flow control",
+          "live": "8. Live views at scale"}
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 RESULTS = Path(__file__).resolve().parent / "results" / "last-run.json"
@@ -98,6 +99,8 @@ def render(results: Results) -> str:
         "client": lambda: client.render(results, s.get("client_concurrency", 8)),
         "footprint": lambda: footprint.render(results, tuple(s.get("history", (0,)))),
         "flow_control": lambda: flow_control.render(results, processes),
+        "live": lambda: live.render(results, tuple(s.get("live_readers", (1, 10, 100))), s.get("live_idle", 5),
+                                    s.get("live_items", 10_000)),
     }
     sections = [(TITLES[name], intro(SCENARIOS[name]), tables[name]()) for name in chosen]
     target_rows = report.targets(results, processes, tuple(s.get("history", (0,))))

@@ -37,13 +37,17 @@ class Settings:
     history: tuple[int, ...] = (0, 100_000, 1_000_000)  # completed runs in history
     history_jobs: int = 4_000    # jobs drained at each history size
     drain_timeout: float = 180.0
+    live_items: int = 10_000     # items of the map watched over SSE (scenario live)
+    live_readers: tuple[int, ...] = (1, 10, 100)  # reading SSE clients per measurement
+    live_idle: int = 5           # SSE clients that never read, beside them
 
     @classmethod
     def tiny(cls) -> Settings:
         """Every code path, seconds per scenario: what tests/benchmarks runs (figures meaningless)."""
         return cls(reps=1, processes=(1,), jobs=40, slow_jobs=20, chain_runs=10, diamond_runs=10, map_items=50, map_batches=(10, 20),
                    latency_jobs=5, latency_rate=50.0, client_calls=10, client_concurrency=2, sync_calls=2,
-                   footprint_runs=10, history=(0, 200), history_jobs=20, drain_timeout=60.0)
+                   footprint_runs=10, history=(0, 200), history_jobs=20, drain_timeout=60.0,
+                   live_items=50, live_readers=(1, 3), live_idle=2)
 
     @classmethod
     def preset(cls, quick: bool, reps: int | None = None) -> Settings:
@@ -51,6 +55,7 @@ class Settings:
             reps=3, processes=(1, 2, 4), jobs=3_000, slow_jobs=600, chain_runs=600, diamond_runs=500,
             latency_jobs=100, client_calls=400, sync_calls=30, footprint_runs=1_000,
             history=(0, 100_000), history_jobs=2_000, drain_timeout=90.0,
+            live_items=2_000, live_readers=(1, 10),
         ) if quick else cls()
         return chosen if reps is None else replace(chosen, reps=max(1, reps))
 

@@ -152,9 +152,11 @@ class Viewer:
             self.ready.clear()
             await asyncio.wait_for(self.ready.wait(), timeout)
 
-    def take(self) -> tuple[str, str] | None:
-        """The next queued message (event name, JSON text), or None."""
-        return self.items.popleft() if self.items else None
+    def take_all(self) -> list[tuple[str, str]]:
+        """Every queued message (event name, JSON text), oldest first; the backlog is then empty."""
+        items = list(self.items)
+        self.items.clear()
+        return items
 
     def progress(self) -> list[str]:
         """The ``step:progress`` payloads of the steps whose counts changed since the last call."""

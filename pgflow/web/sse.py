@@ -91,8 +91,15 @@ class _Stream:
 
     async def text(self, event: str, data: str) -> None:
         """A message whose data is JSON text already."""
-        self._count += 1
-        await self._write(f"id: {self._token}:{self._count}\nevent: {event}\ndata: {data}\n\n")
+        await self.texts([(event, data)])
+
+    async def texts(self, messages: list[tuple[str, str]]) -> None:
+        """Several messages (event name, JSON text) in one write."""
+        parts = []
+        for event, data in messages:
+            self._count += 1
+            parts.append(f"id: {self._token}:{self._count}\nevent: {event}\ndata: {data}\n\n")
+        await self._write("".join(parts))
 
     async def comment(self, text: str) -> None:
         await self._write(f": {text}\n\n")
@@ -191,12 +198,12 @@ def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float 
                 except asyncio.TimeoutError:
                     await stream.comment("keep-alive")
                     continue
-                while True:  # the backlog; a viewer far behind gets one snapshot instead
+                while True:  # the backlog, in one write; a viewer far behind gets one snapshot instead
                     if viewer.snapshot_due is not None:
                         reason = viewer.snapshot_due
                         await stream.text("snapshot", _snapshot(reason, await viewer.snapshot()))
-                    elif (item := viewer.take()) is not None:
-                        await stream.text(*item)
+                    elif items := viewer.take_all():
+                        await stream.texts(items)
                     else:
                         break
                 if viewer.dirty:
