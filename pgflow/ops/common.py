@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import os
 from datetime import timedelta
 from uuid import UUID
 
 from pgflow.db.jsonb import NotStorable, jsonb_text
 from pgflow.dsl.flow import Flow
 from pgflow.dsl.job import Job
-from pgflow.errors import FlowDefinitionError, FlowNotFound, InvalidInput
+from pgflow.errors import ConfigurationError, FlowDefinitionError, FlowNotFound, InvalidInput
 from pgflow.types import FlowRef, Json, RunId
 
 
@@ -43,11 +44,29 @@ def slug_of(flow: FlowRef) -> str:
 
 
 def json_text(value: Json, what: str = "input") -> str:
-    """``value`` as JSON text; InvalidInput when jsonb cannot store it (see :mod:`pgflow.db.jsonb`)."""
+    """``value`` as JSON text; InvalidInput when jsonb cannot store it (see :mod:`pgflow.db.jsonb`),
+    or when it is a run's input larger than ``$PGFLOW_MAX_INPUT_BYTES`` (unset: no limit)."""
     try:
-        return jsonb_text(value)
+        text = jsonb_text(value)
     except NotStorable as exc:
         raise InvalidInput(f"the {what} {exc.reason}; {exc.fix}") from None
+    if what == "input" and (limit := max_input_bytes()) is not None and len(text) > limit \
+            and (size := len(text.encode())) > limit:
+        raise InvalidInput(
+            f"the input is {size:,} bytes of JSON, more than PGFLOW_MAX_INPUT_BYTES={limit:,}: pass large data "
+            f"by reference (a URL, a storage key, a table row) or raise the limit")
+    return text
+
+
+def max_input_bytes() -> int | None:
+    """The optional cap on a run input's JSON size, from ``$PGFLOW_MAX_INPUT_BYTES`` (bytes)."""
+    raw = os.environ.get("PGFLOW_MAX_INPUT_BYTES", "").strip().replace("_", "")
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ConfigurationError(
+            f"PGFLOW_MAX_INPUT_BYTES must be a positive number of bytes (e.g. 1000000), not {raw!r}; unset it for no limit")
+    return int(raw)
 
 
 def run_uuid(run_id: RunId) -> UUID:
