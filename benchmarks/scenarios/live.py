@@ -81,9 +81,12 @@ class Dashboard:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Dashboard:
+        # BENCH_DASHBOARD_SOURCE: a checkout whose pgflow serves instead (a before/after comparison)
+        source = os.environ.get("BENCH_DASHBOARD_SOURCE")
+        env = {**os.environ, "PYTHONPATH": source} if source else None
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pgflow", "dashboard", "--database-url", self.dsn, "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=source or None)
         deadline = time.monotonic() + 30
         while True:
             try:
