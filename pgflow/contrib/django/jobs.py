@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.module_loading import import_string
+
+from pgflow.contrib.django.compat import TaskContext, TaskResult, TaskResultStatus
 from pgflow.dsl.job import Job
 
 JOB_SLUG = "django_tasks"
+FAILED_PREFIX = "DjangoTaskFailed: "
+
+
+class DjangoTaskFailed(Exception):
+    """A Django task raised; the message starts with the exception's import path."""
+
 
 django_tasks = Job(JOB_SLUG, max_attempts=1)
 
@@ -21,10 +30,28 @@ django_tasks = Job(JOB_SLUG, max_attempts=1)
 def run_django_task(input: Any, ctx: Any) -> Any:
     from django.db import close_old_connections
 
-    from pgflow.contrib.django.tasks import call_task
-
     close_old_connections()  # this thread's connections, as Django does around each request
     try:
         return call_task(input, ctx)
     finally:
         close_old_connections()
+
+
+def call_task(payload: dict[str, Any], ctx: Any) -> Any:
+    """Run one Django task from a ``django_tasks`` run's input (the job's handler)."""
+    task = import_string(payload["task"])
+    args, kwargs = payload.get("args", []), payload.get("kwargs", {})
+    try:
+        if payload.get("takes_context"):
+            result = TaskResult(task=task, id=str(ctx.run_id), status=TaskResultStatus.RUNNING,
+                                enqueued_at=None, started_at=None, finished_at=None,
+                                last_attempted_at=None, args=args, kwargs=kwargs,
+                                backend=payload.get("backend", "default"), errors=[],
+                                worker_ids=[str(ctx.worker_id)])
+            value = task.call(TaskContext(task_result=result), *args, **kwargs)
+        else:
+            value = task.call(*args, **kwargs)
+    except Exception as exc:
+        path = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        raise DjangoTaskFailed(f"{path}: {exc}") from exc
+    return value

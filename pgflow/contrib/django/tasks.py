@@ -16,29 +16,11 @@ from typing import Any
 
 from pgflow.contrib.django import start_flow
 
-try:  # Django 6
-    from django.tasks.backends.base import BaseTaskBackend
-    from django.tasks.base import TaskContext, TaskError, TaskResult, TaskResultStatus
-    from django.tasks.exceptions import TaskResultDoesNotExist
-except ImportError:
-    try:  # the backport, module django_tasks
-        from django_tasks.backends.base import BaseTaskBackend
-        from django_tasks.base import TaskContext, TaskError, TaskResult, TaskResultStatus
-        from django_tasks.exceptions import TaskResultDoesNotExist
-    except ImportError as exc:
-        from pgflow.errors import MissingExtra
-
-        raise MissingExtra("Django's tasks framework", "django",
-                           "django.tasks (Django 6) or the django-tasks backport") from exc
+from pgflow.contrib.django.compat import (
+    BaseTaskBackend, TaskError, TaskResult, TaskResultDoesNotExist, TaskResultStatus)
+from pgflow.contrib.django.jobs import FAILED_PREFIX, DjangoTaskFailed
 
 from django.utils.module_loading import import_string
-
-FAILED_PREFIX = "DjangoTaskFailed: "
-
-
-class DjangoTaskFailed(Exception):
-    """A Django task raised; the message starts with the exception's import path."""
-
 
 class PgflowBackend(BaseTaskBackend):
     supports_defer = True
@@ -99,24 +81,4 @@ def _exception_path(error: str) -> str:
     return "builtins.Exception"
 
 
-def call_task(payload: dict[str, Any], ctx: Any) -> Any:
-    """Run one Django task from a ``django_tasks`` run's input (the job's handler)."""
-    task = import_string(payload["task"])
-    args, kwargs = payload.get("args", []), payload.get("kwargs", {})
-    try:
-        if payload.get("takes_context"):
-            result = TaskResult(task=task, id=str(ctx.run_id), status=TaskResultStatus.RUNNING,
-                                enqueued_at=None, started_at=None, finished_at=None,
-                                last_attempted_at=None, args=args, kwargs=kwargs,
-                                backend=payload.get("backend", "default"), errors=[],
-                                worker_ids=[str(ctx.worker_id)])
-            value = task.call(TaskContext(task_result=result), *args, **kwargs)
-        else:
-            value = task.call(*args, **kwargs)
-    except Exception as exc:
-        path = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        raise DjangoTaskFailed(f"{path}: {exc}") from exc
-    return value
-
-
-__all__ = ["PgflowBackend", "DjangoTaskFailed", "call_task"]
+__all__ = ["PgflowBackend", "DjangoTaskFailed"]
