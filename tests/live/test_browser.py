@@ -120,3 +120,35 @@ async def test_the_javascript_client_applies_shuffled_duplicated_events_like_the
             "([run, events]) => { events.forEach(e => PgflowLive.applyEvent(run, e)); return run; }",
             [json.loads(json.dumps(run_to_dict(initial))), shuffled])
         assert differences(without_untracked(replayed), without_untracked(run_to_dict(final))) == [], name
+
+
+async def test_the_javascript_client_follows_a_progress_stream_to_the_final_counts(browser, client, db_url):
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Mount, Route
+
+    from pgflow.web.sse import event_stream
+    from tests.live.driver import SqlDriver
+    from tests.live.flows import maps
+    from tests.live.sse_client import serving
+
+    run_id = await client.start_flow(maps, {"items": list(range(1, 31))})
+    page_html = f"<script>{LIVE_JS.read_text(encoding='utf-8')}</script><p>progress</p>"
+    app = Starlette(routes=[Route("/", lambda request: HTMLResponse(page_html)),
+                            Mount("/pgflow", app=event_stream(client, progress_interval=0.05))])
+    async with serving(app) as base:
+        page = await browser.new_page()
+        await page.goto(base + "/")
+        await page.evaluate("""url => { window.changes = []; window.live = PgflowLive.followRun(url, {
+            onChange(run, change) { window.changes.push(change.type); },
+            onFinished(run, finished) { window.outcome = finished.outcome; } }); }""",
+                            f"/pgflow/runs/{run_id}?tasks=progress")
+        await page.wait_for_function("window.changes.length > 0")
+        async with SqlDriver(db_url, maps) as driver:
+            await driver.drain()
+        await page.wait_for_function("window.outcome === 'completed'", timeout=30_000)
+        run = await page.evaluate("window.live.run")
+        changes = await page.evaluate("window.changes")
+    counts = {s["step_slug"]: s["task_counts"] for s in run["step_states"]}
+    assert counts["double"] == {"completed": 30} and all(s["tasks"] == [] for s in run["step_states"])
+    assert "step:progress" in changes and not [c for c in changes if c.startswith("task:")]

@@ -13,6 +13,10 @@
  *     onChange(runs, change) { ... },                // runs: Map run_id -> run
  *   });
  *
+ * With "?tasks=progress" on a one-run URL, steps carry task_counts ({"completed": 812, ...},
+ * updated by step:progress messages) instead of tasks. A field too large for a snapshot is
+ * null, named with its size in the object's "truncated".
+ *
  * A run is the JSON of pgflow.models.Run: {run_id, flow_slug, status, input, output,
  * remaining_steps, started_at, ..., step_states: [{step_slug, status, output, error_message,
  * ..., tasks: [{task_index, status, attempts_count, ...}]}]}.
@@ -210,6 +214,15 @@
         var payload = JSON.parse(e.data);
         if (applyEvent(handle.run, payload)) call(options.onChange, handle.run, { type: name, event: payload });
       });
+    });
+    // ?tasks=progress streams: a step's task counts instead of its task events
+    source.addEventListener("step:progress", function (e) {
+      var p = JSON.parse(e.data);
+      if (!handle.run || p.run_id !== handle.run.run_id) return;
+      var step = findStep(handle.run, p.step_slug);
+      step.task_counts = p.tasks;
+      if (p.remaining_tasks != null) step.remaining_tasks = p.remaining_tasks;
+      call(options.onChange, handle.run, { type: "step:progress", event: p });
     });
     source.addEventListener("run:finished", function (e) {
       handle.finished = JSON.parse(e.data);
