@@ -207,7 +207,8 @@ def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float 
                     else:
                         break
                 if viewer.dirty:
-                    await asyncio.sleep(max(0.0, last_progress + progress_interval - time.monotonic()))
+                    if viewer.finished is None:  # at most one round of progress per interval
+                        await asyncio.sleep(max(0.0, last_progress + progress_interval - time.monotonic()))
                     last_progress = time.monotonic()
                     for text in viewer.progress():
                         await stream.text("step:progress", text)
