@@ -26,13 +26,16 @@ CREATE TABLE pgflow.flow_rate_state (
 );
 
 -- ============================================================================================
--- Priorities: runs.priority (0 = the default lane, existing runs included), and the started
--- runs above it by flow (claim_tasks reads their queued tasks first)
+-- Priorities: runs.priority (0 = the default lane; existing runs keep NULL, which is the default
+-- lane too: PostgreSQL 15 refuses to add a column with a default, or NOT NULL, to a table whose
+-- row type a SQL-standard function such as pgflow._run_event takes), and the started runs above
+-- it by flow (claim_tasks reads their queued tasks first)
 -- ============================================================================================
 
 ALTER TABLE pgflow.runs
-    ADD COLUMN priority int NOT NULL DEFAULT 0,
+    ADD COLUMN priority int,
     ADD CONSTRAINT priority_is_in_range CHECK (priority BETWEEN 0 AND 1000);
+ALTER TABLE pgflow.runs ALTER COLUMN priority SET DEFAULT 0;
 
 CREATE INDEX idx_runs_prioritized ON pgflow.runs (flow_slug, priority DESC, started_at)
     WHERE priority > 0 AND status = 'started';

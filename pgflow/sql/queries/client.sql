@@ -109,7 +109,7 @@ SELECT run_id, status
 
 -- name: client_select_run
 SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at,
-       cancelled_at, cancel_reason, idempotency_key, idempotency_ttl, retry_of, retry_kind, priority,
+       cancelled_at, cancel_reason, idempotency_key, idempotency_ttl, retry_of, retry_kind, coalesce(priority, 0) AS priority,
        pgflow._run_held_by(run_id) AS held_by,
        ARRAY(SELECT n.run_id FROM pgflow.runs AS n WHERE n.retry_of = %(run_id)s
               ORDER BY n.started_at, n.run_id) AS retried_by
@@ -121,7 +121,7 @@ SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, co
 -- start delay, a retry's backoff) when it is due (pgflow._waiting_runs).
 SELECT r.run_id, r.flow_slug, r.status, r.input, r.output, r.remaining_steps, r.started_at, r.completed_at,
        r.failed_at, r.cancelled_at, r.cancel_reason, r.idempotency_key, r.idempotency_ttl, r.retry_of,
-       r.retry_kind, r.priority, pgflow._run_held_by(r.run_id) AS held_by,
+       r.retry_kind, coalesce(r.priority, 0) AS priority, pgflow._run_held_by(r.run_id) AS held_by,
        ARRAY(SELECT n.run_id FROM pgflow.runs AS n WHERE n.retry_of = r.run_id
               ORDER BY n.started_at, n.run_id) AS retried_by,
        CASE WHEN r.status = 'started' THEN (SELECT w.due_at FROM pgflow._waiting_runs(ARRAY[r.run_id]) AS w) END AS due_at

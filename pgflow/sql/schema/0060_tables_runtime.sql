@@ -25,8 +25,10 @@ CREATE TABLE pgflow.runs (
     -- completed); NULL for runs started again before the column existed
     retry_kind text,
     -- pgflow-py addition (flow control): higher is claimed first within the flow by the Python
-    -- worker's claim_tasks (equal priorities keep queue order); 0 = the default lane
-    priority int NOT NULL DEFAULT 0,
+    -- worker's claim_tasks (equal priorities keep queue order); 0 = the default lane, and so is
+    -- NULL (runs from before the column: a NOT NULL column with a default cannot be added to a
+    -- table whose row type a SQL-standard function takes, on PostgreSQL 15)
+    priority int DEFAULT 0,
     -- pgflow-py addition (waits): the key a signal can name this run by instead of its id
     -- (signal_by_key; e.g. an order id a webhook knows), and for a child run of a subflow step
     -- the parent run, step and task that wait for it (no foreign key: pruning goes run by run)
