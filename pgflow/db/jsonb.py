@@ -12,9 +12,19 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from itertools import accumulate
 from typing import Any
 
 _encode = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode  # one encoder, not one per call
+
+# Up to Python 3.12 the encoder stops at the interpreter's recursion limit (about 1,000 levels);
+# from 3.13 it goes on to depths PostgreSQL may refuse ("stack depth limit exceeded"), so values
+# nested deeper than that are refused on every version alike
+MAX_DEPTH = 1000
+_DEEP_ENCODES = sys.version_info >= (3, 13)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 # every escape sequence of the encoder's output, in order: "\\uXXXX" with its hex, or "\\<char>"
 _ESCAPE = re.compile(r"\\(?:u([0-9a-f]{4})|.)")
@@ -35,15 +45,27 @@ def jsonb_text(value: Any) -> str:
     try:
         text = _encode(value)
     except RecursionError:
-        raise NotStorable("is nested too deeply to encode as JSON",
-                          "flatten it (store deep structures as a string, or in a table of their own)") from None
+        raise _too_deep() from None
     except (TypeError, ValueError) as exc:
         raise NotStorable(f"is not JSON-serialisable ({exc})",
                           "use dicts, lists, strings, numbers, booleans or None, converting other values "
                           "(datetimes with .isoformat(), decimals with float() or str(), UUIDs and sets) first") from None
+    if _DEEP_ENCODES and len(text) > 2 * MAX_DEPTH and _depth(text) > MAX_DEPTH:
+        raise _too_deep()
     if "\\u0000" in text or "\\ud" in text:  # the encoder writes lowercase hex; both are rare
         _check_escapes(text)
     return text
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON ``text`` (brackets inside strings skipped)."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(1 if c in "[{" else -1 for c in brackets), default=0)
+
+
+def _too_deep() -> NotStorable:
+    return NotStorable(f"is nested too deeply to store (more than about {MAX_DEPTH} levels)",
+                       "flatten it (store deep structures as a string, or in a table of their own)")
 
 
 def _check_escapes(text: str) -> None:

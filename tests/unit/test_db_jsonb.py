@@ -46,3 +46,16 @@ def test_absurd_nesting_is_a_clear_error_not_a_recursion_error() -> None:
         deep = [deep]
     with pytest.raises(NotStorable, match="nested too deeply"):
         jsonb_text(deep)
+
+
+def test_the_depth_limit_is_the_same_on_every_python_version() -> None:
+    # Python 3.13's encoder goes deeper than 3.12's recursion limit, to depths PostgreSQL refuses
+    deep: object = {"leaf": "[[[ in a string ]]]"}
+    for _ in range(1200):
+        deep = [deep]
+    with pytest.raises(NotStorable, match=r"nested too deeply to store \(more than about 1000 levels\)"):
+        jsonb_text(deep)
+    shallow: object = "]]]{{{" * 1000  # brackets in strings are not nesting
+    for _ in range(250):
+        shallow = {"a": [shallow]}  # 500 levels
+    assert jsonb_text(shallow).startswith('{"a":[{"a":')
