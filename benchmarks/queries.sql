@@ -98,6 +98,26 @@ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 ORDER BY total_exec_time + total_plan_time DESC
 LIMIT %(top)s
 
+-- name: ts_register_worker
+-- The compatible path (benchmarks/systems/compat_sys.py): the statements a pgflow 0.17.1
+-- TypeScript flow worker sends, as tests/compat/ts_worker.py sends them (the tested copy).
+INSERT INTO pgflow.workers (queue_name, worker_id, function_name, pgflow_version)
+VALUES (%(queue)s, %(worker_id)s, 'bench-compat', '0.17.1')
+
+-- name: ts_read_with_poll
+SELECT msg_id::text AS msg_id, read_ct, enqueued_at, vt, message, headers
+  FROM pgmq.read_with_poll(queue_name => %(queue)s, vt => %(vt)s, qty => %(qty)s,
+                           max_poll_seconds => %(max_poll)s, poll_interval_ms => %(poll_ms)s)
+
+-- name: ts_start_tasks
+SELECT * FROM pgflow.start_tasks(
+    flow_slug => %(flow_slug)s::text, msg_ids => %(msg_ids)s::bigint[],
+    worker_id => %(worker_id)s::uuid, queue_name => %(queue)s::text, step_slug => NULL::text)
+
+-- name: ts_complete_task
+SELECT pgflow.complete_task(run_id => %(run_id)s::uuid, step_slug => %(step_slug)s::text,
+                            task_index => %(task_index)s::int, output => %(output)s::jsonb)
+
 -- name: flow_control_set_limit
 SELECT pgflow.set_flow_limits(%(flow_slug)s, jsonb_build_object('max_running', %(max_running)s::int))
 

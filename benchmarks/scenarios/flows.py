@@ -62,10 +62,10 @@ def drain_runs(dsn: str, slug: str, runs: int, processes: int, timeout: float) -
     return runs / seconds
 
 
-def map_run(dsn: str, items: int, processes: int, timeout: float, batch: int = 10) -> float:
+def map_run(dsn: str, items: int, processes: int, timeout: float, batch: int = 10, module: str = MODULE) -> float:
     """Seconds from the start of ``start_flow`` (10,000 items) to the run completed, workers running
-    with ``batch_size`` and ``max_concurrency`` = ``batch``."""
-    procs = drain.start_workers(MODULE, dsn, processes,
+    with ``batch_size`` and ``max_concurrency`` = ``batch`` (``module``: another driver's workers)."""
+    procs = drain.start_workers(module, dsn, processes,
                                 ["--flows", "bench_map", "--batch", str(batch), "--concurrency", str(batch)])
     try:
         drain.go(procs)

@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.core import Bench, Results, Settings
 from benchmarks.env import Server
-from benchmarks.scenarios import client, flow_control, flows, footprint, jobs, latency
+from benchmarks.scenarios import client, compat, flow_control, flows, footprint, jobs, latency
 from benchmarks.scenarios.jobs import available_systems
 
 TINY = Settings.tiny()
@@ -89,6 +89,15 @@ def test_profile_reports_cpu_per_job_of_workers_and_server(pg_admin_url):
     assert wal > 500  # a job's life writes WAL: its task and message rows change, the run completes
     # the test server does not preload pg_stat_statements; the benchmark server does
     assert len(lines) == 2 or lines[1].split()[:2] == ["calls", "exec"]
+
+
+def test_compat_drives_jobs_chain_and_map_on_both_paths(bench):
+    compat.run(bench)
+    no_failures(bench.results)
+    assert measured(bench.results) == {compat.key(path, slug, 1) for path in compat.PATHS
+                                       for slug in ("bench_job", "bench_chain", "bench_map")}
+    table = compat.render(bench.results, TINY.processes)[0].markdown()
+    assert "compatible / native" in table and "n/a" not in table
 
 
 def test_flow_control_measures_limits_and_tenant_b_waits(bench):
