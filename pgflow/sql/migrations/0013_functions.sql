@@ -190,7 +190,8 @@ $$;
 -- 0131_function__start_child_run.sql
 -- pgflow-py addition (subflows): start the child run of one task of a subflow step (from
 -- _start_wait_steps). The child is a run of wait_steps.child_flow_slug that records its parent
--- run, step and task (runs.parent_*, set through the run options); its input is the task's
+-- run, step and task (runs.parent_*, set through the run options) and continues its trace
+-- (the parent's runs.trace_context); its input is the task's
 -- input - the step's input for a single step (at input_path, when set), one element of the
 -- mapped array for a map step. The task's wait then names the child (waits.child_run_id), and
 -- the child's end completes or fails the task (pgflow._on_child_run_ended). A child that ends
@@ -260,8 +261,9 @@ BEGIN
     END IF;
 
     BEGIN
-        PERFORM set_config('pgflow.run_options', jsonb_build_object(
-            'parent_run_id', p_run_id, 'parent_step_slug', p_step_slug, 'parent_task_index', p_task_index)::text, true);
+        PERFORM set_config('pgflow.run_options', jsonb_strip_nulls(jsonb_build_object(
+            'parent_run_id', p_run_id, 'parent_step_slug', p_step_slug, 'parent_task_index', p_task_index,
+            'trace_context', v_run.trace_context))::text, true);
         SELECT c.* INTO v_child FROM pgflow.start_flow(v_child_flow, v_input) AS c;
     EXCEPTION WHEN sqlstate 'PF001' OR sqlstate 'PF003' THEN
         PERFORM set_config('pgflow.run_options', '', true);
@@ -1136,6 +1138,8 @@ $$;
 -- `pgflow runs retry` call it): start a new run of the same flow with the same input, its
 -- retry_of naming the original (retry_kind 'retry'), and return it. The original is left as
 -- it is; each call starts one more run. The new run has no idempotency key (the key stays with the original).
+-- It continues the original's trace (runs.trace_context copied; other run options the caller
+-- set apply as to start_flow).
 -- Only a failed run can be retried (a cancelled run is a failed one with cancelled_at set):
 -- nothing is written otherwise.
 -- Errors: PF002 unknown run; PF005 a run that is still going or completed ("nothing to retry");
@@ -1152,6 +1156,9 @@ DECLARE
 BEGIN
     v_original := pgflow._run_to_rerun(p_run_id, 'retry');
 
+    -- the new run stays in the original's trace (merged into the caller's run options, if any)
+    PERFORM set_config('pgflow.run_options', (coalesce(pgflow._run_options(), '{}')
+        || jsonb_strip_nulls(jsonb_build_object('trace_context', v_original.trace_context)))::text, true);
     SELECT * INTO v_run FROM pgflow.start_flow(v_original.flow_slug, v_original.input);
     UPDATE pgflow.runs AS r SET retry_of = p_run_id, retry_kind = 'retry' WHERE r.run_id = v_run.run_id
     RETURNING * INTO v_run;
@@ -1245,7 +1252,8 @@ $$;
 -- step that the original had partly done gets all its tasks, and those whose item completed in
 -- the original are completed at once with its output (task:completed; their messages archived),
 -- so only the rest is worked on. The tasks left are ordinary queued tasks: any worker runs them.
--- The original is left as it is; each call starts one more run.
+-- The original is left as it is; each call starts one more run. The new run continues the
+-- original's trace (runs.trace_context copied).
 -- Only a failed run can be resumed (a cancelled run is a failed one with cancelled_at set).
 -- Shape check: when the flow's steps are no longer the steps the original run has states for
 -- (a step was added since), the call is refused unless p_force; forced, only the steps that
@@ -1286,7 +1294,12 @@ BEGIN
     END IF;
 
     PERFORM pgflow._check_run_input(v_original.flow_slug, v_original.input);
+    -- the new run stays in the original's trace (merged into the caller's run options, if any,
+    -- which then served this run only, as start_flow's do)
+    PERFORM set_config('pgflow.run_options', (coalesce(pgflow._run_options(), '{}')
+        || jsonb_strip_nulls(jsonb_build_object('trace_context', v_original.trace_context)))::text, true);
     v_run_id := pgflow._create_run(v_original.flow_slug, v_original.input, NULL);
+    PERFORM set_config('pgflow.run_options', '', true);
     UPDATE pgflow.runs AS r SET retry_of = p_run_id, retry_kind = 'resume' WHERE r.run_id = v_run_id;
 
     -- reuse the completed steps whose dependencies are all reused (dependencies come first)

@@ -1,6 +1,7 @@
 -- pgflow-py addition (subflows): start the child run of one task of a subflow step (from
 -- _start_wait_steps). The child is a run of wait_steps.child_flow_slug that records its parent
--- run, step and task (runs.parent_*, set through the run options); its input is the task's
+-- run, step and task (runs.parent_*, set through the run options) and continues its trace
+-- (the parent's runs.trace_context); its input is the task's
 -- input - the step's input for a single step (at input_path, when set), one element of the
 -- mapped array for a map step. The task's wait then names the child (waits.child_run_id), and
 -- the child's end completes or fails the task (pgflow._on_child_run_ended). A child that ends
@@ -70,8 +71,9 @@ BEGIN
     END IF;
 
     BEGIN
-        PERFORM set_config('pgflow.run_options', jsonb_build_object(
-            'parent_run_id', p_run_id, 'parent_step_slug', p_step_slug, 'parent_task_index', p_task_index)::text, true);
+        PERFORM set_config('pgflow.run_options', jsonb_strip_nulls(jsonb_build_object(
+            'parent_run_id', p_run_id, 'parent_step_slug', p_step_slug, 'parent_task_index', p_task_index,
+            'trace_context', v_run.trace_context))::text, true);
         SELECT c.* INTO v_child FROM pgflow.start_flow(v_child_flow, v_input) AS c;
     EXCEPTION WHEN sqlstate 'PF001' OR sqlstate 'PF003' THEN
         PERFORM set_config('pgflow.run_options', '', true);
