@@ -327,9 +327,11 @@ $$;
 -- per element for a map of subflows - queued WITHOUT a queue message, so no worker, Python or
 -- TypeScript, ever claims them, and one pgflow.waits row per task: a signal step waits until its
 -- timeout (NULL: none), a sleep step until its wake time, a subflow task for its child run.
--- Then, in the same transaction: a signal kept for the step is delivered, a wake time already
--- past completes the step, a wake time that is not a timestamp fails it, and each subflow task
--- starts its child run (pgflow._start_child_run). The caller holds the run row lock.
+-- The waits begin now (pgflow._begin_waits, in this transaction: a kept signal is delivered, a
+-- past wake time completes the step, a child run starts), or, for a run that start_flow_at
+-- enqueues for later (setting pgflow.start_at, set while it starts the run), at the run's due
+-- time: until then each waits row has since = due_at = that time, and pgflow.wake_due_steps
+-- begins them once it comes. The caller holds the run row lock.
 CREATE OR REPLACE FUNCTION pgflow._start_wait_steps(p_run_id uuid)
 RETURNS void
 LANGUAGE plpgsql
@@ -337,8 +339,8 @@ VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
+    v_begin timestamptz := greatest(now(), nullif(current_setting('pgflow.start_at', true), '')::timestamptz);
     v_started text[];
-    v_wait record;
 BEGIN
     WITH started AS (
         UPDATE pgflow.step_states AS ss
@@ -347,8 +349,7 @@ BEGIN
          WHERE ss.run_id = p_run_id AND r.run_id = p_run_id AND NOT pgflow._is_terminal(r.status)
            AND w.flow_slug = ss.flow_slug AND w.step_slug = ss.step_slug
            AND ss.status = 'created' AND ss.remaining_deps = 0 AND ss.initial_tasks > 0
-        RETURNING ss.flow_slug, ss.step_slug, ss.initial_tasks, ss.started_at, w.wait_kind,
-            w.timeout_seconds, w.at_path, w.sleep_seconds, r.input AS run_input,
+        RETURNING ss.flow_slug, ss.step_slug, ss.initial_tasks, w.wait_kind,
             pgflow._emit(pgflow._step_event('step:started', ss)) AS emitted
     ),
     tasks AS (
@@ -360,27 +361,61 @@ BEGIN
         RETURNING step_tasks.step_slug, step_tasks.task_index
     ),
     waits AS (
+        -- not begun yet: due_at = since, the time they begin (_begin_waits sets their deadline)
         INSERT INTO pgflow.waits (run_id, step_slug, task_index, wait_kind, since, due_at)
-        SELECT p_run_id, t.step_slug, t.task_index, st.wait_kind, st.started_at,
-               CASE st.wait_kind
-                   WHEN 'signal' THEN st.started_at + make_interval(secs => st.timeout_seconds)
-                   WHEN 'sleep' THEN pgflow._wake_time(
-                       st.at_path,
-                       CASE WHEN st.at_path IS NOT NULL
-                            THEN pgflow._wait_input(st.flow_slug, p_run_id, st.step_slug, st.run_input) END,
-                       st.started_at, st.sleep_seconds)
-               END
+        SELECT p_run_id, t.step_slug, t.task_index, st.wait_kind, v_begin, v_begin
           FROM tasks AS t
           JOIN started AS st ON st.step_slug = t.step_slug
         RETURNING waits.step_slug
     )
     SELECT array_agg(DISTINCT waits.step_slug) INTO v_started FROM waits;
 
-    IF v_started IS NULL THEN
+    IF v_started IS NOT NULL AND v_begin <= now() THEN
+        PERFORM pgflow._begin_waits(p_run_id, v_started);
+    END IF;
+END;
+$$;
+
+-- 0134_function__begin_waits.sql
+-- pgflow-py addition (durable waits): begin the waits of some steps of a run whose waits rows
+-- exist but have not begun (due_at = since: the time they begin; pgflow._start_wait_steps makes
+-- them). A signal wait gets its timeout (since + timeout; NULL: none), a sleep its wake time
+-- (from since, or from the time in its input). Then, in step order then task order: a signal
+-- kept for the step is delivered, a wake time already past completes the step, a wake time
+-- that is not a timestamp fails it, and each subflow task starts its child run
+-- (pgflow._start_child_run). Waits that began already are left alone. Called by
+-- _start_wait_steps (a run due now) and by wake_due_steps (a run enqueued for later, once due).
+-- The caller holds the run row lock.
+CREATE OR REPLACE FUNCTION pgflow._begin_waits(p_run_id uuid, p_steps text[])
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_wait record;
+BEGIN
+    WITH begun AS (
+        UPDATE pgflow.waits AS w
+           SET due_at = CASE w.wait_kind
+                   WHEN 'signal' THEN w.since + make_interval(secs => ws.timeout_seconds)
+                   WHEN 'sleep' THEN pgflow._wake_time(
+                       ws.at_path,
+                       CASE WHEN ws.at_path IS NOT NULL
+                            THEN pgflow._wait_input(r.flow_slug, p_run_id, w.step_slug, r.input) END,
+                       w.since, ws.sleep_seconds)
+               END
+          FROM pgflow.runs AS r, pgflow.wait_steps AS ws
+         WHERE w.run_id = p_run_id AND w.step_slug = ANY (p_steps) AND w.due_at = w.since
+           AND r.run_id = p_run_id AND ws.flow_slug = r.flow_slug AND ws.step_slug = w.step_slug
+        RETURNING w.step_slug, w.task_index
+    )
+    SELECT array_agg(DISTINCT begun.step_slug) INTO p_steps FROM begun;
+    IF p_steps IS NULL THEN
         RETURN;
     END IF;
-    -- what happens at once, in step order then task order (each call below does nothing when a
-    -- nested start - a completed wait starting the next steps - has done it already)
+    -- what happens at once (each call below does nothing when a nested start - a completed wait
+    -- starting the next steps - has done it already)
     FOR v_wait IN
         SELECT w.step_slug, w.task_index, w.wait_kind, w.due_at, ws.at_path, sig.payload,
                CASE WHEN w.wait_kind = 'sleep' AND w.due_at IS NULL
@@ -392,7 +427,7 @@ BEGIN
           JOIN pgflow.steps AS s ON s.flow_slug = r.flow_slug AND s.step_slug = w.step_slug
           LEFT JOIN pgflow.signals AS sig
                  ON sig.run_id = w.run_id AND sig.step_slug = w.step_slug AND sig.delivered_at IS NULL
-         WHERE w.run_id = p_run_id AND w.step_slug = ANY (v_started)
+         WHERE w.run_id = p_run_id AND w.step_slug = ANY (p_steps)
          ORDER BY s.step_index, w.task_index
     LOOP
         IF v_wait.wait_kind = 'signal' AND v_wait.payload IS NOT NULL THEN
@@ -1133,6 +1168,63 @@ BEGIN
 END;
 $$;
 
+-- 0400_function_start_flow_at.sql
+-- Start a run whose first tasks wait until a given time (pgflow-py addition; enqueue_in and
+-- enqueue_at use it). The run and its step states are stored at once, exactly as start_flow
+-- stores them; then the messages of the tasks start_flow queued are hidden until p_start_at
+-- (plus the step's start_delay, which counts from when the run is due). Both happen in one
+-- transaction, so no worker can see a message before it is due. A waiting step (signal, sleep,
+-- subflow) started with the run begins its wait at that time too: its timeout, its wake time
+-- and its child run count from the due time (pgflow._start_wait_steps, pgflow.wake_due_steps).
+-- A p_start_at in the past, or NULL, means now: the call behaves like start_flow.
+CREATE OR REPLACE FUNCTION pgflow.start_flow_at(
+    p_flow_slug text,
+    p_input jsonb,
+    p_start_at timestamptz,
+    p_run_id uuid DEFAULT NULL
+)
+RETURNS SETOF pgflow.runs
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_run pgflow.runs;
+    v_queue record;
+BEGIN
+    -- pgflow-py (waiting steps): a waiting step started with the run begins its wait only when
+    -- the run is due (pgflow._start_wait_steps reads this; pgflow.wake_due_steps begins it then)
+    IF p_start_at IS NOT NULL AND p_start_at > clock_timestamp() THEN
+        PERFORM set_config('pgflow.start_at', p_start_at::text, true);
+    END IF;
+    SELECT * INTO v_run FROM pgflow.start_flow(p_flow_slug, p_input, p_run_id);
+    PERFORM set_config('pgflow.start_at', '', true);
+
+    IF p_start_at IS NOT NULL AND p_start_at > clock_timestamp() THEN
+        -- one update per queue the run's first tasks went to (one, unless the flow has step queues)
+        FOR v_queue IN
+            SELECT t.queue_name, array_agg(t.message_id) AS msg_ids,
+                   array_agg(p_start_at + make_interval(secs => coalesce(s.opt_start_delay, 0))) AS visible_at
+              FROM pgflow.step_tasks AS t
+              JOIN pgflow.steps AS s ON s.flow_slug = t.flow_slug AND s.step_slug = t.step_slug
+             WHERE t.run_id = v_run.run_id
+               AND t.status = 'queued'
+               AND t.message_id IS NOT NULL
+             GROUP BY t.queue_name
+        LOOP
+            EXECUTE format(
+                'UPDATE pgmq.%I AS q SET vt = due.visible_at '
+                'FROM unnest($1::bigint[], $2::timestamptz[]) AS due(msg_id, visible_at) '
+                'WHERE q.msg_id = due.msg_id',
+                pgmq.format_table_name(v_queue.queue_name, 'q'))
+            USING v_queue.msg_ids, v_queue.visible_at;
+        END LOOP;
+    END IF;
+
+    RETURN NEXT v_run;
+END;
+$$;
+
 -- 0420_function_retry_run.sql
 -- Retry a run that ended without completing (pgflow-py addition; client.retry_run and
 -- `pgflow runs retry` call it): start a new run of the same flow with the same input, its
@@ -1237,6 +1329,33 @@ BEGIN
     END IF;
     RETURN QUERY SELECT true, v_run.status, v_run.cancelled_at;
 END;
+$$;
+
+-- 0441_function__waiting_runs.sql
+-- pgflow-py: the started runs (of `p_run_ids`, NULL: all) whose every unfinished task waits for
+-- a hidden message (see _task_due_times) or a wait that has not begun (a waiting step of a run
+-- enqueued for later), with the earliest time one becomes visible: runs
+-- scheduled for later, not running. A run with a started task, or a queued one visible now, is
+-- running and left out. The dashboard counts them apart; get_run shows the time as due_at.
+CREATE OR REPLACE FUNCTION pgflow._waiting_runs(p_run_ids uuid[])
+RETURNS TABLE (run_id uuid, due_at timestamptz)
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT t.run_id, min(coalesce(d.due_at, w.since))
+      FROM pgflow.step_tasks AS t
+      JOIN pgflow.runs AS r ON r.run_id = t.run_id AND r.status = 'started'
+      LEFT JOIN pgflow._task_due_times(p_run_ids) AS d
+        ON d.run_id = t.run_id AND d.step_slug = t.step_slug AND d.task_index = t.task_index
+      -- pgflow-py (waiting steps): a wait that begins when its run, enqueued for later, is due
+      LEFT JOIN pgflow.waits AS w
+        ON w.run_id = t.run_id AND w.step_slug = t.step_slug AND w.task_index = t.task_index
+       AND w.due_at = w.since AND w.since > now()
+     WHERE t.status IN ('queued', 'started')
+       AND (p_run_ids IS NULL OR t.run_id = ANY (p_run_ids))
+     GROUP BY t.run_id
+    HAVING bool_and(coalesce(d.due_at, w.since) IS NOT NULL);
 $$;
 
 -- 0450_function_resume_run.sql
@@ -1523,7 +1642,8 @@ $$;
 -- as {"run_id", "step_slug", "outcome", "received_at"}:
 --   'delivered' - the step was waiting: it completes now (task:completed, step:completed, the
 --                 next steps start) in this transaction;
---   'kept'      - the step is not waiting yet: the signal is kept and delivered when it starts
+--   'kept'      - the step is not waiting yet (the steps it depends on are not done, or its run
+--                 is enqueued for later): the signal is kept and delivered when it waits
 --                 (a step with early_signals 'reject' raises PF005 instead);
 --   'duplicate' - a signal for this run and step came first (received_at is its time): the
 --                 first one wins, this one changes nothing.
@@ -1541,6 +1661,7 @@ DECLARE
     v_kind text;
     v_early text;
     v_step_status text;
+    v_waiting boolean;
     v_run_status text;
     v_first pgflow.signals;
     v_signals text;
@@ -1577,6 +1698,11 @@ BEGIN
       FROM pgflow.step_states AS ss
      WHERE ss.run_id = signal.run_id AND ss.step_slug = signal.step_slug
        FOR UPDATE;
+    -- a started step waits unless its wait has not begun (due_at = since: a run enqueued for later)
+    v_waiting := v_step_status = 'started'
+                 AND NOT EXISTS (SELECT 1 FROM pgflow.waits AS w
+                                  WHERE w.run_id = signal.run_id AND w.step_slug = signal.step_slug
+                                    AND w.due_at = w.since);
     SELECT sig.* INTO v_first
       FROM pgflow.signals AS sig
      WHERE sig.run_id = signal.run_id AND sig.step_slug = signal.step_slug;
@@ -1590,10 +1716,11 @@ BEGIN
             MESSAGE = format('run %s is %s: a signal can no longer change it', signal.run_id, v_run_status),
             HINT = 'signal a run that is still going (retry_run or resume_run start it again)';
     END IF;
-    IF v_step_status = 'created' AND v_early = 'reject' THEN
+    IF NOT v_waiting AND v_step_status IN ('created', 'started') AND v_early = 'reject' THEN
         RAISE EXCEPTION USING ERRCODE = 'PF005',
-            MESSAGE = format('step %L of run %s does not wait yet (the steps it depends on are not done)',
-                             signal.step_slug, signal.run_id),
+            MESSAGE = format('step %L of run %s does not wait yet (%s)', signal.step_slug, signal.run_id,
+                             CASE WHEN v_step_status = 'created' THEN 'the steps it depends on are not done'
+                                  ELSE 'its run is enqueued for later' END),
             HINT = 'this step refuses early signals (early_signals=''reject''); send it again once it waits';
     END IF;
     IF v_step_status NOT IN ('created', 'started') THEN
@@ -1605,13 +1732,13 @@ BEGIN
 
     INSERT INTO pgflow.signals (run_id, step_slug, payload, delivered_at)
     VALUES (signal.run_id, signal.step_slug, signal.payload,
-            CASE WHEN v_step_status = 'started' THEN now() END)
+            CASE WHEN v_waiting THEN now() END)
     RETURNING * INTO v_first;
-    IF v_step_status = 'started' THEN
+    IF v_waiting THEN
         PERFORM pgflow._end_wait(signal.run_id, signal.step_slug, 0, signal.payload);
     END IF;
     RETURN jsonb_build_object('run_id', signal.run_id, 'step_slug', signal.step_slug,
-                              'outcome', CASE WHEN v_step_status = 'started' THEN 'delivered' ELSE 'kept' END,
+                              'outcome', CASE WHEN v_waiting THEN 'delivered' ELSE 'kept' END,
                               'received_at', v_first.received_at);
 END;
 $$;
@@ -1664,10 +1791,12 @@ $$;
 -- pgflow-py addition (durable waits): end the waits that are due - sleep steps whose wake time
 -- came (they complete with {"slept_until": <wake time>}) and signal steps whose timeout passed
 -- (on_timeout 'fail': the step fails with no retry, when_exhausted applies; 'default': it
--- completes with its default output). At most p_limit waits per call, oldest first; a step
+-- completes with its default output) - and begins the waits of a run enqueued for later
+-- (start_flow_at) that is now due (pgflow._begin_waits: timeouts and wake times count from
+-- then, a kept signal is delivered, child runs start). At most p_limit waits per call, oldest first; a step
 -- another transaction holds is left for the next call (SKIP LOCKED), so concurrent callers do
 -- not wait for each other. Every Python worker's sweeper calls it about once a second; pg_cron
--- can too. Returns how many waits it ended.
+-- can too. Returns how many waits it ended or began.
 CREATE OR REPLACE FUNCTION pgflow.wake_due_steps(p_limit int DEFAULT 1000)
 RETURNS int
 LANGUAGE plpgsql
@@ -1702,7 +1831,15 @@ BEGIN
         IF NOT FOUND THEN
             CONTINUE;  -- ended by a signal meanwhile
         END IF;
-        IF v_wait.wait_kind = 'sleep' THEN
+        IF v_wait.due_at = v_wait.since THEN
+            -- a wait that has not begun (its run was enqueued for later): it begins now, with
+            -- the step's other tasks; a run over meanwhile drops them
+            IF pgflow._lock_started_run(v_due.run_id) THEN
+                PERFORM pgflow._begin_waits(v_due.run_id, ARRAY[v_due.step_slug]);
+            ELSE
+                DELETE FROM pgflow.waits AS w WHERE w.run_id = v_due.run_id AND w.step_slug = v_due.step_slug;
+            END IF;
+        ELSIF v_wait.wait_kind = 'sleep' THEN
             PERFORM pgflow._end_wait(v_due.run_id, v_due.step_slug, v_due.task_index,
                                      jsonb_build_object('slept_until', v_wait.due_at));
         ELSIF v_wait.on_timeout = 'default' THEN

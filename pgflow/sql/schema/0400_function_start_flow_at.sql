@@ -2,7 +2,9 @@
 -- enqueue_at use it). The run and its step states are stored at once, exactly as start_flow
 -- stores them; then the messages of the tasks start_flow queued are hidden until p_start_at
 -- (plus the step's start_delay, which counts from when the run is due). Both happen in one
--- transaction, so no worker can see a message before it is due.
+-- transaction, so no worker can see a message before it is due. A waiting step (signal, sleep,
+-- subflow) started with the run begins its wait at that time too: its timeout, its wake time
+-- and its child run count from the due time (pgflow._start_wait_steps, pgflow.wake_due_steps).
 -- A p_start_at in the past, or NULL, means now: the call behaves like start_flow.
 CREATE OR REPLACE FUNCTION pgflow.start_flow_at(
     p_flow_slug text,
@@ -19,7 +21,13 @@ DECLARE
     v_run pgflow.runs;
     v_queue record;
 BEGIN
+    -- pgflow-py (waiting steps): a waiting step started with the run begins its wait only when
+    -- the run is due (pgflow._start_wait_steps reads this; pgflow.wake_due_steps begins it then)
+    IF p_start_at IS NOT NULL AND p_start_at > clock_timestamp() THEN
+        PERFORM set_config('pgflow.start_at', p_start_at::text, true);
+    END IF;
     SELECT * INTO v_run FROM pgflow.start_flow(p_flow_slug, p_input, p_run_id);
+    PERFORM set_config('pgflow.start_at', '', true);
 
     IF p_start_at IS NOT NULL AND p_start_at > clock_timestamp() THEN
         -- one update per queue the run's first tasks went to (one, unless the flow has step queues)

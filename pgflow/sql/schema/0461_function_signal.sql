@@ -3,7 +3,8 @@
 -- as {"run_id", "step_slug", "outcome", "received_at"}:
 --   'delivered' - the step was waiting: it completes now (task:completed, step:completed, the
 --                 next steps start) in this transaction;
---   'kept'      - the step is not waiting yet: the signal is kept and delivered when it starts
+--   'kept'      - the step is not waiting yet (the steps it depends on are not done, or its run
+--                 is enqueued for later): the signal is kept and delivered when it waits
 --                 (a step with early_signals 'reject' raises PF005 instead);
 --   'duplicate' - a signal for this run and step came first (received_at is its time): the
 --                 first one wins, this one changes nothing.
@@ -21,6 +22,7 @@ DECLARE
     v_kind text;
     v_early text;
     v_step_status text;
+    v_waiting boolean;
     v_run_status text;
     v_first pgflow.signals;
     v_signals text;
@@ -57,6 +59,11 @@ BEGIN
       FROM pgflow.step_states AS ss
      WHERE ss.run_id = signal.run_id AND ss.step_slug = signal.step_slug
        FOR UPDATE;
+    -- a started step waits unless its wait has not begun (due_at = since: a run enqueued for later)
+    v_waiting := v_step_status = 'started'
+                 AND NOT EXISTS (SELECT 1 FROM pgflow.waits AS w
+                                  WHERE w.run_id = signal.run_id AND w.step_slug = signal.step_slug
+                                    AND w.due_at = w.since);
     SELECT sig.* INTO v_first
       FROM pgflow.signals AS sig
      WHERE sig.run_id = signal.run_id AND sig.step_slug = signal.step_slug;
@@ -70,10 +77,11 @@ BEGIN
             MESSAGE = format('run %s is %s: a signal can no longer change it', signal.run_id, v_run_status),
             HINT = 'signal a run that is still going (retry_run or resume_run start it again)';
     END IF;
-    IF v_step_status = 'created' AND v_early = 'reject' THEN
+    IF NOT v_waiting AND v_step_status IN ('created', 'started') AND v_early = 'reject' THEN
         RAISE EXCEPTION USING ERRCODE = 'PF005',
-            MESSAGE = format('step %L of run %s does not wait yet (the steps it depends on are not done)',
-                             signal.step_slug, signal.run_id),
+            MESSAGE = format('step %L of run %s does not wait yet (%s)', signal.step_slug, signal.run_id,
+                             CASE WHEN v_step_status = 'created' THEN 'the steps it depends on are not done'
+                                  ELSE 'its run is enqueued for later' END),
             HINT = 'this step refuses early signals (early_signals=''reject''); send it again once it waits';
     END IF;
     IF v_step_status NOT IN ('created', 'started') THEN
@@ -85,13 +93,13 @@ BEGIN
 
     INSERT INTO pgflow.signals (run_id, step_slug, payload, delivered_at)
     VALUES (signal.run_id, signal.step_slug, signal.payload,
-            CASE WHEN v_step_status = 'started' THEN now() END)
+            CASE WHEN v_waiting THEN now() END)
     RETURNING * INTO v_first;
-    IF v_step_status = 'started' THEN
+    IF v_waiting THEN
         PERFORM pgflow._end_wait(signal.run_id, signal.step_slug, 0, signal.payload);
     END IF;
     RETURN jsonb_build_object('run_id', signal.run_id, 'step_slug', signal.step_slug,
-                              'outcome', CASE WHEN v_step_status = 'started' THEN 'delivered' ELSE 'kept' END,
+                              'outcome', CASE WHEN v_waiting THEN 'delivered' ELSE 'kept' END,
                               'received_at', v_first.received_at);
 END;
 $$;

@@ -1,10 +1,12 @@
 -- pgflow-py addition (durable waits): end the waits that are due - sleep steps whose wake time
 -- came (they complete with {"slept_until": <wake time>}) and signal steps whose timeout passed
 -- (on_timeout 'fail': the step fails with no retry, when_exhausted applies; 'default': it
--- completes with its default output). At most p_limit waits per call, oldest first; a step
+-- completes with its default output) - and begins the waits of a run enqueued for later
+-- (start_flow_at) that is now due (pgflow._begin_waits: timeouts and wake times count from
+-- then, a kept signal is delivered, child runs start). At most p_limit waits per call, oldest first; a step
 -- another transaction holds is left for the next call (SKIP LOCKED), so concurrent callers do
 -- not wait for each other. Every Python worker's sweeper calls it about once a second; pg_cron
--- can too. Returns how many waits it ended.
+-- can too. Returns how many waits it ended or began.
 CREATE OR REPLACE FUNCTION pgflow.wake_due_steps(p_limit int DEFAULT 1000)
 RETURNS int
 LANGUAGE plpgsql
@@ -39,7 +41,15 @@ BEGIN
         IF NOT FOUND THEN
             CONTINUE;  -- ended by a signal meanwhile
         END IF;
-        IF v_wait.wait_kind = 'sleep' THEN
+        IF v_wait.due_at = v_wait.since THEN
+            -- a wait that has not begun (its run was enqueued for later): it begins now, with
+            -- the step's other tasks; a run over meanwhile drops them
+            IF pgflow._lock_started_run(v_due.run_id) THEN
+                PERFORM pgflow._begin_waits(v_due.run_id, ARRAY[v_due.step_slug]);
+            ELSE
+                DELETE FROM pgflow.waits AS w WHERE w.run_id = v_due.run_id AND w.step_slug = v_due.step_slug;
+            END IF;
+        ELSIF v_wait.wait_kind = 'sleep' THEN
             PERFORM pgflow._end_wait(v_due.run_id, v_due.step_slug, v_due.task_index,
                                      jsonb_build_object('slept_until', v_wait.due_at));
         ELSIF v_wait.on_timeout = 'default' THEN
