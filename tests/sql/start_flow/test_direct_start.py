@@ -49,7 +49,9 @@ def snapshot(conn: psycopg.Connection, flow: str, run_id: uuid.UUID) -> dict[str
     states = rows(conn, "SELECT * FROM pgflow.step_states WHERE run_id = %s ORDER BY step_slug", (run_id,))
     tasks = rows(conn, "SELECT * FROM pgflow.step_tasks WHERE run_id = %s ORDER BY step_slug, task_index", (run_id,))
     messages = rows(conn, f"SELECT message, read_ct, vt - clock_timestamp() > interval '20 s' AS hidden "
-                          f"FROM pgmq.q_{flow} WHERE message->>'run_id' = %s ORDER BY msg_id", (str(run_id),))
+                          f"FROM pgmq.q_{flow} WHERE message->>'run_id' = %s "
+                          # in send order within a step; which step's batch goes first is not a rule
+                          f"ORDER BY message->>'step_slug', msg_id", (str(run_id),))
     for row in run + states + tasks:
         row.pop("run_id")
     for task in tasks:
