@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from itertools import accumulate
 from typing import Any
 
 _encode = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode  # one encoder, not one per call
 
-# Up to Python 3.12 the encoder stops at the interpreter's recursion limit (about 1,000 levels);
-# from 3.13 it goes on to depths PostgreSQL may refuse ("stack depth limit exceeded"), so values
-# nested deeper than that are refused on every version alike
+# How deep the encoder goes depends on the Python version (3.10 and 3.11 stop at the recursion
+# limit, about 1,000 levels; 3.12's C encoder and 3.13 go further, to depths PostgreSQL may refuse
+# with "stack depth limit exceeded"), so values nested deeper than this are refused on every version
 MAX_DEPTH = 1000
-_DEEP_ENCODES = sys.version_info >= (3, 13)
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
@@ -50,7 +48,7 @@ def jsonb_text(value: Any) -> str:
         raise NotStorable(f"is not JSON-serialisable ({exc})",
                           "use dicts, lists, strings, numbers, booleans or None, converting other values "
                           "(datetimes with .isoformat(), decimals with float() or str(), UUIDs and sets) first") from None
-    if _DEEP_ENCODES and len(text) > 2 * MAX_DEPTH and _depth(text) > MAX_DEPTH:
+    if len(text) > 2 * MAX_DEPTH and text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
         raise _too_deep()
     if "\\u0000" in text or "\\ud" in text:  # the encoder writes lowercase hex; both are rare
         _check_escapes(text)
