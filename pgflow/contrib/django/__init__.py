@@ -129,14 +129,15 @@ def close() -> None:
 
 
 def start_flow(flow: FlowRef, input: Json, *, scheduled_at: datetime | None = None,
-               delay_seconds: float | timedelta | None = None) -> UUID | None:
+               delay_seconds: float | timedelta | None = None, priority: int | None = None) -> UUID | None:
     """Start a run that exists only if the current Django transaction commits; returns its id.
 
     The run is written on Django's own connection (psycopg 3, which Django uses whenever it is
     installed, as it is with pgflow-py), in the current transaction: rolled back with it, and
     committed at once outside ``atomic``. Were Django on psycopg2, the start would wait for
     ``transaction.on_commit`` (and return None: the id is not known yet). ``scheduled_at`` /
-    ``delay_seconds``: the first task is due then, as with ``client.enqueue``.
+    ``delay_seconds``: the first task is due then, as with ``client.enqueue``. ``priority``
+    (0-1000) as with ``client.start_flow``.
     """
     import psycopg
     from django.db import connections, transaction
@@ -148,9 +149,9 @@ def start_flow(flow: FlowRef, input: Json, *, scheduled_at: datetime | None = No
     connection = connections[alias]
     connection.ensure_connection()
     if scheduled_at is None and delay_seconds is None:
-        operation = runs.start_flow(flow, input)
+        operation = runs.start_flow(flow, input, priority=priority)
     else:
-        operation = runs.enqueue(flow, input, delay_seconds, scheduled_at)
+        operation = runs.enqueue(flow, input, delay_seconds, scheduled_at, priority=priority)
     if isinstance(connection.connection, psycopg.Connection):
         if not connection.in_atomic_block:
             started: UUID = drive_sync(connection.connection, operation)  # Django's autocommit: at once
@@ -165,7 +166,8 @@ def start_flow(flow: FlowRef, input: Json, *, scheduled_at: datetime | None = No
             raise
         transaction.savepoint_commit(savepoint, using=alias)
         return run_id
-    transaction.on_commit(lambda: get_client().enqueue(flow, input, delay_seconds, scheduled_at), using=alias)
+    transaction.on_commit(lambda: get_client().enqueue(flow, input, delay_seconds, scheduled_at, priority=priority),
+                          using=alias)
     return None
 
 

@@ -6,8 +6,9 @@ Works with ``django.tasks`` (Django 6, Python 3.12+) and with the ``django_tasks
 same API on older Pythons). ``enqueue`` starts a run of the ``django_tasks`` job
 (:mod:`pgflow.contrib.django.jobs`) on Django's own connection, so a task enqueued inside
 ``transaction.atomic`` exists only if that transaction commits. The result id is the run id;
-``get_result`` reads the run. ``run_after`` is supported (the job's task is due then); priority
-is not (every task runs in its queue's order).
+``get_result`` reads the run. ``run_after`` is supported (the job's task is due then), and so is
+``priority``: Django's -100..100 maps onto pgflow's 0-1000 (:func:`pgflow_priority`), so tasks of a
+higher priority are claimed first and equal ones keep their order.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class PgflowBackend(BaseTaskBackend):
     supports_defer = True
     supports_async_task = True
     supports_get_result = True
-    supports_priority = False
+    supports_priority = True
 
     def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
         from pgflow.contrib.django.jobs import django_tasks
@@ -37,7 +38,8 @@ class PgflowBackend(BaseTaskBackend):
                             backend=self.alias, errors=[], worker_ids=[])
         payload = {"task": task.module_path, "args": result.args, "kwargs": result.kwargs,
                    "queue": task.queue_name, "backend": self.alias, "takes_context": task.takes_context}
-        run_id = start_flow(django_tasks, payload, scheduled_at=task.run_after)
+        run_id = start_flow(django_tasks, payload, scheduled_at=task.run_after,
+                            priority=pgflow_priority(task.priority))
         object.__setattr__(result, "id", str(run_id) if run_id is not None else "")
         return result
 
@@ -50,6 +52,13 @@ class PgflowBackend(BaseTaskBackend):
         except (RunNotFound, InvalidInput):
             raise TaskResultDoesNotExist(result_id) from None
         return _result_of(run, self.alias)
+
+
+def pgflow_priority(django_priority: int) -> int | None:
+    """The pgflow priority of a Django task priority: 1..100 become 10..1000; Django's default 0
+    and every negative priority become pgflow's default (None, i.e. 0), as pgflow has no priority
+    below its default: such tasks keep their queue order among themselves."""
+    return django_priority * 10 if django_priority > 0 else None
 
 
 def _result_of(run: Any, alias: str) -> Any:

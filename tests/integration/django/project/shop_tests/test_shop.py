@@ -76,6 +76,15 @@ def test_tasks_are_enqueued_as_pgflow_jobs_and_run_by_a_worker():
     assert which_attempt.get_result(with_context.id).return_value == f"ctx: run {with_context.id}"
 
 
+def test_a_task_priority_becomes_the_run_priority():
+    order = Order.objects.create(total=5)
+    urgent = send_receipt.using(priority=100).enqueue(order.pk)
+    usual = send_receipt.enqueue(order.pk)
+    low = send_receipt.using(priority=-50).enqueue(order.pk)
+    client = pgflow_django.get_client()
+    assert [client.get_run(r.id).priority for r in (urgent, usual, low)] == [1000, 0, 0]
+
+
 def test_the_admin_lists_runs_read_only(admin_client):
     run_id = pgflow_django.start_flow(checkout, {"lines": [4]})
     listing = admin_client.get("/admin/pgflow/run/")
