@@ -26,15 +26,26 @@ WHERE n.nspname IN ('pgflow', 'pgmq') AND c.relkind IN ('r', 'p')
 -- name: count_rows
 SELECT count(*) FROM {table}
 
--- name: history_runs
--- n completed runs of a one-step job, finished 30 days ago (a million takes a minute, not hours):
--- the run, its step state, its task and its archived queue message, as a worker leaves them.
-WITH runs AS (
-    INSERT INTO pgflow.runs (flow_slug, status, input, output, remaining_steps, started_at, completed_at)
-    SELECT %(flow_slug)s, 'completed', '{"n": 1}'::jsonb, jsonb_build_object(%(step_slug)s::text, NULL), 0,
-           t, t + interval '4 ms'
-    FROM (SELECT now() - interval '30 days' - i * interval '1 ms' AS t
-          FROM generate_series(%(first)s::int, %(first)s::int + %(n)s::int - 1) AS i) AS g
+-- name: history_chunk
+-- n completed runs of a one-step job, finished 30 days ago and 1 ms apart, in one statement: the
+-- run, its step state, its task and its archived queue message, as a worker leaves them (set-based:
+-- a million runs take about a minute, through the engine it would be hours). Run ids are version 7
+-- UUIDs of each run's start, as pgflow._new_run_id() would have made them then (time-ordered,
+-- older than any live run). Message ids are negative: below every id the queue hands out later,
+-- as older messages are.
+WITH g AS (
+    SELECT i, now() - interval '30 days' - i * interval '1 ms' AS t
+    FROM generate_series(%(first)s::bigint, %(first)s::bigint + %(n)s::bigint - 1) AS i
+),
+runs AS (
+    INSERT INTO pgflow.runs (run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at)
+    SELECT encode(set_bit(set_bit(
+               overlay(uuid_send(gen_random_uuid())
+                       PLACING substring(int8send((extract(epoch FROM g.t) * 1000)::bigint) FROM 3) FROM 1 FOR 6),
+               52, 1), 53, 1), 'hex')::uuid,
+           %(flow_slug)s, 'completed', jsonb_build_object('n', 1), jsonb_build_object(%(step_slug)s::text, NULL), 0,
+           g.t, g.t + interval '4 ms'
+    FROM g
     RETURNING run_id, started_at, completed_at
 ),
 states AS (
@@ -44,21 +55,32 @@ states AS (
            started_at, started_at, completed_at
     FROM runs
     RETURNING run_id, started_at, completed_at
+),
+tasks AS (
+    INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, message_id, task_index, status, attempts_count,
+                                   output, queued_at, started_at, completed_at, queue_name)
+    SELECT %(flow_slug)s, run_id, %(step_slug)s, -row_number() OVER () - %(first)s::bigint, 0, 'completed', 1,
+           'null'::jsonb, started_at, started_at, completed_at, lower(%(flow_slug)s)
+    FROM states
+    RETURNING run_id, message_id, queued_at, completed_at
 )
-INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, message_id, task_index, status, attempts_count,
-                               output, queued_at, started_at, completed_at, queue_name)
-SELECT %(flow_slug)s, run_id, %(step_slug)s, -row_number() OVER () - %(first)s::bigint, 0, 'completed', 1, 'null'::jsonb,
-       started_at, started_at, completed_at, lower(%(flow_slug)s)
-FROM states
-
--- name: history_archive
--- The archived messages of those runs (pgmq keeps every completed task's message).
 INSERT INTO pgmq.{table} (msg_id, read_ct, enqueued_at, archived_at, vt, message)
-SELECT t.message_id, 1, t.queued_at, t.completed_at, t.completed_at,
-       jsonb_build_object('flow_slug', t.flow_slug, 'run_id', t.run_id, 'step_slug', t.step_slug, 'task_index', 0)
-FROM pgflow.step_tasks t
-WHERE t.flow_slug = %(flow_slug)s AND t.message_id < 0 AND t.message_id <= -%(first)s::bigint - 1
-  AND t.message_id >= -%(first)s::bigint - %(n)s::bigint
+SELECT message_id, 1, queued_at, completed_at, completed_at,
+       jsonb_build_object('flow_slug', %(flow_slug)s::text, 'run_id', run_id, 'step_slug', %(step_slug)s::text,
+                          'task_index', 0)
+FROM tasks
+
+-- name: prune_table_stats
+-- Rows, dead rows and bytes (indexes and TOAST included) of every pgflow and pgmq table.
+SELECT n.nspname || '.' || c.relname, coalesce(s.n_live_tup, 0), coalesce(s.n_dead_tup, 0),
+       pg_total_relation_size(c.oid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+WHERE n.nspname IN ('pgflow', 'pgmq') AND c.relkind IN ('r', 'p')
+ORDER BY 1
+
+-- name: wal_position
+SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint
 
 -- name: vacuum_analyze
 VACUUM ANALYZE

@@ -7,9 +7,13 @@ throughput as completed history grows (and after ``prune``).
   one worker; rows counted exactly, bytes as the growth of every pgflow and pgmq table with its
   indexes and TOAST after ``VACUUM``.
 - History: completed job runs are bulk-inserted 30 days in the past (with their step states,
-  tasks and archived messages, as a worker leaves them) up to each size of ``history``; after
-  ``VACUUM ANALYZE`` two worker processes drain ``history_jobs`` jobs. Then ``client.prune``
-  with a 7-day retention removes the history and the drain is measured once more.
+  tasks and archived messages, as a worker leaves them; time-ordered run ids) up to each size
+  of ``history``. At each size, two worker processes drain ``history_jobs`` jobs from an empty
+  database and from the one with history in turn (A B A B ...), so that a machine slowing down
+  during the run cannot pass for a size effect; "vs. empty" is the ratio of the medians of
+  those pairs. Then ``client.prune`` with a 7-day retention removes the history and the pairs
+  are measured once more. ``python -m benchmarks.history --runs 10000000`` does the same at
+  any size, and reports what pruning costs (time, WAL, dead rows).
 """
 
 from __future__ import annotations
@@ -23,15 +27,14 @@ import psycopg
 from psycopg import sql
 
 import pgflow
-from benchmarks import drain
+from benchmarks import drain, history as hist
 from benchmarks.core import Bench, Results, vacuum_analyze
 from benchmarks.report import Table, cell, ratio
 from benchmarks.scenarios.jobs import SYSTEMS, available_systems, drain_jobs
 from benchmarks.sql import q
 from benchmarks.systems import pgflow_sys
 
-HISTORY_CHUNK = 100_000
-HISTORY_PROCESSES = 2
+HISTORY_PROCESSES = hist.PROCESSES
 
 
 def run(bench: Bench) -> None:
@@ -108,50 +111,42 @@ def per_run(bench: Bench, slug: str, runs: int, timeout: float) -> tuple[float, 
     return (rows1 - rows0) / runs, (bytes1 - bytes0) / runs
 
 
-def add_history(dsn: str, have: int, want: int) -> None:
-    step = pgflow_sys.flows.bench_job.steps[0].slug
-    archive = sql.Identifier("a_" + pgflow_sys.flows.bench_job.slug)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for first in range(have, want, HISTORY_CHUNK):
-            n = min(HISTORY_CHUNK, want - first)
-            params = {"flow_slug": "bench_job", "step_slug": step, "first": first, "n": n}
-            with conn.transaction():
-                conn.execute(q("history_runs"), params)
-                conn.execute(sql.SQL(q("history_archive")).format(table=archive), params)
-    vacuum_analyze(dsn)
-
-
 def history(bench: Bench) -> None:
     s = bench.settings
-    dsn = bench.database("bench_history")
-    pgflow_sys.setup(dsn)
+    empty, full = bench.database("bench_history_empty"), bench.database("bench_history")
+    for dsn in (empty, full):
+        pgflow_sys.setup(dsn)
     have = 0
-    for size in s.history:
-        if size > have:
-            start = time.perf_counter()
-            add_history(dsn, have, size)
-            have = size
-            bench.log(f"history: {size:,} completed runs in place ({time.perf_counter() - start:.0f} s)")
-        measure_history(bench, dsn, f"footprint/history/{size}")
+    for size in (size for size in s.history if size > 0):
+        start = time.perf_counter()
+        hist.add_history(full, have, size)
+        have = size
+        bench.log(f"history: {size:,} completed runs in place ({time.perf_counter() - start:.0f} s)")
+        measure_history(bench, empty, full, str(size))
     start = time.perf_counter()
-    with pgflow.Client(dsn) as client:
+    with pgflow.Client(full) as client:
         client.prune(timedelta(days=7))
     bench.results.add("footprint/prune_seconds", "s", time.perf_counter() - start)
-    vacuum_analyze(dsn)
+    vacuum_analyze(full)
     bench.log(f"history: pruned {have:,} runs in {time.perf_counter() - start:.0f} s")
-    measure_history(bench, dsn, "footprint/history/pruned")
+    measure_history(bench, empty, full, "pruned")
 
 
-def measure_history(bench: Bench, dsn: str, key: str) -> None:
+def measure_history(bench: Bench, empty: str, full: str, label: str) -> None:
+    """Alternated drains: the empty database's under ``footprint/history/0`` (every size's) and
+    ``.../<label>/empty`` (this size's pairs), the other's under ``footprint/history/<label>``."""
     s = bench.settings
     for rep in range(s.reps):
         try:
-            rate = drain_jobs(pgflow_sys, dsn, s.history_jobs, HISTORY_PROCESSES, s.drain_timeout)
+            pair = hist.alternate(empty, full, 1, s.history_jobs, s.drain_timeout)
         except Exception as exc:
-            bench.failed(f"{key} rep {rep + 1}", exc)
+            bench.failed(f"footprint/history/{label} rep {rep + 1}", exc)
             continue
-        bench.results.add(key, "jobs/s", rate)
-        bench.log(f"{key} rep {rep + 1}: {rate:,.0f} jobs/s")
+        bench.results.add("footprint/history/0", "jobs/s", pair.empty[0])
+        bench.results.add(f"footprint/history/{label}/empty", "jobs/s", pair.empty[0])
+        bench.results.add(f"footprint/history/{label}", "jobs/s", pair.history[0])
+        bench.log(f"history {label} rep {rep + 1}: empty {pair.empty[0]:,.0f}, "
+                  f"with history {pair.history[0]:,.0f} jobs/s")
 
 
 def render(results: Results, history_sizes: tuple[int, ...]) -> list[Table]:
@@ -159,16 +154,19 @@ def render(results: Results, history_sizes: tuple[int, ...]) -> list[Table]:
            for name in SYSTEMS if name != "pgmq floor"]
     per = [[label, cell(results.get(f"footprint/rows/{slug}")), cell(results.get(f"footprint/bytes/{slug}"))]
            for slug, label in (("bench_job", "job (1 step)"), ("bench_chain", "3-step chain"))]
-    base = results.median("footprint/history/0")
-    hist = [[f"{size:,} completed runs", cell(results.get(f"footprint/history/{size}")),
-             ratio(results.median(f"footprint/history/{size}"), base)] for size in history_sizes]
-    hist.append(["after prune (7-day retention)", cell(results.get("footprint/history/pruned")),
-                 ratio(results.median("footprint/history/pruned"), base)])
+    def paired(label: str) -> str:  # against the empty drains alternated with these (older runs: all)
+        base = results.get(f"footprint/history/{label}/empty") or results.get("footprint/history/0")
+        return ratio(results.median(f"footprint/history/{label}"), base.median if base else float("nan"))
+
+    rows = [["0 completed runs (every empty drain)", cell(results.get("footprint/history/0")), "1.00×"]]
+    rows += [[f"{size:,} completed runs", cell(results.get(f"footprint/history/{size}")), paired(str(size))]
+             for size in history_sizes if size > 0]
+    rows.append(["after prune (7-day retention)", cell(results.get("footprint/history/pruned")), paired("pruned")])
     return [
         Table(["worker", "RSS idle", "RSS peak under load"], rss, "Worker process memory (one process)"),
         Table(["run of", "rows per run", "bytes per run"], per,
               "What a completed run leaves in PostgreSQL (pgflow and pgmq tables, indexes included)"),
-        Table(["history", f"jobs/s ({HISTORY_PROCESSES} processes)", "vs. empty"], hist,
+        Table(["history", f"jobs/s ({HISTORY_PROCESSES} processes)", "vs. empty (alternated)"], rows,
               "Job throughput as completed history grows" + _prune_note(results)),
     ]
 

@@ -74,7 +74,12 @@ def test_footprint_measures_memory_rows_bytes_and_history(bench):
         "footprint/rows/bench_job", "footprint/bytes/bench_job",
         "footprint/rows/bench_chain", "footprint/bytes/bench_chain",
         *(f"footprint/history/{size}" for size in TINY.history), "footprint/history/pruned",
+        *(f"footprint/history/{label}/empty" for label in ("200", "pruned")),  # the alternated empty drains
         "footprint/prune_seconds"}
+    # every history drain is paired with an empty one: drift slows both alike
+    assert len(bench.results.get("footprint/history/0").values) == 2 * TINY.reps
+    table = footprint.render(bench.results, TINY.history)[2].markdown()
+    assert "| 200 completed runs | " in table and "after prune" in table and "n/a" not in table
     assert bench.results.median("footprint/rows/bench_job") >= 4  # run, step state, task, archived message
 
 
