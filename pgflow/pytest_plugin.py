@@ -148,12 +148,13 @@ def pgflow_run_inline() -> Callable[..., Any]:
 
 @pytest.fixture
 def pgflow_drain(pgflow_client: Client) -> Callable[..., DrainResult]:
-    """``pgflow_drain(*flows, timeout=60.0)``: a real worker runs those flows' tasks on the test's
-    database until their queues are empty."""
+    """``pgflow_drain(*flows, timeout=60.0, max_concurrency=10)``: a real worker runs those flows'
+    tasks on the test's database until their queues are empty (``max_concurrency=1`` runs them one
+    at a time, in claim order)."""
 
-    def drain_flows(*flows: Flow, timeout: float = 60.0) -> DrainResult:
+    def drain_flows(*flows: Flow, timeout: float = 60.0, max_concurrency: int = 10) -> DrainResult:
         if not flows:
             raise ValueError("pgflow_drain needs the flows whose queues to drain, e.g. pgflow_drain(checkout)")
-        return drain(pgflow_client, flows, timeout=timeout)
+        return drain(pgflow_client, flows, timeout=timeout, max_concurrency=max_concurrency)
 
     return drain_flows

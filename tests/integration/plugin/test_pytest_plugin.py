@@ -8,7 +8,20 @@ import pytest
 pytest_plugins = ["pytester"]
 
 USER_TESTS = '''
+import asyncio
+
 import pgflow
+
+order_slow = pgflow.Flow("plugin_slow")
+running, peak = set(), []
+
+@order_slow.map
+async def wait(item):
+    running.add(item)
+    peak.append(len(running))
+    await asyncio.sleep(0.02)
+    running.discard(item)
+
 
 order = pgflow.Flow("plugin_order")
 
@@ -40,6 +53,13 @@ def test_on_a_real_database(pgflow_client, pgflow_drain):
 
 def test_each_test_gets_its_own_database(pgflow_client):
     assert pgflow_client.list_runs() == []
+
+
+def test_drain_one_task_at_a_time(pgflow_client, pgflow_drain):
+    pgflow_client.compile(order_slow)
+    pgflow_client.start_flow(order_slow, list(range(6)))
+    pgflow_drain(order_slow, max_concurrency=1)
+    assert len(peak) == 6 and max(peak) == 1
 '''
 
 
@@ -48,7 +68,7 @@ def test_a_users_tests_run_on_the_server_named_by_the_variable(
     monkeypatch.setenv("PGFLOW_TEST_DATABASE_URL", pg_admin_url)
     pytester.makepyfile(test_orders=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_a_users_tests_get_an_embedded_server_by_default(
@@ -56,7 +76,7 @@ def test_a_users_tests_get_an_embedded_server_by_default(
     monkeypatch.delenv("PGFLOW_TEST_DATABASE_URL", raising=False)
     pytester.makepyfile(test_orders=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "ignore::UserWarning")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_the_plugin_can_be_named_explicitly_when_autoloading_is_off(
@@ -65,4 +85,4 @@ def test_the_plugin_can_be_named_explicitly_when_autoloading_is_off(
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(test_orders=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-p", "pgflow.pytest_plugin")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
