@@ -219,3 +219,33 @@ async def test_the_dashboard_through_the_pooler_leaves_no_session_state_behind(p
     with psycopg.connect(pooled_url, autocommit=True, **connect_options(pooled_url)) as conn:
         seen = {conn.execute("SHOW default_transaction_read_only").fetchone()[0] for _ in range(10)}
     assert seen == {"off"}
+
+
+async def test_the_sse_stream_through_the_pooler_follows_a_run_on_the_direct_url(pooled_url, db_url, monkeypatch):
+    import httpx
+
+    from pgflow.web.sse import event_stream
+    from tests.live.sse_client import Message, messages, serving
+
+    monkeypatch.setenv("PGFLOW_DIRECT_URL", db_url)
+    flow = pgflow.Flow("pooled_sse")
+
+    @flow.step
+    def double(input):
+        return input["x"] * 2
+
+    async with pgflow.AsyncClient(pooled_url) as client:
+        await client.compile(flow)
+        run_id = await client.start_flow(flow, {"x": 4})
+        async with serving(event_stream(client)) as base, httpx.AsyncClient(timeout=30) as http:
+            async with http.stream("GET", f"{base}/runs/{run_id}") as response:
+                assert response.status_code == 200
+                stream = messages(response)
+                got = [await asyncio.wait_for(stream.__anext__(), 30)]
+                async with running(pooled_url, [flow]):
+                    while not (isinstance(got[-1], Message) and got[-1].event == "run:finished"):
+                        got.append(await asyncio.wait_for(stream.__anext__(), 30))
+    seen = [m for m in got if isinstance(m, Message)]
+    assert (seen[0].event, seen[0].data["reason"]) == ("snapshot", "initial")
+    assert "run:completed" in [m.event for m in seen]
+    assert seen[-2].data["run"]["output"] == {"double": 8} and seen[-1].data["outcome"] == "completed"
