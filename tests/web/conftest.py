@@ -92,10 +92,11 @@ async def web(scenario: Scenario) -> AsyncIterator[httpx.AsyncClient]:
     await app.state.dashboard.close()
 
 
-def heartbeat(url: str, worker_id: UUID) -> None:
-    """What a live worker does every few seconds (the scenario's worker is only a driver)."""
+def heartbeat(url: str, worker_id: UUID, ago: timedelta = timedelta(0)) -> None:
+    """What a live worker does every few seconds (the scenario's worker is only a driver); ``ago``
+    dates the heartbeat back, for a worker that went quiet that long ago."""
     with psycopg.connect(url) as conn:
-        conn.execute("UPDATE pgflow.workers SET last_heartbeat_at = now() WHERE worker_id = %s", (worker_id,))
+        conn.execute("UPDATE pgflow.workers SET last_heartbeat_at = now() - %s WHERE worker_id = %s", (ago, worker_id))
         conn.commit()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx
 import psycopg
@@ -200,6 +201,8 @@ async def test_schedules_list_and_page(web: httpx.AsyncClient, scenario: Scenari
 
 async def test_workers_health(web: httpx.AsyncClient, scenario: Scenario) -> None:
     heartbeat(scenario.url, scenario.workers["healthy"])
+    # the scenario is built once per session: by now its stale worker (30 s quiet then) may be dead
+    heartbeat(scenario.url, scenario.workers["stale"], ago=timedelta(seconds=30))
     text = html_text(await web.get("/workers"))
     for health in ("healthy", "stale", "dead", "stopped"):
         assert f'<tr data-health="{health}">' in text, health
