@@ -408,6 +408,9 @@ class FlowControl:
     running: int = 0  # tasks running now (status started), in all
     running_by_step: dict[str, int] | None = None
     queued: int = 0  # tasks waiting to be claimed (status queued)
+    concurrency_key: str | None = None  # the path into the run input that gives a run its key
+    max_running_per_key: int | None = None  # at most this many tasks running at once per key
+    running_by_key: dict[str, int] | None = None  # key ('' = no key) -> running tasks, with a per-key limit
 
     @property
     def paused(self) -> bool:
@@ -428,6 +431,10 @@ class FlowControl:
             steps.setdefault(slug, {})["rate_limit"] = {"count": count, "per": per}
         if steps:
             limits["steps"] = steps
+        if self.concurrency_key is not None:
+            limits["concurrency_key"] = self.concurrency_key
+        if self.max_running_per_key is not None:
+            limits["max_running_per_key"] = self.max_running_per_key
         return limits
 
     @classmethod
@@ -441,6 +448,9 @@ class FlowControl:
             rate_limit=_rate_of(limits["rate_limit"]) if "rate_limit" in limits else None, step_rate_limits=rates,
             paused_at=row["paused_at"], pause_reason=row["pause_reason"], running=sum(by_step.values()),
             running_by_step=by_step, queued=int(row["queued"] or 0),
+            concurrency_key=limits.get("concurrency_key"), max_running_per_key=limits.get("max_running_per_key"),
+            running_by_key=None if row.get("running_by_key") is None
+            else {key: int(n) for key, n in row["running_by_key"].items()},
         )
 
 

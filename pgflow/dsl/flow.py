@@ -51,6 +51,8 @@ class Flow(WaitingSteps):
         step_queues: bool = False,
         max_running: int | None = None,
         rate_limit: tuple[int, float] | None = None,
+        concurrency_key: str | Callable[[Any], Any] | None = None,
+        max_running_per_key: int | None = None,
     ) -> None:
         kind = "job" if self.flow_type == "job" else "flow"
         self.slug = v.check_slug(slug, f"a {kind}", max_length=v.MAX_FLOW_SLUG_LENGTH)
@@ -60,8 +62,17 @@ class Flow(WaitingSteps):
             base_delay=v.check_option("base_delay", base_delay, where),
             timeout=v.check_option("timeout", timeout, where),
         )
+        key_path, key_function = v.check_concurrency_key(concurrency_key, where)
+        per_key = v.check_option("max_running_per_key", max_running_per_key, where)
+        if per_key is not None and key_path is None and key_function is None:
+            raise FlowDefinitionError(
+                f"{where}: max_running_per_key needs a concurrency_key, the path into the run input (e.g. "
+                f"concurrency_key=\"customer_id\") or a function of the input that gives each run's key"
+            )
         self.limits = FlowLimits(max_running=v.check_option("max_running", max_running, where),
-                                 rate_limit=v.check_rate(rate_limit, where))
+                                 rate_limit=v.check_rate(rate_limit, where),
+                                 concurrency_key=key_path, key_function=key_function,
+                                 max_running_per_key=per_key)
         self.cron = _coerce_cron(cron)
         # each step's tasks in a private queue (pgflow's withStepQueues(), queue mode 'step')
         self.step_queues = bool(step_queues)
@@ -142,13 +153,18 @@ class Flow(WaitingSteps):
 
     def declared_limits(self) -> dict[str, Any]:
         """The flow control its code declares, as ``pgflow._declare_flow_limits`` takes it:
-        ``{"max_running": n, "rate_limit": {"count": n, "per": s}, "steps": {slug: {...}}}``, without
-        what is unset."""
+        ``{"max_running": n, "rate_limit": {"count": n, "per": s}, "steps": {slug: {...}},
+        "concurrency_key": "path", "max_running_per_key": n}``, without what is unset (a key
+        function stays in Python: only its limit is declared)."""
         limits: dict[str, Any] = _limits_of(self.limits.max_running, self.limits.rate_limit)
         steps = {s.slug: _limits_of(s.max_running, s.rate_limit) for s in self._steps.values()
                  if s.max_running is not None or s.rate_limit is not None}
         if steps:
             limits["steps"] = steps
+        if self.limits.concurrency_key is not None:
+            limits["concurrency_key"] = self.limits.concurrency_key
+        if self.limits.max_running_per_key is not None:
+            limits["max_running_per_key"] = self.limits.max_running_per_key
         return limits
 
     def to_upsert_steps(self) -> list[dict[str, Any]]:

@@ -6,7 +6,8 @@ A leaf of the DSL: the step, the shape and the flow import it; it imports none o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 # What pgflow.create_flow stores when the flow leaves an option undefined.
 DEFAULT_MAX_ATTEMPTS = 3
@@ -31,6 +32,13 @@ class FlowLimits:
 
     max_running: int | None = None
     rate_limit: tuple[int, float] | None = None  # at most count starts per this many seconds (smoothed)
+    # per-key concurrency: at most max_running_per_key tasks running at once per concurrency key,
+    # the key being the text at concurrency_key (a dotted path into the run input, stored in the
+    # database and read by SQL) or what key_function returns for the input (called client side
+    # when a run is started with this Flow object; its result goes down as a run option)
+    concurrency_key: str | None = None
+    key_function: Callable[[Any], Any] | None = None
+    max_running_per_key: int | None = None
 
 
 class HasOptions(Protocol):

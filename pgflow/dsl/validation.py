@@ -8,6 +8,7 @@ the ``steps`` table checks) and pgflow's TypeScript DSL, which is stricter than 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 import re
 from typing import Any
 
@@ -29,7 +30,8 @@ RESERVED_SLUGS = frozenset({"run"})
 CONDITION_MODES = ("fail", "skip", "skip-cascade")
 
 # option name -> smallest allowed value (pgflow's DSL rules, stricter than the SQL checks)
-OPTION_MINIMUMS = {"max_attempts": 1, "base_delay": 1, "timeout": 3, "start_delay": 0, "max_running": 1}
+OPTION_MINIMUMS = {"max_attempts": 1, "base_delay": 1, "timeout": 3, "start_delay": 0, "max_running": 1,
+                   "max_running_per_key": 1}
 
 
 def is_valid_slug(slug: object) -> bool:
@@ -100,6 +102,27 @@ def check_rate(value: Any, where: str) -> tuple[int, float] | None:
             f"86400), e.g. rate_limit=(10, 1.0) for 10 starts a second; got {value!r}"
         )
     return int(value[0]), float(value[1])
+
+
+MAX_KEY_PART_LENGTH = 200
+
+
+def check_concurrency_key(value: Any, where: str) -> tuple[str | None, Callable[[Any], Any] | None]:
+    """Return ``concurrency_key`` as (path, None) for a path into the run input - a key, or keys
+    joined by dots - or (None, function) for a callable of the input; (None, None) when unset."""
+    if value is None:
+        return None, None
+    if isinstance(value, str):
+        parts = value.split(".")
+        if value and all(0 < len(part) <= MAX_KEY_PART_LENGTH for part in parts):
+            return value, None
+    elif callable(value):
+        return None, value
+    raise FlowDefinitionError(
+        f"{where}: concurrency_key must be a path into the run input (a key, or keys joined by dots, each "
+        f"1-{MAX_KEY_PART_LENGTH} characters, e.g. \"customer_id\" or \"customer.id\") or a function of the "
+        f"input returning the key; got {value!r}"
+    )
 
 
 def check_mode(name: str, value: Any, where: str) -> str:

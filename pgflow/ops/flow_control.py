@@ -23,6 +23,7 @@ class _Keep:
 
 KEEP: Final = _Keep()  # set_limits: leave this limit as it is
 MAX_PRIORITY: Final = 1000  # runs.priority's CHECK
+MAX_KEY_LENGTH: Final = 200  # a concurrency key from a function (pgflow._run_concurrency_key caps path keys)
 
 
 def get_flow_control(flow: FlowRef) -> Operation[FlowControl]:
@@ -41,6 +42,8 @@ def set_limits(
     max_running: int | None | _Keep = KEEP,
     rate_limit: tuple[int, float] | None | _Keep = KEEP,
     steps: Mapping[str, int | Mapping[str, Any] | None] | None = None,
+    max_running_per_key: int | None | _Keep = KEEP,
+    concurrency_key: str | None | _Keep = KEEP,
 ) -> Operation[FlowControl]:
     """Change a flow's limits at runtime, from the next claim on, for every worker.
 
@@ -48,12 +51,22 @@ def set_limits(
     ``(count, seconds)``, at most count task starts per that many seconds, smoothed (None removes
     a limit; left out, it stays). ``steps``: ``{step_slug: max_running}``, or ``{step_slug:
     {"max_running": n, "rate_limit": (count, seconds)}}`` (None removes that step's limits; steps
-    and keys left out keep theirs). Lasts until the flow's code declares different limits (a
+    and keys left out keep theirs). ``max_running_per_key``: at most that many tasks running at
+    once per concurrency key; ``concurrency_key``: the path into the run input that gives a new
+    run its key (a key, or keys joined by dots; runs already started keep theirs). Lasts until the flow's code declares different limits (a
     deploy that changes ``max_running=`` / ``rate_limit=`` in code wins). InvalidInput for a
     limit below 1, a rate period of 0 or an unknown step, FlowNotFound for an unknown flow.
     """
     slug = slug_of(flow)
     limits: dict[str, Any] = _scope_limits(max_running, rate_limit, f"flow {slug!r}")
+    if not isinstance(max_running_per_key, _Keep):
+        limits["max_running_per_key"] = _limit(max_running_per_key, f"max_running_per_key of flow {slug!r}")
+    if not isinstance(concurrency_key, _Keep):
+        if concurrency_key is not None and not isinstance(concurrency_key, str):
+            raise InvalidInput(f"concurrency_key of flow {slug!r} must be a path into the run input (a key, or keys "
+                               f"joined by dots, e.g. 'customer_id') or None, got {concurrency_key!r}; a function "
+                               f"key is declared in code: Flow(..., concurrency_key=function)")
+        limits["concurrency_key"] = concurrency_key  # the database checks the path and names the flow
     if steps is not None:
         if not isinstance(steps, Mapping):
             raise InvalidInput(f"steps must map step slugs to a max_running, a dict of limits or None, "
@@ -86,6 +99,34 @@ def declare_limits(slug: str, limits: dict[str, Any]) -> Operation[None]:
     """Record the limits a flow's code declares (compile_flow); see ``pgflow._declare_flow_limits``."""
     # its result is not read: it goes in one round trip with the compile's next statement
     yield Query("flow_control_declare_limits", {"flow_slug": slug, "limits": json_text(limits, "limits")}, "none")
+
+
+def concurrency_key_of(flow: FlowRef, input: Any) -> str | None:
+    """The concurrency key a function key (``Flow(..., concurrency_key=function)``) gives a run
+    of ``flow`` started with ``input``, sent down as the run option ``concurrency_key``; None when
+    ``flow`` is a slug or has no function key (the database takes the key from the input path, if
+    the flow has one) or when the function returns None (the "no key" group). InvalidInput, naming
+    the option and the flow, when the function raises or returns something else than a string or
+    an integer."""
+    function = getattr(getattr(flow, "limits", None), "key_function", None)
+    if function is None:
+        return None
+    slug = slug_of(flow)
+    try:
+        key = function(input)
+    except Exception as exc:
+        raise InvalidInput(f"concurrency_key of flow {slug!r} raised {type(exc).__name__}: {exc}; the function "
+                           f"receives the run input and must return the run's key (a string)") from exc
+    if key is None:
+        return None
+    if isinstance(key, bool) or not isinstance(key, (str, int)):
+        raise InvalidInput(f"concurrency_key of flow {slug!r} must return a string (or None for the no-key "
+                           f"group), got {type(key).__name__} {key!r}")
+    text = str(key)
+    if len(text) > MAX_KEY_LENGTH or "\x00" in text:
+        raise InvalidInput(f"concurrency_key of flow {slug!r} returned a key of {len(text)} characters; a key is "
+                           f"at most {MAX_KEY_LENGTH} characters without NUL: return an id, not a document")
+    return text
 
 
 def check_priority(priority: object) -> int | None:

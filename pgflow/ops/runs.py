@@ -12,7 +12,7 @@ from pgflow.errors import InvalidInput, RunFailed, RunNotFound, RunTimeout
 from pgflow.events import ends_run, run_channel
 from pgflow.models import Run, RunStatus, StepState, StepTask, TaskStatus
 from pgflow.ops.due import due_times_of, due_times_query, with_due_times
-from pgflow.ops.flow_control import check_priority
+from pgflow.ops.flow_control import check_priority, concurrency_key_of
 from pgflow.ops.idempotency import DEFAULT_IDEMPOTENCY_TTL, check_idempotency, follow_existing_run
 from pgflow.ops.common import check_flow_input, count_of, json_text, run_uuid, seconds_of, slug_of
 from pgflow.ops.run_filter import filter_params
@@ -91,7 +91,8 @@ def start_flow(
         return (yield from _start_keyed(flow, input, idempotency_key, idempotency_ttl, run_id=run_id,
                                         signal_key=signal_key, priority=priority))
     check_flow_input(flow, input)
-    yield from start_options(signal_key=check_signal_key(signal_key), priority=check_priority(priority))
+    yield from start_options(signal_key=check_signal_key(signal_key), priority=check_priority(priority),
+                             concurrency_key=concurrency_key_of(flow, input))
     row = yield Query.one(
         "client_start_flow",
         flow_slug=slug_of(flow), input=json_text(input), run_id=None if run_id is None else run_uuid(run_id),
@@ -120,7 +121,8 @@ def _start_keyed(flow: FlowRef, input: Json, key: str, ttl: float | timedelta | 
                  signal_key: str | None = None, priority: int | None = None) -> Operation[UUID]:
     key, ttl_seconds = check_idempotency(key, ttl)
     check_flow_input(flow, input)
-    yield from start_options(signal_key=check_signal_key(signal_key), priority=check_priority(priority))
+    yield from start_options(signal_key=check_signal_key(signal_key), priority=check_priority(priority),
+                             concurrency_key=concurrency_key_of(flow, input))
     row = yield Query.one(
         "client_start_flow_idempotent", flow_slug=slug_of(flow), input=json_text(input), key=key, ttl=ttl_seconds,
         start_at=start_at, delay=delay, run_id=None if run_id is None else run_uuid(run_id),
@@ -153,8 +155,9 @@ def start_flow_and_wait(
     timeout = max(0.0, seconds_of(timeout, "timeout"))
     keyed = None if idempotency_key is None else check_idempotency(idempotency_key, idempotency_ttl)
     check_flow_input(flow, input)
+    key = concurrency_key_of(flow, input)
     yield Query("client_listen_new_run", {}, "none")
-    yield from start_options()
+    yield from start_options(concurrency_key=key)
     if keyed is None:
         row = yield Query.one("client_start_new_run", flow_slug=slug_of(flow), input=json_text(input)).and_commit()
     else:
@@ -214,7 +217,7 @@ def enqueue(
     if idempotency_key is not None:
         return (yield from _start_keyed(job, input, idempotency_key, idempotency_ttl,
                                         start_at=scheduled_at, delay=delay, priority=priority))
-    yield from start_options(priority=check_priority(priority))
+    yield from start_options(priority=check_priority(priority), concurrency_key=concurrency_key_of(job, input))
     row = yield Query.one(
         "client_start_flow_at",
         flow_slug=slug_of(job), input=json_text(input), start_at=scheduled_at, delay=delay, run_id=None,

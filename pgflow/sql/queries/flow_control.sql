@@ -1,7 +1,7 @@
 -- Flow control (pgflow/ops/flow_control.py): pause, resume, limits, and what a flow runs now.
 
 -- name: flow_control_state
--- A flow's flow control with its running tasks per step and its queued tasks (no row: no such
+-- A flow's flow control with its running tasks per step (and per key) and its queued tasks (no row: no such
 -- flow). A flow without a flow_controls row has no limits and is not paused.
 SELECT f.flow_slug, coalesce(c.limits, '{}'::jsonb) AS limits, c.paused_at, c.pause_reason,
        (SELECT coalesce(jsonb_object_agg(running.step_slug, running.n), '{}'::jsonb)
@@ -10,7 +10,16 @@ SELECT f.flow_slug, coalesce(c.limits, '{}'::jsonb) AS limits, c.paused_at, c.pa
                  WHERE t.flow_slug = f.flow_slug AND t.status = 'started'
                  GROUP BY t.step_slug) AS running) AS running,
        (SELECT count(*) FROM pgflow.step_tasks AS t
-         WHERE t.flow_slug = f.flow_slug AND t.status = 'queued' AND t.message_id IS NOT NULL) AS queued
+         WHERE t.flow_slug = f.flow_slug AND t.status = 'queued' AND t.message_id IS NOT NULL) AS queued,
+       -- with a per-key limit: running tasks per concurrency key ('' = the no-key group)
+       CASE WHEN c.limits ? 'max_running_per_key' THEN
+           (SELECT coalesce(jsonb_object_agg(running.k, running.n), '{}'::jsonb)
+              FROM (SELECT coalesce(r.concurrency_key, '') AS k, count(*) AS n
+                      FROM pgflow.step_tasks AS t
+                      JOIN pgflow.runs AS r ON r.run_id = t.run_id
+                     WHERE t.flow_slug = f.flow_slug AND t.status = 'started'
+                     GROUP BY 1) AS running)
+       END AS running_by_key
 FROM pgflow.flows AS f
 LEFT JOIN pgflow.flow_controls AS c ON c.flow_slug = f.flow_slug
 WHERE f.flow_slug = %(flow_slug)s

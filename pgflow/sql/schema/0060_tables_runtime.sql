@@ -40,6 +40,11 @@ CREATE TABLE pgflow.runs (
     -- ({"traceparent": ..., "tracestate": ...}; NULL without OpenTelemetry), so each task's span
     -- continues that trace in whichever worker runs it. Not in the message nor the input.
     trace_context jsonb,
+    -- pgflow-py addition (flow control): the run's concurrency key, taken when the run starts from
+    -- the flow's concurrency_key (a path into the input, or a Python callable's result); '' when
+    -- the flow has a key and the input lacks it (the "no key" group), NULL when the flow had none.
+    -- max_running_per_key counts the running tasks of each key.
+    concurrency_key text,
     CONSTRAINT status_is_valid CHECK (status IN ('started', 'failed', 'completed')),
     CONSTRAINT runs_remaining_steps_check CHECK (remaining_steps >= 0),
     CONSTRAINT completed_at_or_failed_at CHECK (NOT (completed_at IS NOT NULL AND failed_at IS NOT NULL)),
@@ -62,6 +67,12 @@ CREATE UNIQUE INDEX idx_runs_flow_idempotency_key ON pgflow.runs (flow_slug, ide
 -- queued tasks first). Partial: runs of the default lane write nothing to it.
 CREATE INDEX idx_runs_prioritized ON pgflow.runs (flow_slug, priority DESC, started_at)
     WHERE priority > 0 AND status = 'started';
+
+-- Started runs with a concurrency key, by flow and key (the claim's fair read of a flow with
+-- max_running_per_key takes each key's oldest runs in turn). Partial: runs without a key write
+-- nothing to it.
+CREATE INDEX idx_runs_concurrency_key ON pgflow.runs (flow_slug, concurrency_key, started_at)
+    WHERE concurrency_key IS NOT NULL AND status = 'started';
 
 -- The runs that retry or resume a run (bulk retry_runs / resume_runs skip runs already started
 -- again; the run page lists them). Partial: runs that are not retries write nothing to it.

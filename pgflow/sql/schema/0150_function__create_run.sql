@@ -12,13 +12,15 @@ SET search_path = ''
 AS $$
     WITH run AS (
         INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps, trace_context,
-                                 signal_key, parent_run_id, parent_step_slug, parent_task_index, priority)
+                                 signal_key, parent_run_id, parent_step_slug, parent_task_index, priority,
+                                 concurrency_key)
         SELECT coalesce(p_run_id, pgflow._new_run_id()), f.flow_slug, p_input,
                (SELECT count(*) FROM pgflow.steps AS s WHERE s.flow_slug = f.flow_slug),
                options.o -> 'trace_context',
                options.o ->> 'signal_key', (options.o ->> 'parent_run_id')::uuid,
                options.o ->> 'parent_step_slug', (options.o ->> 'parent_task_index')::int,
-               coalesce((options.o ->> 'priority')::int, 0)
+               coalesce((options.o ->> 'priority')::int, 0),
+               pgflow._run_concurrency_key(f.flow_slug, p_input, options.o)
           FROM pgflow.flows AS f
          CROSS JOIN (SELECT pgflow._run_options() AS o) AS options
          WHERE f.flow_slug = p_flow_slug

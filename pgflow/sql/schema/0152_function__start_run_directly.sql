@@ -31,12 +31,14 @@ AS $$
     ),
     run AS (
         INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps, trace_context,
-                                 signal_key, parent_run_id, parent_step_slug, parent_task_index, priority)
+                                 signal_key, parent_run_id, parent_step_slug, parent_task_index, priority,
+                                 concurrency_key)
         SELECT coalesce(p_run_id, pgflow._new_run_id()), flow.flow_slug, p_input, flow.steps,
                options.o -> 'trace_context',
                options.o ->> 'signal_key', (options.o ->> 'parent_run_id')::uuid,
                options.o ->> 'parent_step_slug', (options.o ->> 'parent_task_index')::int,
-               coalesce((options.o ->> 'priority')::int, 0)
+               coalesce((options.o ->> 'priority')::int, 0),
+               pgflow._run_concurrency_key(flow.flow_slug, p_input, options.o)
           FROM flow
          -- pgflow-py's own run columns: as in _create_run (its twin)
          CROSS JOIN (SELECT pgflow._run_options() AS o) AS options

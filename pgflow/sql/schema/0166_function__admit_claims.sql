@@ -5,7 +5,9 @@
 -- limited flows, so concurrent claims of one limited flow by any workers are serialised), the
 -- flow's running tasks (status 'started': slots come from task state, a killed worker's task
 -- holds its slot until it is requeued) are counted, in all and per step, and the queued tasks
--- are admitted in message order while the flow's and their step's max_running leave room and
+-- are admitted in message order while the flow's and their step's max_running leave room, the
+-- running tasks of their run's concurrency key (runs.concurrency_key, NULL counted as '', the
+-- "no key" group) stay under max_running_per_key, and
 -- the flow's and their step's rate_limit allow a start (GCRA, pgflow._rate_room; the scopes'
 -- theoretical arrival times are kept in pgflow.flow_rate_state and move only for admitted
 -- tasks). A refused task is not started: its message becomes visible again 250 ms later (a
@@ -27,6 +29,9 @@ DECLARE
     v_running int := 0;
     v_by_step jsonb := '{}';
     v_step_running int;
+    v_per_key int;
+    v_by_key jsonb := '{}';  -- concurrency key -> its running tasks (max_running_per_key only)
+    v_key_running int;
     v_now float8 := extract(epoch FROM clock_timestamp());
     v_tats jsonb := '{}';  -- scope ('' = the flow, else a step) -> tat (epoch seconds)
     v_rated boolean;
@@ -40,11 +45,12 @@ DECLARE
     v_refused_until float8[] := '{}';
 BEGIN
     SELECT c.* INTO v_control FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug;
-    IF NOT FOUND OR (v_control.paused_at IS NULL AND v_control.limits = '{}') THEN
+    IF NOT FOUND OR (v_control.paused_at IS NULL AND (v_control.limits - 'concurrency_key') = '{}') THEN
         RETURN p_msg_ids;
     END IF;
     v_limits := v_control.limits;
     v_flow_max := (v_limits->>'max_running')::int;
+    v_per_key := (v_limits->>'max_running_per_key')::int;
     v_rated := v_limits ? 'rate_limit' OR jsonb_path_exists(v_limits, '$.steps.*.rate_limit');
     IF v_control.paused_at IS NULL THEN
         PERFORM pg_advisory_xact_lock(3, hashtext(p_flow_slug));
@@ -55,13 +61,24 @@ BEGIN
                   FROM pgflow.step_tasks AS t
                  WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
                  GROUP BY t.step_slug) AS running;
+        IF v_per_key IS NOT NULL THEN
+            SELECT coalesce(jsonb_object_agg(running.k, running.n), '{}') INTO v_by_key
+              FROM (SELECT coalesce(r.concurrency_key, '') AS k, count(*)::int AS n
+                      FROM pgflow.step_tasks AS t
+                      JOIN pgflow.runs AS r ON r.run_id = t.run_id
+                     WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
+                     GROUP BY 1) AS running;
+        END IF;
         IF v_rated THEN
             SELECT coalesce(jsonb_object_agg(r.step_slug, extract(epoch FROM r.tat)), '{}') INTO v_tats
               FROM pgflow.flow_rate_state AS r WHERE r.flow_slug = p_flow_slug;
         END IF;
     END IF;
     FOR v_task IN
-        SELECT t.message_id, t.step_slug
+        SELECT t.message_id, t.step_slug,
+               CASE WHEN v_per_key IS NOT NULL
+                    THEN (SELECT coalesce(r.concurrency_key, '') FROM pgflow.runs AS r WHERE r.run_id = t.run_id)
+               END AS run_key
           FROM unnest(p_msg_ids) AS m (msg_id)
           JOIN pgflow.step_tasks AS t ON t.queue_name = p_queue_name AND t.message_id = m.msg_id
          WHERE t.status = 'queued' AND t.flow_slug = p_flow_slug
@@ -69,9 +86,11 @@ BEGIN
     LOOP
         v_step_max := (v_limits #>> ARRAY['steps', v_task.step_slug, 'max_running'])::int;
         v_step_running := coalesce((v_by_step->>v_task.step_slug)::int, 0);
+        v_key_running := coalesce((v_by_key->>v_task.run_key)::int, 0);
         v_ok := v_control.paused_at IS NULL
                 AND (v_flow_max IS NULL OR v_running < v_flow_max)
-                AND (v_step_max IS NULL OR v_step_running < v_step_max);
+                AND (v_step_max IS NULL OR v_step_running < v_step_max)
+                AND (v_per_key IS NULL OR v_key_running < v_per_key);
         v_blocked_until := NULL;
         IF v_ok AND v_rated THEN
             FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
@@ -90,6 +109,9 @@ BEGIN
             v_admitted := v_admitted || v_task.message_id;
             v_running := v_running + 1;
             v_by_step := jsonb_set(v_by_step, ARRAY[v_task.step_slug], to_jsonb(v_step_running + 1));
+            IF v_per_key IS NOT NULL THEN
+                v_by_key := jsonb_set(v_by_key, ARRAY[v_task.run_key], to_jsonb(v_key_running + 1));
+            END IF;
             IF v_rated THEN
                 FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
                     v_rate := CASE WHEN v_scope = '' THEN v_limits->'rate_limit'

@@ -7,9 +7,12 @@
 --          pgflow._admit_claims, which counts again under it), and at most the starts the flow's
 --          rate_limit allows now (pgflow._rate_room);
 -- prioritized_flow, the queue's flow when it has started runs with a priority above 0 (their
--- tasks are read first, pgflow._read_prioritized), else NULL. Both come from index probes; a
--- flow with neither flow control nor priorities pays those and nothing else.
-CREATE OR REPLACE FUNCTION pgflow._claim_room(p_queue_name text, OUT room int, OUT prioritized_flow text)
+-- tasks are read first, pgflow._read_prioritized), else NULL;
+-- keyed_flow, the queue's flow when it has a max_running_per_key (its messages are read from the
+-- concurrency keys in turn, pgflow._read_by_key), else NULL. All come from index probes and the
+-- flow control row; a flow with neither flow control nor priorities pays those and nothing else.
+CREATE OR REPLACE FUNCTION pgflow._claim_room(p_queue_name text, OUT room int, OUT prioritized_flow text,
+                                              OUT keyed_flow text)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
@@ -31,6 +34,9 @@ BEGIN
     IF v_control.paused_at IS NOT NULL THEN
         room := 0;
         RETURN;
+    END IF;
+    IF v_control.limits ? 'max_running_per_key' THEN
+        keyed_flow := v_flow;
     END IF;
     v_max := (v_control.limits->>'max_running')::int;
     IF v_max IS NULL AND NOT v_control.limits ? 'rate_limit' THEN

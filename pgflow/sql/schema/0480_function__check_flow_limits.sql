@@ -1,8 +1,10 @@
 -- Check a flow's limits (flow control, pgflow-py addition) and return them tidied: keys whose
 -- value is JSON null are dropped, and so are steps left without limits. The form is
 --   {"max_running": n, "rate_limit": {"count": n, "per": seconds},
---    "steps": {"<step_slug>": {"max_running": n, "rate_limit": {...}}}}
--- where every n is a whole number from 1 to 2147483647, per a number of seconds above 0 (at
+--    "steps": {"<step_slug>": {"max_running": n, "rate_limit": {...}}},
+--    "concurrency_key": "<path>", "max_running_per_key": n}
+-- where the concurrency key (flow-wide only) is a path into the run's input - a top-level key or
+-- keys joined by dots, each 1-200 characters, no empty part - and every n is a whole number from 1 to 2147483647, per a number of seconds above 0 (at
 -- most a day), and every step is one of the flow's.
 -- Raises PF003 naming the option, the flow (and the step) for anything else.
 CREATE OR REPLACE FUNCTION pgflow._check_flow_limits(p_flow_slug text, p_limits jsonb)
@@ -53,11 +55,24 @@ BEGIN
                                  jsonb_typeof(v_item.value)),
                 HINT = 'For example {"max_running": 1}.';
         END IF;
-        IF v_item.key NOT IN ('max_running', 'rate_limit') THEN
+        IF v_item.key NOT IN ('max_running', 'rate_limit')
+           AND (v_item.step_slug IS NOT NULL OR v_item.key NOT IN ('max_running_per_key', 'concurrency_key')) THEN
             RAISE EXCEPTION USING ERRCODE = 'PF003',
                 MESSAGE = format('unknown limit %L for %s', v_item.key, v_where),
-                HINT = CASE WHEN v_item.step_slug IS NULL THEN 'The limits are: max_running, rate_limit, steps.'
-                            ELSE 'A step''s limits are: max_running, rate_limit.' END;
+                HINT = CASE WHEN v_item.step_slug IS NULL
+                            THEN 'The limits are: max_running, rate_limit, concurrency_key, max_running_per_key, steps.'
+                            ELSE 'A step''s limits are: max_running, rate_limit (per-key limits are flow-wide).' END;
+        END IF;
+        IF v_item.key = 'concurrency_key' THEN
+            IF jsonb_typeof(v_item.value) <> 'string' OR v_item.value #>> '{}' = ''
+               OR EXISTS (SELECT 1 FROM unnest(string_to_array(v_item.value #>> '{}', '.')) AS part (p)
+                           WHERE part.p = '' OR length(part.p) > 200) THEN
+                RAISE EXCEPTION USING ERRCODE = 'PF003',
+                    MESSAGE = format('concurrency_key of %s must be a path into the run input: a key, or keys '
+                                     'joined by dots (each 1-200 characters), got %s', v_where, v_item.value),
+                    HINT = 'For example "customer_id", or "customer.id" for {"customer": {"id": ...}}.';
+            END IF;
+            CONTINUE;
         END IF;
         IF v_item.key = 'rate_limit' THEN
             IF jsonb_typeof(v_item.value) <> 'object' OR (v_item.value - 'count' - 'per') <> '{}'

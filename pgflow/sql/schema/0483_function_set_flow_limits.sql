@@ -37,6 +37,7 @@ BEGIN
     v_limits := pgflow._check_flow_limits(set_flow_limits.flow_slug, v_limits);
     UPDATE pgflow.flow_controls AS c SET limits = v_limits, updated_at = now()
      WHERE c.flow_slug = set_flow_limits.flow_slug;
+    PERFORM pgflow._key_started_runs(set_flow_limits.flow_slug, v_limits);
     PERFORM pgflow._drop_idle_flow_control(set_flow_limits.flow_slug);
     RETURN v_limits;
 END;

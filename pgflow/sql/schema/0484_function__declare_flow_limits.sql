@@ -24,6 +24,7 @@ BEGIN
         UPDATE pgflow.flow_controls AS c SET limits = v_declared, declared = v_declared, updated_at = now()
          WHERE c.flow_slug = p_flow_slug
         RETURNING c.* INTO v_row;
+        PERFORM pgflow._key_started_runs(p_flow_slug, v_declared);
         PERFORM pgflow._drop_idle_flow_control(p_flow_slug);
     END IF;
     RETURN v_row.limits;

@@ -11,6 +11,8 @@
 -- max_running, reads nothing; one with less room than `qty` reads only that many. Priorities:
 -- while the flow has started runs with a priority above 0, their visible messages are read
 -- first, highest priority first (pgflow._read_prioritized), and the rest from the queue in order.
+-- Fairness between keys: a flow with a max_running_per_key reads the rest from its concurrency
+-- keys in turn (pgflow._read_by_key) instead of the queue's oldest messages.
 -- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
 -- starting), each carrying `messages`, how many messages were read; when none of them gave a
 -- task, or flow control held work back, also a row with `messages` (0 when nothing was read)
@@ -28,6 +30,7 @@ DECLARE
     v_ids bigint[];
     v_room int;
     v_prioritized text;
+    v_keyed text;
     v_qty int;
     v_read_ids bigint[];
     -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
@@ -39,7 +42,8 @@ BEGIN
     END IF;
     -- flow control: a paused flow, or one whose max_running is reached, reads nothing (a row with
     -- messages 0 says so); one with room reads at most that many
-    SELECT cr.room, cr.prioritized_flow INTO v_room, v_prioritized FROM pgflow._claim_room(claim_tasks.queue_name) AS cr;
+    SELECT cr.room, cr.prioritized_flow, cr.keyed_flow INTO v_room, v_prioritized, v_keyed
+      FROM pgflow._claim_room(claim_tasks.queue_name) AS cr;
     IF v_room = 0 THEN
         RETURN QUERY SELECT 0, NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
                             NULL::int, NULL::jsonb, NULL::int;
@@ -77,7 +81,10 @@ BEGIN
     IF v_prioritized IS NOT NULL THEN
         v_ids := pgflow._read_prioritized(v_prioritized, claim_tasks.queue_name, v_qty);
     END IF;
-    IF coalesce(cardinality(v_ids), 0) < v_qty THEN
+    IF v_keyed IS NOT NULL AND coalesce(cardinality(v_ids), 0) < v_qty THEN
+        v_read_ids := pgflow._read_by_key(v_keyed, claim_tasks.queue_name, v_qty - coalesce(cardinality(v_ids), 0));
+        v_ids := CASE WHEN v_ids IS NULL THEN v_read_ids ELSE v_ids || coalesce(v_read_ids, '{}') END;
+    ELSIF coalesce(cardinality(v_ids), 0) < v_qty THEN
         EXECUTE format('EXECUTE %I(%s)', v_read, v_qty - coalesce(cardinality(v_ids), 0)) INTO v_read_ids;
         v_ids := CASE WHEN v_ids IS NULL THEN v_read_ids ELSE v_ids || coalesce(v_read_ids, '{}') END;
     END IF;

@@ -75,3 +75,21 @@ def test_rate_limits_from_the_command_line(pgflow_cli: Cli) -> None:
     assert zero.returncode == 1 and "rate_limit of flow 'shop' must be" in zero.stderr
     cleared = pgflow_cli("flows", "limits", "shop", "--rate", "none", "--step-rate", "double=none", "--json")
     assert json.loads(cleared.stdout)["limits"] == {}
+
+
+def test_per_key_limits_from_the_command_line(pgflow_cli: Cli) -> None:
+    assert pgflow_cli("compile", "shopflows:shop").returncode == 0
+
+    limited = pgflow_cli("flows", "limits", "shop", "--max-running-per-key", "2", "--concurrency-key", "customer.id")
+    assert limited.returncode == 0, limited.stderr
+    assert limited.stdout.splitlines()[-1] == "  per key (customer.id): max 2 per key; running: none"
+    shown = json.loads(pgflow_cli("flows", "limits", "shop", "--json").stdout)
+    assert shown["limits"] == {"concurrency_key": "customer.id", "max_running_per_key": 2}
+
+    zero = pgflow_cli("flows", "limits", "shop", "--max-running-per-key", "0")
+    assert zero.returncode == 1 and "max_running_per_key of flow 'shop' must be a whole number" in zero.stderr
+    bad = pgflow_cli("flows", "limits", "shop", "--concurrency-key", "a..b")
+    assert bad.returncode == 1 and "concurrency_key of flow 'shop' must be a path into the run input" in bad.stderr
+
+    cleared = pgflow_cli("flows", "limits", "shop", "--max-running-per-key", "none", "--concurrency-key", "none")
+    assert cleared.stdout.splitlines() == ["shop: claiming", "  running 0 (no limit), queued 0"]

@@ -65,3 +65,36 @@ rated = pgflow.Job("rated", rate_limit=(20, 1.0), max_attempts=1)
 @rated.perform
 def call_api(input: dict[str, Any]) -> None:
     return None
+
+
+# at most 1 task running per customer across every worker; the probe row is "keyed:<customer>"
+keyed = pgflow.Job("keyed", concurrency_key="customer", max_running_per_key=1, max_attempts=3, timeout=5)
+
+
+@keyed.perform
+def import_one(input: dict[str, Any]) -> None:
+    probe(f"keyed:{input.get('customer') or ''}", input.get("seconds", 0.01))
+
+
+# fairness between keys: tenant a's long backlog, tenant b's few queued after it
+fair = pgflow.Job("fair", concurrency_key="tenant", max_running_per_key=2, max_attempts=1, timeout=5)
+
+
+@fair.perform
+def fair_task(input: dict[str, Any]) -> None:
+    time.sleep(0.02)
+
+
+# fairness between flows: one worker serves both; "bulk" has a long backlog, "small" a few queued after
+bulk = pgflow.Job("bulk", max_attempts=1)
+small = pgflow.Job("small", max_attempts=1)
+
+
+@bulk.perform
+def bulk_task(input: dict[str, Any]) -> None:
+    time.sleep(0.01)
+
+
+@small.perform
+def small_task(input: dict[str, Any]) -> None:
+    time.sleep(0.01)

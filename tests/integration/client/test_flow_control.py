@@ -7,6 +7,7 @@ import psycopg
 import pytest
 
 import pgflow
+from pgflow.errors import InvalidInput
 from pgflow.models import FlowControl
 
 from .conftest import Api, two_step_flow
@@ -145,4 +146,33 @@ async def test_rate_limits_from_code_and_at_runtime(api: Api) -> None:
     with pytest.raises(pgflow.InvalidInput, match=r"rate_limit of flow 'rated_job' must be \(count, seconds\)"):
         await api.set_limits(job, rate_limit=10)
     state = await api.set_limits(job, rate_limit=None, steps={"rated_job": None})
+    assert state.limits == {}
+
+
+async def test_per_key_limits_from_code_and_at_runtime_and_a_function_key_on_the_run(api: Api, db_url: str) -> None:
+    keyed = pgflow.Job(f"keyed_{id(api)}", concurrency_key=lambda input: input["account"].upper(),
+                       max_running_per_key=2)
+
+    @keyed.perform
+    def work(input):
+        return None
+
+    await api.compile(keyed)
+    state = await api.get_flow_control(keyed)
+    assert (state.max_running_per_key, state.concurrency_key, state.running_by_key) == (2, None, {})
+
+    by_object = await api.start_flow(keyed, {"account": "acme"})
+    by_slug = await api.start_flow(keyed.slug, {"account": "acme"})  # no function here: the no-key group
+    with psycopg.connect(db_url) as conn:
+        keys = dict(conn.execute("SELECT run_id, concurrency_key FROM pgflow.runs WHERE run_id = ANY(%s)",
+                                 ([by_object, by_slug],)).fetchall())
+    assert (keys[by_object], keys[by_slug]) == ("ACME", "")
+    with pytest.raises(InvalidInput, match=f"concurrency_key of flow '{keyed.slug}' raised KeyError"):
+        await api.start_flow(keyed, {"no_account": 1})
+
+    state = await api.set_limits(keyed, max_running_per_key=5, concurrency_key="account")
+    assert state.limits == {"concurrency_key": "account", "max_running_per_key": 5}
+    with pytest.raises(InvalidInput, match=f"max_running_per_key of flow '{keyed.slug}' must be"):
+        await api.set_limits(keyed, max_running_per_key=0)
+    state = await api.set_limits(keyed, max_running_per_key=None, concurrency_key=None)
     assert state.limits == {}

@@ -1,0 +1,996 @@
+-- pgflow-py migration 0018_functions: drafted by scripts/build_migration.py from the schema files changed since a88107c
+
+-- TODO by hand: 0060_tables_runtime.sql changed (ALTER ..., data repairs)
+-- 0148_function__run_concurrency_key.sql
+-- The concurrency key of a run of flow p_flow_slug about to start with input p_input and run
+-- options p_options (pgflow._run_options(); pgflow-py flow control: _create_run and
+-- _start_run_directly store it in runs.concurrency_key). Numbered before them (their SQL bodies
+-- are checked when created):
+--   the caller's run option concurrency_key (a Python callable's result),
+--   else, when the flow's limits name a concurrency_key path or a max_running_per_key, the text
+--   at that path of the input ("customer.id" -> input #>> '{customer,id}'; a number as its
+--   digits) or '' when the input lacks it (null included): the "no key" group, limited like any
+--   key, so a run without a key is neither refused nor let past the limit;
+--   else NULL (the flow has no per-key limit: nothing to count, one primary-key probe).
+CREATE OR REPLACE FUNCTION pgflow._run_concurrency_key(p_flow_slug text, p_input jsonb, p_options jsonb)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = ''
+RETURN coalesce(
+    p_options ->> 'concurrency_key',
+    (SELECT CASE WHEN c.limits ? 'concurrency_key' OR c.limits ? 'max_running_per_key'
+                 THEN coalesce(p_input #>> string_to_array(c.limits ->> 'concurrency_key', '.'), '') END
+       FROM pgflow.flow_controls AS c
+      WHERE c.flow_slug = p_flow_slug));
+
+-- 0150_function__create_run.sql
+-- Insert a run of a flow and one step state per step, and emit run:started. Root steps have no
+-- pending dependency; a single step has one task, a root map step one per element of the input,
+-- a dependent map step an unknown number (NULL) until its dependency completes.
+-- Returns the run id. The input must already be checked (pgflow._check_run_input).
+-- pgflow-py's own run columns come from pgflow._run_options() (the caller's options, or NULL).
+-- Twin of the run insert in _start_run_directly: a column set here is set there the same way.
+CREATE OR REPLACE FUNCTION pgflow._create_run(p_flow_slug text, p_input jsonb, p_run_id uuid)
+RETURNS uuid
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH run AS (
+        INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps, trace_context,
+                                 signal_key, parent_run_id, parent_step_slug, parent_task_index, priority,
+                                 concurrency_key)
+        SELECT coalesce(p_run_id, pgflow._new_run_id()), f.flow_slug, p_input,
+               (SELECT count(*) FROM pgflow.steps AS s WHERE s.flow_slug = f.flow_slug),
+               options.o -> 'trace_context',
+               options.o ->> 'signal_key', (options.o ->> 'parent_run_id')::uuid,
+               options.o ->> 'parent_step_slug', (options.o ->> 'parent_task_index')::int,
+               coalesce((options.o ->> 'priority')::int, 0),
+               pgflow._run_concurrency_key(f.flow_slug, p_input, options.o)
+          FROM pgflow.flows AS f
+         CROSS JOIN (SELECT pgflow._run_options() AS o) AS options
+         WHERE f.flow_slug = p_flow_slug
+        RETURNING runs.run_id, runs.flow_slug, runs.input,
+            pgflow._emit(pgflow._run_event('run:started', runs)) AS emitted
+    ),
+    states AS (
+        INSERT INTO pgflow.step_states (flow_slug, run_id, step_slug, remaining_deps, initial_tasks)
+        SELECT s.flow_slug, run.run_id, s.step_slug, s.deps_count,
+               CASE WHEN s.step_type = 'single' THEN 1
+                    WHEN s.deps_count = 0 THEN jsonb_array_length(run.input)
+               END
+          FROM run
+          JOIN pgflow.steps AS s ON s.flow_slug = run.flow_slug
+    )
+    SELECT run.run_id FROM run;
+$$;
+
+-- 0152_function__start_run_directly.sql
+-- The usual start of a run in one statement: when no root step has a condition and every root
+-- step has tasks (a single step, or a root map over a non-empty array), starting a run needs no
+-- decision, so the run, its step states (the root ones already started), the root steps'
+-- messages and their queued tasks are written at once. The rows and events are those of
+-- _create_run followed by start_ready_steps (run:started, then step:started per root step); only
+-- the intermediate 'created' versions of the root step states are never written.
+-- Twin: _create_run + start_ready_steps (start_flow's general path); guarded by
+-- tests/sql/start_flow/test_direct_start.py.
+-- Returns the run id, or NULL (nothing written) when the run needs start_flow's general path: an
+-- unknown flow, a NULL input, a condition on a root step, a waiting root step (pgflow-py), a
+-- root map over an empty array or a non-array (start_flow then raises or takes the steps one decision at a time).
+CREATE OR REPLACE FUNCTION pgflow._start_run_directly(p_flow_slug text, p_input jsonb, p_run_id uuid)
+RETURNS uuid
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    WITH flow AS (
+        SELECT s.flow_slug, count(*) AS steps
+          FROM pgflow.steps AS s
+          -- a waiting root step (pgflow-py) starts through start_ready_steps (_start_wait_steps)
+          LEFT JOIN pgflow.wait_steps AS w ON w.flow_slug = s.flow_slug AND w.step_slug = s.step_slug
+         WHERE s.flow_slug = p_flow_slug AND p_input IS NOT NULL
+         GROUP BY s.flow_slug
+        HAVING bool_and(s.deps_count > 0
+                        OR (s.required_input_pattern IS NULL AND s.forbidden_input_pattern IS NULL
+                            AND w.step_slug IS NULL
+                            AND (s.step_type = 'single'
+                                 OR CASE WHEN jsonb_typeof(p_input) = 'array'
+                                         THEN jsonb_array_length(p_input) > 0 ELSE false END)))
+    ),
+    run AS (
+        INSERT INTO pgflow.runs (run_id, flow_slug, input, remaining_steps, trace_context,
+                                 signal_key, parent_run_id, parent_step_slug, parent_task_index, priority,
+                                 concurrency_key)
+        SELECT coalesce(p_run_id, pgflow._new_run_id()), flow.flow_slug, p_input, flow.steps,
+               options.o -> 'trace_context',
+               options.o ->> 'signal_key', (options.o ->> 'parent_run_id')::uuid,
+               options.o ->> 'parent_step_slug', (options.o ->> 'parent_task_index')::int,
+               coalesce((options.o ->> 'priority')::int, 0),
+               pgflow._run_concurrency_key(flow.flow_slug, p_input, options.o)
+          FROM flow
+         -- pgflow-py's own run columns: as in _create_run (its twin)
+         CROSS JOIN (SELECT pgflow._run_options() AS o) AS options
+        RETURNING runs.run_id, runs.flow_slug, runs.input,
+            pgflow._emit(pgflow._run_event('run:started', runs)) AS emitted
+    ),
+    states AS (
+        INSERT INTO pgflow.step_states AS ss
+               (flow_slug, run_id, step_slug, remaining_deps, initial_tasks, status, started_at, remaining_tasks)
+        SELECT s.flow_slug, run.run_id, s.step_slug, s.deps_count, n.tasks,
+               CASE WHEN s.deps_count = 0 THEN 'started' ELSE 'created' END,
+               CASE WHEN s.deps_count = 0 THEN now() END,
+               CASE WHEN s.deps_count = 0 THEN n.tasks END
+          FROM run
+          JOIN pgflow.steps AS s ON s.flow_slug = run.flow_slug
+         CROSS JOIN LATERAL (
+                SELECT CASE WHEN s.step_type = 'single' THEN 1
+                            WHEN s.deps_count = 0 THEN jsonb_array_length(run.input)
+                       END AS tasks
+             ) AS n
+        RETURNING ss.flow_slug, ss.run_id, ss.step_slug, ss.initial_tasks, ss.status,
+            CASE WHEN ss.status = 'started' THEN pgflow._emit(pgflow._step_event('step:started', ss)) END AS emitted
+    ),
+    sent AS (
+        -- as in start_ready_steps: one send_batch per root step (its own delay), in task order
+        SELECT st.flow_slug, st.run_id, st.step_slug, s.queue_name, m.msg_id,
+               (row_number() OVER (PARTITION BY st.step_slug ORDER BY m.msg_id) - 1)::int AS task_index
+          FROM states AS st
+          JOIN pgflow.steps AS s ON s.flow_slug = st.flow_slug AND s.step_slug = st.step_slug
+         CROSS JOIN LATERAL pgmq.send_batch(
+                s.queue_name,
+                ARRAY(SELECT jsonb_build_object('flow_slug', st.flow_slug, 'run_id', st.run_id,
+                                                'step_slug', st.step_slug, 'task_index', i)
+                        FROM generate_series(0, st.initial_tasks - 1) AS i
+                       ORDER BY i),
+                coalesce(s.opt_start_delay, 0)) AS m (msg_id)
+         WHERE st.status = 'started'
+    ),
+    tasks AS (
+        INSERT INTO pgflow.step_tasks (flow_slug, run_id, step_slug, task_index, message_id, queue_name)
+        SELECT sent.flow_slug, sent.run_id, sent.step_slug, sent.task_index, sent.msg_id, sent.queue_name
+          FROM sent
+    )
+    SELECT run.run_id FROM run;
+$$;
+
+-- 0166_function__admit_claims.sql
+-- Flow control at claim time (pgflow-py addition), called by pgflow._start_tasks only for a
+-- flow that has a pgflow.flow_controls row: which of the tasks behind messages p_msg_ids (read
+-- from queue p_queue_name) may start now. A paused flow starts none. Otherwise, under the
+-- flow's claim lock (transaction-level advisory lock (3, hashtext(flow_slug)), taken only for
+-- limited flows, so concurrent claims of one limited flow by any workers are serialised), the
+-- flow's running tasks (status 'started': slots come from task state, a killed worker's task
+-- holds its slot until it is requeued) are counted, in all and per step, and the queued tasks
+-- are admitted in message order while the flow's and their step's max_running leave room, the
+-- running tasks of their run's concurrency key (runs.concurrency_key, NULL counted as '', the
+-- "no key" group) stay under max_running_per_key, and
+-- the flow's and their step's rate_limit allow a start (GCRA, pgflow._rate_room; the scopes'
+-- theoretical arrival times are kept in pgflow.flow_rate_state and move only for admitted
+-- tasks). A refused task is not started: its message becomes visible again 250 ms later (a
+-- rate-limited one when the rate next allows a start), so no worker spins on it and a
+-- TypeScript worker reads it again on a later poll.
+-- Returns the admitted message ids; messages without a queued task are not returned (the claim
+-- gives them no row either way) and their visibility is left alone.
+CREATE OR REPLACE FUNCTION pgflow._admit_claims(p_flow_slug text, p_msg_ids bigint[], p_queue_name text)
+RETURNS bigint[]
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_control pgflow.flow_controls;
+    v_limits jsonb;
+    v_flow_max int;
+    v_step_max int;
+    v_running int := 0;
+    v_by_step jsonb := '{}';
+    v_step_running int;
+    v_per_key int;
+    v_by_key jsonb := '{}';  -- concurrency key -> its running tasks (max_running_per_key only)
+    v_key_running int;
+    v_now float8 := extract(epoch FROM clock_timestamp());
+    v_tats jsonb := '{}';  -- scope ('' = the flow, else a step) -> tat (epoch seconds)
+    v_rated boolean;
+    v_rate jsonb;
+    v_scope text;
+    v_blocked_until float8;
+    v_ok boolean;
+    v_task record;
+    v_admitted bigint[] := '{}';
+    v_refused bigint[] := '{}';
+    v_refused_until float8[] := '{}';
+BEGIN
+    SELECT c.* INTO v_control FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug;
+    IF NOT FOUND OR (v_control.paused_at IS NULL AND (v_control.limits - 'concurrency_key') = '{}') THEN
+        RETURN p_msg_ids;
+    END IF;
+    v_limits := v_control.limits;
+    v_flow_max := (v_limits->>'max_running')::int;
+    v_per_key := (v_limits->>'max_running_per_key')::int;
+    v_rated := v_limits ? 'rate_limit' OR jsonb_path_exists(v_limits, '$.steps.*.rate_limit');
+    IF v_control.paused_at IS NULL THEN
+        PERFORM pg_advisory_xact_lock(3, hashtext(p_flow_slug));
+        -- statements after the lock: they see every claim its previous holders committed
+        SELECT coalesce(sum(running.n), 0)::int, coalesce(jsonb_object_agg(running.step_slug, running.n), '{}')
+          INTO v_running, v_by_step
+          FROM (SELECT t.step_slug, count(*)::int AS n
+                  FROM pgflow.step_tasks AS t
+                 WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
+                 GROUP BY t.step_slug) AS running;
+        IF v_per_key IS NOT NULL THEN
+            SELECT coalesce(jsonb_object_agg(running.k, running.n), '{}') INTO v_by_key
+              FROM (SELECT coalesce(r.concurrency_key, '') AS k, count(*)::int AS n
+                      FROM pgflow.step_tasks AS t
+                      JOIN pgflow.runs AS r ON r.run_id = t.run_id
+                     WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
+                     GROUP BY 1) AS running;
+        END IF;
+        IF v_rated THEN
+            SELECT coalesce(jsonb_object_agg(r.step_slug, extract(epoch FROM r.tat)), '{}') INTO v_tats
+              FROM pgflow.flow_rate_state AS r WHERE r.flow_slug = p_flow_slug;
+        END IF;
+    END IF;
+    FOR v_task IN
+        SELECT t.message_id, t.step_slug,
+               CASE WHEN v_per_key IS NOT NULL
+                    THEN (SELECT coalesce(r.concurrency_key, '') FROM pgflow.runs AS r WHERE r.run_id = t.run_id)
+               END AS run_key
+          FROM unnest(p_msg_ids) AS m (msg_id)
+          JOIN pgflow.step_tasks AS t ON t.queue_name = p_queue_name AND t.message_id = m.msg_id
+         WHERE t.status = 'queued' AND t.flow_slug = p_flow_slug
+         ORDER BY m.msg_id
+    LOOP
+        v_step_max := (v_limits #>> ARRAY['steps', v_task.step_slug, 'max_running'])::int;
+        v_step_running := coalesce((v_by_step->>v_task.step_slug)::int, 0);
+        v_key_running := coalesce((v_by_key->>v_task.run_key)::int, 0);
+        v_ok := v_control.paused_at IS NULL
+                AND (v_flow_max IS NULL OR v_running < v_flow_max)
+                AND (v_step_max IS NULL OR v_step_running < v_step_max)
+                AND (v_per_key IS NULL OR v_key_running < v_per_key);
+        v_blocked_until := NULL;
+        IF v_ok AND v_rated THEN
+            FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
+                v_rate := CASE WHEN v_scope = '' THEN v_limits->'rate_limit'
+                               ELSE v_limits #> ARRAY['steps', v_scope, 'rate_limit'] END;
+                IF v_rate IS NOT NULL AND pgflow._rate_room(v_rate, (v_tats->>v_scope)::float8, v_now) < 1 THEN
+                    v_ok := false;
+                    -- the rate allows the next start once tat - tolerance is reached
+                    v_blocked_until := greatest(coalesce(v_blocked_until, 0),
+                        (v_tats->>v_scope)::float8 - least(((v_rate->>'count')::float8 - 1)
+                            * (v_rate->>'per')::float8 / (v_rate->>'count')::float8, 0.4));
+                END IF;
+            END LOOP;
+        END IF;
+        IF v_ok THEN
+            v_admitted := v_admitted || v_task.message_id;
+            v_running := v_running + 1;
+            v_by_step := jsonb_set(v_by_step, ARRAY[v_task.step_slug], to_jsonb(v_step_running + 1));
+            IF v_per_key IS NOT NULL THEN
+                v_by_key := jsonb_set(v_by_key, ARRAY[v_task.run_key], to_jsonb(v_key_running + 1));
+            END IF;
+            IF v_rated THEN
+                FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
+                    v_rate := CASE WHEN v_scope = '' THEN v_limits->'rate_limit'
+                                   ELSE v_limits #> ARRAY['steps', v_scope, 'rate_limit'] END;
+                    CONTINUE WHEN v_rate IS NULL;
+                    v_tats := jsonb_set(v_tats, ARRAY[v_scope], to_jsonb(
+                        greatest(coalesce((v_tats->>v_scope)::float8, v_now), v_now)
+                        + (v_rate->>'per')::float8 / (v_rate->>'count')::float8));
+                END LOOP;
+            END IF;
+        ELSE
+            v_refused := v_refused || v_task.message_id;
+            v_refused_until := v_refused_until || CASE WHEN v_blocked_until IS NULL THEN v_now + 0.25
+                                                       ELSE greatest(v_now + 0.05, v_blocked_until) END;
+        END IF;
+    END LOOP;
+    IF cardinality(v_refused) > 0 THEN
+        EXECUTE format('UPDATE pgmq.%I AS q SET vt = to_timestamp(r.until) FROM unnest($1, $2) AS r (msg_id, until) '
+                       'WHERE q.msg_id = r.msg_id', pgmq.format_table_name(p_queue_name, 'q'))
+          USING v_refused, v_refused_until;
+    END IF;
+    IF v_rated AND cardinality(v_admitted) > 0 THEN
+        INSERT INTO pgflow.flow_rate_state AS r (flow_slug, step_slug, tat)
+        SELECT p_flow_slug, t.key, to_timestamp(t.value::float8) FROM jsonb_each_text(v_tats) AS t
+        ON CONFLICT (flow_slug, step_slug) DO UPDATE SET tat = excluded.tat;
+    END IF;
+    RETURN v_admitted;
+END;
+$$;
+
+-- 0169_function__claim_room.sql
+-- What claim_tasks may read from queue p_queue_name now (pgflow-py flow control and priorities):
+-- room, how many messages:
+--   NULL - the queue's flow has no flow-wide limit (no flow control row, or step limits only):
+--          read as many as asked; pgflow._start_tasks' admission does the rest;
+--   0    - the flow is paused, or its running tasks fill its max_running: read nothing;
+--   n    - max_running minus the running tasks (taking the flow's claim lock, as
+--          pgflow._admit_claims, which counts again under it), and at most the starts the flow's
+--          rate_limit allows now (pgflow._rate_room);
+-- prioritized_flow, the queue's flow when it has started runs with a priority above 0 (their
+-- tasks are read first, pgflow._read_prioritized), else NULL;
+-- keyed_flow, the queue's flow when it has a max_running_per_key (its messages are read from the
+-- concurrency keys in turn, pgflow._read_by_key), else NULL. All come from index probes and the
+-- flow control row; a flow with neither flow control nor priorities pays those and nothing else.
+CREATE OR REPLACE FUNCTION pgflow._claim_room(p_queue_name text, OUT room int, OUT prioritized_flow text,
+                                              OUT keyed_flow text)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_flow text;
+    v_control pgflow.flow_controls;
+    v_max int;
+BEGIN
+    SELECT s.flow_slug INTO v_flow FROM pgflow.steps AS s WHERE s.queue_name = p_queue_name LIMIT 1;
+    IF EXISTS (SELECT 1 FROM pgflow.runs AS r
+                WHERE r.flow_slug = v_flow AND r.priority > 0 AND r.status = 'started') THEN
+        prioritized_flow := v_flow;
+    END IF;
+    SELECT c.* INTO v_control FROM pgflow.flow_controls AS c WHERE c.flow_slug = v_flow;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF v_control.paused_at IS NOT NULL THEN
+        room := 0;
+        RETURN;
+    END IF;
+    IF v_control.limits ? 'max_running_per_key' THEN
+        keyed_flow := v_flow;
+    END IF;
+    v_max := (v_control.limits->>'max_running')::int;
+    IF v_max IS NULL AND NOT v_control.limits ? 'rate_limit' THEN
+        RETURN;
+    END IF;
+    PERFORM pg_advisory_xact_lock(3, hashtext(v_flow));
+    IF v_max IS NOT NULL THEN
+        SELECT greatest(v_max - count(*), 0)::int INTO room
+          FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_flow AND t.status = 'started';
+    END IF;
+    IF v_control.limits ? 'rate_limit' THEN
+        SELECT least(room, pgflow._rate_room(v_control.limits->'rate_limit', extract(epoch FROM
+                   (SELECT r.tat FROM pgflow.flow_rate_state AS r WHERE r.flow_slug = v_flow AND r.step_slug = '')),
+                   extract(epoch FROM clock_timestamp())))
+          INTO room;
+    END IF;
+END;
+$$;
+
+-- 0171_function__read_prioritized.sql
+-- claim_tasks' read of a flow with prioritized runs (pgflow-py): up to p_qty visible messages of
+-- queue p_queue_name whose tasks belong to started runs of flow p_flow_slug with a priority
+-- above 0, highest priority first, then oldest run, then queue order; each read as pgmq.read
+-- does, by pgflow._read_listed. Returns the message ids (NULL: none).
+-- Planned on each call (dynamic SQL per queue): only flows with prioritized runs pay it.
+CREATE OR REPLACE FUNCTION pgflow._read_prioritized(p_flow_slug text, p_queue_name text, p_qty int)
+RETURNS bigint[]
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_candidates bigint[];
+BEGIN
+    v_candidates := ARRAY(
+        SELECT t.message_id
+          FROM (SELECT r.run_id, r.priority, r.started_at
+                  FROM pgflow.runs AS r
+                 WHERE r.flow_slug = p_flow_slug AND r.priority > 0 AND r.status = 'started'
+                 ORDER BY r.priority DESC, r.started_at
+                 LIMIT p_qty * 4) AS r
+         CROSS JOIN LATERAL (
+               SELECT q.message_id
+                 FROM pgflow.step_tasks AS q
+                WHERE q.run_id = r.run_id AND q.status = 'queued'
+                  AND q.queue_name = p_queue_name AND q.message_id IS NOT NULL
+                ORDER BY q.message_id
+                LIMIT p_qty * 4) AS t
+         ORDER BY r.priority DESC, r.started_at, t.message_id
+         LIMIT p_qty * 4);
+    IF cardinality(v_candidates) = 0 THEN
+        RETURN NULL;
+    END IF;
+    RETURN pgflow._read_listed(p_queue_name, v_candidates, p_qty);
+END;
+$$;
+
+-- 0480_function__check_flow_limits.sql
+-- Check a flow's limits (flow control, pgflow-py addition) and return them tidied: keys whose
+-- value is JSON null are dropped, and so are steps left without limits. The form is
+--   {"max_running": n, "rate_limit": {"count": n, "per": seconds},
+--    "steps": {"<step_slug>": {"max_running": n, "rate_limit": {...}}},
+--    "concurrency_key": "<path>", "max_running_per_key": n}
+-- where the concurrency key (flow-wide only) is a path into the run's input - a top-level key or
+-- keys joined by dots, each 1-200 characters, no empty part - and every n is a whole number from 1 to 2147483647, per a number of seconds above 0 (at
+-- most a day), and every step is one of the flow's.
+-- Raises PF003 naming the option, the flow (and the step) for anything else.
+CREATE OR REPLACE FUNCTION pgflow._check_flow_limits(p_flow_slug text, p_limits jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_limits jsonb;
+    v_item record;
+    v_where text;
+BEGIN
+    IF jsonb_typeof(p_limits) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF003',
+            MESSAGE = format('the limits of flow %L must be a JSON object, got %s', p_flow_slug,
+                             coalesce(jsonb_typeof(p_limits), 'NULL')),
+            HINT = 'For example {"max_running": 3, "steps": {"charge": {"max_running": 1}}}.';
+    END IF;
+    v_limits := jsonb_strip_nulls(p_limits);
+    IF v_limits ? 'steps' AND jsonb_typeof(v_limits->'steps') <> 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PF003',
+            MESSAGE = format('"steps" in the limits of flow %L must be a JSON object of step slugs, got %s',
+                             p_flow_slug, jsonb_typeof(v_limits->'steps')),
+            HINT = 'For example {"steps": {"charge": {"max_running": 1}}}.';
+    END IF;
+    FOR v_item IN
+        SELECT NULL::text AS step_slug, e.key, e.value
+          FROM jsonb_each(v_limits - 'steps') AS e
+        UNION ALL
+        SELECT s.key, e.key, e.value
+          FROM jsonb_each(coalesce(v_limits->'steps', '{}')) AS s
+         CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(s.value) = 'object' THEN s.value
+                                            ELSE jsonb_build_object('', s.value) END) AS e
+    LOOP
+        v_where := CASE WHEN v_item.step_slug IS NULL THEN format('flow %L', p_flow_slug)
+                        ELSE format('step %L of flow %L', v_item.step_slug, p_flow_slug) END;
+        IF v_item.step_slug IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM pgflow.steps AS st
+                WHERE st.flow_slug = p_flow_slug AND st.step_slug = v_item.step_slug) THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('flow %L has no step %L to limit', p_flow_slug, v_item.step_slug),
+                HINT = 'Name one of the flow''s steps (pgflow.steps), or leave the step out.';
+        END IF;
+        IF v_item.key = '' THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('the limits of %s must be a JSON object, got %s', v_where,
+                                 jsonb_typeof(v_item.value)),
+                HINT = 'For example {"max_running": 1}.';
+        END IF;
+        IF v_item.key NOT IN ('max_running', 'rate_limit')
+           AND (v_item.step_slug IS NOT NULL OR v_item.key NOT IN ('max_running_per_key', 'concurrency_key')) THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('unknown limit %L for %s', v_item.key, v_where),
+                HINT = CASE WHEN v_item.step_slug IS NULL
+                            THEN 'The limits are: max_running, rate_limit, concurrency_key, max_running_per_key, steps.'
+                            ELSE 'A step''s limits are: max_running, rate_limit (per-key limits are flow-wide).' END;
+        END IF;
+        IF v_item.key = 'concurrency_key' THEN
+            IF jsonb_typeof(v_item.value) <> 'string' OR v_item.value #>> '{}' = ''
+               OR EXISTS (SELECT 1 FROM unnest(string_to_array(v_item.value #>> '{}', '.')) AS part (p)
+                           WHERE part.p = '' OR length(part.p) > 200) THEN
+                RAISE EXCEPTION USING ERRCODE = 'PF003',
+                    MESSAGE = format('concurrency_key of %s must be a path into the run input: a key, or keys '
+                                     'joined by dots (each 1-200 characters), got %s', v_where, v_item.value),
+                    HINT = 'For example "customer_id", or "customer.id" for {"customer": {"id": ...}}.';
+            END IF;
+            CONTINUE;
+        END IF;
+        IF v_item.key = 'rate_limit' THEN
+            IF jsonb_typeof(v_item.value) <> 'object' OR (v_item.value - 'count' - 'per') <> '{}'
+               OR jsonb_typeof(v_item.value->'count') IS DISTINCT FROM 'number'
+               OR jsonb_typeof(v_item.value->'per') IS DISTINCT FROM 'number'
+               OR (v_item.value->>'count')::numeric <> trunc((v_item.value->>'count')::numeric)
+               OR (v_item.value->>'count')::numeric NOT BETWEEN 1 AND 2147483647
+               OR (v_item.value->>'per')::numeric <= 0 OR (v_item.value->>'per')::numeric > 86400 THEN
+                RAISE EXCEPTION USING ERRCODE = 'PF003',
+                    MESSAGE = format('rate_limit of %s must be {"count": a whole number of at least 1, "per": '
+                                     'seconds above 0 (at most 86400)}, got %s', v_where, v_item.value),
+                    HINT = 'For example {"count": 10, "per": 1} for 10 starts a second.';
+            END IF;
+            CONTINUE;
+        END IF;
+        IF jsonb_typeof(v_item.value) <> 'number' OR v_item.value::numeric <> trunc(v_item.value::numeric)
+           OR v_item.value::numeric < 1 OR v_item.value::numeric > 2147483647 THEN
+            RAISE EXCEPTION USING ERRCODE = 'PF003',
+                MESSAGE = format('%s of %s must be a whole number of at least 1, got %s', v_item.key, v_where,
+                                 v_item.value),
+                HINT = 'To let the tasks run without a limit, remove it (set it to null).';
+        END IF;
+    END LOOP;
+    -- steps left without limits go
+    RETURN CASE WHEN (SELECT count(*) FROM jsonb_each(coalesce(v_limits->'steps', '{}')) AS s
+                       WHERE s.value <> '{}') = 0
+                THEN v_limits - 'steps'
+                ELSE jsonb_set(v_limits, '{steps}',
+                               (SELECT jsonb_object_agg(s.key, s.value)
+                                  FROM jsonb_each(v_limits->'steps') AS s WHERE s.value <> '{}')) END;
+END;
+$$;
+
+-- 0483_function_set_flow_limits.sql
+-- Change a flow's limits at runtime (pgflow-py addition; client.set_limits and
+-- `pgflow flows limits` call it). `limits` is merged into the limits in force: a key given
+-- replaces its value, a key set to JSON null removes that limit, keys left out stay; under
+-- "steps" each step's limits merge the same way ({"steps": {"a": null}} removes all of step a's).
+-- The result is checked by pgflow._check_flow_limits (PF003) and applies to the next claim. It
+-- lasts until the flow's code declares different limits (pgflow._declare_flow_limits).
+-- Returns the limits now in force. PF001 for an unknown flow.
+CREATE OR REPLACE FUNCTION pgflow.set_flow_limits(flow_slug text, limits jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_row pgflow.flow_controls := pgflow._flow_control_row(set_flow_limits.flow_slug);
+    v_limits jsonb;
+    v_steps jsonb;
+    v_step record;
+BEGIN
+    IF jsonb_typeof(set_flow_limits.limits) IS DISTINCT FROM 'object' THEN
+        PERFORM pgflow._check_flow_limits(set_flow_limits.flow_slug, set_flow_limits.limits);
+    END IF;
+    v_limits := v_row.limits || (set_flow_limits.limits - 'steps');
+    IF jsonb_typeof(set_flow_limits.limits->'steps') = 'object' THEN
+        v_steps := coalesce(v_row.limits->'steps', '{}');
+        FOR v_step IN SELECT s.key, s.value FROM jsonb_each(set_flow_limits.limits->'steps') AS s LOOP
+            v_steps := jsonb_set(v_steps, ARRAY[v_step.key],
+                                 CASE WHEN jsonb_typeof(v_step.value) = 'null' THEN '{}'::jsonb
+                                      WHEN jsonb_typeof(v_step.value) = 'object'
+                                      THEN coalesce(v_steps->v_step.key, '{}') || v_step.value
+                                      ELSE v_step.value END);
+        END LOOP;
+        v_limits := jsonb_set(v_limits, '{steps}', v_steps);
+    ELSIF set_flow_limits.limits ? 'steps' THEN
+        v_limits := jsonb_set(v_limits, '{steps}', set_flow_limits.limits->'steps');
+    END IF;
+    v_limits := pgflow._check_flow_limits(set_flow_limits.flow_slug, v_limits);
+    UPDATE pgflow.flow_controls AS c SET limits = v_limits, updated_at = now()
+     WHERE c.flow_slug = set_flow_limits.flow_slug;
+    PERFORM pgflow._key_started_runs(set_flow_limits.flow_slug, v_limits);
+    PERFORM pgflow._drop_idle_flow_control(set_flow_limits.flow_slug);
+    RETURN v_limits;
+END;
+$$;
+
+-- 0484_function__declare_flow_limits.sql
+-- The limits a flow's code declares (Flow(max_running=...), step(max_running=...)), recorded when
+-- the flow is compiled (pgflow-py's compile_flow; a TypeScript compiler never calls it). They
+-- replace the limits in force only when they differ from what the code declared last time, so a
+-- runtime change (set_flow_limits) survives redeploys of unchanged code and is replaced by a
+-- deploy that changes the limits. Checked like set_flow_limits (PF003). Returns the limits in
+-- force. PF001 for an unknown flow.
+CREATE OR REPLACE FUNCTION pgflow._declare_flow_limits(p_flow_slug text, p_declared jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_declared jsonb := pgflow._check_flow_limits(p_flow_slug, coalesce(p_declared, '{}'));
+    v_row pgflow.flow_controls;
+BEGIN
+    SELECT c.* INTO v_row FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug;
+    IF NOT FOUND AND v_declared = '{}' THEN
+        RETURN '{}'::jsonb;  -- nothing declared, nothing stored: no write
+    END IF;
+    v_row := pgflow._flow_control_row(p_flow_slug);
+    -- never declared (NULL: set at runtime only) counts as declaring nothing
+    IF coalesce(v_row.declared, '{}') IS DISTINCT FROM v_declared THEN
+        UPDATE pgflow.flow_controls AS c SET limits = v_declared, declared = v_declared, updated_at = now()
+         WHERE c.flow_slug = p_flow_slug
+        RETURNING c.* INTO v_row;
+        PERFORM pgflow._key_started_runs(p_flow_slug, v_declared);
+        PERFORM pgflow._drop_idle_flow_control(p_flow_slug);
+    END IF;
+    RETURN v_row.limits;
+END;
+$$;
+
+-- 0487_function__run_held_by.sql
+-- Why a started run waits (pgflow-py; get_run's Run.held_by), or NULL. First flow control: the
+-- run has queued tasks with a message (its delays, if any, are over or not the point: due_at
+-- says those) that its flow's flow control keeps from being claimed -
+--   'paused[: <reason>]'                                   the flow is paused;
+--   'concurrency limit: flow max_running <n> (<r> running)' the flow's slots are all taken;
+--   'concurrency limit: key "<key>" max_running_per_key <n> (<r> running)' its key's slots are;
+--   'concurrency limit: step <slug> max_running <n> (<r> running)' the slots of a step it waits in;
+--   'rate limit: flow|step <slug> <count> per <per> s'      the rate allows no start right now.
+-- Else, when nothing of it can be claimed now:
+--   'stalled: step <slug> task <i> started <t>, timeout <s> s passed; a sweeper requeues it'
+--       a started task outlived its timeout (its worker died or hangs) and is not requeued yet;
+--   'dependencies: <slug> waits for <parent>[, <parent>...][; <slug> waits for ...]'
+--       it has no queued task: its next steps wait for steps still running.
+-- A run of a flow without flow control costs a few index probes of its own rows.
+CREATE OR REPLACE FUNCTION pgflow._run_held_by(p_run_id uuid)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_control pgflow.flow_controls;
+    v_reason text;
+    v_steps text[];
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pgflow.runs AS r WHERE r.run_id = p_run_id AND r.status = 'started') THEN
+        RETURN NULL;
+    END IF;
+    SELECT array_agg(DISTINCT t.step_slug ORDER BY t.step_slug) INTO v_steps
+      FROM pgflow.step_tasks AS t
+     WHERE t.run_id = p_run_id AND t.status = 'queued' AND t.message_id IS NOT NULL;
+    IF v_steps IS NOT NULL THEN
+        SELECT c.* INTO v_control
+          FROM pgflow.runs AS r JOIN pgflow.flow_controls AS c ON c.flow_slug = r.flow_slug
+         WHERE r.run_id = p_run_id;
+        IF FOUND THEN
+            RETURN pgflow._run_held_by_limits(p_run_id, v_control, v_steps);
+        END IF;
+        RETURN NULL;  -- claimable now
+    END IF;
+    -- nothing to claim: a stalled task, or steps waiting for their parents
+    SELECT format('stalled: step %s task %s started %s, timeout %s s passed; a sweeper requeues it',
+                  t.step_slug, t.task_index, to_char(t.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+                  coalesce(st.opt_timeout, f.opt_timeout))
+      INTO v_reason
+      FROM pgflow.step_tasks AS t
+      JOIN pgflow.steps AS st ON st.flow_slug = t.flow_slug AND st.step_slug = t.step_slug
+      JOIN pgflow.flows AS f ON f.flow_slug = t.flow_slug
+     WHERE t.run_id = p_run_id AND t.status = 'started'
+       AND t.started_at + make_interval(secs => coalesce(st.opt_timeout, f.opt_timeout) + 2) < clock_timestamp()
+     ORDER BY t.started_at, t.step_slug, t.task_index
+     LIMIT 1;
+    IF v_reason IS NOT NULL THEN
+        RETURN v_reason;
+    END IF;
+    SELECT 'dependencies: ' || string_agg(w.step_slug || ' waits for ' || w.parents, '; ' ORDER BY w.step_slug)
+      INTO v_reason
+      FROM (SELECT ss.step_slug, string_agg(d.dep_slug, ', ' ORDER BY d.dep_slug) AS parents
+              FROM pgflow.step_states AS ss
+              JOIN pgflow.deps AS d ON d.flow_slug = ss.flow_slug AND d.step_slug = ss.step_slug
+              JOIN pgflow.step_states AS parent
+                ON parent.run_id = ss.run_id AND parent.step_slug = d.dep_slug AND parent.status = 'started'
+             WHERE ss.run_id = p_run_id AND ss.status = 'created' AND ss.remaining_deps > 0
+             GROUP BY ss.step_slug) AS w;
+    RETURN v_reason;
+END;
+$$;
+
+-- 0488_function__read_by_key.sql
+-- claim_tasks' read of a flow with a per-key limit (pgflow-py flow control, max_running_per_key):
+-- up to p_qty visible messages of queue p_queue_name, taken from the concurrency keys in turn so
+-- that one key's backlog cannot starve the others. A plain read would take the oldest messages,
+-- all of the key with the biggest backlog, which admission (pgflow._admit_claims) then refuses
+-- while its slots are full: the read would spin over that backlog and never reach the keys
+-- queued after it.
+-- The keys are the distinct concurrency_key of the flow's started runs (a skip scan of
+-- idx_runs_concurrency_key, one probe per key); each key with a free slot (max_running_per_key
+-- minus its running tasks) offers the queued tasks of its oldest runs, at most its free slots.
+-- The scan goes on from where this session's last read of the flow stopped (a session setting,
+-- no write), wraps around, and stops after enough candidates or greatest(4 * p_qty, 100) keys,
+-- so with many keys each read serves the next ones. Admission still decides under the flow's
+-- claim lock; this read only chooses which messages to offer. Runs without a key (NULL: started
+-- before the flow had one) are not offered here: set_flow_limits and _declare_flow_limits give
+-- started runs their key when a per-key limit appears (pgflow._key_started_runs).
+-- Returns the message ids read; NULL when none, or '{}' when none but some key's slots are full
+-- (claim_tasks then tells the worker that flow control held work back, so it looks again soon).
+CREATE OR REPLACE FUNCTION pgflow._read_by_key(p_flow_slug text, p_queue_name text, p_qty int)
+RETURNS bigint[]
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_per_key int;
+    v_by_key jsonb;
+    v_setting text := 'pgflow.key_cursor_' || md5(p_flow_slug);
+    v_cursor text := nullif(current_setting(v_setting, true), '')::jsonb #>> '{}';
+    v_key text := v_cursor;
+    v_next text;
+    v_wrapped boolean := v_cursor IS NULL;
+    v_scanned int := 0;
+    v_room int;
+    v_candidates bigint[] := '{}';
+BEGIN
+    SELECT (c.limits->>'max_running_per_key')::int INTO v_per_key
+      FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug;
+    IF v_per_key IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT coalesce(jsonb_object_agg(running.k, running.n), '{}') INTO v_by_key
+      FROM (SELECT coalesce(r.concurrency_key, '') AS k, count(*)::int AS n
+              FROM pgflow.step_tasks AS t
+              JOIN pgflow.runs AS r ON r.run_id = t.run_id
+             WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
+             GROUP BY 1) AS running;
+    LOOP
+        SELECT min(r.concurrency_key) INTO v_next
+          FROM pgflow.runs AS r
+         WHERE r.flow_slug = p_flow_slug AND r.status = 'started' AND r.concurrency_key IS NOT NULL
+           AND (v_key IS NULL OR r.concurrency_key > v_key);
+        IF v_next IS NULL THEN
+            EXIT WHEN v_wrapped;
+            v_wrapped := true;
+            v_key := NULL;
+            CONTINUE;
+        END IF;
+        -- back past the key where the scan began: every key was offered
+        EXIT WHEN v_wrapped AND v_cursor IS NOT NULL AND v_next > v_cursor;
+        v_key := v_next;
+        v_scanned := v_scanned + 1;
+        v_room := v_per_key - coalesce((v_by_key->>v_key)::int, 0);
+        IF v_room > 0 THEN
+            v_candidates := v_candidates || ARRAY(
+                SELECT t.message_id
+                  FROM (SELECT r.run_id, r.started_at
+                          FROM pgflow.runs AS r
+                         WHERE r.flow_slug = p_flow_slug AND r.status = 'started' AND r.concurrency_key = v_key
+                         ORDER BY r.started_at
+                         LIMIT (v_per_key + v_room) * 2 + 8) AS r
+                 CROSS JOIN LATERAL (
+                       SELECT q.message_id
+                         FROM pgflow.step_tasks AS q
+                        WHERE q.run_id = r.run_id AND q.status = 'queued'
+                          AND q.queue_name = p_queue_name AND q.message_id IS NOT NULL
+                        ORDER BY q.message_id
+                        LIMIT v_room) AS t
+                 ORDER BY r.started_at, t.message_id
+                 LIMIT v_room);
+        END IF;
+        EXIT WHEN cardinality(v_candidates) >= 2 * p_qty OR v_scanned >= greatest(4 * p_qty, 100);
+    END LOOP;
+    PERFORM set_config(v_setting, coalesce(to_jsonb(v_key)::text, ''), false);
+    RETURN coalesce(pgflow._read_listed(p_queue_name, v_candidates, p_qty),
+                    CASE WHEN EXISTS (SELECT 1 FROM jsonb_each_text(v_by_key) AS k WHERE k.value::int >= v_per_key)
+                         THEN '{}'::bigint[] END);
+END;
+$$;
+
+-- 0489_function__read_listed.sql
+-- Read the messages p_candidates of queue p_queue_name that are visible now, in the order given,
+-- at most p_qty (pgflow-py: the claim's reads of a flow with prioritized runs, _read_prioritized,
+-- or with a per-key limit, _read_by_key): each read as pgmq.read does (FOR UPDATE SKIP LOCKED,
+-- read_ct + 1) and hidden for its step's timeout + 2 s, as claim_tasks' own read (its twin for
+-- the default lane; tests/sql/flow_control/test_priorities.py checks both hide and count alike).
+-- Returns the message ids read, in id order (NULL: none). Planned on each call (dynamic SQL per
+-- queue): only flows with prioritized runs or per-key limits pay it.
+CREATE OR REPLACE FUNCTION pgflow._read_listed(p_queue_name text, p_candidates bigint[], p_qty int)
+RETURNS bigint[]
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+DECLARE
+    v_ids bigint[];
+BEGIN
+    IF coalesce(cardinality(p_candidates), 0) = 0 OR p_qty < 1 THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format($read$
+        WITH picked AS (
+            SELECT q.msg_id, q.message->>'flow_slug' AS flow_slug, q.message->>'step_slug' AS step_slug
+              FROM pgmq.%1$I AS q
+             WHERE q.msg_id = ANY ($1) AND q.vt <= clock_timestamp() AND q.enqueued_at <= now()
+             ORDER BY array_position($1, q.msg_id)
+             LIMIT $2
+               FOR UPDATE SKIP LOCKED
+        ),
+        hidden AS (
+            UPDATE pgmq.%1$I AS q
+               SET vt = clock_timestamp() + make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 2),
+                   read_ct = q.read_ct + 1,
+                   last_read_at = clock_timestamp()
+              FROM picked AS p
+              JOIN pgflow.flows AS f ON f.flow_slug = p.flow_slug
+              LEFT JOIN pgflow.steps AS s ON s.flow_slug = f.flow_slug AND s.step_slug = p.step_slug
+             WHERE q.msg_id = p.msg_id
+            RETURNING q.msg_id
+        )
+        SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
+        $read$, pgmq.format_table_name(p_queue_name, 'q'))
+      INTO v_ids
+      USING p_candidates, p_qty;
+    RETURN v_ids;
+END;
+$$;
+
+-- 0490_function__key_started_runs.sql
+-- Give the started runs of flow p_flow_slug that have no concurrency key (runs.concurrency_key
+-- NULL: started while the flow had no per-key limit) the key their input gives under the limits
+-- now in force, as pgflow._run_concurrency_key would have ('' when the input lacks it). Called by
+-- set_flow_limits and _declare_flow_limits when the limits have a max_running_per_key, so the
+-- claim's fair read (pgflow._read_by_key, which offers keyed runs only) reaches those runs too.
+-- Once per limit change; runs already keyed (by a callable, or before) keep their key.
+CREATE OR REPLACE FUNCTION pgflow._key_started_runs(p_flow_slug text, p_limits jsonb)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = ''
+AS $$
+    UPDATE pgflow.runs AS r
+       SET concurrency_key = coalesce(r.input #>> string_to_array(p_limits ->> 'concurrency_key', '.'), '')
+     WHERE r.flow_slug = p_flow_slug AND r.status = 'started' AND r.concurrency_key IS NULL
+       AND p_limits ? 'max_running_per_key';
+$$;
+
+-- 0491_function__run_held_by_limits.sql
+-- The flow control part of pgflow._run_held_by: why flow control v_control keeps the queued tasks
+-- of run p_run_id (in steps p_steps) from being claimed, or NULL when it does not.
+CREATE OR REPLACE FUNCTION pgflow._run_held_by_limits(p_run_id uuid, p_control pgflow.flow_controls, p_steps text[])
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_control pgflow.flow_controls := p_control;
+    v_steps text[] := p_steps;
+    v_max int;
+    v_running int;
+    v_step text;
+    v_key text;
+BEGIN
+    IF v_control.paused_at IS NOT NULL THEN
+        RETURN 'paused' || coalesce(': ' || v_control.pause_reason, '');
+    END IF;
+    v_max := (v_control.limits->>'max_running')::int;
+    IF v_max IS NOT NULL THEN
+        SELECT count(*)::int INTO v_running
+          FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_control.flow_slug AND t.status = 'started';
+        IF v_running >= v_max THEN
+            RETURN format('concurrency limit: flow max_running %s (%s running)', v_max, v_running);
+        END IF;
+    END IF;
+    v_max := (v_control.limits->>'max_running_per_key')::int;
+    IF v_max IS NOT NULL THEN
+        SELECT coalesce(r.concurrency_key, '') INTO v_key FROM pgflow.runs AS r WHERE r.run_id = p_run_id;
+        SELECT count(*)::int INTO v_running
+          FROM pgflow.step_tasks AS t
+          JOIN pgflow.runs AS r ON r.run_id = t.run_id
+         WHERE t.flow_slug = v_control.flow_slug AND t.status = 'started'
+           AND coalesce(r.concurrency_key, '') = v_key;
+        IF v_running >= v_max THEN
+            RETURN format('concurrency limit: key %s max_running_per_key %s (%s running)',
+                          CASE WHEN v_key = '' THEN '(none)' ELSE to_jsonb(v_key)::text END, v_max, v_running);
+        END IF;
+    END IF;
+    IF v_control.limits ? 'rate_limit' AND pgflow._rate_room(v_control.limits->'rate_limit',
+           (SELECT extract(epoch FROM r.tat) FROM pgflow.flow_rate_state AS r
+             WHERE r.flow_slug = v_control.flow_slug AND r.step_slug = ''),
+           extract(epoch FROM clock_timestamp())) < 1 THEN
+        RETURN format('rate limit: flow %s per %s s', v_control.limits #>> '{rate_limit,count}',
+                      v_control.limits #>> '{rate_limit,per}');
+    END IF;
+    FOREACH v_step IN ARRAY v_steps LOOP
+        IF v_control.limits #> ARRAY['steps', v_step, 'rate_limit'] IS NOT NULL
+           AND pgflow._rate_room(v_control.limits #> ARRAY['steps', v_step, 'rate_limit'],
+                   (SELECT extract(epoch FROM r.tat) FROM pgflow.flow_rate_state AS r
+                     WHERE r.flow_slug = v_control.flow_slug AND r.step_slug = v_step),
+                   extract(epoch FROM clock_timestamp())) < 1 THEN
+            RETURN format('rate limit: step %s %s per %s s', v_step,
+                          v_control.limits #>> ARRAY['steps', v_step, 'rate_limit', 'count'],
+                          v_control.limits #>> ARRAY['steps', v_step, 'rate_limit', 'per']);
+        END IF;
+        v_max := (v_control.limits #>> ARRAY['steps', v_step, 'max_running'])::int;
+        CONTINUE WHEN v_max IS NULL;
+        SELECT count(*)::int INTO v_running
+          FROM pgflow.step_tasks AS t
+         WHERE t.flow_slug = v_control.flow_slug AND t.step_slug = v_step AND t.status = 'started';
+        IF v_running >= v_max THEN
+            RETURN format('concurrency limit: step %s max_running %s (%s running)', v_step, v_max, v_running);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+-- 0702_function_claim_tasks.sql
+-- Read and claim in one call (one round trip, one commit): up to `qty` visible messages of queue
+-- `queue_name` (a flow's queue, or with `for_step` a step's private queue), oldest first, then
+-- start_tasks' claim of their tasks, under start_tasks' queue rules (pgflow._check_claim_route:
+-- a queue no flow routes to gives nothing; a step queue needs its step's slug). The
+-- read is pgmq.read's (FOR UPDATE SKIP LOCKED, read_ct + 1), prepared once per session and queue
+-- (pgmq.read plans its dynamic SQL on every call, which cost more than the read itself), and
+-- hides each message for its step's timeout + 2 s straight away. Messages enqueued by a
+-- transaction that started after this one are left for the next call: the claim stamps
+-- started_at with now(), which must not precede the task's queued_at.
+-- Flow control (pgflow._claim_room): a paused flow, or one whose running tasks fill its
+-- max_running, reads nothing; one with less room than `qty` reads only that many. Priorities:
+-- while the flow has started runs with a priority above 0, their visible messages are read
+-- first, highest priority first (pgflow._read_prioritized), and the rest from the queue in order.
+-- Fairness between keys: a flow with a max_running_per_key reads the rest from its concurrency
+-- keys in turn (pgflow._read_by_key) instead of the queue's oldest messages.
+-- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
+-- starting), each carrying `messages`, how many messages were read; when none of them gave a
+-- task, or flow control held work back, also a row with `messages` (0 when nothing was read)
+-- and NULL elsewhere; no row when the queue had nothing.
+-- Its statements run with generic plans: custom plans were re-planned on every call.
+CREATE OR REPLACE FUNCTION pgflow.claim_tasks(queue_name text, qty int, worker_id uuid, for_step text DEFAULT NULL)
+RETURNS TABLE (messages int, flow_slug text, run_id uuid, step_slug text, input jsonb, msg_id bigint,
+               task_index int, flow_input jsonb, attempt int)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_ids bigint[];
+    v_room int;
+    v_prioritized text;
+    v_keyed text;
+    v_qty int;
+    v_read_ids bigint[];
+    -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
+    v_read text := 'pgflow_claim_next_' || CASE WHEN octet_length(claim_tasks.queue_name) <= 45
+                                                THEN claim_tasks.queue_name ELSE md5(claim_tasks.queue_name) END;
+BEGIN
+    IF NOT pgflow._check_claim_route(NULL, claim_tasks.queue_name, claim_tasks.for_step) THEN
+        RETURN;
+    END IF;
+    -- flow control: a paused flow, or one whose max_running is reached, reads nothing (a row with
+    -- messages 0 says so); one with room reads at most that many
+    SELECT cr.room, cr.prioritized_flow, cr.keyed_flow INTO v_room, v_prioritized, v_keyed
+      FROM pgflow._claim_room(claim_tasks.queue_name) AS cr;
+    IF v_room = 0 THEN
+        RETURN QUERY SELECT 0, NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
+                            NULL::int, NULL::jsonb, NULL::int;
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements AS p WHERE p.name = v_read) THEN
+        EXECUTE format($read$
+        PREPARE %2$I (int) AS
+        WITH picked AS (
+            SELECT q.msg_id, q.message->>'flow_slug' AS flow_slug, q.message->>'step_slug' AS step_slug
+              FROM pgmq.%1$I AS q
+             WHERE q.vt <= clock_timestamp() AND q.enqueued_at <= now()
+             ORDER BY q.msg_id
+             LIMIT $1
+               FOR UPDATE SKIP LOCKED
+        ),
+        hidden AS (
+            UPDATE pgmq.%1$I AS q
+               SET vt = clock_timestamp() + make_interval(secs => coalesce(s.opt_timeout, f.opt_timeout) + 2),
+                   read_ct = q.read_ct + 1,
+                   last_read_at = clock_timestamp()
+              FROM picked AS p
+              JOIN pgflow.flows AS f ON f.flow_slug = p.flow_slug
+              LEFT JOIN pgflow.steps AS s ON s.flow_slug = f.flow_slug AND s.step_slug = p.step_slug
+             WHERE q.msg_id = p.msg_id
+               -- by key: the generic plan cannot know how few rows LIMIT $1 leaves
+               AND q.msg_id = ANY (ARRAY(SELECT p2.msg_id FROM picked AS p2))
+            RETURNING q.msg_id
+        )
+        SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
+        $read$, pgmq.format_table_name(claim_tasks.queue_name, 'q'), v_read);
+    END IF;
+    v_qty := least(claim_tasks.qty, coalesce(v_room, claim_tasks.qty));
+    -- priorities: the tasks of the flow's prioritized runs first, then the queue in order
+    IF v_prioritized IS NOT NULL THEN
+        v_ids := pgflow._read_prioritized(v_prioritized, claim_tasks.queue_name, v_qty);
+    END IF;
+    IF v_keyed IS NOT NULL AND coalesce(cardinality(v_ids), 0) < v_qty THEN
+        v_read_ids := pgflow._read_by_key(v_keyed, claim_tasks.queue_name, v_qty - coalesce(cardinality(v_ids), 0));
+        v_ids := CASE WHEN v_ids IS NULL THEN v_read_ids ELSE v_ids || coalesce(v_read_ids, '{}') END;
+    ELSIF coalesce(cardinality(v_ids), 0) < v_qty THEN
+        EXECUTE format('EXECUTE %I(%s)', v_read, v_qty - coalesce(cardinality(v_ids), 0)) INTO v_read_ids;
+        v_ids := CASE WHEN v_ids IS NULL THEN v_read_ids ELSE v_ids || coalesce(v_read_ids, '{}') END;
+    END IF;
+
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+    -- the claim of start_tasks (pgflow._start_tasks: same eligibility, same updates, task:started,
+    -- same inputs), without moving the messages' visibility a second time
+    RETURN QUERY
+        SELECT cardinality(v_ids), c.flow_slug, c.run_id, c.step_slug, c.input, c.msg_id, c.task_index,
+               c.flow_input, c.attempt
+          FROM pgflow._start_tasks(NULL, v_ids, claim_tasks.worker_id, claim_tasks.queue_name,
+                                   claim_tasks.for_step) AS c
+         ORDER BY c.msg_id;
+    -- no task, or flow control held some back (fewer read than asked, or refused): a row
+    -- without a task tells the worker to look at the queue again shortly
+    IF NOT FOUND OR v_room < claim_tasks.qty THEN
+        RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
+                            NULL::int, NULL::jsonb, NULL::int;
+    END IF;
+END;
+$$;
+
