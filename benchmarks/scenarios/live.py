@@ -8,7 +8,9 @@ backgrounded tab: their socket buffers are 4 kB). Once every client has its firs
 worker processes drain the map. Measured on the dashboard process: CPU seconds from the go to
 the last reader's ``run:finished``, its peak RSS above the RSS before the clients came, how long
 after the run's ``completed_at`` the slowest reader received ``run:finished``, and the slowest
-answer of ``/`` (fetched every 0.25 s meanwhile). Readers follow the stream as the dashboard's
+answer of ``/`` (fetched every 0.25 s meanwhile). What one client that never reads costs alone
+is the difference between two more runs with one progress reader: without such clients, and
+with ``4 x live_idle`` of them (peak RSS added, divided by their number). Readers follow the stream as the dashboard's
 run page does (``?tasks=progress``: task counts per step, at most two a second) and, in the
 ``tasks`` rows, every task event (``pgflow-live.js``'s mode). Besides, with three runs of 3 MB
 inputs in the database, the size of the all-runs snapshot every dashboard page receives.
@@ -45,6 +47,16 @@ def key(mode: str, readers: int, what: str) -> str:
     return f"live/{mode}/{readers}/{what}"
 
 
+def idle_key(idle: int, what: str) -> str:
+    """A figure of one progress reader beside ``idle`` clients that never read."""
+    return f"live/idle/{idle}/{what}"
+
+
+def idle_counts(idle: int) -> tuple[int, int]:
+    """The two counts of non-reading clients compared to find what one of them costs."""
+    return 0, 4 * idle
+
+
 def run(bench: Bench) -> None:
     s = bench.settings
     dsn = bench.database("bench_live")
@@ -67,6 +79,16 @@ def run(bench: Bench) -> None:
             for what, (unit, value) in figures.items():
                 bench.results.add(key(mode, readers, what), unit, value)
             bench.log(f"live {mode} x{readers} (+{s.live_idle} not reading): " + ", ".join(
+                f"{what} {value:.2f} {unit}" for what, (unit, value) in figures.items()))
+        for idle in idle_counts(s.live_idle):
+            try:
+                figures = asyncio.run(watch_one_run(dash, dsn, "progress", 1, idle, s.live_items, s.drain_timeout))
+            except Exception as exc:
+                bench.failed(f"live 1 reader beside {idle} not reading", exc)
+                continue
+            for what, (unit, value) in figures.items():
+                bench.results.add(idle_key(idle, what), unit, value)
+            bench.log(f"live progress x1 (+{idle} not reading): " + ", ".join(
                 f"{what} {value:.2f} {unit}" for what, (unit, value) in figures.items()))
 
 
@@ -255,10 +277,19 @@ def render(results: Results, readers: tuple[int, ...], idle: int, items: int) ->
         rows.append([f"{n} reader{'s' if n > 1 else ''} ({mode})"] + [
             cell(results.get(key(mode, n, what))) for what in ("cpu", "rss", "lag", "root")])
     snapshot = results.get("live/snapshot_bytes")
+    none, many = idle_counts(idle)
+    for n in (none, many):
+        rows.append([f"1 reader (progress), {n} not reading instead of {idle}"] + [
+            cell(results.get(idle_key(n, what))) for what in ("cpu", "rss", "lag", "root")])
+    per_idle = (results.median(idle_key(many, "rss")) - results.median(idle_key(none, "rss"))) / many
     return [
         Table(["readers (+{} not reading)".format(idle), "dashboard CPU", "peak RSS added", "slowest reader behind",
                "slowest `/`"], rows, f"One dashboard process, a map of {items:,} items watched over SSE"),
         Table(["snapshot", "size"], [["all-runs stream, three runs of 3 MB input among them", cell(snapshot)]],
               "What every dashboard page receives first"),
+        Table(["clients that never read", "peak RSS added per client"],
+              [[f"{many} against none, beside one progress reader",
+                f"{per_idle:.2f} MB" if per_idle == per_idle else "not measured"]],  # NaN: a row is missing
+              "What one client that never reads costs the dashboard"),
     ]
 

@@ -11,6 +11,10 @@ that changed are rebuilt).
     state = RunState(snapshot)
     changed = state.apply(event)      # True when the event changed something
     run = state.to_run()              # equal to folding apply_event over the same events
+
+It also knows what the events left unknown (:meth:`unknown`: fields that came truncated, tasks
+first seen in an event, ends it derived), so a reader can read back only those
+(:meth:`merge`) instead of the whole run.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pgflow.events import Event, RunEvent, StepEvent, TaskEvent
+from pgflow.events import Event, RunEvent, StepEvent, StepSkippedEvent, TaskEvent
 from pgflow.live.state import (
     _apply_run,
     _apply_step,
@@ -46,6 +50,9 @@ class RunState:
         self._unsorted: set[str] = set()
         self._built: dict[str, StepState] = {}  # steps with their tasks, until they change
         self._run: Run | None = run
+        #: steps' and run's fields some event left out (truncated) or that no event carries
+        self._head_unknown = False
+        self._tasks_unknown: dict[str, set[int]] = {}  # per step: tasks no reading has shown as they are
         for step in run.step_states:
             self._steps[step.step_slug] = replace(step, tasks=())
             tasks = {t.task_index: t for t in step.tasks}
@@ -57,6 +64,7 @@ class RunState:
             if list(tasks) != sorted(tasks):
                 self._unsorted.add(step.step_slug)
         self._derive_all()
+        self._tasks_unknown.clear()  # a reading is exact; what deriving changed is what the reader saw too
 
     # ------------------------------------------------------------------ reading
     @property
@@ -80,6 +88,37 @@ class RunState:
         return {"run_id": str(self.run_id), "step_slug": step_slug, "status": step.status,
                 "initial_tasks": step.initial_tasks, "remaining_tasks": step.remaining_tasks,
                 "tasks": self.task_counts(step_slug)}
+
+    def unknown(self) -> tuple[bool, dict[str, list[int]]]:
+        """What only a reading can make exact: whether the run's or its steps' fields are
+        (a truncated run or step event, a skipped step's ``remaining_deps``, the steps of a failed
+        run), and which tasks are, by step (first seen in an event, so their ``queued_at`` and
+        ``message_id`` are missing; a truncated field; an end derived without an event)."""
+        head = self._head_unknown or self._head.status == RunStatus.FAILED
+        return head, {slug: sorted(indexes) for slug, indexes in self._tasks_unknown.items() if indexes}
+
+    def merge(self, run: Run | None, tasks: list[StepTask]) -> None:
+        """Take a reading of the run's row and step rows (``run``; its steps' tasks are ignored)
+        and of some tasks, and keep the rest; due times stay those of the last full reading."""
+        waits = not (run or self._head).finished  # due times exist only while the run is started
+        if run is not None:
+            self._head = replace(run, step_states=(), due_at=self._head.due_at if waits else None)
+            for step in run.step_states:
+                known = self._steps.get(step.step_slug)
+                self._step(step.step_slug)
+                self._set_step(replace(step, tasks=(), due_at=known.due_at if known and waits else None))
+            self._head_unknown = False
+        for task in tasks:
+            slug = task.step_slug
+            self._step(slug)
+            before = self._tasks[slug].get(task.task_index)
+            if before is None and self._tasks[slug] and task.task_index < next(reversed(self._tasks[slug])):
+                self._unsorted.add(slug)
+            due = before.due_at if before is not None and waits else None
+            self._put(slug, replace(task, due_at=due), before)
+            self._tasks_unknown.get(slug, set()).discard(task.task_index)
+        self.version += 1
+        self._run = None
 
     def to_run(self) -> Run:
         """The state as a frozen ``Run`` (the same object until the next change)."""
@@ -116,6 +155,11 @@ class RunState:
         if changed:
             self.version += 1
             self._run = None
+            if isinstance(event, TaskEvent):
+                if event.truncated:
+                    self._tasks_unknown.setdefault(event.step_slug, set()).add(event.task_index)
+            elif event.truncated or isinstance(event, StepSkippedEvent):
+                self._head_unknown = True
         return changed
 
     def _apply_run(self, event: RunEvent) -> bool:
@@ -123,12 +167,24 @@ class RunState:
         if head is self._head:
             return False
         failed_now = head.status == RunStatus.FAILED and self._head.status != RunStatus.FAILED
+        if head.finished and not self._head.finished:
+            head = self._ended(head)
         self._head = head
         if failed_now:
             for slug in self._steps:
                 self._end_open_tasks(slug)
         self._derive_run()
         return True
+
+    def _ended(self, head: Run) -> Run:
+        """A finished run waits for nothing: what get_run reads only for a started run (why it is
+        held, when its work is due) is empty once it ends, so no reading is needed for it."""
+        for slug, step in list(self._steps.items()):
+            if step.due_at is not None:
+                self._set_step(replace(step, due_at=None))
+            for task in [t for t in self._tasks[slug].values() if t.due_at is not None]:
+                self._put(slug, replace(task, due_at=None), task)
+        return replace(head, held_by=None, due_at=None)
 
     def _step(self, slug: str) -> StepState:
         step = self._steps.get(slug)
@@ -163,6 +219,8 @@ class RunState:
             task = replace(task, status=end)
         if before is None and tasks and event.task_index < next(reversed(tasks)):
             self._unsorted.add(step.step_slug)
+        if before is None:
+            self._tasks_unknown.setdefault(step.step_slug, set()).add(event.task_index)
         self._put(step.step_slug, task, before)
         self._built.pop(step.step_slug, None)
         self._derive_step(step.step_slug)
@@ -182,6 +240,7 @@ class RunState:
         tasks = self._tasks[slug]
         for task in [t for t in tasks.values() if t.status in _OPEN]:
             self._put(slug, replace(task, status=end), task)
+            self._tasks_unknown.setdefault(slug, set()).add(task.task_index)
 
     def _put(self, slug: str, task: StepTask, before: StepTask | None) -> None:
         self._tasks[slug][task.task_index] = task

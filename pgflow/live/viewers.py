@@ -115,6 +115,8 @@ class Viewer:
         #: how many times this viewer fell so far behind that its backlog was replaced
         self.overflows = 0
         self.ready = asyncio.Event()
+        #: set once the run's end is known: a progress round waiting out its interval goes at once
+        self.ended = asyncio.Event()
 
     @property
     def state(self) -> Any:
@@ -145,6 +147,7 @@ class Viewer:
     def _finish(self, item: Item | None) -> None:
         self.finished = item
         self.ready.set()
+        self.ended.set()
 
     async def wait(self, timeout: float | None) -> None:
         """Until there is something to send (``TimeoutError`` after ``timeout`` seconds)."""
@@ -236,7 +239,9 @@ class SharedRuns:
             raise ValueError(f"mode is one of {', '.join(MODES)}, not {mode!r}")
         shared = self._runs.get(run_id)
         if shared is None:
-            shared = self._runs[run_id] = _SharedRun(self, LiveRun(self.client, run_id, hub=self.hub))
+            # the end is sent from the indexed state, reading back only what events left unknown
+            live = LiveRun(self.client, run_id, hub=self.hub, reload_on_finish="unknown")
+            shared = self._runs[run_id] = _SharedRun(self, live)
             try:
                 await shared.live.start()
             except BaseException as exc:

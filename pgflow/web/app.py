@@ -48,6 +48,7 @@ def create_app(
     pool_size: int = 4,
     allow_actions: bool | None = None,
     secret: str | bytes | None = None,
+    overview_cache_ttl: float = 1.0,
 ) -> Starlette:
     """The dashboard as an ASGI app.
 
@@ -65,6 +66,8 @@ def create_app(
     Actions (cancel, retry, resume; see :mod:`pgflow.web.actions`) are on with an ``auth`` hook
     (``allow_actions=False`` turns them off), and without one only with ``allow_actions=True``
     for requests from this machine; ``secret`` signs their CSRF tokens (default: random per process).
+    One reading of the overview serves every viewer for ``overview_cache_ttl`` seconds, or until
+    a run event (0: every request reads).
     """
     dash = Dashboard(
         store=Store(conninfo_of(client), max_size=pool_size, query_timeout=query_timeout),
@@ -72,6 +75,7 @@ def create_app(
         stale_after=timedelta(seconds=stale_after),
         dead_after=timedelta(seconds=dead_after),
         live=live,
+        cache_ttl=overview_cache_ttl,
     )
 
     @asynccontextmanager
@@ -134,6 +138,7 @@ def _event_stream(dash: Dashboard, client: Any) -> Any:
 
     if not isinstance(client, AsyncClient):
         client = dash.events_client = AsyncClient(conninfo_of(client), max_size=2)
+    dash.live_client = client  # its events also end the overview's shared readings
     return Starlette(routes=stream_routes(client))  # behind the dashboard's own guard
 
 

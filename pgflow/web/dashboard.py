@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from pgflow.web.render import Renderer
 from pgflow.web.store import Store
+
+T = TypeVar("T")
+log = logging.getLogger("pgflow.web")
 
 
 @dataclass
@@ -24,9 +30,66 @@ class Dashboard:
     live: bool
     events_client: Any = None  # the AsyncClient behind the event stream, when this app made it
     actions: Any = None  # pgflow.web.actions.Actions: who may act, and the writable connections
+    #: seconds one reading of a shared page (the overview) serves every viewer; 0: read per request
+    cache_ttl: float = 1.0
+    #: the AsyncClient whose events end a shared reading early (set when the app streams events)
+    live_client: Any = None
+    _cache: dict[Any, tuple[asyncio.AbstractEventLoop, float, int, asyncio.Future[Any]]] = field(
+        default_factory=dict, repr=False)
+    _generation: int = 0  # moved by every run and step event, and by gaps
+    _watch: Any = None  # the hub subscription that moves it
+
+    async def cached(self, key: Any, read: Callable[[], Awaitable[T]]) -> T:
+        """``await read()``, shared: requests for ``key`` within ``cache_ttl`` seconds of the
+        start of a reading get its result, and requests that arrive while it runs wait for it
+        rather than start their own, so ten viewers of the overview under write load cost the
+        database one set of queries a second, not ten. With live events, any run or step event
+        ends the sharing at once: a page refreshed because of an event never gets a reading that
+        started before it. A failed reading is not kept."""
+        loop = asyncio.get_running_loop()
+        if self.cache_ttl <= 0 or not await self._watch_runs():
+            return await read()
+        entry = self._cache.get(key)
+        if entry is not None:
+            entry_loop, started, generation, future = entry
+            if entry_loop is not loop or loop.time() - started > self.cache_ttl or generation != self._generation:
+                entry = None
+        if entry is None:
+            future = asyncio.ensure_future(read())
+            entry = self._cache[key] = (loop, loop.time(), self._generation, future)
+            future.add_done_callback(lambda f: self._forget_failed(key, f))
+        return await asyncio.shield(entry[3])  # a viewer who leaves does not cancel the others' reading
+
+    def _forget_failed(self, key: Any, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            if (entry := self._cache.get(key)) is not None and entry[3] is future:
+                del self._cache[key]
+
+    async def _watch_runs(self) -> bool:
+        """Whether events end shared readings (subscribing on first use); without them, or
+        while they cannot be had, every request reads for itself."""
+        if self._watch is not None or self.live_client is None:
+            return self.live_client is None or self._watch is not None
+        from pgflow.live.run import hub_for
+
+        self._watch = "subscribing"
+        try:
+            hub = await hub_for(self.live_client)
+            self._watch = await hub.subscribe_all(callback=self._changed)
+        except Exception as exc:
+            self._watch = None
+            log.warning("pgflow dashboard: cannot follow run events (%s); the overview is read per request", exc)
+            return False
+        return True
+
+    def _changed(self, item: Any) -> None:
+        self._generation += 1
 
     async def close(self) -> None:
         """Close the dashboard's connections (the standalone app's lifespan does it on shutdown)."""
+        watch, self._watch = self._watch, None
+        if watch is not None and not isinstance(watch, str):
+            await watch.close()
         await self.store.close()
         client, self.events_client = self.events_client, None
         if client is not None:

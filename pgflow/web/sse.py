@@ -41,6 +41,7 @@ reconnect. The all-runs stream does not end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import time
@@ -207,8 +208,10 @@ def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float 
                     else:
                         break
                 if viewer.dirty:
-                    if viewer.finished is None:  # at most one round of progress per interval
-                        await asyncio.sleep(max(0.0, last_progress + progress_interval - time.monotonic()))
+                    if viewer.finished is None:  # at most one round of progress per interval, but the end goes at once
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(viewer.ended.wait(),
+                                                   max(0.0, last_progress + progress_interval - time.monotonic()))
                     last_progress = time.monotonic()
                     for text in viewer.progress():
                         await stream.text("step:progress", text)

@@ -24,8 +24,25 @@ ORDER BY f.flow_slug
 -- name: dashboard_running_count
 -- Started runs, and those of them whose work all waits for later (enqueued for later, a start
 -- delay, a retry's backoff: pgflow._waiting_runs reads each queue holding such tasks once).
-SELECT (SELECT count(*) FROM pgflow.runs WHERE status = 'started')::bigint AS started,
-       (SELECT count(*) FROM pgflow._waiting_runs(NULL))::bigint AS waiting
+-- A run with a task being worked on (started, and not a wait that begins later) cannot be
+-- waiting, so only the other started runs go to _waiting_runs: asked about every run, it reads
+-- every queued task's message, 10,000 of them while a big map drains (0.4-1.9 s under load).
+-- The busy runs come from the small partial index of started tasks (idx_step_tasks_last_worker).
+WITH started AS MATERIALIZED (
+    SELECT r.run_id FROM pgflow.runs AS r WHERE r.status = 'started'
+), busy AS MATERIALIZED (
+    SELECT DISTINCT t.run_id
+      FROM pgflow.step_tasks AS t
+     WHERE t.status = 'started'
+       AND NOT EXISTS (SELECT 1 FROM pgflow.waits AS w
+                        WHERE w.run_id = t.run_id AND w.step_slug = t.step_slug AND w.task_index = t.task_index
+                          AND w.due_at = w.since AND w.since > now())
+)
+SELECT (SELECT count(*) FROM started)::bigint AS started,
+       (SELECT count(*)
+          FROM pgflow._waiting_runs(ARRAY(SELECT s.run_id FROM started AS s
+                                          WHERE NOT EXISTS (SELECT 1 FROM busy AS b WHERE b.run_id = s.run_id))
+          ))::bigint AS waiting
 
 -- name: dashboard_waiting_runs
 -- Of these started runs, those whose work all waits for later, with when it is due.

@@ -30,3 +30,14 @@ SELECT run_id, flow_slug, status, remaining_steps, started_at, completed_at, fai
  WHERE %(flow_slug)s::text IS NULL OR flow_slug = %(flow_slug)s::text
  ORDER BY started_at DESC, run_id DESC
  LIMIT %(limit)s::int
+
+-- name: live_tasks_of_run
+-- Some tasks of one run, by (step_slug, task_index) pairs: what a live view reads back when the
+-- events left those tasks unknown (pgflow.live.index.RunState.unknown), instead of every task.
+SELECT t.flow_slug, t.run_id, t.step_slug, t.task_index, t.status, t.attempts_count, t.message_id,
+       t.error_message, t.output, t.queued_at, t.started_at, t.completed_at, t.failed_at, t.last_worker_id,
+       t.queue_name
+  FROM unnest(%(step_slugs)s::text[], %(task_indexes)s::int[]) AS k (step_slug, task_index)
+  JOIN pgflow.step_tasks AS t
+    ON t.run_id = %(run_id)s AND t.step_slug = k.step_slug AND t.task_index = k.task_index
+ ORDER BY t.step_slug, t.task_index

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -11,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pgflow.web.pages import dashboard_of, now_utc, window_param
+from pgflow.web.pages import WINDOWS, Dashboard, dashboard_of, now_utc, window_param
+from pgflow.web.store import Store
 
 BUCKETS = {"1h": timedelta(minutes=5), "24h": timedelta(hours=1), "7d": timedelta(hours=6), "30d": timedelta(days=1)}
 BUCKET_LABELS = {"1h": "5 minutes", "24h": "hour", "7d": "6 hours", "30d": "day"}
@@ -51,9 +54,9 @@ def chart(rows: list[dict[str, Any]], since: datetime, now: datetime, bucket: ti
     return {"slots": slots, "peak": peak, "width": CHART_W, "height": CHART_H}
 
 
-async def queue_metrics(request: Request) -> tuple[list[dict[str, Any]], str | None]:
+async def queue_metrics(store: Store) -> tuple[list[dict[str, Any]], str | None]:
     try:
-        return await dashboard_of(request).store.all("dashboard_queue_metrics"), None
+        return await store.all("dashboard_queue_metrics"), None
     except psycopg.errors.UndefinedFunction:
         return [], "pgmq.metrics_all() is not available in this database (pgmq is missing or too old)."
 
@@ -77,44 +80,57 @@ def worker_processes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def overview(request: Request) -> Response:
     dash = dashboard_of(request)
+    window_name, _ = window_param(request)
+    context = await dash.cached(("overview", window_name), lambda: _overview_context(dash, window_name))
+    return dash.page(request, "overview.html", context)
+
+
+async def _overview_context(dash: Dashboard, window_name: str) -> dict[str, Any]:
+    """What the overview shows, read from the database: one reading serves every viewer for
+    ``dash.cache_ttl`` seconds (:meth:`Dashboard.cached`). The queries run side by side on the
+    dashboard's pool."""
     store = dash.store
-    window_name, window = window_param(request)
+    window = WINDOWS[window_name]
     now = now_utc()
     since = now - window
-    buckets = await store.all("dashboard_run_buckets", since=since, bucket=BUCKETS[window_name], origin=ORIGIN)
+    reads: list[Awaitable[Any]] = [
+        store.all("dashboard_run_buckets", since=since, bucket=BUCKETS[window_name], origin=ORIGIN),
+        store.one("dashboard_run_durations", since=since, flow_slug=None, sample=DURATION_SAMPLE),
+        store.all("dashboard_worker_health_counts", since=now - timedelta(days=1),
+                  stale_after=dash.stale_after, dead_after=dash.dead_after),
+        store.all("dashboard_workers", since=now - dash.dead_after, limit=50,
+                  stale_after=dash.stale_after, dead_after=dash.dead_after),
+        queue_metrics(store),
+        store.one("dashboard_running_count"),
+        store.all("dashboard_recent_failures", since=since, limit=8),
+        store.all("dashboard_failing_steps", since=since, limit=6),
+    ]
+    (buckets, durations, health_rows, workers, (queues, queue_problem), running, failures,
+     failing_steps) = await asyncio.gather(*reads)
     counts: dict[str, int] = {}
     for r in buckets:
         counts[r["status"]] = counts.get(r["status"], 0) + int(r["n"])
-    total = sum(counts.values())
-    durations = await store.one("dashboard_run_durations", since=since, flow_slug=None, sample=DURATION_SAMPLE) or {}
     finished = counts.get("completed", 0) + counts.get("failed", 0)
-    health_rows = await store.all("dashboard_worker_health_counts", since=now - timedelta(days=1),
-                                  stale_after=dash.stale_after, dead_after=dash.dead_after)
-    health = {r["health"]: int(r["n"]) for r in health_rows}
-    workers = await store.all("dashboard_workers", since=now - dash.dead_after, limit=50,
-                              stale_after=dash.stale_after, dead_after=dash.dead_after)
-    queues, queue_problem = await queue_metrics(request)
-    context = {
+    return {
         "title": "Overview",
         "window_name": window_name,
         "windows": list(BUCKETS),
         "counts": counts,
-        "total": total,
-        **_running_now(await store.one("dashboard_running_count")),
+        "total": sum(counts.values()),
+        **_running_now(running),
         "success_rate": (counts.get("completed", 0) / finished * 100) if finished else None,
         "throughput_per_hour": counts.get("completed", 0) / (window.total_seconds() / 3600),
-        "durations": durations,
+        "durations": durations or {},
         "duration_sample": DURATION_SAMPLE,
         "chart": chart(buckets, since, now, BUCKETS[window_name]),
         "bucket_label": BUCKET_LABELS[window_name],
-        "failures": await store.all("dashboard_recent_failures", since=since, limit=8),
-        "failing_steps": await store.all("dashboard_failing_steps", since=since, limit=6),
+        "failures": failures,
+        "failing_steps": failing_steps,
         "queues": queues,
         "queue_problem": queue_problem,
-        "health": health,
+        "health": {r["health"]: int(r["n"]) for r in health_rows},
         "workers": worker_processes([w for w in workers if w["health"] in ("healthy", "stale")]),
     }
-    return dash.page(request, "overview.html", context)
 
 
 def _running_now(counts: dict[str, Any] | None) -> dict[str, int]:

@@ -1,0 +1,88 @@
+"""What keeps the overview fast while a big map drains: its count of waiting runs does not read
+the queued tasks of a run that is being worked on, and one reading serves every viewer until a
+run event says the overview changed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import psycopg
+
+import pgflow
+from pgflow.db.queries import query
+from pgflow.web.app import create_app
+from tests.helpers import eventually_async
+from tests.web.conftest import html_text
+
+wide = pgflow.Flow("overview_wide_map")
+
+
+@wide.map(slug="item")
+def item(value: int) -> int:
+    return value
+
+
+def _task_rows_read(conn: psycopg.Connection[Any], sql: str) -> int:
+    """Rows of step_tasks that ``sql`` read, in the functions it calls too (this transaction's stats)."""
+    with conn.transaction():
+        conn.execute(sql)
+        row = conn.execute("SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables "
+                           "WHERE schemaname = 'pgflow' AND relname = 'step_tasks'").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_the_running_count_does_not_read_the_queued_tasks_of_a_run_being_worked_on(db_url: str) -> None:
+    with pgflow.Client(db_url) as client:
+        client.compile(wide)
+        run_id = client.start_flow(wide, list(range(10_000)))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # a worker has taken one task (as start_tasks marks it); the other 9,999 stay queued, visible
+        worker = conn.execute("INSERT INTO pgflow.workers (worker_id, queue_name, function_name) "
+                              "VALUES (gen_random_uuid(), 'overview_wide_map', 'test') RETURNING worker_id").fetchone()
+        assert worker is not None
+        conn.execute("UPDATE pgflow.step_tasks SET status = 'started', started_at = now(), attempts_count = 1, "
+                     "last_worker_id = %s WHERE run_id = %s AND task_index = 0", (worker[0], run_id))
+        conn.execute("ANALYZE pgflow.step_tasks")
+        conn.execute("ANALYZE pgflow.runs")
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query("dashboard_running_count")))
+        counts = conn.execute(query("dashboard_running_count")).fetchone()
+        read = _task_rows_read(conn, query("dashboard_running_count"))
+        # what it replaced: every started run's queued tasks, their messages looked up one by one
+        read_before = _task_rows_read(conn, "SELECT count(*) FROM pgflow._waiting_runs(NULL)")
+    assert counts == (1, 0)  # running, not waiting
+    assert "step_tasks" in plan and "Seq Scan on step_tasks" not in plan, plan
+    assert read < 10 and read_before >= 10_000, (read, read_before)
+
+
+def _running(text: str) -> int:
+    found = re.search(r'data-testid="metric-running">(\d+)<', text)
+    assert found is not None, text[:2000]
+    return int(found.group(1))
+
+
+async def test_viewers_share_one_reading_of_the_overview_until_a_run_event(db_url: str) -> None:
+    with pgflow.Client(db_url) as client:
+        client.compile(wide)
+    app = create_app(db_url, timezone="UTC", overview_cache_ttl=3600.0)  # only an event may end the sharing here
+    dash = app.state.dashboard
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as web:
+            assert _running(html_text(await web.get("/"))) == 0
+            with psycopg.connect(db_url, autocommit=True) as conn:  # a run that announces nothing
+                conn.execute("INSERT INTO pgflow.runs (flow_slug, status, input, remaining_steps) "
+                             "VALUES ('overview_wide_map', 'started', '[]', 1)")
+            assert _running(html_text(await web.get("/"))) == 0  # the first reading, not a second one
+            assert _running(html_text(await web.get("/?window=1h"))) == 1  # another window reads its own
+            with pgflow.Client(db_url) as client:
+                client.start_flow(wide, [1, 2])  # run:started and step:started reach the dashboard's hub
+
+            async def read_again() -> bool:
+                assert _running(html_text(await web.get("/"))) == 2
+                return True
+
+            await eventually_async(read_again, timeout=30, message="a run event ends the shared reading")
+    finally:
+        await dash.close()
