@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 import psycopg
 
 import pgflow
+from pgflow.db.dsn import connect_options
 from tests.helpers import eventually_async
 
 FAST = {"heartbeat_interval": 0.5, "shutdown_timeout": 5.0, "notify_fallback_interval": 1.0}
@@ -32,7 +33,8 @@ async def test_three_workers_sync_the_declared_schedule_and_run_each_tick_once(d
         for worker in workers:
             await worker.start()
             stack.push_async_callback(worker.stop)
-        conn = await stack.enter_async_context(await psycopg.AsyncConnection.connect(db_url, autocommit=True))
+        conn = await stack.enter_async_context(await psycopg.AsyncConnection.connect(
+            db_url, autocommit=True, **connect_options(db_url)))  # the matrix runs it through PgBouncer
 
         async def synced() -> bool:
             return await scalar(conn, "SELECT count(*) FROM pgflow.schedules WHERE source = 'code'") == 1
