@@ -1,6 +1,6 @@
 """What keeps the overview fast while a big map drains: its count of waiting runs does not read
-the queued tasks of a run that is being worked on, and one reading serves every viewer until a
-run event says the overview changed."""
+the queued tasks of a run that is being worked on or that a worker can work on now, and one
+reading serves every viewer until a run event says the overview changed."""
 
 from __future__ import annotations
 
@@ -39,6 +39,10 @@ def test_the_running_count_does_not_read_the_queued_tasks_of_a_run_being_worked_
         client.compile(wide)
         run_id = client.start_flow(wide, list(range(10_000)))
     with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("ANALYZE pgflow.step_tasks")
+        # no worker has taken a task yet: all 10,000 are queued and visible; one visible message answers
+        assert conn.execute(query("dashboard_running_count")).fetchone() == (1, 0)
+        read_unclaimed = _task_rows_read(conn, query("dashboard_running_count"))
         # a worker has taken one task (as start_tasks marks it); the other 9,999 stay queued, visible
         worker = conn.execute("INSERT INTO pgflow.workers (worker_id, queue_name, function_name) "
                               "VALUES (gen_random_uuid(), 'overview_wide_map', 'test') RETURNING worker_id").fetchone()
@@ -54,7 +58,7 @@ def test_the_running_count_does_not_read_the_queued_tasks_of_a_run_being_worked_
         read_before = _task_rows_read(conn, "SELECT count(*) FROM pgflow._waiting_runs(NULL)")
     assert counts == (1, 0)  # running, not waiting
     assert "step_tasks" in plan and "Seq Scan on step_tasks" not in plan, plan
-    assert read < 10 and read_before >= 10_000, (read, read_before)
+    assert read < 10 and read_unclaimed < 10 and read_before >= 10_000, (read, read_unclaimed, read_before)
 
 
 def _running(text: str) -> int:

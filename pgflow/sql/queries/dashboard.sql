@@ -24,10 +24,12 @@ ORDER BY f.flow_slug
 -- name: dashboard_running_count
 -- Started runs, and those of them whose work all waits for later (enqueued for later, a start
 -- delay, a retry's backoff: pgflow._waiting_runs reads each queue holding such tasks once).
--- A run with a task being worked on (started, and not a wait that begins later) cannot be
--- waiting, so only the other started runs go to _waiting_runs: asked about every run, it reads
--- every queued task's message, 10,000 of them while a big map drains (0.4-1.9 s under load).
--- The busy runs come from the small partial index of started tasks (idx_step_tasks_last_worker).
+-- A run with a task being worked on (started, and not a wait that begins later) or a queued
+-- task a worker can read now cannot be waiting, so only the other started runs go to
+-- _waiting_runs: asked about every run, it reads every queued task's message, 10,000 of them
+-- while a big map drains (0.4-2.4 s under load). The busy runs come from the small partial index
+-- of started tasks (idx_step_tasks_last_worker); _runs_with_visible_tasks stops at a run's first
+-- visible message.
 WITH started AS MATERIALIZED (
     SELECT r.run_id FROM pgflow.runs AS r WHERE r.status = 'started'
 ), busy AS MATERIALIZED (
@@ -37,12 +39,15 @@ WITH started AS MATERIALIZED (
        AND NOT EXISTS (SELECT 1 FROM pgflow.waits AS w
                         WHERE w.run_id = t.run_id AND w.step_slug = t.step_slug AND w.task_index = t.task_index
                           AND w.due_at = w.since AND w.since > now())
+), idle AS MATERIALIZED (
+    SELECT s.run_id FROM started AS s WHERE NOT EXISTS (SELECT 1 FROM busy AS b WHERE b.run_id = s.run_id)
 )
 SELECT (SELECT count(*) FROM started)::bigint AS started,
        (SELECT count(*)
-          FROM pgflow._waiting_runs(ARRAY(SELECT s.run_id FROM started AS s
-                                          WHERE NOT EXISTS (SELECT 1 FROM busy AS b WHERE b.run_id = s.run_id))
-          ))::bigint AS waiting
+          FROM pgflow._waiting_runs(ARRAY(
+                   SELECT i.run_id FROM idle AS i
+                   EXCEPT SELECT v.run_id FROM pgflow._runs_with_visible_tasks(ARRAY(SELECT run_id FROM idle)) AS v (run_id)))
+       )::bigint AS waiting
 
 -- name: dashboard_waiting_runs
 -- Of these started runs, those whose work all waits for later, with when it is due.
