@@ -396,49 +396,141 @@ BEGIN
 END;
 $$;
 
--- 0442_function__runs_with_visible_tasks.sql
--- pgflow-py: which of some started runs (p_run_ids) have a queued task whose message a worker
--- can read now - runs that are running, not waiting for later. The dashboard's overview asks it
--- before _waiting_runs, which must read every queued task's message to prove a run waits: for a
--- run that can be worked on, one visible message answers. Each started step of a run is looked
--- at in its tasks' queue (a step's tasks share one), through the queue's vt index, up to the
--- first visible message of that run. Read-only.
-CREATE OR REPLACE FUNCTION pgflow._runs_with_visible_tasks(p_run_ids uuid[])
-RETURNS SETOF uuid
+-- 0261_function_prune_data_older_than.sql
+-- pgflow-py variant of prune_data_older_than: prune only the flows in `flow_slugs` (NULL = all
+-- flows) and answer what was deleted:
+-- {"runs", "step_states", "step_tasks", "messages", "archived_messages", "workers"}.
+-- Deleted: runs that completed or failed before now() - retention_interval, with their step
+-- states, tasks and any of their messages still in a queue; archived queue messages older than
+-- the cutoff; workers (of those flows' queues) whose last heartbeat is older than the cutoff and
+-- that stopped or have been silent for five minutes (a live worker is never pruned).
+-- Started runs are never touched, however old. Keep the retention longer than any start_delay.
+-- One transaction for everything: the three-argument form (0263, which does the work) bounds a
+-- call to some runs, for large histories.
+CREATE OR REPLACE FUNCTION pgflow.prune_data_older_than(retention_interval interval, flow_slugs text[])
+RETURNS jsonb
 LANGUAGE plpgsql
-STABLE
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN pgflow.prune_data_older_than(prune_data_older_than.retention_interval,
+                                        prune_data_older_than.flow_slugs, NULL::int);
+END;
+$$;
+
+-- 0263_function_prune_data_older_than.sql
+-- pgflow-py variant of prune_data_older_than for large histories: the same as the two-argument
+-- form (which calls this one with max_runs NULL: no bound), except that one call deletes at most
+-- `max_runs` runs (those that started first) and at most `max_runs` archived messages per queue.
+-- Why: deleting a whole backlog in one transaction takes about 75 µs per run (the foreign-key
+-- checks of each deleted row dominate: ~12 minutes for 10 million runs), and for all that time it
+-- holds back every VACUUM of the database, so the busy queue tables bloat while it runs. Called
+-- repeatedly, each call in a transaction of its own, until every count in its answer is below
+-- `max_runs`, it prunes the same rows in short transactions that VACUUM can follow.
+-- The cutoff is computed per call from now(): later calls may prune runs that finished meanwhile.
+CREATE OR REPLACE FUNCTION pgflow.prune_data_older_than(retention_interval interval, flow_slugs text[],
+                                                        max_runs int)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
 SET search_path = ''
 AS $$
 DECLARE
-    v_step record;
-    v_found boolean;
-    v_last uuid;
+    v_cutoff timestamptz := now() - prune_data_older_than.retention_interval;
+    v_limit int := prune_data_older_than.max_runs;
+    v_runs uuid[];
+    v_routes text[];
+    v_counts jsonb := '{}';
+    v_archived int := 0;
+    v_queue text;
+    v_n int;
 BEGIN
-    FOR v_step IN
-        SELECT ss.run_id, q.queue_name
-          FROM pgflow.step_states AS ss
-          CROSS JOIN LATERAL (
-              SELECT t.queue_name FROM pgflow.step_tasks AS t
-               WHERE t.run_id = ss.run_id AND t.step_slug = ss.step_slug AND t.status = 'queued'
-                 AND t.message_id IS NOT NULL
-               LIMIT 1) AS q
-         WHERE ss.run_id = ANY (p_run_ids) AND ss.status = 'started'
-         ORDER BY ss.run_id
-    LOOP
-        CONTINUE WHEN v_step.run_id = v_last;  -- already found running
-        EXECUTE format(
-            'SELECT EXISTS (SELECT 1 FROM pgmq.%I AS m
-                              JOIN pgflow.step_tasks AS t
-                                ON t.queue_name = $1 AND t.message_id = m.msg_id
-                             WHERE m.vt <= clock_timestamp() AND t.run_id = $2 AND t.status = ''queued'')',
-            pgmq.format_table_name(v_step.queue_name, 'q'))
-        INTO v_found
-        USING v_step.queue_name, v_step.run_id;
-        IF v_found THEN
-            v_last := v_step.run_id;
-            RETURN NEXT v_step.run_id;
-        END IF;
-    END LOOP;
+    IF v_limit IS NOT NULL AND v_limit < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = format('max_runs must be at least 1, got %s', v_limit),
+            HINT = 'Pass the largest number of runs one call may delete (e.g. 10000), or NULL for no bound.';
+    END IF;
+
+    IF v_limit IS NULL THEN
+        SELECT coalesce(array_agg(r.run_id), '{}') INTO v_runs
+          FROM pgflow.runs AS r
+         WHERE (prune_data_older_than.flow_slugs IS NULL OR r.flow_slug = ANY (prune_data_older_than.flow_slugs))
+           AND pgflow._is_terminal(r.status)
+           AND coalesce(r.completed_at, r.failed_at) < v_cutoff;
+    ELSE
+        -- the earliest started first, through idx_runs_started_at (a run that finished before the
+        -- cutoff also started before it: a constraint of runs)
+        SELECT coalesce(array_agg(b.run_id), '{}') INTO v_runs
+          FROM (SELECT r.run_id
+                  FROM pgflow.runs AS r
+                 WHERE r.started_at < v_cutoff
+                   AND (prune_data_older_than.flow_slugs IS NULL OR r.flow_slug = ANY (prune_data_older_than.flow_slugs))
+                   AND pgflow._is_terminal(r.status)
+                   AND coalesce(r.completed_at, r.failed_at) < v_cutoff
+                 ORDER BY r.started_at
+                 LIMIT v_limit) AS b;
+    END IF;
+
+    -- every queue of the selected flows: the queues their steps route to now, their default queue
+    -- (flow mode), and the queues their pruned tasks' messages went to (task snapshots). Their
+    -- pruned runs' messages still in a queue go, and archived messages older than the cutoff:
+    -- here when unbounded, below when bounded (no cutoff given to _prune_queue deletes none).
+    v_routes := ARRAY(
+        SELECT s.queue_name FROM pgflow.steps AS s
+         WHERE prune_data_older_than.flow_slugs IS NULL OR s.flow_slug = ANY (prune_data_older_than.flow_slugs)
+        UNION
+        SELECT lower(f.flow_slug) FROM pgflow.flows AS f
+         WHERE f.queue_mode = 'flow'
+           AND (prune_data_older_than.flow_slugs IS NULL OR f.flow_slug = ANY (prune_data_older_than.flow_slugs))
+        UNION
+        SELECT t.queue_name FROM pgflow.step_tasks AS t WHERE t.run_id = ANY (v_runs));
+
+    SELECT jsonb_build_object(
+               'messages', coalesce(sum((q.pruned->>'messages')::int), 0),
+               'archived_messages', coalesce(sum((q.pruned->>'archived_messages')::int), 0))
+      INTO v_counts
+      FROM unnest(v_routes) AS route(queue_name)
+     CROSS JOIN LATERAL pgflow._prune_queue(
+            route.queue_name,
+            ARRAY(SELECT t.message_id FROM pgflow.step_tasks AS t
+                   WHERE t.run_id = ANY (v_runs) AND t.queue_name = route.queue_name AND t.message_id IS NOT NULL),
+            CASE WHEN v_limit IS NULL THEN v_cutoff END) AS q(pruned);
+
+    IF v_limit IS NOT NULL THEN
+        FOR v_queue IN
+            SELECT q.queue_name FROM pgmq.list_queues() AS q
+             WHERE lower(q.queue_name) IN (SELECT lower(r) FROM unnest(v_routes) AS r)
+        LOOP
+            EXECUTE format('DELETE FROM pgmq.%1$I WHERE msg_id = ANY (ARRAY(SELECT a.msg_id FROM pgmq.%1$I AS a '
+                           'WHERE a.archived_at < $1 ORDER BY a.archived_at LIMIT $2))',
+                           pgmq.format_table_name(v_queue, 'a'))
+              USING v_cutoff, v_limit;
+            GET DIAGNOSTICS v_n = ROW_COUNT;
+            v_archived := v_archived + v_n;
+        END LOOP;
+        v_counts := v_counts || jsonb_build_object('archived_messages', v_archived);
+    END IF;
+
+    DELETE FROM pgflow.step_tasks AS t WHERE t.run_id = ANY (v_runs);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('step_tasks', v_n);
+    DELETE FROM pgflow.step_states AS ss WHERE ss.run_id = ANY (v_runs);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('step_states', v_n);
+    DELETE FROM pgflow.runs AS r WHERE r.run_id = ANY (v_runs);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_counts := v_counts || jsonb_build_object('runs', v_n);
+
+    -- never a live worker, whatever the cutoff: a worker is pruned once it stopped, or after five
+    -- minutes without a heartbeat (health_check calls it dead after one)
+    DELETE FROM pgflow.workers AS w
+     WHERE w.last_heartbeat_at < v_cutoff
+       AND (w.stopped_at IS NOT NULL OR w.last_heartbeat_at < clock_timestamp() - interval '5 minutes')
+       AND (prune_data_older_than.flow_slugs IS NULL OR w.queue_name = ANY (prune_data_older_than.flow_slugs));
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_counts || jsonb_build_object('workers', v_n);
 END;
 $$;
 
