@@ -12,8 +12,10 @@ two databases are drained alternately, empty first, history second, ``--reps`` t
 a size effect; the ratio is of the medians. Each drain enqueues ``--jobs`` jobs, runs
 ``VACUUM ANALYZE`` (as autovacuum would) and times ``--processes`` worker processes draining them.
 
-Pruning (7-day retention, so all of the history goes) reports its time, the WAL it wrote and the
-dead rows it left behind for VACUUM, table by table. Scenario 5 (footprint) uses the same
+Pruning (7-day retention, so all of the history goes) reports its time, its longest transaction,
+the WAL it wrote and the dead rows it left behind for VACUUM, table by table: in one call
+(``client.prune``), or with ``--prune-batch N`` in calls of at most N runs each
+(``prune_data_older_than(interval, NULL, N)``, a transaction per call). Scenario 5 (footprint) uses the same
 builder and alternation at the sizes of ``Settings.history``.
 """
 
@@ -86,22 +88,36 @@ def table_stats(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, tuple
             for r in conn.execute(q("prune_table_stats")).fetchall()}
 
 
-def prune_cost(dsn: str, keep: timedelta = timedelta(days=7)) -> tuple[float, int, dict[str, int], dict[str, int]]:
-    """Prune with ``keep`` retention: (seconds, WAL bytes, what was deleted, dead rows left per
-    table with any). Runs in this process's own session, as pg_cron or ``pgflow prune`` would."""
+def prune_cost(dsn: str, keep: timedelta = timedelta(days=7),
+               batch: int | None = None) -> tuple[float, float, int, dict[str, int], dict[str, int]]:
+    """Prune with ``keep`` retention: (seconds, longest transaction in seconds, WAL bytes, what was
+    deleted, dead rows left per table with any). Unbounded: one ``client.prune`` call, one
+    transaction. With ``batch``: ``prune_data_older_than(keep, NULL, batch)`` in a transaction per
+    call until a call returns less than a full batch of runs and of archived messages."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         before = table_stats(conn)
-        wal0 = conn.execute(q("wal_position")).fetchone()[0]  # type: ignore[index]
+        wal0 = int(conn.execute(q("wal_position")).fetchone()[0])  # type: ignore[index]
         start = time.perf_counter()
-        with pgflow.Client(dsn) as client:
-            deleted = client.prune(keep)
+        if batch is None:
+            with pgflow.Client(dsn) as client:
+                deleted: dict[str, int] = dict(client.prune(keep))
+        else:
+            longest, full = 0.0, True
+            deleted = {}
+            while full:
+                t = time.perf_counter()
+                counts = conn.execute(q("prune_batch"), {"keep": keep, "batch": batch}).fetchone()[0]  # type: ignore[index]
+                longest = max(longest, time.perf_counter() - t)
+                deleted = {k: deleted.get(k, 0) + int(v) for k, v in counts.items()}
+                full = counts["runs"] >= batch or counts["archived_messages"] >= batch
         seconds = time.perf_counter() - start
-        wal = int(conn.execute(q("wal_position")).fetchone()[0]) - int(wal0)  # type: ignore[index]
+        longest = seconds if batch is None else longest
+        wal = int(conn.execute(q("wal_position")).fetchone()[0]) - wal0  # type: ignore[index]
     with psycopg.connect(dsn, autocommit=True) as conn:
         after = _settled_stats(conn, before)
     dead = {name: after[name][1] - before.get(name, (0, 0, 0))[1] for name in after
             if after[name][1] > before.get(name, (0, 0, 0))[1]}
-    return seconds, wal, dict(deleted), dead
+    return seconds, longest, wal, deleted, dead
 
 
 def _settled_stats(conn: psycopg.Connection[tuple[object, ...]],
@@ -124,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=4_000, help="jobs per drain")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds a drain may take")
     parser.add_argument("--no-prune", action="store_true", help="skip pruning the history afterwards")
+    parser.add_argument("--prune-batch", type=int, default=None,
+                        help="prune in calls of at most this many runs (default: one call, one transaction)")
     parser.add_argument("--database-url", default=None, help="use this server (its role needs CREATEDB)")
     args = parser.parse_args(argv)
 
@@ -160,8 +178,10 @@ def _run(server: Server, args: argparse.Namespace, log: Callable[[str], None]) -
     print(f"  history: {', '.join(f'{r:,.0f}' for r in pair.history)}")
     if args.no_prune:
         return 0
-    seconds, wal, deleted, dead = prune_cost(full)
-    print(f"prune (7-day retention): {seconds:.1f} s, {wal / 2**20:,.0f} MiB of WAL, deleted {deleted}")
+    seconds, longest, wal, deleted, dead = prune_cost(full, batch=args.prune_batch)
+    how = f"in calls of {args.prune_batch:,} runs" if args.prune_batch else "in one call"
+    print(f"prune (7-day retention) {how}: {seconds:.1f} s, longest transaction {longest:.1f} s, "
+          f"{wal / 2**20:,.0f} MiB of WAL, deleted {deleted}")
     for table, n in sorted(dead.items()):
         print(f"  dead rows left in {table}: {n:,}")
     return 0

@@ -164,11 +164,17 @@ SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t.started_
 SELECT (limits->>'max_running')::int FROM pgflow.flow_controls WHERE flow_slug = %(flow_slug)s
 
 -- name: scaling_backends
--- The worker processes' connections to the database (they name themselves "pgflow worker ...").
+-- The worker processes' connections to the database (they name themselves "pgflow worker ...",
+-- their built-in scheduler "pgflow scheduler").
 SELECT count(*) FROM pg_stat_activity
-WHERE datname = current_database() AND backend_type = 'client backend' AND application_name LIKE 'pgflow worker%'
+WHERE datname = current_database() AND backend_type = 'client backend'
+  AND (application_name LIKE 'pgflow worker%' OR application_name = 'pgflow scheduler')
 
 -- name: scaling_dead_rows
 -- Row versions left dead by updates (HOT ones included) and deletes, in pgflow's and pgmq's tables.
 SELECT coalesce(sum(n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables
 WHERE schemaname IN ('pgflow', 'pgmq')
+
+-- name: prune_batch
+-- One bounded call of pgflow's pruning (its own transaction in an autocommit session).
+SELECT pgflow.prune_data_older_than(%(keep)s::interval, NULL, %(batch)s::int)

@@ -39,11 +39,14 @@ def test_built_history_is_completed_time_ordered_and_fully_pruned(pg_admin_url):
                 "  ON t.queue_name = 'bench_job' AND t.message_id = a.msg_id"
                 "  AND t.run_id = (a.message->>'run_id')::uuid WHERE t.run_id IS NULL").fetchone()[0]
             assert orphans == 0
-        seconds, wal, deleted, dead = history.prune_cost(dsn, timedelta(days=7))
+        seconds, longest, wal, deleted, dead = history.prune_cost(dsn, timedelta(days=7), batch=150)
         assert deleted["runs"] == deleted["step_tasks"] == deleted["archived_messages"] == 500
-        assert wal > 0 and seconds > 0
+        assert wal > 0 and seconds >= longest > 0
         assert dead.get("pgflow.runs", 0) >= 500  # deletes leave dead rows for VACUUM
         with psycopg.connect(dsn, autocommit=True) as conn:
             assert conn.execute("SELECT count(*) FROM pgflow.runs").fetchone()[0] == 0
+        history.add_history(dsn, 500, 600)
+        seconds, longest, wal, deleted, dead = history.prune_cost(dsn, timedelta(days=7))  # one call
+        assert deleted["runs"] == 100 and seconds == longest
     finally:
         server.drop_database("bench_history_test")
