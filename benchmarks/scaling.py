@@ -6,7 +6,7 @@ NOTIFYs and dead rows per task, while P worker processes drain a pre-filled queu
     python -m benchmarks.scaling --flow bench_chain --runs 3000 --processes 2 --events
 
 Runs on a throwaway embedded PostgreSQL (durable settings) or ``--database-url``. Per drain:
-- connections: the workers' (application name "pgflow worker ..."): those of workers started on
+- connections: the workers' (named "pgflow worker ..." and "pgflow scheduler"): of workers started on
   an empty queue, once their count holds for a second (idle), and the most seen, sampled every
   20 ms, while they drain (busy);
 - CPU: the server's and the worker processes' (from ``/proc``, as ``benchmarks.profile``);
