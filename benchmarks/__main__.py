@@ -23,13 +23,13 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.core import Bench, Results, Settings
 from benchmarks.env import describe, start_server
-from benchmarks.scenarios import client, compat, flow_control, flows, footprint, jobs, latency, live
+from benchmarks.scenarios import client, compat, fairness, flow_control, flows, footprint, jobs, latency, live
 
 SCENARIOS = {"jobs": jobs, "flows": flows, "latency": latency, "client": client, "footprint": footprint,
-             "compat": compat, "flow_control": flow_control, "live": live}
+             "compat": compat, "flow_control": flow_control, "live": live, "fairness": fairness}
 TITLES = {"jobs": "1. Jobs", "flows": "2. Flows", "latency": "3. Latency", "client": "4. Client costs",
           "footprint": "5. Footprint", "compat": "6. The compatible path", "flow_control": "7. Flow control",
-          "live": "8. Live views at scale"}
+          "live": "8. Live views at scale", "fairness": "9. Fairness between keys"}
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 RESULTS = Path(__file__).resolve().parent / "results" / "last-run.json"
@@ -100,6 +100,7 @@ def render(results: Results) -> str:
         "footprint": lambda: footprint.render(results, tuple(s.get("history", (0,)))),
         "compat": lambda: compat.render(results, processes),
         "flow_control": lambda: flow_control.render(results, processes),
+        "fairness": lambda: fairness.render(results),
         "live": lambda: live.render(results, tuple(s.get("live_readers", (1, 10, 100))), s.get("live_idle", 5),
                                     s.get("live_items", 10_000)),
     }

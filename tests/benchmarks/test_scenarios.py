@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.core import Bench, Results, Settings
 from benchmarks.env import Server
-from benchmarks.scenarios import client, compat, flow_control, flows, footprint, jobs, latency
+from benchmarks.scenarios import client, compat, fairness, flow_control, flows, footprint, jobs, latency
 from benchmarks.scenarios.jobs import available_systems
 
 TINY = Settings.tiny()
@@ -113,3 +113,11 @@ def test_flow_control_measures_limits_and_tenant_b_waits(bench):
         | {flow_control.fairness_key(v, p) for v in flow_control.FAIRNESS for p in flow_control.PERCENTILES})
     tables = flow_control.render(bench.results, TINY.processes)
     assert "limit never reached / none" in tables[0].markdown() and "B's wait p95" in tables[1].markdown()
+
+
+def test_fairness_measures_tenant_b_waits_with_and_without_keys(bench):
+    fairness.run(bench)
+    no_failures(bench.results)
+    assert measured(bench.results) == {fairness.key(v, m) for v in fairness.VARIANTS for m in ("p50", "p95", "drain")}
+    table = fairness.render(bench.results)[0].markdown()
+    assert "with fairness (key: tenant)" in table and "B's wait p95" in table

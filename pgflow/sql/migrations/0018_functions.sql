@@ -847,17 +847,20 @@ $$;
 -- queued after it.
 -- The keys are the distinct concurrency_key of the flow's started runs (a skip scan of
 -- idx_runs_concurrency_key, one probe per key); each key with a free slot (max_running_per_key
--- minus its running tasks) offers the queued tasks of its oldest runs, at most its free slots.
+-- minus its running tasks) offers the queued tasks of its oldest runs, at most its free slots
+-- (and p_qty), and the read takes the keys' first tasks, then their second ones, and so on.
 -- The scan goes on from where this session's last read of the flow stopped (a session setting,
 -- no write), wraps around, and stops after enough candidates or greatest(4 * p_qty, 100) keys,
 -- so with many keys each read serves the next ones. Admission still decides under the flow's
 -- claim lock; this read only chooses which messages to offer. Runs without a key (NULL: started
 -- before the flow had one) are not offered here: set_flow_limits and _declare_flow_limits give
 -- started runs their key when a per-key limit appears (pgflow._key_started_runs).
--- Returns the message ids read; NULL when none, or '{}' when none but some key's slots are full
--- (claim_tasks then tells the worker that flow control held work back, so it looks again soon).
-CREATE OR REPLACE FUNCTION pgflow._read_by_key(p_flow_slug text, p_queue_name text, p_qty int)
-RETURNS bigint[]
+-- Returns ids, the message ids read (NULL: none), and limited: true when a key's slots held some
+-- of its work back (full, or fewer free slots than queued tasks offered) - claim_tasks then tells
+-- the worker that flow control held work back, so it reads again when a slot frees rather than
+-- taking the short read for an empty queue.
+CREATE OR REPLACE FUNCTION pgflow._read_by_key(p_flow_slug text, p_queue_name text, p_qty int,
+                                               OUT ids bigint[], OUT limited boolean)
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
@@ -872,12 +875,17 @@ DECLARE
     v_wrapped boolean := v_cursor IS NULL;
     v_scanned int := 0;
     v_room int;
+    v_take int;
+    v_key_ids bigint[];
     v_candidates bigint[] := '{}';
+    v_ranks int[] := '{}';  -- each candidate's place among its key's
+    v_keys int[] := '{}';   -- and its key's place in the scan
 BEGIN
+    limited := false;
     SELECT (c.limits->>'max_running_per_key')::int INTO v_per_key
       FROM pgflow.flow_controls AS c WHERE c.flow_slug = p_flow_slug;
     IF v_per_key IS NULL THEN
-        RETURN NULL;
+        RETURN;
     END IF;
     SELECT coalesce(jsonb_object_agg(running.k, running.n), '{}') INTO v_by_key
       FROM (SELECT coalesce(r.concurrency_key, '') AS k, count(*)::int AS n
@@ -886,10 +894,16 @@ BEGIN
              WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
              GROUP BY 1) AS running;
     LOOP
-        SELECT min(r.concurrency_key) INTO v_next
-          FROM pgflow.runs AS r
-         WHERE r.flow_slug = p_flow_slug AND r.status = 'started' AND r.concurrency_key IS NOT NULL
-           AND (v_key IS NULL OR r.concurrency_key > v_key);
+        -- two statements, not one with "v_key IS NULL OR": each is one probe of the index
+        IF v_key IS NULL THEN
+            SELECT min(r.concurrency_key) INTO v_next
+              FROM pgflow.runs AS r
+             WHERE r.flow_slug = p_flow_slug AND r.status = 'started' AND r.concurrency_key IS NOT NULL;
+        ELSE
+            SELECT min(r.concurrency_key) INTO v_next
+              FROM pgflow.runs AS r
+             WHERE r.flow_slug = p_flow_slug AND r.status = 'started' AND r.concurrency_key > v_key;
+        END IF;
         IF v_next IS NULL THEN
             EXIT WHEN v_wrapped;
             v_wrapped := true;
@@ -902,29 +916,40 @@ BEGIN
         v_scanned := v_scanned + 1;
         v_room := v_per_key - coalesce((v_by_key->>v_key)::int, 0);
         IF v_room > 0 THEN
-            v_candidates := v_candidates || ARRAY(
+            -- the key's oldest queued tasks, at most its free slots and the read's size; its
+            -- oldest runs first (those running come first and offer nothing: skip past them)
+            v_take := least(v_room, p_qty);
+            v_key_ids := ARRAY(
                 SELECT t.message_id
                   FROM (SELECT r.run_id, r.started_at
                           FROM pgflow.runs AS r
                          WHERE r.flow_slug = p_flow_slug AND r.status = 'started' AND r.concurrency_key = v_key
                          ORDER BY r.started_at
-                         LIMIT (v_per_key + v_room) * 2 + 8) AS r
+                         LIMIT coalesce((v_by_key->>v_key)::int, 0) + v_take * 2 + 8) AS r
                  CROSS JOIN LATERAL (
                        SELECT q.message_id
                          FROM pgflow.step_tasks AS q
                         WHERE q.run_id = r.run_id AND q.status = 'queued'
                           AND q.queue_name = p_queue_name AND q.message_id IS NOT NULL
                         ORDER BY q.message_id
-                        LIMIT v_room) AS t
+                        LIMIT v_take) AS t
                  ORDER BY r.started_at, t.message_id
-                 LIMIT v_room);
+                 LIMIT v_take);
+            v_candidates := v_candidates || v_key_ids;
+            v_ranks := v_ranks || ARRAY(SELECT generate_series(1, cardinality(v_key_ids)));
+            v_keys := v_keys || array_fill(v_scanned, ARRAY[cardinality(v_key_ids)]);
+            -- as many as its free slots: it may have more, held back
+            limited := limited OR (v_room <= p_qty AND cardinality(v_key_ids) >= v_room);
+        ELSE
+            limited := true;  -- full: its queued tasks (if any) wait for a slot
         END IF;
         EXIT WHEN cardinality(v_candidates) >= 2 * p_qty OR v_scanned >= greatest(4 * p_qty, 100);
     END LOOP;
     PERFORM set_config(v_setting, coalesce(to_jsonb(v_key)::text, ''), false);
-    RETURN coalesce(pgflow._read_listed(p_queue_name, v_candidates, p_qty),
-                    CASE WHEN EXISTS (SELECT 1 FROM jsonb_each_text(v_by_key) AS k WHERE k.value::int >= v_per_key)
-                         THEN '{}'::bigint[] END);
+    -- round robin: every key's first task, then every key's second, ...
+    ids := pgflow._read_listed(p_queue_name, ARRAY(
+               SELECT c.id FROM unnest(v_candidates, v_ranks, v_keys) AS c (id, rank, key_order)
+                ORDER BY c.rank, c.key_order), p_qty);
 END;
 $$;
 
@@ -934,8 +959,8 @@ $$;
 -- or with a per-key limit, _read_by_key): each read as pgmq.read does (FOR UPDATE SKIP LOCKED,
 -- read_ct + 1) and hidden for its step's timeout + 2 s, as claim_tasks' own read (its twin for
 -- the default lane; tests/sql/flow_control/test_priorities.py checks both hide and count alike).
--- Returns the message ids read, in id order (NULL: none). Planned on each call (dynamic SQL per
--- queue): only flows with prioritized runs or per-key limits pay it.
+-- Returns the message ids read, in id order (NULL: none). Prepared once per session and queue, as
+-- claim_tasks' own read (planning the dynamic SQL on every call cost more than the read).
 CREATE OR REPLACE FUNCTION pgflow._read_listed(p_queue_name text, p_candidates bigint[], p_qty int)
 RETURNS bigint[]
 LANGUAGE plpgsql
@@ -944,11 +969,15 @@ SET search_path = ''
 AS $$
 DECLARE
     v_ids bigint[];
+    v_read text := 'pgflow_read_listed_' || CASE WHEN octet_length(p_queue_name) <= 44
+                                                 THEN p_queue_name ELSE md5(p_queue_name) END;
 BEGIN
     IF coalesce(cardinality(p_candidates), 0) = 0 OR p_qty < 1 THEN
         RETURN NULL;
     END IF;
-    EXECUTE format($read$
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements AS p WHERE p.name = v_read) THEN
+        EXECUTE format($read$
+        PREPARE %2$I (bigint[], int) AS
         WITH picked AS (
             SELECT q.msg_id, q.message->>'flow_slug' AS flow_slug, q.message->>'step_slug' AS step_slug
               FROM pgmq.%1$I AS q
@@ -966,12 +995,14 @@ BEGIN
               JOIN pgflow.flows AS f ON f.flow_slug = p.flow_slug
               LEFT JOIN pgflow.steps AS s ON s.flow_slug = f.flow_slug AND s.step_slug = p.step_slug
              WHERE q.msg_id = p.msg_id
+               -- by key: the generic plan cannot know how few rows LIMIT $2 leaves
+               AND q.msg_id = ANY (ARRAY(SELECT p2.msg_id FROM picked AS p2))
             RETURNING q.msg_id
         )
         SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
-        $read$, pgmq.format_table_name(p_queue_name, 'q'))
-      INTO v_ids
-      USING p_candidates, p_qty;
+        $read$, pgmq.format_table_name(p_queue_name, 'q'), v_read);
+    END IF;
+    EXECUTE format('EXECUTE %I(%L, %s)', v_read, p_candidates, p_qty) INTO v_ids;
     RETURN v_ids;
 END;
 $$;
@@ -1081,7 +1112,8 @@ $$;
 -- while the flow has started runs with a priority above 0, their visible messages are read
 -- first, highest priority first (pgflow._read_prioritized), and the rest from the queue in order.
 -- Fairness between keys: a flow with a max_running_per_key reads the rest from its concurrency
--- keys in turn (pgflow._read_by_key) instead of the queue's oldest messages.
+-- keys in turn (pgflow._read_by_key) instead of the queue's oldest messages; when a key's slots
+-- held work back it also returns the row that tells the worker to look again shortly.
 -- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
 -- starting), each carrying `messages`, how many messages were read; when none of them gave a
 -- task, or flow control held work back, also a row with `messages` (0 when nothing was read)
@@ -1100,6 +1132,7 @@ DECLARE
     v_room int;
     v_prioritized text;
     v_keyed text;
+    v_limited boolean := false;
     v_qty int;
     v_read_ids bigint[];
     -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
@@ -1151,7 +1184,8 @@ BEGIN
         v_ids := pgflow._read_prioritized(v_prioritized, claim_tasks.queue_name, v_qty);
     END IF;
     IF v_keyed IS NOT NULL AND coalesce(cardinality(v_ids), 0) < v_qty THEN
-        v_read_ids := pgflow._read_by_key(v_keyed, claim_tasks.queue_name, v_qty - coalesce(cardinality(v_ids), 0));
+        SELECT rk.ids, rk.limited INTO v_read_ids, v_limited
+          FROM pgflow._read_by_key(v_keyed, claim_tasks.queue_name, v_qty - coalesce(cardinality(v_ids), 0)) AS rk;
         v_ids := CASE WHEN v_ids IS NULL THEN v_read_ids ELSE v_ids || coalesce(v_read_ids, '{}') END;
     ELSIF coalesce(cardinality(v_ids), 0) < v_qty THEN
         EXECUTE format('EXECUTE %I(%s)', v_read, v_qty - coalesce(cardinality(v_ids), 0)) INTO v_read_ids;
@@ -1159,6 +1193,10 @@ BEGIN
     END IF;
 
     IF v_ids IS NULL THEN
+        IF v_limited THEN  -- keys' slots held work back: a row without a task says so
+            RETURN QUERY SELECT 0, NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
+                                NULL::int, NULL::jsonb, NULL::int;
+        END IF;
         RETURN;
     END IF;
     -- the claim of start_tasks (pgflow._start_tasks: same eligibility, same updates, task:started,
@@ -1171,7 +1209,7 @@ BEGIN
          ORDER BY c.msg_id;
     -- no task, or flow control held some back (fewer read than asked, or refused): a row
     -- without a task tells the worker to look at the queue again shortly
-    IF NOT FOUND OR v_room < claim_tasks.qty THEN
+    IF NOT FOUND OR v_room < claim_tasks.qty OR v_limited THEN
         RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
                             NULL::int, NULL::jsonb, NULL::int;
     END IF;

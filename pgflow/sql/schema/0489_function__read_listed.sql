@@ -3,8 +3,8 @@
 -- or with a per-key limit, _read_by_key): each read as pgmq.read does (FOR UPDATE SKIP LOCKED,
 -- read_ct + 1) and hidden for its step's timeout + 2 s, as claim_tasks' own read (its twin for
 -- the default lane; tests/sql/flow_control/test_priorities.py checks both hide and count alike).
--- Returns the message ids read, in id order (NULL: none). Planned on each call (dynamic SQL per
--- queue): only flows with prioritized runs or per-key limits pay it.
+-- Returns the message ids read, in id order (NULL: none). Prepared once per session and queue, as
+-- claim_tasks' own read (planning the dynamic SQL on every call cost more than the read).
 CREATE OR REPLACE FUNCTION pgflow._read_listed(p_queue_name text, p_candidates bigint[], p_qty int)
 RETURNS bigint[]
 LANGUAGE plpgsql
@@ -13,11 +13,15 @@ SET search_path = ''
 AS $$
 DECLARE
     v_ids bigint[];
+    v_read text := 'pgflow_read_listed_' || CASE WHEN octet_length(p_queue_name) <= 44
+                                                 THEN p_queue_name ELSE md5(p_queue_name) END;
 BEGIN
     IF coalesce(cardinality(p_candidates), 0) = 0 OR p_qty < 1 THEN
         RETURN NULL;
     END IF;
-    EXECUTE format($read$
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements AS p WHERE p.name = v_read) THEN
+        EXECUTE format($read$
+        PREPARE %2$I (bigint[], int) AS
         WITH picked AS (
             SELECT q.msg_id, q.message->>'flow_slug' AS flow_slug, q.message->>'step_slug' AS step_slug
               FROM pgmq.%1$I AS q
@@ -35,12 +39,14 @@ BEGIN
               JOIN pgflow.flows AS f ON f.flow_slug = p.flow_slug
               LEFT JOIN pgflow.steps AS s ON s.flow_slug = f.flow_slug AND s.step_slug = p.step_slug
              WHERE q.msg_id = p.msg_id
+               -- by key: the generic plan cannot know how few rows LIMIT $2 leaves
+               AND q.msg_id = ANY (ARRAY(SELECT p2.msg_id FROM picked AS p2))
             RETURNING q.msg_id
         )
         SELECT array_agg(h.msg_id ORDER BY h.msg_id) FROM hidden AS h
-        $read$, pgmq.format_table_name(p_queue_name, 'q'))
-      INTO v_ids
-      USING p_candidates, p_qty;
+        $read$, pgmq.format_table_name(p_queue_name, 'q'), v_read);
+    END IF;
+    EXECUTE format('EXECUTE %I(%L, %s)', v_read, p_candidates, p_qty) INTO v_ids;
     RETURN v_ids;
 END;
 $$;

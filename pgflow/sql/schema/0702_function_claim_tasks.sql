@@ -12,7 +12,8 @@
 -- while the flow has started runs with a priority above 0, their visible messages are read
 -- first, highest priority first (pgflow._read_prioritized), and the rest from the queue in order.
 -- Fairness between keys: a flow with a max_running_per_key reads the rest from its concurrency
--- keys in turn (pgflow._read_by_key) instead of the queue's oldest messages.
+-- keys in turn (pgflow._read_by_key) instead of the queue's oldest messages; when a key's slots
+-- held work back it also returns the row that tells the worker to look again shortly.
 -- Returns one row per claimed task (start_tasks' columns, plus attempt, the attempt now
 -- starting), each carrying `messages`, how many messages were read; when none of them gave a
 -- task, or flow control held work back, also a row with `messages` (0 when nothing was read)
@@ -31,6 +32,7 @@ DECLARE
     v_room int;
     v_prioritized text;
     v_keyed text;
+    v_limited boolean := false;
     v_qty int;
     v_read_ids bigint[];
     -- one prepared read per queue; a long queue name is hashed to stay within 63 bytes
@@ -82,7 +84,8 @@ BEGIN
         v_ids := pgflow._read_prioritized(v_prioritized, claim_tasks.queue_name, v_qty);
     END IF;
     IF v_keyed IS NOT NULL AND coalesce(cardinality(v_ids), 0) < v_qty THEN
-        v_read_ids := pgflow._read_by_key(v_keyed, claim_tasks.queue_name, v_qty - coalesce(cardinality(v_ids), 0));
+        SELECT rk.ids, rk.limited INTO v_read_ids, v_limited
+          FROM pgflow._read_by_key(v_keyed, claim_tasks.queue_name, v_qty - coalesce(cardinality(v_ids), 0)) AS rk;
         v_ids := CASE WHEN v_ids IS NULL THEN v_read_ids ELSE v_ids || coalesce(v_read_ids, '{}') END;
     ELSIF coalesce(cardinality(v_ids), 0) < v_qty THEN
         EXECUTE format('EXECUTE %I(%s)', v_read, v_qty - coalesce(cardinality(v_ids), 0)) INTO v_read_ids;
@@ -90,6 +93,10 @@ BEGIN
     END IF;
 
     IF v_ids IS NULL THEN
+        IF v_limited THEN  -- keys' slots held work back: a row without a task says so
+            RETURN QUERY SELECT 0, NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
+                                NULL::int, NULL::jsonb, NULL::int;
+        END IF;
         RETURN;
     END IF;
     -- the claim of start_tasks (pgflow._start_tasks: same eligibility, same updates, task:started,
@@ -102,7 +109,7 @@ BEGIN
          ORDER BY c.msg_id;
     -- no task, or flow control held some back (fewer read than asked, or refused): a row
     -- without a task tells the worker to look at the queue again shortly
-    IF NOT FOUND OR v_room < claim_tasks.qty THEN
+    IF NOT FOUND OR v_room < claim_tasks.qty OR v_limited THEN
         RETURN QUERY SELECT cardinality(v_ids), NULL::text, NULL::uuid, NULL::text, NULL::jsonb, NULL::bigint,
                             NULL::int, NULL::jsonb, NULL::int;
     END IF;
