@@ -9,8 +9,9 @@ worker processes drain the map. Measured on the dashboard process: CPU seconds f
 the last reader's ``run:finished``, its peak RSS above the RSS before the clients came, how long
 after the run's ``completed_at`` the slowest reader received ``run:finished``, and the slowest
 answer of ``/`` (fetched every 0.25 s meanwhile). What one client that never reads costs alone
-is the difference between two more runs with one progress reader: without such clients, and
-with ``4 x live_idle`` of them (peak RSS added, divided by their number). Readers follow the stream as the dashboard's
+is the difference between two more runs with one progress reader, each on a fresh dashboard
+process: without such clients, and with ``4 x live_idle`` of them (peak RSS added, divided by
+their number). Readers follow the stream as the dashboard's
 run page does (``?tasks=progress``: task counts per step, at most two a second) and, in the
 ``tasks`` rows, every task event (``pgflow-live.js``'s mode). Besides, with three runs of 3 MB
 inputs in the database, the size of the all-runs snapshot every dashboard page receives.
@@ -80,16 +81,17 @@ def run(bench: Bench) -> None:
                 bench.results.add(key(mode, readers, what), unit, value)
             bench.log(f"live {mode} x{readers} (+{s.live_idle} not reading): " + ", ".join(
                 f"{what} {value:.2f} {unit}" for what, (unit, value) in figures.items()))
-        for idle in idle_counts(s.live_idle):
+    for idle in idle_counts(s.live_idle):  # each on a fresh dashboard: no memory left by other rows
+        with Dashboard(dsn) as fresh:
             try:
-                figures = asyncio.run(watch_one_run(dash, dsn, "progress", 1, idle, s.live_items, s.drain_timeout))
+                figures = asyncio.run(watch_one_run(fresh, dsn, "progress", 1, idle, s.live_items, s.drain_timeout))
             except Exception as exc:
                 bench.failed(f"live 1 reader beside {idle} not reading", exc)
                 continue
-            for what, (unit, value) in figures.items():
-                bench.results.add(idle_key(idle, what), unit, value)
-            bench.log(f"live progress x1 (+{idle} not reading): " + ", ".join(
-                f"{what} {value:.2f} {unit}" for what, (unit, value) in figures.items()))
+        for what, (unit, value) in figures.items():
+            bench.results.add(idle_key(idle, what), unit, value)
+        bench.log(f"live progress x1 (+{idle} not reading): " + ", ".join(
+            f"{what} {value:.2f} {unit}" for what, (unit, value) in figures.items()))
 
 
 class Dashboard:

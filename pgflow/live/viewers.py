@@ -122,6 +122,10 @@ class Viewer:
     def state(self) -> Any:
         return self.shared.live.state
 
+    def wants(self, event: Item) -> bool:
+        """Whether :meth:`_event` would queue the event's text."""
+        return self.snapshot_due is None and not (self.mode == "progress" and isinstance(event, TaskEvent))
+
     def _event(self, event: Item, text: str) -> None:
         if self.snapshot_due is not None:
             return  # the snapshot that is due holds it
@@ -186,8 +190,10 @@ class _SharedRun:
 
     def _changed(self, kind: str, event: Item | None) -> None:
         if kind == "event" and event is not None:
-            text = capped_payload(event.raw, self.owner.field_limit)
+            text = ""  # encoded once, and only when a viewer queues it (not for progress viewers)
             for viewer in self.viewers:
+                if not text and viewer.wants(event):
+                    text = capped_payload(event.raw, self.owner.field_limit)
                 viewer._event(event, text)
         elif kind == "resync":
             for viewer in self.viewers:
