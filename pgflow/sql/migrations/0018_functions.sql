@@ -219,12 +219,7 @@ BEGIN
                  WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
                  GROUP BY t.step_slug) AS running;
         IF v_per_key IS NOT NULL THEN
-            SELECT coalesce(jsonb_object_agg(running.k, running.n), '{}') INTO v_by_key
-              FROM (SELECT coalesce(r.concurrency_key, '') AS k, count(*)::int AS n
-                      FROM pgflow.step_tasks AS t
-                      JOIN pgflow.runs AS r ON r.run_id = t.run_id
-                     WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
-                     GROUP BY 1) AS running;
+            v_by_key := pgflow._running_by_key(p_flow_slug);
         END IF;
         IF v_rated THEN
             SELECT coalesce(jsonb_object_agg(r.step_slug, extract(epoch FROM r.tat)), '{}') INTO v_tats
@@ -887,12 +882,7 @@ BEGIN
     IF v_per_key IS NULL THEN
         RETURN;
     END IF;
-    SELECT coalesce(jsonb_object_agg(running.k, running.n), '{}') INTO v_by_key
-      FROM (SELECT coalesce(r.concurrency_key, '') AS k, count(*)::int AS n
-              FROM pgflow.step_tasks AS t
-              JOIN pgflow.runs AS r ON r.run_id = t.run_id
-             WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
-             GROUP BY 1) AS running;
+    v_by_key := pgflow._running_by_key(p_flow_slug);
     LOOP
         -- two statements, not one with "v_key IS NULL OR": each is one probe of the index
         IF v_key IS NULL THEN
@@ -1057,11 +1047,7 @@ BEGIN
     v_max := (v_control.limits->>'max_running_per_key')::int;
     IF v_max IS NOT NULL THEN
         SELECT coalesce(r.concurrency_key, '') INTO v_key FROM pgflow.runs AS r WHERE r.run_id = p_run_id;
-        SELECT count(*)::int INTO v_running
-          FROM pgflow.step_tasks AS t
-          JOIN pgflow.runs AS r ON r.run_id = t.run_id
-         WHERE t.flow_slug = v_control.flow_slug AND t.status = 'started'
-           AND coalesce(r.concurrency_key, '') = v_key;
+        v_running := coalesce((pgflow._running_by_key(v_control.flow_slug)->>v_key)::int, 0);
         IF v_running >= v_max THEN
             RETURN format('concurrency limit: key %s max_running_per_key %s (%s running)',
                           CASE WHEN v_key = '' THEN '(none)' ELSE to_jsonb(v_key)::text END, v_max, v_running);
@@ -1095,6 +1081,25 @@ BEGIN
     END LOOP;
     RETURN NULL;
 END;
+$$;
+
+-- 0492_function__running_by_key.sql
+-- The running tasks (status 'started') of flow p_flow_slug per concurrency key of their run
+-- ({"<key>": n}; '' for the no-key group and for runs without a key): the slots in use that
+-- max_running_per_key limits, derived from task state (pgflow-py flow control: _admit_claims,
+-- _read_by_key, _run_held_by_limits and the flow's control state read it).
+CREATE OR REPLACE FUNCTION pgflow._running_by_key(p_flow_slug text)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT coalesce(jsonb_object_agg(running.k, running.n), '{}')
+      FROM (SELECT coalesce(r.concurrency_key, '') AS k, count(*)::int AS n
+              FROM pgflow.step_tasks AS t
+              JOIN pgflow.runs AS r ON r.run_id = t.run_id
+             WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
+             GROUP BY 1) AS running;
 $$;
 
 -- 0702_function_claim_tasks.sql

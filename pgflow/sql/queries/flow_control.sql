@@ -12,14 +12,7 @@ SELECT f.flow_slug, coalesce(c.limits, '{}'::jsonb) AS limits, c.paused_at, c.pa
        (SELECT count(*) FROM pgflow.step_tasks AS t
          WHERE t.flow_slug = f.flow_slug AND t.status = 'queued' AND t.message_id IS NOT NULL) AS queued,
        -- with a per-key limit: running tasks per concurrency key ('' = the no-key group)
-       CASE WHEN c.limits ? 'max_running_per_key' THEN
-           (SELECT coalesce(jsonb_object_agg(running.k, running.n), '{}'::jsonb)
-              FROM (SELECT coalesce(r.concurrency_key, '') AS k, count(*) AS n
-                      FROM pgflow.step_tasks AS t
-                      JOIN pgflow.runs AS r ON r.run_id = t.run_id
-                     WHERE t.flow_slug = f.flow_slug AND t.status = 'started'
-                     GROUP BY 1) AS running)
-       END AS running_by_key
+       CASE WHEN c.limits ? 'max_running_per_key' THEN pgflow._running_by_key(f.flow_slug) END AS running_by_key
 FROM pgflow.flows AS f
 LEFT JOIN pgflow.flow_controls AS c ON c.flow_slug = f.flow_slug
 WHERE f.flow_slug = %(flow_slug)s

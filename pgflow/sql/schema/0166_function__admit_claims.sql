@@ -62,12 +62,7 @@ BEGIN
                  WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
                  GROUP BY t.step_slug) AS running;
         IF v_per_key IS NOT NULL THEN
-            SELECT coalesce(jsonb_object_agg(running.k, running.n), '{}') INTO v_by_key
-              FROM (SELECT coalesce(r.concurrency_key, '') AS k, count(*)::int AS n
-                      FROM pgflow.step_tasks AS t
-                      JOIN pgflow.runs AS r ON r.run_id = t.run_id
-                     WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
-                     GROUP BY 1) AS running;
+            v_by_key := pgflow._running_by_key(p_flow_slug);
         END IF;
         IF v_rated THEN
             SELECT coalesce(jsonb_object_agg(r.step_slug, extract(epoch FROM r.tat)), '{}') INTO v_tats

@@ -46,12 +46,7 @@ BEGIN
     IF v_per_key IS NULL THEN
         RETURN;
     END IF;
-    SELECT coalesce(jsonb_object_agg(running.k, running.n), '{}') INTO v_by_key
-      FROM (SELECT coalesce(r.concurrency_key, '') AS k, count(*)::int AS n
-              FROM pgflow.step_tasks AS t
-              JOIN pgflow.runs AS r ON r.run_id = t.run_id
-             WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
-             GROUP BY 1) AS running;
+    v_by_key := pgflow._running_by_key(p_flow_slug);
     LOOP
         -- two statements, not one with "v_key IS NULL OR": each is one probe of the index
         IF v_key IS NULL THEN

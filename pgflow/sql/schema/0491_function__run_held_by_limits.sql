@@ -28,11 +28,7 @@ BEGIN
     v_max := (v_control.limits->>'max_running_per_key')::int;
     IF v_max IS NOT NULL THEN
         SELECT coalesce(r.concurrency_key, '') INTO v_key FROM pgflow.runs AS r WHERE r.run_id = p_run_id;
-        SELECT count(*)::int INTO v_running
-          FROM pgflow.step_tasks AS t
-          JOIN pgflow.runs AS r ON r.run_id = t.run_id
-         WHERE t.flow_slug = v_control.flow_slug AND t.status = 'started'
-           AND coalesce(r.concurrency_key, '') = v_key;
+        v_running := coalesce((pgflow._running_by_key(v_control.flow_slug)->>v_key)::int, 0);
         IF v_running >= v_max THEN
             RETURN format('concurrency limit: key %s max_running_per_key %s (%s running)',
                           CASE WHEN v_key = '' THEN '(none)' ELSE to_jsonb(v_key)::text END, v_max, v_running);

@@ -98,3 +98,13 @@ def bulk_task(input: dict[str, Any]) -> None:
 @small.perform
 def small_task(input: dict[str, Any]) -> None:
     time.sleep(0.01)
+
+
+# a killed worker's key slot: one task per customer, short timeout (requeued after 3 s + 30 s)
+keyed_victim = pgflow.Job("keyed_victim", concurrency_key="customer", max_running_per_key=1, max_attempts=3,
+                          timeout=3)
+
+
+@keyed_victim.perform
+def slow_import(input: dict[str, Any]) -> None:
+    probe(f"victim:{input['customer']}", input["seconds"])

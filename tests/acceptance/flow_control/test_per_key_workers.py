@@ -1,10 +1,11 @@
 """Per-key concurrency and fairness with real ``pgflow worker`` processes: max_running_per_key holds
 for every key across workers (the run without a key included), a key queued after another key's
 long backlog is served while that backlog is still large, and a worker serving two flows does not
-let one's backlog starve the other."""
+let one's backlog starve the other; a killed worker's key slot comes back when its task is requeued."""
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import psycopg
@@ -14,7 +15,7 @@ from tests.acceptance.worker.conftest import start_worker  # noqa: F401 - the fi
 from tests.helpers import eventually
 
 from . import flows
-from .test_limits_across_workers import _prepare, _probe, _ready
+from .test_limits_across_workers import _prepare, _probe, _ready, _reset
 
 FLOWS = "tests.acceptance.flow_control.flows"
 
@@ -91,3 +92,27 @@ def test_a_worker_serving_two_flows_serves_the_small_one_while_the_other_has_a_b
                                        "AND status = 'completed'") == 20,
                timeout=60, interval=0.2, message="the small flow's 20 runs finish")
     assert _queued(db_url, "bulk") > 2500
+
+
+def test_a_killed_workers_key_slot_returns_when_its_task_is_requeued(db_url, start_worker):
+    _prepare(db_url, "victim:c1", "victim:c2")
+    victim = start_worker(f"{FLOWS}:keyed_victim", "--quiet", name="victim")
+    _ready(victim)
+    with pgflow.Client(db_url) as client:
+        first = client.enqueue("keyed_victim", {"customer": "c1", "seconds": 2.0})
+        eventually(lambda: _probe(db_url, "victim:c1")["running"] == 1, timeout=30, message="c1's task runs")
+        victim.signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        _reset(db_url, "victim:c1")  # its handler died without counting itself out
+        later = [client.enqueue("keyed_victim", {"customer": c, "seconds": 0.05}) for c in ("c1", "c2", "c1")]
+        survivor = start_worker(f"{FLOWS}:keyed_victim", "--quiet", "--recovery-interval", "1", name="survivor")
+        _ready(survivor)
+        # c2 is not held back by c1's lost slot...
+        eventually(lambda: client.get_run(later[1]).finished, timeout=30, message="c2's run finishes")
+        # ...while c1's slot stays taken by the dead worker's task until it is requeued
+        assert _probe(db_url, "victim:c1")["finished"] == 0
+        assert client.get_run(later[0]).held_by == 'concurrency limit: key "c1" max_running_per_key 1 (1 running)'
+        eventually(lambda: all(client.get_run(r).finished for r in (first, *later)), timeout=120, interval=0.5,
+                   message="c1's runs finish after the requeue")
+    seen = _probe(db_url, "victim:c1")
+    assert (seen["finished"], seen["peak"]) == (3, 1)
