@@ -351,25 +351,12 @@ class EventHub:
                                              return_when=asyncio.FIRST_COMPLETED)
                 if reader.next in done:
                     self._dispatch(reader.take())
-                    await self._drain_batch(reader)
                 elif not done:  # quiet for a while: make sure the connection is alive
                     await reader.stop(self._dispatch)
                     reader = None
                     await asyncio.wait_for(conn.execute(query("live_ping")), self.ping_timeout)
         finally:
             await _cancel_and_wait(waker, None if reader is None else reader.next)
-
-    async def _drain_batch(self, reader: NotifyReader) -> None:
-        """Dispatch the rest of a batch of notifications without a wait (a timer, two callbacks)
-        for each: a draining 10,000-item map sends 20,000 task events, and the wait per event was
-        a third of the hub's time, which put the run's end seconds behind on a busy machine. One
-        loop step lets the reader take the next notification; a notification still in flight
-        ends the batch (the pump's wait takes over)."""
-        for _ in range(1_000):  # bounded: the pump also watches _wake and the ping interval
-            await asyncio.sleep(0)
-            if self._closed or self._wake is None or self._wake.is_set() or not reader.next.done():
-                return
-            self._dispatch(reader.take())
 
     # ---------------------------------------------------------------- routing
     def _dispatch(self, notify: psycopg.Notify) -> None:
