@@ -80,3 +80,27 @@ async def test_pause_and_resume_from_the_flow_page(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         audit = conn.execute("SELECT action, flow_slug, outcome FROM pgflow.run_actions ORDER BY action_id").fetchall()
     assert audit == [("pause_flow", "pausable_page", "done"), ("resume_flow", "pausable_page", "done")]
+
+
+async def test_the_flow_page_shows_the_per_key_limit_and_the_busiest_keys(db_url: str) -> None:
+    job = pgflow.Job("keyed_page", concurrency_key="customer.id", max_running_per_key=2)
+
+    @job.perform
+    def only(input):
+        return 1
+
+    with pgflow.Client(db_url) as client:
+        client.compile(job)
+        for customer in ("c-7", "c-7", "c-9"):
+            client.enqueue(job, {"customer": {"id": customer}})
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        worker_id = conn.execute("SELECT gen_random_uuid()").fetchone()[0]
+        conn.execute("SELECT pgflow.ensure_workers()") if False else None
+        conn.execute("INSERT INTO pgflow.workers (worker_id, queue_name, function_name) VALUES (%s, 'keyed_page', 't')",
+                     (worker_id,))
+        conn.execute("SELECT * FROM pgflow.claim_tasks('keyed_page', 10, %s)", (worker_id,))
+    async with _web(db_url) as web:
+        panel = _panel((await web.get("/jobs/keyed_page")).text)
+    row = panel.split('data-fc="per-key"')[1].split("</tr>")[0]
+    assert "customer.id" in row and "2 per key" in row
+    assert "c-7 2, c-9 1" in row
