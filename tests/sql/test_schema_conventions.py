@@ -23,6 +23,7 @@ INLINED = {
     "_step_event": "step event payload builder, inlined like _run_event (set-based emits in _advance_runs, _finish_steps)",
     "_task_event": "task event payload builder, inlined like _run_event (claim_tasks, complete_tasks)",
     "_run_options": "read once per run insert (_create_run, _start_run_directly): one setting, no call overhead",
+    "_run_concurrency_key": "read once per run insert, like _run_options: a start pays one primary-key probe, no call",
 }
 
 FUNCTIONS = """

@@ -8,11 +8,12 @@
 --   digits) or '' when the input lacks it (null included): the "no key" group, limited like any
 --   key, so a run without a key is neither refused nor let past the limit;
 --   else NULL (the flow has no per-key limit: nothing to count, one primary-key probe).
+-- SQL-standard body without SET (names bound at creation), so the run insert inlines it: a start
+-- pays the probe, not a function call.
 CREATE OR REPLACE FUNCTION pgflow._run_concurrency_key(p_flow_slug text, p_input jsonb, p_options jsonb)
 RETURNS text
 LANGUAGE sql
 STABLE
-SET search_path = ''
 RETURN coalesce(
     p_options ->> 'concurrency_key',
     (SELECT CASE WHEN c.limits ? 'concurrency_key' OR c.limits ? 'max_running_per_key'
