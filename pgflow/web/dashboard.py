@@ -36,6 +36,7 @@ class Dashboard:
     live_client: Any = None
     _cache: dict[Any, tuple[asyncio.AbstractEventLoop, float, int, asyncio.Future[Any]]] = field(
         default_factory=dict, repr=False)
+    _renewing: dict[Any, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
     _generation: int = 0  # moved by every run and step event, and by gaps
     _watch: Any = None  # the hub subscription that moves it
 
@@ -43,22 +44,46 @@ class Dashboard:
         """``await read()``, shared: requests for ``key`` within ``cache_ttl`` seconds of the
         start of a reading get its result, and requests that arrive while it runs wait for it
         rather than start their own, so ten viewers of the overview under write load cost the
-        database one set of queries a second, not ten. With live events, any run or step event
-        ends the sharing at once: a page refreshed because of an event never gets a reading that
-        started before it. A failed reading is not kept."""
+        database one set of queries a second, not ten. Up to twice ``cache_ttl`` a request still
+        gets the last reading at once while a new one starts behind it (so a viewer who comes back
+        every second or two never waits on the queries); older readings are not used. With live
+        events, any run or step event ends the sharing at once: a page refreshed because of an
+        event never gets a reading that started before it. A failed reading is not kept."""
         loop = asyncio.get_running_loop()
         if self.cache_ttl <= 0 or not await self._watch_runs():
             return await read()
         entry = self._cache.get(key)
         if entry is not None:
             entry_loop, started, generation, future = entry
-            if entry_loop is not loop or loop.time() - started > self.cache_ttl or generation != self._generation:
+            age = loop.time() - started
+            if entry_loop is not loop or generation != self._generation or age > 2 * self.cache_ttl:
                 entry = None
+            elif age > self.cache_ttl and future.done():
+                self._renew(key, read)
         if entry is None:
             future = asyncio.ensure_future(read())
             entry = self._cache[key] = (loop, loop.time(), self._generation, future)
             future.add_done_callback(lambda f: self._forget_failed(key, f))
         return await asyncio.shield(entry[3])  # a viewer who leaves does not cancel the others' reading
+
+    def _renew(self, key: Any, read: Callable[[], Awaitable[Any]]) -> None:
+        """Start a reading that replaces ``key``'s once it succeeds (if no event came meanwhile)."""
+        if key in self._renewing:
+            return
+        loop = asyncio.get_running_loop()
+        started, generation = loop.time(), self._generation
+        future = self._renewing[key] = asyncio.ensure_future(read())
+
+        def done(f: asyncio.Future[Any]) -> None:
+            self._renewing.pop(key, None)
+            if f.cancelled():
+                return
+            if f.exception() is not None:  # the next request reads for itself once this one is too old
+                log.warning("pgflow dashboard: renewing a shared reading failed: %s", f.exception())
+            elif generation == self._generation:
+                self._cache[key] = (loop, started, generation, f)
+
+        future.add_done_callback(done)
 
     def _forget_failed(self, key: Any, future: asyncio.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:
@@ -87,6 +112,8 @@ class Dashboard:
 
     async def close(self) -> None:
         """Close the dashboard's connections (the standalone app's lifespan does it on shutdown)."""
+        for renewing in list(self._renewing.values()):
+            renewing.cancel()
         watch, self._watch = self._watch, None
         if watch is not None and not isinstance(watch, str):
             await watch.close()

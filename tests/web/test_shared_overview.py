@@ -90,3 +90,29 @@ async def test_viewers_share_one_reading_of_the_overview_until_a_run_event(db_ur
             await eventually_async(read_again, timeout=30, message="a run event ends the shared reading")
     finally:
         await dash.close()
+
+
+async def test_a_reading_past_its_time_answers_once_more_while_the_next_one_is_read(db_url: str) -> None:
+    app = create_app(db_url, live=False, overview_cache_ttl=60.0)
+    dash = app.state.dashboard
+    readings: list[int] = []
+
+    async def read() -> int:
+        readings.append(len(readings) + 1)
+        return readings[-1]
+
+    def age(seconds: float) -> None:  # the shared reading started that long ago
+        loop, started, generation, future = dash._cache["k"]
+        dash._cache["k"] = (loop, started - seconds, generation, future)
+
+    try:
+        assert await dash.cached("k", read) == 1
+        assert await dash.cached("k", read) == 1 and readings == [1]  # shared
+        age(90)  # past cache_ttl, within twice it: answered at once, renewed behind the answer
+        assert await dash.cached("k", read) == 1
+        await dash._renewing["k"]
+        assert await dash.cached("k", read) == 2 and readings == [1, 2]
+        age(150)  # past twice cache_ttl: too old to answer with, the request waits for a new reading
+        assert await dash.cached("k", read) == 3 and not dash._renewing
+    finally:
+        await dash.close()
