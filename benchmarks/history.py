@@ -7,10 +7,11 @@ empty one, and what pruning that history costs.
 The history is built with set-based SQL (``history_chunk`` in ``benchmarks/queries.sql``), not
 through the engine: completed one-step job runs with their step state, task and archived message,
 30 days old, with time-ordered (version 7) run ids as the engine would have given them. Then the
-two databases are drained alternately, empty first, history second, ``--reps`` times (A B A B
-...): a machine that slows down during the run slows both sides alike, so drift cannot pass for
-a size effect; the ratio is of the medians. Each drain enqueues ``--jobs`` jobs, runs
-``VACUUM ANALYZE`` (as autovacuum would) and times ``--processes`` worker processes draining them.
+two databases are drained alternately, ``--reps`` times each, the order swapped every time (A B,
+B A, A B ...): a machine that slows down during the run slows both sides alike, so drift cannot
+pass for a size effect, and neither side always runs right after the other; the ratio is of the
+medians. Each drain enqueues ``--jobs`` jobs, runs ``VACUUM ANALYZE`` (as autovacuum would) and
+times 2 worker processes draining them.
 
 Pruning (7-day retention, so all of the history goes) reports its time, its longest transaction,
 the WAL it wrote and the dead rows it left behind for VACUUM, table by table: in one call
@@ -70,11 +71,14 @@ class Pair:
 
 
 def alternate(empty_dsn: str, history_dsn: str, reps: int, jobs: int, timeout: float,
-              log: Callable[[str], None] | None = None) -> Pair:
-    """Drain ``jobs`` jobs on each database in turn, A B A B ..., ``reps`` times each."""
+              log: Callable[[str], None] | None = None, start: int = 0) -> Pair:
+    """Drain ``jobs`` jobs on each database in turn, ``reps`` times each, the order swapped every
+    repetition (A B, B A, A B ...; ``start``: the number of repetitions made before, by a caller
+    that calls once per repetition): neither side is always the one measured right after the other."""
     pair = Pair([], [])
-    for rep in range(reps):
-        for label, dsn, rates in (("empty", empty_dsn, pair.empty), ("history", history_dsn, pair.history)):
+    for rep in range(start, start + reps):
+        sides = [("empty", empty_dsn, pair.empty), ("history", history_dsn, pair.history)]
+        for label, dsn, rates in sides if rep % 2 == 0 else sides[::-1]:
             rates.append(drain_jobs(pgflow_sys, dsn, jobs, PROCESSES, timeout))
             if log is not None:
                 log(f"rep {rep + 1} {label}: {rates[-1]:,.0f} jobs/s")

@@ -9,8 +9,8 @@ throughput as completed history grows (and after ``prune``).
 - History: completed job runs are bulk-inserted 30 days in the past (with their step states,
   tasks and archived messages, as a worker leaves them; time-ordered run ids) up to each size
   of ``history``. At each size, two worker processes drain ``history_jobs`` jobs from an empty
-  database and from the one with history in turn (A B A B ...), so that a machine slowing down
-  during the run cannot pass for a size effect; "vs. empty" is the ratio of the medians of
+  database and from the one with history in turn, the order swapped every repetition (A B, B A,
+  ...), so that a machine slowing down during the run cannot pass for a size effect; "vs. empty" is the ratio of the medians of
   those pairs. Then ``client.prune`` with a 7-day retention removes the history and the pairs
   are measured once more. ``python -m benchmarks.history --runs 10000000`` does the same at
   any size, and reports what pruning costs (time, WAL, dead rows).
@@ -138,7 +138,7 @@ def measure_history(bench: Bench, empty: str, full: str, label: str) -> None:
     s = bench.settings
     for rep in range(s.reps):
         try:
-            pair = hist.alternate(empty, full, 1, s.history_jobs, s.drain_timeout)
+            pair = hist.alternate(empty, full, 1, s.history_jobs, s.drain_timeout, start=rep)
         except Exception as exc:
             bench.failed(f"footprint/history/{label} rep {rep + 1}", exc)
             continue

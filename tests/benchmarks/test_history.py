@@ -50,3 +50,20 @@ def test_built_history_is_completed_time_ordered_and_fully_pruned(pg_admin_url):
         assert deleted["runs"] == 100 and seconds == longest
     finally:
         server.drop_database("bench_history_test")
+
+
+def test_drains_alternate_and_swap_order_every_repetition(pg_admin_url):
+    server = Server(pg_admin_url)
+    names = ("bench_history_a", "bench_history_b")
+    try:
+        empty, full = (server.fresh_database(name) for name in names)
+        for dsn in (empty, full):
+            pgflow_sys.setup(dsn)
+        lines: list[str] = []
+        pair = history.alternate(empty, full, 2, 20, 60.0, log=lines.append)
+        assert [line.split(":")[0] for line in lines] == [
+            "rep 1 empty", "rep 1 history", "rep 2 history", "rep 2 empty"]
+        assert len(pair.empty) == len(pair.history) == 2 and pair.ratio > 0
+    finally:
+        for name in names:
+            server.drop_database(name)
