@@ -18,6 +18,9 @@ from pgflow.web.store import Store
 T = TypeVar("T")
 log = logging.getLogger("pgflow.web")
 
+#: seconds without a request for a shared reading after which the dashboard stops following events for it
+WATCH_IDLE = 60.0
+
 
 @dataclass
 class Dashboard:
@@ -38,7 +41,10 @@ class Dashboard:
         default_factory=dict, repr=False)
     _renewing: dict[Any, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
     _generation: int = 0  # moved by every run and step event, and by gaps
-    _watch: Any = None  # the hub subscription that moves it
+    _watch: Any = None  # the hub subscription that moves it, while the overview is being read
+    _last_read: float = 0.0  # loop time of the last request for a shared reading
+    _idle_check: Any = None  # the timer that ends the subscription once nobody reads
+    _closing: Any = None  # the closing of an ended subscription
 
     async def cached(self, key: Any, read: Callable[[], Awaitable[T]]) -> T:
         """``await read()``, shared: requests for ``key`` within ``cache_ttl`` seconds of the
@@ -50,6 +56,7 @@ class Dashboard:
         events, any run or step event ends the sharing at once: a page refreshed because of an
         event never gets a reading that started before it. A failed reading is not kept."""
         loop = asyncio.get_running_loop()
+        self._last_read = loop.time()
         if self.cache_ttl <= 0 or not await self._watch_runs():
             return await read()
         entry = self._cache.get(key)
@@ -105,7 +112,26 @@ class Dashboard:
             self._watch = None
             log.warning("pgflow dashboard: cannot follow run events (%s); the overview is read per request", exc)
             return False
+        self._idle_check = asyncio.get_running_loop().call_later(WATCH_IDLE, self._stop_watch_if_idle)
         return True
+
+    def _stop_watch_if_idle(self) -> None:
+        """End the subscription ``WATCH_IDLE`` seconds after the last shared reading was asked
+        for: while it lasts, the database sends this process every event of every run, which an
+        open dashboard page costs anyway but an idle dashboard should not. The readings go with it
+        (without events nothing would end them early); the next request subscribes again."""
+        loop = asyncio.get_running_loop()
+        idle_for = loop.time() - self._last_read
+        if self._idle_check is not None:
+            self._idle_check.cancel()  # one timer at a time
+        if idle_for < WATCH_IDLE:
+            self._idle_check = loop.call_later(WATCH_IDLE - idle_for, self._stop_watch_if_idle)
+            return
+        watch, self._watch, self._idle_check = self._watch, None, None
+        self._generation += 1  # a reading in flight is not kept
+        self._cache.clear()
+        if watch is not None and not isinstance(watch, str):
+            self._closing = asyncio.ensure_future(watch.close())
 
     def _changed(self, item: Any) -> None:
         self._generation += 1
@@ -114,6 +140,10 @@ class Dashboard:
         """Close the dashboard's connections (the standalone app's lifespan does it on shutdown)."""
         for renewing in list(self._renewing.values()):
             renewing.cancel()
+        if self._idle_check is not None:
+            self._idle_check.cancel()
+        if self._closing is not None:
+            await self._closing
         watch, self._watch = self._watch, None
         if watch is not None and not isinstance(watch, str):
             await watch.close()

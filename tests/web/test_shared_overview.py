@@ -13,6 +13,7 @@ import psycopg
 import pgflow
 from pgflow.db.queries import query
 from pgflow.web.app import create_app
+from pgflow.web.dashboard import WATCH_IDLE
 from tests.helpers import eventually_async
 from tests.web.conftest import html_text
 
@@ -114,5 +115,28 @@ async def test_a_reading_past_its_time_answers_once_more_while_the_next_one_is_r
         assert await dash.cached("k", read) == 2 and readings == [1, 2]
         age(150)  # past twice cache_ttl: too old to answer with, the request waits for a new reading
         assert await dash.cached("k", read) == 3 and not dash._renewing
+    finally:
+        await dash.close()
+
+
+async def test_the_dashboard_follows_run_events_only_while_the_overview_is_read(db_url: str) -> None:
+    # while subscribed, the database sends this process every event of every run: an idle
+    # dashboard lets go of it
+    app = create_app(db_url, timezone="UTC")
+    dash = app.state.dashboard
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as web:
+            await web.get("/")
+            watch = dash._watch
+            assert watch is not None and not watch.closed
+            dash._stop_watch_if_idle()  # read a moment ago: it stays
+            assert dash._watch is watch
+            dash._last_read -= WATCH_IDLE  # nobody has asked for a minute
+            dash._stop_watch_if_idle()
+            assert dash._watch is None and not dash._cache
+            await dash._closing
+            assert watch.closed
+            await web.get("/")  # the next request follows events again
+            assert dash._watch is not None and not dash._watch.closed
     finally:
         await dash.close()
