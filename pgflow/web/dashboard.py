@@ -45,6 +45,7 @@ class Dashboard:
     _last_read: float = 0.0  # loop time of the last request for a shared reading
     _idle_check: Any = None  # the timer that ends the subscription once nobody reads
     _closing: Any = None  # the closing of an ended subscription
+    _retry_watch_at: float = 0.0  # after a failed subscription, when to try again
 
     async def cached(self, key: Any, read: Callable[[], Awaitable[T]]) -> T:
         """``await read()``, shared: requests for ``key`` within ``cache_ttl`` seconds of the
@@ -102,6 +103,9 @@ class Dashboard:
         while they cannot be had, every request reads for itself."""
         if self._watch is not None or self.live_client is None:
             return self.live_client is None or self._watch is not None
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._retry_watch_at:
+            return False
         from pgflow.live.run import hub_for
 
         self._watch = "subscribing"
@@ -110,7 +114,9 @@ class Dashboard:
             self._watch = await hub.subscribe_all(callback=self._changed)
         except Exception as exc:
             self._watch = None
-            log.warning("pgflow dashboard: cannot follow run events (%s); the overview is read per request", exc)
+            self._retry_watch_at = loop.time() + WATCH_IDLE  # not a try (and a warning) per request
+            log.warning("pgflow dashboard: cannot follow run events (%s); the overview is read per request "
+                        "for the next %.0f s", exc, WATCH_IDLE)
             return False
         self._idle_check = asyncio.get_running_loop().call_later(WATCH_IDLE, self._stop_watch_if_idle)
         return True
