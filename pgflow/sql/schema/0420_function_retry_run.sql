@@ -2,8 +2,9 @@
 -- `pgflow runs retry` call it): start a new run of the same flow with the same input, its
 -- retry_of naming the original (retry_kind 'retry'), and return it. The original is left as
 -- it is; each call starts one more run. The new run has no idempotency key (the key stays with the original).
--- It continues the original's trace (runs.trace_context copied; other run options the caller
--- set apply as to start_flow).
+-- It continues the original's trace (runs.trace_context copied) and keeps a concurrency key
+-- that a Python function gave (pgflow._run_to_rerun sets both as run options; other run options
+-- the caller set apply as to start_flow).
 -- Only a failed run can be retried (a cancelled run is a failed one with cancelled_at set):
 -- nothing is written otherwise.
 -- Errors: PF002 unknown run; PF005 a run that is still going or completed ("nothing to retry");
@@ -20,9 +21,6 @@ DECLARE
 BEGIN
     v_original := pgflow._run_to_rerun(p_run_id, 'retry');
 
-    -- the new run stays in the original's trace (merged into the caller's run options, if any)
-    PERFORM set_config('pgflow.run_options', (coalesce(pgflow._run_options(), '{}')
-        || jsonb_strip_nulls(jsonb_build_object('trace_context', v_original.trace_context)))::text, true);
     SELECT * INTO v_run FROM pgflow.start_flow(v_original.flow_slug, v_original.input);
     UPDATE pgflow.runs AS r SET retry_of = p_run_id, retry_kind = 'retry' WHERE r.run_id = v_run.run_id
     RETURNING * INTO v_run;

@@ -11,7 +11,8 @@
 -- the original are completed at once with its output (task:completed; their messages archived),
 -- so only the rest is worked on. The tasks left are ordinary queued tasks: any worker runs them.
 -- The original is left as it is; each call starts one more run. The new run continues the
--- original's trace (runs.trace_context copied).
+-- original's trace (runs.trace_context copied) and keeps a concurrency key that a Python
+-- function gave (both set by pgflow._run_to_rerun).
 -- Only a failed run can be resumed (a cancelled run is a failed one with cancelled_at set).
 -- Shape check: when the flow's steps are no longer the steps the original run has states for
 -- (a step was added since), the call is refused unless p_force; forced, only the steps that
@@ -52,10 +53,8 @@ BEGIN
     END IF;
 
     PERFORM pgflow._check_run_input(v_original.flow_slug, v_original.input);
-    -- the new run stays in the original's trace (merged into the caller's run options, if any,
-    -- which then served this run only, as start_flow's do)
-    PERFORM set_config('pgflow.run_options', (coalesce(pgflow._run_options(), '{}')
-        || jsonb_strip_nulls(jsonb_build_object('trace_context', v_original.trace_context)))::text, true);
+    -- the run options _run_to_rerun set (the original's trace, its key) serve this run only, as
+    -- start_flow's do
     v_run_id := pgflow._create_run(v_original.flow_slug, v_original.input, NULL);
     PERFORM set_config('pgflow.run_options', '', true);
     UPDATE pgflow.runs AS r SET retry_of = p_run_id, retry_kind = 'resume' WHERE r.run_id = v_run_id;
