@@ -56,7 +56,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from pgflow.errors import RunNotFound
+from pgflow.errors import ConfigurationError, DatabaseUnavailable, PgFlowError, RunNotFound
 from pgflow.live.hub import EventHub
 from pgflow.live.markers import Gap
 from pgflow.db import Query
@@ -73,6 +73,12 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection":
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, default=str, separators=(",", ":"))
+
+
+def _unavailable(exc: PgFlowError) -> Response:
+    """503 with the reason: the event hub cannot listen (the database is down, or a pooler is in
+    the way and the message says what to set); a browser's EventSource stops on a non-200 answer."""
+    return JSONResponse({"error": str(exc)}, status_code=503)
 
 
 def _snapshot(reason: str, run_json: str) -> str:
@@ -181,12 +187,14 @@ def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float 
         if mode not in MODES:
             return JSONResponse({"error": f"tasks= takes {' or '.join(MODES)}, not {mode!r}"}, status_code=400)
         resumed = request.headers.get("last-event-id") is not None
-        if runs.hub is None:
-            runs.hub = await the_hub()
         try:
+            if runs.hub is None:
+                runs.hub = await the_hub()
             viewer = await runs.view(run_id, mode)
         except RunNotFound as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
+        except (ConfigurationError, DatabaseUnavailable) as exc:  # e.g. behind a pooler without PGFLOW_DIRECT_URL
+            return _unavailable(exc)
 
         async def produce(write: Write) -> None:
             stream = _Stream(write)
@@ -222,7 +230,7 @@ def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float 
 
         return _EventStreamResponse(produce, viewer.close)
 
-    async def all_runs(request: Request) -> _EventStreamResponse:
+    async def all_runs(request: Request) -> Response | _EventStreamResponse:
         flow = request.query_params.get("flow") or None
         tasks = request.query_params.get("tasks", "") in ("1", "true", "yes")
         resumed = request.headers.get("last-event-id") is not None
@@ -235,7 +243,10 @@ def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float 
                 item = Gap("overflow")
             items.put_nowait(item)
 
-        subscription = await (await the_hub()).subscribe_all(tasks=tasks, callback=receive)
+        try:
+            subscription = await (await the_hub()).subscribe_all(tasks=tasks, callback=receive)
+        except (ConfigurationError, DatabaseUnavailable) as exc:
+            return _unavailable(exc)
 
         async def snapshot(stream: _Stream, reason: str) -> None:
             query = Query.all("live_recent_runs", flow_slug=flow, limit=runs_limit)

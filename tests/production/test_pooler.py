@@ -249,3 +249,24 @@ async def test_the_sse_stream_through_the_pooler_follows_a_run_on_the_direct_url
     assert (seen[0].event, seen[0].data["reason"]) == ("snapshot", "initial")
     assert "run:completed" in [m.event for m in seen]
     assert seen[-2].data["run"]["output"] == {"double": 8} and seen[-1].data["outcome"] == "completed"
+
+
+async def test_the_sse_streams_through_the_pooler_without_a_direct_url_say_what_to_set(pooled_url):
+    import httpx
+
+    from pgflow.web.sse import event_stream
+    from tests.live.sse_client import serving
+
+    flow = pgflow.Flow("pooled_sse_503")
+
+    @flow.step
+    def echo(input):
+        return input
+
+    async with pgflow.AsyncClient(pooled_url) as client:
+        await client.compile(flow)
+        run_id = await client.start_flow(flow, {})
+        async with serving(event_stream(client)) as base, httpx.AsyncClient(timeout=30) as http:
+            answers = [await http.get(f"{base}/runs/{run_id}"), await http.get(f"{base}/runs")]
+    assert [a.status_code for a in answers] == [503, 503]
+    assert all("set PGFLOW_DIRECT_URL to a direct connection" in a.json()["error"] for a in answers)
