@@ -176,6 +176,10 @@ class Run:
     retried_by: tuple[UUID, ...] = ()
     #: higher is claimed first within its flow (start_flow / enqueue ``priority=``; 0 by default)
     priority: int = 0
+    #: the run's group for per-key limits (``concurrency_key=`` of its flow: the text at the path
+    #: in its input, or what the function returned; "" when the input lacks it - the no-key
+    #: group); None when the flow had no per-key limit when the run started
+    concurrency_key: str | None = None
     #: why flow control keeps its queued tasks from being claimed now ("paused: ...",
     #: "concurrency limit: flow max_running 3 (3 running)", ...; read by get_run and
     #: get_run_with_states), else None

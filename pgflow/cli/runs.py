@@ -69,6 +69,8 @@ def echo_run(run: Any) -> None:
     if run.cancelled_at is not None:
         reason = f": {run.cancel_reason}" if run.cancel_reason else ""
         click.echo(printable(f"cancelled {when(run.cancelled_at)}{reason}"))  # the reason is a person's text
+    if getattr(run, "concurrency_key", None) is not None:  # the run's group for per-key limits
+        click.echo(printable(f"concurrency key {run.concurrency_key!r}"))  # from the run's input
     if getattr(run, "held_by", None):  # flow control keeps its queued tasks back
         click.echo(printable(f"waiting: {run.held_by}"))  # a pause reason is a person's text
     if run.retry_of is not None:  # a retry_run or a resume_run (retry_kind None: started again before 0007)

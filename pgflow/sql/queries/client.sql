@@ -110,7 +110,7 @@ SELECT run_id, status
 -- name: client_select_run
 SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at,
        cancelled_at, cancel_reason, idempotency_key, idempotency_ttl, retry_of, retry_kind, coalesce(priority, 0) AS priority,
-       pgflow._run_held_by(run_id) AS held_by,
+       concurrency_key, pgflow._run_held_by(run_id) AS held_by,
        ARRAY(SELECT n.run_id FROM pgflow.runs AS n WHERE n.retry_of = %(run_id)s
               ORDER BY n.started_at, n.run_id) AS retried_by
   FROM pgflow.runs
@@ -121,7 +121,7 @@ SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, co
 -- start delay, a retry's backoff) when it is due (pgflow._waiting_runs).
 SELECT r.run_id, r.flow_slug, r.status, r.input, r.output, r.remaining_steps, r.started_at, r.completed_at,
        r.failed_at, r.cancelled_at, r.cancel_reason, r.idempotency_key, r.idempotency_ttl, r.retry_of,
-       r.retry_kind, coalesce(r.priority, 0) AS priority, pgflow._run_held_by(r.run_id) AS held_by,
+       r.retry_kind, coalesce(r.priority, 0) AS priority, r.concurrency_key, pgflow._run_held_by(r.run_id) AS held_by,
        ARRAY(SELECT n.run_id FROM pgflow.runs AS n WHERE n.retry_of = r.run_id
               ORDER BY n.started_at, n.run_id) AS retried_by,
        CASE WHEN r.status = 'started' THEN (SELECT w.due_at FROM pgflow._waiting_runs(ARRAY[r.run_id]) AS w) END AS due_at
@@ -150,7 +150,8 @@ SELECT flow_slug, run_id, step_slug, task_index, status, attempts_count, message
 -- name: client_select_runs
 -- Newest first; the filter of pgflow._select_runs (each NULL filters nothing).
 SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, completed_at, failed_at,
-       cancelled_at, cancel_reason, idempotency_key, idempotency_ttl, retry_of, retry_kind
+       cancelled_at, cancel_reason, idempotency_key, idempotency_ttl, retry_of, retry_kind, coalesce(priority, 0) AS priority,
+       concurrency_key
   FROM pgflow._select_runs(%(flow_slug)s::text, %(status)s::text, %(since)s::timestamptz, %(until)s::timestamptz,
                            %(input)s::jsonb, NULL, NULL, %(limit)s::int);
 

@@ -85,6 +85,8 @@ def test_per_key_limits_from_the_command_line(pgflow_cli: Cli) -> None:
     assert limited.stdout.splitlines()[-1] == "  per key (customer.id): max 2 per key; running: none"
     shown = json.loads(pgflow_cli("flows", "limits", "shop", "--json").stdout)
     assert shown["limits"] == {"concurrency_key": "customer.id", "max_running_per_key": 2}
+    run_id = pgflow_cli("start", "shop", "--input", '{"n": 1, "customer": {"id": 7}}').stdout.strip()
+    assert "concurrency key '7'" in pgflow_cli("runs", "show", run_id).stdout.splitlines()
 
     zero = pgflow_cli("flows", "limits", "shop", "--max-running-per-key", "0")
     assert zero.returncode == 1 and "max_running_per_key of flow 'shop' must be a whole number" in zero.stderr
@@ -92,4 +94,4 @@ def test_per_key_limits_from_the_command_line(pgflow_cli: Cli) -> None:
     assert bad.returncode == 1 and "concurrency_key of flow 'shop' must be a path into the run input" in bad.stderr
 
     cleared = pgflow_cli("flows", "limits", "shop", "--max-running-per-key", "none", "--concurrency-key", "none")
-    assert cleared.stdout.splitlines() == ["shop: claiming", "  running 0 (no limit), queued 0"]
+    assert cleared.stdout.splitlines() == ["shop: claiming", "  running 0 (no limit), queued 1"]  # the run above

@@ -167,6 +167,9 @@ async def test_per_key_limits_from_code_and_at_runtime_and_a_function_key_on_the
         keys = dict(conn.execute("SELECT run_id, concurrency_key FROM pgflow.runs WHERE run_id = ANY(%s)",
                                  ([by_object, by_slug],)).fetchall())
     assert (keys[by_object], keys[by_slug]) == ("ACME", "")
+    assert ((await api.get_run(by_object)).concurrency_key, (await api.get_run_with_states(by_slug)).concurrency_key,
+            {r.run_id: r.concurrency_key for r in await api.list_runs(keyed.slug)}) == (
+        "ACME", "", {by_object: "ACME", by_slug: ""})
     with pytest.raises(InvalidInput, match=f"concurrency_key of flow '{keyed.slug}' raised KeyError"):
         await api.start_flow(keyed, {"no_account": 1})
 
