@@ -415,6 +415,7 @@ class FlowControl:
     concurrency_key: str | None = None  # the path into the run input that gives a run its key
     max_running_per_key: int | None = None  # at most this many tasks running at once per key
     running_by_key: dict[str, int] | None = None  # key ('' = no key) -> running tasks, with a per-key limit
+    rate_limit_per_key: tuple[int, float] | None = None  # at most count task starts per seconds per key
 
     @property
     def paused(self) -> bool:
@@ -439,6 +440,8 @@ class FlowControl:
             limits["concurrency_key"] = self.concurrency_key
         if self.max_running_per_key is not None:
             limits["max_running_per_key"] = self.max_running_per_key
+        if self.rate_limit_per_key is not None:
+            limits["rate_limit_per_key"] = {"count": self.rate_limit_per_key[0], "per": self.rate_limit_per_key[1]}
         return limits
 
     @classmethod
@@ -455,6 +458,7 @@ class FlowControl:
             concurrency_key=limits.get("concurrency_key"), max_running_per_key=limits.get("max_running_per_key"),
             running_by_key=None if row.get("running_by_key") is None
             else {key: int(n) for key, n in row["running_by_key"].items()},
+            rate_limit_per_key=_rate_of(limits["rate_limit_per_key"]) if "rate_limit_per_key" in limits else None,
         )
 
 

@@ -52,11 +52,14 @@ def _echo_state(state: FlowControl, as_json: bool) -> None:
         if step_rate is not None:
             parts.append(f"at most {step_rate[0]} starts per {step_rate[1]:g} s")
         click.echo(f"  step {step}: " + ", ".join(parts))
-    if state.max_running_per_key is not None or state.concurrency_key is not None:
+    if (state.max_running_per_key is not None or state.concurrency_key is not None
+            or state.rate_limit_per_key is not None):
         by_key = state.running_by_key or {}
         busiest = sorted(by_key.items(), key=lambda item: (-item[1], item[0]))[:5]
         shown = ", ".join(f"{key or '(no key)'} {n}" for key, n in busiest) or "none"
         limit = "no limit" if state.max_running_per_key is None else f"max {state.max_running_per_key} per key"
+        if state.rate_limit_per_key is not None:
+            limit += f", at most {state.rate_limit_per_key[0]} starts per {state.rate_limit_per_key[1]:g} s per key"
         click.echo(f"  per key ({state.concurrency_key or 'from a function'}): {limit}; running: {shown}"
                    + (f" (and {len(by_key) - 5} more keys)" if len(by_key) > 5 else ""))
 
@@ -95,12 +98,14 @@ def resume_command(slug: str, database_url: str | None, as_json: bool) -> None:
               help="At most COUNT starts of that step's tasks per SECONDS (repeatable; 'none' removes it).")
 @click.option("--max-running-per-key", "per_key", default=None, metavar="N|none",
               help="At most N tasks running at once per concurrency key ('none': no per-key limit).")
+@click.option("--rate-per-key", "key_rate", default=None, metavar="COUNT/SECONDS|none",
+              help="At most COUNT task starts per SECONDS per concurrency key ('none': no per-key rate).")
 @click.option("--concurrency-key", "key_path", default=None, metavar="PATH|none",
               help="The path into the run input that gives new runs their key (customer_id, customer.id).")
 @database_option
 @json_option
 def limits_command(slug: str, max_running: str | None, rate: str | None, steps: tuple[str, ...],
-                   step_rates: tuple[str, ...], per_key: str | None, key_path: str | None,
+                   step_rates: tuple[str, ...], per_key: str | None, key_rate: str | None, key_path: str | None,
                    database_url: str | None, as_json: bool) -> None:
     """Show a flow's limits, running and queued tasks; with --max-running / --step, change the
     limits first (at once, for every worker, until the flow's code declares different ones)."""
@@ -115,7 +120,8 @@ def limits_command(slug: str, max_running: str | None, rate: str | None, steps: 
             else:
                 step_limits.setdefault(step, {})["rate_limit"] = _rate(value, f"--step-rate {step}")
     with client_for(database_url) as client:
-        if max_running is None and rate is None and not step_limits and per_key is None and key_path is None:
+        if (max_running is None and rate is None and not step_limits and per_key is None and key_rate is None
+                and key_path is None):
             state = client.get_flow_control(slug)
         else:
             changes: dict[str, Any] = {"steps": step_limits or None}
@@ -125,6 +131,8 @@ def limits_command(slug: str, max_running: str | None, rate: str | None, steps: 
                 changes["rate_limit"] = _rate(rate, "--rate")
             if per_key is not None:
                 changes["max_running_per_key"] = _limit(per_key, "--max-running-per-key")
+            if key_rate is not None:
+                changes["rate_limit_per_key"] = _rate(key_rate, "--rate-per-key")
             if key_path is not None:
                 changes["concurrency_key"] = None if key_path.strip().lower() == "none" else key_path
             state = client.set_limits(slug, **changes)

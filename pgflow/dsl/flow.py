@@ -53,6 +53,7 @@ class Flow(WaitingSteps):
         rate_limit: tuple[int, float] | None = None,
         concurrency_key: str | Callable[[Any], Any] | None = None,
         max_running_per_key: int | None = None,
+        rate_limit_per_key: tuple[int, float] | None = None,
     ) -> None:
         kind = "job" if self.flow_type == "job" else "flow"
         self.slug = v.check_slug(slug, f"a {kind}", max_length=v.MAX_FLOW_SLUG_LENGTH)
@@ -64,15 +65,17 @@ class Flow(WaitingSteps):
         )
         key_path, key_function = v.check_concurrency_key(concurrency_key, where)
         per_key = v.check_option("max_running_per_key", max_running_per_key, where)
-        if per_key is not None and key_path is None and key_function is None:
-            raise FlowDefinitionError(
-                f"{where}: max_running_per_key needs a concurrency_key, the path into the run input (e.g. "
-                f"concurrency_key=\"customer_id\") or a function of the input that gives each run's key"
-            )
+        key_rate = v.check_rate(rate_limit_per_key, where, "rate_limit_per_key")
+        for name, given in (("max_running_per_key", per_key), ("rate_limit_per_key", key_rate)):
+            if given is not None and key_path is None and key_function is None:
+                raise FlowDefinitionError(
+                    f"{where}: {name} needs a concurrency_key, the path into the run input (e.g. "
+                    f"concurrency_key=\"customer_id\") or a function of the input that gives each run's key"
+                )
         self.limits = FlowLimits(max_running=v.check_option("max_running", max_running, where),
                                  rate_limit=v.check_rate(rate_limit, where),
                                  concurrency_key=key_path, key_function=key_function,
-                                 max_running_per_key=per_key)
+                                 max_running_per_key=per_key, rate_limit_per_key=key_rate)
         self.cron = _coerce_cron(cron)
         # each step's tasks in a private queue (pgflow's withStepQueues(), queue mode 'step')
         self.step_queues = bool(step_queues)
@@ -154,7 +157,7 @@ class Flow(WaitingSteps):
     def declared_limits(self) -> dict[str, Any]:
         """The flow control its code declares, as ``pgflow._declare_flow_limits`` takes it:
         ``{"max_running": n, "rate_limit": {"count": n, "per": s}, "steps": {slug: {...}},
-        "concurrency_key": "path", "max_running_per_key": n}``, without what is unset (a key
+        "concurrency_key": "path", "max_running_per_key": n, "rate_limit_per_key": {...}}``, without what is unset (a key
         function stays in Python: only its limit is declared)."""
         limits: dict[str, Any] = _limits_of(self.limits.max_running, self.limits.rate_limit)
         steps = {s.slug: _limits_of(s.max_running, s.rate_limit) for s in self._steps.values()
@@ -165,6 +168,9 @@ class Flow(WaitingSteps):
             limits["concurrency_key"] = self.limits.concurrency_key
         if self.limits.max_running_per_key is not None:
             limits["max_running_per_key"] = self.limits.max_running_per_key
+        if self.limits.rate_limit_per_key is not None:
+            count, per = self.limits.rate_limit_per_key
+            limits["rate_limit_per_key"] = {"count": count, "per": per}
         return limits
 
     def to_upsert_steps(self) -> list[dict[str, Any]]:

@@ -39,6 +39,8 @@ class FlowLimits:
     concurrency_key: str | None = None
     key_function: Callable[[Any], Any] | None = None
     max_running_per_key: int | None = None
+    # per-key rate: at most count task starts per this many seconds per concurrency key (smoothed)
+    rate_limit_per_key: tuple[int, float] | None = None
 
 
 class HasOptions(Protocol):

@@ -90,16 +90,17 @@ def check_option(name: str, value: Any, where: str) -> int | None:
     return value
 
 
-def check_rate(value: Any, where: str) -> tuple[int, float] | None:
-    """Return ``rate_limit`` as ``(count, seconds)``: at most count starts per that many seconds."""
+def check_rate(value: Any, where: str, name: str = "rate_limit") -> tuple[int, float] | None:
+    """Return ``rate_limit`` (or option ``name``) as ``(count, seconds)``: at most count starts
+    per that many seconds."""
     if value is None:
         return None
     if (not isinstance(value, (tuple, list)) or len(value) != 2 or isinstance(value[0], bool)
             or not isinstance(value[0], int) or isinstance(value[1], bool) or not isinstance(value[1], (int, float))
             or value[0] < 1 or not 0 < value[1] <= 86400):
         raise FlowDefinitionError(
-            f"{where}: rate_limit must be (count, seconds) with a whole count >= 1 and seconds above 0 (at most "
-            f"86400), e.g. rate_limit=(10, 1.0) for 10 starts a second; got {value!r}"
+            f"{where}: {name} must be (count, seconds) with a whole count >= 1 and seconds above 0 (at most "
+            f"86400), e.g. {name}=(10, 1.0) for 10 starts a second; got {value!r}"
         )
     return int(value[0]), float(value[1])
 

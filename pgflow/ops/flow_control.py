@@ -44,6 +44,7 @@ def set_limits(
     steps: Mapping[str, int | Mapping[str, Any] | None] | None = None,
     max_running_per_key: int | None | _Keep = KEEP,
     concurrency_key: str | None | _Keep = KEEP,
+    rate_limit_per_key: tuple[int, float] | None | _Keep = KEEP,
 ) -> Operation[FlowControl]:
     """Change a flow's limits at runtime, from the next claim on, for every worker.
 
@@ -53,7 +54,9 @@ def set_limits(
     {"max_running": n, "rate_limit": (count, seconds)}}`` (None removes that step's limits; steps
     and keys left out keep theirs). ``max_running_per_key``: at most that many tasks running at
     once per concurrency key; ``concurrency_key``: the path into the run input that gives a new
-    run its key (a key, or keys joined by dots; runs already started keep theirs). Lasts until the flow's code declares different limits (a
+    run its key (a key, or keys joined by dots; runs already started keep theirs);
+    ``rate_limit_per_key``: ``(count, seconds)``, at most count task starts per that many seconds
+    per concurrency key. Lasts until the flow's code declares different limits (a
     deploy that changes ``max_running=`` / ``rate_limit=`` in code wins). InvalidInput for a
     limit below 1, a rate period of 0 or an unknown step, FlowNotFound for an unknown flow.
     """
@@ -61,6 +64,8 @@ def set_limits(
     limits: dict[str, Any] = _scope_limits(max_running, rate_limit, f"flow {slug!r}")
     if not isinstance(max_running_per_key, _Keep):
         limits["max_running_per_key"] = _limit(max_running_per_key, f"max_running_per_key of flow {slug!r}")
+    if not isinstance(rate_limit_per_key, _Keep):
+        limits["rate_limit_per_key"] = _rate(rate_limit_per_key, f"rate_limit_per_key of flow {slug!r}")
     if not isinstance(concurrency_key, _Keep):
         if concurrency_key is not None and not isinstance(concurrency_key, str):
             raise InvalidInput(f"concurrency_key of flow {slug!r} must be a path into the run input (a key, or keys "

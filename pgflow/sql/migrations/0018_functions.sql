@@ -7,7 +7,8 @@
 -- _start_run_directly store it in runs.concurrency_key). Numbered before them (their SQL bodies
 -- are checked when created):
 --   the caller's run option concurrency_key (a Python callable's result),
---   else, when the flow's limits name a concurrency_key path or a max_running_per_key, the text
+--   else, when the flow's limits name a concurrency_key path or a per-key limit
+--   (max_running_per_key, rate_limit_per_key), the text
 --   at that path of the input ("customer.id" -> input #>> '{customer,id}'; a number as its
 --   digits) or '' when the input lacks it (null included): the "no key" group, limited like any
 --   key, so a run without a key is neither refused nor let past the limit;
@@ -20,7 +21,7 @@ LANGUAGE sql
 STABLE
 RETURN coalesce(
     p_options ->> 'concurrency_key',
-    (SELECT CASE WHEN c.limits ? 'concurrency_key' OR c.limits ? 'max_running_per_key'
+    (SELECT CASE WHEN c.limits ?| ARRAY['concurrency_key', 'max_running_per_key', 'rate_limit_per_key']
                  THEN coalesce(p_input #>> string_to_array(c.limits ->> 'concurrency_key', '.'), '') END
        FROM pgflow.flow_controls AS c
       WHERE c.flow_slug = p_flow_slug));
@@ -166,9 +167,17 @@ $$;
 -- are admitted in message order while the flow's and their step's max_running leave room, the
 -- running tasks of their run's concurrency key (runs.concurrency_key, NULL counted as '', the
 -- "no key" group) stay under max_running_per_key, and
--- the flow's and their step's rate_limit allow a start (GCRA, pgflow._rate_room; the scopes'
--- theoretical arrival times are kept in pgflow.flow_rate_state and move only for admitted
--- tasks). A refused task is not started: its message becomes visible again 250 ms later (a
+-- the flow's and their step's rate_limit, and the flow's rate_limit_per_key for their run's key,
+-- allow a start (GCRA, pgflow._rate_room; the scopes' theoretical arrival times are kept in
+-- pgflow.flow_rate_state - step_slug '' the flow, a step's slug, or 'key:' || the run's key,
+-- which no step slug can be - and move only for admitted tasks).
+-- Per-key rate rows: only the rows of the keys in this batch are read, and a row whose tat has
+-- passed is read as no row (the rate then allows a start either way). So that they cannot pile
+-- up (one per key ever rated), a call that writes a key's first row also deletes up to 100 of
+-- the flow's key rows whose tat has passed: rows are added only by such calls, each of which
+-- removes every passed one or 100 of them, so the table holds the keys started within about a
+-- period plus a bounded remainder; the search costs one index range of the flow's rows.
+-- A refused task is not started: its message becomes visible again 250 ms later (a
 -- rate-limited one when the rate next allows a start), so no worker spins on it and a
 -- TypeScript worker reads it again on a later poll.
 -- Returns the admitted message ids; messages without a queued task are not returned (the claim
@@ -191,7 +200,10 @@ DECLARE
     v_by_key jsonb := '{}';  -- concurrency key -> its running tasks (max_running_per_key only)
     v_key_running int;
     v_now float8 := extract(epoch FROM clock_timestamp());
-    v_tats jsonb := '{}';  -- scope ('' = the flow, else a step) -> tat (epoch seconds)
+    v_tats jsonb := '{}';  -- scope ('' = the flow, 'key:<key>' = a key, else a step) -> tat (epoch seconds)
+    v_key_rate jsonb;  -- rate_limit_per_key
+    v_new_key_row boolean := false;  -- an admitted start wrote a key's first rate row
+    v_scopes text[];
     v_rated boolean;
     v_rate jsonb;
     v_scope text;
@@ -209,7 +221,9 @@ BEGIN
     v_limits := v_control.limits;
     v_flow_max := (v_limits->>'max_running')::int;
     v_per_key := (v_limits->>'max_running_per_key')::int;
-    v_rated := v_limits ? 'rate_limit' OR jsonb_path_exists(v_limits, '$.steps.*.rate_limit');
+    v_key_rate := v_limits->'rate_limit_per_key';
+    v_rated := v_limits ?| ARRAY['rate_limit', 'rate_limit_per_key']
+               OR jsonb_path_exists(v_limits, '$.steps.*.rate_limit');
     IF v_control.paused_at IS NULL THEN
         PERFORM pg_advisory_xact_lock(3, hashtext(p_flow_slug));
         -- statements after the lock: they see every claim its previous holders committed
@@ -224,12 +238,23 @@ BEGIN
         END IF;
         IF v_rated THEN
             SELECT coalesce(jsonb_object_agg(r.step_slug, extract(epoch FROM r.tat)), '{}') INTO v_tats
-              FROM pgflow.flow_rate_state AS r WHERE r.flow_slug = p_flow_slug;
+              FROM pgflow.flow_rate_state AS r
+             WHERE r.flow_slug = p_flow_slug AND r.step_slug NOT LIKE 'key:%';
+            IF v_key_rate IS NOT NULL THEN
+                SELECT v_tats || coalesce(jsonb_object_agg(r.step_slug, extract(epoch FROM r.tat)), '{}') INTO v_tats
+                  FROM pgflow.flow_rate_state AS r
+                 WHERE r.flow_slug = p_flow_slug AND r.tat > to_timestamp(v_now)
+                   AND r.step_slug IN (SELECT 'key:' || coalesce(run.concurrency_key, '')
+                                         FROM unnest(p_msg_ids) AS m (msg_id)
+                                         JOIN pgflow.step_tasks AS t
+                                           ON t.queue_name = p_queue_name AND t.message_id = m.msg_id
+                                         JOIN pgflow.runs AS run ON run.run_id = t.run_id);
+            END IF;
         END IF;
     END IF;
     FOR v_task IN
         SELECT t.message_id, t.step_slug,
-               CASE WHEN v_per_key IS NOT NULL
+               CASE WHEN v_per_key IS NOT NULL OR v_key_rate IS NOT NULL
                     THEN (SELECT coalesce(r.concurrency_key, '') FROM pgflow.runs AS r WHERE r.run_id = t.run_id)
                END AS run_key
           FROM unnest(p_msg_ids) AS m (msg_id)
@@ -245,9 +270,12 @@ BEGIN
                 AND (v_step_max IS NULL OR v_step_running < v_step_max)
                 AND (v_per_key IS NULL OR v_key_running < v_per_key);
         v_blocked_until := NULL;
+        v_scopes := ARRAY['', v_task.step_slug]
+                    || CASE WHEN v_key_rate IS NOT NULL THEN ARRAY['key:' || v_task.run_key] ELSE '{}' END;
         IF v_ok AND v_rated THEN
-            FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
+            FOREACH v_scope IN ARRAY v_scopes LOOP
                 v_rate := CASE WHEN v_scope = '' THEN v_limits->'rate_limit'
+                               WHEN v_scope LIKE 'key:%' THEN v_key_rate
                                ELSE v_limits #> ARRAY['steps', v_scope, 'rate_limit'] END;
                 IF v_rate IS NOT NULL AND pgflow._rate_room(v_rate, (v_tats->>v_scope)::float8, v_now) < 1 THEN
                     v_ok := false;
@@ -266,10 +294,12 @@ BEGIN
                 v_by_key := jsonb_set(v_by_key, ARRAY[v_task.run_key], to_jsonb(v_key_running + 1));
             END IF;
             IF v_rated THEN
-                FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
+                FOREACH v_scope IN ARRAY v_scopes LOOP
                     v_rate := CASE WHEN v_scope = '' THEN v_limits->'rate_limit'
+                                   WHEN v_scope LIKE 'key:%' THEN v_key_rate
                                    ELSE v_limits #> ARRAY['steps', v_scope, 'rate_limit'] END;
                     CONTINUE WHEN v_rate IS NULL;
+                    v_new_key_row := v_new_key_row OR (v_scope LIKE 'key:%' AND NOT v_tats ? v_scope);
                     v_tats := jsonb_set(v_tats, ARRAY[v_scope], to_jsonb(
                         greatest(coalesce((v_tats->>v_scope)::float8, v_now), v_now)
                         + (v_rate->>'per')::float8 / (v_rate->>'count')::float8));
@@ -290,6 +320,13 @@ BEGIN
         INSERT INTO pgflow.flow_rate_state AS r (flow_slug, step_slug, tat)
         SELECT p_flow_slug, t.key, to_timestamp(t.value::float8) FROM jsonb_each_text(v_tats) AS t
         ON CONFLICT (flow_slug, step_slug) DO UPDATE SET tat = excluded.tat;
+    END IF;
+    IF v_new_key_row THEN  -- a key's first row: sweep passed key rows (see above)
+        DELETE FROM pgflow.flow_rate_state AS r
+         WHERE r.ctid IN (SELECT p.ctid FROM pgflow.flow_rate_state AS p
+                           WHERE p.flow_slug = p_flow_slug AND p.step_slug LIKE 'key:%'
+                             AND p.tat <= to_timestamp(v_now)
+                           LIMIT 100);
     END IF;
     RETURN v_admitted;
 END;
@@ -857,7 +894,7 @@ $$;
 -- value is JSON null are dropped, and so are steps left without limits. The form is
 --   {"max_running": n, "rate_limit": {"count": n, "per": seconds},
 --    "steps": {"<step_slug>": {"max_running": n, "rate_limit": {...}}},
---    "concurrency_key": "<path>", "max_running_per_key": n}
+--    "concurrency_key": "<path>", "max_running_per_key": n, "rate_limit_per_key": {"count": n, "per": seconds}}
 -- where the concurrency key (flow-wide only) is a path into the run's input - a top-level key or
 -- keys joined by dots, each 1-200 characters, no empty part - and every n is a whole number from 1 to 2147483647, per a number of seconds above 0 (at
 -- most a day), and every step is one of the flow's.
@@ -911,11 +948,13 @@ BEGIN
                 HINT = 'For example {"max_running": 1}.';
         END IF;
         IF v_item.key NOT IN ('max_running', 'rate_limit')
-           AND (v_item.step_slug IS NOT NULL OR v_item.key NOT IN ('max_running_per_key', 'concurrency_key')) THEN
+           AND (v_item.step_slug IS NOT NULL
+                OR v_item.key NOT IN ('max_running_per_key', 'rate_limit_per_key', 'concurrency_key')) THEN
             RAISE EXCEPTION USING ERRCODE = 'PF003',
                 MESSAGE = format('unknown limit %L for %s', v_item.key, v_where),
                 HINT = CASE WHEN v_item.step_slug IS NULL
-                            THEN 'The limits are: max_running, rate_limit, concurrency_key, max_running_per_key, steps.'
+                            THEN 'The limits are: max_running, rate_limit, concurrency_key, max_running_per_key, '
+                                 'rate_limit_per_key, steps.'
                             ELSE 'A step''s limits are: max_running, rate_limit (per-key limits are flow-wide).' END;
         END IF;
         IF v_item.key = 'concurrency_key' THEN
@@ -929,7 +968,7 @@ BEGIN
             END IF;
             CONTINUE;
         END IF;
-        IF v_item.key = 'rate_limit' THEN
+        IF v_item.key IN ('rate_limit', 'rate_limit_per_key') THEN
             IF jsonb_typeof(v_item.value) <> 'object' OR (v_item.value - 'count' - 'per') <> '{}'
                OR jsonb_typeof(v_item.value->'count') IS DISTINCT FROM 'number'
                OR jsonb_typeof(v_item.value->'per') IS DISTINCT FROM 'number'
@@ -937,8 +976,8 @@ BEGIN
                OR (v_item.value->>'count')::numeric NOT BETWEEN 1 AND 2147483647
                OR (v_item.value->>'per')::numeric <= 0 OR (v_item.value->>'per')::numeric > 86400 THEN
                 RAISE EXCEPTION USING ERRCODE = 'PF003',
-                    MESSAGE = format('rate_limit of %s must be {"count": a whole number of at least 1, "per": '
-                                     'seconds above 0 (at most 86400)}, got %s', v_where, v_item.value),
+                    MESSAGE = format('%s of %s must be {"count": a whole number of at least 1, "per": '
+                                     'seconds above 0 (at most 86400)}, got %s', v_item.key, v_where, v_item.value),
                     HINT = 'For example {"count": 10, "per": 1} for 10 starts a second.';
             END IF;
             CONTINUE;
@@ -1049,7 +1088,7 @@ $$;
 --   'concurrency limit: flow max_running <n> (<r> running)' the flow's slots are all taken;
 --   'concurrency limit: key "<key>" max_running_per_key <n> (<r> running)' its key's slots are;
 --   'concurrency limit: step <slug> max_running <n> (<r> running)' the slots of a step it waits in;
---   'rate limit: flow|step <slug> <count> per <per> s'      the rate allows no start right now.
+--   'rate limit: flow|step <slug>|key "<key>" <count> per <per> s' the rate allows no start now.
 -- Else, when nothing of it can be claimed now:
 --   'stalled: step <slug> task <i> started <t>, timeout <s> s passed; a sweeper requeues it'
 --       a started task outlived its timeout (its worker died or hangs) and is not requeued yet;
@@ -1278,7 +1317,8 @@ $$;
 -- Give the started runs of flow p_flow_slug that have no concurrency key (runs.concurrency_key
 -- NULL: started while the flow had no per-key limit) the key their input gives under the limits
 -- now in force, as pgflow._run_concurrency_key would have ('' when the input lacks it). Called by
--- set_flow_limits and _declare_flow_limits when the limits have a max_running_per_key, so the
+-- set_flow_limits and _declare_flow_limits; it keys runs when the limits have a per-key limit
+-- (max_running_per_key, rate_limit_per_key), so the
 -- claim's fair read (pgflow._read_by_key, which offers keyed runs only) reaches those runs too.
 -- Once per limit change; runs already keyed (by a callable, or before) keep their key.
 CREATE OR REPLACE FUNCTION pgflow._key_started_runs(p_flow_slug text, p_limits jsonb)
@@ -1290,7 +1330,7 @@ AS $$
     UPDATE pgflow.runs AS r
        SET concurrency_key = coalesce(r.input #>> string_to_array(p_limits ->> 'concurrency_key', '.'), '')
      WHERE r.flow_slug = p_flow_slug AND r.status = 'started' AND r.concurrency_key IS NULL
-       AND p_limits ? 'max_running_per_key';
+       AND p_limits ?| ARRAY['max_running_per_key', 'rate_limit_per_key'];
 $$;
 
 -- 0491_function__run_held_by_limits.sql
@@ -1336,6 +1376,18 @@ BEGIN
            extract(epoch FROM clock_timestamp())) < 1 THEN
         RETURN format('rate limit: flow %s per %s s', v_control.limits #>> '{rate_limit,count}',
                       v_control.limits #>> '{rate_limit,per}');
+    END IF;
+    IF v_control.limits ? 'rate_limit_per_key' THEN
+        SELECT coalesce(r.concurrency_key, '') INTO v_key FROM pgflow.runs AS r WHERE r.run_id = p_run_id;
+        IF pgflow._rate_room(v_control.limits->'rate_limit_per_key',
+               (SELECT extract(epoch FROM r.tat) FROM pgflow.flow_rate_state AS r
+                 WHERE r.flow_slug = v_control.flow_slug AND r.step_slug = 'key:' || v_key),
+               extract(epoch FROM clock_timestamp())) < 1 THEN
+            RETURN format('rate limit: key %s %s per %s s',
+                          CASE WHEN v_key = '' THEN '(none)' ELSE to_jsonb(v_key)::text END,
+                          v_control.limits #>> '{rate_limit_per_key,count}',
+                          v_control.limits #>> '{rate_limit_per_key,per}');
+        END IF;
     END IF;
     FOREACH v_step IN ARRAY v_steps LOOP
         IF v_control.limits #> ARRAY['steps', v_step, 'rate_limit'] IS NOT NULL

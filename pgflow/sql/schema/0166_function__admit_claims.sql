@@ -8,9 +8,17 @@
 -- are admitted in message order while the flow's and their step's max_running leave room, the
 -- running tasks of their run's concurrency key (runs.concurrency_key, NULL counted as '', the
 -- "no key" group) stay under max_running_per_key, and
--- the flow's and their step's rate_limit allow a start (GCRA, pgflow._rate_room; the scopes'
--- theoretical arrival times are kept in pgflow.flow_rate_state and move only for admitted
--- tasks). A refused task is not started: its message becomes visible again 250 ms later (a
+-- the flow's and their step's rate_limit, and the flow's rate_limit_per_key for their run's key,
+-- allow a start (GCRA, pgflow._rate_room; the scopes' theoretical arrival times are kept in
+-- pgflow.flow_rate_state - step_slug '' the flow, a step's slug, or 'key:' || the run's key,
+-- which no step slug can be - and move only for admitted tasks).
+-- Per-key rate rows: only the rows of the keys in this batch are read, and a row whose tat has
+-- passed is read as no row (the rate then allows a start either way). So that they cannot pile
+-- up (one per key ever rated), a call that writes a key's first row also deletes up to 100 of
+-- the flow's key rows whose tat has passed: rows are added only by such calls, each of which
+-- removes every passed one or 100 of them, so the table holds the keys started within about a
+-- period plus a bounded remainder; the search costs one index range of the flow's rows.
+-- A refused task is not started: its message becomes visible again 250 ms later (a
 -- rate-limited one when the rate next allows a start), so no worker spins on it and a
 -- TypeScript worker reads it again on a later poll.
 -- Returns the admitted message ids; messages without a queued task are not returned (the claim
@@ -33,7 +41,10 @@ DECLARE
     v_by_key jsonb := '{}';  -- concurrency key -> its running tasks (max_running_per_key only)
     v_key_running int;
     v_now float8 := extract(epoch FROM clock_timestamp());
-    v_tats jsonb := '{}';  -- scope ('' = the flow, else a step) -> tat (epoch seconds)
+    v_tats jsonb := '{}';  -- scope ('' = the flow, 'key:<key>' = a key, else a step) -> tat (epoch seconds)
+    v_key_rate jsonb;  -- rate_limit_per_key
+    v_new_key_row boolean := false;  -- an admitted start wrote a key's first rate row
+    v_scopes text[];
     v_rated boolean;
     v_rate jsonb;
     v_scope text;
@@ -51,7 +62,9 @@ BEGIN
     v_limits := v_control.limits;
     v_flow_max := (v_limits->>'max_running')::int;
     v_per_key := (v_limits->>'max_running_per_key')::int;
-    v_rated := v_limits ? 'rate_limit' OR jsonb_path_exists(v_limits, '$.steps.*.rate_limit');
+    v_key_rate := v_limits->'rate_limit_per_key';
+    v_rated := v_limits ?| ARRAY['rate_limit', 'rate_limit_per_key']
+               OR jsonb_path_exists(v_limits, '$.steps.*.rate_limit');
     IF v_control.paused_at IS NULL THEN
         PERFORM pg_advisory_xact_lock(3, hashtext(p_flow_slug));
         -- statements after the lock: they see every claim its previous holders committed
@@ -66,12 +79,23 @@ BEGIN
         END IF;
         IF v_rated THEN
             SELECT coalesce(jsonb_object_agg(r.step_slug, extract(epoch FROM r.tat)), '{}') INTO v_tats
-              FROM pgflow.flow_rate_state AS r WHERE r.flow_slug = p_flow_slug;
+              FROM pgflow.flow_rate_state AS r
+             WHERE r.flow_slug = p_flow_slug AND r.step_slug NOT LIKE 'key:%';
+            IF v_key_rate IS NOT NULL THEN
+                SELECT v_tats || coalesce(jsonb_object_agg(r.step_slug, extract(epoch FROM r.tat)), '{}') INTO v_tats
+                  FROM pgflow.flow_rate_state AS r
+                 WHERE r.flow_slug = p_flow_slug AND r.tat > to_timestamp(v_now)
+                   AND r.step_slug IN (SELECT 'key:' || coalesce(run.concurrency_key, '')
+                                         FROM unnest(p_msg_ids) AS m (msg_id)
+                                         JOIN pgflow.step_tasks AS t
+                                           ON t.queue_name = p_queue_name AND t.message_id = m.msg_id
+                                         JOIN pgflow.runs AS run ON run.run_id = t.run_id);
+            END IF;
         END IF;
     END IF;
     FOR v_task IN
         SELECT t.message_id, t.step_slug,
-               CASE WHEN v_per_key IS NOT NULL
+               CASE WHEN v_per_key IS NOT NULL OR v_key_rate IS NOT NULL
                     THEN (SELECT coalesce(r.concurrency_key, '') FROM pgflow.runs AS r WHERE r.run_id = t.run_id)
                END AS run_key
           FROM unnest(p_msg_ids) AS m (msg_id)
@@ -87,9 +111,12 @@ BEGIN
                 AND (v_step_max IS NULL OR v_step_running < v_step_max)
                 AND (v_per_key IS NULL OR v_key_running < v_per_key);
         v_blocked_until := NULL;
+        v_scopes := ARRAY['', v_task.step_slug]
+                    || CASE WHEN v_key_rate IS NOT NULL THEN ARRAY['key:' || v_task.run_key] ELSE '{}' END;
         IF v_ok AND v_rated THEN
-            FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
+            FOREACH v_scope IN ARRAY v_scopes LOOP
                 v_rate := CASE WHEN v_scope = '' THEN v_limits->'rate_limit'
+                               WHEN v_scope LIKE 'key:%' THEN v_key_rate
                                ELSE v_limits #> ARRAY['steps', v_scope, 'rate_limit'] END;
                 IF v_rate IS NOT NULL AND pgflow._rate_room(v_rate, (v_tats->>v_scope)::float8, v_now) < 1 THEN
                     v_ok := false;
@@ -108,10 +135,12 @@ BEGIN
                 v_by_key := jsonb_set(v_by_key, ARRAY[v_task.run_key], to_jsonb(v_key_running + 1));
             END IF;
             IF v_rated THEN
-                FOREACH v_scope IN ARRAY ARRAY['', v_task.step_slug] LOOP
+                FOREACH v_scope IN ARRAY v_scopes LOOP
                     v_rate := CASE WHEN v_scope = '' THEN v_limits->'rate_limit'
+                                   WHEN v_scope LIKE 'key:%' THEN v_key_rate
                                    ELSE v_limits #> ARRAY['steps', v_scope, 'rate_limit'] END;
                     CONTINUE WHEN v_rate IS NULL;
+                    v_new_key_row := v_new_key_row OR (v_scope LIKE 'key:%' AND NOT v_tats ? v_scope);
                     v_tats := jsonb_set(v_tats, ARRAY[v_scope], to_jsonb(
                         greatest(coalesce((v_tats->>v_scope)::float8, v_now), v_now)
                         + (v_rate->>'per')::float8 / (v_rate->>'count')::float8));
@@ -132,6 +161,13 @@ BEGIN
         INSERT INTO pgflow.flow_rate_state AS r (flow_slug, step_slug, tat)
         SELECT p_flow_slug, t.key, to_timestamp(t.value::float8) FROM jsonb_each_text(v_tats) AS t
         ON CONFLICT (flow_slug, step_slug) DO UPDATE SET tat = excluded.tat;
+    END IF;
+    IF v_new_key_row THEN  -- a key's first row: sweep passed key rows (see above)
+        DELETE FROM pgflow.flow_rate_state AS r
+         WHERE r.ctid IN (SELECT p.ctid FROM pgflow.flow_rate_state AS p
+                           WHERE p.flow_slug = p_flow_slug AND p.step_slug LIKE 'key:%'
+                             AND p.tat <= to_timestamp(v_now)
+                           LIMIT 100);
     END IF;
     RETURN v_admitted;
 END;

@@ -2,7 +2,7 @@
 -- value is JSON null are dropped, and so are steps left without limits. The form is
 --   {"max_running": n, "rate_limit": {"count": n, "per": seconds},
 --    "steps": {"<step_slug>": {"max_running": n, "rate_limit": {...}}},
---    "concurrency_key": "<path>", "max_running_per_key": n}
+--    "concurrency_key": "<path>", "max_running_per_key": n, "rate_limit_per_key": {"count": n, "per": seconds}}
 -- where the concurrency key (flow-wide only) is a path into the run's input - a top-level key or
 -- keys joined by dots, each 1-200 characters, no empty part - and every n is a whole number from 1 to 2147483647, per a number of seconds above 0 (at
 -- most a day), and every step is one of the flow's.
@@ -56,11 +56,13 @@ BEGIN
                 HINT = 'For example {"max_running": 1}.';
         END IF;
         IF v_item.key NOT IN ('max_running', 'rate_limit')
-           AND (v_item.step_slug IS NOT NULL OR v_item.key NOT IN ('max_running_per_key', 'concurrency_key')) THEN
+           AND (v_item.step_slug IS NOT NULL
+                OR v_item.key NOT IN ('max_running_per_key', 'rate_limit_per_key', 'concurrency_key')) THEN
             RAISE EXCEPTION USING ERRCODE = 'PF003',
                 MESSAGE = format('unknown limit %L for %s', v_item.key, v_where),
                 HINT = CASE WHEN v_item.step_slug IS NULL
-                            THEN 'The limits are: max_running, rate_limit, concurrency_key, max_running_per_key, steps.'
+                            THEN 'The limits are: max_running, rate_limit, concurrency_key, max_running_per_key, '
+                                 'rate_limit_per_key, steps.'
                             ELSE 'A step''s limits are: max_running, rate_limit (per-key limits are flow-wide).' END;
         END IF;
         IF v_item.key = 'concurrency_key' THEN
@@ -74,7 +76,7 @@ BEGIN
             END IF;
             CONTINUE;
         END IF;
-        IF v_item.key = 'rate_limit' THEN
+        IF v_item.key IN ('rate_limit', 'rate_limit_per_key') THEN
             IF jsonb_typeof(v_item.value) <> 'object' OR (v_item.value - 'count' - 'per') <> '{}'
                OR jsonb_typeof(v_item.value->'count') IS DISTINCT FROM 'number'
                OR jsonb_typeof(v_item.value->'per') IS DISTINCT FROM 'number'
@@ -82,8 +84,8 @@ BEGIN
                OR (v_item.value->>'count')::numeric NOT BETWEEN 1 AND 2147483647
                OR (v_item.value->>'per')::numeric <= 0 OR (v_item.value->>'per')::numeric > 86400 THEN
                 RAISE EXCEPTION USING ERRCODE = 'PF003',
-                    MESSAGE = format('rate_limit of %s must be {"count": a whole number of at least 1, "per": '
-                                     'seconds above 0 (at most 86400)}, got %s', v_where, v_item.value),
+                    MESSAGE = format('%s of %s must be {"count": a whole number of at least 1, "per": '
+                                     'seconds above 0 (at most 86400)}, got %s', v_item.key, v_where, v_item.value),
                     HINT = 'For example {"count": 10, "per": 1} for 10 starts a second.';
             END IF;
             CONTINUE;

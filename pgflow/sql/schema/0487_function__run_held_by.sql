@@ -5,7 +5,7 @@
 --   'concurrency limit: flow max_running <n> (<r> running)' the flow's slots are all taken;
 --   'concurrency limit: key "<key>" max_running_per_key <n> (<r> running)' its key's slots are;
 --   'concurrency limit: step <slug> max_running <n> (<r> running)' the slots of a step it waits in;
---   'rate limit: flow|step <slug> <count> per <per> s'      the rate allows no start right now.
+--   'rate limit: flow|step <slug>|key "<key>" <count> per <per> s' the rate allows no start now.
 -- Else, when nothing of it can be claimed now:
 --   'stalled: step <slug> task <i> started <t>, timeout <s> s passed; a sweeper requeues it'
 --       a started task outlived its timeout (its worker died or hangs) and is not requeued yet;

@@ -41,6 +41,18 @@ BEGIN
         RETURN format('rate limit: flow %s per %s s', v_control.limits #>> '{rate_limit,count}',
                       v_control.limits #>> '{rate_limit,per}');
     END IF;
+    IF v_control.limits ? 'rate_limit_per_key' THEN
+        SELECT coalesce(r.concurrency_key, '') INTO v_key FROM pgflow.runs AS r WHERE r.run_id = p_run_id;
+        IF pgflow._rate_room(v_control.limits->'rate_limit_per_key',
+               (SELECT extract(epoch FROM r.tat) FROM pgflow.flow_rate_state AS r
+                 WHERE r.flow_slug = v_control.flow_slug AND r.step_slug = 'key:' || v_key),
+               extract(epoch FROM clock_timestamp())) < 1 THEN
+            RETURN format('rate limit: key %s %s per %s s',
+                          CASE WHEN v_key = '' THEN '(none)' ELSE to_jsonb(v_key)::text END,
+                          v_control.limits #>> '{rate_limit_per_key,count}',
+                          v_control.limits #>> '{rate_limit_per_key,per}');
+        END IF;
+    END IF;
     FOREACH v_step IN ARRAY v_steps LOOP
         IF v_control.limits #> ARRAY['steps', v_step, 'rate_limit'] IS NOT NULL
            AND pgflow._rate_room(v_control.limits #> ARRAY['steps', v_step, 'rate_limit'],

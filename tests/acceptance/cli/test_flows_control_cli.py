@@ -93,5 +93,11 @@ def test_per_key_limits_from_the_command_line(pgflow_cli: Cli) -> None:
     bad = pgflow_cli("flows", "limits", "shop", "--concurrency-key", "a..b")
     assert bad.returncode == 1 and "concurrency_key of flow 'shop' must be a path into the run input" in bad.stderr
 
-    cleared = pgflow_cli("flows", "limits", "shop", "--max-running-per-key", "none", "--concurrency-key", "none")
+    rated = pgflow_cli("flows", "limits", "shop", "--rate-per-key", "2/60")
+    assert rated.stdout.splitlines()[-1] == ("  per key (customer.id): max 2 per key, at most 2 starts per 60 s per key; "
+                                             "running: none")
+    assert "rate_limit_per_key of flow 'shop' must be" in pgflow_cli("flows", "limits", "shop", "--rate-per-key",
+                                                                     "2/0").stderr
+    cleared = pgflow_cli("flows", "limits", "shop", "--max-running-per-key", "none", "--concurrency-key", "none",
+                         "--rate-per-key", "none")
     assert cleared.stdout.splitlines() == ["shop: claiming", "  running 0 (no limit), queued 1"]  # the run above

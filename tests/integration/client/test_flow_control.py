@@ -177,5 +177,9 @@ async def test_per_key_limits_from_code_and_at_runtime_and_a_function_key_on_the
     assert state.limits == {"concurrency_key": "account", "max_running_per_key": 5}
     with pytest.raises(InvalidInput, match=f"max_running_per_key of flow '{keyed.slug}' must be"):
         await api.set_limits(keyed, max_running_per_key=0)
-    state = await api.set_limits(keyed, max_running_per_key=None, concurrency_key=None)
+    state = await api.set_limits(keyed, rate_limit_per_key=(3, 60))
+    assert (state.rate_limit_per_key, state.limits["rate_limit_per_key"]) == ((3, 60.0), {"count": 3, "per": 60})
+    with pytest.raises(InvalidInput, match=f"rate_limit_per_key of flow '{keyed.slug}' must be"):
+        await api.set_limits(keyed, rate_limit_per_key=(3, 0))
+    state = await api.set_limits(keyed, max_running_per_key=None, concurrency_key=None, rate_limit_per_key=None)
     assert state.limits == {}

@@ -109,3 +109,24 @@ def test_a_function_key_that_raises_or_returns_a_non_string_names_the_option_and
     numbered = pgflow.Flow("imports", concurrency_key=lambda input: input["n"], max_running_per_key=1)
     assert concurrency_key_of(numbered, {"n": 42}) == "42"
     assert concurrency_key_of(numbered.slug, {"n": 42}) is None  # a slug: the database's path, if any
+
+
+def test_a_per_key_rate_is_declared_beside_the_key() -> None:
+    imports = pgflow.Flow("imports", concurrency_key="customer.id", rate_limit_per_key=(2, 60))
+    by_function = pgflow.Job("thumbnail", concurrency_key=lambda input: input["account"],
+                             max_running_per_key=1, rate_limit_per_key=(5, 1))
+
+    assert imports.declared_limits() == {"concurrency_key": "customer.id",
+                                         "rate_limit_per_key": {"count": 2, "per": 60.0}}
+    assert by_function.declared_limits() == {"max_running_per_key": 1, "rate_limit_per_key": {"count": 5, "per": 1.0}}
+
+
+@pytest.mark.parametrize("value", [(0, 1), (1, 0), (1.5, 1), 10, (1, 86401)])
+def test_a_bad_per_key_rate_is_refused_naming_flow_and_option(value: object) -> None:
+    with pytest.raises(FlowDefinitionError, match=r"flow 'imports': rate_limit_per_key must be \(count, seconds\)"):
+        pgflow.Flow("imports", concurrency_key="customer_id", rate_limit_per_key=value)  # type: ignore[arg-type]
+
+
+def test_a_per_key_rate_without_a_key_is_refused() -> None:
+    with pytest.raises(FlowDefinitionError, match=r"flow 'imports': rate_limit_per_key needs a concurrency_key"):
+        pgflow.Flow("imports", rate_limit_per_key=(1, 1))
