@@ -21,8 +21,10 @@ CREATE TABLE pgflow.flow_controls (
     CONSTRAINT pause_reason_only_when_paused CHECK (pause_reason IS NULL OR paused_at IS NOT NULL)
 );
 
--- GCRA state of the flow's rate limits (pgflow._admit_claims): per scope ('' = the flow, else a
--- step), the theoretical arrival time of its next start; moved only by admitted starts.
+-- GCRA state of the flow's rate limits (pgflow._admit_claims): per scope ('' = the flow,
+-- 'key:' || a concurrency key for rate_limit_per_key - no step slug has a colon - else a step),
+-- the theoretical arrival time of its next start; moved only by admitted starts. A key row whose
+-- tat has passed means what no row means; _admit_claims deletes such rows as it adds new ones.
 CREATE TABLE pgflow.flow_rate_state (
     flow_slug text NOT NULL REFERENCES pgflow.flows (flow_slug) ON DELETE CASCADE,
     step_slug text NOT NULL,
