@@ -4,7 +4,7 @@ worker's slots come back when its tasks are requeued, and a pause stops claims w
 from __future__ import annotations
 
 import signal
-import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -30,6 +30,12 @@ def _prepare(db_url: str, *flows: str) -> None:
         conn.execute(PROBE_TABLE)
         for flow in flows:
             conn.execute("INSERT INTO probe (flow) VALUES (%s)", (flow,))
+
+
+def _db_now(db_url: str) -> datetime:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        now: datetime = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+    return now
 
 
 def _reset(db_url: str, flow: str) -> None:
@@ -85,14 +91,21 @@ def test_a_killed_worker_holds_its_slots_only_until_its_tasks_are_requeued(db_ur
 
 def test_pause_stops_claims_within_a_second_and_resume_restarts_them(db_url, start_worker):
     _prepare(db_url, "pausable")
-    worker = start_worker(f"{FLOWS}:pausable", "--quiet", "--concurrency", "2", name="w")
+    # "small" is a canary on the same worker: its runs finishing prove the worker still claims
+    worker = start_worker(f"{FLOWS}:pausable", f"{FLOWS}:small", "--quiet", "--concurrency", "2", name="w")
     _ready(worker)
     with pgflow.Client(db_url) as client:
         run_ids = [client.enqueue("pausable", {"n": n}) for n in range(300)]
         eventually(lambda: _probe(db_url, "pausable")["started"] >= 10, timeout=30, message="the jobs flow")
         paused_at = client.pause_flow("pausable", reason="incident").paused_at
         eventually(lambda: _probe(db_url, "pausable")["running"] == 0, timeout=10, message="running jobs finish")
-        time.sleep(1.5)  # the window observed: a worker still claiming would start jobs in it
+        # the window observed: past the second the pause is allowed, then claim rounds of the
+        # worker (it reads both queues each round) that start canary runs but no pausable job
+        eventually(lambda: _db_now(db_url) > paused_at + timedelta(seconds=1.2), timeout=10,
+                   message="a second passes on the database's clock")
+        for n in range(3):
+            canary = client.enqueue("small", {"n": n})
+            eventually(lambda: client.get_run(canary).finished, timeout=30, message="the worker still claims")
         with psycopg.connect(db_url) as conn:
             last_start, queued = conn.execute(
                 "SELECT max(started_at), count(*) FILTER (WHERE status = 'queued') FROM pgflow.step_tasks "
