@@ -26,7 +26,8 @@ def sql_blocks() -> list[str]:
 def test_the_guide_has_sql_blocks_for_each_topic():
     text = "\n".join(sql_blocks())
     for needle in ("pg_stat_activity", "autovacuum_vacuum_scale_factor", "prune_data_older_than",
-                   "schema_migrations", "metrics_all", "pgflow.workers", "CREATE ROLE", "has_function_privilege"):
+                   "schema_migrations", "metrics_all", "pgflow.workers", "CREATE ROLE", "has_function_privilege",
+                   "synchronous_commit = off"):
         assert needle in text
 
 
@@ -51,6 +52,9 @@ def test_every_sql_block_of_the_operations_guide_runs(db_url):
                 if "CREATE ROLE pgflow_worker" in block:  # what the guide's `pgflow db grant` lines do
                     for kind in migrate.GRANT_KINDS:
                         run_sync(conn, migrate.grant(f"pgflow_{kind}", kind))
+            ts_worker = conn.execute(
+                "SELECT rolconfig, pg_has_role('pgflow_ts_worker', 'pgflow_worker', 'USAGE') AS worker "
+                "FROM pg_roles WHERE rolname = 'pgflow_ts_worker'").fetchone()
             options = conn.execute(
                 "SELECT c.relname, c.reloptions FROM pg_class c "
                 "WHERE c.oid IN ('pgmq.q_guide_flow'::regclass, 'pgflow.step_tasks'::regclass) ORDER BY 1"
@@ -65,7 +69,8 @@ def test_every_sql_block_of_the_operations_guide_runs(db_url):
     depth = next(a for a in answers if a and "queue_length" in a[0])
     assert {"queue_name": "guide_flow", "queue_length": 3} in [
         {k: row[k] for k in ("queue_name", "queue_length")} for row in depth]
-    granted = answers[-1]
+    assert ts_worker == {"rolconfig": ["synchronous_commit=off"], "worker": True}
+    granted = next(a for a in answers if a and "proname" in a[0])
     assert [(row["rolname"], row["proname"]) for row in granted] == [
         ("pgflow_client", "get_run_with_states"),
         ("pgflow_client", "start_flow_with_states"),
