@@ -108,3 +108,12 @@ keyed_victim = pgflow.Job("keyed_victim", concurrency_key="customer", max_runnin
 @keyed_victim.perform
 def slow_import(input: dict[str, Any]) -> None:
     probe(f"victim:{input['customer']}", input["seconds"])
+
+
+# at most 5 starts a second per tenant across every worker (GCRA per key)
+key_rated = pgflow.Job("key_rated", concurrency_key="tenant", rate_limit_per_key=(5, 1.0), max_attempts=1)
+
+
+@key_rated.perform
+def call_tenant_api(input: dict[str, Any]) -> None:
+    return None
