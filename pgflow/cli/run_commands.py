@@ -130,15 +130,17 @@ def enqueue(slug: str, input_text: str, delay: str | None, at: str | None, idemp
 @click.option("--older-than", "older_than", required=True, metavar="DURATION",
               help="Delete what finished longer ago than this: 7d, 12h, 2w (a bare number is days).")
 @click.option("--flow", "flows", multiple=True, metavar="SLUG", help="Only runs of this flow (repeatable).")
+@click.option("--batch-size", "batch_size", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Runs deleted per transaction (short transactions let VACUUM keep up).")
 @database_option
 @json_option
-def prune(older_than: str, flows: tuple[str, ...], database_url: str | None, as_json: bool) -> None:
+def prune(older_than: str, flows: tuple[str, ...], batch_size: int, database_url: str | None, as_json: bool) -> None:
     """Delete finished runs (with their steps, tasks and archived messages) and dead workers."""
     age = parse_duration(older_than, "--older-than", "d")
     with client_for(database_url) as client:
         for slug in flows:
             client.get_flow(slug)  # an unknown slug is an error, not a silent no-op
-        counts = client.prune(older_than=age, flows=list(flows) or None)
+        counts = client.prune(older_than=age, flows=list(flows) or None, batch_size=batch_size)
     if as_json:
         echo_json(counts)
     else:

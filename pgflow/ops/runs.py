@@ -291,12 +291,30 @@ def list_runs(flow: FlowRef | None = None, status: str | None = None, limit: int
     return [Run.from_row(r) for r in rows]
 
 
-def prune(older_than: timedelta, flows: Iterable[FlowRef] | None = None) -> Operation[dict[str, int]]:
+#: runs pruned per transaction by :func:`prune`
+DEFAULT_PRUNE_BATCH = 10_000
+
+
+def prune(older_than: timedelta, flows: Iterable[FlowRef] | None = None, *,
+          batch_size: int | None = DEFAULT_PRUNE_BATCH) -> Operation[dict[str, int]]:
     """Delete runs that finished before ``older_than`` ago, with their step states, tasks and
     archived messages, and workers silent for as long; only of ``flows`` when given.
-    Runs still going are never deleted. Returns the number of rows deleted per kind."""
+    Runs still going are never deleted. Returns the number of rows deleted per kind.
+
+    ``batch_size`` runs at most per transaction (and at most that many archived messages per
+    queue): a large history is pruned in many short transactions, which VACUUM can follow, rather
+    than in one that holds it back for minutes. ``None``: everything in one transaction."""
     if not isinstance(older_than, timedelta) or older_than < timedelta(0):
         raise InvalidInput(f"older_than must be a timedelta >= 0 (e.g. timedelta(days=7)), got {older_than!r}")
+    if batch_size is not None:
+        count_of(batch_size, "batch_size")
     slugs = None if flows is None else [slug_of(f) for f in ([flows] if isinstance(flows, str) else flows)]
-    counts = yield Query.scalar("client_prune_data_older_than", older_than=older_than, flows=slugs).and_commit()
-    return {str(kind): int(n) for kind, n in sorted((counts or {}).items())}
+    total: dict[str, int] = {}
+    while True:
+        counts = yield Query.scalar("client_prune_data_older_than", older_than=older_than, flows=slugs,
+                                    max_runs=batch_size).and_commit()
+        for kind, n in (counts or {}).items():
+            total[str(kind)] = total.get(str(kind), 0) + int(n)
+        # a call that deleted a full batch of anything may have left more behind
+        if batch_size is None or all(int(n) < batch_size for n in (counts or {}).values()):
+            return dict(sorted(total.items()))

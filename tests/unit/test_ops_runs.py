@@ -248,8 +248,18 @@ def test_list_runs_refuses_bad_filters(kwargs: dict[str, object], message: str) 
 def test_prune_counts_per_kind_sorted() -> None:
     steps, counts = play(run_ops.prune(timedelta(days=7), [pgflow.Flow("a"), "b"]), {"workers": 1, "runs": 3})
     assert query(steps[0], "client_prune_data_older_than", "scalar", commits=True) == {
-        "older_than": timedelta(days=7), "flows": ["a", "b"]}
+        "older_than": timedelta(days=7), "flows": ["a", "b"], "max_runs": 10_000}
     assert list(counts.items()) == [("runs", 3), ("workers", 1)]
+
+
+def test_prune_repeats_bounded_calls_while_one_deletes_a_full_batch() -> None:
+    full = {"runs": 2, "step_tasks": 5, "workers": 0}
+    steps, counts = play(run_ops.prune(timedelta(days=1), batch_size=2), full, {"runs": 1, "step_tasks": 2},
+                         {"runs": 0, "step_tasks": 0})
+    assert [query(step, "client_prune_data_older_than", commits=True)["max_runs"] for step in steps] == [2, 2, 2]
+    assert counts == {"runs": 3, "step_tasks": 7, "workers": 0}
+    steps, _ = play(run_ops.prune(timedelta(days=1), batch_size=None), full)
+    assert query(steps[0], "client_prune_data_older_than", commits=True)["max_runs"] is None
 
 
 def test_prune_takes_one_slug_as_one_flow_and_no_counts_as_none() -> None:

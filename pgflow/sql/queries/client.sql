@@ -157,7 +157,8 @@ SELECT run_id, flow_slug, status, input, output, remaining_steps, started_at, co
 
 -- name: client_prune_data_older_than
 -- {"runs": n, "step_states": n, "step_tasks": n, "messages": n, "archived_messages": n, "workers": n}
-SELECT pgflow.prune_data_older_than(%(older_than)s::interval, %(flows)s::text[]) AS counts;
+-- of one call, which deletes at most max_runs runs (NULL: all); ops.runs.prune repeats it
+SELECT pgflow.prune_data_older_than(%(older_than)s::interval, %(flows)s::text[], %(max_runs)s::int) AS counts;
 
 -- name: client_active_tasks
 -- The tasks of some runs that are not over yet (queued or started), with their messages.

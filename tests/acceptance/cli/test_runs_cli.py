@@ -99,7 +99,9 @@ def test_prune_prints_counts_and_checks_its_arguments(pgflow_cli: Cli) -> None:
     assert pruned.returncode == 0, pruned.stderr
     rows = dict(line.split() for line in pruned.stdout.splitlines()[1:])
     assert rows["runs"] == "0" and "step_tasks" in rows
-    as_json = json.loads(pgflow_cli("prune", "--older-than", "12h", "--flow", "shop", "--json").stdout)
+    as_json = json.loads(pgflow_cli("prune", "--older-than", "12h", "--flow", "shop", "--batch-size", "50",
+                                    "--json").stdout)
     assert as_json["runs"] == 0
+    assert pgflow_cli("prune", "--older-than", "7d", "--batch-size", "0").returncode == 2
     assert_one_line_error(pgflow_cli("prune", "--older-than", "a week"), "not a duration")
     assert_one_line_error(pgflow_cli("prune", "--older-than", "7d", "--flow", "nope"), "'nope'")

@@ -57,3 +57,16 @@ async def test_prune_checks_its_arguments(api: Api) -> None:
     with pytest.raises(pgflow.InvalidInput):
         await api.prune(older_than=timedelta(days=-1))
     assert (await api.prune(older_than=timedelta(0)))["runs"] == 0
+
+
+async def test_prune_in_batches_deletes_what_one_call_would(api: Api, db_url: str) -> None:
+    flow = two_step_flow()
+    await api.compile(flow)
+    runs = [await api.start_flow(flow, {"n": n}) for n in range(5)]
+    sim.drain(db_url, flow)
+    age_runs(db_url, runs, days=10)
+    counts = await api.prune(older_than=timedelta(days=7), batch_size=2)  # three calls of 2, 2 and 1 runs
+    assert (counts["runs"], counts["step_states"], counts["step_tasks"]) == (5, 10, 10)
+    for run_id in runs:
+        with pytest.raises(pgflow.RunNotFound):
+            await api.get_run(run_id)
