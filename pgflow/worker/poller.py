@@ -271,15 +271,20 @@ class Poller:
         with telemetry.span("poll", {"queue": queue.name, "qty": qty}) as span:
             rows = await self._db.fetch(
                 "worker_claim_tasks",
-                {"queue_name": queue.name, "qty": qty, "worker_id": queue.worker_id, "step_slug": queue.step_slug,
-                 "traced": telemetry.wants("task.start")},
+                {"queue_name": queue.name, "qty": qty, "worker_id": queue.worker_id, "step_slug": queue.step_slug},
                 stop=self._stop, row_factory=tuple_row,
             )
             messages = rows[0][0] if rows else 0
-            # columns: messages, flow_slug, run_id, step_slug, input, msg_id, task_index, flow_input, attempt,
-            # trace_context
-            tasks = [ClaimedTask(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or 1, queue.name, r[9])
+            # columns: messages, flow_slug, run_id, step_slug, input, msg_id, task_index, flow_input, attempt
+            tasks = [ClaimedTask(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] or 1, queue.name)
                      for r in rows if r[2] is not None]
+            if tasks and telemetry.wants("task.start"):  # a tracer wants task spans: their runs' traces
+                traces = await self._db.fetch("worker_trace_contexts", {"run_ids": list({t.run_id for t in tasks})},
+                                              stop=self._stop, row_factory=tuple_row)
+                if traces:
+                    by_run = dict(traces)
+                    for task in tasks:
+                        task.trace_context = by_run.get(task.run_id)
             span.measurements.update(messages=messages, tasks=len(tasks))
         # a row without a task: messages that gave none, or flow control held work back
         return tasks, messages, len(tasks) < len(rows)

@@ -40,15 +40,21 @@ FROM unnest(%(worker_ids)s::uuid[]) AS w(worker_id)
 -- allow anyway, and the report that follows is durable (its flush covers the claim). It keeps
 -- the database-wide lock PostgreSQL holds while committing a NOTIFY (task:started) short.
 -- A root single step's handler takes flow_input, so its input ({}) is not sent (NULL).
--- trace_context (the run's W3C trace context) is read only when traced is true: a tracer wants
--- task spans; otherwise the CASE never runs the lookup.
+-- No parameter may decide the shape of the plan here: a CASE on a "traced" flag (the runs'
+-- trace contexts read in the same statement) made every custom plan cheaper than the generic
+-- one, and the claim was planned anew on each call (~40 us: a fiftieth of a job's server time);
+-- worker_trace_contexts reads them in a query of its own, only when a tracer wants task spans.
 SELECT c.messages, c.flow_slug, c.run_id, c.step_slug,
        CASE WHEN c.flow_input IS NULL THEN c.input END AS input, c.msg_id, c.task_index,
-       c.flow_input, c.attempt,
-       CASE WHEN %(traced)s::bool
-            THEN (SELECT r.trace_context FROM pgflow.runs AS r WHERE r.run_id = c.run_id) END AS trace_context
+       c.flow_input, c.attempt
 FROM set_config('synchronous_commit', 'off', true) AS async_commit
 CROSS JOIN pgflow.claim_tasks(%(queue_name)s, %(qty)s, %(worker_id)s::uuid, %(step_slug)s) AS c
+
+-- name: worker_trace_contexts
+-- The W3C trace context each of some runs was started in (only those that have one).
+SELECT r.run_id, r.trace_context
+  FROM pgflow.runs AS r
+ WHERE r.run_id = ANY(%(run_ids)s::uuid[]) AND r.trace_context IS NOT NULL
 
 -- name: worker_report_tasks
 -- Several outcomes in one statement (one round trip, one commit): the completions in one
