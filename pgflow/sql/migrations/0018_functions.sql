@@ -1,6 +1,7 @@
 -- pgflow-py migration 0018_functions: drafted by scripts/build_migration.py from the schema files changed since a88107c
 
--- TODO by hand: 0060_tables_runtime.sql changed (ALTER ..., data repairs)
+-- Table changes of the same release, written by hand: 0015_flow_keys (runs.concurrency_key and
+-- its index); 0058_tables_flow_control.sql changed in comments only.
 -- 0148_function__run_concurrency_key.sql
 -- The concurrency key of a run of flow p_flow_slug about to start with input p_input and run
 -- options p_options (pgflow._run_options(); pgflow-py flow control: _create_run and
