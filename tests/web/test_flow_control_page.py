@@ -104,3 +104,37 @@ async def test_the_flow_page_shows_the_per_key_limit_and_the_busiest_keys(db_url
     row = panel.split('data-fc="per-key"')[1].split("</tr>")[0]
     assert "customer.id" in row and "2 per key" in row
     assert "c-7 2, c-9 1" in row
+
+
+async def test_the_run_page_says_why_flow_control_holds_the_run_and_names_its_key(db_url: str) -> None:
+    job = pgflow.Job("keyed_page", concurrency_key="customer", max_running_per_key=2)
+
+    @job.perform
+    def only(input):
+        return 1
+
+    with pgflow.Client(db_url) as client:
+        client.compile(job)
+        run_id = client.enqueue(job, {"customer": "acme"})
+        other = client.enqueue(job, {"customer": "acme"})
+        async with _web(db_url) as web:
+            before = (await web.get(f"/runs/{run_id}")).text
+            client.pause_flow(job, reason="incident 42")
+            paused = (await web.get(f"/runs/{other}")).text
+    assert 'data-testid="run-concurrency-key">acme<' in before and 'data-testid="run-held-by"' not in before
+    assert re.search(r'data-testid="run-held-by">paused[^<]*incident 42<', paused), paused
+
+
+async def test_the_flow_page_shows_rate_limits(db_url: str) -> None:
+    job = pgflow.Job("rated_page", rate_limit=(10, 1.0), concurrency_key="customer", rate_limit_per_key=(2, 60.0))
+
+    @job.perform
+    def only(input):
+        return 1
+
+    with pgflow.Client(db_url) as client:
+        client.compile(job)
+    async with _web(db_url) as web:
+        panel = _panel((await web.get("/jobs/rated_page")).text)
+    rates = " ".join(panel.split('data-fc="rates">')[1].split("</p>")[0].split())
+    assert rates == "Rate limits (task starts, smoothed): job 10 per 1.0 s · each key 2 per 60.0 s"

@@ -158,7 +158,9 @@ ORDER BY ss.run_id, ss.failed_at
 -- ---------------------------------------------------------------------------------- one run
 
 -- name: dashboard_run
-SELECT r.*, f.flow_type, sr.schedule_slug, sr.tick_at, sr.trigger
+-- held_by: why flow control keeps a started run's queued tasks back (NULL: it does not; one index
+-- probe for a flow without flow control)
+SELECT r.*, f.flow_type, sr.schedule_slug, sr.tick_at, sr.trigger, pgflow._run_held_by(r.run_id) AS held_by
 FROM pgflow.runs r
 JOIN pgflow.flows f ON f.flow_slug = r.flow_slug
 LEFT JOIN pgflow.scheduled_runs sr ON sr.run_id = r.run_id
