@@ -140,7 +140,7 @@ PUBLIC_PARAMETERS = {
     "list_schedules": [],
     "new_run_id": [],
     "pause_schedule": [("slug", P, E)],
-    "prune": [("older_than", P, E), ("flows", P, None)],
+    "prune": [("older_than", P, E), ("flows", P, None), ("batch_size", K, 10_000)],
     "recompile": [("flow", P, E)],
     "resume_schedule": [("slug", P, E)],
     "resume_run": [("run_id", P, E), ("force", P, False)],
