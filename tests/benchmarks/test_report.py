@@ -28,12 +28,22 @@ def results_with(samples: dict[str, list[float]]) -> Results:
 
 def test_targets_are_marked_reached_or_missed_from_the_medians():
     results = results_with({"jobs/pgflow-py/1": [2000.0], "jobs/PgQueuer/1": [1000.0],
-                            "jobs/Procrastinate/1": [500.0], "jobs/pgmq floor/1": [3000.0]})
-    found = {name: verdict for name, verdict, _ in report.targets(results, (1,), (0, 1000))}
-    assert found["Jobs ≥ PgQueuer"] is True
-    assert found["Jobs ≥ 10× Procrastinate"] is False
-    assert found["Jobs within 2× of the raw pgmq floor"] is True
-    assert found["Idle worker < 60 MB RSS"] is None
+                            "jobs/Procrastinate/1": [500.0], "jobs/pgmq floor/1": [3000.0],
+                            "compat/compatible/bench_chain/1": [300.0], "compat/native/bench_chain/1": [2000.0],
+                            "footprint/history/1000": [950.0], "footprint/history/1000/empty": [1000.0],
+                            "footprint/history/0": [5000.0],
+                            "live/progress/1/lag": [0.5], "live/tasks/1/lag": [1.5],
+                            "live/idle/0/rss": [10.0], "live/idle/20/rss": [50.0]})
+    found = {name: (verdict, detail) for name, _, verdict, detail in report.targets(results, (1,), (0, 1000))}
+    assert found["Jobs ≥ 1.2× PgQueuer"][0] is True
+    assert found["Jobs ≥ 10× Procrastinate"][0] is False
+    assert found["Jobs ≥ 0.6× the raw pgmq floor"] == (True, "1p: 0.67×")
+    assert found["Compatible path: 3-step chain tasks/s ≥ 0.7× pgflow-py's worker"] == (False, "1p: 0.15×")
+    # the history ratio is taken against the empty drains paired with that size, not every empty drain
+    assert found["Throughput with history ≥ 0.9× of empty (target: 10,000,000 runs)"][0] is True
+    assert found["Every reader sees the run's end within 1 s"] == (False, "worst row 1.50 s (tasks/1)")
+    assert found["A client that never reads adds < 10 MB"] == (True, "2.00 MB each")
+    assert found["Idle worker < 40 MB RSS"][0] is None
 
 
 def test_writing_keeps_the_text_outside_the_markers(tmp_path):
