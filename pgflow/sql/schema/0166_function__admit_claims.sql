@@ -21,6 +21,13 @@
 -- A refused task is not started: its message becomes visible again 250 ms later (a
 -- rate-limited one when the rate next allows a start), so no worker spins on it and a
 -- TypeScript worker reads it again on a later poll.
+-- Fast path: a flow limited by max_running only (flow and/or steps, no per-key limit, no rate)
+-- whose running tasks plus the whole batch stay within every such limit admits the batch in one
+-- statement, without the per-message loop: the same answer the loop gives, as each of its tasks
+-- would find room. The claim lock is kept on this path too: concurrent claims, each fitting on
+-- its own, could together pass the limit if they did not see each other's started tasks (the
+-- lock is held to the claim's commit, which the worker makes with synchronous_commit off, so
+-- holding it costs no WAL flush).
 -- Returns the admitted message ids; messages without a queued task are not returned (the claim
 -- gives them no row either way) and their visibility is left alone.
 CREATE OR REPLACE FUNCTION pgflow._admit_claims(p_flow_slug text, p_msg_ids bigint[], p_queue_name text)
@@ -74,6 +81,20 @@ BEGIN
                   FROM pgflow.step_tasks AS t
                  WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
                  GROUP BY t.step_slug) AS running;
+        -- fast path (no per-key limit, no rate): when even every message of the batch fits in
+        -- the flow's max_running and in every step's (the batch size bounds any step's share of
+        -- it), all queued tasks are admitted with one statement; the loop runs only near a limit
+        IF v_per_key IS NULL AND NOT v_rated
+           AND (v_flow_max IS NULL OR v_running + cardinality(p_msg_ids) <= v_flow_max)
+           AND NOT EXISTS (SELECT FROM jsonb_each(coalesce(v_limits->'steps', '{}')) AS s (step_slug, opts)
+                            WHERE (s.opts->>'max_running')::int
+                                  < coalesce((v_by_step->>s.step_slug)::int, 0) + cardinality(p_msg_ids)) THEN
+            RETURN ARRAY(SELECT t.message_id
+                           FROM unnest(p_msg_ids) AS m (msg_id)
+                           JOIN pgflow.step_tasks AS t ON t.queue_name = p_queue_name AND t.message_id = m.msg_id
+                          WHERE t.status = 'queued' AND t.flow_slug = p_flow_slug
+                          ORDER BY m.msg_id);
+        END IF;
         IF v_per_key IS NOT NULL THEN
             v_by_key := pgflow._running_by_key(p_flow_slug);
         END IF;

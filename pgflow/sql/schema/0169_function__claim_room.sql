@@ -4,8 +4,9 @@
 --          read as many as asked; pgflow._start_tasks' admission does the rest;
 --   0    - the flow is paused, or its running tasks fill its max_running: read nothing;
 --   n    - max_running minus the running tasks (taking the flow's claim lock, as
---          pgflow._admit_claims, which counts again under it), and at most the starts the flow's
---          rate_limit allows now (pgflow._rate_room);
+--          pgflow._admit_claims, which counts again under it - except for a flow without a
+--          rate_limit that has 1,000 slots or more free: then without the lock), and at most the
+--          starts the flow's rate_limit allows now (pgflow._rate_room);
 -- prioritized_flow, the queue's flow when it has started runs with a priority above 0 (their
 -- tasks are read first, pgflow._read_prioritized), else NULL;
 -- keyed_flow, the queue's flow when it has a max_running_per_key (its messages are read from the
@@ -41,6 +42,16 @@ BEGIN
     v_max := (v_control.limits->>'max_running')::int;
     IF v_max IS NULL AND NOT v_control.limits ? 'rate_limit' THEN
         RETURN;
+    END IF;
+    IF v_max IS NOT NULL AND NOT v_control.limits ? 'rate_limit' THEN
+        -- far below the limit (1,000 slots or more free by a count without the lock) the read
+        -- is sized by that count and the lock is left to pgflow._admit_claims, which enforces
+        -- the limit under it: taking it here held it across the read too
+        SELECT greatest(v_max - count(*), 0)::int INTO room
+          FROM pgflow.step_tasks AS t WHERE t.flow_slug = v_flow AND t.status = 'started';
+        IF room >= 1000 THEN
+            RETURN;
+        END IF;
     END IF;
     PERFORM pg_advisory_xact_lock(3, hashtext(v_flow));
     IF v_max IS NOT NULL THEN
