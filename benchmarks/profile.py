@@ -4,6 +4,7 @@ statements included).
 
     python -m benchmarks.profile                       # pgflow-py and PgQueuer, 10,000 jobs, 1 process
     python -m benchmarks.profile --systems pgflow-py --jobs 20000 --processes 2 --top 25
+    python -m benchmarks.profile --systems compat --jobs 1500 --extra '--flows bench_chain'  # a TypeScript worker's calls
 
 Runs on a throwaway embedded PostgreSQL (durable settings, ``pg_stat_statements`` preloaded)
 or ``--database-url``. CPU is read from ``/proc``: the worker processes' own, and the server's
