@@ -4,6 +4,7 @@ statements included).
 
     python -m benchmarks.profile                       # pgflow-py and PgQueuer, 10,000 jobs, 1 process
     python -m benchmarks.profile --systems pgflow-py --jobs 20000 --processes 2 --top 25
+    python -m benchmarks.profile --systems compat --jobs 1500 --extra '--flows bench_chain'  # a TypeScript worker's calls
 
 Runs on a throwaway embedded PostgreSQL (durable settings, ``pg_stat_statements`` preloaded)
 or ``--database-url``. CPU is read from ``/proc``: the worker processes' own, and the server's
@@ -19,6 +20,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
@@ -29,6 +31,7 @@ from benchmarks.core import vacuum_analyze
 from benchmarks.env import Server, start_server
 from benchmarks.sql import q
 from benchmarks.scenarios.jobs import available_systems
+from benchmarks.systems import compat_sys, pgflow_sys
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -65,6 +68,11 @@ def server_wal(admin_url: str) -> int:
     return int(row[0])
 
 
+# the compatible path (scenario 6): pgflow-py's database and runs, drained by the TypeScript worker's calls
+COMPAT = SimpleNamespace(__name__=compat_sys.__name__, setup=pgflow_sys.setup, enqueue=pgflow_sys.enqueue,
+                         REMAINING_SQL=pgflow_sys.REMAINING_SQL)
+
+
 def process_cpu(pids: list[int]) -> float:
     """Seconds of CPU these live processes have used (their threads included)."""
     return sum(sum(int(x) for x in _stat(pid)[11:13]) for pid in pids) / TICK
@@ -73,7 +81,7 @@ def process_cpu(pids: list[int]) -> float:
 def profile(server: Server, names: list[str], jobs: int, processes: int, top: int, timeout: float,
             extra: list[str], statements: list[str]) -> Iterator[str]:
     """Drain ``jobs`` jobs of each named system; yield the report's lines as they come."""
-    systems = available_systems()
+    systems: dict[str, Any] = {**available_systems(), "compat": COMPAT}
     for name in names:
         module = systems[name]
         database = f"profile_{module.__name__.rsplit('.', 1)[-1]}_{os.getpid()}"  # concurrent profiles apart
@@ -139,7 +147,8 @@ def _reset_statements(conn: psycopg.Connection[Any]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--systems", default="pgflow-py,PgQueuer")
+    parser.add_argument("--systems", default="pgflow-py,PgQueuer",
+                        help="also: compat (the TypeScript worker's calls; --extra '--flows bench_chain')")
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--top", type=int, default=15, help="statements to list per system")

@@ -16,7 +16,9 @@ BEGIN
     SELECT ss.* INTO v_state
       FROM pgflow.step_states AS ss
      WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug;
-    PERFORM pgflow._emit(pgflow._step_event('step:completed', v_state));
+    IF pgflow._events_wanted() THEN
+        PERFORM pgflow._emit(pgflow._step_event('step:completed', v_state));
+    END IF;
     v_released := pgflow._pass_output_to_dependents(p_run_id, p_step_slug, v_state.output);
     UPDATE pgflow.runs AS r SET remaining_steps = r.remaining_steps - 1 WHERE r.run_id = p_run_id;
     IF v_released > 0 THEN

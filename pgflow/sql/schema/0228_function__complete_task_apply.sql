@@ -51,21 +51,40 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;  -- requeued by requeue_stalled_tasks meanwhile
     END IF;
-    PERFORM pgflow._emit(pgflow._task_event('task:completed', v_task));
+    IF pgflow._events_wanted() THEN
+        PERFORM pgflow._emit(pgflow._task_event('task:completed', v_task));
+    END IF;
 
-    UPDATE pgflow.step_states AS ss
-       SET remaining_tasks = ss.remaining_tasks - 1,
-           status = CASE WHEN ss.remaining_tasks = 1 THEN 'completed' ELSE ss.status END,
-           completed_at = CASE WHEN ss.remaining_tasks = 1 THEN now() END,
-           output = CASE
-               WHEN ss.remaining_tasks > 1 THEN NULL
-               WHEN v_reported.step_type = 'single' THEN p_output
-               ELSE (SELECT coalesce(jsonb_agg(t.output ORDER BY t.task_index), '[]'::jsonb)
-                       FROM pgflow.step_tasks AS t
-                      WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug)
-           END
-     WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
-    RETURNING ss.status INTO v_step_status;
+    -- One statement per case, each with a plan that does not depend on its parameters: a single
+    -- statement whose CASE folded v_reported.step_type was planned again on every call (custom
+    -- plans cost less than its generic one). v_reported.remaining_tasks was read under the step
+    -- state row lock, so it is the row's count here.
+    IF v_reported.remaining_tasks > 1 THEN
+        UPDATE pgflow.step_states AS ss
+           SET remaining_tasks = ss.remaining_tasks - 1, completed_at = NULL, output = NULL
+         WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
+        RETURNING ss.status INTO v_step_status;
+    ELSIF v_reported.remaining_tasks = 1 AND v_reported.step_type = 'single' THEN
+        UPDATE pgflow.step_states AS ss
+           SET remaining_tasks = ss.remaining_tasks - 1, status = 'completed', completed_at = now(),
+               output = p_output
+         WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
+        RETURNING ss.status INTO v_step_status;
+    ELSE  -- a map step's last task (and anything unexpected): the general statement
+        UPDATE pgflow.step_states AS ss
+           SET remaining_tasks = ss.remaining_tasks - 1,
+               status = CASE WHEN ss.remaining_tasks = 1 THEN 'completed' ELSE ss.status END,
+               completed_at = CASE WHEN ss.remaining_tasks = 1 THEN now() END,
+               output = CASE
+                   WHEN ss.remaining_tasks > 1 THEN NULL
+                   WHEN v_reported.step_type = 'single' THEN p_output
+                   ELSE (SELECT coalesce(jsonb_agg(t.output ORDER BY t.task_index), '[]'::jsonb)
+                           FROM pgflow.step_tasks AS t
+                          WHERE t.run_id = p_run_id AND t.step_slug = p_step_slug)
+               END
+         WHERE ss.run_id = p_run_id AND ss.step_slug = p_step_slug
+        RETURNING ss.status INTO v_step_status;
+    END IF;
 
     IF v_step_status = 'completed' THEN
         PERFORM pgflow._on_step_completed(p_run_id, p_step_slug);
