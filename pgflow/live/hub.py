@@ -9,7 +9,7 @@ Which channels it listens on:
 * While only single runs are followed (and at most ``max_run_channels`` of them), the hub
   LISTENs on each run's own channel. A process that follows a few runs in a busy database then
   receives only their events instead of every event of every run.
-* As soon as someone follows all runs or all task events, or more than ``max_run_channels``
+* As soon as someone follows all runs with their task events, or more than ``max_run_channels``
   runs are followed, the hub LISTENs on ``pgflow:events`` alone and routes by ``run_id``.
   PostgreSQL compares each notification with a listener's channels one by one, and each
   LISTEN/UNLISTEN costs a round trip, so thousands of run channels cost more than filtering.
