@@ -33,11 +33,14 @@ from typing import Any, ClassVar, Literal, TypeGuard, Union, get_args, get_origi
 from uuid import UUID
 
 ALL_RUNS_CHANNEL = "pgflow:events"
+#: every run's run and step events, no task events (a pgflow-py extension)
+ALL_RUNS_STEPS_CHANNEL = "pgflow:events:steps"
 
 
-def run_channel(run_id: UUID | str) -> str:
-    """The NOTIFY channel of one run."""
-    return f"pgflow:run:{run_id}"
+def run_channel(run_id: UUID | str, *, tasks: bool = True) -> str:
+    """The NOTIFY channel of one run; with ``tasks=False`` the one that carries its run and step
+    events only (a pgflow-py extension)."""
+    return f"pgflow:run:{run_id}" if tasks else f"pgflow:run:{run_id}:steps"
 
 
 _FRACTION = re.compile(r"\.(\d{1,6})(?=[+-]|Z|$)")

@@ -9,10 +9,15 @@ Which channels it listens on:
 * While only single runs are followed (and at most ``max_run_channels`` of them), the hub
   LISTENs on each run's own channel. A process that follows a few runs in a busy database then
   receives only their events instead of every event of every run.
-* As soon as someone follows all runs or all task events, or more than ``max_run_channels``
+* As soon as someone follows all runs with their task events, or more than ``max_run_channels``
   runs are followed, the hub LISTENs on ``pgflow:events`` alone and routes by ``run_id``.
   PostgreSQL compares each notification with a listener's channels one by one, and each
   LISTEN/UNLISTEN costs a round trip, so thousands of run channels cost more than filtering.
+
+Subscribers that want no task events (``subscribe(run_id, tasks=False)``,
+``subscribe_all()``) are served from the channels without task events (``pgflow:run:<id>:steps``,
+``pgflow:events:steps``) unless a channel with task events is listened on anyway: then a map's
+thousands of task events are not even sent to this process while nobody in it wants them.
 
 Switching between the two overlaps for a moment; an event that arrives on both channels is
 delivered once (the hub remembers the last few thousand payloads).
@@ -43,7 +48,7 @@ import psycopg
 
 from pgflow.db import query, translate_error
 from pgflow.errors import ConfigurationError, DatabaseUnavailable, PgFlowError
-from pgflow.events import ALL_RUNS_CHANNEL, TaskEvent, ends_run, parse_event, run_channel
+from pgflow.events import ALL_RUNS_CHANNEL, ALL_RUNS_STEPS_CHANNEL, TaskEvent, ends_run, parse_event, run_channel
 from pgflow.live.markers import Gap, Item, RunFinished
 from pgflow.live.reader import NotifyReader
 from pgflow.live.subscription import Subscription
@@ -141,10 +146,11 @@ class EventHub:
         """The channels the connection currently LISTENs on."""
         return frozenset(self._listening)
 
-    async def subscribe(self, run_id: UUID | str, *, callback: Callable[[Item], Any] | None = None,
+    async def subscribe(self, run_id: UUID | str, *, tasks: bool = True, callback: Callable[[Item], Any] | None = None,
                         maxsize: int = 10_000) -> Subscription:
-        """Follow one run: its run, step and task events, its ``RunFinished``, and gaps."""
-        return await self._subscribe(Subscription(self._remove, "run", UUID(str(run_id)), True, callback, maxsize))
+        """Follow one run: its run, step and task events (without task events with
+        ``tasks=False``), its ``RunFinished``, and gaps."""
+        return await self._subscribe(Subscription(self._remove, "run", UUID(str(run_id)), tasks, callback, maxsize))
 
     async def subscribe_all(self, *, tasks: bool = False, callback: Callable[[Item], Any] | None = None,
                             maxsize: int = 10_000) -> Subscription:
@@ -189,9 +195,14 @@ class EventHub:
         return [s for subs in self._by_run.values() for s in subs] + list(self._all) + list(self._tasks)
 
     def _wanted_channels(self) -> set[str]:
-        if self._all or self._tasks or len(self._by_run) > self.max_run_channels:
+        if self._tasks or any(s.include_tasks for s in self._all):
             return {ALL_RUNS_CHANNEL}
-        return {run_channel(r) for r in self._by_run}
+        with_tasks = {r for r, subs in self._by_run.items() if any(s.include_tasks for s in subs)}
+        without = set() if self._all else set(self._by_run) - with_tasks  # pgflow:events:steps has them
+        if len(with_tasks) + len(without) > self.max_run_channels:
+            return {ALL_RUNS_CHANNEL} if with_tasks else {ALL_RUNS_STEPS_CHANNEL}
+        wanted = {run_channel(r) for r in with_tasks} | {run_channel(r, tasks=False) for r in without}
+        return wanted | ({ALL_RUNS_STEPS_CHANNEL} if self._all else set())
 
     # --------------------------------------------------------------- lifecycle
     def _start(self) -> None:
@@ -384,7 +395,8 @@ class EventHub:
             return
         is_task = isinstance(item, TaskEvent)
         for sub in list(self._by_run.get(item.run_id, ())):
-            sub._deliver(item)
+            if sub.include_tasks or not is_task:
+                sub._deliver(item)
         for sub in list(self._all):
             if sub.include_tasks or not is_task:
                 sub._deliver(item)

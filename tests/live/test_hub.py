@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from pgflow.errors import DatabaseUnavailable
-from pgflow.events import ALL_RUNS_CHANNEL, RunStartedEvent, StepCompletedEvent, TaskStartedEvent, run_channel
+from pgflow.events import ALL_RUNS_CHANNEL, ALL_RUNS_STEPS_CHANNEL, RunStartedEvent, StepCompletedEvent, TaskStartedEvent, run_channel
 from pgflow.live import EventHub, Gap, RunFinished
 from tests.helpers import eventually_async
 
@@ -236,3 +236,42 @@ async def test_a_run_subscription_iteration_ends_after_run_finished(db_url):
             got = await asyncio.wait_for(collect(), timeout=10)  # the realtime guide's loop ends by itself
         assert [type(i).__name__ for i in got] == ["RunStartedEvent", "RunCompletedEvent", "RunFinished"]
         assert sub.closed and run_channel(a) not in hub._wanted_channels()  # it left the hub
+
+
+async def test_subscribers_without_task_events_are_not_sent_any(db_url):
+    """The overview (all runs, no tasks) and a run followed without tasks LISTEN on the channels
+    without task events: the database sends this process none of a map's task events."""
+    a, b = uuid.uuid4(), uuid.uuid4()
+    async with EventHub(db_url) as hub:
+        one = await hub.subscribe(a, tasks=False)
+        assert hub.channels == {run_channel(a, tasks=False)}
+        every = await hub.subscribe_all()
+        assert hub.channels == {ALL_RUNS_STEPS_CHANNEL}
+        with psycopg.connect(db_url) as conn:
+            followed = {r[0] for r in conn.execute("SELECT channel FROM pgflow.subscribers WHERE pid = %s",
+                                                   (hub.backend_pid,))}
+        assert followed == {ALL_RUNS_STEPS_CHANNEL}
+        seen: list[str] = []
+        hub._dispatch = lambda notify, dispatch=hub._dispatch: (seen.append(notify.payload), dispatch(notify))[1]
+        emit(db_url, run_started(a), *(task_started(a, index=i) for i in range(50)), step_completed(a),
+             run_started(b), task_started(b))
+        assert [type(e) for e in await items(one, 2)] == [RunStartedEvent, StepCompletedEvent]
+        assert [type(e) for e in await items(every, 3)] == [RunStartedEvent, StepCompletedEvent, RunStartedEvent]
+        assert not any('"task:' in payload for payload in seen)
+        assert one.get_nowait() is None and every.get_nowait() is None
+
+
+async def test_a_run_followed_with_and_without_tasks_gets_each_event_once(db_url):
+    a = uuid.uuid4()
+    async with EventHub(db_url) as hub:
+        bare = await hub.subscribe(a, tasks=False)
+        full = await hub.subscribe(a)
+        every = await hub.subscribe_all()
+        assert hub.channels == {run_channel(a), ALL_RUNS_STEPS_CHANNEL}
+        emit(db_url, run_started(a), task_started(a), step_completed(a))
+        assert [type(e) for e in await items(full, 3)] == [RunStartedEvent, TaskStartedEvent, StepCompletedEvent]
+        assert [type(e) for e in await items(bare, 2)] == [RunStartedEvent, StepCompletedEvent]
+        assert [type(e) for e in await items(every, 2)] == [RunStartedEvent, StepCompletedEvent]
+        await asyncio.sleep(0.1)
+        for sub in (bare, full, every):
+            assert sub.get_nowait() is None, sub

@@ -2,7 +2,9 @@
 -- database whichever worker (Python, TypeScript, Elixir) drove the change, and NOTIFY delivers
 -- them only when the transaction commits.
 --
--- Channels: 'pgflow:run:<run_id>' (one run) and 'pgflow:events' (every run), each only while
+-- Channels: 'pgflow:run:<run_id>' (one run) and 'pgflow:events' (every run); run and step events
+-- (never task events) also on 'pgflow:run:<run_id>:steps' and 'pgflow:events:steps', so that a
+-- listener that needs no task events is not sent a map's thousands of them. Each only while
 -- some session follows it (pgflow.subscribe(), a row in pgflow.subscribers): a transaction that
 -- NOTIFYs takes a database-wide lock while it commits, which serialises concurrent workers'
 -- commits, so events nobody follows are not sent.
@@ -27,17 +29,23 @@ DECLARE
     v_mode text := coalesce(current_setting('pgflow.events', true), '');
     v_to_run boolean := v_mode = 'always';
     v_to_all boolean := v_mode = 'always';
+    v_steps boolean := v_event NOT LIKE 'task:%';
+    v_to_run_steps boolean := v_mode = 'always' AND v_steps;
+    v_to_all_steps boolean := v_mode = 'always' AND v_steps;
 BEGIN
     IF v_mode = 'off' THEN
         RETURN;
     END IF;
     IF NOT v_to_all THEN
-        SELECT coalesce(bool_or(s.channel = v_topic), false), coalesce(bool_or(s.channel = 'pgflow:events'), false)
-          INTO v_to_run, v_to_all
+        SELECT coalesce(bool_or(s.channel = v_topic), false), coalesce(bool_or(s.channel = 'pgflow:events'), false),
+               coalesce(bool_or(s.channel = v_topic || ':steps'), false),
+               coalesce(bool_or(s.channel = 'pgflow:events:steps'), false)
+          INTO v_to_run, v_to_all, v_to_run_steps, v_to_all_steps
           FROM pgflow.subscribers AS s
-         WHERE s.channel IN (v_topic, 'pgflow:events');
+         WHERE s.channel IN (v_topic, 'pgflow:events')
+            OR (v_steps AND s.channel IN (v_topic || ':steps', 'pgflow:events:steps'));
     END IF;
-    IF v_to_run OR v_to_all THEN
+    IF v_to_run OR v_to_all OR v_to_run_steps OR v_to_all_steps THEN
         v_payload := p_payload || jsonb_build_object('ts', clock_timestamp());
         v_text := v_payload::text;
         IF octet_length(v_text) > 7900 THEN
@@ -53,6 +61,12 @@ BEGIN
         END IF;
         IF v_to_all THEN
             PERFORM pg_notify('pgflow:events', v_text);
+        END IF;
+        IF v_to_run_steps THEN
+            PERFORM pg_notify(v_topic || ':steps', v_text);
+        END IF;
+        IF v_to_all_steps THEN
+            PERFORM pg_notify('pgflow:events:steps', v_text);
         END IF;
     END IF;
 

@@ -1,5 +1,6 @@
 -- Follow a pgflow event channel from this session: LISTEN on it and register, so that engine
--- functions NOTIFY on it. Channels: 'pgflow:events' (every run) or 'pgflow:run:<run_id>'.
+-- functions NOTIFY on it. Channels: 'pgflow:events' (every run) or 'pgflow:run:<run_id>', or
+-- the same with ':steps' appended: their run and step events only, no task events.
 -- Like LISTEN, it takes effect when the transaction commits.
 --
 -- A change committed by a transaction that was already running when the subscription committed
@@ -15,11 +16,12 @@ SET search_path = ''
 AS $$
 BEGIN
     IF subscribe.channel IS NULL
-       OR NOT (subscribe.channel = 'pgflow:events' OR subscribe.channel LIKE 'pgflow:run:%') THEN
+       OR NOT (subscribe.channel IN ('pgflow:events', 'pgflow:events:steps') OR subscribe.channel LIKE 'pgflow:run:%') THEN
         RAISE EXCEPTION USING
             ERRCODE = '22023',
             MESSAGE = format('%L is not a pgflow event channel', subscribe.channel),
-            HINT = 'Subscribe to ''pgflow:events'' (every run) or ''pgflow:run:<run_id>'' (one run).';
+            HINT = 'Subscribe to ''pgflow:events'' (every run) or ''pgflow:run:<run_id>'' (one run); '
+                   'append '':steps'' for their run and step events only.';
     END IF;
     PERFORM pgflow._forget_gone_subscribers();
     INSERT INTO pgflow.subscribers (channel, pid, backend_start)

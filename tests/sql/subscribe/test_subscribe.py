@@ -137,3 +137,18 @@ def test_await_event_writers_ignores_transactions_that_never_emitted(db_url):
         idle.execute("SELECT count(*) FROM pgflow.runs")  # open, but never looked for subscribers
         follower.execute("SELECT pgflow.subscribe('pgflow:events')")
         assert scalar(follower, "SELECT pgflow.await_event_writers(5)") is True
+
+
+@pytest.mark.parametrize("channel", ["pgflow:events:steps", "pgflow:run:{run_id}:steps"])
+def test_the_steps_channels_carry_run_and_step_events_never_task_events(db_url, channel):
+    """pgflow-py's task-free channels: a follower of one of them is sent no task event at all."""
+    run_id = uuid.uuid4()
+    channel = channel.format(run_id=run_id)
+    with psycopg.connect(db_url) as conn, psycopg.connect(db_url, autocommit=True) as listen:
+        listen.execute("SELECT pgflow.subscribe(%s)", (channel,))
+        for event_type in ("run:started", "task:started", "task:completed", "step:completed", "run:completed"):
+            conn.execute("SELECT pgflow._emit(jsonb_build_object('event_type', %s::text, 'run_id', %s::uuid))",
+                         (event_type, run_id))
+        conn.commit()
+        assert fenced(conn, listen, channel) == ["run:started", "step:completed", "run:completed"]
+        assert rows(conn, "SELECT channel FROM pgflow.subscribers") == [{"channel": channel}]
