@@ -49,13 +49,14 @@ def work(item: float) -> None:
     probe("limited", item)
 
 
-# no limit: paused and resumed
+# no limit: paused and resumed; 50 ms a job, so that at concurrency 2 the 300 jobs take ~7 s and
+# many are still queued when the pause comes (instant jobs could all run while they are enqueued)
 pausable = pgflow.Job("pausable", max_attempts=1)
 
 
 @pausable.perform
 def tick(input: dict[str, Any]) -> None:
-    probe("pausable", 0)
+    probe("pausable", 0.05)
 
 
 # at most 20 starts a second across every worker
