@@ -78,6 +78,13 @@ class RunState:
     def task_count(self) -> int:
         return sum(len(t) for t in self._tasks.values())
 
+    def step_slugs(self) -> list[str]:
+        return list(self._steps)
+
+    def step_state(self, step_slug: str) -> StepState:
+        """One step's state without its tasks (``KeyError`` for an unknown step)."""
+        return self._steps[step_slug]
+
     def task_counts(self, step_slug: str) -> dict[str, int]:
         """How many of a step's tasks are in each status (kept as events arrive: O(1))."""
         return {status: n for status, n in self._counts.get(step_slug, {}).items() if n}

@@ -23,6 +23,10 @@ With ``reload_on_finish="unknown"`` the live run reads back only what the events
 seen in an event, a failed run's steps), for a truncated event as well as at the end, and
 reports ``"finished"`` without any query when nothing is unknown: the end of a 10,000-task map
 followed from its start costs no reading of its 10,000 tasks. The final state is the same.
+
+With ``tasks=False`` (or :meth:`LiveRun.follow_tasks`) the live run follows run and step events
+only: the database does not send it task events, and its tasks stay as the last reading showed
+them (a step that ends ends its open tasks); follow them again and it reloads the run.
 """
 
 from __future__ import annotations
@@ -121,11 +125,14 @@ class LiveRun:
     """A run kept current from events. Create it with :meth:`open` (or construct and ``start``)."""
 
     def __init__(self, client: Any, run_id: UUID | str, *, hub: EventHub | None = None,
-                 on_change: Callable[[Change], Any] | None = None, reload_on_finish: bool | str = True) -> None:
+                 on_change: Callable[[Change], Any] | None = None, reload_on_finish: bool | str = True,
+                 tasks: bool = True) -> None:
         self.client = client
         self.run_id = UUID(str(run_id))
         self.hub = hub
         self.reload_on_finish = reload_on_finish
+        #: whether task events are followed (see :meth:`follow_tasks`)
+        self.tasks = tasks
         self._state: RunState | None = None
         self._buffer: list[Item] | None = None
         self._subscription: Any = None
@@ -151,7 +158,7 @@ class LiveRun:
         if self.hub is None:
             self.hub = await hub_for(self.client)
         self._buffer = []
-        self._subscription = await self.hub.subscribe(self.run_id, callback=self._receive)
+        self._subscription = await self.hub.subscribe(self.run_id, tasks=self.tasks, callback=self._receive)
         try:
             snapshot = await load_run(self.client, self.run_id)
         except BaseException:
@@ -159,6 +166,24 @@ class LiveRun:
             raise
         self._install(snapshot, "snapshot")
         return self
+
+    async def follow_tasks(self, tasks: bool = True) -> None:
+        """Follow the run's task events (``True``) or only its run and step events (``False``).
+
+        Without task events the database does not even send them to this process (a map's
+        thousands of task events cost nothing here), run and step states stay current, and the
+        tasks are as the last reading left them: their counts per status come from
+        ``get_run``'s tasks or your own reading, not from this state. Following them again
+        subscribes first and then reloads the run, so nothing that happened meanwhile is missed.
+        """
+        if tasks == self.tasks or self._closed or self._subscription is None:
+            return
+        assert self.hub is not None
+        subscription = await self.hub.subscribe(self.run_id, tasks=tasks, callback=self._receive)
+        previous, self._subscription, self.tasks = self._subscription, subscription, tasks
+        await previous.close()  # an event delivered by both is applied once (applying is idempotent)
+        if tasks:
+            await self.refresh()
 
     # ------------------------------------------------------------------- state
     @property
@@ -264,6 +289,8 @@ class LiveRun:
             reasons, self._reload_reasons = self._reload_reasons, set()
             partial = self.reload_on_finish == "unknown" and "resync" not in reasons and self._state is not None
             head, tasks = self._state.unknown() if partial and self._state is not None else (True, {})
+            if not self.tasks:
+                tasks = {}  # tasks are not followed: their state is that of the last reading anyway
             if partial and not head and not tasks:
                 self._install_parts(None, [])  # the events told everything: no reading at all
                 continue

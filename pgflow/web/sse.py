@@ -176,7 +176,7 @@ def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float 
     async def the_hub() -> EventHub:
         return hub if hub is not None else await hub_for(client)
 
-    runs = viewers if viewers is not None else SharedRuns(client, hub)
+    runs = viewers if viewers is not None else SharedRuns(client, hub, progress_interval=progress_interval)
 
     async def one_run(request: Request) -> Response | _EventStreamResponse:
         try:

@@ -8,6 +8,7 @@ import socket
 
 import httpx
 
+from pgflow.events import run_channel
 from pgflow.live import run_to_dict
 from pgflow.live.viewers import SharedRuns
 from pgflow.web.sse import event_stream
@@ -52,6 +53,7 @@ async def test_a_client_that_stops_reading_keeps_at_most_its_bound_then_gets_a_f
         await soon(lambda: viewer.finished is not None)
         watcher.cancel()
         assert peak <= 20 and len(viewer.items) <= 20
+        assert not viewer.shared.live.tasks  # nobody was sent task events: the process stopped taking them
         received = b""
         while b"event: run:finished" not in received:  # now it reads: the stream still ends exactly
             chunk = await asyncio.wait_for(loop.sock_recv(sock, 65536), 10)
@@ -107,6 +109,61 @@ async def test_progress_mode_sends_task_counts_instead_of_task_events(client, db
     final = got[-2].data["run"]
     assert {s["step_slug"]: s["task_counts"] for s in final["step_states"]}["double"] == {"completed": 40}
     assert bad.status_code == 400 and "progress" in bad.json()["error"]
+
+
+async def test_a_run_watched_only_for_progress_is_followed_without_task_events(client, db_url):
+    run_id = await client.start_flow(maps, {"items": list(range(1, 121))})
+    viewers = SharedRuns(client, progress_interval=0.05)
+    app = event_stream(client, viewers=viewers, progress_interval=0.05)
+    async with serving(app) as base, httpx.AsyncClient(timeout=10) as http:
+        async with http.stream("GET", f"{base}/runs/{run_id}?tasks=progress") as response:
+            stream = messages(response)
+            first = await next_message(stream)
+            assert viewers.hub is not None
+            assert run_channel(run_id, tasks=False) in viewers.hub.channels
+            assert run_channel(run_id) not in viewers.hub.channels
+            seen: list[str] = []
+            hub = viewers.hub
+            hub._dispatch = lambda notify, dispatch=hub._dispatch: (seen.append(notify.payload), dispatch(notify))[1]
+            got = [first]
+            async with SqlDriver(db_url, maps) as driver:
+                while await driver.step():  # 50 tasks at a time, with pauses the counts show
+                    await asyncio.sleep(0.15)
+            got += [m async for m in stream if isinstance(m, Message)]
+    assert not [m for m in got if m.event.startswith("task:")]
+    assert not any('"task:' in payload for payload in seen)
+    done = [m.data["tasks"].get("completed", 0) for m in got
+            if m.event == "step:progress" and m.data["step_slug"] == "double"]
+    assert len(done) >= 2 and done == sorted(done) and done[-1] == 120  # counts read as the run went
+    final = {s["step_slug"]: s for s in got[-2].data["run"]["step_states"]}["double"]
+    assert final["task_counts"] == {"completed": 120} and final["remaining_tasks"] == 0
+
+
+async def test_task_events_are_followed_while_a_viewer_takes_them_and_again_when_one_comes(client, db_url):
+    run_id = await client.start_flow(maps, {"items": list(range(1, 121))})
+    viewers = SharedRuns(client, progress_interval=0.05)
+    app = event_stream(client, viewers=viewers, progress_interval=0.05)
+    async with serving(app) as base, httpx.AsyncClient(timeout=10) as http, SqlDriver(db_url, maps) as driver:
+        async with http.stream("GET", f"{base}/runs/{run_id}?tasks=progress") as progress:
+            progress_stream = messages(progress)
+            await next_message(progress_stream)
+            (watcher,) = viewers.viewers_of(run_id)
+            assert not watcher.shared.live.tasks
+            async with http.stream("GET", f"{base}/runs/{run_id}") as full:
+                first = await next_message(messages(full))
+                assert watcher.shared.live.tasks and first.data["run"] == run_to_dict(await client.get_run_with_states(run_id))
+                await driver.step()
+                await driver.step()  # the split and 50 of the map's tasks
+            await soon(lambda: not watcher.shared.live.tasks)  # its last taker left
+            await driver.step()
+            async with http.stream("GET", f"{base}/runs/{run_id}") as again:  # tasks it did not follow
+                first = await next_message(messages(again))
+                assert watcher.shared.live.tasks
+                assert first.data["run"] == run_to_dict(await client.get_run_with_states(run_id))
+            await driver.drain()
+            got = [m async for m in progress_stream if isinstance(m, Message)]
+    final = {s["step_slug"]: s for s in got[-2].data["run"]["step_states"]}["double"]
+    assert got[-1].event == "run:finished" and final["task_counts"] == {"completed": 120}
 
 
 async def test_large_fields_are_left_out_of_snapshots_and_named(client, db_url):

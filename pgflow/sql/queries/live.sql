@@ -41,3 +41,11 @@ SELECT t.flow_slug, t.run_id, t.step_slug, t.task_index, t.status, t.attempts_co
   JOIN pgflow.step_tasks AS t
     ON t.run_id = %(run_id)s AND t.step_slug = k.step_slug AND t.task_index = k.task_index
  ORDER BY t.step_slug, t.task_index
+
+-- name: live_task_counts
+-- How many of one run's tasks are in each status, by step: the progress of a run followed
+-- without its task events (pgflow.live.viewers), read at most once per progress interval.
+SELECT step_slug, status, count(*)::int AS tasks
+  FROM pgflow.step_tasks
+ WHERE run_id = %(run_id)s
+ GROUP BY step_slug, status
