@@ -362,6 +362,13 @@ class EventHub:
                                              return_when=asyncio.FIRST_COMPLETED)
                 if reader.next in done:
                     self._dispatch(reader.take())
+                    # the rest of a batch psycopg has received comes without waiting for the
+                    # server: take it notification by notification without a full wait for each
+                    while not self._wake.is_set():
+                        await asyncio.sleep(0)
+                        if not reader.next.done():
+                            break
+                        self._dispatch(reader.take())
                 elif not done:  # quiet for a while: make sure the connection is alive
                     await reader.stop(self._dispatch)
                     reader = None
