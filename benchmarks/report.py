@@ -105,6 +105,10 @@ def targets(results: Results, processes: tuple[int, ...], history: tuple[int, ..
 
     live_rows = sorted({k.rsplit("/", 1)[0] for k in results.samples
                         if k.startswith("live/") and k.endswith("/lag")})
+    # the dashboard's pages follow a run with ?tasks=progress (the idle rows too); "tasks" rows
+    # are API clients that asked for every task event
+    task_rows = [row for row in live_rows if row.startswith("live/tasks/")]
+    page_rows = [row for row in live_rows if row not in task_rows]
     jobs = "jobs/pgflow-py/{p}"
     return [
         ("Jobs ≥ 1.2× PgQueuer", "1.14 / 0.93 / 0.79×", *versus(jobs, "jobs/PgQueuer/{p}", 1.2)),
@@ -130,10 +134,14 @@ def targets(results: Results, processes: tuple[int, ...], history: tuple[int, ..
         ("100 SSE readers of a 10,000-item map < 5 s of dashboard CPU", "33.8 s for one reader (2026-12-04)",
          *below("live/progress/100/cpu", 5.0, "s")),
         ("A client that never reads adds < 10 MB", "1.67 GB (2026-12-04)", *per_idle_client()),
-        ("Every reader sees the run's end within 1 s", "> 90 s (2026-12-04)",
-         *worst([f"{row}/lag" for row in live_rows], 1.0, "s")),
-        ("`/` answers in < 100 ms throughout", "up to 17 s (2026-12-04)",
-         *worst([f"{row}/root" for row in live_rows], 100.0, "ms")),
+        ("Every reader sees the run's end within 1 s: the dashboard's streams (progress)", "> 90 s (2026-12-04)",
+         *worst([f"{row}/lag" for row in page_rows], 1.0, "s")),
+        ("… and streams of every task event (tasks)", "51.2 s, one reader (2026-12-04)",
+         *worst([f"{row}/lag" for row in task_rows], 1.0, "s")),
+        ("`/` answers in < 100 ms throughout: beside progress readers", "up to 17 s (2026-12-04)",
+         *worst([f"{row}/root" for row in page_rows], 100.0, "ms")),
+        ("… and beside readers of every task event", "up to 17 s (2026-12-04)",
+         *worst([f"{row}/root" for row in task_rows], 100.0, "ms")),
         ("A page view's snapshot < 100 kB", "31 MB (2026-12-04)", *below("live/snapshot_bytes", 100_000, "bytes")),
     ]
 
