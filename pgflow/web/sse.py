@@ -15,7 +15,8 @@ map step's task counts come as ``step:progress`` at most every ``progress_interv
 and its snapshots carry ``task_counts`` per step instead of the tasks.
 
 A one-run stream writes what arrives in a burst together, at most one write every
-``WRITE_INTERVAL`` (10 ms): each event is still its own message, in the same order.
+``WRITE_INTERVAL`` (10 ms) unless its backlog reaches half its bound: each event is still its
+own message, in the same order.
 
 Falling behind: a one-run stream keeps at most 1,000 messages for a client that does not read
 (a background tab, a slow proxy); beyond that it drops them and sends one fresh snapshot
@@ -214,8 +215,8 @@ def stream_routes(client: Any, *, hub: EventHub | None = None, keepalive: float 
                 except asyncio.TimeoutError:
                     await stream.comment("keep-alive")
                     continue
-                if (pause := last_write + WRITE_INTERVAL - time.monotonic()) > 0 and viewer.finished is None:
-                    await asyncio.sleep(pause)  # a burst: let more of it come, then write it at once
+                if (pause := last_write + WRITE_INTERVAL - time.monotonic()) > 0:
+                    await viewer.collect(pause)  # a burst: let more of it come, then write it at once
                 last_write = time.monotonic()
                 while True:  # the backlog, in one write; a viewer far behind gets one snapshot instead
                     if viewer.snapshot_due is not None:

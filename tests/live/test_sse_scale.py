@@ -231,3 +231,21 @@ async def test_a_burst_of_events_goes_out_in_few_writes_each_event_its_own_messa
     finally:
         gone.set()
         await asyncio.wait_for(serving_task, 10)
+
+
+async def test_a_viewer_collecting_a_burst_stops_waiting_once_its_backlog_is_half_its_bound():
+    from pgflow.events import parse_event
+    from pgflow.live.viewers import Viewer
+
+    viewer = Viewer(None, "tasks", maxsize=10)  # type: ignore[arg-type]  # no shared run: it is not read here
+    event = parse_event({"event_type": "task:started", "run_id": "00000000-0000-0000-0000-000000000001",
+                         "flow_slug": "f", "ts": "2026-01-02T03:04:05Z", "step_slug": "s", "task_index": 0,
+                         "status": "started", "attempt": 1, "worker_id": None, "started_at": "2026-01-02T03:04:05Z"})
+    waiting = asyncio.ensure_future(viewer.collect(5.0))
+    for _ in range(4):
+        viewer._event(event, "{}")
+        await asyncio.sleep(0)
+    assert not waiting.done()
+    viewer._event(event, "{}")  # the fifth: half the bound
+    await asyncio.wait_for(waiting, 1.0)  # without the early end it waits its 5 s
+    assert len(viewer.items) == 5 and viewer.overflows == 0
