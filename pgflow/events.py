@@ -50,8 +50,11 @@ def _ts(value: Any) -> Any:
     """Parse PostgreSQL's JSON timestamps (which trim trailing zeros) on Python 3.10 too."""
     if value is None or isinstance(value, datetime):
         return value
-    text = _FRACTION.sub(lambda m: "." + m[1].ljust(6, "0"), str(value).replace("Z", "+00:00"))
-    return datetime.fromisoformat(text)
+    text = str(value)
+    try:
+        return datetime.fromisoformat(text)  # Python 3.11+ reads them as they are
+    except ValueError:  # 3.10 wants 3 or 6 digits of fraction and no "Z": pad them
+        return datetime.fromisoformat(_FRACTION.sub(lambda m: "." + m[1].ljust(6, "0"), text.replace("Z", "+00:00")))
 
 
 def _field(doc: str = "", default: Any = MISSING) -> Any:
@@ -330,11 +333,24 @@ def _first_fit(options: list[Callable[[Any], Any]], value: Any, hint: Any) -> An
     raise ValueError(f"expected {hint}, got {value!r:.80}")
 
 
+_UUIDS: dict[str, UUID] = {}
+
+
+def _uuid(text: str) -> UUID:
+    """``UUID(text)``, remembered: the events of a run repeat its id and its few workers' ids."""
+    found = _UUIDS.get(text)
+    if found is None:
+        if len(_UUIDS) >= 4096:
+            _UUIDS.clear()
+        found = _UUIDS[text] = UUID(text)
+    return found
+
+
 _SIMPLE: dict[Any, Callable[[Any], Any]] = {
     str: lambda v: _expect(isinstance(v, str), v, "text"),
     int: lambda v: _expect(isinstance(v, int) and not isinstance(v, bool), v, "an integer"),
     bool: lambda v: _expect(isinstance(v, bool), v, "true or false"),
-    UUID: lambda v: UUID(_expect(isinstance(v, str), v, "a UUID as text")),
+    UUID: lambda v: _uuid(_expect(isinstance(v, str), v, "a UUID as text")),
     datetime: lambda v: _ts(_expect(isinstance(v, str), v, "an ISO 8601 timestamp")),
 }
 

@@ -193,7 +193,8 @@ class Run:
     @property
     def finished(self) -> bool:
         """True once the run is over (completed or failed)."""
-        return RunStatus(self.status).is_terminal
+        status = self.status  # a RunStatus already, except when built from plain text
+        return (status if isinstance(status, RunStatus) else RunStatus(status)).is_terminal
 
     def step(self, step_slug: str) -> StepState:
         """The state of one step (needs ``get_run_with_states``); ``KeyError`` names the known steps."""

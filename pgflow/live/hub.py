@@ -348,33 +348,39 @@ class EventHub:
             while not self._closed:
                 if self._wake.is_set():
                     if reader is not None:
-                        await reader.stop(self._dispatch)
+                        await self._stop_reading(reader)
                         reader = None
                     self._wake.clear()
                     await self._sync(conn)
                     continue
                 if reader is None:
                     reader = NotifyReader(conn)
+                if reader.pending:
+                    # one per turn of the event loop: every subscriber's task runs between two events
+                    self._dispatch(reader.pending.popleft())
+                    await asyncio.sleep(0)
+                    continue
                 if waker is None or waker.done():
                     waker = asyncio.ensure_future(self._wake.wait())
-                watched: set[asyncio.Future[Any]] = {reader.next, waker}
-                done, _ = await asyncio.wait(watched, timeout=self.ping_interval,
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if reader.next in done:
-                    self._dispatch(reader.take())
-                    # the rest of a batch psycopg has received comes without waiting for the
-                    # server: take it notification by notification without a full wait for each
-                    while not self._wake.is_set():
-                        await asyncio.sleep(0)
-                        if not reader.next.done():
-                            break
-                        self._dispatch(reader.take())
+                watched: set[asyncio.Future[Any]] = {reader.task, reader.arrival(), waker}
+                done, _ = await asyncio.wait(watched, timeout=self.ping_interval, return_when=asyncio.FIRST_COMPLETED)
+                if reader.task in done and not reader.pending:  # only a lost connection ends the reading
+                    reader.task.result()
+                    reader = None
                 elif not done:  # quiet for a while: make sure the connection is alive
-                    await reader.stop(self._dispatch)
+                    await self._stop_reading(reader)
                     reader = None
                     await asyncio.wait_for(conn.execute(query("live_ping")), self.ping_timeout)
         finally:
-            await _cancel_and_wait(waker, None if reader is None else reader.next)
+            await _cancel_and_wait(waker, None if reader is None else reader.task)
+
+    async def _stop_reading(self, reader: NotifyReader) -> None:
+        """Stop the reader and route what it received before (even when the connection was lost)."""
+        try:
+            await reader.stop()
+        finally:
+            while reader.pending:
+                self._dispatch(reader.pending.popleft())
 
     # ---------------------------------------------------------------- routing
     def _dispatch(self, notify: psycopg.Notify) -> None:

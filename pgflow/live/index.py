@@ -27,6 +27,7 @@ from pgflow.live.state import (
     _apply_run,
     _apply_step,
     apply_task_event,
+    copy_with,
     remaining_steps,
     remaining_tasks,
     task_end,
@@ -261,7 +262,7 @@ class RunState:
         step = self._steps[slug]
         left = remaining_tasks(step, self._counts[slug].get(TaskStatus.COMPLETED, 0))
         if left != step.remaining_tasks:
-            self._set_step(replace(step, remaining_tasks=left))
+            self._set_step(copy_with(step, remaining_tasks=left))
 
     def _derive_run(self) -> None:
         left = remaining_steps(self._head, self._steps.values())

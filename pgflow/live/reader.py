@@ -3,46 +3,46 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections import deque
 from typing import Any
 
 import psycopg
 
 
 class NotifyReader:
-    """One pass of ``conn.notifies()``, stoppable without losing a notification.
+    """A task that collects the notifications of ``conn.notifies()`` in :attr:`pending`.
 
-    psycopg yields a batch of notifications one by one; closing the generator in the middle of
-    a batch would drop the rest. The reader therefore only cancels a ``next`` that is waiting
-    for the server (a batch never waits), and hands over anything received before.
+    psycopg yields a received batch of notifications one by one without waiting, so the task
+    takes a whole batch in one turn of the event loop (no task per notification), and it is
+    suspended only while it waits for the server. Stopping it (cancelling it there) therefore
+    never drops the rest of a batch, as closing the generator in the middle of one would; what
+    it collected stays in ``pending``.
     """
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self._gen = conn.notifies()
-        self._entered = False
-        self.next: asyncio.Future[psycopg.Notify] = self._schedule()
+        #: received and not taken yet, oldest first
+        self.pending: deque[psycopg.Notify] = deque()
+        self._arrival: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[None] = asyncio.ensure_future(self._read(conn))
 
-    def _schedule(self) -> asyncio.Future[psycopg.Notify]:
-        self._entered = False
-        return asyncio.ensure_future(self._read())
+    async def _read(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        async for notify in conn.notifies():
+            self.pending.append(notify)
+            if self._arrival is not None and not self._arrival.done():
+                self._arrival.set_result(None)
 
-    async def _read(self) -> psycopg.Notify:
-        self._entered = True
-        return await self._gen.__anext__()
+    def arrival(self) -> asyncio.Future[None]:
+        """A future that is done once a notification is pending."""
+        self._arrival = asyncio.get_running_loop().create_future()
+        if self.pending:
+            self._arrival.set_result(None)
+        return self._arrival
 
-    def take(self) -> psycopg.Notify:
-        notify = self.next.result()  # a lost connection raises here
-        self.next = self._schedule()
-        return notify
-
-    async def stop(self, dispatch: Callable[[psycopg.Notify], None]) -> None:
-        for _ in range(10_000):  # bounded: every batch is finite
-            if not self._entered:
-                await asyncio.sleep(0)
-                continue
-            if self.next.done():
-                dispatch(self.take())
-                continue
-            break
-        self.next.cancel()
-        await asyncio.wait({self.next})  # never raises, so the caller's own cancellation is kept
+    async def stop(self) -> None:
+        """Stop reading (``pending`` keeps what came); raises what ended the reading before (a
+        lost connection)."""
+        self.task.cancel()
+        await asyncio.wait({self.task})  # never raises, so the caller's own cancellation is kept
+        error = None if self.task.cancelled() else self.task.exception()
+        if error is not None:
+            raise error

@@ -34,6 +34,7 @@ JSON are left out of snapshots: the value becomes ``null`` and the object gets
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -132,6 +133,8 @@ class Viewer:
         #: how many times this viewer fell so far behind that its backlog was replaced
         self.overflows = 0
         self.ready = asyncio.Event()
+        #: set when what is waiting should go out at once (see :meth:`collect`)
+        self.urgent = asyncio.Event()
         #: set once the run's end is known: a progress round waiting out its interval goes at once
         self.ended = asyncio.Event()
 
@@ -153,8 +156,11 @@ class Viewer:
             self.dirty.clear()
             self.snapshot_due = "overflow"
             self.overflows += 1
+            self.urgent.set()
         else:
             self.items.append((event.event_type, text))
+            if len(self.items) >= self.maxsize // 2:
+                self.urgent.set()
         self.ready.set()
 
     def _resync(self) -> None:
@@ -164,17 +170,29 @@ class Viewer:
         self.dirty.clear()
         self.snapshot_due = "resync"
         self.ready.set()
+        self.urgent.set()
 
     def _finish(self, item: Item | None) -> None:
         self.finished = item
         self.ready.set()
         self.ended.set()
+        self.urgent.set()
 
     async def wait(self, timeout: float | None) -> None:
         """Until there is something to send (``TimeoutError`` after ``timeout`` seconds)."""
         if not (self.items or self.snapshot_due or self.finished or self.dirty):
             self.ready.clear()
             await asyncio.wait_for(self.ready.wait(), timeout)
+
+    async def collect(self, timeout: float) -> None:
+        """Let more of a burst of events come, for at most ``timeout`` seconds, so that it goes
+        out in one write; but not once the backlog is half its bound, a snapshot is due or the
+        run's end is known: a viewer whose stream keeps up never falls behind for the wait."""
+        self.urgent.clear()
+        if len(self.items) >= self.maxsize // 2 or self.snapshot_due is not None or self.finished is not None:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.urgent.wait(), timeout)
 
     def take_all(self) -> list[tuple[str, str]]:
         """Every queued message (event name, JSON text), oldest first; the backlog is then empty."""

@@ -188,3 +188,64 @@ async def test_the_all_runs_snapshot_carries_no_payloads_whatever_their_size(cli
     runs = json.loads(line[6:])["runs"]
     assert len(runs) == 3 and all("input" not in r and "output" not in r for r in runs)
     assert {r["status"] for r in runs} == {"started"} and all(r["flow_slug"] == "live_map" for r in runs)
+
+
+async def test_a_burst_of_events_goes_out_in_few_writes_each_event_its_own_message_in_order(client):
+    from starlette.applications import Starlette
+
+    from pgflow.events import parse_event
+    from pgflow.web.sse import stream_routes
+
+    run_id = await client.start_flow(maps, {"items": list(range(50))})
+    viewers = SharedRuns(client)
+    app = Starlette(routes=stream_routes(client, viewers=viewers))
+    writes: list[str] = []
+    gone = asyncio.Event()
+
+    async def send(message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            writes.append(message["body"].decode())
+
+    async def receive():
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "GET", "path": f"/runs/{run_id}", "raw_path": f"/runs/{run_id}".encode(),
+             "query_string": b"", "headers": [(b"host", b"localhost")], "scheme": "http", "http_version": "1.1",
+             "root_path": "", "server": ("localhost", 80), "client": ("127.0.0.1", 1)}
+    serving_task = asyncio.ensure_future(app(scope, receive, send))
+    try:
+        await soon(lambda: any("event: snapshot" in w for w in writes))
+        before = len(writes)
+        hub = viewers.viewers_of(run_id)[0].shared.live.hub
+        base = {"run_id": str(run_id), "flow_slug": "live_map", "ts": "2026-01-02T03:04:05Z", "step_slug": "double",
+                "status": "started", "attempt": 1, "worker_id": None, "started_at": "2026-01-02T03:04:05Z"}
+        for index in range(50):  # one event per turn of the event loop, as the hub delivers them
+            hub.publish(parse_event({"event_type": "task:started", **base, "task_index": index}))
+            await asyncio.sleep(0)
+        await soon(lambda: "".join(writes).count("event: task:started") == 50)
+        sent = "".join(writes[before:])
+        indexes = [json.loads(line[6:])["task_index"] for line in sent.splitlines() if line.startswith("data: ")]
+        assert indexes == list(range(50))
+        assert len(writes) - before <= 10  # without batching: a write per event
+    finally:
+        gone.set()
+        await asyncio.wait_for(serving_task, 10)
+
+
+async def test_a_viewer_collecting_a_burst_stops_waiting_once_its_backlog_is_half_its_bound():
+    from pgflow.events import parse_event
+    from pgflow.live.viewers import Viewer
+
+    viewer = Viewer(None, "tasks", maxsize=10)  # type: ignore[arg-type]  # no shared run: it is not read here
+    event = parse_event({"event_type": "task:started", "run_id": "00000000-0000-0000-0000-000000000001",
+                         "flow_slug": "f", "ts": "2026-01-02T03:04:05Z", "step_slug": "s", "task_index": 0,
+                         "status": "started", "attempt": 1, "worker_id": None, "started_at": "2026-01-02T03:04:05Z"})
+    waiting = asyncio.ensure_future(viewer.collect(5.0))
+    for _ in range(4):
+        viewer._event(event, "{}")
+        await asyncio.sleep(0)
+    assert not waiting.done()
+    viewer._event(event, "{}")  # the fifth: half the bound
+    await asyncio.wait_for(waiting, 1.0)  # without the early end it waits its 5 s
+    assert len(viewer.items) == 5 and viewer.overflows == 0
