@@ -215,16 +215,3 @@ def in_thread(db_url: str, call: Any, results: list[Any]) -> tuple[Any, psycopg.
     thread = threading.Thread(target=run)
     thread.start()
     return thread, conn
-
-
-def waits_for_a_lock(observer: psycopg.Connection, conn: psycopg.Connection) -> bool:
-    """Whether ``conn``'s session is waiting for a lock now (asked on another connection)."""
-    return scalar(observer, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
-                  (conn.info.backend_pid,)) == "Lock"
-
-
-def join_and_close(thread: Any, conn: psycopg.Connection) -> None:
-    """Wait (at most 30 s) for a thread of :func:`in_thread` to end, then close its connection."""
-    thread.join(timeout=30)
-    assert not thread.is_alive()
-    conn.close()

@@ -28,13 +28,6 @@
 -- its own, could together pass the limit if they did not see each other's started tasks (the
 -- lock is held to the claim's commit, which the worker makes with synchronous_commit off, so
 -- holding it costs no WAL flush).
--- Far below the limits, claims share the lock instead of taking turns: a batch of at most 50
--- (no per-key limit, no rate) whose flow and steps have room for it plus 50 tasks for every
--- other possible session (max_connections - 1, by a count made before the lock) takes the lock
--- in share mode, and then admits only while that slack stays free. The tasks admitted by
--- sessions holding it at the same time, which this one cannot see, are at most 50 each, so
--- together they stay within every limit; a claim near a limit takes the lock exclusively,
--- which waits for the shared holders to commit, and counts them.
 -- Returns the admitted message ids; messages without a queued task are not returned (the claim
 -- gives them no row either way) and their visibility is left alone.
 CREATE OR REPLACE FUNCTION pgflow._admit_claims(p_flow_slug text, p_msg_ids bigint[], p_queue_name text)
@@ -49,7 +42,6 @@ DECLARE
     v_flow_max int;
     v_step_max int;
     v_running int := 0;
-    v_slack int := 0;  -- room kept for the claims of sessions sharing the lock (see above)
     v_by_step jsonb := '{}';
     v_step_running int;
     v_per_key int;
@@ -81,26 +73,22 @@ BEGIN
     v_rated := v_limits ?| ARRAY['rate_limit', 'rate_limit_per_key']
                OR jsonb_path_exists(v_limits, '$.steps.*.rate_limit');
     IF v_control.paused_at IS NULL THEN
-        IF v_per_key IS NULL AND NOT v_rated AND cardinality(p_msg_ids) <= 50 THEN
-            -- far below the limits? (50: the largest batch that may share the lock)
-            v_slack := (current_setting('max_connections')::int - 1) * 50;
-            SELECT r.total, r.by_step INTO v_running, v_by_step FROM pgflow._running_by_step(p_flow_slug) AS r;
-            IF NOT pgflow._limits_fit(v_limits, v_running, v_by_step, v_slack + cardinality(p_msg_ids)) THEN
-                v_slack := 0;
-            END IF;
-        END IF;
-        IF v_slack > 0 THEN
-            PERFORM pg_advisory_xact_lock_shared(3, hashtext(p_flow_slug));
-        ELSE
-            PERFORM pg_advisory_xact_lock(3, hashtext(p_flow_slug));
-        END IF;
-        -- statements after the lock: they see every claim its previous exclusive holders committed
-        SELECT r.total, r.by_step INTO v_running, v_by_step FROM pgflow._running_by_step(p_flow_slug) AS r;
+        PERFORM pg_advisory_xact_lock(3, hashtext(p_flow_slug));
+        -- statements after the lock: they see every claim its previous holders committed
+        SELECT coalesce(sum(running.n), 0)::int, coalesce(jsonb_object_agg(running.step_slug, running.n), '{}')
+          INTO v_running, v_by_step
+          FROM (SELECT t.step_slug, count(*)::int AS n
+                  FROM pgflow.step_tasks AS t
+                 WHERE t.flow_slug = p_flow_slug AND t.status = 'started'
+                 GROUP BY t.step_slug) AS running;
         -- fast path (no per-key limit, no rate): when even every message of the batch fits in
         -- the flow's max_running and in every step's (the batch size bounds any step's share of
         -- it), all queued tasks are admitted with one statement; the loop runs only near a limit
         IF v_per_key IS NULL AND NOT v_rated
-           AND pgflow._limits_fit(v_limits, v_running, v_by_step, v_slack + cardinality(p_msg_ids)) THEN
+           AND (v_flow_max IS NULL OR v_running + cardinality(p_msg_ids) <= v_flow_max)
+           AND NOT EXISTS (SELECT FROM jsonb_each(coalesce(v_limits->'steps', '{}')) AS s (step_slug, opts)
+                            WHERE (s.opts->>'max_running')::int
+                                  < coalesce((v_by_step->>s.step_slug)::int, 0) + cardinality(p_msg_ids)) THEN
             RETURN ARRAY(SELECT t.message_id
                            FROM unnest(p_msg_ids) AS m (msg_id)
                            JOIN pgflow.step_tasks AS t ON t.queue_name = p_queue_name AND t.message_id = m.msg_id
@@ -140,8 +128,8 @@ BEGIN
         v_step_running := coalesce((v_by_step->>v_task.step_slug)::int, 0);
         v_key_running := coalesce((v_by_key->>v_task.run_key)::int, 0);
         v_ok := v_control.paused_at IS NULL
-                AND (v_flow_max IS NULL OR v_running + v_slack < v_flow_max)
-                AND (v_step_max IS NULL OR v_step_running + v_slack < v_step_max)
+                AND (v_flow_max IS NULL OR v_running < v_flow_max)
+                AND (v_step_max IS NULL OR v_step_running < v_step_max)
                 AND (v_per_key IS NULL OR v_key_running < v_per_key);
         v_blocked_until := NULL;
         v_scopes := ARRAY['', v_task.step_slug]

@@ -2,14 +2,14 @@
 the locks first wins, the other changes nothing, and the run ends in exactly one terminal state
 with its counters and step states consistent."""
 
+import threading
 from typing import Any
 
 import psycopg
 
 from tests.helpers import eventually
-from tests.sql.helpers import (complete_task, define_flow, in_thread, join_and_close, queue_messages, read_and_start,
-                               register_worker, row, run_row, scalar, start_flow, step_state, task,
-                               waits_for_a_lock)
+from tests.sql.helpers import (complete_task, define_flow, in_thread, queue_messages, read_and_start,
+                               register_worker, row, run_row, scalar, start_flow, step_state, task)
 
 
 def _last_task_claimed(conn: psycopg.Connection) -> Any:
@@ -20,6 +20,17 @@ def _last_task_claimed(conn: psycopg.Connection) -> Any:
     return run_id
 
 
+def _waits_for_a_lock(observer: psycopg.Connection, conn: psycopg.Connection) -> bool:
+    return scalar(observer, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                  (conn.info.backend_pid,)) == "Lock"
+
+
+def _join(thread: threading.Thread, conn: psycopg.Connection) -> None:
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    conn.close()
+
+
 def test_completion_first_then_the_waiting_cancel_finds_the_run_completed(db_url):
     with psycopg.connect(db_url) as first, psycopg.connect(db_url, autocommit=True) as observer:
         run_id = _last_task_claimed(first)
@@ -27,9 +38,9 @@ def test_completion_first_then_the_waiting_cancel_finds_the_run_completed(db_url
         results: list[Any] = []
         thread, conn = in_thread(db_url, lambda c: row(c, "SELECT * FROM pgflow.cancel_run(%s, 'late')", (run_id,)),
                                   results)
-        eventually(lambda: waits_for_a_lock(observer, conn))
+        eventually(lambda: _waits_for_a_lock(observer, conn))
         first.commit()
-        join_and_close(thread, conn)
+        _join(thread, conn)
 
         [result] = results
         assert (result["cancelled"], result["status"], result["cancelled_at"]) == (False, "completed", None)
@@ -46,9 +57,9 @@ def test_cancel_first_then_the_waiting_completion_changes_nothing(db_url):
         row(first, "SELECT * FROM pgflow.cancel_run(%s, 'stop')", (run_id,))  # holds the locks, not committed
         results: list[Any] = []
         thread, conn = in_thread(db_url, lambda c: complete_task(c, run_id, "only", 0, {"done": True}), results)
-        eventually(lambda: waits_for_a_lock(observer, conn))
+        eventually(lambda: _waits_for_a_lock(observer, conn))
         first.commit()
-        join_and_close(thread, conn)
+        _join(thread, conn)
 
         [[returned]] = results
         assert (returned["status"], returned["output"]) == ("cancelled", None)
