@@ -15,8 +15,8 @@ map step's task counts come as ``step:progress`` at most every ``progress_interv
 and its snapshots carry ``task_counts`` per step instead of the tasks.
 
 A one-run stream writes what arrives in a burst together, at most one write every
-``WRITE_INTERVAL`` (10 ms) unless its backlog reaches half its bound: each event is still its
-own message, in the same order.
+``WRITE_INTERVAL`` (10 ms) unless its backlog reaches half its bound, a snapshot is due or the
+run's end is known: each event is still its own message, in the same order.
 
 Falling behind: a one-run stream keeps at most 1,000 messages for a client that does not read
 (a background tab, a slow proxy); beyond that it drops them and sends one fresh snapshot
