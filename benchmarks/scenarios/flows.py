@@ -4,7 +4,11 @@ items (seconds from ``start_flow`` to the run completed), with pgflow-py's worke
 Chains and diamonds: runs started beforehand, then drained like the jobs (worker defaults:
 batch_size 10, max_concurrency 10, async no-op handlers). The map: workers running, one
 ``start_flow`` with a 10,000-element array, the clock stops when the run is completed; measured
-with the worker defaults and with a larger batch (batch_size = max_concurrency = 50).
+with the worker defaults and with a larger batch (batch_size = max_concurrency = 50). Before it,
+as before each drain, the database is vacuumed and analyzed: statistics taken while nothing is
+queued, as autovacuum leaves them between bursts (they once made every claim of a large map
+scan all its queued tasks), and no dead rows of the previous drains for autovacuum to start on
+during the measurement.
 """
 
 from __future__ import annotations
@@ -64,7 +68,9 @@ def drain_runs(dsn: str, slug: str, runs: int, processes: int, timeout: float) -
 
 def map_run(dsn: str, items: int, processes: int, timeout: float, batch: int = 10, module: str = MODULE) -> float:
     """Seconds from the start of ``start_flow`` (10,000 items) to the run completed, workers running
-    with ``batch_size`` and ``max_concurrency`` = ``batch`` (``module``: another driver's workers)."""
+    with ``batch_size`` and ``max_concurrency`` = ``batch`` (``module``: another driver's workers).
+    The tables are vacuumed and analyzed first, as before the drains (see the module docstring)."""
+    vacuum_analyze(dsn)
     procs = drain.start_workers(module, dsn, processes,
                                 ["--flows", "bench_map", "--batch", str(batch), "--concurrency", str(batch)])
     try:

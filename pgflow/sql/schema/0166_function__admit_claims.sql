@@ -28,6 +28,8 @@
 -- its own, could together pass the limit if they did not see each other's started tasks (the
 -- lock is held to the claim's commit, which the worker makes with synchronous_commit off, so
 -- holding it costs no WAL flush).
+-- Its lookups of the messages' tasks compare `status || ''`, which the partial index of queued
+-- tasks does not match (see pgflow._start_tasks: stale statistics made it a scan per message).
 -- Returns the admitted message ids; messages without a queued task are not returned (the claim
 -- gives them no row either way) and their visibility is left alone.
 CREATE OR REPLACE FUNCTION pgflow._admit_claims(p_flow_slug text, p_msg_ids bigint[], p_queue_name text)
@@ -92,7 +94,7 @@ BEGIN
             RETURN ARRAY(SELECT t.message_id
                            FROM unnest(p_msg_ids) AS m (msg_id)
                            JOIN pgflow.step_tasks AS t ON t.queue_name = p_queue_name AND t.message_id = m.msg_id
-                          WHERE t.status = 'queued' AND t.flow_slug = p_flow_slug
+                          WHERE t.status || '' = 'queued' AND t.flow_slug = p_flow_slug
                           ORDER BY m.msg_id);
         END IF;
         IF v_per_key IS NOT NULL THEN
@@ -121,7 +123,7 @@ BEGIN
                END AS run_key
           FROM unnest(p_msg_ids) AS m (msg_id)
           JOIN pgflow.step_tasks AS t ON t.queue_name = p_queue_name AND t.message_id = m.msg_id
-         WHERE t.status = 'queued' AND t.flow_slug = p_flow_slug
+         WHERE t.status || '' = 'queued' AND t.flow_slug = p_flow_slug
          ORDER BY m.msg_id
     LOOP
         v_step_max := (v_limits #>> ARRAY['steps', v_task.step_slug, 'max_running'])::int;

@@ -45,7 +45,10 @@ BEGIN
             -- task locked, then updated by ctid: index probes and a TID scan whatever the
             -- planner's statistics say (on a young, never analysed table they would make it scan
             -- every queued task). The lock re-checks the task status, so a task claimed
-            -- concurrently is skipped.
+            -- concurrently is skipped. The status is compared as `status || ''`, which the
+            -- partial index of queued tasks does not match: with statistics taken while nothing
+            -- was queued, the generic plan otherwise looked each message up by scanning that
+            -- whole index, believed empty (a 10,000-task map then claimed 3-4 times slower).
             UPDATE pgflow.step_tasks AS t
                SET status = 'started',
                    attempts_count = t.attempts_count + 1,
@@ -61,7 +64,7 @@ BEGIN
                                   AND probe.message_id = m.msg_id
                                   AND (p_flow_slug IS NULL OR probe.flow_slug = p_flow_slug)
                                   AND (p_step_slug IS NULL OR probe.step_slug = p_step_slug)
-                                  AND probe.status = 'queued'
+                                  AND probe.status || '' = 'queued'
                                   AND EXISTS (SELECT 1 FROM pgflow.runs AS r
                                                WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))
                                   AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
