@@ -22,6 +22,7 @@ INLINED = {
     "_run_event": "run event payload builder, inlined into the emitting statement so it reads only the columns it names",
     "_step_event": "step event payload builder, inlined like _run_event (set-based emits in _advance_runs, _finish_steps)",
     "_task_event": "task event payload builder, inlined like _run_event (claim_tasks, complete_tasks)",
+    "_queued_in_order": "a run's queued tasks in message order, inlined into the prioritized and per-key reads",
     "_run_options": "read once per run insert (_create_run, _start_run_directly): one setting, no call overhead",
     "_run_concurrency_key": "read once per run insert, like _run_options: a start pays one primary-key probe, no call",
 }

@@ -173,7 +173,10 @@ CREATE TABLE pgflow.step_tasks (
 -- by message the claims and hand-backs look tasks up (a message id is unique within its queue),
 -- started ones by worker (hand-back).
 -- Deleting a flow's data (delete_flow_and_data, an admin operation) scans step_tasks.
-CREATE INDEX idx_step_tasks_queued ON pgflow.step_tasks (run_id, step_slug) WHERE status = 'queued';
+-- Queued tasks by (run, step), in message order: the prioritized and per-key reads take a run's
+-- oldest queued tasks of each step from it without visiting the others (a 30,000-item map read
+-- through (run_id, step_slug) alone visited all its queued tasks at every claim).
+CREATE INDEX idx_step_tasks_queued ON pgflow.step_tasks (run_id, step_slug, message_id) WHERE status = 'queued';
 CREATE INDEX idx_step_tasks_failed ON pgflow.step_tasks (run_id, step_slug) WHERE status = 'failed';
 CREATE INDEX idx_step_tasks_started_at ON pgflow.step_tasks (started_at) WHERE status = 'started';
 CREATE UNIQUE INDEX idx_step_tasks_queue_message ON pgflow.step_tasks (queue_name, message_id)

@@ -19,13 +19,7 @@ BEGIN
                  WHERE r.flow_slug = p_flow_slug AND r.priority > 0 AND r.status = 'started'
                  ORDER BY r.priority DESC, r.started_at
                  LIMIT p_qty * 4) AS r
-         CROSS JOIN LATERAL (
-               SELECT q.message_id
-                 FROM pgflow.step_tasks AS q
-                WHERE q.run_id = r.run_id AND q.status = 'queued'
-                  AND q.queue_name = p_queue_name AND q.message_id IS NOT NULL
-                ORDER BY q.message_id
-                LIMIT p_qty * 4) AS t
+         CROSS JOIN LATERAL pgflow._queued_in_order(r.run_id, p_queue_name, p_qty * 4) AS t (message_id)
          ORDER BY r.priority DESC, r.started_at, t.message_id
          LIMIT p_qty * 4);
     IF cardinality(v_candidates) = 0 THEN

@@ -80,13 +80,7 @@ BEGIN
                          WHERE r.flow_slug = p_flow_slug AND r.status = 'started' AND r.concurrency_key = v_key
                          ORDER BY r.started_at
                          LIMIT coalesce((v_by_key->>v_key)::int, 0) + v_take * 2 + 8) AS r
-                 CROSS JOIN LATERAL (
-                       SELECT q.message_id
-                         FROM pgflow.step_tasks AS q
-                        WHERE q.run_id = r.run_id AND q.status = 'queued'
-                          AND q.queue_name = p_queue_name AND q.message_id IS NOT NULL
-                        ORDER BY q.message_id
-                        LIMIT v_take) AS t
+                 CROSS JOIN LATERAL pgflow._queued_in_order(r.run_id, p_queue_name, v_take) AS t (message_id)
                  ORDER BY r.started_at, t.message_id
                  LIMIT v_take);
             v_candidates := v_candidates || v_key_ids;
