@@ -41,14 +41,21 @@ BEGIN
     END IF;
     RETURN QUERY
         WITH claimed AS (
-            -- Each message id is looked up on its own (LATERAL ... OFFSET 0) and the eligible
-            -- task locked, then updated by ctid: index probes and a TID scan whatever the
-            -- planner's statistics say (on a young, never analysed table they would make it scan
-            -- every queued task). The lock re-checks the task status, so a task claimed
-            -- concurrently is skipped. The status is compared as `status || ''`, which the
-            -- partial index of queued tasks does not match: with statistics taken while nothing
-            -- was queued, the generic plan otherwise looked each message up by scanning that
-            -- whole index, believed empty (a 10,000-task map then claimed 3-4 times slower).
+            -- Each message id is looked up on its own (LATERAL ... OFFSET 0) by the unique
+            -- index on (queue_name, message_id) and the eligible task locked, then updated by
+            -- ctid, whatever the planner's statistics say (on a young, never analysed table
+            -- they would make it scan every queued task). The lock re-checks the task status,
+            -- so a task claimed concurrently is skipped. Statistics taken while nothing was
+            -- queued are the trap the rest of this statement is written against:
+            --  - the status is compared as `status || ''`, which the partial index of queued
+            --    tasks does not match; else the generic plan looked each message up by scanning
+            --    that whole index, believed empty (a 10,000-task map claimed 3-4 times slower);
+            --  - the run and step checks end in OFFSET 0, so they stay filters on the probed
+            --    task; pulled up into joins, the plan started from the run and read all of its
+            --    tasks by the primary key for each message (150,000 buffers for a claim of 10
+            --    beside a 10,000-task map, against about 1,000).
+            -- A generic plan made while step_tasks was tiny updates by a sequential scan
+            -- rather than by ctid, until the table's next analyse replaces the plan.
             UPDATE pgflow.step_tasks AS t
                SET status = 'started',
                    attempts_count = t.attempts_count + 1,
@@ -66,10 +73,12 @@ BEGIN
                                   AND (p_step_slug IS NULL OR probe.step_slug = p_step_slug)
                                   AND probe.status || '' = 'queued'
                                   AND EXISTS (SELECT 1 FROM pgflow.runs AS r
-                                               WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status))
+                                               WHERE r.run_id = probe.run_id AND NOT pgflow._is_terminal(r.status)
+                                               OFFSET 0)
                                   AND EXISTS (SELECT 1 FROM pgflow.step_states AS ss
                                                WHERE ss.run_id = probe.run_id AND ss.step_slug = probe.step_slug
-                                                 AND ss.status = 'started')
+                                                 AND ss.status = 'started'
+                                               OFFSET 0)
                                OFFSET 0
                                   FOR UPDATE) AS task))
             RETURNING t.flow_slug, t.run_id, t.step_slug, t.task_index, t.message_id, t.attempts_count,
